@@ -1,0 +1,135 @@
+#include "core/log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+struct log_target {
+    char path[1024];
+    int fd; /* -1 = off */
+};
+
+static struct log_target error_log = {"stderr", 2};
+static struct log_target access_log = {"off", -1};
+static enum log_level current_level = LOG_INFO;
+static pthread_mutex_t reopen_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static const char *level_names[] = {"error", "warn", "info", "debug"};
+
+int log_level_parse(const char *name)
+{
+    for (int i = 0; i < 4; i++)
+        if (strcmp(name, level_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+void log_set_level(enum log_level level)
+{
+    current_level = level;
+}
+
+enum log_level log_get_level(void)
+{
+    return current_level;
+}
+
+static int open_target(struct log_target *t, const char *path, int std_fd, const char *std_name)
+{
+    int fd;
+    if (strcmp(path, "off") == 0)
+        fd = -1;
+    else if (strcmp(path, std_name) == 0)
+        fd = std_fd;
+    else {
+        fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+        if (fd < 0)
+            return -1;
+    }
+    pthread_mutex_lock(&reopen_lock);
+    int old = t->fd;
+    t->fd = fd;
+    snprintf(t->path, sizeof(t->path), "%s", path);
+    pthread_mutex_unlock(&reopen_lock);
+    if (old > 2 && old != fd)
+        close(old);
+    return 0;
+}
+
+int log_open_error(const char *path)
+{
+    return open_target(&error_log, path, 2, "stderr");
+}
+
+int log_open_access(const char *path)
+{
+    return open_target(&access_log, path, 1, "stdout");
+}
+
+void log_reopen(void)
+{
+    char p[1024];
+    snprintf(p, sizeof(p), "%s", error_log.path);
+    if (open_target(&error_log, p, 2, "stderr") < 0)
+        log_error("cannot reopen error log %s: %s", p, strerror(errno));
+    snprintf(p, sizeof(p), "%s", access_log.path);
+    if (open_target(&access_log, p, 1, "stdout") < 0)
+        log_error("cannot reopen access log %s: %s", p, strerror(errno));
+}
+
+int log_access_enabled(void)
+{
+    return access_log.fd >= 0;
+}
+
+static void write_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+}
+
+void log_access_write(const char *line, size_t len)
+{
+    int fd = access_log.fd;
+    if (fd >= 0)
+        write_all(fd, line, len);
+}
+
+void log_msg(enum log_level level, const char *fmt, ...)
+{
+    if (level > current_level || error_log.fd < 0)
+        return;
+    char line[2048];
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    struct tm tm;
+    gmtime_r(&tv.tv_sec, &tm);
+    int n = (int)strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
+    n += snprintf(line + n, sizeof(line) - (size_t)n, ".%03dZ [%s] ", (int)(tv.tv_usec / 1000),
+                  level_names[level]);
+    va_list ap;
+    va_start(ap, fmt);
+    int m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+    va_end(ap);
+    if (m < 0)
+        m = 0;
+    n += m;
+    if ((size_t)n > sizeof(line) - 2)
+        n = (int)sizeof(line) - 2;
+    line[n++] = '\n';
+    write_all(error_log.fd, line, (size_t)n);
+}

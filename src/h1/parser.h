@@ -1,0 +1,74 @@
+/* HTTP/1.x request-head parser (RFC 9112, RFC 1945, and the HTTP/0.9 one-line request).
+ * I/O-free and zero-copy: the result points into the caller's buffer. It resumes across
+ * reads: call again with the same (grown) buffer and the parser rescans only new bytes for the
+ * end of the head. Strict by default; each leniency is a named option. */
+#ifndef TERN_H1_PARSER_H
+#define TERN_H1_PARSER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/str.h"
+
+struct h1_parse_options {
+    size_t max_request_line; /* 414 beyond */
+    size_t max_head_size;    /* 431 beyond (request line + fields + CRLFs) */
+    size_t max_fields;       /* 431 beyond */
+    bool http09;             /* accept "GET /path" without version */
+    bool allow_bare_lf;      /* leniency: accept LF line ends */
+    bool allow_obs_fold;     /* leniency: obs-fold becomes SP (else 400) */
+};
+
+struct h1_field {
+    str_t name;
+    str_t value; /* OWS trimmed */
+};
+
+struct h1_request_head {
+    str_t method;
+    str_t target;
+    int version; /* 9, 10 or 11 */
+    struct h1_field *fields; /* caller-provided array of max_fields entries */
+    size_t n_fields;
+    /* framing, derived and validated (RFC 9112 §6) */
+    bool chunked;           /* Transfer-Encoding: chunked */
+    int64_t content_length; /* -1 when absent */
+    bool keep_alive;        /* persistence per version and Connection (RFC 9112 §9.3) */
+    bool expect_continue;   /* Expect: 100-continue */
+    bool upgrade;           /* Connection: upgrade with an Upgrade field present */
+    str_t host;             /* Host field value (validated), len 0 if absent */
+};
+
+struct h1_parser {
+    size_t scanned; /* bytes already searched for the end of the head */
+};
+
+struct h1_error {
+    int status;         /* 400, 414, 431, 501, 505 */
+    const char *reason; /* short text for the error log */
+};
+
+/* Resets the parser for the next request. */
+void h1_parser_reset(struct h1_parser *p);
+
+/* Parses one request head from buf[0..len). Returns the head's length in bytes (> 0) when
+ * complete (fields filled; out->fields must have opts->max_fields slots); 0 when more bytes are
+ * needed; -1 on error with *err filled. Leading empty lines before a request are skipped
+ * (RFC 9112 §2.2) and counted in the returned length.
+ * Rejects with 400: malformed request line or version syntax, whitespace before a colon,
+ * obs-fold (unless allowed), bare CR, control characters, invalid field names/values,
+ * Content-Length with Transfer-Encoding, several or malformed Content-Length, any transfer
+ * coding but a final chunked, Transfer-Encoding in HTTP/1.0, a missing/duplicate/invalid Host
+ * in HTTP/1.1. 505 for a well-formed version other than 1.0/1.1 (HTTP/0.9 via `http09`).
+ * 414 for a request line over the limit, 431 for too many or too large fields, 501 for an
+ * unsupported Transfer-Encoding such as gzip. */
+int h1_parse_request_head(struct h1_parser *p, const char *buf, size_t len,
+                          const struct h1_parse_options *opts, struct h1_request_head *out,
+                          struct h1_error *err);
+
+/* Validates a Host / authority value (RFC 9110 §7.2, RFC 3986 §3.2.2): reg-name, IPv4 or
+ * [IPv6], optional :port. */
+bool h1_host_is_valid(str_t host);
+
+#endif

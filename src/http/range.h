@@ -1,0 +1,28 @@
+/* Range requests (RFC 9110 §14). */
+#ifndef TERN_HTTP_RANGE_H
+#define TERN_HTTP_RANGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/str.h"
+
+struct http_range {
+    uint64_t first; /* inclusive */
+    uint64_t last;  /* inclusive, already clipped to size-1 */
+};
+
+enum http_range_result {
+    HTTP_RANGE_IGNORE = 0,    /* not a bytes range / malformed: serve the whole 200 (§14.2) */
+    HTTP_RANGE_OK = 1,        /* *count satisfiable ranges in out */
+    HTTP_RANGE_UNSATISFIABLE, /* 416 with Content-Range: bytes * /size */
+    HTTP_RANGE_TOO_MANY,      /* more than max ranges (or overlapping abuse): 416 too */
+};
+
+/* Parses a Range value against a representation of `size` bytes. Unsatisfiable elements are
+ * dropped; satisfiable ones are kept in request order, up to max (then TOO_MANY). Overlapping
+ * or adjacent ranges are coalesced when there are several (§14.3 lets a server do this). */
+enum http_range_result http_range_parse(str_t value, uint64_t size, struct http_range *out,
+                                        size_t max, size_t *count);
+
+#endif

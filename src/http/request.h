@@ -1,0 +1,54 @@
+/* The protocol-neutral request a handler sees. Wire modules (h1, later h2/h3) fill it; handlers
+ * never learn which wire carried it beyond `version` (for logs and HTTP/0.9 framing). */
+#ifndef TERN_HTTP_REQUEST_H
+#define TERN_HTTP_REQUEST_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "core/pool.h"
+#include "core/str.h"
+#include "http/header.h"
+
+enum http_method {
+    HTTP_METHOD_UNKNOWN = 0, /* a syntactically valid method tern does not implement: 501 */
+    HTTP_METHOD_GET,
+    HTTP_METHOD_HEAD,
+    HTTP_METHOD_POST,
+    HTTP_METHOD_PUT,
+    HTTP_METHOD_DELETE,
+    HTTP_METHOD_CONNECT,
+    HTTP_METHOD_OPTIONS,
+    HTTP_METHOD_TRACE,
+    HTTP_METHOD_PATCH,
+};
+
+/* Case-sensitive (RFC 9110 §9.1): "get" is HTTP_METHOD_UNKNOWN. */
+enum http_method http_method_from_str(str_t name);
+const char *http_method_name(enum http_method m);
+
+/* Version numbers: 9 = HTTP/0.9, 10, 11, 20, 30. */
+struct http_request {
+    struct pool *pool; /* per-request; everything below lives at least as long */
+    enum http_method method;
+    str_t method_name; /* as received */
+    str_t target;      /* request-target as received: origin-form, absolute-form, or "*" */
+    str_t path;        /* path part of the target, still percent-encoded, starts with '/' (or "*") */
+    str_t query;       /* after '?', without it */
+    bool has_query;
+    str_t authority; /* host[:port]: absolute-form authority, else Host, else :authority */
+    str_t host;      /* authority without port, lower-cased copy, no trailing dot */
+    str_t scheme;    /* "http" or "https" */
+    int version;
+    struct http_fields headers;
+    struct http_fields trailers;
+    const char *body; /* the whole request body (buffered up to the body limit) */
+    size_t body_len;
+    bool is_tls;
+    char peer[64];   /* client address as text, for logs */
+    time_t now;      /* request start, seconds */
+    int64_t now_ms;  /* request start, monotonic-independent wall clock ms */
+};
+
+#endif

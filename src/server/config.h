@@ -1,0 +1,118 @@
+/* The configuration model and its YAML loader (libyaml). See docs/config.md for the schema. */
+#ifndef TERN_SERVER_CONFIG_H
+#define TERN_SERVER_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Bit per method a location allows (static content: GET, HEAD, OPTIONS, TRACE). */
+enum config_method_bit {
+    CONFIG_METHOD_GET = 1 << 0,
+    CONFIG_METHOD_HEAD = 1 << 1,
+    CONFIG_METHOD_OPTIONS = 1 << 2,
+    CONFIG_METHOD_TRACE = 1 << 3,
+};
+
+struct config_location {
+    char *path;          /* URL path prefix, e.g. "/" or "/static/" */
+    size_t path_len;
+    char *root;          /* directory the prefix maps to (inherited from the server if unset) */
+    char **index;        /* index file names, default {"index.html"} */
+    size_t n_index;
+    bool listing;        /* directory listing, default false */
+    char *cache_control; /* Cache-Control value or NULL */
+    unsigned methods;    /* CONFIG_METHOD_* mask, default GET|HEAD|OPTIONS */
+    bool trace;          /* TRACE echo, default false */
+    bool symlinks_outside_root; /* follow symlinks leading outside root, default false */
+    bool compress;       /* on-the-fly compression, default true */
+};
+
+struct config_server {
+    char **names; /* server names (lower case), may be empty */
+    size_t n_names;
+    char *root;   /* default root for locations */
+    bool is_default;
+    struct config_location *locations; /* sorted longest path first; always has "/" */
+    size_t n_locations;
+};
+
+struct config_listen {
+    char *host; /* "127.0.0.1", "::1", "0.0.0.0" (no brackets) */
+    int port;
+};
+
+struct config_limits {
+    size_t request_line;    /* 414 beyond; default 8192 */
+    size_t header_size;     /* 431 beyond (whole head); default 32768 */
+    size_t header_count;    /* 431 beyond; default 100 */
+    uint64_t body_size;     /* 413 beyond; default 1 MiB */
+    size_t pipeline;        /* requests parsed ahead of the one being answered; default 16 */
+    size_t keepalive_requests; /* per connection; default 1000 */
+    size_t ranges;          /* ranges per request; default 16 */
+    size_t connections;     /* per worker; default 16384 */
+};
+
+struct config_timeouts { /* seconds */
+    double header;    /* whole request head, however slowly it trickles; default 10 */
+    double keepalive; /* idle between requests; default 30 */
+    double body;      /* idle while reading a body; default 10 */
+    double send;      /* idle while writing a response; default 10 */
+    double graceful;  /* graceful stop bound; default 10 */
+};
+
+struct config_http1 {
+    bool http09;           /* accept the one-line HTTP/0.9 request; default true */
+    bool allow_bare_lf;    /* leniency: LF without CR as line end; default false */
+    bool allow_obs_fold;   /* leniency: obs-fold replaced by SP; default false */
+};
+
+struct config_compression {
+    bool on_the_fly;      /* default true */
+    size_t min_size;      /* default 1024 bytes */
+    size_t max_size;      /* larger files are not compressed on the fly; default 8 MiB */
+    int gzip_level;       /* default 6 */
+    int brotli_level;     /* default 4 */
+    int zstd_level;       /* default 3 */
+    bool precompressed;   /* look for .br/.zst/.gz siblings; default true */
+};
+
+struct config {
+    char *source;  /* file it came from, or NULL for the command line's defaults */
+    struct config_listen *listens;
+    size_t n_listens;
+    int workers;   /* 0 = number of CPUs */
+    char *access_log; /* path, "stdout" or "off"; default "off" for serve, see cli */
+    char *error_log;  /* path or "stderr"; default "stderr" */
+    int log_level;    /* enum log_level; default info */
+    struct config_limits limits;
+    struct config_timeouts timeouts;
+    struct config_http1 http1;
+    struct config_compression compression;
+    struct config_server *servers;
+    size_t n_servers;
+    size_t default_server; /* index into servers */
+};
+
+/* Loads and validates a YAML file. On error returns NULL and writes "file:line: message" into
+ * err. Unknown keys, wrong types and out-of-range values are errors. */
+struct config *config_load_file(const char *path, char *err, size_t errlen);
+/* Same from a memory buffer; `name` is used in messages (the fuzzer uses this). */
+struct config *config_load_buffer(const char *name, const char *data, size_t len, char *err,
+                                  size_t errlen);
+/* A configuration with every default, one server with root `root` and one location "/". */
+struct config *config_default(const char *root);
+void config_free(struct config *cfg);
+
+/* Parses "ADDR:PORT", "[v6]:PORT" or ":PORT"/"PORT" (all addresses). 0 or -1. */
+int config_parse_listen(const char *s, struct config_listen *out);
+
+/* Virtual host for a request host (lower case, no port): exact name, then "*.suffix" wildcard
+ * names, else the default server. Never NULL. */
+const struct config_server *config_find_server(const struct config *cfg, const char *host,
+                                               size_t len);
+/* Longest location whose path is a prefix of the normalized path. Never NULL. */
+const struct config_location *config_find_location(const struct config_server *srv,
+                                                   const char *path, size_t len);
+
+#endif
