@@ -12,12 +12,22 @@
 #include "core/str.h"
 
 struct h1_parse_options {
-    size_t max_request_line; /* 414 beyond */
-    size_t max_head_size;    /* 431 beyond (request line + fields + CRLFs) */
+    size_t max_request_line; /* 414 beyond (bytes of the line without its CRLF) */
+    size_t max_head_size;    /* 431 beyond (leading empty lines + request line + fields + CRLFs) */
     size_t max_fields;       /* 431 beyond */
     bool http09;             /* accept "GET /path" without version */
     bool allow_bare_lf;      /* leniency: accept LF line ends */
-    bool allow_obs_fold;     /* leniency: obs-fold becomes SP (else 400) */
+    bool allow_obs_fold;     /* leniency: obs-fold becomes SP (else 400). The parser then writes
+                                the SPs over the fold's CR LF in buf, so buf must be writable. */
+    bool allow_target_obs_text; /* leniency: octets 0x80-0xFF in the request-target (else 400) */
+};
+
+/* The request-target's form (RFC 9112 §3.2). */
+enum h1_target_form {
+    H1_TARGET_ORIGIN = 0, /* "/path?query" */
+    H1_TARGET_ABSOLUTE,   /* "scheme://authority/path" */
+    H1_TARGET_AUTHORITY,  /* "host:port", CONNECT only */
+    H1_TARGET_ASTERISK,   /* "*", OPTIONS only */
 };
 
 struct h1_field {
@@ -28,20 +38,33 @@ struct h1_field {
 struct h1_request_head {
     str_t method;
     str_t target;
-    int version; /* 9, 10 or 11 */
+    int version;             /* 9, 10 or 11 */
     struct h1_field *fields; /* caller-provided array of max_fields entries */
     size_t n_fields;
     /* framing, derived and validated (RFC 9112 §6) */
-    bool chunked;           /* Transfer-Encoding: chunked */
-    int64_t content_length; /* -1 when absent */
-    bool keep_alive;        /* persistence per version and Connection (RFC 9112 §9.3) */
-    bool expect_continue;   /* Expect: 100-continue */
-    bool upgrade;           /* Connection: upgrade with an Upgrade field present */
-    str_t host;             /* Host field value (validated), len 0 if absent */
+    bool chunked;            /* Transfer-Encoding: chunked */
+    int64_t content_length;  /* -1 when absent */
+    bool keep_alive;         /* persistence per version and Connection (RFC 9112 §9.3) */
+    bool expect_continue;    /* Expect: 100-continue (ignored in HTTP/1.0, RFC 9110 §10.1.1) */
+    bool expect_unsupported; /* an Expect value other than 100-continue: answer 417 */
+    bool upgrade;            /* Connection: upgrade with an Upgrade field present (1.1 only) */
+    str_t host;              /* Host field value (validated), len 0 if absent */
+    enum h1_target_form target_form;
 };
 
+/* Parser state; all offsets are relative to buf, so the caller may move (realloc) the buffer
+ * between calls as long as the bytes already received stay the same. Zero-initialised is the
+ * same as h1_parser_reset(). */
 struct h1_parser {
-    size_t scanned; /* bytes already searched for the end of the head */
+    size_t scanned;      /* bytes already searched for the end of the head */
+    size_t start;        /* offset of the request line (after skipped empty lines) */
+    size_t line_start;   /* offset of the current, unterminated field line */
+    size_t fields_start; /* offset just past the request line; 0 until it has been parsed */
+    size_t n_lines;      /* field lines counted so far (max_fields) */
+    size_t method_len;
+    size_t target_off, target_len;
+    int version;
+    enum h1_target_form target_form;
 };
 
 struct h1_error {
@@ -49,7 +72,7 @@ struct h1_error {
     const char *reason; /* short text for the error log */
 };
 
-/* Resets the parser for the next request. */
+/* Resets the parser for the next request (required after any result other than 0). */
 void h1_parser_reset(struct h1_parser *p);
 
 /* Parses one request head from buf[0..len). Returns the head's length in bytes (> 0) when
@@ -62,7 +85,8 @@ void h1_parser_reset(struct h1_parser *p);
  * coding but a final chunked, Transfer-Encoding in HTTP/1.0, a missing/duplicate/invalid Host
  * in HTTP/1.1. 505 for a well-formed version other than 1.0/1.1 (HTTP/0.9 via `http09`).
  * 414 for a request line over the limit, 431 for too many or too large fields, 501 for an
- * unsupported Transfer-Encoding such as gzip. */
+ * unsupported Transfer-Encoding such as gzip. Errors are found in byte order, so feeding a head
+ * in pieces gives the same answer as feeding it whole. */
 int h1_parse_request_head(struct h1_parser *p, const char *buf, size_t len,
                           const struct h1_parse_options *opts, struct h1_request_head *out,
                           struct h1_error *err);
