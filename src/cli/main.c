@@ -1,7 +1,39 @@
 #include <stdio.h>
+#include <string.h>
 
-int main(void)
+#include "cli/cli.h"
+
+static void usage(FILE *f)
 {
-    printf("tern %s\n", TERN_VERSION);
-    return 0;
+    fprintf(f, "usage: tern serve [DIR] [--listen ADDR:PORT]... [--workers N]\n"
+               "                  [--access-log PATH|stdout|off] [--error-log PATH|stderr]\n"
+               "                  [-c FILE]\n"
+               "       tern check -c FILE\n"
+               "       tern --version | -V | --help\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+        printf("tern %s\n", TERN_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "-V") == 0) {
+        cli_print_features();
+        return 0;
+    }
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "serve") == 0) return cli_serve(argc - 1, argv + 1);
+    if (strcmp(cmd, "check") == 0) return cli_check(argc - 1, argv + 1);
+    fprintf(stderr, "tern: unknown command '%s'\n", cmd);
+    usage(stderr);
+    return 2;
 }

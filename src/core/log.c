@@ -25,8 +25,7 @@ static const char *level_names[] = {"error", "warn", "info", "debug"};
 int log_level_parse(const char *name)
 {
     for (int i = 0; i < 4; i++)
-        if (strcmp(name, level_names[i]) == 0)
-            return i;
+        if (strcmp(name, level_names[i]) == 0) return i;
     return -1;
 }
 
@@ -49,16 +48,14 @@ static int open_target(struct log_target *t, const char *path, int std_fd, const
         fd = std_fd;
     else {
         fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-        if (fd < 0)
-            return -1;
+        if (fd < 0) return -1;
     }
     pthread_mutex_lock(&reopen_lock);
     int old = t->fd;
     t->fd = fd;
     snprintf(t->path, sizeof(t->path), "%s", path);
     pthread_mutex_unlock(&reopen_lock);
-    if (old > 2 && old != fd)
-        close(old);
+    if (old > 2 && old != fd) close(old);
     return 0;
 }
 
@@ -93,8 +90,7 @@ static void write_all(int fd, const char *p, size_t n)
     while (n > 0) {
         ssize_t w = write(fd, p, n);
         if (w < 0) {
-            if (errno == EINTR)
-                continue;
+            if (errno == EINTR) continue;
             return;
         }
         p += w;
@@ -105,14 +101,12 @@ static void write_all(int fd, const char *p, size_t n)
 void log_access_write(const char *line, size_t len)
 {
     int fd = access_log.fd;
-    if (fd >= 0)
-        write_all(fd, line, len);
+    if (fd >= 0) write_all(fd, line, len);
 }
 
 void log_msg(enum log_level level, const char *fmt, ...)
 {
-    if (level > current_level || error_log.fd < 0)
-        return;
+    if (level > current_level || error_log.fd < 0) return;
     char line[2048];
     struct timeval tv;
     gettimeofday(&tv, NULL);
@@ -125,11 +119,9 @@ void log_msg(enum log_level level, const char *fmt, ...)
     va_start(ap, fmt);
     int m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
     va_end(ap);
-    if (m < 0)
-        m = 0;
+    if (m < 0) m = 0;
     n += m;
-    if ((size_t)n > sizeof(line) - 2)
-        n = (int)sizeof(line) - 2;
+    if ((size_t)n > sizeof(line) - 2) n = (int)sizeof(line) - 2;
     line[n++] = '\n';
     write_all(error_log.fd, line, (size_t)n);
 }

@@ -31,8 +31,7 @@ struct pool {
 static struct pool_block *block_new(size_t size)
 {
     struct pool_block *b = malloc(sizeof(*b) + size);
-    if (!b)
-        return NULL;
+    if (!b) return NULL;
     b->next = NULL;
     b->size = size;
     b->used = 0;
@@ -41,11 +40,9 @@ static struct pool_block *block_new(size_t size)
 
 struct pool *pool_create(size_t block_size)
 {
-    if (block_size < 256)
-        block_size = 256;
+    if (block_size < 256) block_size = 256;
     struct pool *p = malloc(sizeof(*p));
-    if (!p)
-        return NULL;
+    if (!p) return NULL;
     p->first = p->head = block_new(block_size);
     if (!p->head) {
         free(p);
@@ -61,23 +58,20 @@ struct pool *pool_create(size_t block_size)
 void *pool_alloc(struct pool *p, size_t size)
 {
     size_t need = (size + 15) & ~(size_t)15;
-    if (need < size)
-        return NULL;
+    if (need < size) return NULL;
     struct pool_block *b = p->head;
     if (b->size - b->used < need) {
         if (need > p->block_size / 4) {
             /* a big allocation gets a block of its own so the head keeps its free space */
             struct pool_block *lb = block_new(need);
-            if (!lb)
-                return NULL;
+            if (!lb) return NULL;
             lb->next = p->large;
             p->large = lb;
             p->used += need;
             return lb->data;
         }
         struct pool_block *nb = block_new(p->block_size);
-        if (!nb)
-            return NULL;
+        if (!nb) return NULL;
         nb->next = b;
         p->head = b = nb;
     }
@@ -90,18 +84,15 @@ void *pool_alloc(struct pool *p, size_t size)
 void *pool_calloc(struct pool *p, size_t size)
 {
     void *r = pool_alloc(p, size);
-    if (r)
-        memset(r, 0, size);
+    if (r) memset(r, 0, size);
     return r;
 }
 
 char *pool_strndup(struct pool *p, const char *s, size_t len)
 {
     char *r = pool_alloc(p, len + 1);
-    if (!r)
-        return NULL;
-    if (len)
-        memcpy(r, s, len);
+    if (!r) return NULL;
+    if (len) memcpy(r, s, len);
     r[len] = '\0';
     return r;
 }
@@ -112,24 +103,20 @@ char *pool_printf(struct pool *p, size_t *len_out, const char *fmt, ...)
     va_start(ap, fmt);
     int n = vsnprintf(NULL, 0, fmt, ap);
     va_end(ap);
-    if (n < 0)
-        return NULL;
+    if (n < 0) return NULL;
     char *r = pool_alloc(p, (size_t)n + 1);
-    if (!r)
-        return NULL;
+    if (!r) return NULL;
     va_start(ap, fmt);
     vsnprintf(r, (size_t)n + 1, fmt, ap);
     va_end(ap);
-    if (len_out)
-        *len_out = (size_t)n;
+    if (len_out) *len_out = (size_t)n;
     return r;
 }
 
 int pool_on_cleanup(struct pool *p, void (*fn)(void *), void *arg)
 {
     struct pool_cleanup *c = pool_alloc(p, sizeof(*c));
-    if (!c)
-        return -1;
+    if (!c) return -1;
     c->fn = fn;
     c->arg = arg;
     c->next = p->cleanups;
@@ -165,8 +152,7 @@ void pool_reset(struct pool *p)
 
 void pool_destroy(struct pool *p)
 {
-    if (!p)
-        return;
+    if (!p) return;
     pool_reset(p);
     free(p->first);
     free(p);

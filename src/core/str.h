@@ -37,11 +37,9 @@ static inline char ascii_lower(char c)
 /* ASCII case-insensitive equality. */
 static inline bool str_eq_nocase(str_t a, str_t b)
 {
-    if (a.len != b.len)
-        return false;
+    if (a.len != b.len) return false;
     for (size_t i = 0; i < a.len; i++)
-        if (ascii_lower(a.p[i]) != ascii_lower(b.p[i]))
-            return false;
+        if (ascii_lower(a.p[i]) != ascii_lower(b.p[i])) return false;
     return true;
 }
 

@@ -12,17 +12,15 @@ static const struct http_token_info token_table[HTTP_TOKEN__COUNT] = {
 /* tchar lookup: RFC 9110 §5.6.2 */
 static const unsigned char tchar_map[256] = {
     ['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1, ['+'] = 1,
-    ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1, ['~'] = 1,
-    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
-    ['8'] = 1, ['9'] = 1,
-    ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1,
-    ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1,
-    ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
-    ['y'] = 1, ['z'] = 1,
-    ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1,
-    ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1,
-    ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
-    ['Y'] = 1, ['Z'] = 1,
+    ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1,  ['~'] = 1, ['0'] = 1,
+    ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1,  ['7'] = 1, ['8'] = 1,
+    ['9'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1,  ['f'] = 1, ['g'] = 1,
+    ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1,  ['n'] = 1, ['o'] = 1,
+    ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1,  ['v'] = 1, ['w'] = 1,
+    ['x'] = 1, ['y'] = 1, ['z'] = 1, ['A'] = 1, ['B'] = 1, ['C'] = 1,  ['D'] = 1, ['E'] = 1,
+    ['F'] = 1, ['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1,  ['L'] = 1, ['M'] = 1,
+    ['N'] = 1, ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1,  ['T'] = 1, ['U'] = 1,
+    ['V'] = 1, ['W'] = 1, ['X'] = 1, ['Y'] = 1, ['Z'] = 1,
 };
 
 bool http_is_tchar(unsigned char c)
@@ -32,11 +30,9 @@ bool http_is_tchar(unsigned char c)
 
 bool http_is_token(str_t s)
 {
-    if (s.len == 0)
-        return false;
+    if (s.len == 0) return false;
     for (size_t i = 0; i < s.len; i++)
-        if (!tchar_map[(unsigned char)s.p[i]])
-            return false;
+        if (!tchar_map[(unsigned char)s.p[i]]) return false;
     return true;
 }
 
@@ -48,39 +44,32 @@ bool http_is_field_vchar(unsigned char c)
 enum http_token http_token_lookup(const char *name, size_t len)
 {
     /* Buckets by length then first letter keep this to a couple of compares. */
-    if (len == 0 || len > 32)
-        return HTTP_TOKEN_NONE;
+    if (len == 0 || len > 32) return HTTP_TOKEN_NONE;
     char first = ascii_lower(name[0]);
     for (int t = 1; t < HTTP_TOKEN__COUNT; t++) {
         const str_t *n = &token_table[t].name;
-        if (n->len != len || n->p[0] != first)
-            continue;
+        if (n->len != len || n->p[0] != first) continue;
         size_t i = 1;
         while (i < len && ascii_lower(name[i]) == n->p[i])
             i++;
-        if (i == len)
-            return (enum http_token)t;
+        if (i == len) return (enum http_token)t;
     }
     return HTTP_TOKEN_NONE;
 }
 
 const struct http_token_info *http_token_info(enum http_token token)
 {
-    if ((int)token < 0 || token >= HTTP_TOKEN__COUNT)
-        return &token_table[0];
+    if ((int)token < 0 || token >= HTTP_TOKEN__COUNT) return &token_table[0];
     return &token_table[token];
 }
 
 static int fields_grow(struct http_fields *f, struct pool *pool)
 {
-    if (f->count < f->cap)
-        return 0;
+    if (f->count < f->cap) return 0;
     size_t cap = f->cap ? f->cap * 2 : 16;
     struct http_field *n = pool_alloc(pool, cap * sizeof(*n));
-    if (!n)
-        return -1;
-    if (f->count)
-        memcpy(n, f->items, f->count * sizeof(*n));
+    if (!n) return -1;
+    if (f->count) memcpy(n, f->items, f->count * sizeof(*n));
     f->items = n;
     f->cap = cap;
     return 0;
@@ -88,8 +77,7 @@ static int fields_grow(struct http_fields *f, struct pool *pool)
 
 int http_fields_add(struct http_fields *f, struct pool *pool, str_t name, str_t value)
 {
-    if (fields_grow(f, pool) < 0)
-        return -1;
+    if (fields_grow(f, pool) < 0) return -1;
     f->items[f->count++] = (struct http_field){name, value, http_token_lookup(name.p, name.len)};
     return 0;
 }
@@ -97,8 +85,7 @@ int http_fields_add(struct http_fields *f, struct pool *pool, str_t name, str_t 
 int http_fields_add_token(struct http_fields *f, struct pool *pool, enum http_token token,
                           str_t value)
 {
-    if (fields_grow(f, pool) < 0)
-        return -1;
+    if (fields_grow(f, pool) < 0) return -1;
     f->items[f->count++] = (struct http_field){token_table[token].name, value, token};
     return 0;
 }
@@ -106,8 +93,7 @@ int http_fields_add_token(struct http_fields *f, struct pool *pool, enum http_to
 const struct http_field *http_fields_find(const struct http_fields *f, enum http_token token)
 {
     for (size_t i = 0; i < f->count; i++)
-        if (f->items[i].token == token)
-            return &f->items[i];
+        if (f->items[i].token == token) return &f->items[i];
     return NULL;
 }
 
@@ -122,8 +108,7 @@ size_t http_fields_count_token(const struct http_fields *f, enum http_token toke
 const struct http_field *http_fields_find_name(const struct http_fields *f, str_t name)
 {
     for (size_t i = 0; i < f->count; i++)
-        if (str_eq_nocase(f->items[i].name, name))
-            return &f->items[i];
+        if (str_eq_nocase(f->items[i].name, name)) return &f->items[i];
     return NULL;
 }
 
@@ -131,8 +116,7 @@ void http_fields_remove(struct http_fields *f, enum http_token token)
 {
     size_t j = 0;
     for (size_t i = 0; i < f->count; i++)
-        if (f->items[i].token != token)
-            f->items[j++] = f->items[i];
+        if (f->items[i].token != token) f->items[j++] = f->items[i];
     f->count = j;
 }
 
@@ -164,13 +148,11 @@ bool http_list_next(str_t value, size_t *pos, str_t *elem)
 bool http_fields_has_word(const struct http_fields *f, enum http_token token, str_t word)
 {
     for (size_t i = 0; i < f->count; i++) {
-        if (f->items[i].token != token)
-            continue;
+        if (f->items[i].token != token) continue;
         size_t pos = 0;
         str_t e;
         while (http_list_next(f->items[i].value, &pos, &e))
-            if (str_eq_nocase(e, word))
-                return true;
+            if (str_eq_nocase(e, word)) return true;
     }
     return false;
 }

@@ -1,0 +1,10 @@
+/* The subcommands behind main(). Each returns the process exit status. */
+#ifndef TERN_CLI_CLI_H
+#define TERN_CLI_CLI_H
+
+int cli_serve(int argc, char **argv);
+int cli_check(int argc, char **argv);
+/* `tern -V`: one "name: yes|no" line per build feature. */
+void cli_print_features(void);
+
+#endif

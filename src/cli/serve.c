@@ -1,0 +1,238 @@
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "core/log.h"
+#include "h1/serialize.h"
+#include "server/config.h"
+#include "server/server.h"
+
+/* Command-line settings; they override the configuration file, also after a reload. */
+struct serve_args {
+    const char *dir;
+    const char *config_file;
+    const char *listens[64];
+    int n_listens;
+    int workers; /* -1: not given */
+    const char *access_log;
+    const char *error_log;
+};
+
+static int parse_args(int argc, char **argv, struct serve_args *a)
+{
+    memset(a, 0, sizeof(*a));
+    a->workers = -1;
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        const char *val = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(arg, "--listen") == 0 || strcmp(arg, "-l") == 0) {
+            if (!val || a->n_listens >= 64) goto missing;
+            a->listens[a->n_listens++] = val;
+            i++;
+        } else if (strcmp(arg, "--workers") == 0 || strcmp(arg, "-w") == 0) {
+            char *end;
+            if (!val) goto missing;
+            long n = strtol(val, &end, 10);
+            if (*end || n < 0 || n > 1024) {
+                fprintf(stderr, "tern serve: bad --workers '%s'\n", val);
+                return -1;
+            }
+            a->workers = (int)n;
+            i++;
+        } else if (strcmp(arg, "--access-log") == 0) {
+            if (!val) goto missing;
+            a->access_log = val;
+            i++;
+        } else if (strcmp(arg, "--error-log") == 0) {
+            if (!val) goto missing;
+            a->error_log = val;
+            i++;
+        } else if (strcmp(arg, "-c") == 0 || strcmp(arg, "--config") == 0) {
+            if (!val) goto missing;
+            a->config_file = val;
+            i++;
+        } else if (arg[0] == '-') {
+            fprintf(stderr, "tern serve: unknown option '%s'\n", arg);
+            return -1;
+        } else if (!a->dir) {
+            a->dir = arg;
+        } else {
+            fprintf(stderr, "tern serve: unexpected argument '%s'\n", arg);
+            return -1;
+        }
+        continue;
+    missing:
+        fprintf(stderr, "tern serve: %s needs a value\n", arg);
+        return -1;
+    }
+    return 0;
+}
+
+static char *dup_or_die(const char *s)
+{
+    char *d = strdup(s);
+    if (!d) {
+        fprintf(stderr, "tern: out of memory\n");
+        exit(1);
+    }
+    return d;
+}
+
+/* Loads the configuration the arguments describe. NULL with a message in err on failure. */
+static struct config *load_config(const struct serve_args *a, char *err, size_t errlen)
+{
+    struct config *cfg;
+    if (a->config_file) {
+        cfg = config_load_file(a->config_file, err, errlen);
+        if (!cfg) return NULL;
+        if (a->dir) {
+            /* DIR on the command line replaces the default server's root */
+            snprintf(err, errlen,
+                     "give the document root in the configuration file or on "
+                     "the command line, not both");
+            config_free(cfg);
+            return NULL;
+        }
+    } else {
+        cfg = config_default(a->dir ? a->dir : ".");
+        if (!cfg) {
+            snprintf(err, errlen, "cannot use document root '%s'", a->dir ? a->dir : ".");
+            return NULL;
+        }
+    }
+    if (a->n_listens) {
+        struct config_listen *ls = calloc((size_t)a->n_listens, sizeof(*ls));
+        if (!ls) {
+            config_free(cfg);
+            snprintf(err, errlen, "out of memory");
+            return NULL;
+        }
+        for (int i = 0; i < a->n_listens; i++) {
+            if (config_parse_listen(a->listens[i], &ls[i]) < 0) {
+                snprintf(err, errlen, "bad --listen '%s' (want ADDR:PORT or [V6]:PORT)",
+                         a->listens[i]);
+                for (int j = 0; j < i; j++)
+                    free(ls[j].host);
+                free(ls);
+                config_free(cfg);
+                return NULL;
+            }
+        }
+        for (size_t i = 0; i < cfg->n_listens; i++)
+            free(cfg->listens[i].host);
+        free(cfg->listens);
+        cfg->listens = ls;
+        cfg->n_listens = (size_t)a->n_listens;
+    }
+    if (a->workers >= 0) cfg->workers = a->workers;
+    if (a->access_log) {
+        free(cfg->access_log);
+        cfg->access_log = dup_or_die(a->access_log);
+    }
+    if (a->error_log) {
+        free(cfg->error_log);
+        cfg->error_log = dup_or_die(a->error_log);
+    }
+    return cfg;
+}
+
+static int apply_logs(const struct config *cfg)
+{
+    log_set_level((enum log_level)cfg->log_level);
+    if (log_open_error(cfg->error_log) < 0) {
+        fprintf(stderr, "tern: cannot open error log %s: %s\n", cfg->error_log, strerror(errno));
+        return -1;
+    }
+    if (log_open_access(cfg->access_log) < 0) {
+        log_error("cannot open access log %s: %s", cfg->access_log, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static bool same_listens(const struct config *a, const struct config *b)
+{
+    if (a->n_listens != b->n_listens) return false;
+    for (size_t i = 0; i < a->n_listens; i++)
+        if (a->listens[i].port != b->listens[i].port ||
+            strcmp(a->listens[i].host, b->listens[i].host) != 0)
+            return false;
+    return true;
+}
+
+int cli_serve(int argc, char **argv)
+{
+    struct serve_args args;
+    if (parse_args(argc, argv, &args) < 0) return 2;
+    char err[1024];
+    struct config *cfg = load_config(&args, err, sizeof(err));
+    if (!cfg) {
+        fprintf(stderr, "tern: %s\n", err);
+        return 1;
+    }
+    if (apply_logs(cfg) < 0) {
+        config_free(cfg);
+        return 1;
+    }
+    h1_canonical_name(HTTP_TOKEN_NONE); /* build the shared table before threads start */
+
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGQUIT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &set, NULL); /* workers inherit the mask; main waits below */
+    signal(SIGPIPE, SIG_IGN);
+
+    static struct server srv;
+    if (server_start(&srv, cfg) < 0) {
+        log_error("cannot start: see the messages above");
+        server_free(&srv);
+        return 1;
+    }
+    for (size_t i = 0; i < cfg->n_listens; i++)
+        log_info("listening on %s%s%s:%d", strchr(cfg->listens[i].host, ':') ? "[" : "",
+                 cfg->listens[i].host, strchr(cfg->listens[i].host, ':') ? "]" : "",
+                 cfg->listens[i].port);
+    log_info("tern %s started with %d workers", TERN_VERSION, srv.n_workers);
+
+    bool graceful = false;
+    for (;;) {
+        int sig = sigwaitinfo(&set, NULL);
+        if (sig < 0) continue;
+        if (sig == SIGHUP) {
+            struct config *next = load_config(&args, err, sizeof(err));
+            if (!next) {
+                log_error("reload failed, keeping the running configuration: %s", err);
+                continue;
+            }
+            struct config *cur = atomic_load(&srv.cfg);
+            if (!same_listens(cur, next))
+                log_warn("reload: listen addresses changed; they apply after a restart");
+            if (apply_logs(next) < 0) {
+                log_error("reload failed: logs");
+                apply_logs(cur);
+                config_free(next);
+                continue;
+            }
+            server_reload(&srv, next);
+            log_info("configuration reloaded");
+        } else if (sig == SIGUSR1) {
+            log_reopen();
+            log_info("log files reopened");
+        } else {
+            graceful = sig == SIGQUIT;
+            log_info("%s stop on signal %d", graceful ? "graceful" : "fast", sig);
+            break;
+        }
+    }
+    server_stop(&srv, graceful);
+    server_free(&srv);
+    log_info("stopped");
+    return 0;
+}

@@ -1,0 +1,53 @@
+/* One epoll event loop per worker thread, with a timer wheel and a cached clock.
+ * Descriptors are registered edge-triggered once; owners track readiness themselves. */
+#ifndef TERN_CORE_LOOP_H
+#define TERN_CORE_LOOP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+struct loop;
+
+struct io_watch {
+    int fd;
+    /* Called with the epoll event mask (EPOLLIN, EPOLLOUT, EPOLLERR, EPOLLHUP, EPOLLRDHUP). */
+    void (*cb)(struct io_watch *w, uint32_t events);
+};
+
+struct timer {
+    struct timer *next, *prev; /* slot list; NULL when not armed */
+    int64_t expires_ms;
+    void (*cb)(struct timer *t);
+};
+
+/* Called once per loop iteration after events and timers (e.g. to flush batched logs). */
+typedef void (*loop_idle_fn)(void *arg);
+
+struct loop *loop_create(void);
+void loop_destroy(struct loop *loop);
+/* Registers fd for events (EPOLLIN|EPOLLOUT|EPOLLET...). 0 or -1 (errno). */
+int loop_add(struct loop *loop, struct io_watch *w, uint32_t events);
+int loop_modify(struct loop *loop, struct io_watch *w, uint32_t events);
+int loop_remove(struct loop *loop, struct io_watch *w);
+/* Runs until loop_stop; each iteration waits at most until the next timer slot. */
+void loop_run(struct loop *loop);
+/* Makes loop_run return after the current iteration (same thread, or use a wake fd). */
+void loop_stop(struct loop *loop);
+void loop_set_idle(struct loop *loop, loop_idle_fn fn, void *arg);
+
+/* Wall clock in ms and seconds, refreshed once per iteration (cheap to call). */
+int64_t loop_now_ms(const struct loop *loop);
+time_t loop_now(const struct loop *loop);
+/* The IMF-fixdate of loop_now(), refreshed when the second changes (29 chars + NUL). */
+const char *loop_date(struct loop *loop);
+
+/* Arms (or re-arms) t to fire at expires_ms (wall clock). Resolution is about 16 ms. */
+void timer_arm(struct loop *loop, struct timer *t, int64_t expires_ms);
+void timer_cancel(struct timer *t);
+static inline bool timer_armed(const struct timer *t)
+{
+    return t->prev != 0;
+}
+
+#endif

@@ -1,0 +1,715 @@
+#include "h1/conn.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "server/access_log.h"
+#include "h1/chunked.h"
+#include "h1/parser.h"
+#include "h1/serialize.h"
+#include "server/dispatch.h"
+#include "server/server.h"
+
+#define IN_CHUNK     16384
+#define OUT_HIGH     65536      /* stop pulling the body while this much is queued */
+#define COPY_MAX     65536      /* file chunks up to this size are copied behind the head */
+#define SENDFILE_MAX (1u << 20) /* bytes asked from a file source per sendfile */
+#define LINGER_MS    2000
+
+enum h1_state { ST_HEAD, ST_BODY, ST_RESPOND, ST_LINGER };
+
+struct exchange {
+    struct pool *pool;
+    const struct config *cfg;
+    struct http_request req;
+    struct http_response resp;
+    uint64_t body_left; /* Content-Length bytes still to read */
+    bool chunked_in;
+    struct h1_chunked_decoder dec;
+    struct buf body; /* decoded request body */
+    bool head_only;
+    bool chunked_out;
+    bool body_done;
+    bool has_file;
+    struct body_chunk file; /* pending sendfile range */
+};
+
+struct h1_conn {
+    struct io_watch w;
+    struct timer timer;
+    struct worker *wk;
+    struct h1_conn *next, *prev;
+    struct buf in, out;
+    struct h1_parser parser;
+    enum h1_state state;
+    bool can_read, can_write;
+    bool head_started; /* bytes of the next request have arrived: header deadline runs */
+    bool close_after;
+    bool graceful; /* close after the current response */
+    int64_t deadline;
+    unsigned n_requests;
+    struct exchange *ex;
+    char peer[48];
+};
+
+static _Thread_local struct h1_field *tl_fields;
+static _Thread_local size_t tl_fields_cap;
+
+static void conn_run(struct h1_conn *c);
+
+static void conn_set_deadline(struct h1_conn *c, double seconds)
+{
+    struct loop *loop = c->wk->loop;
+    c->deadline = loop_now_ms(loop) + (int64_t)(seconds * 1000);
+    /* re-arm only when the new deadline is earlier: a late timer re-arms itself on fire */
+    if (!timer_armed(&c->timer) || c->timer.expires_ms > c->deadline)
+        timer_arm(loop, &c->timer, c->deadline);
+}
+
+static void exchange_free(struct h1_conn *c)
+{
+    struct exchange *ex = c->ex;
+    if (!ex) return;
+    if (ex->resp.body && ex->resp.body->close) ex->resp.body->close(ex->resp.body);
+    buf_free(&ex->body);
+    c->ex = NULL;
+    worker_give_pool(c->wk, ex->pool);
+}
+
+static void conn_close(struct h1_conn *c)
+{
+    struct worker *wk = c->wk;
+    exchange_free(c);
+    timer_cancel(&c->timer);
+    loop_remove(wk->loop, &c->w);
+    close(c->w.fd);
+    buf_free(&c->in);
+    buf_free(&c->out);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        wk->conns = c->next;
+    if (c->next) c->next->prev = c->prev;
+    wk->n_conns--;
+    free(c);
+    if (wk->state != SERVER_RUNNING && wk->n_conns == 0) loop_stop(wk->loop);
+}
+
+static void on_timer(struct timer *t)
+{
+    struct h1_conn *c = (struct h1_conn *)((char *)t - offsetof(struct h1_conn, timer));
+    struct loop *loop = c->wk->loop;
+    if (loop_now_ms(loop) < c->deadline) {
+        timer_arm(loop, t, c->deadline);
+        return;
+    }
+    switch (c->state) {
+    case ST_HEAD:
+        if (c->head_started) {
+            log_info("%s: request head not complete in time, closing", c->peer);
+            static const char r408[] = "HTTP/1.1 408 Request Timeout\r\nServer: tern\r\n"
+                                       "Content-Length: 0\r\nConnection: close\r\n\r\n";
+            if (write(c->w.fd, r408, sizeof(r408) - 1) < 0) {
+                /* best effort */
+            }
+        }
+        break;
+    case ST_BODY: log_info("%s: request body stalled, closing", c->peer); break;
+    case ST_RESPOND: log_info("%s: response send stalled, closing", c->peer); break;
+    case ST_LINGER: break;
+    }
+    conn_close(c);
+}
+
+static void on_io(struct io_watch *w, uint32_t events)
+{
+    struct h1_conn *c = (struct h1_conn *)w;
+    if (events & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP)) c->can_read = true;
+    if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) c->can_write = true;
+    conn_run(c);
+}
+
+void h1_conn_open(struct worker *wk, int fd, const char *peer)
+{
+    struct h1_conn *c = calloc(1, sizeof(*c));
+    if (!c) {
+        close(fd);
+        return;
+    }
+    c->w.fd = fd;
+    c->w.cb = on_io;
+    c->timer.cb = on_timer;
+    c->wk = wk;
+    snprintf(c->peer, sizeof(c->peer), "%s", peer);
+    c->state = ST_HEAD;
+    c->can_write = true;
+    if (loop_add(wk->loop, &c->w, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET) < 0) {
+        log_error("epoll_ctl: %s", strerror(errno));
+        close(fd);
+        free(c);
+        return;
+    }
+    c->next = wk->conns;
+    if (wk->conns) wk->conns->prev = c;
+    wk->conns = c;
+    wk->n_conns++;
+    /* the first request's head deadline runs from accept */
+    c->head_started = true;
+    conn_set_deadline(c, wk->cfg->timeouts.header);
+    c->can_read = true; /* data often arrives with the connection; try at once */
+    conn_run(c);
+}
+
+void h1_conns_shutdown(struct worker *wk, bool graceful)
+{
+    struct h1_conn *c = wk->conns;
+    while (c) {
+        struct h1_conn *next = c->next;
+        if (!graceful || (c->state == ST_HEAD && buf_size(&c->in) == 0) || c->state == ST_LINGER)
+            conn_close(c);
+        else
+            c->graceful = true;
+        c = next;
+    }
+}
+
+/* Reads what the socket has into c->in. Returns 1 on data, 0 when it would block, -1 on
+ * EOF or error. */
+static int conn_read(struct h1_conn *c)
+{
+    if (buf_reserve(&c->in, IN_CHUNK) < 0) return -1;
+    for (;;) {
+        ssize_t n = read(c->w.fd, buf_tail(&c->in), c->in.cap - c->in.len);
+        if (n > 0) {
+            buf_commit(&c->in, (size_t)n);
+            return 1;
+        }
+        if (n == 0) return -1;
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN) {
+            c->can_read = false;
+            return 0;
+        }
+        return -1;
+    }
+}
+
+static struct exchange *exchange_new(struct h1_conn *c)
+{
+    struct pool *pool = worker_take_pool(c->wk);
+    if (!pool) return NULL;
+    struct exchange *ex = pool_calloc(pool, sizeof(*ex));
+    if (!ex) {
+        worker_give_pool(c->wk, pool);
+        return NULL;
+    }
+    ex->pool = pool;
+    ex->cfg = c->wk->cfg;
+    ex->req.pool = pool;
+    ex->req.version = 11;
+    ex->req.scheme = STR_LIT("http");
+    ex->req.now = loop_now(c->wk->loop);
+    ex->req.now_ms = loop_now_ms(c->wk->loop);
+    snprintf(ex->req.peer, sizeof(ex->req.peer), "%s", c->peer);
+    ex->resp.content_length = -1;
+    c->ex = ex;
+    return ex;
+}
+
+static void start_response(struct h1_conn *c);
+
+/* A wire-level rejection: answer `status` and close. */
+static void reject(struct h1_conn *c, int status, const char *reason)
+{
+    log_info("%s: %d %s", c->peer, status, reason);
+    struct exchange *ex = c->ex ? c->ex : exchange_new(c);
+    if (!ex) {
+        conn_close(c);
+        return;
+    }
+    if (ex->resp.body && ex->resp.body->close) ex->resp.body->close(ex->resp.body);
+    memset(&ex->resp, 0, sizeof(ex->resp));
+    ex->resp.content_length = -1;
+    dispatch_error(&ex->req, &ex->resp, status);
+    c->close_after = true;
+    start_response(c);
+}
+
+/* Splits an absolute-form target into authority and path (RFC 9112 §3.2.2). */
+static bool split_absolute(struct http_request *req)
+{
+    str_t t = req->target;
+    size_t i = 0;
+    while (i < t.len && t.p[i] != ':')
+        i++;
+    if (i + 2 >= t.len || t.p[i + 1] != '/' || t.p[i + 2] != '/') return false;
+    str_t scheme = str_make(t.p, i);
+    if (!str_eq_nocase(scheme, STR_LIT("http")) && !str_eq_nocase(scheme, STR_LIT("https")))
+        return false;
+    size_t a = i + 3, e = a;
+    while (e < t.len && t.p[e] != '/' && t.p[e] != '?' && t.p[e] != '#')
+        e++;
+    req->authority = str_make(t.p + a, e - a);
+    if (req->authority.len == 0) return false;
+    req->path = e < t.len && t.p[e] == '/' ? str_make(t.p + e, t.len - e) : STR_LIT("/");
+    if (e < t.len && t.p[e] == '?') {
+        req->path = STR_LIT("/");
+        req->query = str_make(t.p + e + 1, t.len - e - 1);
+        req->has_query = true;
+    }
+    return true;
+}
+
+/* Lower-cased host without port or trailing dot, in the request pool. */
+static void derive_host(struct http_request *req)
+{
+    str_t a = req->authority;
+    size_t end = a.len;
+    if (a.len && a.p[0] == '[') {
+        const char *rb = memchr(a.p, ']', a.len);
+        end = rb ? (size_t)(rb - a.p) + 1 : a.len;
+    } else {
+        const char *colon = memchr(a.p, ':', a.len);
+        if (colon) end = (size_t)(colon - a.p);
+    }
+    if (end && a.p[end - 1] == '.') end--;
+    char *h = pool_alloc(req->pool, end + 1);
+    if (!h) {
+        req->host = STR_NULL;
+        return;
+    }
+    for (size_t i = 0; i < end; i++)
+        h[i] = ascii_lower(a.p[i]);
+    h[end] = '\0';
+    req->host = str_make(h, end);
+}
+
+static void on_trailer(void *ctx, str_t name, str_t value)
+{
+    struct exchange *ex = ctx;
+    char *n = pool_strndup(ex->pool, name.p, name.len);
+    char *v = pool_strndup(ex->pool, value.p, value.len);
+    if (n && v)
+        http_fields_add(&ex->req.trailers, ex->pool, str_make(n, name.len), str_make(v, value.len));
+}
+
+static void dispatch(struct h1_conn *c)
+{
+    struct exchange *ex = c->ex;
+    ex->req.body = buf_ptr(&ex->body);
+    ex->req.body_len = buf_size(&ex->body);
+    dispatch_request(ex->cfg, c->wk->cache, &ex->req, &ex->resp);
+    start_response(c);
+}
+
+/* Builds the exchange for a complete head of n bytes at the front of c->in. */
+static void start_exchange(struct h1_conn *c, const struct h1_request_head *head, size_t n)
+{
+    struct exchange *ex = exchange_new(c);
+    if (!ex) {
+        conn_close(c);
+        return;
+    }
+    struct http_request *req = &ex->req;
+    const struct config *cfg = ex->cfg;
+    /* copy the head so the input buffer can move; rebase every pointer into the copy */
+    char *copy = pool_alloc(ex->pool, n);
+    if (!copy) {
+        conn_close(c);
+        return;
+    }
+    const char *base = buf_ptr(&c->in);
+    memcpy(copy, base, n);
+#define REBASE(s) str_make(copy + ((s).p - base), (s).len)
+    req->method_name = REBASE(head->method);
+    req->method = http_method_from_str(req->method_name);
+    req->target = REBASE(head->target);
+    req->version = head->version;
+    for (size_t i = 0; i < head->n_fields; i++)
+        http_fields_add(&req->headers, ex->pool, REBASE(head->fields[i].name),
+                        REBASE(head->fields[i].value));
+    if (head->host.len) req->authority = REBASE(head->host);
+#undef REBASE
+    buf_consume(&c->in, n);
+    h1_parser_reset(&c->parser);
+    c->head_started = false;
+    c->n_requests++;
+
+    bool keep = head->keep_alive && req->version >= 10;
+    if (c->n_requests >= cfg->limits.keepalive_requests || c->graceful ||
+        c->wk->state != SERVER_RUNNING)
+        keep = false;
+    c->close_after = !keep;
+
+    if (req->target.len && req->target.p[0] == '/') {
+        const char *q = memchr(req->target.p, '?', req->target.len);
+        size_t plen = q ? (size_t)(q - req->target.p) : req->target.len;
+        req->path = str_make(req->target.p, plen);
+        if (q) {
+            req->query = str_make(q + 1, req->target.len - plen - 1);
+            req->has_query = true;
+        }
+    } else if (req->target.len == 1 && req->target.p[0] == '*') {
+        req->path = req->target;
+    } else if (!split_absolute(req)) {
+        reject(c, 400, "unsupported request-target form");
+        return;
+    } else if (!h1_host_is_valid(req->authority)) {
+        reject(c, 400, "invalid authority in absolute-form target");
+        return;
+    }
+    derive_host(req);
+
+    if (head->expect_unsupported) {
+        reject(c, 417, "unsupported Expect value");
+        return;
+    }
+    if (head->chunked) {
+        ex->chunked_in = true;
+        h1_chunked_decoder_init(&ex->dec);
+        ex->dec.allow_bare_lf = cfg->http1.allow_bare_lf;
+        ex->dec.on_trailer = on_trailer;
+        ex->dec.ctx = ex;
+    } else if (head->content_length > 0) {
+        if ((uint64_t)head->content_length > cfg->limits.body_size) {
+            reject(c, 413, "request body larger than the limit");
+            return;
+        }
+        ex->body_left = (uint64_t)head->content_length;
+        if (buf_reserve(&ex->body, (size_t)ex->body_left) < 0) {
+            conn_close(c);
+            return;
+        }
+    } else {
+        dispatch(c);
+        return;
+    }
+    /* RFC 9110 §10.1.1: say 100 Continue before a body the client is holding back */
+    if (head->expect_continue && req->version >= 11 && buf_size(&c->in) == 0)
+        buf_append(&c->out, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+    c->state = ST_BODY;
+    conn_set_deadline(c, cfg->timeouts.body);
+}
+
+/* Moves body bytes from c->in into the exchange. Returns 1 when the body is complete, 0 when
+ * more is needed, -1 when the connection was rejected/closed. */
+static int take_body(struct h1_conn *c)
+{
+    struct exchange *ex = c->ex;
+    if (!ex->chunked_in) {
+        size_t n = buf_size(&c->in);
+        if (n > ex->body_left) n = (size_t)ex->body_left;
+        buf_append(&ex->body, buf_ptr(&c->in), n);
+        buf_consume(&c->in, n);
+        ex->body_left -= n;
+        return ex->body_left == 0;
+    }
+    size_t consumed = 0, produced = 0;
+    char *p = buf_ptr(&c->in);
+    enum h1_chunked_result r =
+        h1_chunked_decode(&ex->dec, p, buf_size(&c->in), &consumed, p, &produced);
+    if (r == H1_CHUNKED_ERROR) {
+        reject(c, 400, "malformed chunked request body");
+        return -1;
+    }
+    if (buf_size(&ex->body) + produced > ex->cfg->limits.body_size) {
+        reject(c, 413, "chunked request body larger than the limit");
+        return -1;
+    }
+    buf_append(&ex->body, p, produced);
+    buf_consume(&c->in, consumed);
+    return r == H1_CHUNKED_DONE;
+}
+
+static void start_response(struct h1_conn *c)
+{
+    struct exchange *ex = c->ex;
+    struct http_response *resp = &ex->resp;
+    struct http_request *req = &ex->req;
+    int st = resp->status;
+    if (resp->close) c->close_after = true;
+    ex->head_only =
+        req->method == HTTP_METHOD_HEAD || (st >= 100 && st < 200) || st == 204 || st == 304;
+    c->state = ST_RESPOND;
+    conn_set_deadline(c, ex->cfg->timeouts.send);
+    if (req->version == 9) {
+        /* HTTP/0.9: the body alone, then close */
+        c->close_after = true;
+        ex->head_only = false;
+        return;
+    }
+    enum h1_framing framing;
+    int64_t len = resp->content_length;
+    if (st == 204 || st == 304 || st < 200)
+        framing = H1_FRAMING_NONE;
+    else if (len >= 0)
+        framing = H1_FRAMING_LENGTH;
+    else if (ex->head_only)
+        framing = H1_FRAMING_NONE;
+    else if (req->version >= 11)
+        framing = H1_FRAMING_CHUNKED;
+    else {
+        framing = H1_FRAMING_CLOSE;
+        c->close_after = true;
+    }
+    ex->chunked_out = framing == H1_FRAMING_CHUNKED && !ex->head_only;
+    if (h1_serialize_head(&c->out, resp, loop_date(c->wk->loop), framing, len, req->version,
+                          !c->close_after) < 0)
+        c->close_after = true;
+}
+
+static void finish_exchange(struct h1_conn *c)
+{
+    struct exchange *ex = c->ex;
+    if (log_access_enabled()) access_log_request(c->wk, &ex->req, &ex->resp);
+    exchange_free(c);
+    if (c->close_after || c->graceful) {
+        /* lingering close: stop sending, drain what the client still sends, then close */
+        shutdown(c->w.fd, SHUT_WR);
+        c->state = ST_LINGER;
+        buf_free(&c->out);
+        c->deadline = loop_now_ms(c->wk->loop) + LINGER_MS;
+        timer_arm(c->wk->loop, &c->timer, c->deadline);
+        return;
+    }
+    c->state = ST_HEAD;
+    if (buf_size(&c->in)) {
+        c->head_started = true;
+        conn_set_deadline(c, c->wk->cfg->timeouts.header);
+    } else {
+        /* idle: give the memory back; keep-alive connections cost only this struct */
+        buf_free(&c->in);
+        buf_free(&c->out);
+        conn_set_deadline(c, c->wk->cfg->timeouts.keepalive);
+    }
+}
+
+static int append_mem(struct h1_conn *c, const char *p, size_t n)
+{
+    if (c->ex->chunked_out) {
+        char hdr[20];
+        size_t hl = h1_chunk_header(hdr, n);
+        if (buf_append(&c->out, hdr, hl) < 0) return -1;
+    }
+    if (buf_append(&c->out, p, n) < 0) return -1;
+    if (c->ex->chunked_out && buf_append(&c->out, "\r\n", 2) < 0) return -1;
+    return 0;
+}
+
+/* Pulls body chunks into c->out (or a pending sendfile range). 0 ok, -1 abort. */
+static int fill_output(struct h1_conn *c)
+{
+    struct exchange *ex = c->ex;
+    if (ex->head_only || !ex->resp.body) {
+        ex->body_done = true;
+        return 0;
+    }
+    while (!ex->body_done && !ex->has_file && buf_size(&c->out) < OUT_HIGH) {
+        struct body_chunk ch;
+        enum body_next_result r = ex->resp.body->next(ex->resp.body, &ch, SENDFILE_MAX);
+        if (r == BODY_ERROR) return -1;
+        if (r == BODY_END) {
+            ex->body_done = true;
+            if (ex->chunked_out && buf_append(&c->out, H1_CHUNKED_END, 5) < 0) return -1;
+            break;
+        }
+        if (ch.kind == BODY_CHUNK_MEM) {
+            if (append_mem(c, ch.data, ch.len) < 0) return -1;
+        } else if (!ex->chunked_out && ch.len > COPY_MAX) {
+            ex->file = ch;
+            ex->has_file = true;
+        } else {
+            /* small file range: copy it behind the head so one write sends both */
+            size_t done = 0;
+            while (done < ch.len) {
+                size_t part = ch.len - done > COPY_MAX ? COPY_MAX : ch.len - done;
+                if (buf_reserve(&c->out, part + 32) < 0) return -1;
+                struct body_chunk sub = ch;
+                sub.offset += (off_t)done;
+                sub.len = part;
+                char *dst = buf_tail(&c->out);
+                size_t hl = 0;
+                if (ex->chunked_out) {
+                    hl = h1_chunk_header(dst, part);
+                }
+                ssize_t got = body_chunk_copy(&sub, dst + hl, part);
+                if (got != (ssize_t)part) return -1;
+                buf_commit(&c->out, hl + part);
+                if (ex->chunked_out) buf_append(&c->out, "\r\n", 2);
+                done += part;
+            }
+        }
+        ex->resp.bytes_sent += (int64_t)ch.len;
+    }
+    return 0;
+}
+
+/* Writes queued output. Returns 1 when everything is sent, 0 when blocked, -1 on error. */
+static int flush_output(struct h1_conn *c)
+{
+    struct exchange *ex = c->ex;
+    while (buf_size(&c->out)) {
+        if (!c->can_write) return 0;
+        ssize_t n = write(c->w.fd, buf_ptr(&c->out), buf_size(&c->out));
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN) {
+                c->can_write = false;
+                return 0;
+            }
+            return -1;
+        }
+        buf_consume(&c->out, (size_t)n);
+        if (ex) conn_set_deadline(c, ex->cfg->timeouts.send);
+    }
+    while (ex && ex->has_file) {
+        if (!c->can_write) return 0;
+        off_t off = ex->file.offset;
+        ssize_t n = sendfile(c->w.fd, ex->file.fd, &off, ex->file.len);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN) {
+                c->can_write = false;
+                return 0;
+            }
+            return -1;
+        }
+        if (n == 0) return -1; /* file shrank under us */
+        ex->file.offset = off;
+        ex->file.len -= (size_t)n;
+        if (ex->file.len == 0) ex->has_file = false;
+        conn_set_deadline(c, ex->cfg->timeouts.send);
+    }
+    return 1;
+}
+
+static struct h1_parse_options parse_options(const struct config *cfg)
+{
+    return (struct h1_parse_options){
+        .max_request_line = cfg->limits.request_line,
+        .max_head_size = cfg->limits.header_size,
+        .max_fields = cfg->limits.header_count,
+        .http09 = cfg->http1.http09,
+        .allow_bare_lf = cfg->http1.allow_bare_lf,
+        .allow_obs_fold = cfg->http1.allow_obs_fold,
+    };
+}
+
+/* ST_HEAD: parse what is buffered, reading more as needed. Returns false to stop running. */
+static bool step_head(struct h1_conn *c)
+{
+    const struct config *cfg = c->wk->cfg;
+    if (buf_size(&c->in)) {
+        struct h1_parse_options opts = parse_options(cfg);
+        if (tl_fields_cap < opts.max_fields) {
+            free(tl_fields);
+            tl_fields = calloc(opts.max_fields, sizeof(*tl_fields));
+            tl_fields_cap = tl_fields ? opts.max_fields : 0;
+            if (!tl_fields) {
+                conn_close(c);
+                return false;
+            }
+        }
+        struct h1_request_head head;
+        memset(&head, 0, sizeof(head));
+        head.fields = tl_fields;
+        struct h1_error err = {0, NULL};
+        int n = h1_parse_request_head(&c->parser, buf_ptr(&c->in), buf_size(&c->in), &opts, &head,
+                                      &err);
+        if (n > 0) {
+            start_exchange(c, &head, (size_t)n);
+            return true;
+        }
+        if (n < 0) {
+            reject(c, err.status ? err.status : 400, err.reason ? err.reason : "bad request");
+            return true;
+        }
+        if (!c->head_started) {
+            c->head_started = true;
+            conn_set_deadline(c, cfg->timeouts.header);
+        }
+    }
+    if (!c->can_read) return false;
+    int r = conn_read(c);
+    if (r < 0) {
+        conn_close(c);
+        return false;
+    }
+    return r > 0;
+}
+
+static void conn_run(struct h1_conn *c)
+{
+    for (;;) {
+        switch (c->state) {
+        case ST_HEAD:
+            if (c->graceful && buf_size(&c->in) == 0) {
+                conn_close(c);
+                return;
+            }
+            if (!step_head(c)) return;
+            break;
+        case ST_BODY: {
+            int r = buf_size(&c->in) ? take_body(c) : 0;
+            if (r < 0) break; /* rejected: now responding */
+            if (r > 0) {
+                dispatch(c);
+                break;
+            }
+            if (buf_size(&c->out)) { /* 100 Continue */
+                int f = flush_output(c);
+                if (f < 0) {
+                    conn_close(c);
+                    return;
+                }
+            }
+            if (!c->can_read) return;
+            int rd = conn_read(c);
+            if (rd < 0) {
+                log_info("%s: connection closed before the request body was complete", c->peer);
+                conn_close(c);
+                return;
+            }
+            if (rd == 0) return;
+            conn_set_deadline(c, c->ex->cfg->timeouts.body);
+            break;
+        }
+        case ST_RESPOND: {
+            if (fill_output(c) < 0) {
+                log_error("%s: response body failed, closing", c->peer);
+                conn_close(c);
+                return;
+            }
+            int f = flush_output(c);
+            if (f < 0) {
+                conn_close(c);
+                return;
+            }
+            if (f == 0) return;
+            if (c->ex->body_done && !c->ex->has_file) finish_exchange(c);
+            break;
+        }
+        case ST_LINGER: {
+            char drain[4096];
+            for (;;) {
+                ssize_t n = read(c->w.fd, drain, sizeof(drain));
+                if (n > 0) continue;
+                if (n < 0 && errno == EINTR) continue;
+                if (n < 0 && errno == EAGAIN) {
+                    c->can_read = false;
+                    return;
+                }
+                conn_close(c);
+                return;
+            }
+        }
+        }
+    }
+}

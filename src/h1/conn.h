@@ -1,0 +1,17 @@
+/* HTTP/1.x connections: the socket glue around the I/O-free parser and chunked codec.
+ * Reads request heads and bodies, hands protocol-neutral requests to the dispatcher, and
+ * writes responses pulled from their body source (sendfile for file ranges). */
+#ifndef TERN_H1_CONN_H
+#define TERN_H1_CONN_H
+
+#include <stdbool.h>
+
+struct worker;
+
+/* Takes ownership of a connected, non-blocking socket. */
+void h1_conn_open(struct worker *wk, int fd, const char *peer);
+/* graceful: close idle connections now, the others after their current response.
+ * Otherwise close every connection now. */
+void h1_conns_shutdown(struct worker *wk, bool graceful);
+
+#endif

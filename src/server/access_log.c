@@ -1,0 +1,78 @@
+#include "server/access_log.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "server/server.h"
+
+#define LINE_MAX_LEN 4096
+
+/* Appends s escaped; stops before overflowing (the line is then truncated, never unsafe). */
+static size_t put_escaped(char *out, size_t pos, size_t cap, str_t s)
+{
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < s.len; i++) {
+        unsigned char ch = (unsigned char)s.p[i];
+        if (pos + 4 >= cap) break;
+        if (ch == '"' || ch == '\\') {
+            out[pos++] = '\\';
+            out[pos++] = (char)ch;
+        } else if (ch < 0x20 || ch >= 0x7f) {
+            out[pos++] = '\\';
+            out[pos++] = 'x';
+            out[pos++] = hex[ch >> 4];
+            out[pos++] = hex[ch & 15];
+        } else {
+            out[pos++] = (char)ch;
+        }
+    }
+    return pos;
+}
+
+static size_t put_raw(char *out, size_t pos, size_t cap, const char *s)
+{
+    size_t n = strlen(s);
+    if (pos + 1 >= cap) return pos;
+    if (pos + n >= cap) n = cap - pos - 1;
+    memcpy(out + pos, s, n);
+    return pos + n;
+}
+
+static size_t put_field(char *out, size_t pos, size_t cap, const struct http_request *req,
+                        enum http_token token)
+{
+    const struct http_field *f = http_fields_find(&req->headers, token);
+    out[pos++] = '"';
+    pos = f ? put_escaped(out, pos, cap - 2, f->value) : put_raw(out, pos, cap - 2, "-");
+    out[pos++] = '"';
+    return pos;
+}
+
+void access_log_request(struct worker *wk, const struct http_request *req,
+                        const struct http_response *resp)
+{
+    char line[LINE_MAX_LEN];
+    size_t cap = sizeof(line) - 1, pos = 0;
+    pos = put_raw(line, pos, cap, req->peer[0] ? req->peer : "-");
+    pos = put_raw(line, pos, cap, " - - ");
+    pos = put_raw(line, pos, cap, worker_log_time(wk));
+    pos = put_raw(line, pos, cap, " \"");
+    if (req->method_name.len) {
+        pos = put_escaped(line, pos, cap - 64, req->method_name);
+        line[pos++] = ' ';
+        pos = put_escaped(line, pos, cap - 64, req->target);
+        char v[32];
+        snprintf(v, sizeof(v), " HTTP/%d.%d", req->version / 10, req->version % 10);
+        pos = put_raw(line, pos, cap, v);
+    } else {
+        line[pos++] = '-';
+    }
+    char tail[48];
+    snprintf(tail, sizeof(tail), "\" %d %lld ", resp->status, (long long)resp->bytes_sent);
+    pos = put_raw(line, pos, cap, tail);
+    pos = put_field(line, pos, cap, req, HTTP_TOKEN_REFERER);
+    line[pos++] = ' ';
+    pos = put_field(line, pos, cap, req, HTTP_TOKEN_USER_AGENT);
+    line[pos++] = '\n';
+    worker_access_log(wk, line, pos);
+}

@@ -1,0 +1,149 @@
+#include "server/dispatch.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "core/log.h"
+#include "handler/static.h"
+#include "http/path.h"
+
+#define PATH_MAX_LEN 4096
+
+void dispatch_error(struct http_request *req, struct http_response *resp, int status)
+{
+    if (http_response_simple(resp, req->pool, status) < 0) {
+        resp->status = status;
+        resp->content_length = 0;
+        resp->body = NULL;
+    }
+}
+
+/* Methods a location answers; TRACE only when the location turns it on (RFC 9110 §9.3.8). */
+static unsigned allowed_methods(const struct config_location *loc)
+{
+    unsigned m = loc->methods & ~(unsigned)CONFIG_METHOD_TRACE;
+    if (loc->trace) m |= CONFIG_METHOD_TRACE;
+    return m;
+}
+
+/* The Allow value (RFC 9110 §10.2.1) for a method mask, in the request pool. */
+static str_t allow_value(struct pool *pool, unsigned m)
+{
+    static const struct {
+        unsigned bit;
+        const char *name;
+    } names[] = {{CONFIG_METHOD_GET, "GET"},
+                 {CONFIG_METHOD_HEAD, "HEAD"},
+                 {CONFIG_METHOD_OPTIONS, "OPTIONS"},
+                 {CONFIG_METHOD_TRACE, "TRACE"}};
+    char tmp[64];
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (!(m & names[i].bit)) continue;
+        n += (size_t)snprintf(tmp + n, sizeof(tmp) - n, "%s%s", n ? ", " : "", names[i].name);
+    }
+    char *s = pool_strndup(pool, tmp, n);
+    return s ? str_make(s, n) : STR_NULL;
+}
+
+static unsigned method_bit(enum http_method m)
+{
+    switch (m) {
+    case HTTP_METHOD_GET: return CONFIG_METHOD_GET;
+    case HTTP_METHOD_HEAD: return CONFIG_METHOD_HEAD;
+    case HTTP_METHOD_OPTIONS: return CONFIG_METHOD_OPTIONS;
+    case HTTP_METHOD_TRACE: return CONFIG_METHOD_TRACE;
+    default: return 0;
+    }
+}
+
+static void respond_allow(struct http_request *req, struct http_response *resp, int status,
+                          unsigned methods)
+{
+    if (status == 200) {
+        resp->status = 200;
+        resp->content_length = 0;
+        resp->body = NULL;
+    } else {
+        dispatch_error(req, resp, status);
+    }
+    http_fields_add_token(&resp->headers, req->pool, HTTP_TOKEN_ALLOW,
+                          allow_value(req->pool, methods));
+}
+
+/* TRACE: echo the request head as message/http (RFC 9110 §9.3.8), leaving out credentials. */
+static void respond_trace(struct http_request *req, struct http_response *resp)
+{
+    struct buf b = {0};
+    buf_appendf(&b, "%.*s %.*s HTTP/%d.%d\r\n", (int)req->method_name.len, req->method_name.p,
+                (int)req->target.len, req->target.p, req->version / 10, req->version % 10);
+    for (size_t i = 0; i < req->headers.count; i++) {
+        const struct http_field *f = &req->headers.items[i];
+        if (f->token == HTTP_TOKEN_AUTHORIZATION || f->token == HTTP_TOKEN_COOKIE ||
+            f->token == HTTP_TOKEN_PROXY_AUTHORIZATION)
+            continue;
+        buf_appendf(&b, "%.*s: %.*s\r\n", (int)f->name.len, f->name.p, (int)f->value.len,
+                    f->value.p);
+    }
+    buf_append(&b, "\r\n", 2);
+    char *copy = pool_strndup(req->pool, buf_ptr(&b), buf_size(&b));
+    size_t len = buf_size(&b);
+    buf_free(&b);
+    if (!copy) {
+        dispatch_error(req, resp, 500);
+        return;
+    }
+    resp->status = 200;
+    http_fields_add_token(&resp->headers, req->pool, HTTP_TOKEN_CONTENT_TYPE,
+                          STR_LIT("message/http"));
+    resp->content_length = (int64_t)len;
+    resp->body = body_source_mem(req->pool, copy, len);
+}
+
+void dispatch_request(const struct config *cfg, struct static_cache *cache,
+                      struct http_request *req, struct http_response *resp)
+{
+    const struct config_server *srv = config_find_server(cfg, req->host.p, req->host.len);
+    switch (req->method) {
+    case HTTP_METHOD_UNKNOWN: dispatch_error(req, resp, 501); return;
+    case HTTP_METHOD_OPTIONS:
+        if (req->path.len == 1 && req->path.p[0] == '*') {
+            /* OPTIONS * asks about the server as a whole (RFC 9110 §9.3.7) */
+            const struct config_location *root = config_find_location(srv, "/", 1);
+            respond_allow(req, resp, 200, allowed_methods(root) | CONFIG_METHOD_OPTIONS);
+            return;
+        }
+        break;
+    default: break;
+    }
+    if (req->path.len == 1 && req->path.p[0] == '*') {
+        dispatch_error(req, resp, 400);
+        return;
+    }
+    char path[PATH_MAX_LEN];
+    long plen = http_path_normalize(req->path.p, req->path.len, path, sizeof(path));
+    if (plen < 0) {
+        log_info("%s: 400 refused path %.*s", req->peer,
+                 (int)(req->path.len > 200 ? 200 : req->path.len), req->path.p);
+        dispatch_error(req, resp, 400);
+        return;
+    }
+    const struct config_location *loc = config_find_location(srv, path, (size_t)plen);
+    unsigned allowed = allowed_methods(loc);
+    unsigned bit = method_bit(req->method);
+    if (!bit || !(allowed & bit)) {
+        respond_allow(req, resp, 405, allowed);
+        return;
+    }
+    switch (req->method) {
+    case HTTP_METHOD_OPTIONS: respond_allow(req, resp, 200, allowed); return;
+    case HTTP_METHOD_TRACE: respond_trace(req, resp); return;
+    default: break;
+    }
+    if (static_handle(cache, cfg, loc, req, path, resp) < 0) {
+        if (resp->body && resp->body->close) resp->body->close(resp->body);
+        memset(resp, 0, sizeof(*resp));
+        dispatch_error(req, resp, 500);
+    }
+}

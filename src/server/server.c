@@ -1,0 +1,328 @@
+#include "server/server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "h1/conn.h"
+#include "handler/static.h"
+
+#define ACCEPT_BATCH 64
+
+static int listen_socket(const struct config_listen *l)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    struct addrinfo *res;
+    char port[8];
+    snprintf(port, sizeof(port), "%d", l->port);
+    int rc = getaddrinfo(l->host, port, &hints, &res);
+    if (rc != 0) {
+        log_error("listen %s:%d: %s", l->host, l->port, gai_strerror(rc));
+        return -1;
+    }
+    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) goto fail;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+    if (res->ai_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    if (bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 4096) < 0) {
+        close(fd);
+        fd = -1;
+        goto fail;
+    }
+    freeaddrinfo(res);
+    return fd;
+fail:
+    log_error("listen %s:%d: %s", l->host, l->port, strerror(errno));
+    freeaddrinfo(res);
+    return -1;
+}
+
+static void peer_text(const struct sockaddr_storage *ss, char *out, size_t cap)
+{
+    if (ss->ss_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, out, (socklen_t)cap);
+    else if (ss->ss_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, out, (socklen_t)cap);
+    else
+        snprintf(out, cap, "-");
+}
+
+static void on_accept(struct io_watch *w, uint32_t events)
+{
+    (void)events;
+    struct listener *ls = (struct listener *)w;
+    struct worker *wk = ls->worker;
+    for (int i = 0; i < ACCEPT_BATCH; i++) {
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof(ss);
+        int fd = accept4(w->fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED) return;
+            if (errno == EMFILE || errno == ENFILE)
+                log_warn("accept: %s", strerror(errno));
+            else
+                log_error("accept: %s", strerror(errno));
+            return;
+        }
+        if (wk->n_conns >= wk->cfg->limits.connections) {
+            log_warn("connection limit %zu reached, closing new connection",
+                     wk->cfg->limits.connections);
+            close(fd);
+            continue;
+        }
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        char peer[64];
+        peer_text(&ss, peer, sizeof(peer));
+        h1_conn_open(wk, fd, peer);
+    }
+}
+
+static void close_listeners(struct worker *wk)
+{
+    for (size_t i = 0; i < wk->n_listeners; i++) {
+        if (wk->listeners[i].watch.fd < 0) continue;
+        loop_remove(wk->loop, &wk->listeners[i].watch);
+        close(wk->listeners[i].watch.fd);
+        wk->listeners[i].watch.fd = -1;
+    }
+}
+
+static void worker_check_state(struct worker *wk)
+{
+    struct server *srv = wk->srv;
+    wk->cfg = atomic_load(&srv->cfg);
+    enum server_state st = (enum server_state)atomic_load(&srv->state);
+    if (st != wk->state) {
+        wk->state = st;
+        if (st != SERVER_RUNNING) close_listeners(wk);
+        h1_conns_shutdown(wk, st == SERVER_GRACEFUL);
+    }
+    if (wk->state != SERVER_RUNNING && wk->n_conns == 0) loop_stop(wk->loop);
+}
+
+static void on_wake(struct io_watch *w, uint32_t events)
+{
+    (void)events;
+    struct worker *wk = (struct worker *)((char *)w - offsetof(struct worker, wake_watch));
+    uint64_t v;
+    while (read(w->fd, &v, sizeof(v)) > 0) {
+    }
+    worker_check_state(wk);
+}
+
+static void worker_flush_log(struct worker *wk)
+{
+    if (buf_size(&wk->access_buf)) {
+        log_access_write(buf_ptr(&wk->access_buf), buf_size(&wk->access_buf));
+        buf_clear(&wk->access_buf);
+    }
+}
+
+static void worker_idle(void *arg)
+{
+    struct worker *wk = arg;
+    worker_flush_log(wk);
+    if (wk->state != SERVER_RUNNING && wk->n_conns == 0) loop_stop(wk->loop);
+}
+
+void worker_access_log(struct worker *wk, const char *line, size_t len)
+{
+    buf_append(&wk->access_buf, line, len);
+    if (buf_size(&wk->access_buf) > 32768) worker_flush_log(wk);
+}
+
+const char *worker_log_time(struct worker *wk)
+{
+    time_t now = loop_now(wk->loop);
+    if (now != wk->log_time_sec) {
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        strftime(wk->log_time, sizeof(wk->log_time), "[%d/%b/%Y:%H:%M:%S +0000]", &tm);
+        wk->log_time_sec = now;
+    }
+    return wk->log_time;
+}
+
+struct pool *worker_take_pool(struct worker *wk)
+{
+    if (wk->n_spare_pools) return wk->spare_pools[--wk->n_spare_pools];
+    return pool_create(4096);
+}
+
+void worker_give_pool(struct worker *wk, struct pool *pool)
+{
+    if (!pool) return;
+    pool_reset(pool);
+    if (wk->n_spare_pools < sizeof(wk->spare_pools) / sizeof(wk->spare_pools[0]))
+        wk->spare_pools[wk->n_spare_pools++] = pool;
+    else
+        pool_destroy(pool);
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *wk = arg;
+    loop_set_idle(wk->loop, worker_idle, wk);
+    loop_run(wk->loop);
+    h1_conns_shutdown(wk, false);
+    worker_flush_log(wk);
+    struct server *srv = wk->srv;
+    pthread_mutex_lock(&srv->lock);
+    wk->exited = true;
+    srv->n_running--;
+    pthread_cond_broadcast(&srv->cond);
+    pthread_mutex_unlock(&srv->lock);
+    return NULL;
+}
+
+static int worker_init(struct server *srv, struct worker *wk, int id, const struct config *cfg)
+{
+    wk->id = id;
+    wk->srv = srv;
+    wk->cfg = cfg;
+    wk->loop = loop_create();
+    wk->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    wk->cache = static_cache_create(1024);
+    if (!wk->loop || wk->wake_fd < 0 || !wk->cache) return -1;
+    wk->wake_watch.fd = wk->wake_fd;
+    wk->wake_watch.cb = on_wake;
+    loop_add(wk->loop, &wk->wake_watch, EPOLLIN | EPOLLET);
+    wk->n_listeners = cfg->n_listens;
+    wk->listeners = calloc(cfg->n_listens, sizeof(*wk->listeners));
+    if (!wk->listeners) return -1;
+    for (size_t i = 0; i < cfg->n_listens; i++) {
+        struct listener *ls = &wk->listeners[i];
+        ls->worker = wk;
+        ls->watch.cb = on_accept;
+        ls->watch.fd = listen_socket(&cfg->listens[i]);
+        if (ls->watch.fd < 0) return -1;
+        loop_add(wk->loop, &ls->watch, EPOLLIN);
+    }
+    return 0;
+}
+
+static void worker_free(struct worker *wk)
+{
+    close_listeners(wk);
+    free(wk->listeners);
+    if (wk->wake_fd >= 0) close(wk->wake_fd);
+    for (size_t i = 0; i < wk->n_spare_pools; i++)
+        pool_destroy(wk->spare_pools[i]);
+    buf_free(&wk->access_buf);
+    static_cache_destroy(wk->cache);
+    loop_destroy(wk->loop);
+}
+
+int server_start(struct server *srv, struct config *cfg)
+{
+    memset(srv, 0, sizeof(*srv));
+    atomic_store(&srv->cfg, cfg);
+    pthread_mutex_init(&srv->lock, NULL);
+    pthread_cond_init(&srv->cond, NULL);
+    int n = cfg->workers > 0 ? cfg->workers : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (n < 1) n = 1;
+    srv->n_workers = n;
+    srv->workers = calloc((size_t)n, sizeof(*srv->workers));
+    if (!srv->workers) return -1;
+    for (int i = 0; i < n; i++) {
+        srv->workers[i].wake_fd = -1;
+        if (worker_init(srv, &srv->workers[i], i, cfg) < 0) {
+            for (int j = 0; j <= i; j++)
+                worker_free(&srv->workers[j]);
+            free(srv->workers);
+            srv->workers = NULL;
+            return -1;
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        srv->n_running++;
+        if (pthread_create(&srv->workers[i].thread, NULL, worker_main, &srv->workers[i]) != 0) {
+            log_error("pthread_create: %s", strerror(errno));
+            srv->n_running--;
+            srv->workers[i].exited = true;
+        }
+    }
+    return 0;
+}
+
+static void wake_all(struct server *srv)
+{
+    uint64_t one = 1;
+    for (int i = 0; i < srv->n_workers; i++)
+        if (write(srv->workers[i].wake_fd, &one, sizeof(one)) < 0)
+            log_error("wake worker: %s", strerror(errno));
+}
+
+void server_reload(struct server *srv, struct config *cfg)
+{
+    struct config *old = atomic_exchange(&srv->cfg, cfg);
+    struct config **r = realloc(srv->retired, (srv->n_retired + 1) * sizeof(*r));
+    if (r) {
+        srv->retired = r;
+        srv->retired[srv->n_retired++] = old;
+    }
+    wake_all(srv);
+}
+
+void server_stop(struct server *srv, bool graceful)
+{
+    if (!srv->workers) return;
+    atomic_store(&srv->state, graceful ? SERVER_GRACEFUL : SERVER_STOPPING);
+    wake_all(srv);
+    struct config *cfg = atomic_load(&srv->cfg);
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    double t = graceful ? cfg->timeouts.graceful : 5.0;
+    deadline.tv_sec += (time_t)t;
+    deadline.tv_nsec += (long)((t - (double)(time_t)t) * 1e9);
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&srv->lock);
+    while (srv->n_running > 0) {
+        if (pthread_cond_timedwait(&srv->cond, &srv->lock, &deadline) == ETIMEDOUT) {
+            if (atomic_load(&srv->state) == SERVER_STOPPING) break;
+            log_warn("graceful stop timed out; closing remaining connections");
+            atomic_store(&srv->state, SERVER_STOPPING);
+            wake_all(srv);
+            clock_gettime(CLOCK_REALTIME, &deadline);
+            deadline.tv_sec += 5;
+        }
+    }
+    pthread_mutex_unlock(&srv->lock);
+    for (int i = 0; i < srv->n_workers; i++)
+        if (srv->workers[i].exited) pthread_join(srv->workers[i].thread, NULL);
+}
+
+void server_free(struct server *srv)
+{
+    if (srv->workers) {
+        for (int i = 0; i < srv->n_workers; i++)
+            worker_free(&srv->workers[i]);
+        free(srv->workers);
+    }
+    for (size_t i = 0; i < srv->n_retired; i++)
+        config_free(srv->retired[i]);
+    free(srv->retired);
+    config_free(atomic_load(&srv->cfg));
+    pthread_mutex_destroy(&srv->lock);
+    pthread_cond_destroy(&srv->cond);
+}

@@ -1,0 +1,80 @@
+/* The running server: listeners (one SO_REUSEPORT socket per worker and address), worker
+ * threads each with its own event loop, the current configuration, and reload/stop. */
+#ifndef TERN_SERVER_SERVER_H
+#define TERN_SERVER_SERVER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/buf.h"
+#include "core/loop.h"
+#include "core/pool.h"
+#include "server/config.h"
+
+enum server_state { SERVER_RUNNING = 0, SERVER_GRACEFUL, SERVER_STOPPING };
+
+struct h1_conn;
+struct static_cache;
+struct server;
+
+struct listener {
+    struct io_watch watch;
+    struct worker *worker;
+};
+
+struct worker {
+    int id;
+    pthread_t thread;
+    struct server *srv;
+    struct loop *loop;
+    int wake_fd; /* eventfd: reload / stop notifications */
+    struct io_watch wake_watch;
+    struct listener *listeners;
+    size_t n_listeners;
+    const struct config *cfg; /* refreshed from srv->cfg when woken */
+    struct static_cache *cache;
+    struct h1_conn *conns; /* every open connection (for stop and limits) */
+    size_t n_conns;
+    enum server_state state;
+    struct pool *spare_pools[16]; /* reset request pools kept for reuse */
+    size_t n_spare_pools;
+    struct buf access_buf; /* access log lines batched per loop iteration */
+    time_t log_time_sec;
+    char log_time[32]; /* "[22/Nov/2026:00:18:15 +0000]" */
+    bool exited;
+};
+
+struct server {
+    _Atomic(struct config *) cfg;
+    struct config **retired; /* replaced configurations, freed at exit (requests may hold them) */
+    size_t n_retired;
+    struct worker *workers;
+    int n_workers;
+    _Atomic int state;
+    pthread_mutex_t lock;
+    pthread_cond_t cond; /* signalled when a worker exits */
+    int n_running;
+};
+
+/* Binds every listen address once per worker (SO_REUSEPORT) and starts the workers. On
+ * failure logs why and returns -1 (nothing left running). Takes ownership of cfg. */
+int server_start(struct server *srv, struct config *cfg);
+/* Installs a new configuration (listeners stay as they are). Takes ownership. */
+void server_reload(struct server *srv, struct config *cfg);
+/* Graceful stop: stop accepting, let in-flight requests finish, bounded by graceful timeout.
+ * Fast stop: close everything now. Both return after every worker exited. */
+void server_stop(struct server *srv, bool graceful);
+/* Frees everything after server_stop. */
+void server_free(struct server *srv);
+
+/* Worker helpers used by connections. */
+struct pool *worker_take_pool(struct worker *wk);
+void worker_give_pool(struct worker *wk, struct pool *pool);
+/* Appends one access-log line; flushed once per loop iteration. */
+void worker_access_log(struct worker *wk, const char *line, size_t len);
+/* "[dd/Mon/yyyy:HH:MM:SS +0000]" for the loop's current second. */
+const char *worker_log_time(struct worker *wk);
+
+#endif
