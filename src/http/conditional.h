@@ -15,7 +15,10 @@ struct http_validators {
 };
 
 /* Returns 0 to go on (serve normally, then consider Range), 304 Not Modified, or 412
- * Precondition Failed, following §13.2.2 steps 1-5 for req->method (304 only for GET/HEAD). */
+ * Precondition Failed, following §13.2.2 steps 1-5 for req->method (304 only for GET/HEAD).
+ * A malformed If-Match fails (412); a malformed If-None-Match is ignored; a date field that is
+ * invalid or repeated is ignored, as is If-Modified-Since later than req->now (§13.1.3).
+ * Date conditions are ignored when last_modified is 0. */
 int http_conditional_eval(const struct http_request *req, const struct http_validators *v);
 
 /* If-Range (RFC 9110 §13.1.5): true when a Range header should be honoured: no If-Range, or it

@@ -10,5 +10,7 @@
 const char *mime_type_for(const char *filename, size_t len);
 /* True for types worth compressing on the fly (text, json, js, svg, xml, wasm...). */
 bool mime_is_compressible(const char *content_type);
+/* Self-check for tests: the extension table is strictly sorted (binary search needs it). */
+bool mime_table_sorted(void);
 
 #endif

@@ -21,7 +21,11 @@ enum http_range_result {
 
 /* Parses a Range value against a representation of `size` bytes. Unsatisfiable elements are
  * dropped; satisfiable ones are kept in request order, up to max (then TOO_MANY). Overlapping
- * or adjacent ranges are coalesced when there are several (§14.3 lets a server do this). */
+ * or adjacent ranges are coalesced when there are several (§14.3 lets a server do this): a
+ * merged range takes the place of its earliest member, so the out ranges never overlap or
+ * touch. The unit is case-insensitive; OWS is allowed around list commas (and after "=").
+ * Any invalid range-spec (last < first, garbage, a number overflowing uint64, no element)
+ * makes the whole field IGNORE. *count is 0 unless OK. */
 enum http_range_result http_range_parse(str_t value, uint64_t size, struct http_range *out,
                                         size_t max, size_t *count);
 
