@@ -15,23 +15,27 @@ enum config_method_bit {
 };
 
 struct config_location {
-    char *path;          /* URL path prefix, e.g. "/" or "/static/" */
+    char *path; /* URL path prefix, e.g. "/" or "/static/" */
     size_t path_len;
-    char *root;          /* directory the prefix maps to (inherited from the server if unset) */
-    char **index;        /* index file names, default {"index.html"} */
+    char *root;   /* directory the prefix maps to (inherited from the server if unset) */
+    char **index; /* index file names, default {"index.html"} */
     size_t n_index;
-    bool listing;        /* directory listing, default false */
-    char *cache_control; /* Cache-Control value or NULL */
-    unsigned methods;    /* CONFIG_METHOD_* mask, default GET|HEAD|OPTIONS */
-    bool trace;          /* TRACE echo, default false */
+    bool listing;               /* directory listing, default false */
+    char *cache_control;        /* Cache-Control value or NULL */
+    unsigned methods;           /* CONFIG_METHOD_* mask, default GET|HEAD|OPTIONS */
+    bool trace;                 /* TRACE echo, default false */
     bool symlinks_outside_root; /* follow symlinks leading outside root, default false */
-    bool compress;       /* on-the-fly compression, default true */
+    bool compress;              /* on-the-fly compression, default true */
+    /* Root was set on this location: the request path after `path` maps onto root ("/dl/a" ->
+     * root/a for path "/dl/"). When false the whole request path maps onto root (the server's).
+     * config_location_subpath() gives the part to append. */
+    bool own_root;
 };
 
 struct config_server {
     char **names; /* server names (lower case), may be empty */
     size_t n_names;
-    char *root;   /* default root for locations */
+    char *root; /* default root for locations */
     bool is_default;
     struct config_location *locations; /* sorted longest path first; always has "/" */
     size_t n_locations;
@@ -43,45 +47,48 @@ struct config_listen {
 };
 
 struct config_limits {
-    size_t request_line;    /* 414 beyond; default 8192 */
-    size_t header_size;     /* 431 beyond (whole head); default 32768 */
-    size_t header_count;    /* 431 beyond; default 100 */
-    uint64_t body_size;     /* 413 beyond; default 1 MiB */
-    size_t pipeline;        /* requests parsed ahead of the one being answered; default 16 */
+    size_t request_line;       /* 414 beyond; default 8192 */
+    size_t header_size;        /* 431 beyond (whole head); default 32768 */
+    size_t header_count;       /* 431 beyond; default 100 */
+    uint64_t body_size;        /* 413 beyond; default 1 MiB */
+    size_t pipeline;           /* requests parsed ahead of the one being answered; default 16 */
     size_t keepalive_requests; /* per connection; default 1000 */
-    size_t ranges;          /* ranges per request; default 16 */
-    size_t connections;     /* per worker; default 16384 */
+    size_t ranges;             /* ranges per request; default 16 */
+    size_t connections;        /* per worker; default 16384 */
 };
 
 struct config_timeouts { /* seconds */
-    double header;    /* whole request head, however slowly it trickles; default 10 */
-    double keepalive; /* idle between requests; default 30 */
-    double body;      /* idle while reading a body; default 10 */
-    double send;      /* idle while writing a response; default 10 */
-    double graceful;  /* graceful stop bound; default 10 */
+    double header;       /* whole request head, however slowly it trickles; default 10 */
+    double keepalive;    /* idle between requests; default 30 */
+    double body;         /* idle while reading a body; default 10 */
+    double send;         /* idle while writing a response; default 10 */
+    double graceful;     /* graceful stop bound; default 10 */
 };
 
 struct config_http1 {
-    bool http09;           /* accept the one-line HTTP/0.9 request; default true */
-    bool allow_bare_lf;    /* leniency: LF without CR as line end; default false */
-    bool allow_obs_fold;   /* leniency: obs-fold replaced by SP; default false */
+    bool http09;         /* accept the one-line HTTP/0.9 request; default true */
+    bool allow_bare_lf;  /* leniency: LF without CR as line end; default false */
+    bool allow_obs_fold; /* leniency: obs-fold replaced by SP; default false */
 };
 
 struct config_compression {
-    bool on_the_fly;      /* default true */
-    size_t min_size;      /* default 1024 bytes */
-    size_t max_size;      /* larger files are not compressed on the fly; default 8 MiB */
-    int gzip_level;       /* default 6 */
-    int brotli_level;     /* default 4 */
-    int zstd_level;       /* default 3 */
-    bool precompressed;   /* look for .br/.zst/.gz siblings; default true */
+    bool on_the_fly;    /* default true */
+    size_t min_size;    /* default 1024 bytes */
+    size_t max_size;    /* larger files are not compressed on the fly; default 8 MiB */
+    int gzip_level;     /* default 6 */
+    int brotli_level;   /* default 4 */
+    int zstd_level;     /* default 3 */
+    bool precompressed; /* look for .br/.zst/.gz siblings; default true */
 };
 
+/* Ownership: every pointer in a struct config (strings, arrays, listen hosts) is its own malloc
+ * block, freed by config_free(); a caller may replace one with free() + strdup(). Locations keep
+ * their own copy of an inherited root. */
 struct config {
-    char *source;  /* file it came from, or NULL for the command line's defaults */
+    char *source; /* file it came from, or NULL for the command line's defaults */
     struct config_listen *listens;
     size_t n_listens;
-    int workers;   /* 0 = number of CPUs */
+    int workers;      /* 0 = number of CPUs */
     char *access_log; /* path, "stdout" or "off"; default "off" for serve, see cli */
     char *error_log;  /* path or "stderr"; default "stderr" */
     int log_level;    /* enum log_level; default info */
@@ -104,15 +111,26 @@ struct config *config_load_buffer(const char *name, const char *data, size_t len
 struct config *config_default(const char *root);
 void config_free(struct config *cfg);
 
-/* Parses "ADDR:PORT", "[v6]:PORT" or ":PORT"/"PORT" (all addresses). 0 or -1. */
+/* Parses "ADDR:PORT", "[v6]:PORT" or ":PORT"/"PORT"/"*:PORT" (host "0.0.0.0"). A host name
+ * such as "localhost" is kept as given. Port 1-65535. Returns 0 with out->host malloc'd (the
+ * caller owns it), or -1. */
 int config_parse_listen(const char *s, struct config_listen *out);
 
 /* Virtual host for a request host (lower case, no port): exact name, then "*.suffix" wildcard
- * names, else the default server. Never NULL. */
+ * names (the longest suffix wins; "*.example.org" matches "a.example.org" and "a.b.example.org",
+ * not "example.org"), else the default server. One trailing dot is ignored and letters are
+ * compared case-insensitively. Never NULL if the config has a server; no allocation. */
 const struct config_server *config_find_server(const struct config *cfg, const char *host,
                                                size_t len);
-/* Longest location whose path is a prefix of the normalized path. Never NULL. */
+/* Longest location whose path is a prefix of the normalized path. Never NULL. A path ending in
+ * '/' ("/dl/") matches paths that start with it, so not "/dl"; one without ("/dl") matches "/dl"
+ * and "/dl/..." but not "/dlx". Linear in the number of locations, no allocation. */
 const struct config_location *config_find_location(const struct config_server *srv,
                                                    const char *path, size_t len);
+/* The part of the normalized request path to append to loc->root: the whole path, or for a
+ * location with own_root the rest after its prefix, always starting with '/' ("/" when nothing
+ * is left). Sets *out_len; never allocates. */
+const char *config_location_subpath(const struct config_location *loc, const char *path, size_t len,
+                                    size_t *out_len);
 
 #endif
