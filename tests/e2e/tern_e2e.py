@@ -326,11 +326,12 @@ class Tern:
                          + (f" ({signal.Signals(-rc).name})" if rc < 0 else ""))
         for path in (self.error_log, self.stderr_path):
             text = self.read(path)
-            for m in BAD_MARKERS:
-                if m in text and (str(path), m) not in self.reported:
-                    self.reported.add((str(path), m))
-                    i = text.index(m)
-                    found.append(f"{m!r} in {path.name}:\n{text[max(0, i - 500):i + 2500]}")
+            hits = [(text.index(m), m) for m in BAD_MARKERS if m in text]
+            if hits and str(path) not in self.reported:
+                self.reported.add(str(path))  # the first report in a file says enough
+                i, m = min(hits)
+                start = text.rfind("\n", 0, max(0, i - 300)) + 1
+                found.append(f"{m!r} in {path.name}:\n{text[start:i + 3000]}")
         return found
 
     def stop(self):

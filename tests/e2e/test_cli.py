@@ -35,6 +35,7 @@ def test_build_features():
 
 
 def test_check_ok(tmp_path):
+    t.make_tree(tmp_path)
     conf = tmp_path / "ok.yaml"
     conf.write_text(t.yaml_dump(t.base_config(tmp_path, 8080)) + "\n")
     p = run("check", "-c", str(conf))

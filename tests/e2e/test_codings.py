@@ -28,7 +28,7 @@ def vary_ae(r):
 def sibling(base, suffix):
     p = base / "root" / ("pre.txt" + suffix)
     if not p.exists():
-        pytest.skip(f"no pre.txt{suffix} (the {suffix} CLI is not installed)")
+        pytest.skip(f"no pre.txt{suffix}: its compressor CLI (brotli or zstd) is not installed")
     return p.read_bytes()
 
 
