@@ -113,13 +113,14 @@ static bool short_day_name(const char *p)
     return false;
 }
 
-/* "HH:MM:SS" at p; second 60 is allowed (leap second, RFC 9110 §5.6.7). */
+/* "HH:MM:SS" at p; second 60 is allowed (leap second, RFC 9110 §5.6.7) and read as 59, since
+ * time_t has no leap seconds (and 59 errs on the side of "modified" in comparisons). */
 static bool parse_time(const char *p, int *secs)
 {
     if (p[2] != ':' || p[5] != ':') return false;
     int h = digits(p, 2), m = digits(p + 3, 2), s = digits(p + 6, 2);
     if (h < 0 || m < 0 || s < 0 || h > 23 || m > 59 || s > 60) return false;
-    *secs = h * 3600 + m * 60 + s;
+    *secs = h * 3600 + m * 60 + (s == 60 ? 59 : s);
     return true;
 }
 

@@ -51,8 +51,9 @@ static void test_other_valid(void)
     CHECK(parse("  Sun, 06 Nov 1994 08:49:37 GMT\t", &t) && t == 784111777); /* OWS */
     /* the weekday is not checked against the date (documented leniency) */
     CHECK(parse("Mon, 06 Nov 1994 08:49:37 GMT", &t) && t == 784111777);
-    /* leap second: counts as the next second */
-    CHECK(parse("Wed, 31 Dec 2016 23:59:60 GMT", &t) && t == 1483228800);
+    /* leap second: read as :59 (time_t has none) */
+    CHECK(parse("Sat, 31 Dec 2016 23:59:60 GMT", &t) && t == 1483228799);
+    CHECK(parse("Fri, 31 Dec 9999 23:59:60 GMT", &t) && t == 253402300799LL);
     CHECK(parse("Wednesday, 09-Nov-99 23:12:40 GMT", &t) && t == 942189160);
     CHECK(parse("Thu Jan  1 00:00:00 1970", &t) && t == 0);
 }
