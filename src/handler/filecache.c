@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "handler/fsopen.h"
@@ -61,6 +62,15 @@ struct static_cache *static_cache_create(size_t max_entries)
 {
     struct static_cache *c = calloc(1, sizeof(*c));
     if (!c) return NULL;
+    /* Each entry holds up to four fds and every worker has a cache: stay well inside the
+     * process's descriptor limit so accept() and upstream sockets keep working. */
+    struct rlimit rl;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+        size_t cap = (size_t)rl.rlim_cur / (4 * (size_t)(cpus > 0 ? cpus : 1));
+        if (cap < 16) cap = 16;
+        if (max_entries > cap) max_entries = cap;
+    }
     c->max_entries = max_entries;
     c->nbuckets = 16;
     while (c->nbuckets < max_entries * 2 && c->nbuckets < (1u << 24))
@@ -225,7 +235,9 @@ static int sibling_path(char *out, size_t cap, const char *rel, int coding)
     return 0;
 }
 
-/* One fstatat per file: true when everything the entry was built from is unchanged. */
+/* One fstatat per file: true when everything the entry was built from is unchanged. Siblings
+ * are compared with what fstatat saw at load time, so a sibling refused by the open (say, a
+ * symlink out of the root) does not force a reload every second. */
 static bool entry_still_valid(const struct fc_entry *e, int rootfd, bool precompressed)
 {
     struct stat st;
@@ -236,8 +248,8 @@ static bool entry_still_valid(const struct fc_entry *e, int rootfd, bool precomp
         if (sibling_path(path, sizeof(path), e->rel, fc_codings[i]) < 0)
             return true; /* no sibling could exist */
         bool usable = fstatat(rootfd, path, &st, 0) == 0 && sibling_usable(&st, &e->file.st);
-        bool had = e->sibling[i].fd >= 0;
-        if (usable != had || (had && !same_version(&st, &e->sibling[i].st))) return false;
+        bool had = e->siblings_seen & (unsigned)fc_codings[i];
+        if (usable != had || (had && !same_version(&st, &e->sibling_seen[i]))) return false;
     }
     return true;
 }
@@ -360,6 +372,12 @@ struct fc_entry *fc_lookup(struct static_cache *c, const char *root, bool beneat
     }
 
     e = entry_open(rootfd, root, beneath, precompressed, key, key_len, 2 + root_len, err);
+    if (!e && (*err == EMFILE || *err == ENFILE) && c->count) {
+        /* out of descriptors: give back the least recently used ones and try once more */
+        for (int i = 0; i < 32 && c->lru_tail; i++)
+            entry_remove(c, c->lru_tail);
+        e = entry_open(rootfd, root, beneath, precompressed, key, key_len, 2 + root_len, err);
+    }
     if (key != stack_key) free(key);
     if (!e) return NULL;
     e->hash = h;

@@ -58,6 +58,8 @@ struct fc_entry {
     uint64_t hash;
     size_t root_index;
     struct fc_entry *hnext, *lru_prev, *lru_next;
+    struct stat sibling_seen[FC_NCODINGS]; /* what fstatat saw at load (usable siblings) */
+    unsigned siblings_seen;                /* mask of siblings fstatat found usable at load */
     int refs;
     bool cached;
     int64_t checked_ms;

@@ -2,6 +2,7 @@
  * hand, static_handle called directly, bodies drained (and decompressed) and compared. */
 #include <brotli/decode.h>
 #include <brotli/encode.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -404,6 +405,9 @@ static void test_errors(void)
     done(&r);
 }
 
+static void check_coded(const char *path, const char *ae, const char *want_coding, const char *orig,
+                        size_t orig_len, bool known_length);
+
 static void test_symlinks(void)
 {
     struct rq r;
@@ -424,6 +428,17 @@ static void test_symlinks(void)
     CHECK_INT(r.resp.status, 200);
     check_body(&r, "Hello, world!\n", 14);
     done(&r);
+
+    /* a precompressed sibling that is a symlink out of the root is not used */
+    char *css = text_data(3000, 9), sp[PATH_MAX * 2];
+    write_file("leak.css", css, 3000);
+    snprintf(sp, sizeof(sp), "%s/secret.gz", outside);
+    FILE *f = fopen(sp, "w");
+    fputs("not gzip, secret", f);
+    fclose(f);
+    CHECK_INT(symlink(sp, rootpath("leak.css.gz")), 0);
+    check_coded("/leak.css", "gzip", "gzip", css, 3000, true);
+    free(css);
 
     /* a location that trusts symlinks follows them out */
     cfg->servers[0].locations[0].symlinks_outside_root = true;
@@ -847,9 +862,21 @@ static void test_location_root(void)
     done(&r);
 }
 
+static int count_fds(void)
+{
+    int n = 0;
+    DIR *d = opendir("/proc/self/fd");
+    if (!d) return -1;
+    while (readdir(d))
+        n++;
+    closedir(d);
+    return n;
+}
+
 int main(void)
 {
     make_docroot();
+    int fds_before = count_fds();
     cfg = config_default(root);
     cache = static_cache_create(64);
     if (!cfg || !cache) {
@@ -868,6 +895,7 @@ int main(void)
     test_location_root();
     test_revalidation();
     static_cache_destroy(cache);
+    CHECK_INT(count_fds(), fds_before); /* every cached or in-flight fd was closed */
     config_free(cfg);
     free(bin_data);
     free(big_txt);
