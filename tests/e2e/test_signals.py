@@ -3,6 +3,7 @@
 import os
 import signal
 import socket
+import threading
 import time
 
 import tern_e2e as t
@@ -20,9 +21,28 @@ def test_hup_reload(make_server):
         cfg["servers"][0]["locations"][0]["cache_control"] = "max-age=77"
         cfg["servers"][1]["root"] = str(srv.base / "b")  # a.test now serves b's files
         srv.write_config(cfg)
+        stop = threading.Event()
+        failures = []
+
+        def traffic():  # fresh connections all through the reload: none may be refused
+            while not stop.is_set():
+                try:
+                    r = srv.get("/hello.txt")
+                    if r.status != 200 or r.body != HELLO:
+                        failures.append(r)
+                except Exception as e:  # noqa: BLE001 - reported below
+                    failures.append(repr(e))
+
+        th = threading.Thread(target=traffic)
+        th.start()
+        time.sleep(0.1)
         srv.signal(signal.SIGHUP)
         ok = t.wait_for(lambda: srv.get("/hello.txt").header("Cache-Control") == "max-age=77", 5)
+        time.sleep(0.1)
+        stop.set()
+        th.join()
         assert ok, "the reloaded configuration did not take effect"
+        assert not failures, failures[:3]
         assert srv.get("/who.txt", host="a.test").body == b"b\n"
         # the connection opened before the reload still works
         old.send(request("GET", "/hello.txt"))
