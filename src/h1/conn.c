@@ -14,6 +14,7 @@
 #include "h1/chunked.h"
 #include "h1/parser.h"
 #include "h1/serialize.h"
+#include "h1/upgrade.h"
 #include "server/dispatch.h"
 #include "server/server.h"
 
@@ -88,8 +89,10 @@ static void conn_close(struct h1_conn *c)
     struct worker *wk = c->wk;
     exchange_free(c);
     timer_cancel(&c->timer);
-    loop_remove(wk->loop, &c->w);
-    close(c->w.fd);
+    if (c->w.fd >= 0) {
+        loop_remove(wk->loop, &c->w);
+        close(c->w.fd);
+    }
     buf_free(&c->in);
     buf_free(&c->out);
     if (c->prev)
@@ -225,14 +228,15 @@ static struct exchange *exchange_new(struct h1_conn *c)
 
 static void start_response(struct h1_conn *c);
 
-/* A wire-level rejection: answer `status` and close. */
-static void reject(struct h1_conn *c, int status, const char *reason)
+/* A wire-level rejection: answer `status` and close. Returns false when the connection
+ * had to be closed at once. */
+static bool reject(struct h1_conn *c, int status, const char *reason)
 {
     log_info("%s: %d %s", c->peer, status, reason);
     struct exchange *ex = c->ex ? c->ex : exchange_new(c);
     if (!ex) {
         conn_close(c);
-        return;
+        return false;
     }
     if (ex->resp.body && ex->resp.body->close) ex->resp.body->close(ex->resp.body);
     memset(&ex->resp, 0, sizeof(ex->resp));
@@ -240,6 +244,7 @@ static void reject(struct h1_conn *c, int status, const char *reason)
     dispatch_error(&ex->req, &ex->resp, status);
     c->close_after = true;
     start_response(c);
+    return true;
 }
 
 /* Splits an absolute-form target into authority and path (RFC 9112 §3.2.2). */
@@ -309,13 +314,30 @@ static void dispatch(struct h1_conn *c)
     start_response(c);
 }
 
-/* Builds the exchange for a complete head of n bytes at the front of c->in. */
-static void start_exchange(struct h1_conn *c, const struct h1_request_head *head, size_t n)
+/* Hands the connection to a registered protocol. True when it took it (c is gone). */
+static bool try_upgrade(struct h1_conn *c, const struct h1_upgrade_protocol *proto)
+{
+    struct worker *wk = c->wk;
+    int fd = c->w.fd;
+    loop_remove(wk->loop, &c->w);
+    if (proto->take_over(wk, fd, c->peer, &c->ex->req, buf_ptr(&c->in), buf_size(&c->in)) < 0) {
+        loop_add(wk->loop, &c->w, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET);
+        c->can_read = c->can_write = true;
+        return false;
+    }
+    c->w.fd = -1; /* no longer ours */
+    conn_close(c);
+    return true;
+}
+
+/* Builds the exchange for a complete head of n bytes at the front of c->in. Returns false
+ * when the connection is gone (closed or handed to another protocol). */
+static bool start_exchange(struct h1_conn *c, const struct h1_request_head *head, size_t n)
 {
     struct exchange *ex = exchange_new(c);
     if (!ex) {
         conn_close(c);
-        return;
+        return false;
     }
     struct http_request *req = &ex->req;
     const struct config *cfg = ex->cfg;
@@ -323,7 +345,7 @@ static void start_exchange(struct h1_conn *c, const struct h1_request_head *head
     char *copy = pool_alloc(ex->pool, n);
     if (!copy) {
         conn_close(c);
-        return;
+        return false;
     }
     const char *base = buf_ptr(&c->in);
     memcpy(copy, base, n);
@@ -359,17 +381,20 @@ static void start_exchange(struct h1_conn *c, const struct h1_request_head *head
     } else if (req->target.len == 1 && req->target.p[0] == '*') {
         req->path = req->target;
     } else if (!split_absolute(req)) {
-        reject(c, 400, "unsupported request-target form");
-        return;
+        return reject(c, 400, "unsupported request-target form");
     } else if (!h1_host_is_valid(req->authority)) {
-        reject(c, 400, "invalid authority in absolute-form target");
-        return;
+        return reject(c, 400, "invalid authority in absolute-form target");
     }
     derive_host(req);
 
+    if (head->upgrade && !head->chunked && head->content_length <= 0) {
+        const struct http_field *up = http_fields_find(&req->headers, HTTP_TOKEN_UPGRADE);
+        const struct h1_upgrade_protocol *proto = up ? h1_upgrade_find(up->value) : NULL;
+        if (proto && try_upgrade(c, proto)) return false;
+    }
+
     if (head->expect_unsupported) {
-        reject(c, 417, "unsupported Expect value");
-        return;
+        return reject(c, 417, "unsupported Expect value");
     }
     if (head->chunked) {
         ex->chunked_in = true;
@@ -379,27 +404,27 @@ static void start_exchange(struct h1_conn *c, const struct h1_request_head *head
         ex->dec.ctx = ex;
     } else if (head->content_length > 0) {
         if ((uint64_t)head->content_length > cfg->limits.body_size) {
-            reject(c, 413, "request body larger than the limit");
-            return;
+            return reject(c, 413, "request body larger than the limit");
         }
         ex->body_left = (uint64_t)head->content_length;
         if (buf_reserve(&ex->body, (size_t)ex->body_left) < 0) {
             conn_close(c);
-            return;
+            return false;
         }
     } else {
         dispatch(c);
-        return;
+        return true;
     }
     /* RFC 9110 §10.1.1: say 100 Continue before a body the client is holding back */
     if (head->expect_continue && req->version >= 11 && buf_size(&c->in) == 0)
         buf_append(&c->out, "HTTP/1.1 100 Continue\r\n\r\n", 25);
     c->state = ST_BODY;
     conn_set_deadline(c, cfg->timeouts.body);
+    return true;
 }
 
 /* Moves body bytes from c->in into the exchange. Returns 1 when the body is complete, 0 when
- * more is needed, -1 when the connection was rejected/closed. */
+ * more is needed, -1 when the request was rejected (now responding), -2 when c is gone. */
 static int take_body(struct h1_conn *c)
 {
     struct exchange *ex = c->ex;
@@ -415,14 +440,9 @@ static int take_body(struct h1_conn *c)
     char *p = buf_ptr(&c->in);
     enum h1_chunked_result r =
         h1_chunked_decode(&ex->dec, p, buf_size(&c->in), &consumed, p, &produced);
-    if (r == H1_CHUNKED_ERROR) {
-        reject(c, 400, "malformed chunked request body");
-        return -1;
-    }
-    if (buf_size(&ex->body) + produced > ex->cfg->limits.body_size) {
-        reject(c, 413, "chunked request body larger than the limit");
-        return -1;
-    }
+    if (r == H1_CHUNKED_ERROR) return reject(c, 400, "malformed chunked request body") ? -1 : -2;
+    if (buf_size(&ex->body) + produced > ex->cfg->limits.body_size)
+        return reject(c, 413, "chunked request body larger than the limit") ? -1 : -2;
     buf_append(&ex->body, p, produced);
     buf_consume(&c->in, consumed);
     return r == H1_CHUNKED_DONE;
@@ -623,14 +643,10 @@ static bool step_head(struct h1_conn *c)
         struct h1_error err = {0, NULL};
         int n = h1_parse_request_head(&c->parser, buf_ptr(&c->in), buf_size(&c->in), &opts, &head,
                                       &err);
-        if (n > 0) {
-            start_exchange(c, &head, (size_t)n);
-            return true;
-        }
-        if (n < 0) {
-            reject(c, err.status ? err.status : 400, err.reason ? err.reason : "bad request");
-            return true;
-        }
+        if (n > 0) return start_exchange(c, &head, (size_t)n);
+        if (n < 0)
+            return reject(c, err.status ? err.status : 400,
+                          err.reason ? err.reason : "bad request");
         if (!c->head_started) {
             c->head_started = true;
             conn_set_deadline(c, cfg->timeouts.header);
