@@ -70,7 +70,7 @@ bool http_if_range_allows(const struct http_request *req, const struct http_vali
     if (n == 0) return true;
     if (n > 1 || !v->exists) return false;
     str_t val = str_trim_ows(http_fields_find(f, HTTP_TOKEN_IF_RANGE)->value);
-    if (val.len && (val.p[0] == '"' || val.p[0] == 'W')) {
+    if (val.len && (val.p[0] == '"' || (val.len > 1 && val.p[0] == 'W' && val.p[1] == '/'))) {
         /* entity-tag: strong comparison, so a weak tag on either side never matches */
         return v->etag.len && http_etag_strong_eq(val, v->etag);
     }
