@@ -120,29 +120,15 @@ static int error_response(struct http_response *resp, struct pool *pool, int err
     return simple(resp, pool, status);
 }
 
-/* True when the location's root is its own (then the location prefix is stripped, like an
- * alias); a root inherited from the server maps the whole path. */
-static bool location_has_own_root(const struct config *cfg, const struct config_location *loc)
+/* The path relative to the root (config_location_subpath: the whole path, or the rest after
+ * the prefix of a location with its own root), without leading or trailing slashes ("." for
+ * the root itself). */
+static char *map_relative(struct pool *pool, const struct config_location *loc, const char *path)
 {
-    for (size_t i = 0; i < cfg->n_servers; i++) {
-        const struct config_server *s = &cfg->servers[i];
-        if (loc >= s->locations && loc < s->locations + s->n_locations)
-            return s->root == NULL || (loc->root != s->root && strcmp(loc->root, s->root) != 0);
-    }
-    return false;
-}
-
-/* The path relative to the root, without leading or trailing slashes ("." for the root). */
-static char *map_relative(struct pool *pool, const struct config *cfg,
-                          const struct config_location *loc, const char *path)
-{
-    const char *p = path;
-    if (loc->path_len > 1 && strncmp(path, loc->path, loc->path_len) == 0 &&
-        location_has_own_root(cfg, loc))
-        p += loc->path_len;
-    while (*p == '/')
-        p++;
-    size_t len = strlen(p);
+    size_t len;
+    const char *p = config_location_subpath(loc, path, strlen(path), &len);
+    while (len && *p == '/')
+        p++, len--;
     while (len && p[len - 1] == '/')
         len--;
     return len ? pool_strndup(pool, p, len) : pool_strndup(pool, ".", 1);
@@ -479,7 +465,7 @@ int static_handle(struct static_cache *cache, const struct config *cfg,
     resp->content_length = -1;
     resp->body = NULL;
     if (!loc->root) return simple(resp, req->pool, 404);
-    char *rel = map_relative(req->pool, cfg, loc, path);
+    char *rel = map_relative(req->pool, loc, path);
     if (!rel) return -1;
     size_t plen = strlen(path);
     bool slash = plen > 0 && path[plen - 1] == '/';

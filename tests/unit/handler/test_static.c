@@ -838,7 +838,8 @@ static void test_location_root(void)
          .root = subroot,
          .index = index,
          .n_index = 1,
-         .compress = true},
+         .compress = true,
+         .own_root = true},
         {.path = "/", .path_len = 1, .root = root, .index = index, .n_index = 1, .compress = true},
     };
     struct config_server srv = {.root = root, .locations = locs, .n_locations = 2};
