@@ -81,7 +81,11 @@ static int tree_event(struct tree_ctx *t, const yaml_event_t *ev)
         break;
     case YAML_SEQUENCE_END_EVENT:
     case YAML_MAPPING_END_EVENT:
-        if (t->depth) t->depth--;
+        if (!t->depth) return 0;
+        /* libyaml always pairs keys with values; the walkers rely on it, so make sure */
+        if (t->stack[t->depth - 1]->kind == CNODE_MAP && t->stack[t->depth - 1]->count % 2)
+            return tree_fail(t, line0, "mapping key without a value");
+        t->depth--;
         return 0;
     default: /* stream start and end, document end */ return 0;
     }
