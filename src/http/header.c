@@ -41,18 +41,36 @@ bool http_is_field_vchar(unsigned char c)
     return c == ' ' || c == '\t' || (c >= 0x21 && c != 0x7f);
 }
 
-enum http_token http_token_lookup(const char *name, size_t len)
+/* Tokens bucketed by (length, first letter): a lookup compares against one or two names. */
+#define BUCKET_LEN  33
+#define BUCKET_SLOT 4
+static unsigned char buckets[BUCKET_LEN][26][BUCKET_SLOT];
+
+__attribute__((constructor)) static void build_buckets(void)
 {
-    /* Buckets by length then first letter keep this to a couple of compares. */
-    if (len == 0 || len > 32) return HTTP_TOKEN_NONE;
-    char first = ascii_lower(name[0]);
     for (int t = 1; t < HTTP_TOKEN__COUNT; t++) {
         const str_t *n = &token_table[t].name;
-        if (n->len != len || n->p[0] != first) continue;
-        size_t i = 1;
-        while (i < len && ascii_lower(name[i]) == n->p[i])
-            i++;
-        if (i == len) return (enum http_token)t;
+        unsigned char *slot = buckets[n->len][n->p[0] - 'a'];
+        for (int i = 0; i < BUCKET_SLOT; i++)
+            if (!slot[i]) {
+                slot[i] = (unsigned char)t;
+                break;
+            }
+    }
+}
+
+enum http_token http_token_lookup(const char *name, size_t len)
+{
+    if (len == 0 || len >= BUCKET_LEN) return HTTP_TOKEN_NONE;
+    char first = ascii_lower(name[0]);
+    if (first < 'a' || first > 'z') return HTTP_TOKEN_NONE;
+    const unsigned char *slot = buckets[len][first - 'a'];
+    for (int i = 0; i < BUCKET_SLOT && slot[i]; i++) {
+        const str_t *n = &token_table[slot[i]].name;
+        size_t j = 1;
+        while (j < len && ascii_lower(name[j]) == n->p[j])
+            j++;
+        if (j == len) return (enum http_token)slot[i];
     }
     return HTTP_TOKEN_NONE;
 }
