@@ -161,8 +161,9 @@ def make_tree(base: Path):
     (root / "pre.txt.gz").write_bytes(gzip.compress(files["pre.txt"], compresslevel=1, mtime=0))
     for cli, suffix in (("zstd", ".zst"), ("brotli", ".br")):
         if have_cli(cli):
-            out = root / ("pre.txt" + suffix)
-            subprocess.run([cli, "-q", "-f", "-o", str(out), str(root / "pre.txt")], check=True)
+            data = subprocess.run([cli, "-c", str(root / "pre.txt")], check=True,
+                                  capture_output=True).stdout
+            (root / ("pre.txt" + suffix)).write_bytes(data)
     # the outside world and symlinks
     outside = base / "outside"
     outside.mkdir()
