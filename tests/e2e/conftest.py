@@ -45,6 +45,7 @@ def server(base):
     _require_binary()
     srv = t.Tern(base, name="main")
     srv.config = t.base_config(base, srv.port)
+    srv.restartable = True
     srv.start()
     yield srv
     problems = srv.stop()
@@ -86,5 +87,10 @@ def _health():
     problems = []
     for srv in list(t.Tern.instances):
         problems += srv.problems()
+        if problems and getattr(srv, "restartable", False):
+            try:
+                srv.restart_if_dead()  # later tests in the module get a fresh server
+            except AssertionError as e:
+                problems.append(str(e))
     if problems:
         pytest.fail("\n\n".join(problems), pytrace=False)

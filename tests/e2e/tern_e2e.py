@@ -265,6 +265,7 @@ class Tern:
         self.proc = None
         self.expect_exit = False  # a test that stops the server on purpose sets this
         self.reported = set()
+        self.scanned = {}  # path -> characters of it already checked for BAD_MARKERS
         self.cwd = self.base
 
     def write_config(self, cfg=None):
@@ -318,7 +319,7 @@ class Tern:
             self.proc.wait()
 
     def problems(self):
-        """Crashes and sanitizer/alert markers seen so far (each reported once)."""
+        """Crashes and sanitizer/alert markers that appeared since the last call."""
         found = []
         rc = self.proc.poll() if self.proc else None
         if rc is not None and not self.expect_exit and "exit" not in self.reported:
@@ -327,13 +328,26 @@ class Tern:
                          + (f" ({signal.Signals(-rc).name})" if rc < 0 else ""))
         for path in (self.error_log, self.stderr_path):
             text = self.read(path)
-            hits = [(text.index(m), m) for m in BAD_MARKERS if m in text]
-            if hits and str(path) not in self.reported:
-                self.reported.add(str(path))  # the first report in a file says enough
+            seen = self.scanned.get(str(path), 0)
+            if len(text) < seen:  # rotated or truncated
+                seen = 0
+            new = text[seen:]
+            hits = [(new.index(m), m) for m in BAD_MARKERS if m in new]
+            if hits:
                 i, m = min(hits)
-                start = text.rfind("\n", 0, max(0, i - 300)) + 1
-                found.append(f"{m!r} in {path.name}:\n{text[start:i + 3000]}")
+                start = new.rfind("\n", 0, max(0, i - 300)) + 1
+                found.append(f"{m!r} in {path.name}:\n{new[start:i + 3000]}")
+                self.scanned[str(path)] = len(text)  # one report per batch says enough
         return found
+
+    def restart_if_dead(self):
+        """Starts the process again after a crash so that later tests still get a server."""
+        if self.proc is not None and self.proc.poll() is not None and not self.expect_exit:
+            self.reported.discard("exit")
+            for f in (self.out, self.err):
+                f.close()
+            Tern.instances.remove(self)
+            self.start()
 
     def stop(self):
         """TERM and wait. Returns a list of problems (crash, signal exit, markers)."""
