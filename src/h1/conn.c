@@ -54,6 +54,7 @@ struct h1_conn {
     bool head_started; /* bytes of the next request have arrived: header deadline runs */
     bool close_after;
     bool graceful; /* close after the current response */
+    bool closed;   /* waiting for h1_conns_reap */
     int64_t deadline;
     unsigned n_requests;
     struct exchange *ex;
@@ -64,6 +65,27 @@ static _Thread_local struct h1_field *tl_fields;
 static _Thread_local size_t tl_fields_cap;
 
 static void conn_run(struct h1_conn *c);
+
+/* Gives b an IO_BUF_SIZE allocation from the worker's spares (no malloc on the hot path). */
+static int buf_acquire(struct worker *wk, struct buf *b)
+{
+    if (b->data) return 0;
+    char *d = wk->n_spare_bufs ? wk->spare_bufs[--wk->n_spare_bufs] : malloc(IO_BUF_SIZE);
+    if (!d) return -1;
+    *b = (struct buf){d, 0, 0, IO_BUF_SIZE};
+    return 0;
+}
+
+/* Returns b's memory to the worker's spares (or frees it) and empties b. */
+static void buf_release(struct worker *wk, struct buf *b)
+{
+    if (b->data && b->cap == IO_BUF_SIZE && wk->n_spare_bufs < WORKER_SPARE_BUFS) {
+        wk->spare_bufs[wk->n_spare_bufs++] = b->data;
+        *b = (struct buf){0};
+        return;
+    }
+    buf_free(b);
+}
 
 static void conn_set_deadline(struct h1_conn *c, double seconds)
 {
@@ -89,19 +111,19 @@ static void conn_close(struct h1_conn *c)
     struct worker *wk = c->wk;
     exchange_free(c);
     timer_cancel(&c->timer);
-    if (c->w.fd >= 0) {
-        loop_remove(wk->loop, &c->w);
-        close(c->w.fd);
-    }
-    buf_free(&c->in);
-    buf_free(&c->out);
+    if (c->w.fd >= 0) close(c->w.fd); /* also leaves the epoll set: the fd is never duplicated */
+    buf_release(wk, &c->in);
+    buf_release(wk, &c->out);
     if (c->prev)
         c->prev->next = c->next;
     else
         wk->conns = c->next;
     if (c->next) c->next->prev = c->prev;
     wk->n_conns--;
-    free(c);
+    /* freed at the end of the loop iteration: epoll may still hold an event for it */
+    c->closed = true;
+    c->next = wk->closed_conns;
+    wk->closed_conns = c;
     if (wk->state != SERVER_RUNNING && wk->n_conns == 0) loop_stop(wk->loop);
 }
 
@@ -134,6 +156,7 @@ static void on_timer(struct timer *t)
 static void on_io(struct io_watch *w, uint32_t events)
 {
     struct h1_conn *c = (struct h1_conn *)w;
+    if (c->closed) return;
     if (events & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP)) c->can_read = true;
     if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) c->can_write = true;
     conn_run(c);
@@ -170,6 +193,22 @@ void h1_conn_open(struct worker *wk, int fd, const char *peer)
     conn_run(c);
 }
 
+void h1_conns_reap(struct worker *wk)
+{
+    while (wk->closed_conns) {
+        struct h1_conn *c = wk->closed_conns;
+        wk->closed_conns = c->next;
+        free(c);
+    }
+}
+
+void h1_thread_cleanup(void)
+{
+    free(tl_fields);
+    tl_fields = NULL;
+    tl_fields_cap = 0;
+}
+
 void h1_conns_shutdown(struct worker *wk, bool graceful)
 {
     struct h1_conn *c = wk->conns;
@@ -189,9 +228,13 @@ static int conn_read(struct h1_conn *c)
 {
     if (buf_reserve(&c->in, IN_CHUNK) < 0) return -1;
     for (;;) {
-        ssize_t n = read(c->w.fd, buf_tail(&c->in), c->in.cap - c->in.len);
+        size_t room = c->in.cap - c->in.len;
+        ssize_t n = read(c->w.fd, buf_tail(&c->in), room);
         if (n > 0) {
             buf_commit(&c->in, (size_t)n);
+            /* a short read drained the socket; with edge triggering, more data brings a new
+             * event, so skip the read that would only say EAGAIN */
+            if ((size_t)n < room) c->can_read = false;
             return 1;
         }
         if (n == 0) return -1;
@@ -220,7 +263,7 @@ static struct exchange *exchange_new(struct h1_conn *c)
     ex->req.scheme = STR_LIT("http");
     ex->req.now = loop_now(c->wk->loop);
     ex->req.now_ms = loop_now_ms(c->wk->loop);
-    snprintf(ex->req.peer, sizeof(ex->req.peer), "%s", c->peer);
+    memcpy(ex->req.peer, c->peer, sizeof(c->peer));
     ex->resp.content_length = -1;
     c->ex = ex;
     return ex;
@@ -247,7 +290,19 @@ static bool reject(struct h1_conn *c, int status, const char *reason)
     return true;
 }
 
-/* Splits an absolute-form target into authority and path (RFC 9112 §3.2.2). */
+/* Splits an origin-form path-and-query at the first '?'. */
+static void split_path_query(struct http_request *req, str_t t)
+{
+    const char *q = memchr(t.p, '?', t.len);
+    size_t plen = q ? (size_t)(q - t.p) : t.len;
+    req->path = str_make(t.p, plen);
+    if (q) {
+        req->query = str_make(q + 1, t.len - plen - 1);
+        req->has_query = true;
+    }
+}
+
+/* Splits an absolute-form target into authority, path and query (RFC 9112 §3.2.2). */
 static bool split_absolute(struct http_request *req)
 {
     str_t t = req->target;
@@ -262,12 +317,15 @@ static bool split_absolute(struct http_request *req)
     while (e < t.len && t.p[e] != '/' && t.p[e] != '?' && t.p[e] != '#')
         e++;
     req->authority = str_make(t.p + a, e - a);
-    if (req->authority.len == 0) return false;
-    req->path = e < t.len && t.p[e] == '/' ? str_make(t.p + e, t.len - e) : STR_LIT("/");
-    if (e < t.len && t.p[e] == '?') {
-        req->path = STR_LIT("/");
-        req->query = str_make(t.p + e + 1, t.len - e - 1);
-        req->has_query = true;
+    if (req->authority.len == 0 || (e < t.len && t.p[e] == '#')) return false;
+    if (e < t.len && t.p[e] == '/') {
+        split_path_query(req, str_make(t.p + e, t.len - e));
+    } else {
+        req->path = STR_LIT("/"); /* an empty path is "/" (RFC 9112 §3.2.1) */
+        if (e < t.len) {
+            req->query = str_make(t.p + e + 1, t.len - e - 1);
+            req->has_query = true;
+        }
     }
     return true;
 }
@@ -276,6 +334,10 @@ static bool split_absolute(struct http_request *req)
 static void derive_host(struct http_request *req)
 {
     str_t a = req->authority;
+    if (a.len == 0) {
+        req->host = STR_NULL;
+        return;
+    }
     size_t end = a.len;
     if (a.len && a.p[0] == '[') {
         const char *rb = memchr(a.p, ']', a.len);
@@ -371,13 +433,7 @@ static bool start_exchange(struct h1_conn *c, const struct h1_request_head *head
     c->close_after = !keep;
 
     if (req->target.len && req->target.p[0] == '/') {
-        const char *q = memchr(req->target.p, '?', req->target.len);
-        size_t plen = q ? (size_t)(q - req->target.p) : req->target.len;
-        req->path = str_make(req->target.p, plen);
-        if (q) {
-            req->query = str_make(q + 1, req->target.len - plen - 1);
-            req->has_query = true;
-        }
+        split_path_query(req, req->target);
     } else if (req->target.len == 1 && req->target.p[0] == '*') {
         req->path = req->target;
     } else if (!split_absolute(req)) {
@@ -451,6 +507,7 @@ static int take_body(struct h1_conn *c)
 static void start_response(struct h1_conn *c)
 {
     struct exchange *ex = c->ex;
+    buf_acquire(c->wk, &c->out);
     struct http_response *resp = &ex->resp;
     struct http_request *req = &ex->req;
     int st = resp->status;
@@ -485,19 +542,26 @@ static void start_response(struct h1_conn *c)
         c->close_after = true;
 }
 
-static void finish_exchange(struct h1_conn *c)
+/* Ends the exchange; returns false when the connection was closed. */
+static bool finish_exchange(struct h1_conn *c)
 {
     struct exchange *ex = c->ex;
     if (log_access_enabled()) access_log_request(c->wk, &ex->req, &ex->resp);
+    bool unread = ex->body_left > 0 || ex->resp.status >= 400; /* errors always linger */
     exchange_free(c);
     if (c->close_after || c->graceful) {
-        /* lingering close: stop sending, drain what the client still sends, then close */
+        if (!unread && buf_size(&c->in) == 0 && !c->can_read) {
+            conn_close(c); /* nothing more is coming that a reset could destroy */
+            return false;
+        }
+        /* lingering close: stop sending, drain what the client still sends, then close, so
+         * a reset does not destroy the response before the client read it */
         shutdown(c->w.fd, SHUT_WR);
         c->state = ST_LINGER;
-        buf_free(&c->out);
+        buf_release(c->wk, &c->out);
         c->deadline = loop_now_ms(c->wk->loop) + LINGER_MS;
         timer_arm(c->wk->loop, &c->timer, c->deadline);
-        return;
+        return true;
     }
     c->state = ST_HEAD;
     if (buf_size(&c->in)) {
@@ -505,10 +569,11 @@ static void finish_exchange(struct h1_conn *c)
         conn_set_deadline(c, c->wk->cfg->timeouts.header);
     } else {
         /* idle: give the memory back; keep-alive connections cost only this struct */
-        buf_free(&c->in);
-        buf_free(&c->out);
+        buf_release(c->wk, &c->in);
+        buf_release(c->wk, &c->out);
         conn_set_deadline(c, c->wk->cfg->timeouts.keepalive);
     }
+    return true;
 }
 
 static int append_mem(struct h1_conn *c, const char *p, size_t n)
@@ -709,7 +774,7 @@ static void conn_run(struct h1_conn *c)
                 return;
             }
             if (f == 0) return;
-            if (c->ex->body_done && !c->ex->has_file) finish_exchange(c);
+            if (c->ex->body_done && !c->ex->has_file && !finish_exchange(c)) return;
             break;
         }
         case ST_LINGER: {

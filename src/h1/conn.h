@@ -14,4 +14,9 @@ void h1_conn_open(struct worker *wk, int fd, const char *peer);
  * Otherwise close every connection now. */
 void h1_conns_shutdown(struct worker *wk, bool graceful);
 
+/* Frees connections closed during this loop iteration (call once per iteration). */
+void h1_conns_reap(struct worker *wk);
+/* Frees the calling worker thread's parser scratch space (at thread exit). */
+void h1_thread_cleanup(void);
+
 #endif

@@ -93,10 +93,10 @@ static void file_close(struct fc_file *f)
 static void entry_free(struct fc_entry *e)
 {
     file_close(&e->file);
-    for (int i = 0; i < FC_NCODINGS; i++) {
+    for (int i = 0; i < FC_NCODINGS; i++)
         file_close(&e->sibling[i]);
+    for (int i = 0; i <= FC_BLOB_IDENTITY; i++)
         free(e->blob[i].data);
-    }
     free(e->key);
     free(e);
 }
@@ -136,7 +136,7 @@ static void entry_remove(struct static_cache *c, struct fc_entry *e)
         pp = &(*pp)->hnext;
     if (*pp) *pp = e->hnext;
     lru_unlink(c, e);
-    for (int i = 0; i < FC_NCODINGS; i++)
+    for (int i = 0; i <= FC_BLOB_IDENTITY; i++)
         c->blob_bytes -= e->blob[i].len;
     e->cached = false;
     e->cache = NULL; /* in-flight responses may keep e alive after the cache is gone */
@@ -407,6 +407,30 @@ bool fc_blob_store(struct fc_entry *e, int coding_index, char *data, size_t len)
     e->blob[coding_index].len = len;
     c->blob_bytes += len;
     return true;
+}
+
+const struct fc_blob *fc_small_content(struct fc_entry *e)
+{
+    struct fc_blob *b = &e->blob[FC_BLOB_IDENTITY];
+    if (b->data) return b;
+    if (e->is_dir || !S_ISREG(e->file.st.st_mode) || e->file.st.st_size <= 0 ||
+        e->file.st.st_size > FC_SMALL_FILE || !e->cached)
+        return NULL;
+    size_t size = (size_t)e->file.st.st_size;
+    char *data = malloc(size);
+    if (!data) return NULL;
+    size_t got = 0;
+    while (got < size) {
+        ssize_t n = pread(e->file.fd, data + got, size - got, (off_t)got);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        got += (size_t)n;
+    }
+    if (got != size || !fc_blob_store(e, FC_BLOB_IDENTITY, data, size)) {
+        free(data);
+        return NULL;
+    }
+    return b;
 }
 
 uint64_t fc_unique(struct static_cache *c)

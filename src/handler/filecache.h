@@ -32,7 +32,10 @@ struct fc_file {
     char last_modified[HTTP_DATE_LEN + 1];
 };
 
-/* An on-the-fly compressed copy of a small file, kept with the entry (malloc'd). */
+/* An on-the-fly compressed copy of a small file, or the bytes of a small identity file, kept
+ * with the entry (malloc'd) so a hot small file costs no syscall at all. */
+#define FC_BLOB_IDENTITY FC_NCODINGS
+#define FC_SMALL_FILE    32768 /* identity files up to this size are kept in memory */
 struct fc_blob {
     char *data;
     size_t len;
@@ -45,7 +48,7 @@ struct fc_entry {
     bool compressible;        /* mime_is_compressible(content_type) */
     unsigned siblings;        /* HTTP_CODING_* mask of usable precompressed siblings */
     struct fc_file sibling[FC_NCODINGS];
-    struct fc_blob blob[FC_NCODINGS];
+    struct fc_blob blob[FC_NCODINGS + 1]; /* codings, then FC_BLOB_IDENTITY */
     /* ETags of the on-the-fly codings (filled for compressible regular files) */
     char coded_etag[FC_NCODINGS][HTTP_ETAG_MAX];
     size_t coded_etag_len[FC_NCODINGS];
@@ -76,6 +79,10 @@ void fc_entry_unref(struct fc_entry *e);
 /* Keeps a compressed copy in the entry when the cache's memory budget allows; takes ownership
  * of data (malloc'd) on success and returns true. */
 bool fc_blob_store(struct fc_entry *e, int coding_index, char *data, size_t len);
+
+/* The identity bytes of a small regular file (<= FC_SMALL_FILE), read once and kept with the
+ * entry while the memory budget allows. NULL when not kept (serve from the fd instead). */
+const struct fc_blob *fc_small_content(struct fc_entry *e);
 
 /* A fresh value for a multipart boundary (per-worker counter mixed with time). */
 uint64_t fc_unique(struct static_cache *cache);

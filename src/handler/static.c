@@ -396,7 +396,10 @@ static int serve_file(const struct ctx *c, struct fc_entry *e, struct entry_ref 
     if (!r.on_the_fly) {
         resp->content_length = r.length;
         if (is_get && r.length > 0) {
-            resp->body = ref_wrap(pool, body_source_file(pool, r.fd, 0, (size_t)r.length), ref);
+            const struct fc_blob *small = r.fd == e->file.fd ? fc_small_content(e) : NULL;
+            struct body_source *src = small ? body_source_mem(pool, small->data, small->len)
+                                            : body_source_file(pool, r.fd, 0, (size_t)r.length);
+            resp->body = ref_wrap(pool, src, ref);
             if (!resp->body) return -1;
         }
         return 0;

@@ -86,8 +86,6 @@ static void on_accept(struct io_watch *w, uint32_t events)
             close(fd);
             continue;
         }
-        int one = 1;
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         char peer[64];
         peer_text(&ss, peer, sizeof(peer));
         h1_conn_open(wk, fd, peer);
@@ -138,6 +136,7 @@ static void worker_flush_log(struct worker *wk)
 static void worker_idle(void *arg)
 {
     struct worker *wk = arg;
+    h1_conns_reap(wk);
     worker_flush_log(wk);
     if (wk->state != SERVER_RUNNING && wk->n_conns == 0) loop_stop(wk->loop);
 }
@@ -182,6 +181,8 @@ static void *worker_main(void *arg)
     loop_set_idle(wk->loop, worker_idle, wk);
     loop_run(wk->loop);
     h1_conns_shutdown(wk, false);
+    h1_conns_reap(wk);
+    h1_thread_cleanup();
     worker_flush_log(wk);
     struct server *srv = wk->srv;
     pthread_mutex_lock(&srv->lock);
@@ -225,6 +226,8 @@ static void worker_free(struct worker *wk)
     if (wk->wake_fd >= 0) close(wk->wake_fd);
     for (size_t i = 0; i < wk->n_spare_pools; i++)
         pool_destroy(wk->spare_pools[i]);
+    for (size_t i = 0; i < wk->n_spare_bufs; i++)
+        free(wk->spare_bufs[i]);
     buf_free(&wk->access_buf);
     static_cache_destroy(wk->cache);
     loop_destroy(wk->loop);

@@ -13,6 +13,9 @@
 #include "core/pool.h"
 #include "server/config.h"
 
+#define IO_BUF_SIZE       16384 /* connection input/output buffers */
+#define WORKER_SPARE_BUFS 64
+
 enum server_state { SERVER_RUNNING = 0, SERVER_GRACEFUL, SERVER_STOPPING };
 
 struct h1_conn;
@@ -37,9 +40,12 @@ struct worker {
     struct static_cache *cache;
     struct h1_conn *conns; /* every open connection (for stop and limits) */
     size_t n_conns;
+    struct h1_conn *closed_conns; /* closed this iteration, freed at its end */
     enum server_state state;
     struct pool *spare_pools[16]; /* reset request pools kept for reuse */
     size_t n_spare_pools;
+    char *spare_bufs[WORKER_SPARE_BUFS]; /* IO_BUF_SIZE buffers kept for reuse */
+    size_t n_spare_bufs;
     struct buf access_buf; /* access log lines batched per loop iteration */
     time_t log_time_sec;
     char log_time[32]; /* "[22/Nov/2026:00:18:15 +0000]" */

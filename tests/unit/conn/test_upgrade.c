@@ -68,6 +68,7 @@ int main(void)
     CHECK_STR(taken_rest, "EXTRA");
     CHECK_STR(taken_target, "/chat");
     CHECK_INT(wk.n_conns, 0);
+    h1_conns_reap(&wk);
     char buf[2048];
     shutdown(sv[0], SHUT_WR);
     read_all(sv[1], buf, sizeof(buf));
@@ -88,8 +89,14 @@ int main(void)
     CHECK(strncmp(buf, "HTTP/1.1 404 ", 13) == 0);
     h1_conns_shutdown(&wk, false);
     CHECK_INT(wk.n_conns, 0);
+    h1_conns_reap(&wk);
     close(sv[1]);
 
+    for (size_t i = 0; i < wk.n_spare_pools; i++)
+        pool_destroy(wk.spare_pools[i]);
+    for (size_t i = 0; i < wk.n_spare_bufs; i++)
+        free(wk.spare_bufs[i]);
+    h1_thread_cleanup();
     static_cache_destroy(wk.cache);
     config_free((struct config *)wk.cfg);
     loop_destroy(wk.loop);
