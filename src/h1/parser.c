@@ -126,6 +126,54 @@ bool h1_host_is_valid(str_t host)
     return authority_is_valid(host, false);
 }
 
+/* ---- fast skipping, eight octets at a time (SWAR) ---- */
+
+#define ONES  0x0101010101010101ull
+#define HIGHS 0x8080808080808080ull
+
+/* Non-zero when some octet of x is below n (n <= 128). */
+static inline uint64_t any_below(uint64_t x, uint64_t n)
+{
+    return (x - ONES * n) & ~x & HIGHS;
+}
+
+/* Non-zero when some octet of x is DEL. */
+static inline uint64_t any_del(uint64_t x)
+{
+    uint64_t y = x ^ (ONES * 0x7f);
+    return (y - ONES) & ~y & HIGHS;
+}
+
+/* Skips field-value octets (SP, HTAB, VCHAR, obs-text) from i, never reading at or past limit. */
+static size_t skip_value(const char *buf, size_t i, size_t limit)
+{
+    while (i + 8 <= limit) {
+        uint64_t x;
+        memcpy(&x, buf + i, 8);
+        if (any_below(x, 0x20) | any_del(x)) break;
+        i += 8;
+    }
+    while (i < limit && (CLS(buf[i]) & H1_C_VALUE))
+        i++;
+    return i;
+}
+
+/* Skips request-target octets (VCHAR, and obs-text when obs) in [i, end). */
+static size_t skip_target(const char *buf, size_t i, size_t end, bool obs)
+{
+    uint64_t high = obs ? 0 : HIGHS;
+    while (i + 8 <= end) {
+        uint64_t x;
+        memcpy(&x, buf + i, 8);
+        if (any_below(x, 0x21) | any_del(x) | (x & high)) break;
+        i += 8;
+    }
+    uint8_t mask = H1_C_VCHAR | (obs ? H1_C_OBS : 0);
+    while (i < end && (CLS(buf[i]) & mask))
+        i++;
+    return i;
+}
+
 /* ---- request line (RFC 9112 §3) ---- */
 
 static bool is_absolute_form(str_t t)
@@ -153,9 +201,7 @@ static int parse_request_line(struct h1_parser *p, const char *buf, size_t end,
     size_t mlen = i - p->start;
     if (mlen == 0 || i == end || buf[i] != ' ') return fail(err, 400, "malformed method");
     size_t t = ++i;
-    uint8_t tmask = H1_C_VCHAR | (o->allow_target_obs_text ? H1_C_OBS : 0);
-    while (i < end && (CLS(buf[i]) & tmask))
-        i++;
+    i = skip_target(buf, i, end, o->allow_target_obs_text);
     if (i == t) return fail(err, 400, "malformed request target");
     str_t method = str_make(buf + p->start, mlen);
     str_t target = str_make(buf + t, i - t);
@@ -335,7 +381,7 @@ static size_t line_end(const char *buf, size_t i, const struct h1_parse_options 
 
 /* Parses the field lines from p->fields_start to the empty line; the scan guarantees that the
  * head ends with an LF, so the loops stop before the end without bounds checks. */
-static int parse_fields(const struct h1_parser *p, const char *buf,
+static int parse_fields(const struct h1_parser *p, const char *buf, size_t head_end,
                         const struct h1_parse_options *o, struct h1_request_head *out,
                         struct h1_error *err)
 {
@@ -354,8 +400,7 @@ static int parse_fields(const struct h1_parser *p, const char *buf,
             /* obs-fold (RFC 9112 §5.2) */
             if (!o->allow_obs_fold) return fail(err, 400, "obs-fold");
             if (n == 0) return fail(err, 400, "whitespace before the first field");
-            while (CLS(buf[i]) & H1_C_VALUE)
-                i++;
+            i = skip_value(buf, i, head_end);
             size_t ve = i;
             if (!(i = line_end(buf, i, o, err))) return -1;
             struct h1_field *f = &out->fields[n - 1];
@@ -373,8 +418,7 @@ static int parse_fields(const struct h1_parser *p, const char *buf,
         if (i == ls) return fail(err, 400, "empty field name");
         str_t name = str_make(buf + ls, i - ls);
         size_t vs = ++i;
-        while (CLS(buf[i]) & H1_C_VALUE)
-            i++;
+        i = skip_value(buf, i, head_end);
         size_t ve = i;
         if (!(i = line_end(buf, i, o, err))) return -1;
         if (n >= o->max_fields) return fail(err, 431, "too many fields");
@@ -385,6 +429,41 @@ static int parse_fields(const struct h1_parser *p, const char *buf,
     }
     out->n_fields = n;
     return 0;
+}
+
+/* One pass over the field lines for the usual case, a whole head in one read: no obs-fold, no
+ * error, within the limits. Returns the head's end, or 0 to leave the verdict to the resumable
+ * scan and parse_fields (incomplete head or anything unusual). When it succeeds the result is
+ * the one the resumable path would give. */
+static size_t fast_fields(const struct h1_parser *p, const char *buf, size_t len,
+                          const struct h1_parse_options *o, struct h1_request_head *out)
+{
+    size_t limit = len < o->max_head_size ? len : o->max_head_size;
+    size_t i = p->fields_start, n = 0;
+    for (;;) {
+        size_t ls = i;
+        if (i >= limit) return 0;
+        if (buf[i] == '\r' || buf[i] == '\n') break;
+        while (i < limit && (CLS(buf[i]) & H1_C_TCHAR))
+            i++;
+        if (i == ls || i >= limit || buf[i] != ':' || n >= o->max_fields) return 0;
+        size_t vs = ++i;
+        i = skip_value(buf, i, limit);
+        if (i >= limit) return 0;
+        size_t ve = i;
+        if (buf[i] == '\r' && i + 1 < limit && buf[i + 1] == '\n')
+            i += 2;
+        else if (buf[i] == '\n' && o->allow_bare_lf)
+            i++;
+        else
+            return 0;
+        out->fields[n].name = str_make(buf + ls, vs - 1 - ls);
+        out->fields[n].value = str_trim_ows(str_make(buf + vs, ve - vs));
+        n++;
+    }
+    out->n_fields = n;
+    if (buf[i] == '\n') return o->allow_bare_lf ? i + 1 : 0;
+    return i + 1 < limit && buf[i + 1] == '\n' ? i + 2 : 0;
 }
 
 /* Derives and validates framing, Host and connection options (RFC 9112 §6, §9.3; RFC 9110
@@ -474,6 +553,14 @@ int h1_parse_request_head(struct h1_parser *p, const char *buf, size_t len,
             return (int)p->fields_start;
         }
     }
+    if (p->scanned == p->fields_start) {
+        fill_line(p, buf, out);
+        size_t end = fast_fields(p, buf, len, o, out);
+        if (end) {
+            p->scanned = end;
+            return check_semantics(out, err) ? -1 : (int)end;
+        }
+    }
     size_t pos = p->scanned;
     size_t end;
     for (;;) {
@@ -497,6 +584,6 @@ int h1_parse_request_head(struct h1_parser *p, const char *buf, size_t len,
     }
     p->scanned = end;
     fill_line(p, buf, out);
-    if (parse_fields(p, buf, o, out, err) || check_semantics(out, err)) return -1;
+    if (parse_fields(p, buf, end, o, out, err) || check_semantics(out, err)) return -1;
     return (int)end;
 }
