@@ -1,7 +1,9 @@
-/* HTTP/1.x request-head parser (RFC 9112). Two steps: an incremental scan with memchr for the
- * line ends (resumable, enforces the limits as soon as they are crossed, parses the request line
- * as soon as it is complete), then one validating pass over the field lines once the empty line
- * that ends the head has arrived. */
+/* HTTP/1.x request-head parser (RFC 9112). The request line is parsed as soon as its LF is
+ * there. For the fields, a one-pass fast path handles the usual case of a whole, valid head in
+ * one read; otherwise two steps: an incremental scan with memchr for the line ends (resumable,
+ * enforces the limits as soon as they are crossed), then one validating pass over the field
+ * lines once the empty line that ends the head has arrived. Verdicts depend only on the bytes
+ * in order, never on how they were split across calls. */
 #include "h1/parser.h"
 
 #include <arpa/inet.h>
@@ -24,7 +26,7 @@ void h1_parser_reset(struct h1_parser *p)
 }
 
 /* ASCII case-insensitive compare of s[0..n) with a lower-case literal made of letters, digits
- * and '-' (OR-ing 0x20 maps no other token octet onto those). */
+ * and '-' (OR-ing 0x20 maps no other octet allowed in a field onto those). */
 static bool eq_lower(const char *s, const char *lit, size_t n)
 {
     for (size_t i = 0; i < n; i++)
