@@ -53,8 +53,9 @@ struct h1_conn {
     bool can_read, can_write;
     bool head_started; /* bytes of the next request have arrived: header deadline runs */
     bool close_after;
-    bool graceful; /* close after the current response */
-    bool closed;   /* waiting for h1_conns_reap */
+    bool graceful;   /* close after the current response */
+    bool closed;     /* waiting for h1_conns_reap */
+    bool registered; /* in the epoll set */
     int64_t deadline;
     unsigned n_requests;
     struct exchange *ex;
@@ -127,6 +128,14 @@ static void conn_close(struct h1_conn *c)
     if (wk->state != SERVER_RUNNING && wk->n_conns == 0) loop_stop(wk->loop);
 }
 
+static int conn_register(struct h1_conn *c)
+{
+    if (c->registered) return 0;
+    if (loop_add(c->wk->loop, &c->w, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET) < 0) return -1;
+    c->registered = true;
+    return 0;
+}
+
 static void on_timer(struct timer *t)
 {
     struct h1_conn *c = (struct h1_conn *)((char *)t - offsetof(struct h1_conn, timer));
@@ -176,12 +185,6 @@ void h1_conn_open(struct worker *wk, int fd, const char *peer)
     snprintf(c->peer, sizeof(c->peer), "%s", peer);
     c->state = ST_HEAD;
     c->can_write = true;
-    if (loop_add(wk->loop, &c->w, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET) < 0) {
-        log_error("epoll_ctl: %s", strerror(errno));
-        close(fd);
-        free(c);
-        return;
-    }
     c->next = wk->conns;
     if (wk->conns) wk->conns->prev = c;
     wk->conns = c;
@@ -189,8 +192,15 @@ void h1_conn_open(struct worker *wk, int fd, const char *peer)
     /* the first request's head deadline runs from accept */
     c->head_started = true;
     conn_set_deadline(c, wk->cfg->timeouts.header);
-    c->can_read = true; /* data often arrives with the connection; try at once */
+    /* With deferred accept the request is usually there already: answer it before paying for
+     * epoll registration, which a short-lived connection may never need. Registering an
+     * edge-triggered fd reports readiness present at that moment, so nothing is lost. */
+    c->can_read = true;
     conn_run(c);
+    if (!c->closed && conn_register(c) < 0) {
+        log_error("epoll_ctl: %s", strerror(errno));
+        conn_close(c);
+    }
 }
 
 void h1_conns_reap(struct worker *wk)
@@ -381,10 +391,12 @@ static bool try_upgrade(struct h1_conn *c, const struct h1_upgrade_protocol *pro
 {
     struct worker *wk = c->wk;
     int fd = c->w.fd;
-    loop_remove(wk->loop, &c->w);
+    bool was_registered = c->registered;
+    if (was_registered) loop_remove(wk->loop, &c->w);
+    c->registered = false;
     if (proto->take_over(wk, fd, c->peer, &c->ex->req, buf_ptr(&c->in), buf_size(&c->in)) < 0) {
-        loop_add(wk->loop, &c->w, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET);
         c->can_read = c->can_write = true;
+        if (was_registered && conn_register(c) < 0) log_error("epoll_ctl: %s", strerror(errno));
         return false;
     }
     c->w.fd = -1; /* no longer ours */
