@@ -56,6 +56,7 @@ struct h1_conn {
     bool graceful;   /* close after the current response */
     bool closed;     /* waiting for h1_conns_reap */
     bool registered; /* in the epoll set */
+    bool peer_shut;  /* EPOLLRDHUP seen: read on until EOF */
     int64_t deadline;
     unsigned n_requests;
     struct exchange *ex;
