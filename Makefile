@@ -4,7 +4,7 @@ BUILD_ASAN ?= build-asan
 BUILD_FUZZ ?= build-fuzz
 PORT       ?= 8080
 
-.PHONY: all deps run test unit e2e fuzz asan format clean bench
+.PHONY: all deps run test format clean bench
 
 all: deps
 	@[ -f $(BUILD)/build.ninja ] || meson setup $(BUILD) --buildtype=release
@@ -23,8 +23,10 @@ test:
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
+# Runs the shared harness (../shared/bench) with tern beside nginx, h2o and lighttpd.
 bench: all
-	bench/run.sh
+	TERN_BIN=$(CURDIR)/$(BUILD)/tern BENCH_RESULTS=$(CURDIR)/bench/results \
+	  ../shared/bench/run.sh -c bench/targets.conf
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)
