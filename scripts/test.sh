@@ -47,13 +47,13 @@ fi
 note "fuzzers (${FUZZ_SECONDS}s each)"
 if CC=clang build build-fuzz -Dfuzz=true -Dbuildtype=debugoptimized -Db_sanitize=address,undefined -Db_lundef=false; then
   for f in build-fuzz/fuzz_*; do
-    [ -x "$f" ] || continue
+    [ -f "$f" ] && [ -x "$f" ] || continue
     name=${f#build-fuzz/fuzz_}
     corpus=$(ls -d tests/fuzz/*/corpus/"$name" 2>/dev/null | head -1)
     work=$(mktemp -d)
     [ -n "$corpus" ] && cp -r "$corpus"/. "$work"/ 2>/dev/null
     if "$f" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 "$work" >"$work.log" 2>&1; then
-      passed=$((passed + 1)); echo "fuzz $name: ok ($(grep -o '#[0-9]*' "$work.log" | tail -1) runs)"
+      passed=$((passed + 1)); echo "fuzz $name: ok ($(grep -o "^#[0-9]*" "$work.log" | tail -1 | tr -d "#") runs)"
     else
       failed=$((failed + 1)); failures+=("fuzz $name"); tail -n 30 "$work.log"
     fi
