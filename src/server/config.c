@@ -54,6 +54,32 @@ static void set_scalar_defaults(struct config *cfg)
         .zstd_level = 3,
         .precompressed = true,
     };
+    cfg->tls =
+        (struct config_tls){.tickets = true, .ticket_lifetime = 3600, .handshake_timeout = 10};
+    cfg->http2 = (struct config_http2){
+        .enabled = true,
+        .h2c = true,
+        .max_concurrent_streams = 128,
+        .initial_window_size = 65535,
+        .connection_window = 16u << 20,
+        .max_frame_size = 16384,
+        .header_table_size = 4096,
+        .max_header_list_size = 32768,
+        .max_resets_per_10s = 200,
+        .max_continuations = 16,
+        .max_idle_frames_per_10s = 1000,
+        .max_control_queue = 64 * 1024,
+        .preface_timeout = 10,
+        .idle_timeout = 10,
+        .stalled_stream_timeout = 10,
+    };
+}
+
+static void cert_free(struct config_cert *c)
+{
+    free(c->cert_file);
+    free(c->key_file);
+    free(c->ocsp_file);
 }
 
 struct config *config_new_base(void)
@@ -127,13 +153,17 @@ void config_free(struct config *cfg)
             free(loc->root);
             free_strv(loc->index, loc->n_index);
             free(loc->cache_control);
+            free_strv(loc->push_paths, loc->n_push_paths);
+            free_strv(loc->early_hints, loc->n_early_hints);
         }
+        cert_free(&srv->cert);
         free(srv->locations);
     }
     free(cfg->servers);
     for (size_t i = 0; cfg->listens && i < cfg->n_listens; i++)
         free(cfg->listens[i].host);
     free(cfg->listens);
+    cert_free(&cfg->tls.cert);
     free(cfg->source);
     free(cfg->access_log);
     free(cfg->error_log);

@@ -30,6 +30,21 @@ struct config_location {
      * root/a for path "/dl/"). When false the whole request path maps onto root (the server's).
      * config_location_subpath() gives the part to append. */
     bool own_root;
+    /* HTTP/2 server push (RFC 9113 §8.4), default false: when on, `Link: <...>; rel=preload`
+     * response fields and push_paths trigger PUSH_PROMISE for same-origin resources. */
+    bool push;
+    char **push_paths; /* absolute paths pushed with every response of this location */
+    size_t n_push_paths;
+    /* 103 Early Hints (RFC 8297): Link field values sent before the final response (h1, h2) */
+    char **early_hints;
+    size_t n_early_hints;
+};
+
+/* A certificate and its key (PEM files), with an optional DER OCSP response to staple. */
+struct config_cert {
+    char *cert_file; /* NULL when unset */
+    char *key_file;
+    char *ocsp_file;
 };
 
 struct config_server {
@@ -37,6 +52,7 @@ struct config_server {
     size_t n_names;
     char *root; /* default root for locations */
     bool is_default;
+    struct config_cert cert;           /* chosen by SNI for these names; else the tls default */
     struct config_location *locations; /* sorted longest path first; always has "/" */
     size_t n_locations;
 };
@@ -44,6 +60,33 @@ struct config_server {
 struct config_listen {
     char *host; /* "127.0.0.1", "::1", "0.0.0.0" (no brackets) */
     int port;
+    bool tls; /* TLS listener (ALPN h2, http/1.1) */
+};
+
+struct config_tls {
+    struct config_cert cert;  /* default certificate (also when SNI matches no server) */
+    bool tickets;             /* session tickets; default true */
+    double ticket_lifetime;   /* seconds a ticket key encrypts before rotating; default 3600 */
+    double handshake_timeout; /* seconds; default 10 */
+};
+
+struct config_http2 {
+    bool enabled;                    /* ALPN h2 and h2c; default true */
+    bool h2c;                        /* cleartext h2 (prior knowledge, Upgrade); default true */
+    uint32_t max_concurrent_streams; /* default 128 */
+    uint32_t initial_window_size;    /* stream receive window we advertise; default 65535 */
+    uint32_t connection_window;      /* connection receive window; default 16 MiB */
+    uint32_t max_frame_size;         /* SETTINGS_MAX_FRAME_SIZE we accept; default 16384 */
+    uint32_t header_table_size;      /* our HPACK decoder table; default 4096 */
+    uint32_t max_header_list_size;   /* advertised and enforced; default limits.header_size */
+    /* defences (each: past the budget, GOAWAY ENHANCE_YOUR_CALM) */
+    uint32_t max_resets_per_10s; /* streams reset by the client (or made to be) per 10 s; 200 */
+    uint32_t max_continuations;  /* CONTINUATION frames per header block; default 16 */
+    uint32_t max_idle_frames_per_10s; /* frames doing no useful work per 10 s; default 1000 */
+    size_t max_control_queue;         /* bytes of unread PING/SETTINGS acks queued; 64 KiB */
+    double preface_timeout;           /* seconds for the preface and each header block; 10 */
+    double idle_timeout;              /* seconds without streams before GOAWAY; default 10 */
+    double stalled_stream_timeout;    /* seconds a stream may sit on a zero window; 10 */
 };
 
 struct config_limits {
@@ -96,6 +139,8 @@ struct config {
     struct config_timeouts timeouts;
     struct config_http1 http1;
     struct config_compression compression;
+    struct config_tls tls;
+    struct config_http2 http2;
     struct config_server *servers;
     size_t n_servers;
     size_t default_server; /* index into servers */

@@ -1,0 +1,44 @@
+/* TLS over TCP with OpenSSL 3: server contexts (certificates chosen by SNI, ALPN h2/http/1.1,
+ * session tickets with rotating keys, OCSP stapling) and non-blocking TLS connections. */
+#ifndef TERN_TLS_TLS_H
+#define TERN_TLS_TLS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "server/config.h"
+
+struct tls_server; /* shared by all workers (OpenSSL contexts are thread-safe) */
+struct tls_conn;
+
+/* Builds the contexts for cfg: cfg->tls.cert as the default certificate, each server's cert
+ * for its names (SNI). TLS 1.2 and 1.3 only, AEAD ciphers only, ECDSA and RSA keys.
+ * ALPN offers h2 (when cfg->http2.enabled) and http/1.1. Returns NULL with "message" in err
+ * (naming the file) when a certificate or key cannot be loaded or does not match. */
+struct tls_server *tls_server_create(const struct config *cfg, char *err, size_t errlen);
+void tls_server_free(struct tls_server *srv);
+/* Rotates session ticket keys when the current one is older than its lifetime; old keys
+ * still decrypt for one more lifetime. Call now and then (e.g. once a second); thread-safe. */
+void tls_server_tick(struct tls_server *srv, time_t now);
+
+/* A server-side TLS connection over a connected non-blocking socket (not owned). */
+struct tls_conn *tls_conn_new(struct tls_server *srv, int fd);
+/* Drives the handshake: 1 done, 0 in progress (wait for the socket), -1 failed (the reason
+ * is logged at info level). */
+int tls_conn_handshake(struct tls_conn *c);
+/* ALPN result after the handshake: "h2", "http/1.1", or NULL when none was negotiated. */
+const char *tls_conn_alpn(const struct tls_conn *c);
+/* SNI host name sent by the client, or NULL. */
+const char *tls_conn_sni(const struct tls_conn *c);
+/* Like read(2)/write(2) on the plaintext: >0 bytes, 0 on EOF (read), -1 with errno EAGAIN
+ * (retry when the socket is readable or writable) or another errno on failure. */
+ssize_t tls_conn_read(struct tls_conn *c, void *buf, size_t len);
+ssize_t tls_conn_write(struct tls_conn *c, const void *buf, size_t len);
+/* True when decrypted bytes are buffered (read them before waiting on the socket). */
+bool tls_conn_pending(const struct tls_conn *c);
+/* Sends close_notify (best effort) and frees; does not close the fd. */
+void tls_conn_free(struct tls_conn *c);
+
+#endif
