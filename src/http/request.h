@@ -34,8 +34,8 @@ struct http_request {
     enum http_method method;
     str_t method_name; /* as received */
     str_t target;      /* request-target as received: origin-form, absolute-form, or "*" */
-    str_t path;        /* path part of the target, still percent-encoded, starts with '/' (or "*") */
-    str_t query;       /* after '?', without it */
+    str_t path;  /* path part of the target, still percent-encoded, starts with '/' (or "*") */
+    str_t query; /* after '?', without it */
     bool has_query;
     str_t authority; /* host[:port]: absolute-form authority, else Host, else :authority */
     str_t host;      /* authority without port, lower-cased copy, no trailing dot */
@@ -46,9 +46,13 @@ struct http_request {
     const char *body; /* the whole request body (buffered up to the body limit) */
     size_t body_len;
     bool is_tls;
-    char peer[64];   /* client address as text, for logs */
-    time_t now;      /* request start, seconds */
-    int64_t now_ms;  /* request start, monotonic-independent wall clock ms */
+    char peer[64]; /* client address as text, for logs */
+    /* Sends an interim (1xx) response such as 103 Early Hints before the final one; set by the
+     * wire layer (NULL when it cannot, e.g. HTTP/1.0). Returns 0 or -1. */
+    int (*send_interim)(struct http_request *req, int status, const struct http_fields *fields);
+    void *wire;     /* the wire layer's context for send_interim */
+    time_t now;     /* request start, seconds */
+    int64_t now_ms; /* request start, monotonic-independent wall clock ms */
 };
 
 #endif

@@ -19,6 +19,8 @@
 enum server_state { SERVER_RUNNING = 0, SERVER_GRACEFUL, SERVER_STOPPING };
 
 struct h1_conn;
+struct h2_conn;
+struct tls_server;
 struct static_cache;
 struct server;
 
@@ -41,6 +43,9 @@ struct worker {
     struct h1_conn *conns; /* every open connection (for stop and limits) */
     size_t n_conns;
     struct h1_conn *closed_conns; /* closed this iteration, freed at its end */
+    struct h2_conn *h2_conns;     /* open HTTP/2 connections (also counted in n_conns) */
+    struct h2_conn *h2_closed;    /* closed this iteration, freed at its end */
+    struct tls_server *tls;       /* TLS contexts for TLS listeners, or NULL */
     enum server_state state;
     struct pool *spare_pools[16]; /* reset request pools kept for reuse */
     size_t n_spare_pools;
