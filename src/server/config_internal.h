@@ -95,6 +95,18 @@ int config_parse_uint(const char *s, bool sizes, uint64_t *out);
 /* Seconds, may be fractional, optional unit ms, s, m or h. */
 int config_parse_duration(const char *s, double *out);
 
+/* TLS and HTTP/2 (config_tls.c). cfg_cert parses {cert, key, ocsp} plus extra_keys, whose
+ * values (or NULL) land in extra_vals. cfg_strv parses a value or a list of strings. */
+int cfg_cert(struct loader *L, const struct cnode *v, const char *where, struct config_cert *cert,
+             const char *const *extra_keys, const struct cnode **extra_vals);
+int cfg_tls(struct loader *L, const struct cnode *v);
+int cfg_http2(struct loader *L, const struct cnode *v);
+int cfg_tls_listen(struct loader *L, const struct cnode *v);
+int cfg_strv(struct loader *L, const struct cnode *v, const char *key, size_t max, char ***out,
+             size_t *n);
+/* A TLS listener needs a certificate somewhere. */
+int cfg_check_tls(struct loader *L, const struct cnode *top);
+
 /* A config with every default but no servers (NULL on out of memory). */
 struct config *config_new_base(void);
 /* Allocation helpers for the malloc-owned struct config (NULL on out of memory). */

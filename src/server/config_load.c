@@ -201,6 +201,9 @@ enum top_key {
     TOP_COMPRESSION,
     TOP_ROOT,
     TOP_SERVERS,
+    TOP_TLS_LISTEN,
+    TOP_TLS,
+    TOP_HTTP2,
     TOP_COUNT
 };
 
@@ -208,7 +211,8 @@ static int parse_top(struct loader *L, const struct cnode *top)
 {
     static const char *const keys[] = {"workers",     "listen", "access_log", "error_log",
                                        "log_level",   "limits", "timeouts",   "http1",
-                                       "compression", "root",   "servers",    NULL};
+                                       "compression", "root",   "servers",    "tls_listen",
+                                       "tls",         "http2",  NULL};
     const struct cnode *val[TOP_COUNT] = {0};
     uint64_t seen = 0, x;
     const char *s;
@@ -228,6 +232,16 @@ static int parse_top(struct loader *L, const struct cnode *top)
         cfg->workers = (int)x;
     }
     if (val[TOP_LISTEN] && parse_listen(L, val[TOP_LISTEN]) < 0) return -1;
+    if (val[TOP_TLS_LISTEN]) {
+        if (!val[TOP_LISTEN]) { /* only TLS: no default cleartext listener */
+            for (size_t i = 0; i < cfg->n_listens; i++)
+                free(cfg->listens[i].host);
+            cfg->n_listens = 0;
+        }
+        if (cfg_tls_listen(L, val[TOP_TLS_LISTEN]) < 0) return -1;
+    }
+    if (val[TOP_TLS] && cfg_tls(L, val[TOP_TLS]) < 0) return -1;
+    if (val[TOP_HTTP2] && cfg_http2(L, val[TOP_HTTP2]) < 0) return -1;
     if (val[TOP_ACCESS_LOG] &&
         parse_log(L, val[TOP_ACCESS_LOG], "access_log", "stdout", &cfg->access_log) < 0)
         return -1;
@@ -258,6 +272,7 @@ static int parse_top(struct loader *L, const struct cnode *top)
     else
         rc = cfg_fail(L, top, "nothing to serve: set 'root' or 'servers'");
     free(root);
+    if (rc == 0) rc = cfg_check_tls(L, top);
     return rc;
 }
 

@@ -153,6 +153,9 @@ enum loc_key {
     LOC_TRACE,
     LOC_SYMLINKS,
     LOC_COMPRESS,
+    LOC_PUSH,
+    LOC_PUSH_PATHS,
+    LOC_EARLY_HINTS,
     LOC_COUNT
 };
 
@@ -170,9 +173,19 @@ static int parse_cache_control(struct loader *L, struct config_location *loc, co
 static int parse_location(struct loader *L, const struct config_server *srv, size_t li,
                           const struct cnode *n)
 {
-    static const char *const keys[] = {"path",          "root",    "index", "listing",
-                                       "cache_control", "methods", "trace", "symlinks_outside_root",
-                                       "compress",      NULL};
+    static const char *const keys[] = {"path",
+                                       "root",
+                                       "index",
+                                       "listing",
+                                       "cache_control",
+                                       "methods",
+                                       "trace",
+                                       "symlinks_outside_root",
+                                       "compress",
+                                       "push",
+                                       "push_paths",
+                                       "early_hints",
+                                       NULL};
     struct config_location *loc = &srv->locations[li];
     const struct cnode *val[LOC_COUNT] = {0};
     uint64_t seen = 0;
@@ -213,6 +226,19 @@ static int parse_location(struct loader *L, const struct config_server *srv, siz
         cfg_bool(L, val[LOC_SYMLINKS], "symlinks_outside_root", &loc->symlinks_outside_root) < 0)
         return -1;
     if (val[LOC_COMPRESS] && cfg_bool(L, val[LOC_COMPRESS], "compress", &loc->compress) < 0)
+        return -1;
+    if (val[LOC_PUSH] && cfg_bool(L, val[LOC_PUSH], "push", &loc->push) < 0) return -1;
+    if (val[LOC_PUSH_PATHS]) {
+        if (cfg_strv(L, val[LOC_PUSH_PATHS], "push_paths", 64, &loc->push_paths,
+                     &loc->n_push_paths) < 0)
+            return -1;
+        for (size_t i = 0; i < loc->n_push_paths; i++)
+            if (loc->push_paths[i][0] != '/')
+                return cfg_fail(L, val[LOC_PUSH_PATHS], "push path '%s' must start with '/'",
+                                loc->push_paths[i]);
+    }
+    if (val[LOC_EARLY_HINTS] && cfg_strv(L, val[LOC_EARLY_HINTS], "early_hints", 64,
+                                         &loc->early_hints, &loc->n_early_hints) < 0)
         return -1;
     /* `trace` and TRACE in `methods` say the same thing; keep them in step */
     if (loc->methods & CONFIG_METHOD_TRACE) {
@@ -272,12 +298,12 @@ static int parse_locations(struct loader *L, struct config_server *srv, const st
     return 0;
 }
 
-enum srv_key { SRV_NAMES, SRV_ROOT, SRV_DEFAULT, SRV_LOCATIONS, SRV_COUNT };
+enum srv_key { SRV_NAMES, SRV_ROOT, SRV_DEFAULT, SRV_LOCATIONS, SRV_TLS, SRV_COUNT };
 
 static int parse_server(struct loader *L, size_t si, const struct cnode *n, const char *top_root,
                         const struct cnode **default_at)
 {
-    static const char *const keys[] = {"names", "root", "default", "locations", NULL};
+    static const char *const keys[] = {"names", "root", "default", "locations", "tls", NULL};
     struct config_server *srv = &L->cfg->servers[si];
     const struct cnode *val[SRV_COUNT] = {0};
     uint64_t seen = 0;
@@ -307,6 +333,8 @@ static int parse_server(struct loader *L, size_t si, const struct cnode *n, cons
             L->cfg->default_server = si;
         }
     }
+    if (val[SRV_TLS] && cfg_cert(L, val[SRV_TLS], "server tls", &srv->cert, NULL, NULL) < 0)
+        return -1;
     if (parse_locations(L, srv, val[SRV_LOCATIONS]) < 0) return -1;
     return finish_locations(L, srv, n);
 }
