@@ -18,10 +18,14 @@ struct tls_conn;
  * ALPN offers h2 (when cfg->http2.enabled) and http/1.1. Returns NULL with "message" in err
  * (naming the file) when a certificate or key cannot be loaded or does not match. */
 struct tls_server *tls_server_create(const struct config *cfg, char *err, size_t errlen);
+/* Drops the creator's reference: each tls_conn holds one too, so a server replaced on reload
+ * may be freed while its connections drain. Keeps no pointer into cfg after create. */
 void tls_server_free(struct tls_server *srv);
 /* Rotates session ticket keys when the current one is older than its lifetime; old keys
  * still decrypt for one more lifetime. Call now and then (e.g. once a second); thread-safe. */
 void tls_server_tick(struct tls_server *srv, time_t now);
+/* After a reload: take over old's ticket keys so tickets issued before still resume. */
+void tls_server_inherit_tickets(struct tls_server *srv, const struct tls_server *old);
 
 /* A server-side TLS connection over a connected non-blocking socket (not owned). */
 struct tls_conn *tls_conn_new(struct tls_server *srv, int fd);
@@ -32,13 +36,28 @@ int tls_conn_handshake(struct tls_conn *c);
 const char *tls_conn_alpn(const struct tls_conn *c);
 /* SNI host name sent by the client, or NULL. */
 const char *tls_conn_sni(const struct tls_conn *c);
-/* Like read(2)/write(2) on the plaintext: >0 bytes, 0 on EOF (read), -1 with errno EAGAIN
- * (retry when the socket is readable or writable) or another errno on failure. */
+/* Like read(2)/write(2) on the plaintext: >0 bytes, 0 on EOF (read; close_notify or a bare
+ * EOF), -1 with errno EAGAIN (retry when the socket is readable or writable, see
+ * tls_conn_want_write) or another errno (EIO, ECONNRESET, EPIPE) on failure. A write may
+ * take part of the buffer (whole records); after EAGAIN retry with the same bytes (at least as
+ * many). */
 ssize_t tls_conn_read(struct tls_conn *c, void *buf, size_t len);
 ssize_t tls_conn_write(struct tls_conn *c, const void *buf, size_t len);
-/* True when decrypted bytes are buffered (read them before waiting on the socket). */
+/* True when bytes are buffered that need no socket read (read them before waiting). */
 bool tls_conn_pending(const struct tls_conn *c);
+/* After tls_conn_handshake returned 0 or a read/write failed with EAGAIN: true when it waits
+ * for the socket to be writable, false when readable. */
+bool tls_conn_want_write(const struct tls_conn *c);
+/* Negotiated protocol version ("TLSv1.3", "TLSv1.2") and whether the session was resumed. */
+const char *tls_conn_version(const struct tls_conn *c);
+bool tls_conn_resumed(const struct tls_conn *c);
 /* Sends close_notify (best effort) and frees; does not close the fd. */
 void tls_conn_free(struct tls_conn *c);
+
+/* Writes a self-signed ECDSA P-256 certificate (one year; CN common_name; SAN DNS:localhost,
+ * IP:127.0.0.1, IP:::1, and common_name when it is a host name) and its key (mode 0600) as PEM.
+ * Returns 0, or -1 with a message in err. */
+int tls_generate_self_signed(const char *cert_path, const char *key_path, const char *common_name,
+                             char *err, size_t errlen);
 
 #endif
