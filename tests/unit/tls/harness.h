@@ -22,7 +22,7 @@
 
 static char tmpdir[64];
 
-static void tmp_setup(void)
+static inline void tmp_setup(void)
 {
     snprintf(tmpdir, sizeof(tmpdir), "/tmp/tern-tls-XXXXXX");
     if (!mkdtemp(tmpdir)) {
@@ -31,7 +31,7 @@ static void tmp_setup(void)
     }
 }
 
-static void tmp_cleanup(void)
+static inline void tmp_cleanup(void)
 {
     char cmd[128];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
@@ -39,14 +39,14 @@ static void tmp_cleanup(void)
 }
 
 /* A malloc'd path inside the temporary directory (config_free frees such strings). */
-static char *tmp_path(const char *name)
+static inline char *tmp_path(const char *name)
 {
     char *p = malloc(strlen(tmpdir) + strlen(name) + 2);
     sprintf(p, "%s/%s", tmpdir, name);
     return p;
 }
 
-static void write_file(const char *path, const void *data, size_t len)
+static inline void write_file(const char *path, const void *data, size_t len)
 {
     FILE *f = fopen(path, "wb");
     if (!f || fwrite(data, 1, len, f) != len || fclose(f) != 0) {
@@ -57,7 +57,7 @@ static void write_file(const char *path, const void *data, size_t len)
 
 /* An RSA-2048 self-signed certificate made with the OpenSSL API (the ECDSA ones come from
  * tls_generate_self_signed). */
-static void make_rsa_cert(const char *cert_path, const char *key_path, const char *cn)
+static inline void make_rsa_cert(const char *cert_path, const char *key_path, const char *cn)
 {
     EVP_PKEY *key = EVP_RSA_gen(2048);
     X509 *x = X509_new();
@@ -83,7 +83,7 @@ static void make_rsa_cert(const char *cert_path, const char *key_path, const cha
 }
 
 /* A DER OCSPResponse with only a status (RFC 6960 section 4.2.1), distinct per status. */
-static unsigned char *make_ocsp_der(int status, size_t *len)
+static inline unsigned char *make_ocsp_der(int status, size_t *len)
 {
     OCSP_RESPONSE *r = OCSP_response_create(status, NULL);
     unsigned char *der = NULL;
@@ -93,7 +93,8 @@ static unsigned char *make_ocsp_der(int status, size_t *len)
     return der;
 }
 
-static void set_cert(struct config_cert *c, const char *cert, const char *key, const char *ocsp)
+static inline void set_cert(struct config_cert *c, const char *cert, const char *key,
+                            const char *ocsp)
 {
     free(c->cert_file);
     free(c->key_file);
@@ -104,7 +105,8 @@ static void set_cert(struct config_cert *c, const char *cert, const char *key, c
 }
 
 /* Adds a server with one or two names to cfg (names and root malloc'd). */
-static struct config_server *add_server(struct config *cfg, const char *name1, const char *name2)
+static inline struct config_server *add_server(struct config *cfg, const char *name1,
+                                               const char *name2)
 {
     cfg->servers = realloc(cfg->servers, (cfg->n_servers + 1) * sizeof(*cfg->servers));
     struct config_server *s = &cfg->servers[cfg->n_servers++];
@@ -123,12 +125,12 @@ struct pair {
     int s_result, c_result; /* 1 done, -1 failed, 0 not yet */
 };
 
-static void set_nonblock(int fd)
+static inline void set_nonblock(int fd)
 {
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 }
 
-static SSL_CTX *client_ctx(int min_version, int max_version)
+static inline SSL_CTX *client_ctx(int min_version, int max_version)
 {
     SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
     SSL_CTX_set_security_level(ctx, 0); /* let old versions and ciphers be offered */
@@ -138,8 +140,8 @@ static SSL_CTX *client_ctx(int min_version, int max_version)
     return ctx;
 }
 
-static void pair_open(struct pair *p, struct tls_server *srv, SSL_CTX *cctx, const char *sni,
-                      SSL_SESSION *sess)
+static inline void pair_open(struct pair *p, struct tls_server *srv, SSL_CTX *cctx, const char *sni,
+                             SSL_SESSION *sess)
 {
     int fds[2];
     memset(p, 0, sizeof(*p));
@@ -160,7 +162,7 @@ static void pair_open(struct pair *p, struct tls_server *srv, SSL_CTX *cctx, con
 }
 
 /* Drives both ends until both finished or one failed; returns 1 when both succeeded. */
-static int pair_handshake(struct pair *p)
+static inline int pair_handshake(struct pair *p)
 {
     for (int i = 0; i < 200 && !(p->s_result && p->c_result); i++) {
         if (!p->c_result) {
@@ -181,7 +183,7 @@ static int pair_handshake(struct pair *p)
 }
 
 /* Server writes a byte the client reads: the client then holds TLS 1.3 tickets. */
-static void pair_ping(struct pair *p)
+static inline void pair_ping(struct pair *p)
 {
     char b = 'x', r = 0;
     size_t n = 0;
@@ -191,7 +193,7 @@ static void pair_ping(struct pair *p)
     ERR_clear_error();
 }
 
-static void pair_close(struct pair *p)
+static inline void pair_close(struct pair *p)
 {
     /* an SSL freed without close_notify marks its session not resumable */
     if (p->c_result == 1) SSL_shutdown(p->c);
@@ -203,7 +205,7 @@ static void pair_close(struct pair *p)
 }
 
 /* The peer certificate's subject CN as seen by the client ("" when none). */
-static const char *peer_cn(SSL *c)
+static inline const char *peer_cn(SSL *c)
 {
     static char cn[128];
     cn[0] = 0;
