@@ -1,0 +1,47 @@
+/* Extensible prioritization (RFC 9218): urgency 0-7 and incremental, from the Priority header
+ * field and PRIORITY_UPDATE frames, and the scheduler choosing which stream sends next: lower
+ * urgency first; at one urgency, non-incremental streams one after another in stream-id order,
+ * then incremental streams round-robin. RFC 7540 PRIORITY signals are parsed and ignored. */
+#ifndef TERN_H2_PRIORITY_H
+#define TERN_H2_PRIORITY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/str.h"
+
+#define H2_URGENCY_DEFAULT 3
+
+struct h2_priority {
+    uint8_t urgency; /* 0 (highest) to 7 */
+    bool incremental;
+};
+
+/* Applies a Priority field value (RFC 9218 §4, a Structured Fields dictionary: "u=N" and "i"
+ * / "i=?1" / "i=?0"). Unknown members and out-of-range values are ignored (§4.1, §4.2). */
+void h2_priority_parse(str_t value, struct h2_priority *p);
+
+/* A stream with something to send, linked into the scheduler. */
+struct h2_sched_node {
+    struct h2_sched_node *next, *prev;
+    uint32_t id;
+    struct h2_priority prio;
+    uint64_t seq; /* round-robin position among incremental streams */
+    bool queued;
+};
+
+struct h2_sched {
+    struct h2_sched_node *head;
+    uint64_t seq;
+    uint32_t count;
+};
+
+void h2_sched_add(struct h2_sched *s, struct h2_sched_node *n);
+void h2_sched_remove(struct h2_sched *s, struct h2_sched_node *n);
+/* The node that should send next among those for which ready(n, ctx) is true, or NULL. */
+struct h2_sched_node *h2_sched_pick(struct h2_sched *s,
+                                    bool (*ready)(struct h2_sched_node *, void *), void *ctx);
+/* n sent a frame: an incremental stream goes to the back of its urgency's round. */
+void h2_sched_sent(struct h2_sched *s, struct h2_sched_node *n);
+
+#endif

@@ -1,0 +1,1257 @@
+#include "h2/session.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "h2/flow.h"
+
+#define SETTINGS_ACK_TIMEOUT_MS 10000
+#define BLOCK_SLACK             1024 /* header block bytes beyond max_header_list_size */
+#define URGENCY_PUSH            (H2_URGENCY_DEFAULT + 1)
+
+enum block_kind { BLOCK_REQUEST, BLOCK_TRAILERS, BLOCK_DISCARD, BLOCK_REFUSE, BLOCK_CLOSED };
+
+static void stream_close(struct h2_session *s, struct h2_stream *st);
+static void respond(struct h2_session *s, struct h2_stream *st);
+
+/* ---- errors ---- */
+
+/* A connection error (§5.4.1): GOAWAY with the code, then the connection closes. */
+static void conn_error(struct h2_session *s, uint32_t code, const char *reason)
+{
+    if (s->dead) return;
+    log_info("%s: HTTP/2 connection error %s: %s", s->peer, h2_error_name(code), reason);
+    h2_write_goaway(&s->out, s->last_client_id, code, reason);
+    s->error_code = code;
+    s->dead = true;
+}
+
+static void remember_reset(struct h2_session *s, uint32_t id)
+{
+    s->recent_resets[s->recent_reset_pos++ % 32] = id;
+}
+
+static bool recently_reset(const struct h2_session *s, uint32_t id)
+{
+    for (unsigned i = 0; i < 32; i++)
+        if (s->recent_resets[i] == id) return true;
+    return false;
+}
+
+/* Counts a reset the client caused (its RST_STREAM or a stream error); Rapid Reset defence. */
+static void count_reset(struct h2_session *s)
+{
+    if (h2_budget_spend(&s->resets, s->now_ms, 1, s->p.h2.max_resets_per_10s))
+        conn_error(s, H2_ENHANCE_YOUR_CALM, "too many stream resets");
+}
+
+/* A frame that did no useful work (flood defence). */
+static void count_idle(struct h2_session *s)
+{
+    if (h2_budget_spend(&s->idle_frames, s->now_ms, 1, s->p.h2.max_idle_frames_per_10s))
+        conn_error(s, H2_ENHANCE_YOUR_CALM, "too many frames doing no work");
+}
+
+/* A stream error (§5.4.2): RST_STREAM, the stream is closed. */
+static void stream_error(struct h2_session *s, uint32_t id, uint32_t code, bool client_fault)
+{
+    h2_write_rst_stream(&s->out, id, code);
+    remember_reset(s, id);
+    struct h2_stream *st = h2_stream_find(&s->streams, id);
+    if (st) stream_close(s, st);
+    if (client_fault) count_reset(s);
+}
+
+/* ---- streams ---- */
+
+static struct pool *take_pool(struct h2_session *s)
+{
+    return s->cb->take_pool ? s->cb->take_pool(s->ud) : pool_create(4096);
+}
+
+static void give_pool(struct h2_session *s, struct pool *p)
+{
+    if (s->cb->give_pool)
+        s->cb->give_pool(s->ud, p);
+    else
+        pool_destroy(p);
+}
+
+static int send_interim(struct http_request *req, int status, const struct http_fields *fields);
+
+static struct h2_stream *stream_new(struct h2_session *s, uint32_t id)
+{
+    struct pool *pool = take_pool(s);
+    if (!pool) return NULL;
+    struct h2_stream *st = pool_calloc(pool, sizeof(*st));
+    if (!st) {
+        give_pool(s, pool);
+        return NULL;
+    }
+    st->id = id;
+    st->sched.id = id;
+    st->sched.prio.urgency = H2_URGENCY_DEFAULT;
+    st->session = s;
+    st->pool = pool;
+    st->content_length = -1;
+    st->send_window = s->peer_initial_window;
+    st->recv_window = s->local_initial_window;
+    st->req.pool = pool;
+    st->req.version = 20;
+    st->req.is_tls = s->p.is_tls;
+    st->req.scheme = s->p.is_tls ? STR_LIT("https") : STR_LIT("http");
+    st->req.now_ms = s->now_ms;
+    st->req.now = (time_t)(s->now_ms / 1000);
+    snprintf(st->req.peer, sizeof(st->req.peer), "%s", s->peer);
+    st->req.send_interim = send_interim;
+    st->req.wire = st;
+    st->resp.content_length = -1;
+    h2_stream_insert(&s->streams, st);
+    s->idle_deadline_ms = 0;
+    return st;
+}
+
+static void stream_close(struct h2_session *s, struct h2_stream *st)
+{
+    h2_sched_remove(&s->sched, &st->sched);
+    h2_stream_remove(&s->streams, st);
+    if (st->pushed)
+        s->n_pushed--;
+    else
+        s->n_client_streams--;
+    if (st->dispatched && s->cb->on_stream_close) s->cb->on_stream_close(s, st);
+    if (st->resp.body && st->resp.body->close) st->resp.body->close(st->resp.body);
+    st->resp.body = NULL;
+    buf_free(&st->body);
+    if (s->streams.count == 0 && !s->dead)
+        s->idle_deadline_ms = s->now_ms + (int64_t)(s->p.h2.idle_timeout * 1000);
+    give_pool(s, st->pool);
+}
+
+/* ---- header blocks ---- */
+
+struct block_ctx {
+    struct h2_session *s;
+    struct h2_stream *st;
+    bool trailers;
+    bool regular_seen;
+    bool malformed;
+    bool too_many;
+    const char *why;
+    size_t count;
+    str_t method, scheme, path, authority;
+    bool has_method, has_scheme, has_path, has_authority, has_protocol;
+};
+
+static int malformed(struct block_ctx *c, const char *why)
+{
+    if (!c->malformed) c->why = why;
+    c->malformed = true;
+    return 1;
+}
+
+/* §8.2.1: no NUL, CR or LF; no leading or trailing SP/HTAB. */
+static bool value_ok(str_t v)
+{
+    if (v.len &&
+        (v.p[0] == ' ' || v.p[0] == '\t' || v.p[v.len - 1] == ' ' || v.p[v.len - 1] == '\t'))
+        return false;
+    for (size_t i = 0; i < v.len; i++) {
+        char ch = v.p[i];
+        if (ch == '\0' || ch == '\r' || ch == '\n') return false;
+    }
+    return true;
+}
+
+/* §8.2: lower-case token characters only. */
+static bool name_ok(str_t n)
+{
+    if (n.len == 0) return false;
+    for (size_t i = 0; i < n.len; i++) {
+        unsigned char ch = (unsigned char)n.p[i];
+        if ((ch >= 'A' && ch <= 'Z') || !http_is_tchar(ch)) return false;
+    }
+    return true;
+}
+
+static int pseudo(struct block_ctx *c, str_t name, str_t value)
+{
+    if (c->trailers) return malformed(c, "pseudo-header in trailers");
+    if (c->regular_seen) return malformed(c, "pseudo-header after regular fields");
+    str_t *slot;
+    bool *has;
+    if (str_eq(name, STR_LIT(":method"))) {
+        slot = &c->method;
+        has = &c->has_method;
+    } else if (str_eq(name, STR_LIT(":scheme"))) {
+        slot = &c->scheme;
+        has = &c->has_scheme;
+    } else if (str_eq(name, STR_LIT(":path"))) {
+        slot = &c->path;
+        has = &c->has_path;
+    } else if (str_eq(name, STR_LIT(":authority"))) {
+        slot = &c->authority;
+        has = &c->has_authority;
+    } else {
+        return malformed(c, "unknown pseudo-header");
+    }
+    if (*has) return malformed(c, "duplicated pseudo-header");
+    if (!value_ok(value)) return malformed(c, "invalid pseudo-header value");
+    char *v = pool_strndup(c->st->pool, value.p, value.len);
+    if (!v) return malformed(c, "out of memory");
+    *slot = str_make(v, value.len);
+    *has = true;
+    return 0;
+}
+
+static int on_field(void *ctx, str_t name, str_t value, enum http_token token)
+{
+    struct block_ctx *c = ctx;
+    if (c->malformed || c->too_many) return 1;
+    if (name.len && name.p[0] == ':') return pseudo(c, name, value);
+    c->regular_seen = true;
+    if (++c->count > c->s->p.header_count) {
+        c->too_many = true;
+        return 1;
+    }
+    if (!name_ok(name)) return malformed(c, "invalid field name");
+    if (token != HTTP_TOKEN_NONE) {
+        if (http_token_info(token)->flags & HTTP_TOKEN_HOP_BY_HOP) {
+            if (token == HTTP_TOKEN_TE) {
+                if (!str_eq(value, STR_LIT("trailers")))
+                    return malformed(c, "TE other than trailers");
+            } else if (token != HTTP_TOKEN_HTTP2_SETTINGS) {
+                return malformed(c, "connection-specific field");
+            }
+        }
+        name = http_token_info(token)->name; /* static: no copy */
+    }
+    if (!value_ok(value)) return malformed(c, "invalid field value");
+    struct h2_stream *st = c->st;
+    char *v = pool_strndup(st->pool, value.p, value.len);
+    if (!v) return malformed(c, "out of memory");
+    value = str_make(v, value.len);
+    if (token == HTTP_TOKEN_NONE) {
+        char *n = pool_strndup(st->pool, name.p, name.len);
+        if (!n) return malformed(c, "out of memory");
+        name = str_make(n, name.len);
+    }
+    struct http_fields *f = c->trailers ? &st->req.trailers : &st->req.headers;
+    if (c->trailers) {
+        if (http_fields_add(f, st->pool, name, value) < 0) return malformed(c, "out of memory");
+        return 0;
+    }
+    if (token == HTTP_TOKEN_CONTENT_LENGTH) {
+        int64_t n = 0;
+        if (value.len == 0 || value.len > 18) return malformed(c, "invalid content-length");
+        for (size_t i = 0; i < value.len; i++) {
+            if (value.p[i] < '0' || value.p[i] > '9') return malformed(c, "invalid content-length");
+            n = n * 10 + (value.p[i] - '0');
+        }
+        if (st->content_length >= 0 && st->content_length != n)
+            return malformed(c, "conflicting content-length");
+        st->content_length = n;
+    } else if (token == HTTP_TOKEN_PRIORITY) {
+        h2_priority_parse(value, &st->sched.prio);
+    }
+    if (http_fields_add_token(f, st->pool, token, value) < 0) return malformed(c, "out of memory");
+    if (token == HTTP_TOKEN_NONE) f->items[f->count - 1].name = name;
+    return 0;
+}
+
+static int on_field_discard(void *ctx, str_t name, str_t value, enum http_token token)
+{
+    (void)ctx;
+    (void)name;
+    (void)value;
+    (void)token;
+    return 1;
+}
+
+/* Lower-cased host without port or trailing dot (as h1 derives it). */
+static void derive_host(struct http_request *req)
+{
+    str_t a = req->authority;
+    if (a.len == 0) return;
+    size_t end = a.len;
+    if (a.p[0] == '[') {
+        const char *rb = memchr(a.p, ']', a.len);
+        end = rb ? (size_t)(rb - a.p) + 1 : a.len;
+    } else {
+        const char *colon = memchr(a.p, ':', a.len);
+        if (colon) end = (size_t)(colon - a.p);
+    }
+    if (end && a.p[end - 1] == '.') end--;
+    char *h = pool_alloc(req->pool, end + 1);
+    if (!h) return;
+    for (size_t i = 0; i < end; i++)
+        h[i] = ascii_lower(a.p[i]);
+    h[end] = '\0';
+    req->host = str_make(h, end);
+}
+
+/* §8.3.1: fills the request from the pseudo-headers. false when malformed. */
+static bool build_request(struct block_ctx *c)
+{
+    struct http_request *req = &c->st->req;
+    if (!c->has_method) return malformed(c, "missing :method"), false;
+    req->method_name = c->method;
+    req->method = http_method_from_str(c->method);
+    if (req->method == HTTP_METHOD_CONNECT) {
+        /* §8.5: :authority only. tern proxies nothing: dispatch answers it (405/501). */
+        if (c->has_scheme || c->has_path || !c->has_authority)
+            return malformed(c, "malformed CONNECT"), false;
+        req->target = c->authority;
+        req->path = STR_LIT("/");
+    } else {
+        if (!c->has_scheme || !c->has_path) return malformed(c, "missing :scheme or :path"), false;
+        if (c->path.len == 0) return malformed(c, "empty :path"), false;
+        if (c->path.p[0] != '/' &&
+            !(c->path.len == 1 && c->path.p[0] == '*' && req->method == HTTP_METHOD_OPTIONS))
+            return malformed(c, "invalid :path"), false;
+        req->target = c->path;
+        const char *q = memchr(c->path.p, '?', c->path.len);
+        size_t plen = q ? (size_t)(q - c->path.p) : c->path.len;
+        req->path = str_make(c->path.p, plen);
+        if (q) {
+            req->query = str_make(q + 1, c->path.len - plen - 1);
+            req->has_query = true;
+        }
+        req->scheme = c->scheme;
+    }
+    const struct http_field *host = http_fields_find(&req->headers, HTTP_TOKEN_HOST);
+    if (c->has_authority) {
+        if (host && !str_eq_nocase(host->value, c->authority))
+            return malformed(c, "Host differs from :authority"), false;
+        req->authority = c->authority;
+    } else if (host) {
+        req->authority = host->value;
+    }
+    derive_host(req);
+    return true;
+}
+
+/* Runs a complete request through on_request and answers it. */
+static void dispatch(struct h2_session *s, struct h2_stream *st)
+{
+    st->dispatched = true;
+    st->req.body = buf_ptr(&st->body);
+    st->req.body_len = buf_size(&st->body);
+    if (!st->req.body) st->req.body = "";
+    s->cb->on_request(s, st);
+    respond(s, st);
+}
+
+/* Decodes a complete field block for stream id. */
+static void process_block(struct h2_session *s, uint32_t id, int kind, const uint8_t *blk,
+                          size_t len, bool end_stream)
+{
+    struct h2_stream *st = h2_stream_find(&s->streams, id);
+    if (kind == BLOCK_REQUEST || kind == BLOCK_TRAILERS) {
+        if (!st) kind = BLOCK_DISCARD; /* reset while its block was arriving */
+    }
+    size_t max_list = s->p.h2.max_header_list_size;
+    if (kind != BLOCK_REQUEST && kind != BLOCK_TRAILERS) {
+        enum hpack_result r =
+            hpack_decode(&s->dec, blk, len, max_list, s->scratch, on_field_discard, NULL);
+        pool_reset(s->scratch);
+        if (r == HPACK_ERR_COMPRESSION) {
+            conn_error(s, H2_COMPRESSION_ERROR, "HPACK decoding failed");
+            return;
+        }
+        if (kind == BLOCK_REFUSE) {
+            h2_write_rst_stream(&s->out, id, H2_REFUSED_STREAM);
+            remember_reset(s, id);
+        } else if (kind == BLOCK_CLOSED) {
+            conn_error(s, H2_STREAM_CLOSED, "HEADERS on a closed stream");
+        } else {
+            count_idle(s);
+        }
+        return;
+    }
+    struct block_ctx c = {.s = s, .st = st, .trailers = kind == BLOCK_TRAILERS};
+    enum hpack_result r = hpack_decode(&s->dec, blk, len, max_list, st->pool, on_field, &c);
+    if (r == HPACK_ERR_COMPRESSION) {
+        conn_error(s, H2_COMPRESSION_ERROR, "HPACK decoding failed");
+        return;
+    }
+    if (kind == BLOCK_TRAILERS) {
+        if (!end_stream) c.malformed = true, c.why = "trailers without END_STREAM";
+    } else if (!c.malformed && r != HPACK_ERR_TOO_LARGE && !c.too_many) {
+        build_request(&c);
+    }
+    if (c.malformed) {
+        log_debug("%s: stream %u malformed: %s", s->peer, id, c.why);
+        stream_error(s, id, H2_PROTOCOL_ERROR, true);
+        return;
+    }
+    if (r == HPACK_ERR_TOO_LARGE || c.too_many) {
+        if (kind == BLOCK_TRAILERS) {
+            stream_error(s, id, H2_PROTOCOL_ERROR, true);
+            return;
+        }
+        st->reject_status = 431;
+    }
+    if (end_stream) {
+        h2_stream_on_end_stream_in(st);
+        if (st->content_length >= 0 && (uint64_t)st->content_length != st->body_received &&
+            !st->reject_status) {
+            stream_error(s, id, H2_PROTOCOL_ERROR, true);
+            return;
+        }
+    } else if (st->content_length >= 0 && (uint64_t)st->content_length > s->p.body_size) {
+        st->reject_status = 413;
+    }
+    if (kind == BLOCK_TRAILERS && st->reject_status) {
+        /* already answered; the request is now complete */
+        if (st->end_stream_out) stream_close(s, st);
+        return;
+    }
+    if (st->reject_status || end_stream) dispatch(s, st);
+}
+
+/* ---- frames ---- */
+
+static void on_headers(struct h2_session *s, const struct h2_frame *f)
+{
+    uint32_t id = f->hd.stream_id;
+    int kind;
+    if ((id & 1) == 0) {
+        conn_error(s, H2_PROTOCOL_ERROR, "HEADERS on an even stream id");
+        return;
+    }
+    struct h2_stream *st = h2_stream_find(&s->streams, id);
+    if (st) {
+        if (st->pushed || st->end_stream_in) {
+            /* §5.1: half-closed (remote): STREAM_CLOSED; decode to keep HPACK in sync */
+            kind = BLOCK_DISCARD;
+            h2_write_rst_stream(&s->out, id, H2_STREAM_CLOSED);
+            remember_reset(s, id);
+            stream_close(s, st);
+            count_reset(s);
+        } else {
+            kind = BLOCK_TRAILERS;
+        }
+    } else if (id <= s->last_client_id) {
+        kind = recently_reset(s, id) ? BLOCK_DISCARD : BLOCK_CLOSED;
+    } else {
+        s->last_client_id = id;
+        if (s->draining || s->peer_goaway) {
+            kind = BLOCK_DISCARD; /* §6.8: streams after GOAWAY are ignored */
+        } else if (s->n_client_streams >= s->p.h2.max_concurrent_streams) {
+            kind = BLOCK_REFUSE; /* §5.1.2 */
+        } else {
+            st = stream_new(s, id);
+            if (!st) {
+                kind = BLOCK_REFUSE;
+            } else {
+                s->n_client_streams++;
+                kind = BLOCK_REQUEST;
+            }
+        }
+    }
+    if (f->hd.flags & H2_FLAG_END_HEADERS) {
+        process_block(s, id, kind, f->data, f->data_len, f->hd.flags & H2_FLAG_END_STREAM);
+        return;
+    }
+    buf_clear(&s->hbuf);
+    if (buf_append(&s->hbuf, f->data, f->data_len) < 0) {
+        conn_error(s, H2_INTERNAL_ERROR, "out of memory");
+        return;
+    }
+    s->hb_stream = id;
+    s->hb_flags = f->hd.flags;
+    s->hb_continuations = 0;
+    s->hb_kind = kind;
+    s->block_deadline_ms = s->now_ms + (int64_t)(s->p.h2.preface_timeout * 1000);
+}
+
+static void on_continuation(struct h2_session *s, const struct h2_frame *f)
+{
+    if (++s->hb_continuations > s->p.h2.max_continuations) {
+        conn_error(s, H2_ENHANCE_YOUR_CALM, "too many CONTINUATION frames");
+        return;
+    }
+    if (buf_size(&s->hbuf) + f->data_len > (size_t)s->p.h2.max_header_list_size + BLOCK_SLACK) {
+        conn_error(s, H2_ENHANCE_YOUR_CALM, "header block too large");
+        return;
+    }
+    if (buf_append(&s->hbuf, f->data, f->data_len) < 0) {
+        conn_error(s, H2_INTERNAL_ERROR, "out of memory");
+        return;
+    }
+    if (!(f->hd.flags & H2_FLAG_END_HEADERS)) return;
+    uint32_t id = s->hb_stream;
+    s->hb_stream = 0;
+    s->block_deadline_ms = 0;
+    process_block(s, id, s->hb_kind, (const uint8_t *)buf_ptr(&s->hbuf), buf_size(&s->hbuf),
+                  s->hb_flags & H2_FLAG_END_STREAM);
+    buf_clear(&s->hbuf);
+}
+
+/* Returns consumed receive window, sending WINDOW_UPDATEs at half the window. */
+static void consume_conn(struct h2_session *s, uint32_t n)
+{
+    s->recv_unacked += n;
+    if (h2_window_should_update(s->recv_unacked, s->p.h2.connection_window)) {
+        h2_write_window_update(&s->out, 0, s->recv_unacked);
+        s->recv_window += s->recv_unacked;
+        s->recv_unacked = 0;
+    }
+}
+
+static void on_data(struct h2_session *s, const struct h2_frame *f)
+{
+    uint32_t id = f->hd.stream_id;
+    uint32_t flow = f->hd.length;
+    if (flow > s->recv_window) {
+        conn_error(s, H2_FLOW_CONTROL_ERROR, "DATA beyond the connection window");
+        return;
+    }
+    s->recv_window -= flow;
+    struct h2_stream *st = h2_stream_find(&s->streams, id);
+    if (!st) {
+        if (id > s->last_client_id || (id & 1) == 0) {
+            conn_error(s, H2_PROTOCOL_ERROR, "DATA on an idle stream");
+            return;
+        }
+        consume_conn(s, flow);
+        if (!recently_reset(s, id)) {
+            h2_write_rst_stream(&s->out, id, H2_STREAM_CLOSED);
+            remember_reset(s, id);
+        }
+        count_idle(s);
+        return;
+    }
+    if (st->pushed || st->end_stream_in) {
+        consume_conn(s, flow);
+        stream_error(s, id, H2_STREAM_CLOSED, true);
+        return;
+    }
+    if (flow > st->recv_window) {
+        conn_error(s, H2_FLOW_CONTROL_ERROR, "DATA beyond the stream window");
+        return;
+    }
+    st->recv_window -= flow;
+    bool end = f->hd.flags & H2_FLAG_END_STREAM;
+    if (f->data_len == 0 && !end) count_idle(s);
+    st->body_received += f->data_len;
+    if (st->content_length >= 0 && st->body_received > (uint64_t)st->content_length) {
+        consume_conn(s, flow);
+        stream_error(s, id, H2_PROTOCOL_ERROR, true);
+        return;
+    }
+    if (!st->reject_status) {
+        if (st->body_received > s->p.body_size) {
+            st->reject_status = 413;
+            buf_free(&st->body);
+        } else if (f->data_len && buf_append(&st->body, f->data, f->data_len) < 0) {
+            conn_error(s, H2_INTERNAL_ERROR, "out of memory");
+            return;
+        }
+    }
+    consume_conn(s, flow);
+    if (!end) {
+        st->recv_unacked += flow;
+        if (h2_window_should_update(st->recv_unacked, s->local_initial_window)) {
+            h2_write_window_update(&s->out, id, st->recv_unacked);
+            st->recv_window += st->recv_unacked;
+            st->recv_unacked = 0;
+        }
+    }
+    if (end) {
+        bool closed = h2_stream_on_end_stream_in(st);
+        if (st->content_length >= 0 && st->body_received != (uint64_t)st->content_length &&
+            !st->reject_status) {
+            stream_error(s, id, H2_PROTOCOL_ERROR, true);
+            return;
+        }
+        if (closed) {
+            stream_close(s, st);
+            return;
+        }
+    }
+    if (st->reject_status && !st->dispatched)
+        dispatch(s, st);
+    else if (end && !st->dispatched)
+        dispatch(s, st);
+}
+
+static void apply_peer_settings(struct h2_session *s, const struct h2_frame *f)
+{
+    for (size_t i = 0; i < f->n_settings; i++) {
+        uint16_t id;
+        uint32_t v;
+        h2_settings_get(f, i, &id, &v);
+        switch (id) {
+        case H2_SETTINGS_HEADER_TABLE_SIZE: hpack_encoder_set_max_table_size(&s->enc, v); break;
+        case H2_SETTINGS_ENABLE_PUSH: s->peer_push = v == 1; break;
+        case H2_SETTINGS_MAX_CONCURRENT_STREAMS: s->peer_max_streams = v; break;
+        case H2_SETTINGS_INITIAL_WINDOW_SIZE: {
+            int64_t delta = (int64_t)v - (int64_t)s->peer_initial_window;
+            for (struct h2_stream *st = s->streams.all; st; st = st->next) {
+                if (h2_window_add(&st->send_window, delta) < 0) {
+                    conn_error(s, H2_FLOW_CONTROL_ERROR, "SETTINGS_INITIAL_WINDOW_SIZE overflow");
+                    return;
+                }
+            }
+            s->peer_initial_window = v;
+            break;
+        }
+        case H2_SETTINGS_MAX_FRAME_SIZE: s->peer_max_frame = v; break;
+        default: break;
+        }
+    }
+}
+
+static void on_settings(struct h2_session *s, const struct h2_frame *f)
+{
+    if (f->hd.flags & H2_FLAG_ACK) {
+        if (!s->settings_acked) {
+            s->settings_acked = true;
+            s->settings_deadline_ms = 0;
+            /* our INITIAL_WINDOW_SIZE now holds instead of the default (§6.9.2) */
+            int64_t delta = (int64_t)s->p.h2.initial_window_size - (int64_t)s->local_initial_window;
+            if (delta) {
+                for (struct h2_stream *st = s->streams.all; st; st = st->next)
+                    st->recv_window += delta;
+                s->local_initial_window = s->p.h2.initial_window_size;
+            }
+        } else {
+            count_idle(s);
+        }
+        return;
+    }
+    if (s->settings_in) count_idle(s);
+    s->settings_in = true;
+    apply_peer_settings(s, f);
+    if (s->dead) return;
+    h2_write_settings_ack(&s->out);
+    s->control_queued += H2_FRAME_HEADER_LEN;
+}
+
+static void on_window_update(struct h2_session *s, const struct h2_frame *f)
+{
+    uint32_t id = f->hd.stream_id;
+    if (id == 0) {
+        if (h2_window_add(&s->send_window, f->increment) < 0) {
+            conn_error(s, H2_FLOW_CONTROL_ERROR, "connection window above 2^31-1");
+            return;
+        }
+        if (s->sched.count == 0) count_idle(s);
+        return;
+    }
+    struct h2_stream *st = h2_stream_find(&s->streams, id);
+    if (!st) {
+        if ((id & 1) && id > s->last_client_id) {
+            conn_error(s, H2_PROTOCOL_ERROR, "WINDOW_UPDATE on an idle stream");
+            return;
+        }
+        count_idle(s);
+        return;
+    }
+    if (h2_window_add(&st->send_window, f->increment) < 0) {
+        stream_error(s, id, H2_FLOW_CONTROL_ERROR, true);
+        return;
+    }
+    if (!st->sched.queued) count_idle(s);
+}
+
+static void on_rst_stream(struct h2_session *s, const struct h2_frame *f)
+{
+    uint32_t id = f->hd.stream_id;
+    struct h2_stream *st = h2_stream_find(&s->streams, id);
+    if (!st) {
+        if (((id & 1) && id > s->last_client_id) || (!(id & 1) && id >= s->next_push_id)) {
+            conn_error(s, H2_PROTOCOL_ERROR, "RST_STREAM on an idle stream");
+            return;
+        }
+        count_idle(s);
+        return;
+    }
+    /* Rapid Reset: the stream stops costing anything now */
+    stream_close(s, st);
+    count_reset(s);
+}
+
+static void on_priority_update(struct h2_session *s, const struct h2_frame *f)
+{
+    if ((f->prioritized_id & 1) == 0) {
+        conn_error(s, H2_PROTOCOL_ERROR, "PRIORITY_UPDATE for a push stream");
+        return;
+    }
+    count_idle(s);
+    struct h2_stream *st = h2_stream_find(&s->streams, f->prioritized_id);
+    if (st) h2_priority_parse(str_make((const char *)f->data, f->data_len), &st->sched.prio);
+}
+
+static void on_frame(struct h2_session *s, const struct h2_frame_header *hd, const uint8_t *payload)
+{
+    struct h2_frame f;
+    struct h2_frame_error err;
+    if (s->hb_stream && (hd->type != H2_CONTINUATION || hd->stream_id != s->hb_stream)) {
+        conn_error(s, H2_PROTOCOL_ERROR, "frame interleaved in a header block");
+        return;
+    }
+    if (!s->settings_in && hd->type != H2_SETTINGS) {
+        conn_error(s, H2_PROTOCOL_ERROR, "first frame is not SETTINGS");
+        return;
+    }
+    if (h2_frame_parse(hd, payload, &f, &err) < 0) {
+        if (err.stream) {
+            if (hd->type == H2_HEADERS) {
+                /* the block must still be decoded: treat the stream as refused/reset */
+                conn_error(s, err.code, err.reason);
+                return;
+            }
+            stream_error(s, hd->stream_id, err.code, true);
+        } else {
+            conn_error(s, err.code, err.reason);
+        }
+        return;
+    }
+    if (!s->settings_in && (hd->flags & H2_FLAG_ACK)) {
+        conn_error(s, H2_PROTOCOL_ERROR, "first SETTINGS is an ACK");
+        return;
+    }
+    switch (hd->type) {
+    case H2_DATA: on_data(s, &f); break;
+    case H2_HEADERS: on_headers(s, &f); break;
+    case H2_PRIORITY: count_idle(s); break; /* RFC 9218: RFC 7540 priorities are ignored */
+    case H2_RST_STREAM: on_rst_stream(s, &f); break;
+    case H2_SETTINGS: on_settings(s, &f); break;
+    case H2_PUSH_PROMISE: conn_error(s, H2_PROTOCOL_ERROR, "PUSH_PROMISE from a client"); break;
+    case H2_PING:
+        if (!(hd->flags & H2_FLAG_ACK)) {
+            h2_write_ping(&s->out, f.opaque, true);
+            s->control_queued += H2_FRAME_HEADER_LEN + 8;
+        }
+        count_idle(s);
+        break;
+    case H2_GOAWAY:
+        s->peer_goaway = true;
+        if (f.error_code != H2_NO_ERROR)
+            log_info("%s: HTTP/2 GOAWAY from the client: %s", s->peer, h2_error_name(f.error_code));
+        break;
+    case H2_WINDOW_UPDATE: on_window_update(s, &f); break;
+    case H2_CONTINUATION:
+        if (!s->hb_stream)
+            conn_error(s, H2_PROTOCOL_ERROR, "CONTINUATION without a header block");
+        else
+            on_continuation(s, &f);
+        break;
+    case H2_PRIORITY_UPDATE: on_priority_update(s, &f); break;
+    default: count_idle(s); break; /* §5.5 */
+    }
+    if (s->control_queued > s->p.h2.max_control_queue &&
+        buf_size(&s->out) > s->p.h2.max_control_queue)
+        conn_error(s, H2_ENHANCE_YOUR_CALM, "peer does not read control replies");
+}
+
+size_t h2_session_recv(struct h2_session *s, const uint8_t *data, size_t len, int64_t now_ms)
+{
+    s->now_ms = now_ms;
+    size_t off = 0;
+    if (s->dead) return len;
+    if (!s->preface_done) {
+        size_t n = len < H2_PREFACE_LEN ? len : H2_PREFACE_LEN;
+        if (memcmp(data, H2_PREFACE, n) != 0) {
+            log_info("%s: invalid HTTP/2 connection preface", s->peer);
+            s->dead = true;
+            return len;
+        }
+        if (len < H2_PREFACE_LEN) return 0;
+        s->preface_done = true;
+        off = H2_PREFACE_LEN;
+    }
+    if (buf_size(&s->out) == 0) s->control_queued = 0;
+    while (!s->dead && len - off >= H2_FRAME_HEADER_LEN) {
+        struct h2_frame_header hd;
+        h2_frame_header_parse(data + off, &hd);
+        if (hd.length > s->p.h2.max_frame_size) {
+            conn_error(s, H2_FRAME_SIZE_ERROR, "frame larger than SETTINGS_MAX_FRAME_SIZE");
+            break;
+        }
+        if (len - off - H2_FRAME_HEADER_LEN < hd.length) break;
+        on_frame(s, &hd, data + off + H2_FRAME_HEADER_LEN);
+        off += H2_FRAME_HEADER_LEN + hd.length;
+        if (s->settings_in && s->block_deadline_ms && !s->hb_stream) s->block_deadline_ms = 0;
+    }
+    if (s->dead) return len;
+    return off;
+}
+
+/* ---- responses ---- */
+
+/* Encodes fields (skipping connection-specific ones, §8.2.2) into the block in s->hbuf. */
+static int encode_fields(struct h2_session *s, const struct http_fields *fields)
+{
+    for (size_t i = 0; i < fields->count; i++) {
+        const struct http_field *fl = &fields->items[i];
+        if (fl->token != HTTP_TOKEN_NONE) {
+            if (http_token_info(fl->token)->flags & HTTP_TOKEN_HOP_BY_HOP) continue;
+            if (fl->token == HTTP_TOKEN_CONTENT_LENGTH || fl->token == HTTP_TOKEN_DATE) continue;
+        }
+        if (hpack_encode_field(&s->enc, &s->hbuf, fl->name, fl->value, fl->token, false) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int send_interim(struct http_request *req, int status, const struct http_fields *fields)
+{
+    struct h2_stream *st = req->wire;
+    struct h2_session *s = st->session;
+    if (st->headers_out || status < 100 || status >= 200 || s->dead) return -1;
+    buf_clear(&s->hbuf);
+    if (hpack_encode_begin(&s->enc, &s->hbuf) < 0 ||
+        hpack_encode_status(&s->enc, &s->hbuf, status) < 0 ||
+        (fields && encode_fields(s, fields) < 0))
+        return -1;
+    return h2_write_headers(&s->out, st->id, 0, (const uint8_t *)buf_ptr(&s->hbuf),
+                            buf_size(&s->hbuf), false, s->peer_max_frame);
+}
+
+static void end_stream_sent(struct h2_session *s, struct h2_stream *st)
+{
+    h2_sched_remove(&s->sched, &st->sched);
+    if (st->resp.body && st->resp.body->close) st->resp.body->close(st->resp.body);
+    st->resp.body = NULL;
+    if (h2_stream_on_end_stream_out(st)) {
+        if (!st->end_stream_in) {
+            /* §8.1: the response is complete before the request: stop the upload */
+            h2_write_rst_stream(&s->out, st->id, H2_NO_ERROR);
+            remember_reset(s, st->id);
+        }
+        stream_close(s, st);
+    }
+}
+
+static void dispatch_pushes(struct h2_session *s);
+
+static void respond(struct h2_session *s, struct h2_stream *st)
+{
+    struct http_response *resp = &st->resp;
+    int status = resp->status ? resp->status : 500;
+    bool head_only = st->req.method == HTTP_METHOD_HEAD || status == 204 || status == 304;
+    bool end = head_only || !resp->body || resp->content_length == 0;
+    buf_clear(&s->hbuf);
+    int rc = hpack_encode_begin(&s->enc, &s->hbuf);
+    rc |= hpack_encode_status(&s->enc, &s->hbuf, status);
+    rc |= encode_fields(s, &resp->headers);
+    if (resp->content_length >= 0 && status != 204 && status != 304 && status >= 200) {
+        char num[24];
+        int n = snprintf(num, sizeof(num), "%lld", (long long)resp->content_length);
+        rc |= hpack_encode_field(&s->enc, &s->hbuf, STR_LIT("content-length"),
+                                 str_make(num, (size_t)n), HTTP_TOKEN_CONTENT_LENGTH, false);
+    }
+    const char *date = s->cb->date ? s->cb->date(s->ud) : NULL;
+    if (date)
+        rc |= hpack_encode_field(&s->enc, &s->hbuf, STR_LIT("date"), str_cstr(date),
+                                 HTTP_TOKEN_DATE, false);
+    if (!http_fields_find(&resp->headers, HTTP_TOKEN_SERVER))
+        rc |= hpack_encode_field(&s->enc, &s->hbuf, STR_LIT("server"), STR_LIT("tern"),
+                                 HTTP_TOKEN_SERVER, false);
+    if (rc < 0 || h2_write_headers(&s->out, st->id, 0, (const uint8_t *)buf_ptr(&s->hbuf),
+                                   buf_size(&s->hbuf), end, s->peer_max_frame) < 0) {
+        conn_error(s, H2_INTERNAL_ERROR, "out of memory");
+        return;
+    }
+    st->headers_out = true;
+    if (st->state == H2_STREAM_RESERVED_LOCAL) st->state = H2_STREAM_HALF_CLOSED_REMOTE;
+    if (end)
+        end_stream_sent(s, st);
+    else
+        h2_sched_add(&s->sched, &st->sched);
+    dispatch_pushes(s);
+}
+
+static bool stream_at_eof(const struct h2_stream *st)
+{
+    return st->body_eof ||
+           (st->resp.content_length >= 0 && st->resp.bytes_sent >= st->resp.content_length);
+}
+
+static bool sched_ready(struct h2_sched_node *n, void *ctx)
+{
+    struct h2_session *s = ctx;
+    struct h2_stream *st = (struct h2_stream *)n;
+    if (stream_at_eof(st)) return true;
+    if (st->send_window <= 0 || s->send_window <= 0) {
+        if (!st->stalled_since_ms) st->stalled_since_ms = s->now_ms;
+        return false;
+    }
+    return true;
+}
+
+/* Copies up to max bytes of the body into dst. Returns bytes, or -1 on a body error. */
+static ssize_t pull_body(struct h2_stream *st, char *dst, size_t max)
+{
+    size_t got = 0;
+    while (got < max && !st->body_eof) {
+        if (!st->has_chunk) {
+            if (st->resp.content_length >= 0 &&
+                st->resp.bytes_sent + (int64_t)got >= st->resp.content_length)
+                break;
+            enum body_next_result r = st->resp.body->next(st->resp.body, &st->chunk, max - got);
+            if (r == BODY_ERROR) return -1;
+            if (r == BODY_END) {
+                st->body_eof = true;
+                break;
+            }
+            st->has_chunk = true;
+            st->chunk_off = 0;
+        }
+        size_t n = st->chunk.len - st->chunk_off;
+        if (n > max - got) n = max - got;
+        if (st->chunk.kind == BODY_CHUNK_MEM) {
+            memcpy(dst + got, st->chunk.data + st->chunk_off, n);
+        } else {
+            struct body_chunk sub = st->chunk;
+            sub.offset += (off_t)st->chunk_off;
+            sub.len = n;
+            if (body_chunk_copy(&sub, dst + got, n) != (ssize_t)n) return -1;
+        }
+        st->chunk_off += n;
+        got += n;
+        if (st->chunk_off == st->chunk.len) st->has_chunk = false;
+    }
+    return (ssize_t)got;
+}
+
+void h2_session_produce(struct h2_session *s, size_t high_water)
+{
+    if (buf_size(&s->out) == 0) s->control_queued = 0;
+    while (!s->dead && buf_size(&s->out) < high_water) {
+        struct h2_sched_node *n = h2_sched_pick(&s->sched, sched_ready, s);
+        if (!n) break;
+        struct h2_stream *st = (struct h2_stream *)n;
+        st->stalled_since_ms = 0;
+        int64_t max = s->peer_max_frame;
+        if (st->send_window < max) max = st->send_window;
+        if (s->send_window < max) max = s->send_window;
+        if (max < 0) max = 0;
+        if (buf_reserve(&s->out, H2_FRAME_HEADER_LEN + (size_t)max) < 0) {
+            conn_error(s, H2_INTERNAL_ERROR, "out of memory");
+            return;
+        }
+        uint8_t *hdr = (uint8_t *)buf_tail(&s->out);
+        ssize_t got = max > 0 && !stream_at_eof(st)
+                          ? pull_body(st, (char *)hdr + H2_FRAME_HEADER_LEN, (size_t)max)
+                          : 0;
+        if (got < 0) {
+            log_error("%s: response body failed on stream %u", s->peer, st->id);
+            stream_error(s, st->id, H2_INTERNAL_ERROR, false);
+            continue;
+        }
+        st->resp.bytes_sent += got;
+        bool eof = stream_at_eof(st) && !st->has_chunk;
+        if (got == 0 && !eof) {
+            /* a source with nothing now cannot happen with static bodies; avoid spinning */
+            h2_sched_remove(&s->sched, &st->sched);
+            continue;
+        }
+        h2_frame_header_write(hdr, (uint32_t)got, H2_DATA, eof ? H2_FLAG_END_STREAM : 0, st->id);
+        buf_commit(&s->out, H2_FRAME_HEADER_LEN + (size_t)got);
+        st->send_window -= got;
+        s->send_window -= got;
+        h2_sched_sent(&s->sched, n);
+        if (eof) end_stream_sent(s, st);
+    }
+}
+
+/* ---- push ---- */
+
+static uint64_t path_hash(str_t p)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < p.len; i++)
+        h = (h ^ (unsigned char)p.p[i]) * 1099511628211ull;
+    return h;
+}
+
+int h2_session_push(struct h2_session *s, struct h2_stream *parent, str_t path)
+{
+    if (!s->peer_push || parent->pushed || s->draining || s->peer_goaway || s->dead) return -1;
+    if (s->n_pushed >= s->peer_max_streams || s->n_push_ids >= 32) return -1;
+    if (s->next_push_id > H2_MAX_STREAM_ID || path.len == 0 || path.p[0] != '/') return -1;
+    if (parent->headers_out) return -1; /* promises precede the parent's response */
+    uint64_t h = path_hash(path);
+    for (unsigned i = 0; i < s->n_pushed_paths; i++)
+        if (s->pushed_paths[i] == h) return -1;
+    if (s->n_pushed_paths >= sizeof(s->pushed_paths) / sizeof(s->pushed_paths[0])) return -1;
+    struct h2_stream *st = stream_new(s, s->next_push_id);
+    if (!st) return -1;
+    s->next_push_id += 2;
+    s->n_pushed++;
+    s->pushed_paths[s->n_pushed_paths++] = h;
+    st->pushed = true;
+    st->state = H2_STREAM_RESERVED_LOCAL;
+    st->end_stream_in = true;
+    st->sched.prio.urgency = URGENCY_PUSH;
+    struct http_request *req = &st->req;
+    char *p = pool_strndup(st->pool, path.p, path.len);
+    char *a = pool_strndup(st->pool, parent->req.authority.p, parent->req.authority.len);
+    if (!p || !a) {
+        stream_close(s, st);
+        return -1;
+    }
+    req->method = HTTP_METHOD_GET;
+    req->method_name = STR_LIT("GET");
+    req->target = str_make(p, path.len);
+    const char *q = memchr(p, '?', path.len);
+    req->path = str_make(p, q ? (size_t)(q - p) : path.len);
+    if (q) {
+        req->query = str_make(q + 1, path.len - (size_t)(q - p) - 1);
+        req->has_query = true;
+    }
+    req->authority = str_make(a, parent->req.authority.len);
+    req->scheme = parent->req.scheme;
+    derive_host(req);
+    const struct http_field *ae =
+        http_fields_find(&parent->req.headers, HTTP_TOKEN_ACCEPT_ENCODING);
+    if (ae) http_fields_add_token(&req->headers, st->pool, HTTP_TOKEN_ACCEPT_ENCODING, ae->value);
+    buf_clear(&s->hbuf);
+    int rc = hpack_encode_begin(&s->enc, &s->hbuf);
+    rc |= hpack_encode_field(&s->enc, &s->hbuf, STR_LIT(":method"), STR_LIT("GET"), HTTP_TOKEN_NONE,
+                             false);
+    rc |= hpack_encode_field(&s->enc, &s->hbuf, STR_LIT(":scheme"), req->scheme, HTTP_TOKEN_NONE,
+                             false);
+    rc |= hpack_encode_field(&s->enc, &s->hbuf, STR_LIT(":authority"), req->authority,
+                             HTTP_TOKEN_NONE, false);
+    rc |= hpack_encode_field(&s->enc, &s->hbuf, STR_LIT(":path"), req->target, HTTP_TOKEN_NONE,
+                             false);
+    if (ae)
+        rc |= hpack_encode_field(&s->enc, &s->hbuf, STR_LIT("accept-encoding"), ae->value,
+                                 HTTP_TOKEN_ACCEPT_ENCODING, false);
+    if (rc < 0 || h2_write_headers(&s->out, parent->id, st->id, (const uint8_t *)buf_ptr(&s->hbuf),
+                                   buf_size(&s->hbuf), false, s->peer_max_frame) < 0) {
+        conn_error(s, H2_INTERNAL_ERROR, "out of memory");
+        return -1;
+    }
+    st->push_pending = true;
+    s->push_ids[s->n_push_ids++] = st->id;
+    return 0;
+}
+
+static void dispatch_pushes(struct h2_session *s)
+{
+    while (s->n_push_ids && !s->dead) {
+        uint32_t id = s->push_ids[0];
+        memmove(s->push_ids, s->push_ids + 1, (--s->n_push_ids) * sizeof(s->push_ids[0]));
+        struct h2_stream *st = h2_stream_find(&s->streams, id);
+        if (!st || !st->push_pending) continue;
+        st->push_pending = false;
+        dispatch(s, st);
+    }
+}
+
+/* ---- life cycle ---- */
+
+void h2_session_params_from_config(struct h2_session_params *p, const struct config *cfg,
+                                   bool is_tls, const char *peer)
+{
+    p->h2 = cfg->http2;
+    if (p->h2.max_frame_size < H2_MIN_FRAME_SIZE) p->h2.max_frame_size = H2_MIN_FRAME_SIZE;
+    if (p->h2.max_frame_size > H2_MAX_FRAME_SIZE) p->h2.max_frame_size = H2_MAX_FRAME_SIZE;
+    if (p->h2.initial_window_size > H2_MAX_WINDOW) p->h2.initial_window_size = H2_MAX_WINDOW;
+    if (p->h2.connection_window > H2_MAX_WINDOW) p->h2.connection_window = H2_MAX_WINDOW;
+    if (p->h2.connection_window < H2_DEFAULT_WINDOW) p->h2.connection_window = H2_DEFAULT_WINDOW;
+    if (p->h2.max_header_list_size == 0)
+        p->h2.max_header_list_size = (uint32_t)cfg->limits.header_size;
+    p->header_count = cfg->limits.header_count;
+    p->body_size = cfg->limits.body_size;
+    p->is_tls = is_tls;
+    p->peer = peer;
+}
+
+struct h2_session *h2_session_new(const struct h2_session_params *p,
+                                  const struct h2_session_callbacks *cb, void *ud, int64_t now_ms)
+{
+    struct h2_session *s = calloc(1, sizeof(*s));
+    if (!s) return NULL;
+    s->cb = cb;
+    s->ud = ud;
+    s->p = *p;
+    snprintf(s->peer, sizeof(s->peer), "%s", p->peer ? p->peer : "-");
+    s->now_ms = now_ms;
+    s->scratch = pool_create(4096);
+    if (!s->scratch) {
+        free(s);
+        return NULL;
+    }
+    hpack_decoder_init(&s->dec, p->h2.header_table_size);
+    hpack_encoder_init(&s->enc);
+    s->peer_max_frame = H2_MIN_FRAME_SIZE;
+    s->peer_max_streams = UINT32_MAX;
+    s->peer_initial_window = H2_DEFAULT_WINDOW;
+    s->peer_push = true;
+    s->send_window = H2_DEFAULT_WINDOW;
+    s->recv_window = H2_DEFAULT_WINDOW;
+    /* until our SETTINGS is acknowledged the peer may use the default window (§6.9.2) */
+    s->local_initial_window = p->h2.initial_window_size > H2_DEFAULT_WINDOW
+                                  ? p->h2.initial_window_size
+                                  : H2_DEFAULT_WINDOW;
+    s->next_push_id = 2;
+    s->error_code = UINT32_MAX;
+    /* §3.4: our preface is a SETTINGS frame; servers never send ENABLE_PUSH */
+    uint16_t ids[6];
+    uint32_t vals[6];
+    size_t n = 0;
+    ids[n] = H2_SETTINGS_MAX_CONCURRENT_STREAMS, vals[n++] = p->h2.max_concurrent_streams;
+    if (p->h2.initial_window_size != H2_DEFAULT_WINDOW)
+        ids[n] = H2_SETTINGS_INITIAL_WINDOW_SIZE, vals[n++] = p->h2.initial_window_size;
+    if (p->h2.max_frame_size != H2_MIN_FRAME_SIZE)
+        ids[n] = H2_SETTINGS_MAX_FRAME_SIZE, vals[n++] = p->h2.max_frame_size;
+    if (p->h2.header_table_size != 4096)
+        ids[n] = H2_SETTINGS_HEADER_TABLE_SIZE, vals[n++] = p->h2.header_table_size;
+    ids[n] = H2_SETTINGS_MAX_HEADER_LIST_SIZE, vals[n++] = p->h2.max_header_list_size;
+    ids[n] = H2_SETTINGS_NO_RFC7540_PRIORITIES, vals[n++] = 1;
+    h2_write_settings(&s->out, ids, vals, n);
+    if (p->h2.connection_window > H2_DEFAULT_WINDOW) {
+        h2_write_window_update(&s->out, 0, p->h2.connection_window - H2_DEFAULT_WINDOW);
+        s->recv_window = p->h2.connection_window;
+    }
+    s->settings_deadline_ms = now_ms + SETTINGS_ACK_TIMEOUT_MS;
+    s->block_deadline_ms = now_ms + (int64_t)(p->h2.preface_timeout * 1000);
+    return s;
+}
+
+void h2_session_free(struct h2_session *s)
+{
+    if (!s) return;
+    while (s->streams.all)
+        stream_close(s, s->streams.all);
+    hpack_decoder_free(&s->dec);
+    hpack_encoder_free(&s->enc);
+    pool_destroy(s->scratch);
+    buf_free(&s->hbuf);
+    buf_free(&s->out);
+    free(s);
+}
+
+int h2_session_upgrade(struct h2_session *s, const struct http_request *req,
+                       const uint8_t *settings, size_t len)
+{
+    struct h2_frame_header hd = {(uint32_t)len, H2_SETTINGS, 0, 0};
+    struct h2_frame f;
+    struct h2_frame_error err;
+    if (h2_frame_parse(&hd, settings, &f, &err) < 0) return -1;
+    apply_peer_settings(s, &f);
+    if (s->dead) return -1;
+    struct h2_stream *st = stream_new(s, 1);
+    if (!st) return -1;
+    s->n_client_streams++;
+    s->last_client_id = 1;
+    st->state = H2_STREAM_HALF_CLOSED_REMOTE;
+    st->end_stream_in = true;
+    struct pool *pool = st->pool;
+    struct http_request *r = &st->req;
+#define COPY(field)                                                                                \
+    r->field = req->field.p                                                                        \
+                   ? str_make(pool_strndup(pool, req->field.p, req->field.len), req->field.len)    \
+                   : STR_NULL
+    r->method = req->method;
+    COPY(method_name);
+    COPY(target);
+    COPY(path);
+    COPY(query);
+    COPY(authority);
+    COPY(host);
+#undef COPY
+    r->has_query = req->has_query;
+    for (size_t i = 0; i < req->headers.count; i++) {
+        const struct http_field *fl = &req->headers.items[i];
+        if (fl->token != HTTP_TOKEN_NONE &&
+            (http_token_info(fl->token)->flags & HTTP_TOKEN_HOP_BY_HOP))
+            continue;
+        char *n = pool_strndup(pool, fl->name.p, fl->name.len);
+        char *v = pool_strndup(pool, fl->value.p, fl->value.len);
+        if (!n || !v) return -1;
+        http_fields_add(&r->headers, pool, str_make(n, fl->name.len), str_make(v, fl->value.len));
+        if (fl->token == HTTP_TOKEN_PRIORITY) h2_priority_parse(fl->value, &st->sched.prio);
+    }
+    dispatch(s, st);
+    return 0;
+}
+
+bool h2_session_done(const struct h2_session *s)
+{
+    if (s->dead) return true;
+    return (s->draining || s->peer_goaway) && s->streams.count == 0 && !s->hb_stream;
+}
+
+bool h2_session_has_pending(const struct h2_session *s)
+{
+    return buf_size(&s->out) > 0 || s->sched.count > 0;
+}
+
+int64_t h2_session_next_deadline(const struct h2_session *s)
+{
+    int64_t d = 0;
+    int64_t c[3] = {s->block_deadline_ms, s->settings_deadline_ms, s->idle_deadline_ms};
+    for (int i = 0; i < 3; i++)
+        if (c[i] && (!d || c[i] < d)) d = c[i];
+    int64_t stall = (int64_t)(s->p.h2.stalled_stream_timeout * 1000);
+    for (struct h2_sched_node *n = s->sched.head; n; n = n->next) {
+        const struct h2_stream *st = (const struct h2_stream *)n;
+        if (st->stalled_since_ms && (!d || st->stalled_since_ms + stall < d))
+            d = st->stalled_since_ms + stall;
+    }
+    return d;
+}
+
+void h2_session_timeout(struct h2_session *s, int64_t now_ms)
+{
+    s->now_ms = now_ms;
+    if (s->dead) return;
+    if (s->block_deadline_ms && now_ms >= s->block_deadline_ms) {
+        if (!s->settings_in) {
+            log_info("%s: HTTP/2 preface not received in time", s->peer);
+            if (s->preface_done)
+                conn_error(s, H2_PROTOCOL_ERROR, "client SETTINGS not received in time");
+            s->dead = true;
+        } else {
+            conn_error(s, H2_ENHANCE_YOUR_CALM, "header block not complete in time");
+        }
+        return;
+    }
+    if (s->settings_deadline_ms && now_ms >= s->settings_deadline_ms) {
+        conn_error(s, H2_SETTINGS_TIMEOUT, "SETTINGS not acknowledged in time");
+        return;
+    }
+    if (s->idle_deadline_ms && now_ms >= s->idle_deadline_ms && s->streams.count == 0) {
+        log_debug("%s: HTTP/2 connection idle, closing", s->peer);
+        h2_write_goaway(&s->out, s->last_client_id, H2_NO_ERROR, NULL);
+        s->error_code = H2_NO_ERROR;
+        s->dead = true;
+        return;
+    }
+    int64_t stall = (int64_t)(s->p.h2.stalled_stream_timeout * 1000);
+    struct h2_sched_node *n = s->sched.head;
+    while (n) {
+        struct h2_sched_node *next = n->next;
+        struct h2_stream *st = (struct h2_stream *)n;
+        if (st->stalled_since_ms && now_ms >= st->stalled_since_ms + stall) {
+            log_info("%s: HTTP/2 stream %u stalled on a zero window, cancelled", s->peer, st->id);
+            stream_error(s, st->id, H2_CANCEL, false);
+        }
+        n = next;
+    }
+}
+
+void h2_session_shutdown(struct h2_session *s, bool graceful)
+{
+    if (s->dead) return;
+    if (graceful) {
+        if (!s->draining) h2_write_goaway(&s->out, s->last_client_id, H2_NO_ERROR, NULL);
+        s->draining = true;
+        s->goaway_last_id = s->last_client_id;
+        return;
+    }
+    h2_write_goaway(&s->out, s->last_client_id, H2_NO_ERROR, NULL);
+    s->error_code = H2_NO_ERROR;
+    s->dead = true;
+}

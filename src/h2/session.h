@@ -1,0 +1,146 @@
+/* The HTTP/2 connection engine (RFC 9113), I/O-free: bytes in (h2_session_recv), frames parsed
+ * and validated, requests handed to a callback, responses pulled from their body sources into
+ * DATA frames as flow control and the RFC 9218 scheduler allow, bytes out in one buffer, the
+ * current time passed in. The socket glue (h2/conn.c) and the tests drive it. */
+#ifndef TERN_H2_SESSION_H
+#define TERN_H2_SESSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "h2/defence.h"
+#include "h2/frame.h"
+#include "h2/hpack.h"
+#include "h2/priority.h"
+#include "h2/stream.h"
+#include "server/config.h"
+
+struct h2_session;
+
+struct h2_session_callbacks {
+    /* A request is complete (or st->reject_status is set: answer that status, e.g. 413/431):
+     * fill st->resp (dispatch_request or dispatch_error). The session sends it on return. */
+    void (*on_request)(struct h2_session *s, struct h2_stream *st);
+    /* A stream that reached on_request is going away (response sent, reset, or connection
+     * closing): log it. */
+    void (*on_stream_close)(struct h2_session *s, struct h2_stream *st);
+    /* Request pools (worker_take_pool/worker_give_pool); NULL: pool_create/pool_destroy. */
+    struct pool *(*take_pool)(void *ud);
+    void (*give_pool)(void *ud, struct pool *pool);
+    /* The IMF-fixdate for the Date field, or NULL: no Date field. */
+    const char *(*date)(void *ud);
+};
+
+/* The limits and settings a session runs with (from struct config). */
+struct h2_session_params {
+    struct config_http2 h2;
+    size_t header_count;
+    uint64_t body_size;
+    bool is_tls;
+    const char *peer;
+};
+
+struct h2_session {
+    const struct h2_session_callbacks *cb;
+    void *ud;
+    struct h2_session_params p;
+    char peer[64];
+    int64_t now_ms;
+    struct buf out;
+    struct hpack_decoder dec;
+    struct hpack_encoder enc;
+    struct pool *scratch; /* discarded header blocks */
+    struct buf hbuf;      /* encoded field blocks, header-block reassembly */
+    struct h2_stream_table streams;
+    struct h2_sched sched;
+    /* connection state */
+    bool preface_done;   /* the 24-byte preface was read */
+    bool settings_in;    /* the client's first SETTINGS arrived */
+    bool dead;           /* a connection error or fast stop: close after flushing out */
+    bool draining;       /* GOAWAY sent: no new streams, close when the last one ends */
+    bool peer_goaway;    /* the client sent GOAWAY */
+    bool settings_acked; /* our first SETTINGS was acknowledged */
+    uint32_t last_client_id;
+    uint32_t goaway_last_id;
+    uint32_t next_push_id;
+    uint32_t n_client_streams; /* open client streams (concurrency limit) */
+    uint32_t n_pushed;         /* pushed streams not yet closed */
+    /* header block being reassembled from CONTINUATION frames (stream 0: none) */
+    uint32_t hb_stream;
+    uint8_t hb_flags;
+    uint32_t hb_continuations;
+    int hb_kind;
+    /* peer settings */
+    uint32_t peer_max_frame;
+    uint32_t peer_max_streams;
+    uint32_t peer_initial_window;
+    bool peer_push;
+    /* flow control */
+    int64_t send_window;           /* connection window the peer gave us */
+    int64_t recv_window;           /* what the peer may still send on the connection */
+    uint32_t recv_unacked;         /* consumed bytes not yet returned */
+    uint32_t local_initial_window; /* stream receive window in force */
+    /* defences */
+    struct h2_budget resets;
+    struct h2_budget idle_frames;
+    size_t control_queued;      /* PING/SETTINGS ack bytes queued since out was last empty */
+    uint32_t recent_resets[32]; /* streams we reset lately: their in-flight frames are fine */
+    unsigned recent_reset_pos;
+    /* deadlines (0: none) */
+    int64_t block_deadline_ms;    /* preface or header block must complete */
+    int64_t settings_deadline_ms; /* our SETTINGS must be acknowledged */
+    int64_t idle_deadline_ms;     /* no streams since */
+    /* push: paths already pushed on this connection (hashes) */
+    uint64_t pushed_paths[64];
+    unsigned n_pushed_paths;
+    uint32_t push_ids[32]; /* promised streams waiting to be answered */
+    unsigned n_push_ids;
+    uint32_t error_code; /* the GOAWAY code we sent, for logs/tests; UINT32_MAX: none */
+};
+
+/* Fills params from a configuration. */
+void h2_session_params_from_config(struct h2_session_params *p, const struct config *cfg,
+                                   bool is_tls, const char *peer);
+/* Creates a session and queues our SETTINGS and connection WINDOW_UPDATE (§3.4). NULL on OOM. */
+struct h2_session *h2_session_new(const struct h2_session_params *p,
+                                  const struct h2_session_callbacks *cb, void *ud, int64_t now_ms);
+/* Frees every stream (calling on_stream_close for dispatched ones) and the session. */
+void h2_session_free(struct h2_session *s);
+
+/* h2c Upgrade (RFC 7540 §3.2): applies the client's HTTP2-Settings payload (decoded bytes) and
+ * makes req stream 1, half-closed (remote), answered at once. 0, or -1 on invalid settings. */
+int h2_session_upgrade(struct h2_session *s, const struct http_request *req,
+                       const uint8_t *settings, size_t len);
+
+/* Processes input; returns the bytes consumed (whole frames; keep the rest and call again with
+ * more). After a connection error everything is consumed and the session is dead. */
+size_t h2_session_recv(struct h2_session *s, const uint8_t *data, size_t len, int64_t now_ms);
+/* Pulls response bodies into DATA frames until out holds high_water bytes or nothing may be
+ * sent (windows, bodies). */
+void h2_session_produce(struct h2_session *s, size_t high_water);
+/* Output waiting to be written (consume what was written with buf_consume). */
+static inline struct buf *h2_session_output(struct h2_session *s)
+{
+    return &s->out;
+}
+/* True when the connection should be closed once the output is flushed. */
+bool h2_session_done(const struct h2_session *s);
+/* True when response data waits on flow control or the output buffer (for the glue's loop). */
+bool h2_session_has_pending(const struct h2_session *s);
+/* Earliest deadline (ms) the glue must call h2_session_timeout at, or 0 for none. */
+int64_t h2_session_next_deadline(const struct h2_session *s);
+/* Handles expired deadlines: slow preface/header block, unacknowledged SETTINGS, stalled
+ * streams, idle connection. */
+void h2_session_timeout(struct h2_session *s, int64_t now_ms);
+/* Stop: graceful sends GOAWAY with the last stream id and lets streams finish; otherwise
+ * GOAWAY NO_ERROR and the session is done. */
+void h2_session_shutdown(struct h2_session *s, bool graceful);
+
+/* Server push (RFC 9113 §8.4): promises a GET for path (absolute, same origin as parent) on
+ * parent, then answers it through on_request after the parent's response headers. Returns 0,
+ * or -1 when not allowed (peer disabled push, pushed parent, duplicate, stream limit...). */
+int h2_session_push(struct h2_session *s, struct h2_stream *parent, str_t path);
+
+#endif
