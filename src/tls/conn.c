@@ -19,7 +19,7 @@ struct tls_conn {
     int fd;
     bool done;         /* handshake finished */
     bool fatal;        /* a fatal error or EOF: no more I/O, no close_notify */
-    bool eof;          /* the peer closed (cleanly or not): reads return 0 */
+    bool eof;          /* the peer ended its side (cleanly or not): reads return 0 */
     bool want_write;   /* the last call that blocked waits for the socket to be writable */
     bool read_blocked; /* the last read needed bytes from the socket */
 };
@@ -80,8 +80,8 @@ int tls_conn_handshake(struct tls_conn *c)
     int saved = errno;
     c->fatal = true;
     const char *reason;
-    if (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0)
-        reason = saved ? strerror(saved) : "connection closed";
+    if (ERR_peek_error() == 0) /* EOF or a socket error, no TLS alert */
+        reason = saved && e == SSL_ERROR_SYSCALL ? strerror(saved) : "connection closed";
     else
         reason = tls_err_reason();
     char peer[INET6_ADDRSTRLEN + 16];
@@ -110,14 +110,19 @@ static ssize_t io_fail(struct tls_conn *c, int r, bool reading)
         c->want_write = true;
         errno = EAGAIN;
         return -1;
-    case SSL_ERROR_ZERO_RETURN: /* close_notify: a clean end of the stream */
-        c->eof = true;
-        if (reading) return 0;
+    case SSL_ERROR_ZERO_RETURN:
+        /* close_notify, or a bare EOF (SSL_OP_IGNORE_UNEXPECTED_EOF): the end of what the peer
+         * sends; as with a half-closed TCP socket we may still answer */
+        if (reading) {
+            c->eof = true;
+            return 0;
+        }
+        c->fatal = true;
         errno = EPIPE;
         return -1;
     case SSL_ERROR_SYSCALL:
         c->fatal = true;
-        if (ERR_peek_error() == 0 && saved == 0) { /* plain EOF */
+        if (ERR_peek_error() == 0 && saved == 0) { /* EOF where OpenSSL did not expect it */
             c->eof = true;
             if (reading) return 0;
             saved = EPIPE;
@@ -125,23 +130,12 @@ static ssize_t io_fail(struct tls_conn *c, int r, bool reading)
         ERR_clear_error();
         errno = saved ? saved : ECONNRESET;
         return -1;
-    default: {
+    default:
         c->fatal = true;
-        unsigned long err = ERR_peek_error();
-        if (ERR_GET_LIB(err) == ERR_LIB_SSL &&
-            ERR_GET_REASON(err) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
-            /* EOF without close_notify: HTTP framing tells a truncated message itself */
-            c->eof = true;
-            ERR_clear_error();
-            if (reading) return 0;
-            errno = EPIPE;
-            return -1;
-        }
         log_debug("tls: %s failed: %s", reading ? "read" : "write", tls_err_reason());
         ERR_clear_error();
         errno = EIO;
         return -1;
-    }
     }
 }
 
@@ -166,7 +160,7 @@ ssize_t tls_conn_read(struct tls_conn *c, void *buf, size_t len)
 
 ssize_t tls_conn_write(struct tls_conn *c, const void *buf, size_t len)
 {
-    if (c->fatal || c->eof) {
+    if (c->fatal) {
         errno = EPIPE;
         return -1;
     }

@@ -173,8 +173,11 @@ static int ctx_setup(struct tls_server *srv, struct tls_cert_ctx *cc, const stru
         return -1;
     }
     SSL_CTX_set_app_data(ctx, cc);
+    /* a bare EOF reads as the end of the stream and leaves the connection writable (HTTP framing
+     * detects truncation itself) */
     uint64_t opts = SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
-                    SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_PRIORITIZE_CHACHA;
+                    SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_PRIORITIZE_CHACHA |
+                    SSL_OP_IGNORE_UNEXPECTED_EOF;
     if (!cfg->tls.tickets) opts |= SSL_OP_NO_TICKET;
     SSL_CTX_set_options(ctx, opts);
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |

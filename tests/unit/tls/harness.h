@@ -196,11 +196,11 @@ static inline void pair_ping(struct pair *p)
 static inline void pair_close(struct pair *p)
 {
     /* an SSL freed without close_notify marks its session not resumable */
-    if (p->c_result == 1) SSL_shutdown(p->c);
+    if (p->c && p->c_result == 1) SSL_shutdown(p->c);
     tls_conn_free(p->s);
     SSL_free(p->c);
     close(p->sfd);
-    close(p->cfd);
+    if (p->cfd >= 0) close(p->cfd);
     ERR_clear_error();
 }
 

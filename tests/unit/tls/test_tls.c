@@ -397,16 +397,38 @@ static void test_io(struct tls_server *srv, SSL_CTX *cctx)
     CHECK_INT(tls_conn_read(p.s, buf, sizeof(buf)), 0);
     pair_close(&p);
 
-    /* the client vanishes without close_notify: EOF as well */
+    /* close_notify from the client, and the server still answers (a half close) */
+    pair_open(&p, srv, cctx, NULL, NULL);
+    CHECK(pair_handshake(&p));
+    SSL_write_ex(p.c, "req", 3, &n);
+    SSL_shutdown(p.c);
+    CHECK_INT(tls_conn_read(p.s, buf, sizeof(buf)), 3);
+    CHECK_INT(tls_conn_read(p.s, buf, sizeof(buf)), 0);
+    CHECK_INT(tls_conn_write(p.s, "resp", 4), 4);
+    CHECK_INT(client_drain(p.c, (unsigned char *)buf, 4), 4);
+    CHECK_STRN(buf, 4, "resp");
+    pair_close(&p);
+
+    /* the client half-closes TCP without close_notify: EOF, and still writable */
     pair_open(&p, srv, cctx, NULL, NULL);
     CHECK(pair_handshake(&p));
     SSL_write_ex(p.c, "bye", 3, &n);
     shutdown(p.cfd, SHUT_WR);
     CHECK_INT(tls_conn_read(p.s, buf, sizeof(buf)), 3);
     CHECK_INT(tls_conn_read(p.s, buf, sizeof(buf)), 0);
+    CHECK_INT(tls_conn_read(p.s, buf, sizeof(buf)), 0);
+    CHECK_INT(tls_conn_write(p.s, "late", 4), 4);
+    CHECK_INT(client_drain(p.c, (unsigned char *)buf, 4), 4);
+    CHECK_STRN(buf, 4, "late");
+    /* then the client is gone: the write fails, not EAGAIN */
+    SSL_free(p.c);
+    p.c = NULL;
+    close(p.cfd);
+    p.cfd = -1;
     errno = 0;
     CHECK_INT(tls_conn_write(p.s, "x", 1), -1);
-    CHECK(errno != 0 && errno != EAGAIN);
+    CHECK(errno == EPIPE || errno == ECONNRESET);
+    CHECK_INT(tls_conn_write(p.s, "x", 1), -1);
     pair_close(&p);
 
     /* the client resets mid-stream: an error, not EAGAIN */
@@ -420,6 +442,50 @@ static void test_io(struct tls_server *srv, SSL_CTX *cctx)
     CHECK(errno == EIO);
     CHECK_INT(tls_conn_read(p.s, buf, sizeof(buf)), -1);
     pair_close(&p);
+}
+
+/* TLS 1.3: the client's first request can arrive with its Finished; the handshake reads both
+ * (read-ahead), so pending() must tell the caller to read before waiting on the socket. */
+static void test_data_with_finished(struct tls_server *srv, SSL_CTX *t13)
+{
+    struct pair p;
+    pair_open(&p, srv, t13, NULL, NULL);
+    size_t n;
+    for (int i = 0; i < 50 && p.c_result != 1; i++) {
+        if (SSL_do_handshake(p.c) == 1) p.c_result = 1;
+        if (p.c_result != 1) CHECK_INT(tls_conn_handshake(p.s), 0);
+    }
+    ERR_clear_error();
+    CHECK_INT(p.c_result, 1);
+    CHECK(SSL_write_ex(p.c, "GET / HTTP/1.1\r\n\r\n", 18, &n) == 1);
+    CHECK_INT(tls_conn_handshake(p.s), 1);
+    CHECK(tls_conn_pending(p.s));
+    char buf[64];
+    CHECK_INT(tls_conn_read(p.s, buf, sizeof(buf)), 18);
+    CHECK_STRN(buf, 18, "GET / HTTP/1.1\r\n\r\n");
+    CHECK(!tls_conn_pending(p.s));
+    pair_close(&p);
+}
+
+/* A key share the server does not take: HelloRetryRequest, a second ClientHello (and a second
+ * run of the SNI callback). */
+static void test_hello_retry(struct tls_server *srv)
+{
+    SSL_CTX *cctx = client_ctx(TLS1_3_VERSION, TLS1_3_VERSION);
+    CHECK(SSL_CTX_set1_groups_list(cctx, "X448:P-256") == 1);
+    const char *snis[] = {NULL, "other.test", "a.wild.test"};
+    const char *cns[] = {"default.test", "other.test", "wild.test"};
+    for (int i = 0; i < 3; i++) {
+        struct pair p;
+        pair_open(&p, srv, cctx, snis[i], NULL);
+        CHECK(pair_handshake(&p));
+        CHECK_STR(peer_cn(p.c), cns[i]);
+        EVP_PKEY *tmp = NULL;
+        CHECK(SSL_get_peer_tmp_key(p.c, &tmp) == 1 && EVP_PKEY_is_a(tmp, "EC"));
+        EVP_PKEY_free(tmp);
+        pair_close(&p);
+    }
+    SSL_CTX_free(cctx);
 }
 
 static void test_bad_clients(struct tls_server *srv)
@@ -629,6 +695,8 @@ int main(void)
         test_ocsp(srv);
         test_io(srv, t13);
         test_io(srv, t12);
+        test_data_with_finished(srv, t13);
+        test_hello_retry(srv);
         test_bad_clients(srv);
         tls_server_free(srv);
     }
