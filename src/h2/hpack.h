@@ -30,8 +30,10 @@ struct hpack_table {
 
 struct hpack_decoder {
     struct hpack_table table;
-    size_t settings_max; /* our SETTINGS_HEADER_TABLE_SIZE: size updates above it are errors */
-    bool first_field;    /* size updates are only allowed at the start of a block */
+    size_t settings_max;  /* our SETTINGS_HEADER_TABLE_SIZE: size updates above it are errors */
+    bool first_field;     /* size updates are only allowed at the start of a block */
+    bool update_required; /* our setting shrank below the table size: the next block must
+                             start with a dynamic table size update (RFC 7541 §4.2) */
 };
 
 /* Called for each decoded field; name and value live in `pool` (or the decoder) until the pool
@@ -42,10 +44,16 @@ typedef int (*hpack_emit_fn)(void *ctx, str_t name, str_t value, enum http_token
 /* max_table_size: the SETTINGS_HEADER_TABLE_SIZE we advertise (default 4096). */
 void hpack_decoder_init(struct hpack_decoder *d, size_t max_table_size);
 void hpack_decoder_free(struct hpack_decoder *d);
+/* Our SETTINGS_HEADER_TABLE_SIZE changed (acknowledged by the peer). If it fell below the
+ * current table size, the peer's next block must begin with a size update (§4.2). */
+void hpack_decoder_set_max_table_size(struct hpack_decoder *d, size_t max_table_size);
 /* Decodes one complete header block (after CONTINUATION reassembly). max_list_size bounds the
  * decoded size as SETTINGS_MAX_HEADER_LIST_SIZE counts it (name + value + 32 per field).
  * Memory never grows with what the peer references: each emitted string is at most
- * max_list_size bytes in total. */
+ * max_list_size bytes in total. Emitted strings are NUL-terminated, never point into `in`, and
+ * stay valid until the pool is reset (pool copies, or static strings for static-table entries
+ * and token names). Literal names are passed on as received: the caller checks case and
+ * characters (RFC 9113 §8.2.1). Out of memory is reported as HPACK_ERR_COMPRESSION. */
 enum hpack_result hpack_decode(struct hpack_decoder *d, const uint8_t *in, size_t len,
                                size_t max_list_size, struct pool *pool, hpack_emit_fn emit,
                                void *ctx);
@@ -53,6 +61,7 @@ enum hpack_result hpack_decode(struct hpack_decoder *d, const uint8_t *in, size_
 struct hpack_encoder {
     struct hpack_table table;
     size_t pending_update; /* SIZE_MAX, or a table size update to emit at the next block */
+    size_t pending_min;    /* SIZE_MAX, or the smallest size since the last block (§4.2) */
 };
 
 /* The encoder starts with the RFC default table size 4096. */
@@ -79,5 +88,8 @@ int hpack_encode_field(struct hpack_encoder *e, struct buf *out, str_t name, str
 size_t hpack_huffman_encoded_len(const uint8_t *in, size_t len);
 size_t hpack_huffman_encode(const uint8_t *in, size_t len, uint8_t *out);
 long hpack_huffman_decode(const uint8_t *in, size_t len, uint8_t *out, size_t out_cap);
+/* (decode also fails when out_cap is too small; len * 8 / 5 bytes always suffice.) */
+/* Decoded length of a Huffman string, or -1 when invalid. */
+long hpack_huffman_decoded_len(const uint8_t *in, size_t len);
 
 #endif

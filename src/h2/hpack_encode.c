@@ -1,0 +1,220 @@
+/* HPACK encoder (RFC 7541 §6), tuned for responses: fields that repeat across responses go into
+ * the dynamic table so the next response names them in one byte; values that change every time
+ * are sent as literals without indexing, sensitive ones as never-indexed literals (§7.1). */
+#include "h2/hpack.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "h2/hpack_internal.h"
+
+/* Fields whose whole size (name + value + 32) is above this are not worth a table slot. */
+#define HPACK_INDEX_MAX_FIELD 1024
+
+void hpack_encoder_init(struct hpack_encoder *e)
+{
+    hpack_table_init(&e->table, HPACK_DEFAULT_TABLE_SIZE);
+    e->pending_update = SIZE_MAX;
+    e->pending_min = SIZE_MAX;
+}
+
+void hpack_encoder_free(struct hpack_encoder *e)
+{
+    hpack_table_free(&e->table);
+}
+
+void hpack_encoder_set_max_table_size(struct hpack_encoder *e, size_t peer_max)
+{
+    size_t v = peer_max < HPACK_DEFAULT_TABLE_SIZE ? peer_max : HPACK_DEFAULT_TABLE_SIZE;
+    if (v == e->table.max_size && e->pending_update == SIZE_MAX) return;
+    hpack_table_set_max(&e->table, v); /* evicts now; the peer evicts at the update */
+    if (v < e->pending_min) e->pending_min = v;
+    e->pending_update = v;
+}
+
+int hpack_encode_begin(struct hpack_encoder *e, struct buf *out)
+{
+    if (e->pending_update == SIZE_MAX) return 0;
+    if (buf_reserve(out, 2 * HPACK_INT_MAX) < 0) return -1;
+    uint8_t *p = (uint8_t *)buf_tail(out);
+    size_t n = 0;
+    if (e->pending_min < e->pending_update) n += hpack_int_encode(p, 0x20, 5, e->pending_min);
+    n += hpack_int_encode(p + n, 0x20, 5, e->pending_update);
+    buf_commit(out, n);
+    e->pending_update = e->pending_min = SIZE_MAX;
+    return 0;
+}
+
+enum policy { INDEX, NO_INDEX, NEVER };
+
+/* How a field is represented, from its name (§7.1.3 for the never-indexed ones). */
+static enum policy policy_for(enum http_token token, str_t name)
+{
+    switch (token) {
+    case HTTP_TOKEN_SET_COOKIE:
+    case HTTP_TOKEN_COOKIE:
+    case HTTP_TOKEN_AUTHORIZATION:
+    case HTTP_TOKEN_PROXY_AUTHORIZATION: return NEVER;
+    case HTTP_TOKEN_DATE:
+    case HTTP_TOKEN_CONTENT_LENGTH:
+    case HTTP_TOKEN_ETAG:
+    case HTTP_TOKEN_LAST_MODIFIED:
+    case HTTP_TOKEN_CONTENT_RANGE:
+    case HTTP_TOKEN_CONTENT_DISPOSITION:
+    case HTTP_TOKEN_LOCATION:
+    case HTTP_TOKEN_EXPIRES:
+    case HTTP_TOKEN_AGE:
+    case HTTP_TOKEN_RANGE:
+    case HTTP_TOKEN_REFERER:
+    case HTTP_TOKEN_IF_MATCH:
+    case HTTP_TOKEN_IF_NONE_MATCH:
+    case HTTP_TOKEN_IF_MODIFIED_SINCE:
+    case HTTP_TOKEN_IF_UNMODIFIED_SINCE:
+    case HTTP_TOKEN_IF_RANGE: return NO_INDEX;
+    case HTTP_TOKEN_NONE: return str_eq(name, STR_LIT(":path")) ? NO_INDEX : INDEX;
+    default: return INDEX;
+    }
+}
+
+/* Static name index and full-match index (0 when none) of a name (§2.3.1). Entries with the same
+ * name are consecutive in Appendix A. */
+static void static_find(str_t name, enum http_token token, str_t value, unsigned *name_idx,
+                        unsigned *full_idx)
+{
+    unsigned i = 0;
+    *name_idx = *full_idx = 0;
+    if (token != HTTP_TOKEN_NONE) {
+        i = (unsigned)http_token_info(token)->hpack_index;
+    } else if (name.len > 1 && name.p[0] == ':') {
+        for (unsigned j = 1; j <= 14 && !i; j++)
+            if (str_eq(hpack_static_table[j].name, name)) i = j;
+    }
+    if (!i) return;
+    *name_idx = i;
+    for (unsigned j = i; j <= HPACK_STATIC_COUNT; j++) {
+        if (!str_eq(hpack_static_table[j].name, hpack_static_table[i].name)) break;
+        if (str_eq(hpack_static_table[j].value, value)) {
+            *full_idx = j;
+            break;
+        }
+    }
+}
+
+static bool entry_has_name(const struct hpack_entry *en, str_t name, enum http_token token)
+{
+    if (token != HTTP_TOKEN_NONE) return en->token == token;
+    return en->token == HTTP_TOKEN_NONE && str_eq(hpack_entry_name(en), name);
+}
+
+/* Scans the dynamic table (newest first) for name: value and for the name alone. */
+static void dynamic_find(const struct hpack_table *t, str_t name, enum http_token token,
+                         str_t value, bool want_full, unsigned *name_idx, unsigned *full_idx)
+{
+    for (size_t k = 1; k <= t->n_entries; k++) {
+        const struct hpack_entry *en = hpack_table_get(t, k);
+        if (!entry_has_name(en, name, token)) continue;
+        if (!*name_idx) *name_idx = (unsigned)(HPACK_STATIC_COUNT + k);
+        if (!want_full) return;
+        if (str_eq(hpack_entry_value(en), value)) {
+            *full_idx = (unsigned)(HPACK_STATIC_COUNT + k);
+            return;
+        }
+    }
+}
+
+/* §5.2 string literal, Huffman-coded when that is shorter. */
+static size_t put_string(uint8_t *p, str_t s)
+{
+    size_t hlen = hpack_huffman_encoded_len((const uint8_t *)s.p, s.len);
+    if (hlen < s.len) {
+        size_t n = hpack_int_encode(p, 0x80, 7, hlen);
+        return n + hpack_huffman_encode((const uint8_t *)s.p, s.len, p + n);
+    }
+    size_t n = hpack_int_encode(p, 0, 7, s.len);
+    if (s.len) memcpy(p + n, s.p, s.len);
+    return n + s.len;
+}
+
+static int put_indexed(struct buf *out, unsigned idx)
+{
+    if (buf_reserve(out, HPACK_INT_MAX) < 0) return -1;
+    buf_commit(out, hpack_int_encode((uint8_t *)buf_tail(out), 0x80, 7, idx));
+    return 0;
+}
+
+static int encode_lower(struct hpack_encoder *e, struct buf *out, str_t name, str_t value,
+                        enum http_token token, bool never_index)
+{
+    enum policy pol = never_index ? NEVER : policy_for(token, name);
+    if (pol == INDEX && (name.len + value.len + HPACK_ENTRY_OVERHEAD > HPACK_INDEX_MAX_FIELD ||
+                         name.len + value.len + HPACK_ENTRY_OVERHEAD > e->table.max_size))
+        pol = NO_INDEX;
+    unsigned name_idx, full_idx;
+    static_find(name, token, value, &name_idx, &full_idx);
+    if (pol != NEVER && full_idx) return put_indexed(out, full_idx);
+    unsigned dyn_name = 0, dyn_full = 0;
+    if (pol == INDEX || !name_idx)
+        dynamic_find(&e->table, name, token, value, pol == INDEX, &dyn_name, &dyn_full);
+    if (dyn_full) return put_indexed(out, dyn_full);
+    if (!name_idx) name_idx = dyn_name;
+
+    if (buf_reserve(out, 3 * HPACK_INT_MAX + name.len + value.len) < 0) return -1;
+    uint8_t *p = (uint8_t *)buf_tail(out);
+    size_t n;
+    if (pol == INDEX)
+        n = hpack_int_encode(p, 0x40, 6, name_idx); /* §6.2.1 */
+    else if (pol == NO_INDEX)
+        n = hpack_int_encode(p, 0x00, 4, name_idx); /* §6.2.2 */
+    else
+        n = hpack_int_encode(p, 0x10, 4, name_idx); /* §6.2.3 */
+    if (!name_idx) n += put_string(p + n, name);
+    n += put_string(p + n, value);
+    buf_commit(out, n);
+    if (pol == INDEX) {
+        struct hpack_entry *en;
+        if (hpack_table_add(&e->table, name.p, name.len, value.p, value.len, token, &en) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+int hpack_encode_field(struct hpack_encoder *e, struct buf *out, str_t name, str_t value,
+                       enum http_token token, bool never_index)
+{
+    if (name.len && name.p[0] == ':')
+        token = HTTP_TOKEN_NONE;
+    else if (token == HTTP_TOKEN_NONE)
+        token = http_token_lookup(name.p, name.len);
+    if (token != HTTP_TOKEN_NONE)
+        return encode_lower(e, out, http_token_info(token)->name, value, token, never_index);
+    size_t i = 0;
+    while (i < name.len && !(name.p[i] >= 'A' && name.p[i] <= 'Z'))
+        i++;
+    if (i == name.len) return encode_lower(e, out, name, value, token, never_index);
+    char stack[256];
+    char *low = name.len <= sizeof(stack) ? stack : malloc(name.len);
+    if (!low) return -1;
+    for (i = 0; i < name.len; i++)
+        low[i] = ascii_lower(name.p[i]);
+    int rc = encode_lower(e, out, str_make(low, name.len), value, token, never_index);
+    if (low != stack) free(low);
+    return rc;
+}
+
+int hpack_encode_status(struct hpack_encoder *e, struct buf *out, int status)
+{
+    switch (status) { /* Appendix A, indexes 8-14 */
+    case 200: return put_indexed(out, 8);
+    case 204: return put_indexed(out, 9);
+    case 206: return put_indexed(out, 10);
+    case 304: return put_indexed(out, 11);
+    case 400: return put_indexed(out, 12);
+    case 404: return put_indexed(out, 13);
+    case 500: return put_indexed(out, 14);
+    default: break;
+    }
+    if (status < 100 || status > 999) status = 500;
+    char d[3] = {(char)('0' + status / 100), (char)('0' + status / 10 % 10),
+                 (char)('0' + status % 10)};
+    return encode_lower(e, out, STR_LIT(":status"), str_make(d, 3), HTTP_TOKEN_NONE, false);
+}
