@@ -13,8 +13,10 @@
 struct tls_server; /* shared by all workers (OpenSSL contexts are thread-safe) */
 struct tls_conn;
 
-/* Builds the contexts for cfg: cfg->tls.cert as the default certificate, each server's cert
- * for its names (SNI). TLS 1.2 and 1.3 only, AEAD ciphers only, ECDSA and RSA keys.
+/* Builds the contexts for cfg: cfg->tls.cert as the default certificate (else the default
+ * server's cert, else the first server's), each server's cert for its names (SNI: exact, then
+ * the longest "*.suffix"; no match: the default). TLS 1.2 and 1.3 only, ECDHE + AEAD ciphers
+ * only, ECDSA and RSA keys.
  * ALPN offers h2 (when cfg->http2.enabled) and http/1.1. Returns NULL with "message" in err
  * (naming the file) when a certificate or key cannot be loaded or does not match. */
 struct tls_server *tls_server_create(const struct config *cfg, char *err, size_t errlen);
@@ -27,7 +29,8 @@ void tls_server_tick(struct tls_server *srv, time_t now);
 /* After a reload: take over old's ticket keys so tickets issued before still resume. */
 void tls_server_inherit_tickets(struct tls_server *srv, const struct tls_server *old);
 
-/* A server-side TLS connection over a connected non-blocking socket (not owned). */
+/* A server-side TLS connection over a connected non-blocking socket (not owned); NULL when out
+ * of memory. One thread at a time per connection. The process must ignore SIGPIPE. */
 struct tls_conn *tls_conn_new(struct tls_server *srv, int fd);
 /* Drives the handshake: 1 done, 0 in progress (wait for the socket), -1 failed (the reason
  * is logged at info level). */
