@@ -8,8 +8,10 @@
 #include "h2/flow.h"
 
 #define SETTINGS_ACK_TIMEOUT_MS 10000
-#define BLOCK_SLACK             1024 /* header block bytes beyond max_header_list_size */
-#define URGENCY_PUSH            (H2_URGENCY_DEFAULT + 1)
+/* a header block may exceed max_header_list_size by this much (compression overhead) before
+ * it is a flood; within it, a decoded list over the limit is answered 431 */
+#define BLOCK_SLACK(max) ((size_t)(max) / 2 + 1024)
+#define URGENCY_PUSH     (H2_URGENCY_DEFAULT + 1)
 
 enum block_kind { BLOCK_REQUEST, BLOCK_TRAILERS, BLOCK_DISCARD, BLOCK_REFUSE, BLOCK_CLOSED };
 
@@ -474,7 +476,8 @@ static void on_continuation(struct h2_session *s, const struct h2_frame *f)
         conn_error(s, H2_ENHANCE_YOUR_CALM, "too many CONTINUATION frames");
         return;
     }
-    if (buf_size(&s->hbuf) + f->data_len > (size_t)s->p.h2.max_header_list_size + BLOCK_SLACK) {
+    if (buf_size(&s->hbuf) + f->data_len >
+        (size_t)s->p.h2.max_header_list_size + BLOCK_SLACK(s->p.h2.max_header_list_size)) {
         conn_error(s, H2_ENHANCE_YOUR_CALM, "header block too large");
         return;
     }
@@ -924,6 +927,9 @@ static ssize_t pull_body(struct h2_stream *st, char *dst, size_t max)
 void h2_session_produce(struct h2_session *s, size_t high_water)
 {
     if (buf_size(&s->out) == 0) s->control_queued = 0;
+    /* after an h2c Upgrade, wait for the client's preface before sending DATA: some clients
+     * (curl 7.88) cannot buffer much that arrives right behind the 101 */
+    if (!s->settings_in) return;
     while (!s->dead && buf_size(&s->out) < high_water) {
         struct h2_sched_node *n = h2_sched_pick(&s->sched, sched_ready, s);
         if (!n) break;
@@ -1115,6 +1121,7 @@ struct h2_session *h2_session_new(const struct h2_session_params *p,
         s->recv_window = p->h2.connection_window;
     }
     s->settings_deadline_ms = now_ms + SETTINGS_ACK_TIMEOUT_MS;
+    s->idle_deadline_ms = now_ms + (int64_t)(p->h2.idle_timeout * 1000);
     s->block_deadline_ms = now_ms + (int64_t)(p->h2.preface_timeout * 1000);
     return s;
 }
