@@ -201,9 +201,7 @@ static int pseudo(struct block_ctx *c, str_t name, str_t value)
     }
     if (*has) return malformed(c, "duplicated pseudo-header");
     if (!value_ok(value)) return malformed(c, "invalid pseudo-header value");
-    char *v = pool_strndup(c->st->pool, value.p, value.len);
-    if (!v) return malformed(c, "out of memory");
-    *slot = str_make(v, value.len);
+    *slot = value; /* hpack_decode's strings live in the stream's pool */
     *has = true;
     return 0;
 }
@@ -231,15 +229,7 @@ static int on_field(void *ctx, str_t name, str_t value, enum http_token token)
         name = http_token_info(token)->name; /* static: no copy */
     }
     if (!value_ok(value)) return malformed(c, "invalid field value");
-    struct h2_stream *st = c->st;
-    char *v = pool_strndup(st->pool, value.p, value.len);
-    if (!v) return malformed(c, "out of memory");
-    value = str_make(v, value.len);
-    if (token == HTTP_TOKEN_NONE) {
-        char *n = pool_strndup(st->pool, name.p, name.len);
-        if (!n) return malformed(c, "out of memory");
-        name = str_make(n, name.len);
-    }
+    struct h2_stream *st = c->st; /* name and value already live in st->pool */
     struct http_fields *f = c->trailers ? &st->req.trailers : &st->req.headers;
     if (c->trailers) {
         if (http_fields_add(f, st->pool, name, value) < 0) return malformed(c, "out of memory");
