@@ -5,7 +5,8 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: tern serve [DIR] [--listen ADDR:PORT]... [--workers N]\n"
+    fprintf(f, "usage: tern serve [DIR] [--listen ADDR:PORT]... [--tls-listen ADDR:PORT]...\n"
+               "                  [--cert FILE --key FILE] [--workers N]\n"
                "                  [--access-log PATH|stdout|off] [--error-log PATH|stderr]\n"
                "                  [-c FILE]\n"
                "       tern check -c FILE\n"

@@ -3,12 +3,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli/cli.h"
 #include "core/log.h"
 #include "h1/serialize.h"
 #include "server/config.h"
 #include "server/server.h"
+#include "tls/tls.h"
 
 /* Command-line settings; they override the configuration file, also after a reload. */
 struct serve_args {
@@ -16,6 +18,10 @@ struct serve_args {
     const char *config_file;
     const char *listens[64];
     int n_listens;
+    const char *tls_listens[64];
+    int n_tls_listens;
+    const char *cert;
+    const char *key;
     int workers; /* -1: not given */
     const char *access_log;
     const char *error_log;
@@ -31,6 +37,18 @@ static int parse_args(int argc, char **argv, struct serve_args *a)
         if (strcmp(arg, "--listen") == 0 || strcmp(arg, "-l") == 0) {
             if (!val || a->n_listens >= 64) goto missing;
             a->listens[a->n_listens++] = val;
+            i++;
+        } else if (strcmp(arg, "--tls-listen") == 0) {
+            if (!val || a->n_tls_listens >= 64) goto missing;
+            a->tls_listens[a->n_tls_listens++] = val;
+            i++;
+        } else if (strcmp(arg, "--cert") == 0) {
+            if (!val) goto missing;
+            a->cert = val;
+            i++;
+        } else if (strcmp(arg, "--key") == 0) {
+            if (!val) goto missing;
+            a->key = val;
             i++;
         } else if (strcmp(arg, "--workers") == 0 || strcmp(arg, "-w") == 0) {
             char *end;
@@ -103,29 +121,65 @@ static struct config *load_config(const struct serve_args *a, char *err, size_t 
             return NULL;
         }
     }
-    if (a->n_listens) {
-        struct config_listen *ls = calloc((size_t)a->n_listens, sizeof(*ls));
+    if (a->n_listens || a->n_tls_listens) {
+        /* --listen replaces the cleartext listeners, --tls-listen the TLS ones */
+        size_t max = cfg->n_listens + (size_t)a->n_listens + (size_t)a->n_tls_listens;
+        struct config_listen *ls = calloc(max, sizeof(*ls));
+        size_t n = 0;
         if (!ls) {
             config_free(cfg);
             snprintf(err, errlen, "out of memory");
             return NULL;
         }
-        for (int i = 0; i < a->n_listens; i++) {
-            if (config_parse_listen(a->listens[i], &ls[i]) < 0) {
-                snprintf(err, errlen, "bad --listen '%s' (want ADDR:PORT or [V6]:PORT)",
-                         a->listens[i]);
-                for (int j = 0; j < i; j++)
-                    free(ls[j].host);
-                free(ls);
-                config_free(cfg);
-                return NULL;
+        for (int pass = 0; pass < 2; pass++) {
+            bool tls = pass == 1;
+            int given = tls ? a->n_tls_listens : a->n_listens;
+            const char *const *list = tls ? a->tls_listens : a->listens;
+            for (int i = 0; i < given; i++) {
+                if (config_parse_listen(list[i], &ls[n]) < 0) {
+                    snprintf(err, errlen, "bad %s '%s' (want ADDR:PORT or [V6]:PORT)",
+                             tls ? "--tls-listen" : "--listen", list[i]);
+                    for (size_t j = 0; j < n; j++)
+                        free(ls[j].host);
+                    free(ls);
+                    config_free(cfg);
+                    return NULL;
+                }
+                ls[n++].tls = tls;
+            }
+            for (size_t i = 0; given == 0 && i < cfg->n_listens; i++) {
+                if (cfg->listens[i].tls != tls) continue;
+                ls[n] = cfg->listens[i];
+                cfg->listens[i].host = NULL;
+                n++;
             }
         }
         for (size_t i = 0; i < cfg->n_listens; i++)
             free(cfg->listens[i].host);
         free(cfg->listens);
         cfg->listens = ls;
-        cfg->n_listens = (size_t)a->n_listens;
+        cfg->n_listens = n;
+    }
+    if (a->cert || a->key) {
+        if (!a->cert || !a->key) {
+            snprintf(err, errlen, "--cert and --key go together");
+            config_free(cfg);
+            return NULL;
+        }
+        free(cfg->tls.cert.cert_file);
+        free(cfg->tls.cert.key_file);
+        cfg->tls.cert.cert_file = dup_or_die(a->cert);
+        cfg->tls.cert.key_file = dup_or_die(a->key);
+    }
+    if (server_config_has_tls(cfg) && !cfg->tls.cert.cert_file) {
+        bool any = false;
+        for (size_t i = 0; i < cfg->n_servers; i++)
+            any |= cfg->servers[i].cert.cert_file != NULL;
+        if (!any) {
+            snprintf(err, errlen, "TLS listeners need a certificate: --cert FILE --key FILE");
+            config_free(cfg);
+            return NULL;
+        }
     }
     if (a->workers >= 0) cfg->workers = a->workers;
     if (a->access_log) {
@@ -189,16 +243,22 @@ int cli_serve(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &set, NULL); /* workers inherit the mask; main waits below */
     signal(SIGPIPE, SIG_IGN);
 
+    struct tls_server *tls = NULL;
+    if (server_config_has_tls(cfg) && !(tls = tls_server_create(cfg, err, sizeof(err)))) {
+        log_error("TLS: %s", err);
+        config_free(cfg);
+        return 1;
+    }
     static struct server srv;
-    if (server_start(&srv, cfg) < 0) {
+    if (server_start(&srv, cfg, tls) < 0) {
         log_error("cannot start: see the messages above");
         server_free(&srv);
         return 1;
     }
     for (size_t i = 0; i < cfg->n_listens; i++)
-        log_info("listening on %s%s%s:%d", strchr(cfg->listens[i].host, ':') ? "[" : "",
-                 cfg->listens[i].host, strchr(cfg->listens[i].host, ':') ? "]" : "",
-                 cfg->listens[i].port);
+        log_info("listening on %s://%s%s%s:%d", cfg->listens[i].tls ? "https" : "http",
+                 strchr(cfg->listens[i].host, ':') ? "[" : "", cfg->listens[i].host,
+                 strchr(cfg->listens[i].host, ':') ? "]" : "", cfg->listens[i].port);
     log_info("tern %s started with %d workers", TERN_VERSION, srv.n_workers);
 
     bool graceful = false;
@@ -214,13 +274,24 @@ int cli_serve(int argc, char **argv)
             struct config *cur = atomic_load(&srv.cfg);
             if (!same_listens(cur, next))
                 log_warn("reload: listen addresses changed; they apply after a restart");
+            struct tls_server *next_tls = NULL;
+            if (server_config_has_tls(next) &&
+                !(next_tls = tls_server_create(next, err, sizeof(err)))) {
+                log_error("reload failed, keeping the running configuration: TLS: %s", err);
+                config_free(next);
+                continue;
+            }
+            struct tls_server *old_tls = atomic_load(&srv.tls);
+            if (next_tls && old_tls) /* tickets issued before the reload keep working */
+                tls_server_inherit_tickets(next_tls, old_tls);
             if (apply_logs(next) < 0) {
                 log_error("reload failed: logs");
                 apply_logs(cur);
                 config_free(next);
+                if (next_tls) tls_server_free(next_tls);
                 continue;
             }
-            server_reload(&srv, next);
+            server_reload(&srv, next, next_tls);
             log_info("configuration reloaded");
         } else if (sig == SIGUSR1) {
             log_reopen();

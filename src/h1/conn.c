@@ -15,8 +15,14 @@
 #include "h1/parser.h"
 #include "h1/serialize.h"
 #include "h1/upgrade.h"
+#include "h2/conn.h"
 #include "server/dispatch.h"
 #include "server/server.h"
+#include "server/transport.h"
+
+/* RFC 9113 §3.4: the client connection preface */
+static const char h2_preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+#define H2_PREFACE_LEN (sizeof(h2_preface) - 1)
 
 #define IN_CHUNK     16384
 #define OUT_HIGH     65536      /* stop pulling the body while this much is queued */
@@ -24,7 +30,7 @@
 #define SENDFILE_MAX (1u << 20) /* bytes asked from a file source per sendfile */
 #define LINGER_MS    2000
 
-enum h1_state { ST_HEAD, ST_BODY, ST_RESPOND, ST_LINGER };
+enum h1_state { ST_HANDSHAKE, ST_HEAD, ST_BODY, ST_RESPOND, ST_LINGER };
 
 struct exchange {
     struct pool *pool;
@@ -44,6 +50,7 @@ struct exchange {
 
 struct h1_conn {
     struct io_watch w;
+    struct transport tr; /* tr.fd == w.fd */
     struct timer timer;
     struct worker *wk;
     struct h1_conn *next, *prev;
@@ -113,7 +120,7 @@ static void conn_close(struct h1_conn *c)
     struct worker *wk = c->wk;
     exchange_free(c);
     timer_cancel(&c->timer);
-    if (c->w.fd >= 0) close(c->w.fd); /* also leaves the epoll set: the fd is never duplicated */
+    if (c->w.fd >= 0) transport_close(&c->tr); /* also leaves the epoll set: never duplicated */
     buf_release(wk, &c->in);
     buf_release(wk, &c->out);
     if (c->prev)
@@ -146,12 +153,13 @@ static void on_timer(struct timer *t)
         return;
     }
     switch (c->state) {
+    case ST_HANDSHAKE: log_info("%s: TLS handshake not complete in time, closing", c->peer); break;
     case ST_HEAD:
         if (c->head_started) {
             log_info("%s: request head not complete in time, closing", c->peer);
             static const char r408[] = "HTTP/1.1 408 Request Timeout\r\nServer: tern\r\n"
                                        "Content-Length: 0\r\nConnection: close\r\n\r\n";
-            if (write(c->w.fd, r408, sizeof(r408) - 1) < 0) {
+            if (transport_write(&c->tr, r408, sizeof(r408) - 1) < 0) {
                 /* best effort */
             }
         }
@@ -180,6 +188,7 @@ void h1_conn_open(struct worker *wk, int fd, const char *peer)
         return;
     }
     c->w.fd = fd;
+    c->tr = (struct transport){fd, NULL};
     c->w.cb = on_io;
     c->timer.cb = on_timer;
     c->wk = wk;
@@ -197,6 +206,40 @@ void h1_conn_open(struct worker *wk, int fd, const char *peer)
      * epoll registration, which a short-lived connection may never need. Registering an
      * edge-triggered fd reports readiness present at that moment, so nothing is lost. */
     c->can_read = true;
+    conn_run(c);
+    if (!c->closed && conn_register(c) < 0) {
+        log_error("epoll_ctl: %s", strerror(errno));
+        conn_close(c);
+    }
+}
+
+void h1_conn_open_tls(struct worker *wk, int fd, const char *peer)
+{
+    struct tls_conn *tls = wk->tls ? tls_conn_new(wk->tls, fd) : NULL;
+    if (!tls) {
+        close(fd);
+        return;
+    }
+    struct h1_conn *c = calloc(1, sizeof(*c));
+    if (!c) {
+        tls_conn_free(tls);
+        close(fd);
+        return;
+    }
+    c->w.fd = fd;
+    c->tr = (struct transport){fd, tls};
+    c->w.cb = on_io;
+    c->timer.cb = on_timer;
+    c->wk = wk;
+    snprintf(c->peer, sizeof(c->peer), "%s", peer);
+    c->state = ST_HANDSHAKE;
+    c->next = wk->conns;
+    if (wk->conns) wk->conns->prev = c;
+    wk->conns = c;
+    wk->n_conns++;
+    /* a stalled handshake costs bounded time: its deadline is not extended by progress */
+    conn_set_deadline(c, wk->cfg->tls.handshake_timeout);
+    c->can_read = c->can_write = true;
     conn_run(c);
     if (!c->closed && conn_register(c) < 0) {
         log_error("epoll_ctl: %s", strerror(errno));
@@ -225,7 +268,8 @@ void h1_conns_shutdown(struct worker *wk, bool graceful)
     struct h1_conn *c = wk->conns;
     while (c) {
         struct h1_conn *next = c->next;
-        if (!graceful || (c->state == ST_HEAD && buf_size(&c->in) == 0) || c->state == ST_LINGER)
+        if (!graceful || (c->state == ST_HEAD && buf_size(&c->in) == 0) || c->state == ST_LINGER ||
+            c->state == ST_HANDSHAKE)
             conn_close(c);
         else
             c->graceful = true;
@@ -240,7 +284,7 @@ static int conn_read(struct h1_conn *c)
     if (buf_reserve(&c->in, IN_CHUNK) < 0) return -1;
     for (;;) {
         size_t room = c->in.cap - c->in.len;
-        ssize_t n = read(c->w.fd, buf_tail(&c->in), room);
+        ssize_t n = transport_read(&c->tr, buf_tail(&c->in), room);
         if (n > 0) {
             buf_commit(&c->in, (size_t)n);
             /* a short read drained the socket; with edge triggering, more data brings a new
@@ -258,6 +302,33 @@ static int conn_read(struct h1_conn *c)
     }
 }
 
+/* An interim response (RFC 9110 §15.2), e.g. 103 Early Hints; never to HTTP/1.0 clients. */
+static int send_interim(struct http_request *req, int status, const struct http_fields *fields)
+{
+    struct h1_conn *c = req->wire;
+    if (req->version < 11 || status < 100 || status > 199 || status == 101) return -1;
+    if (buf_acquire(c->wk, &c->out) < 0 ||
+        buf_appendf(&c->out, "HTTP/1.1 %d %s\r\n", status, http_status_reason(status)) < 0)
+        return -1;
+    for (size_t i = 0; i < fields->count; i++) {
+        const struct http_field *f = &fields->items[i];
+        const char *name = f->token != HTTP_TOKEN_NONE ? h1_canonical_name(f->token) : NULL;
+        if (buf_appendf(&c->out, "%.*s: %.*s\r\n", (int)f->name.len, name ? name : f->name.p,
+                        (int)f->value.len, f->value.p) < 0)
+            return -1;
+    }
+    if (buf_append(&c->out, "\r\n", 2) < 0) return -1;
+    /* send it now: the point of an interim response is to arrive before the final one */
+    if (c->can_write) {
+        ssize_t n = transport_write(&c->tr, buf_ptr(&c->out), buf_size(&c->out));
+        if (n > 0)
+            buf_consume(&c->out, (size_t)n);
+        else if (n < 0 && errno == EAGAIN)
+            c->can_write = false;
+    }
+    return 0;
+}
+
 static struct exchange *exchange_new(struct h1_conn *c)
 {
     struct pool *pool = worker_take_pool(c->wk);
@@ -272,6 +343,8 @@ static struct exchange *exchange_new(struct h1_conn *c)
     ex->req.pool = pool;
     ex->req.version = 11;
     ex->req.scheme = STR_LIT("http");
+    ex->req.send_interim = send_interim;
+    ex->req.wire = c;
     ex->req.now = loop_now(c->wk->loop);
     ex->req.now_ms = loop_now_ms(c->wk->loop);
     memcpy(ex->req.peer, c->peer, sizeof(c->peer));
@@ -392,6 +465,7 @@ static bool try_upgrade(struct h1_conn *c, const struct h1_upgrade_protocol *pro
 {
     struct worker *wk = c->wk;
     int fd = c->w.fd;
+    if (c->tr.tls) return false; /* Upgrade is for cleartext (h2c); TLS uses ALPN */
     bool was_registered = c->registered;
     if (was_registered) loop_remove(wk->loop, &c->w);
     c->registered = false;
@@ -400,9 +474,23 @@ static bool try_upgrade(struct h1_conn *c, const struct h1_upgrade_protocol *pro
         if (was_registered && conn_register(c) < 0) log_error("epoll_ctl: %s", strerror(errno));
         return false;
     }
-    c->w.fd = -1; /* no longer ours */
+    c->w.fd = c->tr.fd = -1; /* no longer ours */
     conn_close(c);
     return true;
+}
+
+/* Hands the connection to HTTP/2 with the bytes read so far (prior knowledge or ALPN). */
+static void hand_to_h2(struct h1_conn *c)
+{
+    struct worker *wk = c->wk;
+    struct transport tr = c->tr;
+    if (c->registered) loop_remove(wk->loop, &c->w);
+    c->registered = false;
+    /* h2_conn_open copies the bytes before this connection's buffers are recycled */
+    h2_conn_open(wk, tr, c->peer, c->in.data ? buf_ptr(&c->in) : "", buf_size(&c->in), NULL);
+    c->w.fd = -1;
+    c->tr = (struct transport){-1, NULL};
+    conn_close(c);
 }
 
 /* Builds the exchange for a complete head of n bytes at the front of c->in. Returns false
@@ -563,7 +651,7 @@ static bool finish_exchange(struct h1_conn *c)
     bool unread = ex->body_left > 0 || ex->resp.status >= 400; /* errors always linger */
     exchange_free(c);
     if (c->close_after || c->graceful) {
-        if (!unread && buf_size(&c->in) == 0 && !c->can_read) {
+        if ((!unread && buf_size(&c->in) == 0 && !c->can_read) || c->tr.tls) {
             conn_close(c); /* nothing more is coming that a reset could destroy */
             return false;
         }
@@ -611,7 +699,9 @@ static int fill_output(struct h1_conn *c)
     }
     while (!ex->body_done && !ex->has_file && buf_size(&c->out) < OUT_HIGH) {
         struct body_chunk ch;
-        enum body_next_result r = ex->resp.body->next(ex->resp.body, &ch, SENDFILE_MAX);
+        bool can_sendfile = transport_can_sendfile(&c->tr);
+        enum body_next_result r =
+            ex->resp.body->next(ex->resp.body, &ch, can_sendfile ? SENDFILE_MAX : OUT_HIGH);
         if (r == BODY_ERROR) return -1;
         if (r == BODY_END) {
             ex->body_done = true;
@@ -620,7 +710,7 @@ static int fill_output(struct h1_conn *c)
         }
         if (ch.kind == BODY_CHUNK_MEM) {
             if (append_mem(c, ch.data, ch.len) < 0) return -1;
-        } else if (!ex->chunked_out && ch.len > COPY_MAX) {
+        } else if (!ex->chunked_out && ch.len > COPY_MAX && can_sendfile) {
             ex->file = ch;
             ex->has_file = true;
         } else {
@@ -655,7 +745,7 @@ static int flush_output(struct h1_conn *c)
     struct exchange *ex = c->ex;
     while (buf_size(&c->out)) {
         if (!c->can_write) return 0;
-        ssize_t n = write(c->w.fd, buf_ptr(&c->out), buf_size(&c->out));
+        ssize_t n = transport_write(&c->tr, buf_ptr(&c->out), buf_size(&c->out));
         if (n < 0) {
             if (errno == EINTR) continue;
             if (errno == EAGAIN) {
@@ -670,7 +760,7 @@ static int flush_output(struct h1_conn *c)
     while (ex && ex->has_file) {
         if (!c->can_write) return 0;
         off_t off = ex->file.offset;
-        ssize_t n = sendfile(c->w.fd, ex->file.fd, &off, ex->file.len);
+        ssize_t n = sendfile(c->tr.fd, ex->file.fd, &off, ex->file.len);
         if (n < 0) {
             if (errno == EINTR) continue;
             if (errno == EAGAIN) {
@@ -700,10 +790,47 @@ static struct h1_parse_options parse_options(const struct config *cfg)
     };
 }
 
+/* ST_HANDSHAKE: drives the TLS handshake, then hands h2 to HTTP/2. Returns false to stop. */
+static bool step_handshake(struct h1_conn *c)
+{
+    int r = tls_conn_handshake(c->tr.tls);
+    if (r < 0) {
+        conn_close(c);
+        return false;
+    }
+    if (r == 0) {
+        /* wait for the socket; both directions are watched (edge-triggered) */
+        c->can_read = c->can_write = false;
+        return false;
+    }
+    const char *alpn = tls_conn_alpn(c->tr.tls);
+    c->can_read = c->can_write = true;
+    if (alpn && strcmp(alpn, "h2") == 0) {
+        hand_to_h2(c);
+        return false;
+    }
+    c->state = ST_HEAD;
+    c->head_started = true;
+    conn_set_deadline(c, c->wk->cfg->timeouts.header);
+    return true;
+}
+
 /* ST_HEAD: parse what is buffered, reading more as needed. Returns false to stop running. */
 static bool step_head(struct h1_conn *c)
 {
     const struct config *cfg = c->wk->cfg;
+    if (c->n_requests == 0 && !c->tr.tls && cfg->http2.enabled && cfg->http2.h2c &&
+        buf_size(&c->in)) {
+        /* h2c with prior knowledge (RFC 9113 §3.3): the preface on the cleartext port */
+        size_t n = buf_size(&c->in) < H2_PREFACE_LEN ? buf_size(&c->in) : H2_PREFACE_LEN;
+        if (memcmp(buf_ptr(&c->in), h2_preface, n) == 0) {
+            if (n == H2_PREFACE_LEN) {
+                hand_to_h2(c);
+                return false;
+            }
+            goto read_more;
+        }
+    }
     if (buf_size(&c->in)) {
         struct h1_parse_options opts = parse_options(cfg);
         if (tl_fields_cap < opts.max_fields) {
@@ -730,6 +857,7 @@ static bool step_head(struct h1_conn *c)
             conn_set_deadline(c, cfg->timeouts.header);
         }
     }
+read_more:
     if (!c->can_read) return false;
     int r = conn_read(c);
     if (r < 0) {
@@ -743,6 +871,9 @@ static void conn_run(struct h1_conn *c)
 {
     for (;;) {
         switch (c->state) {
+        case ST_HANDSHAKE:
+            if (!step_handshake(c)) return;
+            break;
         case ST_HEAD:
             if (c->graceful && buf_size(&c->in) == 0) {
                 conn_close(c);

@@ -10,6 +10,9 @@ struct worker;
 
 /* Takes ownership of a connected, non-blocking socket. */
 void h1_conn_open(struct worker *wk, int fd, const char *peer);
+/* Same for a socket accepted on a TLS listener: handshake first, then HTTP/1.1 or, when ALPN
+ * chose h2, HTTP/2. */
+void h1_conn_open_tls(struct worker *wk, int fd, const char *peer);
 /* graceful: close idle connections now, the others after their current response.
  * Otherwise close every connection now. */
 void h1_conns_shutdown(struct worker *wk, bool graceful);

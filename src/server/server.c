@@ -17,7 +17,10 @@
 
 #include "core/log.h"
 #include "h1/conn.h"
+#include "h2/conn.h"
+#include "h2/h2c.h"
 #include "handler/static.h"
+#include "tls/tls.h"
 
 #define ACCEPT_BATCH 64
 
@@ -88,7 +91,10 @@ static void on_accept(struct io_watch *w, uint32_t events)
         }
         char peer[64];
         peer_text(&ss, peer, sizeof(peer));
-        h1_conn_open(wk, fd, peer);
+        if (ls->tls)
+            h1_conn_open_tls(wk, fd, peer);
+        else
+            h1_conn_open(wk, fd, peer);
     }
 }
 
@@ -106,11 +112,13 @@ static void worker_check_state(struct worker *wk)
 {
     struct server *srv = wk->srv;
     wk->cfg = atomic_load(&srv->cfg);
+    wk->tls = atomic_load(&srv->tls);
     enum server_state st = (enum server_state)atomic_load(&srv->state);
     if (st != wk->state) {
         wk->state = st;
         if (st != SERVER_RUNNING) close_listeners(wk);
         h1_conns_shutdown(wk, st == SERVER_GRACEFUL);
+        h2_conns_shutdown(wk, st == SERVER_GRACEFUL);
     }
     if (wk->state != SERVER_RUNNING && wk->n_conns == 0) loop_stop(wk->loop);
 }
@@ -137,6 +145,7 @@ static void worker_idle(void *arg)
 {
     struct worker *wk = arg;
     h1_conns_reap(wk);
+    h2_conns_reap(wk);
     worker_flush_log(wk);
     if (wk->state != SERVER_RUNNING && wk->n_conns == 0) loop_stop(wk->loop);
 }
@@ -181,7 +190,9 @@ static void *worker_main(void *arg)
     loop_set_idle(wk->loop, worker_idle, wk);
     loop_run(wk->loop);
     h1_conns_shutdown(wk, false);
+    h2_conns_shutdown(wk, false);
     h1_conns_reap(wk);
+    h2_conns_reap(wk);
     h1_thread_cleanup();
     worker_flush_log(wk);
     struct server *srv = wk->srv;
@@ -211,6 +222,7 @@ static int worker_init(struct server *srv, struct worker *wk, int id, const stru
     for (size_t i = 0; i < cfg->n_listens; i++) {
         struct listener *ls = &wk->listeners[i];
         ls->worker = wk;
+        ls->tls = cfg->listens[i].tls;
         ls->watch.cb = on_accept;
         ls->watch.fd = listen_socket(&cfg->listens[i]);
         if (ls->watch.fd < 0) return -1;
@@ -233,12 +245,25 @@ static void worker_free(struct worker *wk)
     loop_destroy(wk->loop);
 }
 
-int server_start(struct server *srv, struct config *cfg)
+bool server_config_has_tls(const struct config *cfg)
+{
+    for (size_t i = 0; i < cfg->n_listens; i++)
+        if (cfg->listens[i].tls) return true;
+    return false;
+}
+
+int server_start(struct server *srv, struct config *cfg, struct tls_server *tls)
 {
     memset(srv, 0, sizeof(*srv));
     atomic_store(&srv->cfg, cfg);
+    atomic_store(&srv->tls, tls);
     pthread_mutex_init(&srv->lock, NULL);
     pthread_cond_init(&srv->cond, NULL);
+    static bool h2c_registered;
+    if (cfg->http2.enabled && cfg->http2.h2c && !h2c_registered) {
+        h2c_register();
+        h2c_registered = true;
+    }
     int n = cfg->workers > 0 ? cfg->workers : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (n < 1) n = 1;
     srv->n_workers = n;
@@ -246,6 +271,7 @@ int server_start(struct server *srv, struct config *cfg)
     if (!srv->workers) return -1;
     for (int i = 0; i < n; i++) {
         srv->workers[i].wake_fd = -1;
+        srv->workers[i].tls = tls;
         if (worker_init(srv, &srv->workers[i], i, cfg) < 0) {
             for (int j = 0; j <= i; j++)
                 worker_free(&srv->workers[j]);
@@ -273,8 +299,16 @@ static void wake_all(struct server *srv)
             log_error("wake worker: %s", strerror(errno));
 }
 
-void server_reload(struct server *srv, struct config *cfg)
+void server_reload(struct server *srv, struct config *cfg, struct tls_server *tls)
 {
+    if (tls) {
+        struct tls_server *old_tls = atomic_exchange(&srv->tls, tls);
+        struct tls_server **t = realloc(srv->retired_tls, (srv->n_retired_tls + 1) * sizeof(*t));
+        if (t) {
+            srv->retired_tls = t;
+            srv->retired_tls[srv->n_retired_tls++] = old_tls;
+        }
+    }
     struct config *old = atomic_exchange(&srv->cfg, cfg);
     struct config **r = realloc(srv->retired, (srv->n_retired + 1) * sizeof(*r));
     if (r) {
@@ -325,6 +359,10 @@ void server_free(struct server *srv)
     for (size_t i = 0; i < srv->n_retired; i++)
         config_free(srv->retired[i]);
     free(srv->retired);
+    for (size_t i = 0; i < srv->n_retired_tls; i++)
+        if (srv->retired_tls[i]) tls_server_free(srv->retired_tls[i]);
+    free(srv->retired_tls);
+    if (atomic_load(&srv->tls)) tls_server_free(atomic_load(&srv->tls));
     config_free(atomic_load(&srv->cfg));
     pthread_mutex_destroy(&srv->lock);
     pthread_cond_destroy(&srv->cond);

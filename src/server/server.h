@@ -27,6 +27,7 @@ struct server;
 struct listener {
     struct io_watch watch;
     struct worker *worker;
+    bool tls;
 };
 
 struct worker {
@@ -59,6 +60,9 @@ struct worker {
 
 struct server {
     _Atomic(struct config *) cfg;
+    _Atomic(struct tls_server *) tls; /* contexts for TLS listeners, or NULL */
+    struct tls_server **retired_tls;  /* replaced contexts, freed at exit */
+    size_t n_retired_tls;
     struct config **retired; /* replaced configurations, freed at exit (requests may hold them) */
     size_t n_retired;
     struct worker *workers;
@@ -70,10 +74,14 @@ struct server {
 };
 
 /* Binds every listen address once per worker (SO_REUSEPORT) and starts the workers. On
- * failure logs why and returns -1 (nothing left running). Takes ownership of cfg. */
-int server_start(struct server *srv, struct config *cfg);
-/* Installs a new configuration (listeners stay as they are). Takes ownership. */
-void server_reload(struct server *srv, struct config *cfg);
+ * failure logs why and returns -1 (nothing left running). Takes ownership of cfg and tls
+ * (the TLS contexts, required when cfg has TLS listeners). */
+int server_start(struct server *srv, struct config *cfg, struct tls_server *tls);
+/* Installs a new configuration (listeners stay as they are) and, when the listeners include
+ * TLS, its new TLS contexts (tls may be NULL otherwise). Takes ownership of both. */
+void server_reload(struct server *srv, struct config *cfg, struct tls_server *tls);
+/* True when any listener of cfg is a TLS listener. */
+bool server_config_has_tls(const struct config *cfg);
 /* Graceful stop: stop accepting, let in-flight requests finish, bounded by graceful timeout.
  * Fast stop: close everything now. Both return after every worker exited. */
 void server_stop(struct server *srv, bool graceful);
