@@ -141,6 +141,14 @@ void dispatch_request(const struct config *cfg, struct static_cache *cache,
     case HTTP_METHOD_TRACE: respond_trace(req, resp); return;
     default: break;
     }
+    if (loc->n_early_hints && req->send_interim) {
+        /* RFC 8297: 103 Early Hints with the configured Link fields, before the answer */
+        struct http_fields hints = {0};
+        for (size_t i = 0; i < loc->n_early_hints; i++)
+            http_fields_add_token(&hints, req->pool, HTTP_TOKEN_LINK,
+                                  str_cstr(loc->early_hints[i]));
+        if (hints.count == loc->n_early_hints) req->send_interim(req, 103, &hints);
+    }
     if (static_handle(cache, cfg, loc, req, path, resp) < 0) {
         if (resp->body && resp->body->close) resp->body->close(resp->body);
         memset(resp, 0, sizeof(*resp));
