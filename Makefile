@@ -3,6 +3,7 @@ BUILD      ?= build
 BUILD_ASAN ?= build-asan
 BUILD_FUZZ ?= build-fuzz
 PORT       ?= 8080
+TLS_PORT   ?= 8443
 
 .PHONY: all deps run test format clean bench
 
@@ -14,7 +15,7 @@ deps:
 	@scripts/deps.sh build
 
 run: all
-	@scripts/run.sh $(BUILD)/tern $(PORT)
+	@scripts/run.sh $(BUILD)/tern $(PORT) $(TLS_PORT)
 
 test:
 	@scripts/deps.sh test

@@ -9,7 +9,7 @@ void cli_print_features(void)
         int on;
     } features[] = {
         {"http09", 1}, {"http10", 1},   {"http11", 1}, {"gzip", 1}, {"brotli", 1},
-        {"zstd", 1},   {"sendfile", 1}, {"yaml", 1},   {"tls", 0},  {"http2", 0},
+        {"zstd", 1},   {"sendfile", 1}, {"yaml", 1},   {"tls", 1},  {"http2", 1},
         {"http3", 0},  {"proxy", 0},    {"client", 0},
     };
     for (size_t i = 0; i < sizeof(features) / sizeof(features[0]); i++)
