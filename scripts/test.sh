@@ -53,7 +53,7 @@ if CC=clang build build-fuzz -Dfuzz=true -Dbuildtype=debugoptimized -Db_sanitize
     work=$(mktemp -d)
     [ -n "$corpus" ] && cp -r "$corpus"/. "$work"/ 2>/dev/null
     if "$f" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 "$work" >"$work.log" 2>&1; then
-      passed=$((passed + 1)); echo "fuzz $name: ok ($(grep -o "^#[0-9]*" "$work.log" | tail -1 | tr -d "#") runs)"
+      passed=$((passed + 1)); echo "fuzz $name: ok ($(grep -o "Done [0-9]* runs" "$work.log" | tail -1))"
     else
       failed=$((failed + 1)); failures+=("fuzz $name"); tail -n 30 "$work.log"
     fi
