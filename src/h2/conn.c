@@ -224,9 +224,15 @@ static void conn_run(struct h2_conn *c)
             conn_close(c);
             return;
         }
-        if (!progress) break;
+        if (!progress) {
+            arm_timer(c);
+            return;
+        }
     }
-    arm_timer(c);
+    /* Still making progress after a fair share of work: the socket may stay readable or
+     * writable without a new edge, so come back on the next loop iteration rather than wait
+     * for an event that will not arrive. */
+    timer_arm(c->wk->loop, &c->timer, loop_now_ms(c->wk->loop));
 }
 
 void h2_conn_open(struct worker *wk, struct transport tr, const char *peer, const char *bytes,

@@ -477,3 +477,20 @@ def test_upgrade_declined_without_settings(h2srv):
     data = conn.recv(65536)
     conn.close()
     assert data.startswith(b"HTTP/1.1 200")
+
+
+@pytest.mark.skipif(not shutil.which("h2load"), reason="nghttp2-client missing")
+def test_h2load_large_body_huge_window(h2srv):
+    """h2load's default 1 GiB windows let the server write without ever blocking on flow
+    control; a 40 MB response must still finish (it once stalled after a fixed number of write
+    rounds, waiting for an edge-triggered event that never came)."""
+    huge = h2srv.base / "root" / "huge.bin"
+    with open(huge, "wb") as f:
+        f.truncate(40 << 20)
+    try:
+        r = subprocess.run(["h2load", "-n", "2", "-c", "1", "-m", "1",
+                            f"http://127.0.0.1:{h2srv.port}/huge.bin"],
+                           capture_output=True, text=True, timeout=60 * t.SLOW)
+    finally:
+        huge.unlink()
+    assert "2 succeeded, 0 failed" in r.stdout, r.stdout + r.stderr
