@@ -26,6 +26,7 @@ struct hpack_table {
     size_t n_entries, cap_entries, head;
     size_t size;     /* RFC 7541 §4.1 size (name + value + 32 per entry) */
     size_t max_size; /* current maximum */
+    uint64_t added;  /* entries ever added: entry k (1 = newest) is the (added - k + 1)th */
 };
 
 struct hpack_decoder {
@@ -58,10 +59,29 @@ enum hpack_result hpack_decode(struct hpack_decoder *d, const uint8_t *in, size_
                                size_t max_list_size, struct pool *pool, hpack_emit_fn emit,
                                void *ctx);
 
+/* Encoder caches: responses repeat the same fields, so the encoder remembers where a token's
+ * last indexed value sits in the dynamic table, and the encoded bytes of the last value of the
+ * fields sent as literals (date, etag, last-modified, content-length). */
+#define HPACK_ENC_SLOTS     8
+#define HPACK_ENC_LIT_SLOTS 4
+#define HPACK_ENC_LIT_VALUE 40
+#define HPACK_ENC_LIT_BYTES (HPACK_ENC_LIT_VALUE + 8)
+
+struct hpack_enc_literal {
+    uint8_t value_len; /* 0: empty slot */
+    uint8_t enc_len;
+    uint16_t token;
+    char value[HPACK_ENC_LIT_VALUE];
+    uint8_t enc[HPACK_ENC_LIT_BYTES];
+};
+
 struct hpack_encoder {
     struct hpack_table table;
     size_t pending_update; /* SIZE_MAX, or a table size update to emit at the next block */
     size_t pending_min;    /* SIZE_MAX, or the smallest size since the last block (§4.2) */
+    uint64_t slot_seq[HPACK_ENC_SLOTS]; /* table.added value of a token's entry, 0: none */
+    uint16_t slot_token[HPACK_ENC_SLOTS];
+    struct hpack_enc_literal lit[HPACK_ENC_LIT_SLOTS];
 };
 
 /* The encoder starts with the RFC default table size 4096. */

@@ -13,6 +13,7 @@
 
 void hpack_encoder_init(struct hpack_encoder *e)
 {
+    memset(e, 0, sizeof(*e));
     hpack_table_init(&e->table, HPACK_DEFAULT_TABLE_SIZE);
     e->pending_update = SIZE_MAX;
     e->pending_min = SIZE_MAX;
@@ -84,7 +85,12 @@ static void static_find(str_t name, enum http_token token, str_t value, unsigned
     unsigned i = 0;
     *name_idx = *full_idx = 0;
     if (token != HTTP_TOKEN_NONE) {
+        /* regular names appear once in Appendix A (entries 15-61) */
         i = (unsigned)http_token_info(token)->hpack_index;
+        if (!i) return;
+        *name_idx = i;
+        if (str_eq(hpack_static_table[i].value, value)) *full_idx = i;
+        return;
     } else if (name.len > 1 && name.p[0] == ':') {
         for (unsigned j = 1; j <= 14 && !i; j++)
             if (str_eq(hpack_static_table[j].name, name)) i = j;
@@ -142,6 +148,69 @@ static int put_indexed(struct buf *out, unsigned idx)
     return 0;
 }
 
+/* The literal-cache slot of a token sent without indexing, or -1. */
+static int literal_slot(enum http_token token)
+{
+    switch (token) {
+    case HTTP_TOKEN_DATE: return 0;
+    case HTTP_TOKEN_ETAG: return 1;
+    case HTTP_TOKEN_LAST_MODIFIED: return 2;
+    case HTTP_TOKEN_CONTENT_LENGTH: return 3;
+    default: return -1;
+    }
+}
+
+/* Cache hits: the bytes encode_lower would write, without searching or Huffman coding. The
+ * literal cache holds representations that depend only on (token, value): a static name index
+ * and a literal value. The index cache holds where the token's last value entered the dynamic
+ * table; the encoder never adds a (name, value) pair the table already holds, so that entry is
+ * the one a scan would find. Returns 1 on a hit, 0 on a miss, -1 on OOM. */
+static int cached(struct hpack_encoder *e, struct buf *out, str_t value, enum http_token token,
+                  enum policy pol)
+{
+    if (pol == NO_INDEX) {
+        int ls = literal_slot(token);
+        if (ls < 0) return 0;
+        const struct hpack_enc_literal *l = &e->lit[ls];
+        if (!l->value_len || l->token != token || l->value_len != value.len ||
+            memcmp(l->value, value.p, value.len) != 0)
+            return 0;
+        if (buf_append(out, l->enc, l->enc_len) < 0) return -1;
+        return 1;
+    }
+    if (pol != INDEX) return 0;
+    unsigned slot = (unsigned)token % HPACK_ENC_SLOTS;
+    if (e->slot_token[slot] != token || !e->slot_seq[slot]) return 0;
+    uint64_t k = e->table.added - e->slot_seq[slot] + 1;
+    if (k > e->table.n_entries) return 0;
+    const struct hpack_entry *en = hpack_table_get(&e->table, (size_t)k);
+    if (en->token != token || !str_eq(hpack_entry_value(en), value)) return 0;
+    if (put_indexed(out, (unsigned)(HPACK_STATIC_COUNT + k)) < 0) return -1;
+    return 1;
+}
+
+static void remember_literal(struct hpack_encoder *e, enum http_token token, str_t value,
+                             const uint8_t *enc, size_t enc_len)
+{
+    int ls = literal_slot(token);
+    if (ls < 0 || value.len == 0 || value.len > HPACK_ENC_LIT_VALUE ||
+        enc_len > HPACK_ENC_LIT_BYTES)
+        return;
+    struct hpack_enc_literal *l = &e->lit[ls];
+    l->token = (uint16_t)token;
+    l->value_len = (uint8_t)value.len;
+    memcpy(l->value, value.p, value.len);
+    l->enc_len = (uint8_t)enc_len;
+    memcpy(l->enc, enc, enc_len);
+}
+
+static void remember_index(struct hpack_encoder *e, enum http_token token, uint64_t seq)
+{
+    unsigned slot = (unsigned)token % HPACK_ENC_SLOTS;
+    e->slot_token[slot] = (uint16_t)token;
+    e->slot_seq[slot] = seq;
+}
+
 static int encode_lower(struct hpack_encoder *e, struct buf *out, str_t name, str_t value,
                         enum http_token token, bool never_index)
 {
@@ -149,13 +218,22 @@ static int encode_lower(struct hpack_encoder *e, struct buf *out, str_t name, st
     if (pol == INDEX && (name.len + value.len + HPACK_ENTRY_OVERHEAD > HPACK_INDEX_MAX_FIELD ||
                          name.len + value.len + HPACK_ENTRY_OVERHEAD > e->table.max_size))
         pol = NO_INDEX;
+    if (token != HTTP_TOKEN_NONE) {
+        int hit = cached(e, out, value, token, pol);
+        if (hit) return hit < 0 ? -1 : 0;
+    }
     unsigned name_idx, full_idx;
     static_find(name, token, value, &name_idx, &full_idx);
     if (pol != NEVER && full_idx) return put_indexed(out, full_idx);
     unsigned dyn_name = 0, dyn_full = 0;
     if (pol == INDEX || !name_idx)
         dynamic_find(&e->table, name, token, value, pol == INDEX, &dyn_name, &dyn_full);
-    if (dyn_full) return put_indexed(out, dyn_full);
+    if (dyn_full) {
+        if (token != HTTP_TOKEN_NONE)
+            remember_index(e, token, e->table.added - (dyn_full - HPACK_STATIC_COUNT) + 1);
+        return put_indexed(out, dyn_full);
+    }
+    bool static_name = name_idx != 0;
     if (!name_idx) name_idx = dyn_name;
 
     if (buf_reserve(out, 3 * HPACK_INT_MAX + name.len + value.len) < 0) return -1;
@@ -170,10 +248,13 @@ static int encode_lower(struct hpack_encoder *e, struct buf *out, str_t name, st
     if (!name_idx) n += put_string(p + n, name);
     n += put_string(p + n, value);
     buf_commit(out, n);
+    if (pol == NO_INDEX && static_name && token != HTTP_TOKEN_NONE)
+        remember_literal(e, token, value, p, n);
     if (pol == INDEX) {
         struct hpack_entry *en;
         if (hpack_table_add(&e->table, name.p, name.len, value.p, value.len, token, &en) < 0)
             return -1;
+        if (en && token != HTTP_TOKEN_NONE) remember_index(e, token, e->table.added);
     }
     return 0;
 }

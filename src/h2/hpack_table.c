@@ -83,6 +83,7 @@ void hpack_table_init(struct hpack_table *t, size_t max_size)
     t->n_entries = t->cap_entries = t->head = 0;
     t->size = 0;
     t->max_size = max_size;
+    t->added = 0;
 }
 
 /* Ring layout: head is the oldest entry, the newest sits at (head + n - 1) mod cap; cap is a power
@@ -169,6 +170,7 @@ int hpack_table_add(struct hpack_table *t, const char *name, size_t name_len, co
     e->name_static = token != HTTP_TOKEN_NONE && name &&
                      str_eq(hpack_entry_name(e), http_token_info(token)->name);
     t->size += need;
+    t->added++;
     if (out) *out = e;
     return 0;
 }

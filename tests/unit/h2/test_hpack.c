@@ -2,6 +2,7 @@
  * block, the error paths, the SETTINGS_MAX_HEADER_LIST_SIZE bound (HPACK bombs), the encoder's
  * representations, table size updates, and encoder -> decoder round trips. */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -857,6 +858,60 @@ static void test_random_round_trips(void)
     hpack_decoder_free(&d);
 }
 
+/* The encoder's caches (token -> dynamic entry, token+value -> literal bytes) must give exactly
+ * the bytes of a full search, through evictions and table size changes. */
+static void test_encoder_caches(void)
+{
+    struct hpack_encoder e, ref;
+    struct hpack_decoder d;
+    hpack_encoder_init(&e);
+    hpack_encoder_init(&ref);
+    hpack_decoder_init(&d, 4096);
+    struct buf a = {0}, b = {0};
+    for (int i = 0; i < 400; i++) {
+        char ct[64], date[64], etag[64], len[24], big[200];
+        snprintf(ct, sizeof(ct), "text/x-type-%d", (i * 7) % 45);
+        snprintf(date, sizeof(date), "Sun, 22 Nov 2026 01:%02d:%02d GMT", i / 600, i / 10 % 60);
+        snprintf(etag, sizeof(etag), "\"etag-%d\"", i % 3);
+        snprintf(len, sizeof(len), "%d", 100 + i % 4);
+        memset(big, 'a' + i % 26, sizeof(big) - 1);
+        big[i % 2 ? 60 : sizeof(big) - 1] = '\0'; /* over the literal cache's value size */
+        struct field f[] = {{"content-type", ct},       {"date", date},     {"etag", etag},
+                            {"content-length", len},    {"server", "tern"}, {"last-modified", big},
+                            {"accept-ranges", "bytes"}, {"etag", ""}};
+        size_t n = sizeof(f) / sizeof(f[0]);
+        if (i == 150) {
+            hpack_encoder_set_max_table_size(&e, 256);
+            hpack_encoder_set_max_table_size(&ref, 256);
+        } else if (i == 250) {
+            hpack_encoder_set_max_table_size(&e, 4096);
+            hpack_encoder_set_max_table_size(&ref, 4096);
+        }
+        buf_clear(&a);
+        buf_clear(&b);
+        encode_fields(&e, &a, f, n);
+        /* the reference forgets its caches before each field: a full search every time */
+        CHECK_INT(hpack_encode_begin(&ref, &b), 0);
+        for (size_t k = 0; k < n; k++) {
+            memset(ref.slot_seq, 0, sizeof(ref.slot_seq));
+            memset(ref.lit, 0, sizeof(ref.lit));
+            CHECK_INT(hpack_encode_field(&ref, &b, str_cstr(f[k].name), str_cstr(f[k].value),
+                                         HTTP_TOKEN_NONE, false),
+                      0);
+        }
+        CHECK_INT(buf_size(&a), buf_size(&b));
+        CHECK(buf_size(&a) == buf_size(&b) && memcmp(buf_ptr(&a), buf_ptr(&b), buf_size(&a)) == 0);
+        check_round_trip(&d, &a, f, n);
+        check_same_tables(&e.table, &d.table);
+        pool_reset(pool);
+    }
+    buf_free(&a);
+    buf_free(&b);
+    hpack_encoder_free(&e);
+    hpack_encoder_free(&ref);
+    hpack_decoder_free(&d);
+}
+
 int main(void)
 {
     pool = pool_create(4096);
@@ -874,6 +929,7 @@ int main(void)
     test_encode_representations();
     test_encode_repeated_responses();
     test_encoder_size_updates();
+    test_encoder_caches();
     test_random_round_trips();
     pool_destroy(pool);
     return check_done("h2/hpack");
