@@ -123,6 +123,7 @@ static void on_timer(struct timer *t)
         return;
     }
     h2_session_timeout(c->s, now);
+    if (buf_size(&c->in) == 0) buf_free(&c->in); /* quiet: keep no empty input buffer */
     conn_run(c);
 }
 

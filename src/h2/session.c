@@ -12,6 +12,7 @@
  * it is a flood; within it, a decoded list over the limit is answered 431 */
 #define BLOCK_SLACK(max) ((size_t)(max) / 2 + 1024)
 #define URGENCY_PUSH     (H2_URGENCY_DEFAULT + 1)
+#define TRIM_AFTER_MS    1000
 
 enum block_kind { BLOCK_REQUEST, BLOCK_TRAILERS, BLOCK_DISCARD, BLOCK_REFUSE, BLOCK_CLOSED };
 
@@ -70,15 +71,28 @@ static void stream_error(struct h2_session *s, uint32_t id, uint32_t code, bool 
 
 static struct pool *take_pool(struct h2_session *s)
 {
+    if (s->n_spare_pools) return s->spare_pools[--s->n_spare_pools];
     return s->cb->take_pool ? s->cb->take_pool(s->ud) : pool_create(4096);
 }
 
-static void give_pool(struct h2_session *s, struct pool *p)
+static void release_pool(struct h2_session *s, struct pool *p)
 {
     if (s->cb->give_pool)
         s->cb->give_pool(s->ud, p);
     else
         pool_destroy(p);
+}
+
+/* Streams come and go in bursts as large as the client's concurrency: the session keeps the
+ * pools of the last burst (reset) until it has been quiet for TRIM_AFTER_MS. */
+static void give_pool(struct h2_session *s, struct pool *p)
+{
+    if (s->n_spare_pools < H2_SPARE_POOLS) {
+        pool_reset(p);
+        s->spare_pools[s->n_spare_pools++] = p;
+    } else {
+        release_pool(s, p);
+    }
 }
 
 static int send_interim(struct http_request *req, int status, const struct http_fields *fields);
@@ -106,7 +120,8 @@ static struct h2_stream *stream_new(struct h2_session *s, uint32_t id)
     st->req.scheme = s->p.is_tls ? STR_LIT("https") : STR_LIT("http");
     st->req.now_ms = s->now_ms;
     st->req.now = (time_t)(s->now_ms / 1000);
-    snprintf(st->req.peer, sizeof(st->req.peer), "%s", s->peer);
+    _Static_assert(sizeof(st->req.peer) >= sizeof(s->peer), "peer fits");
+    memcpy(st->req.peer, s->peer, s->peer_len + 1);
     st->req.send_interim = send_interim;
     st->req.wire = st;
     st->resp.content_length = -1;
@@ -127,9 +142,11 @@ static void stream_close(struct h2_session *s, struct h2_stream *st)
     if (st->resp.body && st->resp.body->close) st->resp.body->close(st->resp.body);
     st->resp.body = NULL;
     buf_free(&st->body);
-    if (s->streams.count == 0 && !s->dead)
-        s->idle_deadline_ms = s->now_ms + (int64_t)(s->p.h2.idle_timeout * 1000);
     give_pool(s, st->pool);
+    if (s->streams.count == 0 && !s->dead) {
+        s->idle_deadline_ms = s->now_ms + (int64_t)(s->p.h2.idle_timeout * 1000);
+        s->trim_deadline_ms = s->now_ms + TRIM_AFTER_MS;
+    }
 }
 
 /* ---- header blocks ---- */
@@ -346,6 +363,10 @@ static void process_block(struct h2_session *s, uint32_t id, int kind, const uin
     }
     size_t max_list = s->p.h2.max_header_list_size;
     if (kind != BLOCK_REQUEST && kind != BLOCK_TRAILERS) {
+        if (!s->scratch && !(s->scratch = take_pool(s))) {
+            conn_error(s, H2_INTERNAL_ERROR, "out of memory");
+            return;
+        }
         enum hpack_result r =
             hpack_decode(&s->dec, blk, len, max_list, s->scratch, on_field_discard, NULL);
         pool_reset(s->scratch);
@@ -836,9 +857,14 @@ static void respond(struct h2_session *s, struct h2_stream *st)
     rc |= encode_fields(s, &resp->headers);
     if (resp->content_length >= 0 && status != 204 && status != 304 && status >= 200) {
         char num[24];
-        int n = snprintf(num, sizeof(num), "%lld", (long long)resp->content_length);
+        char *d = num + sizeof(num);
+        uint64_t v = (uint64_t)resp->content_length;
+        do
+            *--d = (char)('0' + v % 10);
+        while (v /= 10);
         rc |= hpack_encode_field(&s->enc, &s->hbuf, STR_LIT("content-length"),
-                                 str_make(num, (size_t)n), HTTP_TOKEN_CONTENT_LENGTH, false);
+                                 str_make(d, (size_t)(num + sizeof(num) - d)),
+                                 HTTP_TOKEN_CONTENT_LENGTH, false);
     }
     const char *date = s->cb->date ? s->cb->date(s->ud) : NULL;
     if (date)
@@ -1072,12 +1098,8 @@ struct h2_session *h2_session_new(const struct h2_session_params *p,
     s->ud = ud;
     s->p = *p;
     snprintf(s->peer, sizeof(s->peer), "%s", p->peer ? p->peer : "-");
+    s->peer_len = strlen(s->peer);
     s->now_ms = now_ms;
-    s->scratch = pool_create(4096);
-    if (!s->scratch) {
-        free(s);
-        return NULL;
-    }
     hpack_decoder_init(&s->dec, p->h2.header_table_size);
     hpack_encoder_init(&s->enc);
     s->peer_max_frame = H2_MIN_FRAME_SIZE;
@@ -1123,7 +1145,7 @@ void h2_session_free(struct h2_session *s)
         stream_close(s, s->streams.all);
     hpack_decoder_free(&s->dec);
     hpack_encoder_free(&s->enc);
-    pool_destroy(s->scratch);
+    h2_session_trim(s);
     buf_free(&s->hbuf);
     buf_free(&s->out);
     free(s);
@@ -1188,8 +1210,9 @@ bool h2_session_has_pending(const struct h2_session *s)
 int64_t h2_session_next_deadline(const struct h2_session *s)
 {
     int64_t d = 0;
-    int64_t c[3] = {s->block_deadline_ms, s->settings_deadline_ms, s->idle_deadline_ms};
-    for (int i = 0; i < 3; i++)
+    int64_t c[4] = {s->block_deadline_ms, s->settings_deadline_ms, s->idle_deadline_ms,
+                    s->trim_deadline_ms};
+    for (int i = 0; i < 4; i++)
         if (c[i] && (!d || c[i] < d)) d = c[i];
     int64_t stall = (int64_t)(s->p.h2.stalled_stream_timeout * 1000);
     for (struct h2_sched_node *n = s->sched.head; n; n = n->next) {
@@ -1200,9 +1223,26 @@ int64_t h2_session_next_deadline(const struct h2_session *s)
     return d;
 }
 
+void h2_session_trim(struct h2_session *s)
+{
+    s->trim_deadline_ms = 0;
+    while (s->n_spare_pools)
+        release_pool(s, s->spare_pools[--s->n_spare_pools]);
+    if (s->scratch) release_pool(s, s->scratch);
+    s->scratch = NULL;
+    if (buf_size(&s->out) == 0) buf_free(&s->out);
+    if (!s->hb_stream) buf_free(&s->hbuf);
+}
+
 void h2_session_timeout(struct h2_session *s, int64_t now_ms)
 {
     s->now_ms = now_ms;
+    if (s->trim_deadline_ms && now_ms >= s->trim_deadline_ms) {
+        if (s->streams.count == 0)
+            h2_session_trim(s);
+        else
+            s->trim_deadline_ms = 0; /* busy again: set anew when the last stream ends */
+    }
     if (s->dead) return;
     if (s->block_deadline_ms && now_ms >= s->block_deadline_ms) {
         if (!s->settings_in) {

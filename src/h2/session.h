@@ -19,6 +19,9 @@
 
 struct h2_session;
 
+/* Stream pools a session keeps for reuse while it is busy. */
+#define H2_SPARE_POOLS 32
+
 struct h2_session_callbacks {
     /* A request is complete (or st->reject_status is set: answer that status, e.g. 413/431):
      * fill st->resp (dispatch_request or dispatch_error). The session sends it on return. */
@@ -47,12 +50,15 @@ struct h2_session {
     void *ud;
     struct h2_session_params p;
     char peer[64];
+    size_t peer_len;
     int64_t now_ms;
     struct buf out;
     struct hpack_decoder dec;
     struct hpack_encoder enc;
-    struct pool *scratch; /* discarded header blocks */
-    struct buf hbuf;      /* encoded field blocks, header-block reassembly */
+    struct pool *scratch;                     /* discarded header blocks (made when first needed) */
+    struct pool *spare_pools[H2_SPARE_POOLS]; /* reset stream pools kept for the next burst */
+    unsigned n_spare_pools;
+    struct buf hbuf; /* encoded field blocks, header-block reassembly */
     struct h2_stream_table streams;
     struct h2_sched sched;
     /* connection state */
@@ -92,6 +98,7 @@ struct h2_session {
     int64_t block_deadline_ms;    /* preface or header block must complete */
     int64_t settings_deadline_ms; /* our SETTINGS must be acknowledged */
     int64_t idle_deadline_ms;     /* no streams since */
+    int64_t trim_deadline_ms;     /* quiet since: give spare memory back then */
     /* push: paths already pushed on this connection (hashes) */
     uint64_t pushed_paths[64];
     unsigned n_pushed_paths;
@@ -131,6 +138,9 @@ bool h2_session_done(const struct h2_session *s);
 bool h2_session_has_pending(const struct h2_session *s);
 /* Earliest deadline (ms) the glue must call h2_session_timeout at, or 0 for none. */
 int64_t h2_session_next_deadline(const struct h2_session *s);
+/* Gives back memory kept for speed: spare stream pools, the empty output buffer, the header
+ * block buffer (called when the connection has been quiet for a while, and at free). */
+void h2_session_trim(struct h2_session *s);
 /* Handles expired deadlines: slow preface/header block, unacknowledged SETTINGS, stalled
  * streams, idle connection. */
 void h2_session_timeout(struct h2_session *s, int64_t now_ms);
