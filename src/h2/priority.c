@@ -44,31 +44,6 @@ void h2_priority_parse(str_t v, struct h2_priority *p)
     }
 }
 
-void h2_sched_add(struct h2_sched *s, struct h2_sched_node *n)
-{
-    if (n->queued) return;
-    n->queued = true;
-    n->prev = NULL;
-    n->next = s->head;
-    if (s->head) s->head->prev = n;
-    s->head = n;
-    n->seq = ++s->seq;
-    s->count++;
-}
-
-void h2_sched_remove(struct h2_sched *s, struct h2_sched_node *n)
-{
-    if (!n->queued) return;
-    if (n->prev)
-        n->prev->next = n->next;
-    else
-        s->head = n->next;
-    if (n->next) n->next->prev = n->prev;
-    n->next = n->prev = NULL;
-    n->queued = false;
-    s->count--;
-}
-
 /* True when a should send before b. */
 static bool before(const struct h2_sched_node *a, const struct h2_sched_node *b)
 {
@@ -78,16 +53,73 @@ static bool before(const struct h2_sched_node *a, const struct h2_sched_node *b)
     return a->id < b->id;
 }
 
+static void unlink_node(struct h2_sched *s, struct h2_sched_node *n)
+{
+    if (n->prev)
+        n->prev->next = n->next;
+    else
+        s->head = n->next;
+    if (n->next)
+        n->next->prev = n->prev;
+    else
+        s->tail = n->prev;
+    n->next = n->prev = NULL;
+}
+
+/* Inserts n at its place in the order; new and re-queued streams usually belong at the end,
+ * so the search starts there. */
+static void insert_sorted(struct h2_sched *s, struct h2_sched_node *n)
+{
+    struct h2_sched_node *p = s->tail;
+    while (p && before(n, p))
+        p = p->prev;
+    n->prev = p;
+    n->next = p ? p->next : s->head;
+    if (n->next)
+        n->next->prev = n;
+    else
+        s->tail = n;
+    if (p)
+        p->next = n;
+    else
+        s->head = n;
+}
+
+void h2_sched_add(struct h2_sched *s, struct h2_sched_node *n)
+{
+    if (n->queued) return;
+    n->queued = true;
+    n->seq = ++s->seq;
+    insert_sorted(s, n);
+    s->count++;
+}
+
+void h2_sched_remove(struct h2_sched *s, struct h2_sched_node *n)
+{
+    if (!n->queued) return;
+    unlink_node(s, n);
+    n->queued = false;
+    s->count--;
+}
+
+void h2_sched_update(struct h2_sched *s, struct h2_sched_node *n)
+{
+    if (!n->queued) return;
+    unlink_node(s, n);
+    insert_sorted(s, n);
+}
+
 struct h2_sched_node *h2_sched_pick(struct h2_sched *s,
                                     bool (*ready)(struct h2_sched_node *, void *), void *ctx)
 {
-    struct h2_sched_node *best = NULL;
     for (struct h2_sched_node *n = s->head; n; n = n->next)
-        if ((!best || before(n, best)) && ready(n, ctx)) best = n;
-    return best;
+        if (ready(n, ctx)) return n;
+    return NULL;
 }
 
 void h2_sched_sent(struct h2_sched *s, struct h2_sched_node *n)
 {
-    if (n->prio.incremental) n->seq = ++s->seq;
+    if (!n->prio.incremental) return;
+    n->seq = ++s->seq;
+    if (n->queued) h2_sched_update(s, n);
 }

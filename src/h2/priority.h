@@ -30,14 +30,18 @@ struct h2_sched_node {
     bool queued;
 };
 
+/* Queued nodes in sending order (urgency, then non-incremental by id, then incremental by
+ * round-robin position), so the pick is the first ready node. */
 struct h2_sched {
-    struct h2_sched_node *head;
+    struct h2_sched_node *head, *tail;
     uint64_t seq;
     uint32_t count;
 };
 
 void h2_sched_add(struct h2_sched *s, struct h2_sched_node *n);
 void h2_sched_remove(struct h2_sched *s, struct h2_sched_node *n);
+/* n's priority changed while queued: moves it to its new place. */
+void h2_sched_update(struct h2_sched *s, struct h2_sched_node *n);
 /* The node that should send next among those for which ready(n, ctx) is true, or NULL. */
 struct h2_sched_node *h2_sched_pick(struct h2_sched *s,
                                     bool (*ready)(struct h2_sched_node *, void *), void *ctx);

@@ -177,9 +177,10 @@ static bool value_ok(str_t v)
     if (v.len &&
         (v.p[0] == ' ' || v.p[0] == '\t' || v.p[v.len - 1] == ' ' || v.p[v.len - 1] == '\t'))
         return false;
+    const unsigned bad = 1u << 0 | 1u << '\n' | 1u << '\r';
     for (size_t i = 0; i < v.len; i++) {
-        char ch = v.p[i];
-        if (ch == '\0' || ch == '\r' || ch == '\n') return false;
+        unsigned char ch = (unsigned char)v.p[i];
+        if (ch <= '\r' && (bad >> ch & 1)) return false;
     }
     return true;
 }
@@ -201,16 +202,16 @@ static int pseudo(struct block_ctx *c, str_t name, str_t value)
     if (c->regular_seen) return malformed(c, "pseudo-header after regular fields");
     str_t *slot;
     bool *has;
-    if (str_eq(name, STR_LIT(":method"))) {
+    if (name.len == 7 && memcmp(name.p, ":method", 7) == 0) {
         slot = &c->method;
         has = &c->has_method;
-    } else if (str_eq(name, STR_LIT(":scheme"))) {
+    } else if (name.len == 7 && memcmp(name.p, ":scheme", 7) == 0) {
         slot = &c->scheme;
         has = &c->has_scheme;
-    } else if (str_eq(name, STR_LIT(":path"))) {
+    } else if (name.len == 5 && memcmp(name.p, ":path", 5) == 0) {
         slot = &c->path;
         has = &c->has_path;
-    } else if (str_eq(name, STR_LIT(":authority"))) {
+    } else if (name.len == 10 && memcmp(name.p, ":authority", 10) == 0) {
         slot = &c->authority;
         has = &c->has_authority;
     } else {
@@ -233,9 +234,12 @@ static int on_field(void *ctx, str_t name, str_t value, enum http_token token)
         c->too_many = true;
         return 1;
     }
-    if (!name_ok(name)) return malformed(c, "invalid field name");
+    const struct http_token_info *info = token != HTTP_TOKEN_NONE ? http_token_info(token) : NULL;
+    /* a name spelled exactly as its token's (lower-case) name is valid */
+    if (!(info && str_eq(name, info->name)) && !name_ok(name))
+        return malformed(c, "invalid field name");
     if (token != HTTP_TOKEN_NONE) {
-        if (http_token_info(token)->flags & HTTP_TOKEN_HOP_BY_HOP) {
+        if (info->flags & HTTP_TOKEN_HOP_BY_HOP) {
             if (token == HTTP_TOKEN_TE) {
                 if (!str_eq(value, STR_LIT("trailers")))
                     return malformed(c, "TE other than trailers");
@@ -243,7 +247,7 @@ static int on_field(void *ctx, str_t name, str_t value, enum http_token token)
                 return malformed(c, "connection-specific field");
             }
         }
-        name = http_token_info(token)->name; /* static: no copy */
+        name = info->name; /* static: no copy */
     }
     if (!value_ok(value)) return malformed(c, "invalid field value");
     struct h2_stream *st = c->st; /* name and value already live in st->pool */
@@ -698,7 +702,10 @@ static void on_priority_update(struct h2_session *s, const struct h2_frame *f)
     }
     count_idle(s);
     struct h2_stream *st = h2_stream_find(&s->streams, f->prioritized_id);
-    if (st) h2_priority_parse(str_make((const char *)f->data, f->data_len), &st->sched.prio);
+    if (st) {
+        h2_priority_parse(str_make((const char *)f->data, f->data_len), &st->sched.prio);
+        h2_sched_update(&s->sched, &st->sched);
+    }
 }
 
 static void on_frame(struct h2_session *s, const struct h2_frame_header *hd, const uint8_t *payload)
