@@ -52,12 +52,12 @@ if CC=clang build build-fuzz -Dfuzz=true -Dbuildtype=debugoptimized -Db_sanitize
     corpus=$(ls -d tests/fuzz/*/corpus/"$name" 2>/dev/null | head -1)
     work=$(mktemp -d)
     [ -n "$corpus" ] && cp -r "$corpus"/. "$work"/ 2>/dev/null
-    if "$f" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 "$work" >"$work.log" 2>&1; then
+    if "$f" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 -artifact_prefix="$work.crash-" "$work" >"$work.log" 2>&1; then
       passed=$((passed + 1)); echo "fuzz $name: ok ($(grep -o "Done [0-9]* runs" "$work.log" | tail -1))"
     else
       failed=$((failed + 1)); failures+=("fuzz $name"); tail -n 30 "$work.log"
     fi
-    rm -rf "$work" "$work.log"
+    rm -rf "$work" "$work.log" "$work".crash-*
   done
 else
   failures+=("fuzz build"); failed=$((failed + 1))
