@@ -10,6 +10,7 @@
 
 void hpack_decoder_init(struct hpack_decoder *d, size_t max_table_size)
 {
+    memset(d, 0, sizeof(*d));
     hpack_table_init(&d->table, max_table_size);
     d->settings_max = max_table_size;
     d->first_field = true;
@@ -74,11 +75,27 @@ static long lit_len(const struct lit *l)
 }
 
 /* Decodes into dst (room for cap >= decoded length bytes); returns the length or -1. */
-static long lit_copy(const struct lit *l, char *dst, size_t cap)
+static long lit_copy(struct hpack_decoder *d, const struct lit *l, char *dst, size_t cap)
 {
-    if (l->huff) return hpack_huffman_decode(l->p, l->len, (uint8_t *)dst, cap);
-    if (l->len) memcpy(dst, l->p, l->len);
-    return (long)l->len;
+    if (!l->huff) {
+        if (l->len) memcpy(dst, l->p, l->len);
+        return (long)l->len;
+    }
+    if (l->len == 0 || l->len > HPACK_DEC_CACHE_IN)
+        return hpack_huffman_decode(l->p, l->len, (uint8_t *)dst, cap);
+    if (d->huff_in_len == l->len && memcmp(d->huff_in, l->p, l->len) == 0 &&
+        d->huff_out_len <= cap) {
+        memcpy(dst, d->huff_out, d->huff_out_len);
+        return d->huff_out_len;
+    }
+    long n = hpack_huffman_decode(l->p, l->len, (uint8_t *)dst, cap);
+    if (n >= 0 && (size_t)n <= sizeof(d->huff_out)) {
+        d->huff_in_len = (uint8_t)l->len;
+        memcpy(d->huff_in, l->p, l->len);
+        d->huff_out_len = (uint8_t)n;
+        memcpy(d->huff_out, dst, (size_t)n);
+    }
+    return n;
 }
 
 /* NUL-terminated pool copy of the decoded literal; cap bounds its decoded length. */
@@ -86,7 +103,7 @@ static int lit_to_pool(struct dec *x, const struct lit *l, size_t cap, str_t *ou
 {
     char *p = pool_alloc(x->pool, cap + 1);
     if (!p) return FAIL;
-    long n = lit_copy(l, p, cap);
+    long n = lit_copy(x->d, l, p, cap);
     if (n < 0) return FAIL;
     p[n] = '\0';
     *out = str_make(p, (size_t)n);
@@ -171,8 +188,8 @@ static int add_unemitted(struct dec *x, str_t name, const struct lit *nlit, size
                         HTTP_TOKEN_NONE, &e) < 0)
         return FAIL;
     if (!e) return 0; /* larger than the table: it was emptied */
-    if (nlit && lit_copy(nlit, e->data, name_len) < 0) return FAIL;
-    if (lit_copy(vlit, e->data + name_len, value_len) < 0) return FAIL;
+    if (nlit && lit_copy(x->d, nlit, e->data, name_len) < 0) return FAIL;
+    if (lit_copy(x->d, vlit, e->data + name_len, value_len) < 0) return FAIL;
     hpack_entry_set_token(e);
     return 0;
 }

@@ -29,8 +29,15 @@ struct hpack_table {
     uint64_t added;  /* entries ever added: entry k (1 = newest) is the (added - k + 1)th */
 };
 
+#define HPACK_DEC_CACHE_IN 32 /* Huffman literals up to this many bytes are remembered */
+
 struct hpack_decoder {
     struct hpack_table table;
+    /* the last short Huffman literal and its decoding: clients send some values (:path) as
+     * literals on every request */
+    uint8_t huff_in_len, huff_out_len;
+    uint8_t huff_in[HPACK_DEC_CACHE_IN];
+    char huff_out[HPACK_DEC_CACHE_IN * 8 / 5];
     size_t settings_max;  /* our SETTINGS_HEADER_TABLE_SIZE: size updates above it are errors */
     bool first_field;     /* size updates are only allowed at the start of a block */
     bool update_required; /* our setting shrank below the table size: the next block must

@@ -912,6 +912,35 @@ static void test_encoder_caches(void)
     hpack_decoder_free(&d);
 }
 
+/* The decoder remembers its last short Huffman literal: repeated, alternating and unrelated
+ * literals (and the same bytes as a name) must all decode right. */
+static void test_decoder_cache(void)
+{
+    struct hpack_encoder e;
+    struct hpack_decoder d;
+    hpack_encoder_init(&e);
+    hpack_decoder_init(&d, 4096);
+    static const char *paths[] = {"/small.html",
+                                  "/small.html",
+                                  "/a.css",
+                                  "/small.html",
+                                  "/a-much-longer-path/that-is-not-remembered/at-all.html",
+                                  "/a.css",
+                                  "/a.css",
+                                  "/"};
+    struct buf out = {0};
+    for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+        struct field f[] = {{":method", "GET"}, {":path", paths[i]}, {"x-small-html", paths[i]}};
+        buf_clear(&out);
+        encode_fields(&e, &out, f, 3);
+        check_round_trip(&d, &out, f, 3);
+        pool_reset(pool);
+    }
+    buf_free(&out);
+    hpack_encoder_free(&e);
+    hpack_decoder_free(&d);
+}
+
 int main(void)
 {
     pool = pool_create(4096);
@@ -930,6 +959,7 @@ int main(void)
     test_encode_repeated_responses();
     test_encoder_size_updates();
     test_encoder_caches();
+    test_decoder_cache();
     test_random_round_trips();
     pool_destroy(pool);
     return check_done("h2/hpack");
