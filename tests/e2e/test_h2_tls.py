@@ -167,3 +167,44 @@ def test_h2_preface_on_tls_without_alpn_h2_is_not_h2(h2s):
         except t.Closed:
             pass
     h2s.assert_tls_healthy()
+
+
+@pytest.mark.parametrize("nstreams,window,ack", [(8, 1 << 24, True), (16, 1 << 24, True),
+                                                 (8, (1 << 30) - 1, False)],
+                         ids=["8-streams", "16-streams", "8-streams-huge-window-no-updates"])
+def test_concurrent_big_streams_one_connection(h2s, nstreams, window, ack):
+    """Several 3 MB responses multiplexed on one connection, repeated: every stream must
+    finish (a stall shows which streams stopped and how far they got). With a window larger
+    than the whole transfer and no WINDOW_UPDATE, only socket writability drives the server."""
+    big = t.big_bytes()
+    for rnd in range(4):
+        with u.H2Client(h2s.tls_port, window=window, ack_data=ack) as h:
+            sids = [h.request("/big.bin") for _ in range(nstreams)]
+            try:
+                h.pump(lambda: all(h.streams[s]["done"] for s in sids), timeout=8)
+            except (AssertionError, TimeoutError, OSError) as e:
+                got = {s: len(h.streams[s]["body"]) for s in sids}
+                pytest.fail(f"round {rnd}: {e}; bytes per stream (of {t.BIG_SIZE}): {got}; "
+                            f"server windows: connection "
+                            f"{h.conn.outbound_flow_control_window}, our receive window "
+                            f"{h.conn.inbound_flow_control_window}", pytrace=False)
+            for s in sids:
+                assert h.streams[s]["status"] == 200 and h.streams[s]["body"] == big, s
+    h2s.assert_tls_healthy()
+
+
+def test_h2load_big_file_many_rounds(h2s):
+    """h2load, one connection, 8 streams of 3 MB, several rounds. h2load's default windows
+    (2^30-1) exceed the transfer, so it sends no WINDOW_UPDATE: after the socket fills, only
+    EPOLLOUT can resume the server's writes. (Smaller windows, -w 20 or -W 24, never stall.)"""
+    for rnd in range(20):
+        p = subprocess.Popen(["h2load", "-n", "8", "-c", "1", "-m", "8", h2s.url("/big.bin")],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        try:
+            out = p.communicate(timeout=8 * t.SLOW)[0].decode(errors="replace")
+        except subprocess.TimeoutExpired:
+            p.kill()
+            out = p.communicate()[0].decode(errors="replace")
+            pytest.fail(f"round {rnd}: h2load stalled, the server stopped sending with data "
+                        f"left and open windows: {out[-120:]!r}", pytrace=False)
+        assert "8 succeeded, 0 failed" in out, out

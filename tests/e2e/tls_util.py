@@ -249,7 +249,11 @@ class H2Client:
     informational (list of 1xx header lists), body; pushes are collected in self.pushes
     (promised stream id -> {"headers", "request", "body", "done"})."""
 
-    def __init__(self, port, sni="localhost", enable_push=True, timeout=5.0):
+    def __init__(self, port, sni="localhost", enable_push=True, timeout=5.0, window=1 << 24,
+                 ack_data=True):
+        """window: our stream and connection receive windows. ack_data=False sends no
+        WINDOW_UPDATE for received DATA (with a window larger than the transfer, the server is
+        then never woken by a client frame: only by its socket becoming writable)."""
         import h2.config
         import h2.connection
         import h2.settings
@@ -263,9 +267,10 @@ class H2Client:
         self.conn.local_settings = h2.settings.Settings(
             client=True, initial_values={
                 h2.settings.SettingCodes.ENABLE_PUSH: 1 if enable_push else 0,
-                h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 1 << 24})
+                h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: window})
         self.conn.initiate_connection()
-        self.conn.increment_flow_control_window(1 << 24)
+        self.conn.increment_flow_control_window(window)
+        self.ack_data = ack_data
         self.flush()
         self.streams = {}
         self.pushes = {}
@@ -321,7 +326,8 @@ class H2Client:
         elif isinstance(ev, E.DataReceived):
             st = self.streams.get(ev.stream_id) or self.pushes.get(ev.stream_id)
             st["body"] += ev.data
-            self.conn.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
+            if self.ack_data:
+                self.conn.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
         elif isinstance(ev, E.StreamEnded):
             st = self.streams.get(ev.stream_id) or self.pushes.get(ev.stream_id)
             st["done"] = True
