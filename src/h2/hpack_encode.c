@@ -141,9 +141,15 @@ static size_t put_string(uint8_t *p, str_t s)
     return n + s.len;
 }
 
+/* buf_reserve without the call when the room is there (the usual case for header blocks). */
+static inline int reserve(struct buf *out, size_t n)
+{
+    return out->cap - out->len >= n ? 0 : buf_reserve(out, n);
+}
+
 static int put_indexed(struct buf *out, unsigned idx)
 {
-    if (buf_reserve(out, HPACK_INT_MAX) < 0) return -1;
+    if (reserve(out, HPACK_INT_MAX) < 0) return -1;
     buf_commit(out, hpack_int_encode((uint8_t *)buf_tail(out), 0x80, 7, idx));
     return 0;
 }
@@ -175,7 +181,9 @@ static int cached(struct hpack_encoder *e, struct buf *out, str_t value, enum ht
         if (!l->value_len || l->token != token || l->value_len != value.len ||
             memcmp(l->value, value.p, value.len) != 0)
             return 0;
-        if (buf_append(out, l->enc, l->enc_len) < 0) return -1;
+        if (reserve(out, l->enc_len) < 0) return -1;
+        memcpy(buf_tail(out), l->enc, l->enc_len);
+        buf_commit(out, l->enc_len);
         return 1;
     }
     if (pol != INDEX) return 0;
@@ -236,7 +244,7 @@ static int encode_lower(struct hpack_encoder *e, struct buf *out, str_t name, st
     bool static_name = name_idx != 0;
     if (!name_idx) name_idx = dyn_name;
 
-    if (buf_reserve(out, 3 * HPACK_INT_MAX + name.len + value.len) < 0) return -1;
+    if (reserve(out, 3 * HPACK_INT_MAX + name.len + value.len) < 0) return -1;
     uint8_t *p = (uint8_t *)buf_tail(out);
     size_t n;
     if (pol == INDEX)
