@@ -33,13 +33,13 @@ def test_nghttp_settings_and_response(h2s):
     out = r.stdout.decode(errors="replace")
     assert r.returncode == 0, out + r.stderr.decode(errors="replace")
     assert "The negotiated protocol: h2" in out, out
-    # the server's SETTINGS carry the configured values; each side acknowledges the other's
+    # the server's SETTINGS carry the configured values
     m = re.search(r"recv SETTINGS frame <length=\d+, flags=0x00, stream_id=0>\n((?:\s+.*\n)+?)"
                   r"(?=\[|\Z)", out)
     assert m, out
     assert "[SETTINGS_MAX_CONCURRENT_STREAMS(0x03):100]" in m.group(1), out
-    assert "[SETTINGS_ENABLE_PUSH(0x02)" not in m.group(1) or ":0]" in m.group(1)
-    assert re.search(r"send SETTINGS frame <length=0, flags=0x01, stream_id=0>", out), out
+    assert "[SETTINGS_MAX_HEADER_LIST_SIZE(0x06):32768]" in m.group(1), out
+    # the server acknowledges the client's SETTINGS (nghttp may quit before sending its own ACK)
     assert re.search(r"recv SETTINGS frame <length=0, flags=0x01, stream_id=0>", out), out
     m = re.search(r"recv \(stream_id=(\d+)\) :status: 200", out)
     assert m, out

@@ -269,6 +269,7 @@ def test_old_versions_refused_raw(tsrv, version, name):
     tsrv.assert_tls_healthy()
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
 @pytest.mark.parametrize("ver", ["TLSv1", "TLSv1_1"])
 def test_old_versions_refused_python_ssl(tsrv, ver):
     v = getattr(ssl.TLSVersion, ver)
