@@ -5,6 +5,7 @@ many requests on one connection, and a 405 for POST."""
 import hashlib
 import re
 import subprocess
+import time
 
 import pytest
 
@@ -208,3 +209,23 @@ def test_h2load_big_file_many_rounds(h2s):
             pytest.fail(f"round {rnd}: h2load stalled, the server stopped sending with data "
                         f"left and open windows: {out[-120:]!r}", pytrace=False)
         assert "8 succeeded, 0 failed" in out, out
+
+
+@pytest.mark.parametrize("client", ["h2load", "nghttp"])
+def test_big_file_default_windows_not_delayed(h2s, client):
+    """3 MB with the protocol's default 64 KiB windows (client sends WINDOW_UPDATE when half
+    a window is used, as nghttp2 does). Over h2c this takes ~10 ms; over TLS each window's
+    worth is written as several TLS records, and without TCP_NODELAY Nagle holds the later
+    ones until the client's delayed ACK (40 ms): ~2 s for 3 MB."""
+    cmd = {"h2load": ["h2load", "-n", "1", "-c", "1", "-m", "1", "-w", "16", "-W", "16"],
+           "nghttp": ["nghttp", "-n", "-w", "16", "-W", "16"]}[client]
+    times = {}
+    for name, url in (("h2c", f"http://127.0.0.1:{h2s.port}/big.bin"),
+                      ("tls", h2s.url("/big.bin"))):
+        start = time.monotonic()
+        r = subprocess.run(cmd + [url], capture_output=True, timeout=60 * t.SLOW)
+        times[name] = time.monotonic() - start
+        assert r.returncode == 0, r
+    assert times["tls"] < 0.5 * t.SLOW, \
+        f"3 MB over HTTP/2+TLS with 64 KiB windows took {times['tls']:.2f}s " \
+        f"(h2c: {times['h2c']:.2f}s): TLS records held back (TCP_NODELAY not set?)"
