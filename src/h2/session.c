@@ -83,11 +83,13 @@ static void release_pool(struct h2_session *s, struct pool *p)
         pool_destroy(p);
 }
 
-/* Streams come and go in bursts as large as the client's concurrency: the session keeps the
- * pools of the last burst (reset) until it has been quiet for TRIM_AFTER_MS. */
+/* Streams come and go in bursts as large as the client's concurrency: while other streams are
+ * open the session keeps the pools (reset) for its next burst, until it has been quiet for
+ * TRIM_AFTER_MS. The last stream's pool goes back to the worker at once, so many connections
+ * with a request each share the worker's pools. */
 static void give_pool(struct h2_session *s, struct pool *p)
 {
-    if (s->n_spare_pools < H2_SPARE_POOLS) {
+    if (s->streams.count > 0 && s->n_spare_pools < H2_SPARE_POOLS) {
         pool_reset(p);
         s->spare_pools[s->n_spare_pools++] = p;
     } else {
@@ -961,6 +963,8 @@ void h2_session_produce(struct h2_session *s, size_t high_water)
         int64_t max = s->peer_max_frame;
         if (st->send_window < max) max = st->send_window;
         if (s->send_window < max) max = s->send_window;
+        if (st->resp.content_length >= 0 && st->resp.content_length - st->resp.bytes_sent < max)
+            max = st->resp.content_length - st->resp.bytes_sent; /* room for what is left */
         if (max < 0) max = 0;
         if (buf_reserve(&s->out, H2_FRAME_HEADER_LEN + (size_t)max) < 0) {
             conn_error(s, H2_INTERNAL_ERROR, "out of memory");
