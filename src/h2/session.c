@@ -352,9 +352,8 @@ static bool build_request(struct block_ctx *c)
 static void dispatch(struct h2_session *s, struct h2_stream *st)
 {
     st->dispatched = true;
-    st->req.body = buf_ptr(&st->body);
+    st->req.body = st->body.data ? buf_ptr(&st->body) : ""; /* no NULL + 0 */
     st->req.body_len = buf_size(&st->body);
-    if (!st->req.body) st->req.body = "";
     s->cb->on_request(s, st);
     respond(s, st);
 }
