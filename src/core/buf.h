@@ -15,7 +15,7 @@ struct buf {
 /* Content pointer and size. */
 static inline char *buf_ptr(const struct buf *b)
 {
-    return b->data + b->start;
+    return b->data ? b->data + b->start : NULL; /* no arithmetic on NULL (UB) */
 }
 static inline size_t buf_size(const struct buf *b)
 {

@@ -56,7 +56,9 @@ static enum policy policy_for(enum http_token token, str_t name)
     case HTTP_TOKEN_COOKIE:
     case HTTP_TOKEN_AUTHORIZATION:
     case HTTP_TOKEN_PROXY_AUTHORIZATION: return NEVER;
-    case HTTP_TOKEN_DATE:
+    /* date is indexed: it changes once a second and every response on the connection
+     * repeats it, so it costs one byte after the first. Per-file values are not: they would
+     * churn the table and evict server, content-type and the like. */
     case HTTP_TOKEN_CONTENT_LENGTH:
     case HTTP_TOKEN_ETAG:
     case HTTP_TOKEN_LAST_MODIFIED:
