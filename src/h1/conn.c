@@ -745,7 +745,13 @@ static int flush_output(struct h1_conn *c)
     struct exchange *ex = c->ex;
     while (buf_size(&c->out)) {
         if (!c->can_write) return 0;
-        ssize_t n = transport_write(&c->tr, buf_ptr(&c->out), buf_size(&c->out));
+        ssize_t n;
+        if (ex && c->close_after && ex->body_done && !ex->has_file && !c->tr.tls)
+            /* the last bytes before we close: MSG_MORE holds them until close() or shutdown()
+             * adds the FIN, so the response and the FIN leave in one segment */
+            n = send(c->tr.fd, buf_ptr(&c->out), buf_size(&c->out), MSG_MORE | MSG_NOSIGNAL);
+        else
+            n = transport_write(&c->tr, buf_ptr(&c->out), buf_size(&c->out));
         if (n < 0) {
             if (errno == EINTR) continue;
             if (errno == EAGAIN) {
