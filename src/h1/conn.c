@@ -564,7 +564,9 @@ static bool start_exchange(struct h1_conn *c, const struct h1_request_head *head
             return reject(c, 413, "request body larger than the limit");
         }
         ex->body_left = (uint64_t)head->content_length;
-        if (buf_reserve(&ex->body, (size_t)ex->body_left) < 0) {
+        /* memory follows the bytes that arrive, not what Content-Length promises */
+        size_t first = ex->body_left < 65536 ? (size_t)ex->body_left : 65536;
+        if (buf_reserve(&ex->body, first) < 0) {
             conn_close(c);
             return false;
         }
