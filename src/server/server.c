@@ -114,8 +114,13 @@ static void close_listeners(struct worker *wk)
 static void worker_check_state(struct worker *wk)
 {
     struct server *srv = wk->srv;
+    const struct config *before = wk->cfg;
     wk->cfg = atomic_load(&srv->cfg);
     wk->tls = atomic_load(&srv->tls);
+    /* Reload: HTTP/2 connections were set up with the old settings; GOAWAY them gracefully
+     * (in-flight streams finish) so clients reconnect under the new configuration. HTTP/1
+     * keep-alive connections simply take the new configuration with their next request. */
+    if (before != wk->cfg && wk->state == SERVER_RUNNING) h2_conns_shutdown(wk, true);
     enum server_state st = (enum server_state)atomic_load(&srv->state);
     if (st != wk->state) {
         wk->state = st;

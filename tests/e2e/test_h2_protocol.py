@@ -494,3 +494,34 @@ def test_h2load_large_body_huge_window(h2srv):
     finally:
         huge.unlink()
     assert "2 succeeded, 0 failed" in r.stdout, r.stdout + r.stderr
+
+
+def test_reload_sends_goaway_and_finishes_streams(make_server):
+    """RFC 9113 §6.8 on reload: GOAWAY with the last stream id, in-flight streams finish, a new
+    connection is served under the new configuration."""
+    import signal
+
+    srv = make_server()
+    c = Client(srv.port)
+    c.headers(1)
+    assert c.response(1)[0] == 200
+    c.headers(3, path="/big.bin", end=True)
+    # stream 3 is in flight (its response started) when the reload happens
+    assert c.until(lambda f: f[0] == HEADERS and f[2] == 3) is not None
+    srv.signal(signal.SIGHUP)
+    last, code = c.goaway()
+    assert code == NO_ERROR and last == 3
+    send = c.send
+
+    def send_unless_closed(data):
+        # once the last stream is done the server closes; late WINDOW_UPDATEs may hit that
+        try:
+            send(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    c.send = send_unless_closed
+    status, _, body = c.response(3)
+    assert status == 200 and body == (srv.base / "root" / "big.bin").read_bytes()
+    c.close()
+    still_serves(srv)

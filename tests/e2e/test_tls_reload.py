@@ -129,11 +129,17 @@ def test_reload_broken_certificate_keeps_old(reload_srv, certs, how):  # noqa: F
 
 
 def test_reload_with_open_h2_connection(reload_srv, certs):  # noqa: F811
+    """Reload sends an open HTTP/2 connection a graceful GOAWAY (issue 3: "Graceful stop and
+    reload: GOAWAY with the last stream id"); a new connection gets the new certificate and
+    is served."""
     srv = reload_srv
     with u.H2Client(srv.tls_port) as h:
         assert h.get("/hello.txt")["body"] == t.HELLO
         _install(certs, certs.ec2, srv.cert_dir)
         _hup_and_wait(srv, "configuration reloaded")
+        h.pump(lambda: h.goaway is not None)
+        assert h.goaway == 0  # NO_ERROR
+    with u.H2Client(srv.tls_port) as h:
         st = h.get("/style.css")
         assert (st["status"], st["body"]) == (200, srv.files["style.css"])
     assert _fp(srv) == u.fingerprint(certs.ec2)
