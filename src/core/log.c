@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
@@ -104,24 +105,89 @@ void log_access_write(const char *line, size_t len)
     if (fd >= 0) write_all(fd, line, len);
 }
 
-void log_msg(enum log_level level, const char *fmt, ...)
+/* Rate limit (DESIGN.md: a log line a peer can trigger is rate-limited): each call site,
+ * known by its format string, writes at most LOG_BURST lines a second per thread; the rest
+ * are counted and summed up in one line once their second is over. */
+#define LOG_SITES 64
+#define LOG_BURST 10
+
+struct log_site {
+    const char *fmt;
+    time_t window; /* the second being counted */
+    unsigned written, suppressed;
+    enum log_level level;
+};
+
+static _Thread_local struct log_site tl_sites[LOG_SITES];
+static _Thread_local unsigned tl_pending; /* sites with suppressed lines not summed up yet */
+
+static void write_line(enum log_level level, const struct timeval *tv, const char *fmt, va_list ap)
 {
-    if (level > current_level || error_log.fd < 0) return;
     char line[2048];
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
     struct tm tm;
-    gmtime_r(&tv.tv_sec, &tm);
+    gmtime_r(&tv->tv_sec, &tm);
     int n = (int)strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
-    n += snprintf(line + n, sizeof(line) - (size_t)n, ".%03dZ [%s] ", (int)(tv.tv_usec / 1000),
+    n += snprintf(line + n, sizeof(line) - (size_t)n, ".%03dZ [%s] ", (int)(tv->tv_usec / 1000),
                   level_names[level]);
-    va_list ap;
-    va_start(ap, fmt);
     int m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
-    va_end(ap);
     if (m < 0) m = 0;
     n += m;
     if ((size_t)n > sizeof(line) - 2) n = (int)sizeof(line) - 2;
     line[n++] = '\n';
     write_all(error_log.fd, line, (size_t)n);
+}
+
+static void write_fmt(enum log_level level, const struct timeval *tv, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void write_fmt(enum log_level level, const struct timeval *tv, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    write_line(level, tv, fmt, ap);
+    va_end(ap);
+}
+
+static void site_summarize(struct log_site *site, const struct timeval *tv)
+{
+    if (!site->suppressed) return;
+    if (error_log.fd >= 0)
+        write_fmt(site->level, tv,
+                  "%u more like \"%.120s\" not written in that second (at most %d a second)",
+                  site->suppressed, site->fmt, LOG_BURST);
+    site->suppressed = 0;
+    tl_pending--;
+}
+
+void log_flush_suppressed(void)
+{
+    if (!tl_pending) return;
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    for (int i = 0; i < LOG_SITES && tl_pending; i++)
+        if (tl_sites[i].suppressed && tl_sites[i].window != tv.tv_sec)
+            site_summarize(&tl_sites[i], &tv);
+}
+
+void log_msg(enum log_level level, const char *fmt, ...)
+{
+    if (level > current_level || error_log.fd < 0) return;
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    struct log_site *site = &tl_sites[((uintptr_t)fmt >> 3) % LOG_SITES];
+    if (site->fmt != fmt || site->window != tv.tv_sec) {
+        site_summarize(site, &tv);
+        site->fmt = fmt;
+        site->window = tv.tv_sec;
+        site->written = 0;
+        site->level = level;
+    }
+    if (site->written >= LOG_BURST) {
+        if (!site->suppressed++) tl_pending++;
+        return;
+    }
+    site->written++;
+    va_list ap;
+    va_start(ap, fmt);
+    write_line(level, &tv, fmt, ap);
+    va_end(ap);
 }

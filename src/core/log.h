@@ -23,7 +23,11 @@ int log_access_enabled(void);
 /* Writes one already-formatted access log line (with its trailing newline). */
 void log_access_write(const char *line, size_t len);
 
+/* Writes one error-log line. Each call site (format string) writes at most 10 lines a second
+ * per thread; the rest are counted and summed up in one line after their second. */
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Writes the summaries of suppressed lines whose second is over (call once per loop turn). */
+void log_flush_suppressed(void);
 #define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
 #define log_warn(...)  log_msg(LOG_WARN, __VA_ARGS__)
 #define log_info(...)  log_msg(LOG_INFO, __VA_ARGS__)

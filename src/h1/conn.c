@@ -17,6 +17,7 @@
 #include "h1/upgrade.h"
 #include "h2/conn.h"
 #include "server/dispatch.h"
+#include "server/linger.h"
 #include "server/server.h"
 #include "server/transport.h"
 
@@ -28,9 +29,8 @@ static const char h2_preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 #define OUT_HIGH     65536      /* stop pulling the body while this much is queued */
 #define COPY_MAX     65536      /* file chunks up to this size are copied behind the head */
 #define SENDFILE_MAX (1u << 20) /* bytes asked from a file source per sendfile */
-#define LINGER_MS    2000
 
-enum h1_state { ST_HANDSHAKE, ST_HEAD, ST_BODY, ST_RESPOND, ST_LINGER };
+enum h1_state { ST_HANDSHAKE, ST_HEAD, ST_BODY, ST_RESPOND };
 
 struct exchange {
     struct pool *pool;
@@ -49,21 +49,21 @@ struct exchange {
 };
 
 struct h1_conn {
-    struct io_watch w;
-    struct transport tr; /* tr.fd == w.fd */
+    struct conn base;    /* base.w.fd == tr.fd */
+    struct transport tr; /* until handed to the close path or another wire */
     struct timer timer;
     struct worker *wk;
-    struct h1_conn *next, *prev;
     struct buf in, out;
     struct h1_parser parser;
     enum h1_state state;
     bool can_read, can_write;
     bool head_started; /* bytes of the next request have arrived: header deadline runs */
     bool close_after;
-    bool graceful;   /* close after the current response */
-    bool closed;     /* waiting for h1_conns_reap */
-    bool registered; /* in the epoll set */
-    bool peer_shut;  /* EPOLLRDHUP seen: read on until EOF */
+    bool peer_closes; /* the client said "Connection: close" (or is HTTP/1.0 without keep-alive) */
+    bool graceful;    /* close after the current response */
+    bool closed;      /* retired: waiting to be freed */
+    bool registered;  /* in the epoll set */
+    bool peer_shut;   /* EPOLLRDHUP seen: read on until EOF */
     int64_t deadline;
     unsigned n_requests;
     struct exchange *ex;
@@ -115,31 +115,26 @@ static void exchange_free(struct h1_conn *c)
     worker_give_pool(c->wk, ex->pool);
 }
 
-static void conn_close(struct h1_conn *c)
+/* Ends the connection: the socket goes through the close path (linger.h) unless it was
+ * handed to another wire already; the rest is freed at the end of the loop iteration. */
+static void conn_close(struct h1_conn *c, enum conn_end how)
 {
     struct worker *wk = c->wk;
+    if (c->closed) return;
+    c->closed = true;
     exchange_free(c);
     timer_cancel(&c->timer);
-    if (c->w.fd >= 0) transport_close(&c->tr); /* also leaves the epoll set: never duplicated */
+    linger_close(wk, &c->tr, c->registered, how);
+    c->base.w.fd = -1;
     buf_release(wk, &c->in);
     buf_release(wk, &c->out);
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        wk->conns = c->next;
-    if (c->next) c->next->prev = c->prev;
-    wk->n_conns--;
-    /* freed at the end of the loop iteration: epoll may still hold an event for it */
-    c->closed = true;
-    c->next = wk->closed_conns;
-    wk->closed_conns = c;
-    if (wk->state != SERVER_RUNNING && wk->n_conns == 0) loop_stop(wk->loop);
+    worker_retire_conn(wk, &c->base);
 }
 
 static int conn_register(struct h1_conn *c)
 {
     if (c->registered) return 0;
-    if (loop_add(c->wk->loop, &c->w, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET) < 0) return -1;
+    if (loop_add(c->wk->loop, &c->base.w, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET) < 0) return -1;
     c->registered = true;
     return 0;
 }
@@ -152,9 +147,14 @@ static void on_timer(struct timer *t)
         timer_arm(loop, t, c->deadline);
         return;
     }
+    enum conn_end how = CONN_END_LINGER;
     switch (c->state) {
-    case ST_HANDSHAKE: log_info("%s: TLS handshake not complete in time, closing", c->peer); break;
+    case ST_HANDSHAKE:
+        log_info("%s: TLS handshake not complete in time, closing", c->peer);
+        how = CONN_END_ABORT;
+        break;
     case ST_HEAD:
+        if (!c->head_started) how = CONN_END_QUIET; /* keep-alive idle: nothing in flight */
         if (c->head_started) {
             log_info("%s: request head not complete in time, closing", c->peer);
             static const char r408[] = "HTTP/1.1 408 Request Timeout\r\nServer: tern\r\n"
@@ -165,40 +165,82 @@ static void on_timer(struct timer *t)
         }
         break;
     case ST_BODY: log_info("%s: request body stalled, closing", c->peer); break;
-    case ST_RESPOND: log_info("%s: response send stalled, closing", c->peer); break;
-    case ST_LINGER: break;
+    case ST_RESPOND:
+        /* the client stopped reading: what is queued cannot reach it anyway */
+        log_info("%s: response send stalled, closing", c->peer);
+        how = CONN_END_ABORT;
+        break;
     }
-    conn_close(c);
+    conn_close(c, how);
 }
 
 static void on_io(struct io_watch *w, uint32_t events)
 {
     struct h1_conn *c = (struct h1_conn *)w;
-    if (c->closed) return;
+    if (c->base.retired) return;
     if (events & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP)) c->can_read = true;
     if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) c->can_write = true;
     conn_run(c);
 }
 
-void h1_conn_open(struct worker *wk, int fd, const char *peer)
+static void op_shutdown(struct conn *base, bool graceful)
+{
+    struct h1_conn *c = (struct h1_conn *)base;
+    if (!graceful)
+        conn_close(c, CONN_END_ABORT);
+    else if (c->state == ST_HANDSHAKE)
+        conn_close(c, CONN_END_ABORT); /* nothing was asked yet */
+    else if (c->state == ST_HEAD && buf_size(&c->in) == 0)
+        conn_close(c, CONN_END_QUIET); /* idle between requests */
+    else
+        c->graceful = true; /* after the current response */
+}
+
+static void op_free(struct conn *base)
+{
+    free(base);
+}
+
+static const struct conn_ops h1_ops = {
+    .name = "h1",
+    .shutdown = op_shutdown,
+    .free = op_free,
+};
+
+static struct h1_conn *conn_new(struct worker *wk, struct transport tr, const char *peer)
 {
     struct h1_conn *c = calloc(1, sizeof(*c));
-    if (!c) {
-        close(fd);
-        return;
-    }
-    c->w.fd = fd;
-    c->tr = (struct transport){fd, NULL};
-    c->w.cb = on_io;
+    if (!c) return NULL;
+    c->base.w.fd = tr.fd;
+    c->base.w.cb = on_io;
+    c->tr = tr;
     c->timer.cb = on_timer;
     c->wk = wk;
     snprintf(c->peer, sizeof(c->peer), "%s", peer);
+    worker_add_conn(wk, &c->base, &h1_ops);
+    return c;
+}
+
+/* Runs a new connection once, then registers it with epoll if it is still open. */
+static void conn_start(struct h1_conn *c)
+{
+    conn_run(c);
+    if (!c->closed && conn_register(c) < 0) {
+        log_error("epoll_ctl: %s", strerror(errno));
+        conn_close(c, CONN_END_ABORT);
+    }
+}
+
+void h1_conn_open(struct worker *wk, int fd, const char *peer)
+{
+    struct h1_conn *c = conn_new(wk, (struct transport){fd, NULL}, peer);
+    if (!c) {
+        log_error("%s: out of memory for a new connection", peer);
+        close(fd);
+        return;
+    }
     c->state = ST_HEAD;
     c->can_write = true;
-    c->next = wk->conns;
-    if (wk->conns) wk->conns->prev = c;
-    wk->conns = c;
-    wk->n_conns++;
     /* the first request's head deadline runs from accept */
     c->head_started = true;
     conn_set_deadline(c, wk->cfg->timeouts.header);
@@ -206,54 +248,24 @@ void h1_conn_open(struct worker *wk, int fd, const char *peer)
      * epoll registration, which a short-lived connection may never need. Registering an
      * edge-triggered fd reports readiness present at that moment, so nothing is lost. */
     c->can_read = true;
-    conn_run(c);
-    if (!c->closed && conn_register(c) < 0) {
-        log_error("epoll_ctl: %s", strerror(errno));
-        conn_close(c);
-    }
+    conn_start(c);
 }
 
 void h1_conn_open_tls(struct worker *wk, int fd, const char *peer)
 {
     struct tls_conn *tls = wk->tls ? tls_conn_new(wk->tls, fd) : NULL;
-    if (!tls) {
-        close(fd);
-        return;
-    }
-    struct h1_conn *c = calloc(1, sizeof(*c));
+    struct h1_conn *c = tls ? conn_new(wk, (struct transport){fd, tls}, peer) : NULL;
     if (!c) {
+        log_error("%s: out of memory for a new TLS connection", peer);
         tls_conn_free(tls);
         close(fd);
         return;
     }
-    c->w.fd = fd;
-    c->tr = (struct transport){fd, tls};
-    c->w.cb = on_io;
-    c->timer.cb = on_timer;
-    c->wk = wk;
-    snprintf(c->peer, sizeof(c->peer), "%s", peer);
     c->state = ST_HANDSHAKE;
-    c->next = wk->conns;
-    if (wk->conns) wk->conns->prev = c;
-    wk->conns = c;
-    wk->n_conns++;
     /* a stalled handshake costs bounded time: its deadline is not extended by progress */
     conn_set_deadline(c, wk->cfg->tls.handshake_timeout);
     c->can_read = c->can_write = true;
-    conn_run(c);
-    if (!c->closed && conn_register(c) < 0) {
-        log_error("epoll_ctl: %s", strerror(errno));
-        conn_close(c);
-    }
-}
-
-void h1_conns_reap(struct worker *wk)
-{
-    while (wk->closed_conns) {
-        struct h1_conn *c = wk->closed_conns;
-        wk->closed_conns = c->next;
-        free(c);
-    }
+    conn_start(c);
 }
 
 void h1_thread_cleanup(void)
@@ -261,20 +273,6 @@ void h1_thread_cleanup(void)
     free(tl_fields);
     tl_fields = NULL;
     tl_fields_cap = 0;
-}
-
-void h1_conns_shutdown(struct worker *wk, bool graceful)
-{
-    struct h1_conn *c = wk->conns;
-    while (c) {
-        struct h1_conn *next = c->next;
-        if (!graceful || (c->state == ST_HEAD && buf_size(&c->in) == 0) || c->state == ST_LINGER ||
-            c->state == ST_HANDSHAKE)
-            conn_close(c);
-        else
-            c->graceful = true;
-        c = next;
-    }
 }
 
 /* Reads what the socket has into c->in. Returns 1 on data, 0 when it would block, -1 on
@@ -362,7 +360,7 @@ static bool reject(struct h1_conn *c, int status, const char *reason)
     log_info("%s: %d %s", c->peer, status, reason);
     struct exchange *ex = c->ex ? c->ex : exchange_new(c);
     if (!ex) {
-        conn_close(c);
+        conn_close(c, CONN_END_LINGER);
         return false;
     }
     if (ex->resp.body && ex->resp.body->close) ex->resp.body->close(ex->resp.body);
@@ -464,18 +462,18 @@ static void dispatch(struct h1_conn *c)
 static bool try_upgrade(struct h1_conn *c, const struct h1_upgrade_protocol *proto)
 {
     struct worker *wk = c->wk;
-    int fd = c->w.fd;
+    int fd = c->tr.fd;
     if (c->tr.tls) return false; /* Upgrade is for cleartext (h2c); TLS uses ALPN */
     bool was_registered = c->registered;
-    if (was_registered) loop_remove(wk->loop, &c->w);
+    if (was_registered) loop_remove(wk->loop, &c->base.w);
     c->registered = false;
     if (proto->take_over(wk, fd, c->peer, &c->ex->req, buf_ptr(&c->in), buf_size(&c->in)) < 0) {
         c->can_read = c->can_write = true;
         if (was_registered && conn_register(c) < 0) log_error("epoll_ctl: %s", strerror(errno));
         return false;
     }
-    c->w.fd = c->tr.fd = -1; /* no longer ours */
-    conn_close(c);
+    c->tr = (struct transport){-1, NULL}; /* no longer ours */
+    conn_close(c, CONN_END_ABORT);
     return true;
 }
 
@@ -484,13 +482,12 @@ static void hand_to_h2(struct h1_conn *c)
 {
     struct worker *wk = c->wk;
     struct transport tr = c->tr;
-    if (c->registered) loop_remove(wk->loop, &c->w);
+    if (c->registered) loop_remove(wk->loop, &c->base.w);
     c->registered = false;
+    c->tr = (struct transport){-1, NULL}; /* h2 owns the socket from here */
     /* h2_conn_open copies the bytes before this connection's buffers are recycled */
     h2_conn_open(wk, tr, c->peer, c->in.data ? buf_ptr(&c->in) : "", buf_size(&c->in), NULL);
-    c->w.fd = -1;
-    c->tr = (struct transport){-1, NULL};
-    conn_close(c);
+    conn_close(c, CONN_END_ABORT);
 }
 
 /* Builds the exchange for a complete head of n bytes at the front of c->in. Returns false
@@ -499,7 +496,7 @@ static bool start_exchange(struct h1_conn *c, const struct h1_request_head *head
 {
     struct exchange *ex = exchange_new(c);
     if (!ex) {
-        conn_close(c);
+        conn_close(c, CONN_END_LINGER);
         return false;
     }
     struct http_request *req = &ex->req;
@@ -507,7 +504,7 @@ static bool start_exchange(struct h1_conn *c, const struct h1_request_head *head
     /* copy the head so the input buffer can move; rebase every pointer into the copy */
     char *copy = pool_alloc(ex->pool, n);
     if (!copy) {
-        conn_close(c);
+        conn_close(c, CONN_END_LINGER);
         return false;
     }
     const char *base = buf_ptr(&c->in);
@@ -528,6 +525,7 @@ static bool start_exchange(struct h1_conn *c, const struct h1_request_head *head
     c->n_requests++;
 
     bool keep = head->keep_alive && req->version >= 10;
+    c->peer_closes = !keep;
     if (c->n_requests >= cfg->limits.keepalive_requests || c->graceful ||
         c->wk->state != SERVER_RUNNING)
         keep = false;
@@ -567,7 +565,7 @@ static bool start_exchange(struct h1_conn *c, const struct h1_request_head *head
         /* memory follows the bytes that arrive, not what Content-Length promises */
         size_t first = ex->body_left < 65536 ? (size_t)ex->body_left : 65536;
         if (buf_reserve(&ex->body, first) < 0) {
-            conn_close(c);
+            conn_close(c, CONN_END_LINGER);
             return false;
         }
     } else {
@@ -653,18 +651,12 @@ static bool finish_exchange(struct h1_conn *c)
     bool unread = ex->body_left > 0 || ex->resp.status >= 400; /* errors always linger */
     exchange_free(c);
     if (c->close_after || c->graceful) {
-        if ((!unread && buf_size(&c->in) == 0 && !c->can_read) || c->tr.tls) {
-            conn_close(c); /* nothing more is coming that a reset could destroy */
-            return false;
-        }
-        /* lingering close: stop sending, drain what the client still sends, then close, so
-         * a reset does not destroy the response before the client read it */
-        shutdown(c->w.fd, SHUT_WR);
-        c->state = ST_LINGER;
-        buf_release(c->wk, &c->out);
-        c->deadline = loop_now_ms(c->wk->loop) + LINGER_MS;
-        timer_arm(c->wk->loop, &c->timer, c->deadline);
-        return true;
+        /* Closing at once is safe only when the client itself said it sends nothing more and
+         * nothing of it is unread; otherwise linger, so that a reset does not destroy the
+         * response before the client read it. */
+        bool quiet = c->peer_closes && !unread && buf_size(&c->in) == 0;
+        conn_close(c, quiet ? CONN_END_QUIET : CONN_END_LINGER);
+        return false;
     }
     c->state = ST_HEAD;
     if (buf_size(&c->in)) {
@@ -803,7 +795,7 @@ static bool step_handshake(struct h1_conn *c)
 {
     int r = tls_conn_handshake(c->tr.tls);
     if (r < 0) {
-        conn_close(c);
+        conn_close(c, CONN_END_ABORT);
         return false;
     }
     if (r == 0) {
@@ -846,7 +838,8 @@ static bool step_head(struct h1_conn *c)
             tl_fields = calloc(opts.max_fields, sizeof(*tl_fields));
             tl_fields_cap = tl_fields ? opts.max_fields : 0;
             if (!tl_fields) {
-                conn_close(c);
+                log_error("%s: out of memory for a request head", c->peer);
+                conn_close(c, CONN_END_LINGER);
                 return false;
             }
         }
@@ -869,7 +862,7 @@ read_more:
     if (!c->can_read) return false;
     int r = conn_read(c);
     if (r < 0) {
-        conn_close(c);
+        conn_close(c, CONN_END_ABORT); /* the client closed or reset: nothing is in flight */
         return false;
     }
     return r > 0;
@@ -884,7 +877,7 @@ static void conn_run(struct h1_conn *c)
             break;
         case ST_HEAD:
             if (c->graceful && buf_size(&c->in) == 0) {
-                conn_close(c);
+                conn_close(c, CONN_END_QUIET);
                 return;
             }
             if (!step_head(c)) return;
@@ -899,7 +892,7 @@ static void conn_run(struct h1_conn *c)
             if (buf_size(&c->out)) { /* 100 Continue */
                 int f = flush_output(c);
                 if (f < 0) {
-                    conn_close(c);
+                    conn_close(c, CONN_END_ABORT);
                     return;
                 }
             }
@@ -907,7 +900,7 @@ static void conn_run(struct h1_conn *c)
             int rd = conn_read(c);
             if (rd < 0) {
                 log_info("%s: connection closed before the request body was complete", c->peer);
-                conn_close(c);
+                conn_close(c, CONN_END_ABORT);
                 return;
             }
             if (rd == 0) return;
@@ -917,31 +910,17 @@ static void conn_run(struct h1_conn *c)
         case ST_RESPOND: {
             if (fill_output(c) < 0) {
                 log_error("%s: response body failed, closing", c->peer);
-                conn_close(c);
+                conn_close(c, CONN_END_LINGER);
                 return;
             }
             int f = flush_output(c);
             if (f < 0) {
-                conn_close(c);
+                conn_close(c, CONN_END_ABORT); /* the socket failed: the client is gone */
                 return;
             }
             if (f == 0) return;
             if (c->ex->body_done && !c->ex->has_file && !finish_exchange(c)) return;
             break;
-        }
-        case ST_LINGER: {
-            char drain[4096];
-            for (;;) {
-                ssize_t n = read(c->w.fd, drain, sizeof(drain));
-                if (n > 0) continue;
-                if (n < 0 && errno == EINTR) continue;
-                if (n < 0 && errno == EAGAIN) {
-                    c->can_read = false;
-                    return;
-                }
-                conn_close(c);
-                return;
-            }
         }
         }
     }

@@ -8,17 +8,13 @@
 
 struct worker;
 
-/* Takes ownership of a connected, non-blocking socket. */
+/* Takes ownership of a connected, non-blocking socket. The connection joins the worker's list
+ * (wk->conns); a graceful shutdown closes it at once when idle, else after its current
+ * response, always through the close path (server/linger.h). */
 void h1_conn_open(struct worker *wk, int fd, const char *peer);
 /* Same for a socket accepted on a TLS listener: handshake first, then HTTP/1.1 or, when ALPN
  * chose h2, HTTP/2. */
 void h1_conn_open_tls(struct worker *wk, int fd, const char *peer);
-/* graceful: close idle connections now, the others after their current response.
- * Otherwise close every connection now. */
-void h1_conns_shutdown(struct worker *wk, bool graceful);
-
-/* Frees connections closed during this loop iteration (call once per iteration). */
-void h1_conns_reap(struct worker *wk);
 /* Frees the calling worker thread's parser scratch space (at thread exit). */
 void h1_thread_cleanup(void);
 

@@ -13,21 +13,22 @@
 #include "h2/session.h"
 #include "server/access_log.h"
 #include "server/dispatch.h"
+#include "server/linger.h"
 #include "server/server.h"
 
 #define READ_CHUNK 16384
 #define OUT_HIGH   (256 * 1024) /* stop producing DATA / reading input above this */
 
 struct h2_conn {
-    struct io_watch w;
+    struct conn base; /* base.w.fd == tr.fd */
     struct timer timer;
     struct worker *wk;
-    struct h2_conn *next, *prev;
     struct transport tr;
     struct h2_session *s;
     struct buf in;
     bool can_read, can_write;
     bool closed, registered;
+    bool peer_eof;            /* the client closed its side */
     int64_t send_deadline_ms; /* output pending without progress until then */
     char peer[64];
 };
@@ -81,25 +82,22 @@ static const struct h2_session_callbacks callbacks = {
 
 /* ---- connection ---- */
 
-static void conn_close(struct h2_conn *c)
+/* Ends the connection once the session's output is flushed (or cannot be): the socket goes
+ * through the close path, which drains what the client still sends (WINDOW_UPDATEs, PING
+ * acks, its own GOAWAY) so the kernel keeps the last DATA frames instead of resetting. */
+static void conn_close(struct h2_conn *c, enum conn_end how)
 {
     struct worker *wk = c->wk;
     if (c->closed) return;
+    c->closed = true;
     h2_session_free(c->s);
     c->s = NULL;
     timer_cancel(&c->timer);
-    transport_close(&c->tr); /* also leaves the epoll set */
+    if (c->peer_eof && how == CONN_END_LINGER) how = CONN_END_QUIET;
+    linger_close(wk, &c->tr, c->registered, how);
+    c->base.w.fd = -1;
     buf_free(&c->in);
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        wk->h2_conns = c->next;
-    if (c->next) c->next->prev = c->prev;
-    wk->n_conns--;
-    c->closed = true;
-    c->next = wk->h2_closed;
-    wk->h2_closed = c;
-    if (wk->state != SERVER_RUNNING && wk->n_conns == 0) loop_stop(wk->loop);
+    worker_retire_conn(wk, &c->base);
 }
 
 static void arm_timer(struct h2_conn *c)
@@ -119,7 +117,7 @@ static void on_timer(struct timer *t)
     int64_t now = loop_now_ms(c->wk->loop);
     if (c->send_deadline_ms && now >= c->send_deadline_ms) {
         log_info("%s: HTTP/2 peer not reading, closing", c->peer);
-        conn_close(c);
+        conn_close(c, CONN_END_ABORT);
         return;
     }
     h2_session_timeout(c->s, now);
@@ -130,7 +128,7 @@ static void on_timer(struct timer *t)
 static void on_io(struct io_watch *w, uint32_t events)
 {
     struct h2_conn *c = (struct h2_conn *)w;
-    if (c->closed) return;
+    if (c->base.retired) return;
     if (events & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP)) c->can_read = true;
     if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) c->can_write = true;
     conn_run(c);
@@ -161,7 +159,10 @@ static int conn_read(struct h2_conn *c)
             if ((size_t)n < room && transport_short_read_drains(&c->tr)) c->can_read = false;
             return 1;
         }
-        if (n == 0) return -1;
+        if (n == 0) {
+            c->peer_eof = true;
+            return -1;
+        }
         if (errno == EINTR) continue;
         if (errno == EAGAIN) {
             c->can_read = false;
@@ -206,7 +207,7 @@ static void conn_run(struct h2_conn *c)
         if (c->can_read && !h2_session_done(c->s) && buf_size(out) < OUT_HIGH) {
             int r = conn_read(c);
             if (r < 0) {
-                conn_close(c);
+                conn_close(c, CONN_END_ABORT); /* the client closed or reset */
                 return;
             }
             if (r > 0) {
@@ -217,12 +218,12 @@ static void conn_run(struct h2_conn *c)
         h2_session_produce(c->s, OUT_HIGH);
         size_t before = buf_size(out);
         if (conn_flush(c) < 0) {
-            conn_close(c);
+            conn_close(c, CONN_END_ABORT);
             return;
         }
         if (buf_size(out) != before) progress = true;
         if (h2_session_done(c->s) && buf_size(out) == 0) {
-            conn_close(c);
+            conn_close(c, CONN_END_LINGER);
             return;
         }
         if (!progress) {
@@ -236,16 +237,51 @@ static void conn_run(struct h2_conn *c)
     timer_arm(c->wk->loop, &c->timer, loop_now_ms(c->wk->loop));
 }
 
+static void op_reload(struct conn *base)
+{
+    /* set up under the old configuration: GOAWAY gracefully, clients reconnect */
+    struct h2_conn *c = (struct h2_conn *)base;
+    h2_session_shutdown(c->s, true, loop_now_ms(c->wk->loop));
+    c->can_write = true;
+    conn_run(c);
+}
+
+static void op_shutdown(struct conn *base, bool graceful)
+{
+    struct h2_conn *c = (struct h2_conn *)base;
+    h2_session_shutdown(c->s, graceful, loop_now_ms(c->wk->loop));
+    c->can_write = true;
+    if (graceful) {
+        conn_run(c);
+    } else {
+        conn_flush(c); /* best effort: the GOAWAY goes out if the socket takes it now */
+        conn_close(c, CONN_END_ABORT);
+    }
+}
+
+static void op_free(struct conn *base)
+{
+    free(base);
+}
+
+static const struct conn_ops h2_ops = {
+    .name = "h2",
+    .shutdown = op_shutdown,
+    .reload = op_reload,
+    .free = op_free,
+};
+
 void h2_conn_open(struct worker *wk, struct transport tr, const char *peer, const char *bytes,
                   size_t len, const struct http_request *upgrade_req)
 {
     struct h2_conn *c = calloc(1, sizeof(*c));
     if (!c) {
+        log_error("%s: out of memory for an HTTP/2 connection", peer ? peer : "-");
         transport_close(&tr);
         return;
     }
-    c->w.fd = tr.fd;
-    c->w.cb = on_io;
+    c->base.w.fd = tr.fd;
+    c->base.w.cb = on_io;
     c->timer.cb = on_timer;
     c->wk = wk;
     c->tr = tr;
@@ -254,60 +290,30 @@ void h2_conn_open(struct worker *wk, struct transport tr, const char *peer, cons
     h2_session_params_from_config(&p, wk->cfg, tr.tls != NULL, c->peer);
     c->s = h2_session_new(&p, &callbacks, c, loop_now_ms(wk->loop));
     if (!c->s || (len && buf_append(&c->in, bytes, len) < 0)) {
+        log_error("%s: out of memory for an HTTP/2 connection", c->peer);
         h2_session_free(c->s);
         buf_free(&c->in);
         transport_close(&tr);
         free(c);
         return;
     }
-    c->next = wk->h2_conns;
-    if (wk->h2_conns) wk->h2_conns->prev = c;
-    wk->h2_conns = c;
-    wk->n_conns++;
+    worker_add_conn(wk, &c->base, &h2_ops);
     if (upgrade_req) {
         uint8_t settings[256];
         long n = h2c_check_request(upgrade_req, settings, sizeof(settings));
         if (n < 0 || h2_session_upgrade(c->s, upgrade_req, settings, (size_t)n) < 0) {
-            conn_close(c);
+            conn_close(c, CONN_END_LINGER);
             return;
         }
     }
-    if (wk->state != SERVER_RUNNING) h2_session_shutdown(c->s, true);
+    if (wk->state != SERVER_RUNNING) h2_session_shutdown(c->s, true, loop_now_ms(wk->loop));
     c->can_read = c->can_write = true;
     feed(c);
-    if (loop_add(wk->loop, &c->w, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET) < 0) {
+    if (loop_add(wk->loop, &c->base.w, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET) < 0) {
         log_error("epoll_ctl: %s", strerror(errno));
-        conn_close(c);
+        conn_close(c, CONN_END_ABORT);
         return;
     }
     c->registered = true;
     conn_run(c);
-}
-
-void h2_conns_shutdown(struct worker *wk, bool graceful)
-{
-    struct h2_conn *c = wk->h2_conns;
-    while (c) {
-        struct h2_conn *next = c->next;
-        h2_session_shutdown(c->s, graceful);
-        if (graceful) {
-            c->can_write = true;
-            conn_run(c);
-        } else {
-            /* best effort: the GOAWAY goes out if the socket takes it now */
-            c->can_write = true;
-            conn_flush(c);
-            conn_close(c);
-        }
-        c = next;
-    }
-}
-
-void h2_conns_reap(struct worker *wk)
-{
-    while (wk->h2_closed) {
-        struct h2_conn *c = wk->h2_closed;
-        wk->h2_closed = c->next;
-        free(c);
-    }
 }

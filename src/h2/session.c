@@ -22,6 +22,17 @@ static void respond(struct h2_session *s, struct h2_stream *st);
 /* ---- errors ---- */
 
 /* A connection error (§5.4.1): GOAWAY with the code, then the connection closes. */
+/* The second step of a graceful stop: the streams taken so far are the last ones. */
+static void send_final_goaway(struct h2_session *s)
+{
+    if (s->draining) return;
+    h2_write_goaway(&s->out, s->last_client_id, H2_NO_ERROR, NULL);
+    s->draining = true;
+    s->goaway_notice = false;
+    s->goaway_deadline_ms = 0;
+    s->goaway_last_id = s->last_client_id;
+}
+
 static void conn_error(struct h2_session *s, uint32_t code, const char *reason)
 {
     if (s->dead) return;
@@ -749,6 +760,8 @@ static void on_frame(struct h2_session *s, const struct h2_frame_header *hd, con
         if (!(hd->flags & H2_FLAG_ACK)) {
             h2_write_ping(&s->out, f.opaque, true);
             s->control_queued += H2_FRAME_HEADER_LEN + 8;
+        } else if (s->goaway_notice && memcmp(f.opaque, H2_GOAWAY_PING, 8) == 0) {
+            send_final_goaway(s);
         }
         count_idle(s);
         break;
@@ -1220,9 +1233,9 @@ bool h2_session_has_pending(const struct h2_session *s)
 int64_t h2_session_next_deadline(const struct h2_session *s)
 {
     int64_t d = 0;
-    int64_t c[4] = {s->block_deadline_ms, s->settings_deadline_ms, s->idle_deadline_ms,
-                    s->trim_deadline_ms};
-    for (int i = 0; i < 4; i++)
+    int64_t c[5] = {s->block_deadline_ms, s->settings_deadline_ms, s->idle_deadline_ms,
+                    s->trim_deadline_ms, s->goaway_deadline_ms};
+    for (int i = 0; i < 5; i++)
         if (c[i] && (!d || c[i] < d)) d = c[i];
     int64_t stall = (int64_t)(s->p.h2.stalled_stream_timeout * 1000);
     for (struct h2_sched_node *n = s->sched.head; n; n = n->next) {
@@ -1254,6 +1267,7 @@ void h2_session_timeout(struct h2_session *s, int64_t now_ms)
             s->trim_deadline_ms = 0; /* busy again: set anew when the last stream ends */
     }
     if (s->dead) return;
+    if (s->goaway_deadline_ms && now_ms >= s->goaway_deadline_ms) send_final_goaway(s);
     if (s->block_deadline_ms && now_ms >= s->block_deadline_ms) {
         if (!s->settings_in) {
             log_info("%s: HTTP/2 preface not received in time", s->peer);
@@ -1289,13 +1303,22 @@ void h2_session_timeout(struct h2_session *s, int64_t now_ms)
     }
 }
 
-void h2_session_shutdown(struct h2_session *s, bool graceful)
+void h2_session_shutdown(struct h2_session *s, bool graceful, int64_t now_ms)
 {
     if (s->dead) return;
+    s->now_ms = now_ms;
     if (graceful) {
-        if (!s->draining) h2_write_goaway(&s->out, s->last_client_id, H2_NO_ERROR, NULL);
-        s->draining = true;
-        s->goaway_last_id = s->last_client_id;
+        if (s->draining || s->goaway_notice) return;
+        if (!s->settings_in || s->peer_goaway) {
+            send_final_goaway(s); /* nothing in flight from a client that has not started */
+            return;
+        }
+        /* §6.8: a client may be opening streams right now; announce the stop without a limit,
+         * and let a PING round trip tell when everything it sent before has arrived */
+        h2_write_goaway(&s->out, H2_MAX_STREAM_ID, H2_NO_ERROR, NULL);
+        h2_write_ping(&s->out, (const uint8_t *)H2_GOAWAY_PING, false);
+        s->goaway_notice = true;
+        s->goaway_deadline_ms = now_ms + H2_GOAWAY_GRACE_MS;
         return;
     }
     h2_write_goaway(&s->out, s->last_client_id, H2_NO_ERROR, NULL);

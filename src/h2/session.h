@@ -19,6 +19,12 @@
 
 struct h2_session;
 
+/* How long a graceful stop waits for the PING that follows the first GOAWAY before it sends
+ * the final one (at least a round trip: streams the client opened meanwhile are served). */
+#define H2_GOAWAY_GRACE_MS 1000
+/* The opaque data of that PING. */
+#define H2_GOAWAY_PING "tern-gw!"
+
 /* Stream pools a session keeps for reuse while it is busy. */
 #define H2_SPARE_POOLS 32
 
@@ -65,7 +71,8 @@ struct h2_session {
     bool preface_done;   /* the 24-byte preface was read */
     bool settings_in;    /* the client's first SETTINGS arrived */
     bool dead;           /* a connection error or fast stop: close after flushing out */
-    bool draining;       /* GOAWAY sent: no new streams, close when the last one ends */
+    bool draining;       /* final GOAWAY sent: no new streams, close when the last one ends */
+    bool goaway_notice;  /* first GOAWAY (2^31-1) and its PING sent, final one not yet */
     bool peer_goaway;    /* the client sent GOAWAY */
     bool settings_acked; /* our first SETTINGS was acknowledged */
     uint32_t last_client_id;
@@ -99,6 +106,7 @@ struct h2_session {
     int64_t settings_deadline_ms; /* our SETTINGS must be acknowledged */
     int64_t idle_deadline_ms;     /* no streams since */
     int64_t trim_deadline_ms;     /* quiet since: give spare memory back then */
+    int64_t goaway_deadline_ms;   /* send the final GOAWAY then, PING ack or not */
     /* push: paths already pushed on this connection (hashes) */
     uint64_t pushed_paths[64];
     unsigned n_pushed_paths;
@@ -144,9 +152,10 @@ void h2_session_trim(struct h2_session *s);
 /* Handles expired deadlines: slow preface/header block, unacknowledged SETTINGS, stalled
  * streams, idle connection. */
 void h2_session_timeout(struct h2_session *s, int64_t now_ms);
-/* Stop: graceful sends GOAWAY with the last stream id and lets streams finish; otherwise
- * GOAWAY NO_ERROR and the session is done. */
-void h2_session_shutdown(struct h2_session *s, bool graceful);
+/* Stop. Graceful (RFC 9113 §6.8): GOAWAY with 2^31-1 and a PING first; when the PING is
+ * acknowledged (or after H2_GOAWAY_GRACE_MS) the final GOAWAY with the last stream id taken,
+ * then streams up to it finish. Otherwise GOAWAY NO_ERROR and the session is done. */
+void h2_session_shutdown(struct h2_session *s, bool graceful, int64_t now_ms);
 
 /* Server push (RFC 9113 §8.4): promises a GET for path (absolute, same origin as parent) on
  * parent, then answers it through on_request after the parent's response headers. Returns 0,

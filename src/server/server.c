@@ -75,24 +75,59 @@ static void peer_text(const struct sockaddr_storage *ss, char *out, size_t cap)
         snprintf(out, cap, "-");
 }
 
+/* Accept failures for lack of resources pause this worker's listeners for a while instead of
+ * retrying at once: a level-triggered listener with a full queue would otherwise spin. */
+#define ACCEPT_BACKOFF_MIN_MS 50
+#define ACCEPT_BACKOFF_MAX_MS 1000
+
+static void listeners_pause(struct worker *wk)
+{
+    if (wk->accept_paused) return;
+    wk->accept_paused = true;
+    for (size_t i = 0; i < wk->n_listeners; i++)
+        if (wk->listeners[i].watch.fd >= 0) loop_remove(wk->loop, &wk->listeners[i].watch);
+    wk->accept_backoff_ms =
+        wk->accept_backoff_ms ? wk->accept_backoff_ms * 2 : ACCEPT_BACKOFF_MIN_MS;
+    if (wk->accept_backoff_ms > ACCEPT_BACKOFF_MAX_MS)
+        wk->accept_backoff_ms = ACCEPT_BACKOFF_MAX_MS;
+    timer_arm(wk->loop, &wk->accept_timer, loop_now_ms(wk->loop) + wk->accept_backoff_ms);
+}
+
+static void listeners_resume(struct timer *t)
+{
+    struct worker *wk = (struct worker *)((char *)t - offsetof(struct worker, accept_timer));
+    if (!wk->accept_paused) return;
+    wk->accept_paused = false;
+    for (size_t i = 0; i < wk->n_listeners; i++) {
+        struct listener *ls = &wk->listeners[i];
+        if (ls->watch.fd >= 0 && loop_add(wk->loop, &ls->watch, EPOLLIN) == 0)
+            ls->watch.cb(&ls->watch, EPOLLIN); /* take what queued up meanwhile */
+    }
+}
+
 static void on_accept(struct io_watch *w, uint32_t events)
 {
     (void)events;
     struct listener *ls = (struct listener *)w;
     struct worker *wk = ls->worker;
-    for (int i = 0; i < ACCEPT_BATCH; i++) {
+    for (int i = 0; i < ACCEPT_BATCH && !wk->accept_paused; i++) {
         struct sockaddr_storage ss;
         socklen_t sl = sizeof(ss);
         int fd = accept4(w->fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED) return;
-            if (errno == EMFILE || errno == ENFILE)
-                log_warn("accept: %s", strerror(errno));
-            else
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                int e = errno;
+                listeners_pause(wk);
+                log_warn("accept: %s; new connections paused for %d ms", strerror(e),
+                         wk->accept_backoff_ms);
+            } else {
                 log_error("accept: %s", strerror(errno));
+            }
             return;
         }
-        if (wk->n_conns >= wk->cfg->limits.connections) {
+        wk->accept_backoff_ms = 0;
+        if (wk->conns.count >= wk->cfg->limits.connections) {
             log_warn("connection limit %zu reached, closing new connection",
                      wk->cfg->limits.connections);
             close(fd);
@@ -109,9 +144,10 @@ static void on_accept(struct io_watch *w, uint32_t events)
 
 static void close_listeners(struct worker *wk)
 {
+    timer_cancel(&wk->accept_timer);
     for (size_t i = 0; i < wk->n_listeners; i++) {
         if (wk->listeners[i].watch.fd < 0) continue;
-        loop_remove(wk->loop, &wk->listeners[i].watch);
+        if (!wk->accept_paused) loop_remove(wk->loop, &wk->listeners[i].watch);
         close(wk->listeners[i].watch.fd);
         wk->listeners[i].watch.fd = -1;
     }
@@ -126,15 +162,14 @@ static void worker_check_state(struct worker *wk)
     /* Reload: HTTP/2 connections were set up with the old settings; GOAWAY them gracefully
      * (in-flight streams finish) so clients reconnect under the new configuration. HTTP/1
      * keep-alive connections simply take the new configuration with their next request. */
-    if (before != wk->cfg && wk->state == SERVER_RUNNING) h2_conns_shutdown(wk, true);
+    if (before != wk->cfg && wk->state == SERVER_RUNNING) conn_list_reload(&wk->conns);
     enum server_state st = (enum server_state)atomic_load(&srv->state);
     if (st != wk->state) {
         wk->state = st;
         if (st != SERVER_RUNNING) close_listeners(wk);
-        h1_conns_shutdown(wk, st == SERVER_GRACEFUL);
-        h2_conns_shutdown(wk, st == SERVER_GRACEFUL);
+        conn_list_shutdown(&wk->conns, st == SERVER_GRACEFUL);
     }
-    if (wk->state != SERVER_RUNNING && wk->n_conns == 0) loop_stop(wk->loop);
+    if (wk->state != SERVER_RUNNING && wk->conns.count == 0) loop_stop(wk->loop);
 }
 
 static void on_wake(struct io_watch *w, uint32_t events)
@@ -158,10 +193,21 @@ static void worker_flush_log(struct worker *wk)
 static void worker_idle(void *arg)
 {
     struct worker *wk = arg;
-    h1_conns_reap(wk);
-    h2_conns_reap(wk);
+    conn_list_reap(&wk->conns);
     worker_flush_log(wk);
-    if (wk->state != SERVER_RUNNING && wk->n_conns == 0) loop_stop(wk->loop);
+    log_flush_suppressed();
+    if (wk->state != SERVER_RUNNING && wk->conns.count == 0) loop_stop(wk->loop);
+}
+
+void worker_add_conn(struct worker *wk, struct conn *c, const struct conn_ops *ops)
+{
+    conn_list_add(&wk->conns, c, ops);
+}
+
+void worker_retire_conn(struct worker *wk, struct conn *c)
+{
+    conn_list_retire(&wk->conns, c);
+    if (wk->state != SERVER_RUNNING && wk->conns.count == 0) loop_stop(wk->loop);
 }
 
 void worker_access_log(struct worker *wk, const char *line, size_t len)
@@ -203,10 +249,8 @@ static void *worker_main(void *arg)
     struct worker *wk = arg;
     loop_set_idle(wk->loop, worker_idle, wk);
     loop_run(wk->loop);
-    h1_conns_shutdown(wk, false);
-    h2_conns_shutdown(wk, false);
-    h1_conns_reap(wk);
-    h2_conns_reap(wk);
+    conn_list_shutdown(&wk->conns, false);
+    conn_list_reap(&wk->conns);
     h1_thread_cleanup();
     worker_flush_log(wk);
     struct server *srv = wk->srv;
@@ -227,6 +271,7 @@ static int worker_init(struct server *srv, struct worker *wk, int id, const stru
     wk->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     wk->cache = static_cache_create(1024);
     if (!wk->loop || wk->wake_fd < 0 || !wk->cache) return -1;
+    wk->accept_timer.cb = listeners_resume;
     wk->wake_watch.fd = wk->wake_fd;
     wk->wake_watch.cb = on_wake;
     loop_add(wk->loop, &wk->wake_watch, EPOLLIN | EPOLLET);

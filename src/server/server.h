@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "core/buf.h"
+#include "core/conn.h"
 #include "core/loop.h"
 #include "core/pool.h"
 #include "server/config.h"
@@ -18,8 +19,6 @@
 
 enum server_state { SERVER_RUNNING = 0, SERVER_GRACEFUL, SERVER_STOPPING };
 
-struct h1_conn;
-struct h2_conn;
 struct tls_server;
 struct static_cache;
 struct server;
@@ -39,14 +38,13 @@ struct worker {
     struct io_watch wake_watch;
     struct listener *listeners;
     size_t n_listeners;
+    bool accept_paused; /* listeners out of the epoll set until accept_timer fires */
+    int accept_backoff_ms;
+    struct timer accept_timer;
     const struct config *cfg; /* refreshed from srv->cfg when woken */
     struct static_cache *cache;
-    struct h1_conn *conns; /* every open connection (for stop and limits) */
-    size_t n_conns;
-    struct h1_conn *closed_conns; /* closed this iteration, freed at its end */
-    struct h2_conn *h2_conns;     /* open HTTP/2 connections (also counted in n_conns) */
-    struct h2_conn *h2_closed;    /* closed this iteration, freed at its end */
-    struct tls_server *tls;       /* TLS contexts for TLS listeners, or NULL */
+    struct conn_list conns; /* every open connection, whatever its wire (stop, limits) */
+    struct tls_server *tls; /* TLS contexts for TLS listeners, or NULL */
     enum server_state state;
     struct pool *spare_pools[16]; /* reset request pools kept for reuse */
     size_t n_spare_pools;
@@ -89,6 +87,11 @@ void server_stop(struct server *srv, bool graceful);
 void server_free(struct server *srv);
 
 /* Worker helpers used by connections. */
+/* Adds c to the worker's live connections (its watch set by the caller). */
+void worker_add_conn(struct worker *wk, struct conn *c, const struct conn_ops *ops);
+/* Retires c (freed at the end of the loop iteration); the last one out of a stopping worker
+ * ends its loop. */
+void worker_retire_conn(struct worker *wk, struct conn *c);
 struct pool *worker_take_pool(struct worker *wk);
 void worker_give_pool(struct worker *wk, struct pool *pool);
 /* Appends one access-log line; flushed once per loop iteration. */

@@ -22,6 +22,7 @@ struct tls_conn {
     bool eof;          /* the peer ended its side (cleanly or not): reads return 0 */
     bool want_write;   /* the last call that blocked waits for the socket to be writable */
     bool read_blocked; /* the last read needed bytes from the socket */
+    bool notified;     /* close_notify sent (or given up) */
 };
 
 struct tls_conn *tls_conn_new(struct tls_server *srv, int fd)
@@ -213,14 +214,21 @@ bool tls_conn_resumed(const struct tls_conn *c)
     return SSL_session_reused(c->ssl) == 1;
 }
 
-void tls_conn_free(struct tls_conn *c)
+void tls_conn_close_notify(struct tls_conn *c)
 {
-    if (!c) return;
+    if (c->notified) return;
+    c->notified = true;
     ERR_clear_error();
     /* one non-blocking close_notify, not after a fatal error (OpenSSL forbids it) nor behind a
      * stalled write */
     if (c->done && !c->fatal && !c->want_write) SSL_shutdown(c->ssl);
     ERR_clear_error();
+}
+
+void tls_conn_free(struct tls_conn *c)
+{
+    if (!c) return;
+    tls_conn_close_notify(c);
     SSL_free(c->ssl);
     tls_server_free(c->srv);
     free(c);

@@ -54,7 +54,10 @@ bool tls_conn_want_write(const struct tls_conn *c);
 /* Negotiated protocol version ("TLSv1.3", "TLSv1.2") and whether the session was resumed. */
 const char *tls_conn_version(const struct tls_conn *c);
 bool tls_conn_resumed(const struct tls_conn *c);
-/* Sends close_notify (best effort) and frees; does not close the fd. */
+/* Sends close_notify once (non-blocking, best effort; not after a fatal error nor behind a
+ * stalled write). */
+void tls_conn_close_notify(struct tls_conn *c);
+/* Sends close_notify if not sent yet and frees; does not close the fd. */
 void tls_conn_free(struct tls_conn *c);
 
 /* Writes a self-signed ECDSA P-256 certificate (one year; CN common_name; SAN DNS:localhost,

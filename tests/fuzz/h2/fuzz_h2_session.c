@@ -68,7 +68,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (n == step) step = (uint8_t)(step * 7 + 3) | 1;
     }
     h2_session_timeout(s, now + 20000);
-    h2_session_shutdown(s, true);
+    h2_session_shutdown(s, true, 0);
     h2_session_free(s);
     buf_free(&in);
     return 0;

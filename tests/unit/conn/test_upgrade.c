@@ -67,8 +67,8 @@ int main(void)
     CHECK_INT(taken_fd, sv[0]);
     CHECK_STR(taken_rest, "EXTRA");
     CHECK_STR(taken_target, "/chat");
-    CHECK_INT(wk.n_conns, 0);
-    h1_conns_reap(&wk);
+    CHECK_INT(wk.conns.count, 0);
+    conn_list_reap(&wk.conns);
     char buf[2048];
     shutdown(sv[0], SHUT_WR);
     read_all(sv[1], buf, sizeof(buf));
@@ -87,9 +87,9 @@ int main(void)
     CHECK_INT(taken_fd, -1);
     read_all(sv[1], buf, sizeof(buf));
     CHECK(strncmp(buf, "HTTP/1.1 404 ", 13) == 0);
-    h1_conns_shutdown(&wk, false);
-    CHECK_INT(wk.n_conns, 0);
-    h1_conns_reap(&wk);
+    conn_list_shutdown(&wk.conns, false);
+    CHECK_INT(wk.conns.count, 0);
+    conn_list_reap(&wk.conns);
     close(sv[1]);
 
     for (size_t i = 0; i < wk.n_spare_pools; i++)

@@ -160,6 +160,23 @@ static int count_of(struct seen *r, uint8_t type)
     return n;
 }
 
+/* The last stream id of the last GOAWAY in the session's output (0xffffffff: none). */
+static uint32_t goaway_last_id(struct h2_session *s)
+{
+    const uint8_t *p = (const uint8_t *)buf_ptr(&s->out);
+    size_t len = buf_size(&s->out), off = 0;
+    uint32_t id = 0xffffffff;
+    while (len - off >= 9) {
+        struct h2_frame_header hd;
+        h2_frame_header_parse(p + off, &hd);
+        const uint8_t *pl = p + off + 9;
+        if (hd.type == H2_GOAWAY)
+            id = ((uint32_t)pl[0] << 24 | pl[1] << 16 | pl[2] << 8 | pl[3]) & 0x7fffffffu;
+        off += 9 + hd.length;
+    }
+    return id;
+}
+
 /* A fresh session after the preface, with a fresh client HPACK state. */
 static struct h2_session *fresh(struct config_http2 c)
 {
@@ -487,14 +504,51 @@ int main(void)
     CHECK_INT(code_of(&r, H2_RST_STREAM), H2_REFUSED_STREAM);
     CHECK_INT(r.hd[0].stream_id, 5);
     CHECK(!h2_session_done(s));
-    /* graceful shutdown: GOAWAY NO_ERROR with the last stream; done when streams end */
+    /* graceful shutdown, RFC 9113 §6.8: GOAWAY NO_ERROR with 2^31-1 and a PING first */
     buf_clear(&s->out);
-    h2_session_shutdown(s, true);
+    h2_session_shutdown(s, true, 1000);
     r = scan(s);
     CHECK_INT(code_of(&r, H2_GOAWAY), H2_NO_ERROR);
+    CHECK_INT(count_of(&r, H2_PING), 1);
+    CHECK_INT(goaway_last_id(s), H2_MAX_STREAM_ID);
     CHECK(!h2_session_done(s));
     h2_write_data(&in, 1, "", 0, true);
     h2_write_data(&in, 3, "", 0, true);
+    feed(s);
+    CHECK(!h2_session_done(s)); /* the final GOAWAY is not out yet */
+    /* a stream the client opened before it saw the GOAWAY is still served */
+    buf_clear(&s->out);
+    request(7, "POST", "/", false, NULL, NULL);
+    feed(s);
+    CHECK(h2_stream_find(&s->streams, 7) != NULL);
+    /* the PING's ack: the final GOAWAY names the last stream taken */
+    buf_clear(&s->out);
+    h2_write_ping(&in, (const uint8_t *)H2_GOAWAY_PING, true);
+    feed(s);
+    CHECK_INT(goaway_last_id(s), 7);
+    /* streams after it are ignored; done when stream 7 ends */
+    request(9, "POST", "/", false, NULL, NULL);
+    feed(s);
+    CHECK(h2_stream_find(&s->streams, 9) == NULL);
+    CHECK(!h2_session_done(s));
+    h2_write_data(&in, 7, "", 0, true);
+    feed(s);
+    CHECK(h2_session_done(s));
+    h2_session_free(s);
+
+    /* without the PING's ack, the final GOAWAY follows after H2_GOAWAY_GRACE_MS */
+    s = fresh(c2);
+    buf_clear(&in);
+    request(1, "POST", "/", false, NULL, NULL);
+    feed(s);
+    buf_clear(&s->out);
+    h2_session_shutdown(s, true, 5000);
+    CHECK_INT(goaway_last_id(s), H2_MAX_STREAM_ID);
+    CHECK(h2_session_next_deadline(s) <= 5000 + H2_GOAWAY_GRACE_MS);
+    buf_clear(&s->out);
+    h2_session_timeout(s, 5000 + H2_GOAWAY_GRACE_MS);
+    CHECK_INT(goaway_last_id(s), 1);
+    h2_write_data(&in, 1, "", 0, true);
     feed(s);
     CHECK(h2_session_done(s));
     h2_session_free(s);
