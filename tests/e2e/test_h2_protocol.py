@@ -497,8 +497,8 @@ def test_h2load_large_body_huge_window(h2srv):
 
 
 def test_reload_sends_goaway_and_finishes_streams(make_server):
-    """RFC 9113 §6.8 on reload: GOAWAY with the last stream id, in-flight streams finish, a new
-    connection is served under the new configuration."""
+    """RFC 9113 §6.8 on reload: GOAWAY in two steps (2^31-1 and a PING, then the last stream
+    id), in-flight streams finish, a new connection is served under the new configuration."""
     import signal
 
     srv = make_server()
@@ -509,6 +509,11 @@ def test_reload_sends_goaway_and_finishes_streams(make_server):
     # stream 3 is in flight (its response started) when the reload happens
     assert c.until(lambda f: f[0] == HEADERS and f[2] == 3) is not None
     srv.signal(signal.SIGHUP)
+    # first step: no limit yet, and a PING whose ack tells the client's streams have arrived
+    last, code = c.goaway()
+    assert code == NO_ERROR and last == 0x7FFFFFFF
+    ping = c.until(lambda f: f[0] == PING and not f[1] & ACK)
+    c.send(frame(PING, ACK, 0, ping[3]))
     last, code = c.goaway()
     assert code == NO_ERROR and last == 3
     send = c.send

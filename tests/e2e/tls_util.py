@@ -277,6 +277,7 @@ class H2Client:
         self.remote_settings = {}
         self.events = []
         self.goaway = None
+        self.rx = b""
 
     def flush(self):
         data = self.conn.data_to_send()
@@ -353,8 +354,21 @@ class H2Client:
             data = self.sock.recv(65536)
             if not data:
                 raise AssertionError("connection closed")
-            for ev in self.conn.receive_data(data):
-                self._handle(ev)
+            # one frame at a time: python-h2 closes its state machine on the first GOAWAY and
+            # then rejects the PING that a graceful stop sends after it (RFC 9113 §6.8), which
+            # would otherwise lose the GOAWAY's event
+            self.rx += data
+            while len(self.rx) >= 9 and len(self.rx) >= 9 + int.from_bytes(self.rx[:3], "big"):
+                n = 9 + int.from_bytes(self.rx[:3], "big")
+                one, self.rx = self.rx[:n], self.rx[n:]
+                try:
+                    events = self.conn.receive_data(one)
+                except Exception:
+                    if self.goaway is None:
+                        raise
+                    return
+                for ev in events:
+                    self._handle(ev)
             self.flush()
 
     def get(self, path, **kw):
