@@ -346,6 +346,7 @@ static struct exchange *exchange_new(struct h1_conn *c)
     ex->req.now = loop_now(c->wk->loop);
     ex->req.now_ms = loop_now_ms(c->wk->loop);
     memcpy(ex->req.peer, c->peer, sizeof(c->peer));
+    http_request_set_conn(&ex->req, c->tr.fd, c->tr.tls);
     ex->resp.content_length = -1;
     c->ex = ex;
     return ex;

@@ -41,6 +41,7 @@ static void on_request(struct h2_session *s, struct h2_stream *st)
 {
     struct h2_conn *c = s->ud;
     const struct config *cfg = c->wk->cfg;
+    http_request_set_conn(&st->req, c->tr.fd, c->tr.tls);
     if (st->reject_status)
         dispatch_error(&st->req, &st->resp, st->reject_status);
     else

@@ -11,6 +11,8 @@
 #include "core/str.h"
 #include "http/header.h"
 
+struct tls_conn; /* tls/tls.h; opaque here */
+
 enum http_method {
     HTTP_METHOD_UNKNOWN = 0, /* a syntactically valid method tern does not implement: 501 */
     HTTP_METHOD_GET,
@@ -53,6 +55,23 @@ struct http_request {
     void *wire;     /* the wire layer's context for send_interim */
     time_t now;     /* request start, seconds */
     int64_t now_ms; /* request start, monotonic-independent wall clock ms */
+    /* The connection it came on, for handlers that describe it (handler/conninfo.h), set by
+     * the wire layer with http_request_set_conn: its TLS session (NULL for cleartext; read it
+     * with the tls_conn_* accessors) and its socket, whose peer port getpeername(2) gives when
+     * asked for, so that no other request pays for it. */
+    bool has_conn;
+    int conn_fd;
+    const struct tls_conn *tls;
 };
+
+/* Records the connection (socket and TLS session, NULL for cleartext) req arrived on; both
+ * outlive the request. */
+static inline void http_request_set_conn(struct http_request *req, int fd,
+                                         const struct tls_conn *tls)
+{
+    req->has_conn = true;
+    req->conn_fd = fd;
+    req->tls = tls;
+}
 
 #endif

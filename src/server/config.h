@@ -38,6 +38,9 @@ struct config_location {
     /* 103 Early Hints (RFC 8297): Link field values sent before the final response (h1, h2) */
     char **early_hints;
     size_t n_early_hints;
+    /* Answer GET/HEAD with JSON describing how the request came (HTTP version, TLS, client)
+     * instead of serving files; default false. See handler/conninfo.h. */
+    bool connection_info;
 };
 
 /* A certificate and its key (PEM files), with an optional DER OCSP response to staple. */

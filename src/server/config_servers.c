@@ -156,6 +156,7 @@ enum loc_key {
     LOC_PUSH,
     LOC_PUSH_PATHS,
     LOC_EARLY_HINTS,
+    LOC_CONNECTION_INFO,
     LOC_COUNT
 };
 
@@ -185,6 +186,7 @@ static int parse_location(struct loader *L, const struct config_server *srv, siz
                                        "push",
                                        "push_paths",
                                        "early_hints",
+                                       "connection_info",
                                        NULL};
     struct config_location *loc = &srv->locations[li];
     const struct cnode *val[LOC_COUNT] = {0};
@@ -239,6 +241,9 @@ static int parse_location(struct loader *L, const struct config_server *srv, siz
     }
     if (val[LOC_EARLY_HINTS] && cfg_strv(L, val[LOC_EARLY_HINTS], "early_hints", 64,
                                          &loc->early_hints, &loc->n_early_hints) < 0)
+        return -1;
+    if (val[LOC_CONNECTION_INFO] &&
+        cfg_bool(L, val[LOC_CONNECTION_INFO], "connection_info", &loc->connection_info) < 0)
         return -1;
     /* `trace` and TRACE in `methods` say the same thing; keep them in step */
     if (loc->methods & CONFIG_METHOD_TRACE) {

@@ -5,6 +5,7 @@
 
 #include "core/buf.h"
 #include "core/log.h"
+#include "handler/conninfo.h"
 #include "handler/static.h"
 #include "http/path.h"
 
@@ -140,6 +141,13 @@ void dispatch_request(const struct config *cfg, struct static_cache *cache,
     case HTTP_METHOD_OPTIONS: respond_allow(req, resp, 200, allowed); return;
     case HTTP_METHOD_TRACE: respond_trace(req, resp); return;
     default: break;
+    }
+    if (loc->connection_info) {
+        if (conninfo_handle(req, resp) < 0) {
+            memset(resp, 0, sizeof(*resp));
+            dispatch_error(req, resp, 500);
+        }
+        return;
     }
     if (loc->n_early_hints && req->send_interim) {
         /* RFC 8297: 103 Early Hints with the configured Link fields, before the answer */

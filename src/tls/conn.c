@@ -209,6 +209,14 @@ const char *tls_conn_version(const struct tls_conn *c)
     return SSL_get_version(c->ssl);
 }
 
+const char *tls_conn_cipher(const struct tls_conn *c)
+{
+    const SSL_CIPHER *cipher = SSL_get_current_cipher(c->ssl);
+    if (!cipher) return NULL;
+    const char *name = SSL_CIPHER_standard_name(cipher);
+    return name ? name : SSL_CIPHER_get_name(cipher); /* OpenSSL's own name as a fallback */
+}
+
 bool tls_conn_resumed(const struct tls_conn *c)
 {
     return SSL_session_reused(c->ssl) == 1;

@@ -54,6 +54,9 @@ bool tls_conn_want_write(const struct tls_conn *c);
 /* Negotiated protocol version ("TLSv1.3", "TLSv1.2") and whether the session was resumed. */
 const char *tls_conn_version(const struct tls_conn *c);
 bool tls_conn_resumed(const struct tls_conn *c);
+/* Negotiated cipher suite by its IANA/RFC name ("TLS_AES_128_GCM_SHA256",
+ * "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"), or NULL before the handshake. */
+const char *tls_conn_cipher(const struct tls_conn *c);
 /* Sends close_notify once (non-blocking, best effort; not after a fatal error nor behind a
  * stalled write). */
 void tls_conn_close_notify(struct tls_conn *c);

@@ -1,4 +1,6 @@
-"""A real browser: headless Chromium loads the bundled site (www/) over HTTPS and HTTP/2.
+"""A real browser: headless Chromium loads the bundled site (www/) over HTTPS and HTTP/2, over
+HTTPS with HTTP/2 turned off, and over cleartext HTTP/1.1; the page's script reads the
+connection_info endpoint and says which of them it was.
 
 Skipped when Chromium is not installed (Debian package `chromium`)."""
 
@@ -11,7 +13,6 @@ import tempfile
 import pytest
 
 import tern_e2e as t
-import tls_util as u
 from tls_util import certs, make_tls_server  # noqa: F401 (fixtures)
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -21,13 +22,18 @@ pytestmark = pytest.mark.skipif(CHROMIUM is None,
                                 reason="chromium is not installed (apt-get install chromium)")
 
 
-def _dump_dom(url, timeout=40):
+ENDPOINT = "/.well-known/tern/connection"
+
+
+def _dump_dom(url, *flags, timeout=40):
+    """The DOM after the page's scripts ran (virtual time lets the fetch finish first)."""
     profile = tempfile.mkdtemp(prefix="tern-chromium-")
     try:
         cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                "--no-first-run", "--disable-background-networking", "--disable-component-update",
                "--disable-sync", "--disable-dev-shm-usage", f"--user-data-dir={profile}",
-               "--ignore-certificate-errors", "--dump-dom", url]
+               "--ignore-certificate-errors", "--virtual-time-budget=5000", *flags,
+               "--dump-dom", url]
         r = subprocess.run(cmd, capture_output=True, timeout=timeout * t.SLOW,
                            env={**os.environ, "HOME": profile})
         return r
@@ -35,18 +41,53 @@ def _dump_dom(url, timeout=40):
         shutil.rmtree(profile, ignore_errors=True)
 
 
-def test_chromium_loads_site_over_h2(make_tls_server, certs):  # noqa: F811
-    def mutate(cfg):
-        cfg["servers"][0]["root"] = str(WWW)
+def _site(cfg, endpoint=True):
+    cfg["servers"][0]["root"] = str(WWW)
+    if endpoint:
+        cfg["servers"][0]["locations"].append({"path": ENDPOINT, "connection_info": True})
 
-    srv = make_tls_server(certs.ec, certs.ec_key, name="browser", mutate=mutate)
-    title = re.search(r"<title>(.*?)</title>", (WWW / "index.html").read_text()).group(1)
-    r = _dump_dom(f"https://127.0.0.1:{srv.tls_port}/")
+
+def _via(url, *flags):
+    """The page's "You are on ..." line as the browser rendered it, or None when hidden."""
+    r = _dump_dom(url, *flags)
     dom = r.stdout.decode(errors="replace")
     assert r.returncode == 0, r.stderr.decode(errors="replace")[-2000:]
+    title = re.search(r"<title>(.*?)</title>", (WWW / "index.html").read_text()).group(1)
     assert f"<title>{title}</title>" in dom, dom[:2000]
+    m = re.search(r'<p id="via" class="via"( hidden="")?>(.*?)</p>', dom)
+    assert m, dom
+    return None if m.group(1) else m.group(2)
+
+
+def test_chromium_loads_site_over_h2(make_tls_server, certs):  # noqa: F811
+    srv = make_tls_server(certs.ec, certs.ec_key, name="browser", mutate=_site)
+    via = _via(f"https://127.0.0.1:{srv.tls_port}/")
+    assert via and re.fullmatch(r"You are on HTTP/2 over TLS 1\.3 \(TLS_[A-Z0-9_]+\), "
+                                r"from 127\.0\.0\.1\.", via), via
     log = srv.read(srv.access_log)
-    # the page and its subresources, all over HTTP/2 with status 200
-    for path in ("/", "/style.css", "/logo.png"):
+    # the page, its subresources and the endpoint, all over HTTP/2 with status 200
+    for path in ("/", "/style.css", "/logo.png", ENDPOINT):
         assert re.search(rf'"GET {re.escape(path)} HTTP/2\.0" 200 ', log), log
     assert " HTTP/1.1\" " not in log, log
+
+
+def test_chromium_https_without_h2(make_tls_server, certs):  # noqa: F811
+    srv = make_tls_server(certs.ec, certs.ec_key, name="browser11", mutate=_site)
+    via = _via(f"https://127.0.0.1:{srv.tls_port}/", "--disable-http2")
+    assert via and re.fullmatch(r"You are on HTTP/1\.1 over TLS 1\.3 \(TLS_[A-Z0-9_]+\), "
+                                r"from 127\.0\.0\.1\.", via), via
+    assert re.search(rf'"GET {re.escape(ENDPOINT)} HTTP/1\.1" 200 ', srv.read(srv.access_log))
+
+
+def test_chromium_cleartext_http11(make_tls_server, certs):  # noqa: F811
+    srv = make_tls_server(certs.ec, certs.ec_key, name="browserh", mutate=_site)
+    via = _via(f"http://127.0.0.1:{srv.port}/")
+    assert via == "You are on HTTP/1.1 over cleartext TCP, from 127.0.0.1.", via
+
+
+def test_chromium_without_the_endpoint(make_tls_server, certs):  # noqa: F811
+    """Served without connection_info the endpoint is a 404 and the line stays hidden."""
+    srv = make_tls_server(certs.ec, certs.ec_key, name="browsern",
+                          mutate=lambda cfg: _site(cfg, endpoint=False))
+    assert _via(f"https://127.0.0.1:{srv.tls_port}/") is None
+    assert re.search(rf'"GET {re.escape(ENDPOINT)} HTTP/2\.0" 404 ', srv.read(srv.access_log))

@@ -85,7 +85,8 @@ int main(void)
              "      - path: /\n"
              "        push: true\n"
              "        push_paths: [/style.css, /logo.png]\n"
-             "        early_hints: \"</style.css>; rel=preload; as=style\"\n",
+             "        early_hints: \"</style.css>; rel=preload; as=style\"\n"
+             "        connection_info: true\n",
              dir);
     cfg = load(yaml, err, sizeof(err));
     CHECK_STR(err, "");
@@ -120,6 +121,7 @@ int main(void)
         CHECK_STR(loc->push_paths[1], "/logo.png");
         CHECK_INT(loc->n_early_hints, 1);
         CHECK_STR(loc->early_hints[0], "</style.css>; rel=preload; as=style");
+        CHECK(loc->connection_info);
         config_free(cfg);
     }
 
@@ -133,6 +135,7 @@ int main(void)
     if (cfg) {
         CHECK_INT(cfg->n_listens, 2);
         CHECK(!cfg->listens[0].tls && cfg->listens[1].tls);
+        CHECK(!cfg->servers[0].locations[0].connection_info); /* off by default */
         config_free(cfg);
     }
 
@@ -158,6 +161,8 @@ int main(void)
          "t.yaml:3: listen address '127.0.0.1:8443' is given twice"},
         {"servers:\n  - locations:\n      - path: /\n        push_paths: [style.css]\n",
          "t.yaml:5: push path 'style.css' must start with '/'"},
+        {"servers:\n  - locations:\n      - path: /x\n        connection_info: maybe\n",
+         "t.yaml:5: 'connection_info' must be true or false"},
         {"servers:\n  - tls: {key: key.pem}\n",
          "t.yaml:3: server tls: 'cert' and 'key' go together"},
     };
