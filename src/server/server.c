@@ -20,6 +20,7 @@
 #include "h2/conn.h"
 #include "h2/h2c.h"
 #include "handler/static.h"
+#include "server/linger.h"
 #include "tls/tls.h"
 
 #define ACCEPT_BATCH 64
@@ -105,6 +106,19 @@ static void listeners_resume(struct timer *t)
     }
 }
 
+/* Over the connection limit: a cleartext client reads a 503 (RFC 9110 §15.6.4) rather than
+ * a reset; either way the socket ends through the close path. */
+static void refuse_connection(struct worker *wk, int fd, bool tls)
+{
+    static const char r503[] = "HTTP/1.1 503 Service Unavailable\r\nServer: tern\r\n"
+                               "Retry-After: 1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+    if (!tls && send(fd, r503, sizeof(r503) - 1, MSG_NOSIGNAL) < 0) {
+        /* best effort: the close below is what matters */
+    }
+    struct transport tr = {fd, NULL};
+    linger_close(wk, &tr, false, CONN_END_LINGER);
+}
+
 static void on_accept(struct io_watch *w, uint32_t events)
 {
     (void)events;
@@ -128,9 +142,9 @@ static void on_accept(struct io_watch *w, uint32_t events)
         }
         wk->accept_backoff_ms = 0;
         if (wk->conns.count >= wk->cfg->limits.connections) {
-            log_warn("connection limit %zu reached, closing new connection",
+            log_warn("connection limit %zu reached, refusing a new connection",
                      wk->cfg->limits.connections);
-            close(fd);
+            refuse_connection(wk, fd, ls->tls);
             continue;
         }
         char peer[64];

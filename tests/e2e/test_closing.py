@@ -183,3 +183,23 @@ def test_descriptor_exhaustion_backs_off(make_server):
     # descriptors come back: full service without a restart
     assert t.wait_for(lambda: srv.get("/style.css").status == 200, 10 * t.SLOW)
     srv.assert_healthy()
+
+
+def test_connection_limit_answers_503(make_server):
+    """Past limits.connections a new client reads a 503 with Retry-After, not a reset; the
+    connections already open are still served."""
+    srv = make_server(workers=1, limits={"connections": 2})
+    held = [t.Conn(srv.port), t.Conn(srv.port)]
+    for c in held:
+        c.send(t.request("GET", "/hello.txt"))
+        assert c.response().status == 200
+    extra = t.Conn(srv.port)
+    extra.send(t.request("GET", "/hello.txt"))
+    r = extra.response()
+    assert r.status == 503 and r.header("Retry-After") == "1"
+    extra.close()
+    held[0].send(t.request("GET", "/hello.txt"))
+    assert held[0].response().body == t.HELLO
+    for c in held:
+        c.close()
+    assert t.wait_for(lambda: srv.get("/hello.txt").status == 200, 5 * t.SLOW)
