@@ -124,6 +124,7 @@ static void on_accept(struct io_watch *w, uint32_t events)
     (void)events;
     struct listener *ls = (struct listener *)w;
     struct worker *wk = ls->worker;
+    if (w->fd < 0) return; /* closed by a stop earlier in this batch of events */
     for (int i = 0; i < ACCEPT_BATCH && !wk->accept_paused; i++) {
         struct sockaddr_storage ss;
         socklen_t sl = sizeof(ss);
