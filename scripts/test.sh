@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Runs every test: unit + end-to-end (release build), a short run of each fuzzer over its
-# corpus (clang, libFuzzer), then unit + end-to-end again under ASan+UBSan.
+# Runs every test: unit + end-to-end + a 60 s soak (release build), a short run of each fuzzer
+# over its corpus (clang, libFuzzer), then unit + end-to-end again under ASan+UBSan.
 # Prints a closing "N passed, N failed" line; exits non-zero on any failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PY=/usr/bin/python3
 FUZZ_SECONDS=${FUZZ_SECONDS:-10}
+SOAK_SECONDS=${SOAK_SECONDS:-60}
 passed=0
 failed=0
 failures=()
@@ -30,6 +31,13 @@ count_pytest() { # tern-binary label
   passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0} + ${e:-0}))
   if [ "$rc" != 0 ]; then failures+=("$2"); [ "${f:-0}${e:-0}" = 00 ] && failed=$((failed + 1)); fi
 }
+count_soak() { # tern-binary label: one mixed-load run with signals counts as one test
+  local out rc
+  out=$($PY tests/soak/soak.py --tern "$1" --duration "$SOAK_SECONDS" 2>&1); rc=$?
+  if echo "$out" | grep -q '^tern soak:'; then echo "$out" | sed -n '/^tern soak:/,$p'
+  else echo "$out" | tail -n 20; fi
+  if [ "$rc" = 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); failures+=("$2"); fi
+}
 build() { # dir setup-args...
   local dir=$1; shift
   if [ ! -f "$dir/build.ninja" ]; then meson setup "$dir" "$@" >/dev/null || return 1; fi
@@ -40,6 +48,7 @@ note "release build"
 if build build --buildtype=release; then
   note "unit tests (release)"; count_meson build "unit (release)"
   note "end-to-end tests (release)"; count_pytest "$PWD/build/tern" "e2e (release)"
+  note "soak (release, ${SOAK_SECONDS}s)"; count_soak "$PWD/build/tern" "soak (release)"
 else
   failures+=("release build"); failed=$((failed + 1))
 fi
