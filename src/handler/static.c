@@ -8,7 +8,9 @@
  * - On-the-fly codings: files up to ONESHOT_MAX are compressed whole (Content-Length known) and
  *   the result kept with the cache entry; larger ones (up to compression.max_size) are streamed
  *   with content_length -1.
- * - Precompressed siblings (file.br/.zst/.gz) count only when at least as new as the file. */
+ * - Precompressed siblings (file.br/.zst/.gz) count only when at least as new as the file.
+ * - Dotfiles (.env, .git/, .htpasswd: a segment starting with '.') answer 404 unless the
+ *   location sets `dotfiles`; they often hold secrets that were never meant to be published. */
 #include "handler/static.h"
 
 #include <errno.h>
@@ -120,6 +122,19 @@ static int error_response(struct http_response *resp, struct pool *pool, int err
     return simple(resp, pool, status);
 }
 
+/* True when the normalized path has a segment starting with '.' (it has no "." or ".."
+ * segments left). /.well-known/ itself is public by design (RFC 8615 §3), but a dot segment
+ * below it (/.well-known/.git/x) is not. */
+static bool hidden_path(const char *path)
+{
+    static const char wk[] = "/.well-known";
+    const size_t wl = sizeof(wk) - 1;
+    if (strncmp(path, wk, wl) == 0 && (path[wl] == '/' || path[wl] == '\0')) path += wl;
+    for (; *path; path++)
+        if (path[0] == '/' && path[1] == '.') return true;
+    return false;
+}
+
 /* The path relative to the root (config_location_subpath: the whole path, or the rest after
  * the prefix of a location with its own root), without leading or trailing slashes ("." for
  * the root itself). */
@@ -151,11 +166,11 @@ static int redirect_slash(const struct http_request *req, const char *path,
 }
 
 static int listing(const struct http_request *req, struct fc_entry *dir, const char *path,
-                   struct http_response *resp)
+                   bool dotfiles, struct http_response *resp)
 {
     char *html;
     size_t len;
-    if (dirlist_render(req->pool, dir->file.fd, path, &html, &len) < 0)
+    if (dirlist_render(req->pool, dir->file.fd, path, dotfiles, &html, &len) < 0)
         return error_response(resp, req->pool, errno, path);
     resp->status = 200;
     resp->content_length = (int64_t)len;
@@ -456,7 +471,7 @@ static int serve_directory(const struct ctx *c, struct fc_entry *dir, const char
         if (status == 403) return simple(c->resp, c->pool, 403);
         if (status == 500) return error_response(c->resp, c->pool, err, c->path);
     }
-    if (c->loc->listing) return listing(c->req, dir, c->path, c->resp);
+    if (c->loc->listing) return listing(c->req, dir, c->path, c->loc->dotfiles, c->resp);
     return simple(c->resp, c->pool, 403);
 }
 
@@ -467,7 +482,7 @@ int static_handle(struct static_cache *cache, const struct config *cfg,
     struct ctx c = {cache, cfg, loc, req, path, resp, req->pool};
     resp->content_length = -1;
     resp->body = NULL;
-    if (!loc->root) return simple(resp, req->pool, 404);
+    if (!loc->root || (!loc->dotfiles && hidden_path(path))) return simple(resp, req->pool, 404);
     char *rel = map_relative(req->pool, loc, path);
     if (!rel) return -1;
     size_t plen = strlen(path);

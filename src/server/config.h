@@ -26,6 +26,7 @@ struct config_location {
     bool trace;                 /* TRACE echo, default false */
     bool symlinks_outside_root; /* follow symlinks leading outside root, default false */
     bool compress;              /* on-the-fly compression, default true */
+    bool dotfiles;              /* serve paths with a segment starting with '.', default false */
     /* Root was set on this location: the request path after `path` maps onto root ("/dl/a" ->
      * root/a for path "/dl/"). When false the whole request path maps onto root (the server's).
      * config_location_subpath() gives the part to append. */

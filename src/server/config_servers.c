@@ -156,6 +156,7 @@ enum loc_key {
     LOC_PUSH,
     LOC_PUSH_PATHS,
     LOC_EARLY_HINTS,
+    LOC_DOTFILES,
     LOC_COUNT
 };
 
@@ -173,19 +174,11 @@ static int parse_cache_control(struct loader *L, struct config_location *loc, co
 static int parse_location(struct loader *L, const struct config_server *srv, size_t li,
                           const struct cnode *n)
 {
-    static const char *const keys[] = {"path",
-                                       "root",
-                                       "index",
-                                       "listing",
-                                       "cache_control",
-                                       "methods",
-                                       "trace",
-                                       "symlinks_outside_root",
-                                       "compress",
-                                       "push",
-                                       "push_paths",
-                                       "early_hints",
-                                       NULL};
+    static const char *const keys[] = {
+        "path",          "root",    "index",      "listing",
+        "cache_control", "methods", "trace",      "symlinks_outside_root",
+        "compress",      "push",    "push_paths", "early_hints",
+        "dotfiles",      NULL};
     struct config_location *loc = &srv->locations[li];
     const struct cnode *val[LOC_COUNT] = {0};
     uint64_t seen = 0;
@@ -226,6 +219,8 @@ static int parse_location(struct loader *L, const struct config_server *srv, siz
         cfg_bool(L, val[LOC_SYMLINKS], "symlinks_outside_root", &loc->symlinks_outside_root) < 0)
         return -1;
     if (val[LOC_COMPRESS] && cfg_bool(L, val[LOC_COMPRESS], "compress", &loc->compress) < 0)
+        return -1;
+    if (val[LOC_DOTFILES] && cfg_bool(L, val[LOC_DOTFILES], "dotfiles", &loc->dotfiles) < 0)
         return -1;
     if (val[LOC_PUSH] && cfg_bool(L, val[LOC_PUSH], "push", &loc->push) < 0) return -1;
     if (val[LOC_PUSH_PATHS]) {

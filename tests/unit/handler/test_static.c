@@ -134,6 +134,17 @@ static void make_docroot(void)
     huge_txt = text_data(HUGE_LEN, 2);
     write_file("huge.txt", huge_txt, HUGE_LEN);
     write_file(".hidden.txt", "dot\n", 4);
+    mkdir(rootpath(".git"), 0755);
+    write_file(".git/config", "[core]\n", 7);
+    mkdir(rootpath("a"), 0755);
+    mkdir(rootpath("a/.hidden"), 0755);
+    write_file("a/.hidden/x", "x", 1);
+    mkdir(rootpath("a/b.c"), 0755);
+    write_file("a/b.c/d.txt", "d", 1);
+    mkdir(rootpath(".well-known"), 0755);
+    write_file(".well-known/x.txt", "wk\n", 3);
+    mkdir(rootpath(".well-known/.git"), 0755);
+    write_file(".well-known/.git/x", "x", 1);
 
     pre_css = text_data(PRE_LEN, 3);
     write_file("pre.css", pre_css, PRE_LEN);
@@ -374,11 +385,62 @@ static void test_plain(void)
     check_body(&r, bin_data, BIN_LEN);
     done(&r);
     cfg->servers[0].locations[0].cache_control = NULL;
+}
 
-    run(&r, HTTP_METHOD_GET, "/.hidden.txt", NULL); /* dotfiles are served */
+static int status_of(const char *path)
+{
+    struct rq r;
+    run(&r, HTTP_METHOD_GET, path, NULL);
+    int status = r.rc < 0 ? -1 : r.resp.status;
+    done(&r);
+    return status;
+}
+
+static void test_dotfiles(void)
+{
+    struct config_location *loc = &cfg->servers[0].locations[0];
+    CHECK_INT(loc->dotfiles, false); /* the default */
+    static const char *const hidden[] = {"/.hidden.txt",        "/.git/config", "/a/.hidden/x",
+                                         "/.well-known/.git/x", "/.git/",       "/.git",
+                                         "/list/.secret"};
+    for (size_t i = 0; i < sizeof(hidden) / sizeof(hidden[0]); i++) {
+        CHECK_INT(status_of(hidden[i]), 404);
+        if (status_of(hidden[i]) != 404) fprintf(stderr, "  path %s\n", hidden[i]);
+    }
+    CHECK_INT(status_of("/.well-known/x.txt"), 200); /* RFC 8615 */
+    CHECK_INT(status_of("/.well-known"), 301);
+    CHECK_INT(status_of("/.well-known/nope"), 404);
+    CHECK_INT(status_of("/a/b.c/d.txt"), 200); /* a dot inside a name is not a dotfile */
+
+    loc->dotfiles = true;
+    struct rq r;
+    run(&r, HTTP_METHOD_GET, "/.hidden.txt", NULL);
     CHECK_INT(r.resp.status, 200);
     check_body(&r, "dot\n", 4);
     done(&r);
+    CHECK_INT(status_of("/.git/config"), 200);
+    CHECK_INT(status_of("/a/.hidden/x"), 200);
+    CHECK_INT(status_of("/.well-known/.git/x"), 200);
+
+    /* listings show dot entries only when dotfiles are served; never "." or ".." */
+    loc->listing = true;
+    for (int on = 0; on < 2; on++) {
+        loc->dotfiles = on;
+        run(&r, HTTP_METHOD_GET, "/list/", NULL);
+        CHECK_INT(r.resp.status, 200);
+        size_t n;
+        char *html = drain(&r, &n);
+        html = realloc(html, n + 1);
+        html[n] = 0;
+        CHECK_INT(strstr(html, "href=\".secret\"") != NULL, on);
+        CHECK(strstr(html, "href=\"./\"") == NULL);
+        const char *up = strstr(html, "href=\"../\""); /* the parent link, once */
+        CHECK(up && !strstr(up + 1, "href=\"../\""));
+        free(html);
+        done(&r);
+    }
+    loc->listing = false;
+    loc->dotfiles = false;
 }
 
 static void test_errors(void)
@@ -887,6 +949,7 @@ int main(void)
     test_body_sources();
     test_plain();
     test_errors();
+    test_dotfiles();
     test_symlinks();
     test_conditionals();
     test_ranges();
