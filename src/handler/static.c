@@ -18,11 +18,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/log.h"
 #include "handler/compress.h"
 #include "handler/dirlist.h"
 #include "handler/filecache.h"
+#include "handler/fsopen.h"
 #include "handler/multipart.h"
 #include "http/conditional.h"
 #include "http/negotiate.h"
@@ -103,6 +105,8 @@ static int simple(struct http_response *resp, struct pool *pool, int status)
 
 static int error_status(int err)
 {
+    /* out of descriptors or memory: the file is fine, the server is busy (RFC 9110 §15.6.4) */
+    if (fsopen_resource_error(err)) return 503;
     switch (err) {
     case ENOENT:
     case ENOTDIR:
@@ -117,8 +121,19 @@ static int error_status(int err)
 
 static int error_response(struct http_response *resp, struct pool *pool, int err, const char *path)
 {
+    static _Thread_local time_t last_busy_log;
     int status = error_status(err);
     if (status == 500) log_error("static: %s: %s", path, strerror(err));
+    if (status == 503) {
+        time_t now = time(NULL);
+        if (now != last_busy_log) { /* a peer can trigger this: at most one line a second */
+            last_busy_log = now;
+            log_warn("static: %s: %s, answering 503", path, strerror(err));
+        }
+        /* RFC 9110 §10.2.3: the client may try again after a second */
+        if (simple(resp, pool, 503) < 0) return -1;
+        return ADD_LIT(resp, pool, HTTP_TOKEN_RETRY_AFTER, "1");
+    }
     return simple(resp, pool, status);
 }
 
@@ -467,9 +482,7 @@ static int serve_directory(const struct ctx *c, struct fc_entry *dir, const char
         struct fc_entry *e = lookup(c, irel, &err, &ref);
         if (e && !e->is_dir) return serve_file(c, e, ref);
         if (e) continue;
-        int status = error_status(err);
-        if (status == 403) return simple(c->resp, c->pool, 403);
-        if (status == 500) return error_response(c->resp, c->pool, err, c->path);
+        if (error_status(err) != 404) return error_response(c->resp, c->pool, err, c->path);
     }
     if (c->loc->listing) return listing(c->req, dir, c->path, c->loc->dotfiles, c->resp);
     return simple(c->resp, c->pool, 403);
@@ -491,7 +504,7 @@ int static_handle(struct static_cache *cache, const struct config *cfg,
     int err;
     struct entry_ref *ref;
     struct fc_entry *e = lookup(&c, rel, &err, &ref);
-    if (!e) return err == ENOMEM ? -1 : error_response(resp, req->pool, err, path);
+    if (!e) return error_response(resp, req->pool, err, path);
     if (e->is_dir) return slash ? serve_directory(&c, e, rel) : redirect_slash(req, path, resp);
     if (slash) /* "file.txt/" names no file (open(2) would say ENOTDIR) */
         return simple(resp, req->pool, 404);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -925,6 +926,82 @@ static void test_location_root(void)
     done(&r);
 }
 
+/* The lowest descriptor number free now: with RLIMIT_NOFILE at this value every new open fails
+ * with EMFILE; one above it, exactly one more open succeeds. */
+static rlim_t lowest_free_fd(void)
+{
+    int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    close(fd);
+    return (rlim_t)fd;
+}
+
+static void set_nofile(rlim_t cur, const struct rlimit *saved)
+{
+    struct rlimit rl = {cur, saved->rlim_max};
+    CHECK_INT(setrlimit(RLIMIT_NOFILE, &rl), 0);
+}
+
+/* A file that cannot be opened for lack of descriptors is a 503 with Retry-After (RFC 9110
+ * §15.6.4, §10.2.3), and neither that failure nor an entry missing a sibling for the same
+ * reason is cached: once descriptors are back, the same requests are served in full. */
+static void test_out_of_descriptors(void)
+{
+    struct static_cache *main_cache = cache;
+    struct config_location *loc = &cfg->servers[0].locations[0];
+    struct rlimit saved;
+    CHECK_INT(getrlimit(RLIMIT_NOFILE, &saved), 0);
+    cache = static_cache_create(64); /* empty: nothing to give back, so open fails for real */
+    struct rq r;
+    run(&r, HTTP_METHOD_GET, "/nope.txt", NULL); /* opens the root, caches nothing */
+    CHECK_INT(r.resp.status, 404);
+    done(&r);
+
+    set_nofile(lowest_free_fd(), &saved);
+    run(&r, HTTP_METHOD_GET, "/hello.txt", NULL);
+    CHECK_INT(r.rc, 0);
+    CHECK_INT(r.resp.status, 503);
+    CHECK_STR(hdr(&r, HTTP_TOKEN_RETRY_AFTER), "1");
+    done(&r);
+    run(&r, HTTP_METHOD_GET, "/sub/", NULL); /* a directory too */
+    CHECK_INT(r.resp.status, 503);
+    done(&r);
+    set_nofile(saved.rlim_cur, &saved);
+    run(&r, HTTP_METHOD_GET, "/hello.txt", NULL);
+    CHECK_INT(r.resp.status, 200);
+    check_body(&r, "Hello, world!\n", 14);
+    done(&r);
+
+    /* room for the file but not its precompressed siblings: identity now, br later */
+    loc->compress = false; /* only the sibling can give br */
+    const char *const br[] = {"Accept-Encoding", "br", NULL};
+    set_nofile(lowest_free_fd() + 1, &saved);
+    run(&r, HTTP_METHOD_GET, "/pre.css", br);
+    set_nofile(saved.rlim_cur, &saved);
+    CHECK_INT(r.resp.status, 200);
+    CHECK(hdr(&r, HTTP_TOKEN_CONTENT_ENCODING) == NULL);
+    check_body(&r, pre_css, PRE_LEN);
+    done(&r);
+    run(&r, HTTP_METHOD_GET, "/pre.css", br);
+    CHECK_INT(r.resp.status, 200);
+    const char *ce = hdr(&r, HTTP_TOKEN_CONTENT_ENCODING);
+    CHECK(ce && strcmp(ce, "br") == 0);
+    done(&r);
+    loc->compress = true;
+
+    /* with entries to give back, the cache closes them and the open succeeds */
+    run(&r, HTTP_METHOD_GET, "/data.bin", NULL);
+    CHECK_INT(r.resp.status, 200);
+    done(&r);
+    set_nofile(lowest_free_fd(), &saved);
+    run(&r, HTTP_METHOD_GET, "/big.txt", NULL);
+    set_nofile(saved.rlim_cur, &saved);
+    CHECK_INT(r.resp.status, 200);
+    done(&r);
+
+    static_cache_destroy(cache);
+    cache = main_cache;
+}
+
 static int count_fds(void)
 {
     int n = 0;
@@ -958,6 +1035,7 @@ int main(void)
     test_eviction();
     test_location_root();
     test_revalidation();
+    test_out_of_descriptors();
     static_cache_destroy(cache);
     CHECK_INT(count_fds(), fds_before); /* every cached or in-flight fd was closed */
     config_free(cfg);
