@@ -153,6 +153,9 @@ struct config *config_load_file(const char *path, char *err, size_t errlen);
 /* Same from a memory buffer; `name` is used in messages (the fuzzer uses this). */
 struct config *config_load_buffer(const char *name, const char *data, size_t len, char *err,
                                   size_t errlen);
+/* 0 when path is a directory tern can list and enter (read and search permission), else the
+ * errno that says why not (ENOENT, ENOTDIR, EACCES...). */
+int config_root_usable(const char *path);
 /* A configuration with every default, one server with root `root` and one location "/". */
 struct config *config_default(const char *root);
 void config_free(struct config *cfg);
