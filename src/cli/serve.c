@@ -115,6 +115,12 @@ static struct config *load_config(const struct serve_args *a, char *err, size_t 
             return NULL;
         }
     } else {
+        const char *dir = a->dir ? a->dir : ".";
+        int why = config_root_usable(dir);
+        if (why) { /* refuse to start rather than answer every request with an error */
+            snprintf(err, errlen, "root %s: %s", dir, strerror(why));
+            return NULL;
+        }
         cfg = config_default(a->dir ? a->dir : ".");
         if (!cfg) {
             snprintf(err, errlen, "cannot use document root '%s'", a->dir ? a->dir : ".");

@@ -47,7 +47,12 @@ static int html_escape(struct buf *b, const char *s)
     return 0;
 }
 
-static int read_entries(int dir_fd, struct dl_entry **out, size_t *count)
+static bool is_dot_or_dotdot(const char *name)
+{
+    return name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0'));
+}
+
+static int read_entries(int dir_fd, bool dotfiles, struct dl_entry **out, size_t *count)
 {
     int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) return -1;
@@ -61,8 +66,7 @@ static int read_entries(int dir_fd, struct dl_entry **out, size_t *count)
     struct dirent *de;
     int rc = 0;
     while ((de = readdir(d))) {
-        if (de->d_name[0] == '.') /* ".", ".." and hidden files */
-            continue;
+        if (de->d_name[0] == '.' && (!dotfiles || is_dot_or_dotdot(de->d_name))) continue;
         struct stat st;
         if (fstatat(dirfd(d), de->d_name, &st, 0) < 0 &&
             fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
@@ -129,11 +133,12 @@ static int render(struct buf *b, const char *url_path, const struct dl_entry *v,
     return APPEND_LIT(b, "</table>\n</body></html>\n");
 }
 
-int dirlist_render(struct pool *pool, int dirfd, const char *url_path, char **out, size_t *out_len)
+int dirlist_render(struct pool *pool, int dirfd, const char *url_path, bool dotfiles, char **out,
+                   size_t *out_len)
 {
     struct dl_entry *v;
     size_t n;
-    if (read_entries(dirfd, &v, &n) < 0) return -1;
+    if (read_entries(dirfd, dotfiles, &v, &n) < 0) return -1;
     struct buf b = {0};
     int rc = render(&b, url_path, v, n);
     for (size_t i = 0; i < n; i++)

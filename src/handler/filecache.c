@@ -18,7 +18,6 @@
 
 #define FC_RECHECK_MS  1000
 #define FC_BLOB_BUDGET (32u << 20) /* bytes of on-the-fly compressed copies per worker */
-#define FC_MAX_ROOTS   64
 
 struct fc_root {
     char *path;
@@ -34,8 +33,8 @@ struct static_cache {
     struct fc_entry **buckets;
     size_t nbuckets; /* power of two */
     struct fc_entry *lru_head, *lru_tail;
-    struct fc_root roots[FC_MAX_ROOTS];
-    size_t n_roots;
+    struct fc_root *roots; /* grows: one per distinct root seen (every vhost may have one) */
+    size_t n_roots, cap_roots;
     size_t blob_bytes;
     uint64_t counter;
 };
@@ -156,6 +155,7 @@ void static_cache_destroy(struct static_cache *c)
         close(c->roots[i].fd);
         free(c->roots[i].path);
     }
+    free(c->roots);
     free(c->buckets);
     free(c);
 }
@@ -174,20 +174,24 @@ static int root_get(struct static_cache *c, const char *path, int64_t now, size_
     if (stat(path, &st) < 0) return -1;
     if (i < c->n_roots) {
         struct fc_root *r = &c->roots[i];
-        r->checked_ms = now;
         *index = i;
-        if (r->dev == st.st_dev && r->ino == st.st_ino) return r->fd;
-        int fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0) return -1;
-        close(r->fd);
-        r->fd = fd;
-        r->dev = st.st_dev;
-        r->ino = st.st_ino;
-        return fd;
+        if (r->dev != st.st_dev || r->ino != st.st_ino) {
+            int fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+            if (fd < 0) return -1; /* not marked checked: the next request tries again */
+            close(r->fd);
+            r->fd = fd;
+            r->dev = st.st_dev;
+            r->ino = st.st_ino;
+        }
+        r->checked_ms = now;
+        return r->fd;
     }
-    if (c->n_roots == FC_MAX_ROOTS) {
-        errno = EMFILE;
-        return -1;
+    if (c->n_roots == c->cap_roots) {
+        size_t cap = c->cap_roots ? 2 * c->cap_roots : 8;
+        struct fc_root *r = realloc(c->roots, cap * sizeof(*r));
+        if (!r) return -1; /* errno ENOMEM */
+        c->roots = r;
+        c->cap_roots = cap;
     }
     int fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) return -1;
@@ -265,13 +269,27 @@ static void file_validators(struct fc_file *f, const char *coding)
     http_date_format(f->st.st_mtim.tv_sec, f->last_modified);
 }
 
+/* Records what fstatat sees of each sibling (the revalidation compares against it), then opens
+ * the usable ones. A sibling that could not be opened for lack of resources leaves the entry
+ * incomplete, so it is served once but not cached. */
 static void load_siblings(struct fc_entry *e, int rootfd, const char *root, bool beneath)
 {
     char path[PATH_MAX];
     for (int i = 0; i < FC_NCODINGS; i++) {
         if (sibling_path(path, sizeof(path), e->rel, fc_codings[i]) < 0) return;
+        struct stat seen;
+        if (fstatat(rootfd, path, &seen, 0) < 0) {
+            if (fsopen_resource_error(errno)) e->incomplete = true;
+            continue;
+        }
+        if (!sibling_usable(&seen, &e->file.st)) continue;
+        e->siblings_seen |= (unsigned)fc_codings[i];
+        e->sibling_seen[i] = seen;
         int fd = fsopen_beneath(rootfd, root, path, beneath);
-        if (fd < 0) continue;
+        if (fd < 0) {
+            if (fsopen_resource_error(errno)) e->incomplete = true;
+            continue;
+        }
         struct fc_file *s = &e->sibling[i];
         if (fstat(fd, &s->st) < 0 || !sibling_usable(&s->st, &e->file.st)) {
             close(fd);
@@ -379,12 +397,12 @@ struct fc_entry *fc_lookup(struct static_cache *c, const char *root, bool beneat
         e = entry_open(rootfd, root, beneath, precompressed, key, key_len, 2 + root_len, err);
     }
     if (key != stack_key) free(key);
-    if (!e) return NULL;
+    if (!e) return NULL; /* failures are never cached: the next request tries again */
     e->hash = h;
     e->root_index = root_index;
     e->checked_ms = now;
-    if (c->max_entries == 0)
-        return e; /* caching disabled: the caller's reference is the only one */
+    if (c->max_entries == 0 || e->incomplete)
+        return e; /* not cached: the caller's reference is the only one */
     while (c->count >= c->max_entries && c->lru_tail)
         entry_remove(c, c->lru_tail);
     e->cache = c;

@@ -63,6 +63,7 @@ struct fc_entry {
     struct fc_entry *hnext, *lru_prev, *lru_next;
     struct stat sibling_seen[FC_NCODINGS]; /* what fstatat saw at load (usable siblings) */
     unsigned siblings_seen;                /* mask of siblings fstatat found usable at load */
+    bool incomplete; /* a sibling failed for lack of resources: serve once, do not cache */
     int refs;
     bool cached;
     int64_t checked_ms;

@@ -53,3 +53,8 @@ int fsopen_beneath(int rootfd, const char *root_path, const char *rel, bool bene
     }
     return open_realpath_checked(root_path, rel);
 }
+
+bool fsopen_resource_error(int err)
+{
+    return err == EMFILE || err == ENFILE || err == ENOMEM || err == ENOBUFS;
+}

@@ -11,4 +11,8 @@
  * O_NONBLOCK so FIFOs cannot block) or -1 with errno: EXDEV for an escape, else open's errno. */
 int fsopen_beneath(int rootfd, const char *root_path, const char *rel, bool beneath);
 
+/* True for the errnos of an open that failed for lack of descriptors or memory (EMFILE,
+ * ENFILE, ENOMEM, ENOBUFS): a passing condition, worth a retry rather than a verdict. */
+bool fsopen_resource_error(int err);
+
 #endif

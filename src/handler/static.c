@@ -8,7 +8,9 @@
  * - On-the-fly codings: files up to ONESHOT_MAX are compressed whole (Content-Length known) and
  *   the result kept with the cache entry; larger ones (up to compression.max_size) are streamed
  *   with content_length -1.
- * - Precompressed siblings (file.br/.zst/.gz) count only when at least as new as the file. */
+ * - Precompressed siblings (file.br/.zst/.gz) count only when at least as new as the file.
+ * - Dotfiles (.env, .git/, .htpasswd: a segment starting with '.') answer 404 unless the
+ *   location sets `dotfiles`; they often hold secrets that were never meant to be published. */
 #include "handler/static.h"
 
 #include <errno.h>
@@ -16,11 +18,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/log.h"
 #include "handler/compress.h"
 #include "handler/dirlist.h"
 #include "handler/filecache.h"
+#include "handler/fsopen.h"
 #include "handler/multipart.h"
 #include "http/conditional.h"
 #include "http/negotiate.h"
@@ -101,6 +105,8 @@ static int simple(struct http_response *resp, struct pool *pool, int status)
 
 static int error_status(int err)
 {
+    /* out of descriptors or memory: the file is fine, the server is busy (RFC 9110 §15.6.4) */
+    if (fsopen_resource_error(err)) return 503;
     switch (err) {
     case ENOENT:
     case ENOTDIR:
@@ -115,9 +121,33 @@ static int error_status(int err)
 
 static int error_response(struct http_response *resp, struct pool *pool, int err, const char *path)
 {
+    static _Thread_local time_t last_busy_log;
     int status = error_status(err);
     if (status == 500) log_error("static: %s: %s", path, strerror(err));
+    if (status == 503) {
+        time_t now = time(NULL);
+        if (now != last_busy_log) { /* a peer can trigger this: at most one line a second */
+            last_busy_log = now;
+            log_warn("static: %s: %s, answering 503", path, strerror(err));
+        }
+        /* RFC 9110 §10.2.3: the client may try again after a second */
+        if (simple(resp, pool, 503) < 0) return -1;
+        return ADD_LIT(resp, pool, HTTP_TOKEN_RETRY_AFTER, "1");
+    }
     return simple(resp, pool, status);
+}
+
+/* True when the normalized path has a segment starting with '.' (it has no "." or ".."
+ * segments left). /.well-known/ itself is public by design (RFC 8615 §3), but a dot segment
+ * below it (/.well-known/.git/x) is not. */
+static bool hidden_path(const char *path)
+{
+    static const char wk[] = "/.well-known";
+    const size_t wl = sizeof(wk) - 1;
+    if (strncmp(path, wk, wl) == 0 && (path[wl] == '/' || path[wl] == '\0')) path += wl;
+    for (; *path; path++)
+        if (path[0] == '/' && path[1] == '.') return true;
+    return false;
 }
 
 /* The path relative to the root (config_location_subpath: the whole path, or the rest after
@@ -151,11 +181,11 @@ static int redirect_slash(const struct http_request *req, const char *path,
 }
 
 static int listing(const struct http_request *req, struct fc_entry *dir, const char *path,
-                   struct http_response *resp)
+                   bool dotfiles, struct http_response *resp)
 {
     char *html;
     size_t len;
-    if (dirlist_render(req->pool, dir->file.fd, path, &html, &len) < 0)
+    if (dirlist_render(req->pool, dir->file.fd, path, dotfiles, &html, &len) < 0)
         return error_response(resp, req->pool, errno, path);
     resp->status = 200;
     resp->content_length = (int64_t)len;
@@ -452,11 +482,9 @@ static int serve_directory(const struct ctx *c, struct fc_entry *dir, const char
         struct fc_entry *e = lookup(c, irel, &err, &ref);
         if (e && !e->is_dir) return serve_file(c, e, ref);
         if (e) continue;
-        int status = error_status(err);
-        if (status == 403) return simple(c->resp, c->pool, 403);
-        if (status == 500) return error_response(c->resp, c->pool, err, c->path);
+        if (error_status(err) != 404) return error_response(c->resp, c->pool, err, c->path);
     }
-    if (c->loc->listing) return listing(c->req, dir, c->path, c->resp);
+    if (c->loc->listing) return listing(c->req, dir, c->path, c->loc->dotfiles, c->resp);
     return simple(c->resp, c->pool, 403);
 }
 
@@ -467,7 +495,7 @@ int static_handle(struct static_cache *cache, const struct config *cfg,
     struct ctx c = {cache, cfg, loc, req, path, resp, req->pool};
     resp->content_length = -1;
     resp->body = NULL;
-    if (!loc->root) return simple(resp, req->pool, 404);
+    if (!loc->root || (!loc->dotfiles && hidden_path(path))) return simple(resp, req->pool, 404);
     char *rel = map_relative(req->pool, loc, path);
     if (!rel) return -1;
     size_t plen = strlen(path);
@@ -476,7 +504,7 @@ int static_handle(struct static_cache *cache, const struct config *cfg,
     int err;
     struct entry_ref *ref;
     struct fc_entry *e = lookup(&c, rel, &err, &ref);
-    if (!e) return err == ENOMEM ? -1 : error_response(resp, req->pool, err, path);
+    if (!e) return error_response(resp, req->pool, err, path);
     if (e->is_dir) return slash ? serve_directory(&c, e, rel) : redirect_slash(req, path, resp);
     if (slash) /* "file.txt/" names no file (open(2) would say ENOTDIR) */
         return simple(resp, req->pool, 404);

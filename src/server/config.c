@@ -2,9 +2,12 @@
 #include "server/config.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/log.h"
 #include "server/config_internal.h"
@@ -102,6 +105,15 @@ struct config *config_new_base(void)
         return NULL;
     }
     return cfg;
+}
+
+int config_root_usable(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return errno;
+    int rc = faccessat(fd, ".", X_OK, AT_EACCESS) == 0 ? 0 : errno;
+    close(fd);
+    return rc;
 }
 
 struct config *config_default(const char *root)

@@ -26,6 +26,7 @@ struct config_location {
     bool trace;                 /* TRACE echo, default false */
     bool symlinks_outside_root; /* follow symlinks leading outside root, default false */
     bool compress;              /* on-the-fly compression, default true */
+    bool dotfiles;              /* serve paths with a segment starting with '.', default false */
     /* Root was set on this location: the request path after `path` maps onto root ("/dl/a" ->
      * root/a for path "/dl/"). When false the whole request path maps onto root (the server's).
      * config_location_subpath() gives the part to append. */
@@ -155,6 +156,9 @@ struct config *config_load_file(const char *path, char *err, size_t errlen);
 /* Same from a memory buffer; `name` is used in messages (the fuzzer uses this). */
 struct config *config_load_buffer(const char *name, const char *data, size_t len, char *err,
                                   size_t errlen);
+/* 0 when path is a directory tern can list and enter (read and search permission), else the
+ * errno that says why not (ENOENT, ENOTDIR, EACCES...). */
+int config_root_usable(const char *path);
 /* A configuration with every default, one server with root `root` and one location "/". */
 struct config *config_default(const char *root);
 void config_free(struct config *cfg);

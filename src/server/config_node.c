@@ -181,6 +181,9 @@ int cfg_root(struct loader *L, const struct cnode *v, const char *key, char **ds
     struct stat st;
     if (stat(resolved, &st) < 0 || !S_ISDIR(st.st_mode))
         return cfg_fail(L, v, "%s '%s' is not a directory", key, cfg_show(v, buf, sizeof(buf)));
+    int why = config_root_usable(resolved);
+    if (why)
+        return cfg_fail(L, v, "%s '%s': %s", key, cfg_show(v, buf, sizeof(buf)), strerror(why));
     char *copy = strdup(resolved);
     if (!copy) return cfg_fail(L, v, "out of memory");
     free(*dst);

@@ -157,6 +157,7 @@ enum loc_key {
     LOC_PUSH_PATHS,
     LOC_EARLY_HINTS,
     LOC_CONNECTION_INFO,
+    LOC_DOTFILES,
     LOC_COUNT
 };
 
@@ -187,6 +188,7 @@ static int parse_location(struct loader *L, const struct config_server *srv, siz
                                        "push_paths",
                                        "early_hints",
                                        "connection_info",
+                                       "dotfiles",
                                        NULL};
     struct config_location *loc = &srv->locations[li];
     const struct cnode *val[LOC_COUNT] = {0};
@@ -228,6 +230,8 @@ static int parse_location(struct loader *L, const struct config_server *srv, siz
         cfg_bool(L, val[LOC_SYMLINKS], "symlinks_outside_root", &loc->symlinks_outside_root) < 0)
         return -1;
     if (val[LOC_COMPRESS] && cfg_bool(L, val[LOC_COMPRESS], "compress", &loc->compress) < 0)
+        return -1;
+    if (val[LOC_DOTFILES] && cfg_bool(L, val[LOC_DOTFILES], "dotfiles", &loc->dotfiles) < 0)
         return -1;
     if (val[LOC_PUSH] && cfg_bool(L, val[LOC_PUSH], "push", &loc->push) < 0) return -1;
     if (val[LOC_PUSH_PATHS]) {

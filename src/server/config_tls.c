@@ -1,16 +1,24 @@
 /* The YAML loader's TLS and HTTP/2 parts: the `tls` and `http2` sections, `tls_listen`, a
  * server's certificate, and a location's push and early-hints lists. */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "server/config_internal.h"
 
-/* A readable file path (relative to the config file's directory) into *dst. */
+/* A readable file path (relative to the config file's directory) into *dst; when it is not,
+ * the message says why in words (No such file or directory, Permission denied...). */
 static int readable_file(struct loader *L, const struct cnode *v, const char *key, char **dst)
 {
     if (cfg_path(L, v, key, dst) < 0) return -1;
-    if (access(*dst, R_OK) != 0) return cfg_fail(L, v, "%s '%s' cannot be read", key, *dst);
+    int fd = open(*dst, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    int why = fd < 0 ? errno : fstat(fd, &st) < 0 ? errno : S_ISDIR(st.st_mode) ? EISDIR : 0;
+    if (fd >= 0) close(fd);
+    if (why) return cfg_fail(L, v, "%s '%s' cannot be read: %s", key, *dst, strerror(why));
     return 0;
 }
 

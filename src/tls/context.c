@@ -3,11 +3,15 @@
 #include <openssl/err.h>
 #include <openssl/ocsp.h>
 #include <openssl/x509.h>
+#include <openssl/pem.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "tls/internal.h"
 #include "tls/tls.h"
@@ -21,15 +25,66 @@ static const char tls_groups[] = "X25519:P-256:P-384";
 #define OCSP_MAX_SIZE   (1 << 20)
 #define TICKET_HINT_MAX 604800 /* RFC 8446 section 4.6.1: at most seven days */
 
-const char *tls_err_reason(void)
+/* Reasons that only say "a lower layer failed" (PEM lib, system lib, nested asn1 error): the
+ * lower layer's own entry, further along the queue, says more. */
+static bool generic_reason(unsigned long e)
 {
-    static _Thread_local char buf[32];
-    unsigned long e = ERR_peek_error();
+    return !ERR_SYSTEM_ERROR(e) && (ERR_GET_REASON(e) & ERR_RFLAG_COMMON);
+}
+
+/* The most telling error of the queue: the first specific one, else the first. Clears it. */
+static unsigned long telling_error(void)
+{
+    unsigned long e, first = 0, chosen = 0;
+    while ((e = ERR_get_error())) {
+        if (!first) first = e;
+        if (!chosen && !generic_reason(e)) chosen = e;
+    }
+    return chosen ? chosen : first;
+}
+
+/* e in words: errno text for system errors (OpenSSL 3 files fopen failures under ERR_LIB_SYS
+ * with the errno as reason, and has no reason string for them), else OpenSSL's reason. */
+static const char *error_words(unsigned long e, char *buf, size_t cap)
+{
     if (!e) return "unknown error";
+    if (ERR_SYSTEM_ERROR(e)) return strerror(ERR_GET_REASON(e));
     const char *r = ERR_reason_error_string(e);
     if (r) return r;
-    snprintf(buf, sizeof(buf), "error %lx", e);
+    ERR_error_string_n(e, buf, cap);
     return buf;
+}
+
+const char *tls_err_reason(void)
+{
+    static _Thread_local char buf[256];
+    return error_words(telling_error(), buf, sizeof(buf));
+}
+
+/* Why a certificate or key file failed to load (what: "certificate", "private key"). */
+static const char *load_reason(const char *what)
+{
+    static _Thread_local char buf[256];
+    unsigned long e = telling_error();
+    int lib = ERR_GET_LIB(e), reason = ERR_GET_REASON(e);
+    /* no PEM block at all (PEM), or nothing the decoders recognise as a key (OSSL_DECODER) */
+    if (!ERR_SYSTEM_ERROR(e) && ((lib == ERR_LIB_PEM && reason == PEM_R_NO_START_LINE) ||
+                                 (lib == ERR_LIB_OSSL_DECODER && reason == ERR_R_UNSUPPORTED))) {
+        snprintf(buf, sizeof(buf), "no PEM %s in the file", what);
+        return buf;
+    }
+    return error_words(e, buf, sizeof(buf));
+}
+
+/* Why path cannot be loaded as a file, in words, or NULL when it can be opened for reading. */
+static const char *file_problem(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return strerror(errno);
+    struct stat st;
+    bool dir = fstat(fd, &st) == 0 && S_ISDIR(st.st_mode);
+    close(fd);
+    return dir ? strerror(EISDIR) : NULL;
 }
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
@@ -115,18 +170,20 @@ static int status_cb(SSL *ssl, void *arg)
     return SSL_TLSEXT_ERR_OK;
 }
 
-/* Encrypted keys are refused instead of prompting on the terminal. */
+/* Encrypted keys are refused instead of prompting on the terminal; u notes that one was met. */
 static int no_password_cb(char *buf, int size, int rwflag, void *u)
 {
-    (void)buf, (void)size, (void)rwflag, (void)u;
+    (void)buf, (void)size, (void)rwflag;
+    if (u) *(bool *)u = true;
     return 0;
 }
 
 static int load_ocsp(struct tls_cert_ctx *cc, const char *path, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "rb");
+    const char *why = file_problem(path);
+    FILE *f = why ? NULL : fopen(path, "rb");
     if (!f) {
-        set_err(err, errlen, "cannot load OCSP response %s: %s", path, strerror(errno));
+        set_err(err, errlen, "cannot load OCSP response %s: %s", path, why ? why : strerror(errno));
         return -1;
     }
     unsigned char *data = malloc(OCSP_MAX_SIZE);
@@ -206,17 +263,33 @@ static int ctx_setup(struct tls_server *srv, struct tls_cert_ctx *cc, const stru
     SSL_CTX_set_alpn_select_cb(ctx, alpn_cb, srv);
     SSL_CTX_set_default_passwd_cb(ctx, no_password_cb);
 
-    if (SSL_CTX_use_certificate_chain_file(ctx, cert->cert_file) != 1) {
-        set_err(err, errlen, "cannot load certificate %s: %s", cert->cert_file, tls_err_reason());
+    const char *why = file_problem(cert->cert_file);
+    if (why || SSL_CTX_use_certificate_chain_file(ctx, cert->cert_file) != 1) {
+        set_err(err, errlen, "cannot load certificate %s: %s", cert->cert_file,
+                why ? why : load_reason("certificate"));
         return -1;
     }
-    if (SSL_CTX_use_PrivateKey_file(ctx, key_file, SSL_FILETYPE_PEM) != 1) {
-        set_err(err, errlen, "cannot load key %s: %s", key_file, tls_err_reason());
+    if ((why = file_problem(key_file))) {
+        set_err(err, errlen, "cannot load key %s: %s", key_file, why);
         return -1;
     }
-    if (SSL_CTX_check_private_key(ctx) != 1) {
-        set_err(err, errlen, "certificate %s does not match key %s: %s", cert->cert_file, key_file,
-                tls_err_reason());
+    /* A key of the certificate's type is checked against it here (X509_R_KEY_VALUES_MISMATCH);
+     * a key of another type lands in another slot and fails the check below. */
+    bool encrypted = false;
+    SSL_CTX_set_default_passwd_cb_userdata(ctx, &encrypted);
+    bool loaded = SSL_CTX_use_PrivateKey_file(ctx, key_file, SSL_FILETYPE_PEM) == 1;
+    SSL_CTX_set_default_passwd_cb_userdata(ctx, NULL);
+    unsigned long e = loaded ? 0 : ERR_peek_last_error();
+    bool mismatch = !loaded && ERR_GET_LIB(e) == ERR_LIB_X509 &&
+                    ERR_GET_REASON(e) == X509_R_KEY_VALUES_MISMATCH;
+    if (!loaded && !mismatch) {
+        set_err(err, errlen, "cannot load key %s: %s", key_file,
+                encrypted ? "the key is encrypted; give it without a passphrase"
+                          : load_reason("private key"));
+        return -1;
+    }
+    if (mismatch || SSL_CTX_check_private_key(ctx) != 1) {
+        set_err(err, errlen, "key %s does not match the certificate %s", key_file, cert->cert_file);
         return -1;
     }
     if (set_sid_ctx(ctx) < 0) {

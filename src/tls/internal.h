@@ -78,7 +78,8 @@ void tls_ticket_rotate_if_due(struct tls_ticket_ring *ring, time_t now);
 int tls_ticket_key_cb(SSL *ssl, unsigned char key_name[16], unsigned char *iv, EVP_CIPHER_CTX *cctx,
                       EVP_MAC_CTX *hctx, int enc);
 
-/* Formats the first OpenSSL error of this thread's queue ("unknown" when empty). */
+/* This thread's OpenSSL error queue in words (the first specific entry; errno text for system
+ * errors; "unknown error" when empty), and clears the queue. */
 const char *tls_err_reason(void);
 
 #endif

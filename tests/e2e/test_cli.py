@@ -1,8 +1,13 @@
 """The command line: --version, -V, check, serve with flags, IPv6 listeners."""
 
+import os
 import re
+import shutil
 import socket
 import subprocess
+import tempfile
+import time
+from pathlib import Path
 
 import pytest
 
@@ -135,3 +140,60 @@ def test_ipv6_listen(make_server):
         c.send(request("GET", "/hello.txt", host="[::1]", close=True))
         r = c.response()
         assert r.status == 200 and r.body == HELLO
+
+
+# --- a document root that cannot be served refuses to start ----------------------------------
+
+def _serve_fails(args, as_nobody=False):
+    """Runs `tern serve ARGS` expecting a refusal; returns stderr. As root with as_nobody, runs as
+    uid/gid 65534 so permission bits apply."""
+    cmd = [t.TERN_BIN, "serve", *args, "--listen", f"127.0.0.1:{t.free_port()}"]
+    if as_nobody:
+        cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *cmd]
+    start = time.monotonic()
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=10 * t.SLOW)
+    elapsed = time.monotonic() - start
+    assert p.returncode not in (0, None), p
+    assert elapsed < 1.0 * t.SLOW, f"took {elapsed:.2f}s to refuse"
+    lines = [ln for ln in p.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, p.stderr
+    return lines[0]
+
+
+def test_serve_missing_dir(tmp_path):
+    d = tmp_path / "nonexistent"
+    assert _serve_fails([str(d)]) == f"tern: root {d}: No such file or directory"
+
+
+def test_serve_dir_is_a_file(tmp_path):
+    f = tmp_path / "file.txt"
+    f.write_text("x\n")
+    assert _serve_fails([str(f)]) == f"tern: root {f}: Not a directory"
+
+
+@pytest.mark.parametrize("mode", [0o000, 0o300, 0o600], ids=["none", "no-read", "no-search"])
+def test_serve_dir_without_permission(mode):
+    # A root process reads any directory: as root, run tern as nobody (setpriv) instead.
+    as_nobody = os.geteuid() == 0
+    if as_nobody and not shutil.which("setpriv"):
+        pytest.skip("running as root without setpriv: permission bits do not apply to root")
+    parent = Path(tempfile.mkdtemp(prefix="tern-perm-"))
+    try:
+        parent.chmod(0o755)  # reachable by nobody
+        d = parent / "closed"
+        d.mkdir()
+        d.chmod(0o700 | (mode >> 6) if as_nobody else mode)  # nobody gets the "other" bits
+        assert _serve_fails([str(d)], as_nobody) == f"tern: root {d}: Permission denied"
+        # the configuration file refuses it too, with file:line
+        conf = parent / "t.yaml"
+        conf.write_text(f"listen: [127.0.0.1:8080]\nroot: {d}\n")
+        conf.chmod(0o644)
+        cmd = [t.TERN_BIN, "check", "-c", str(conf)]
+        if as_nobody:
+            cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *cmd]
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=10 * t.SLOW)
+        assert p.returncode != 0
+        assert f"{conf}:2: root '{d}': Permission denied" in p.stderr, p.stderr
+    finally:
+        (parent / "closed").chmod(0o700)
+        shutil.rmtree(parent)

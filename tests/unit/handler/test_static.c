@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -134,6 +135,17 @@ static void make_docroot(void)
     huge_txt = text_data(HUGE_LEN, 2);
     write_file("huge.txt", huge_txt, HUGE_LEN);
     write_file(".hidden.txt", "dot\n", 4);
+    mkdir(rootpath(".git"), 0755);
+    write_file(".git/config", "[core]\n", 7);
+    mkdir(rootpath("a"), 0755);
+    mkdir(rootpath("a/.hidden"), 0755);
+    write_file("a/.hidden/x", "x", 1);
+    mkdir(rootpath("a/b.c"), 0755);
+    write_file("a/b.c/d.txt", "d", 1);
+    mkdir(rootpath(".well-known"), 0755);
+    write_file(".well-known/x.txt", "wk\n", 3);
+    mkdir(rootpath(".well-known/.git"), 0755);
+    write_file(".well-known/.git/x", "x", 1);
 
     pre_css = text_data(PRE_LEN, 3);
     write_file("pre.css", pre_css, PRE_LEN);
@@ -374,11 +386,62 @@ static void test_plain(void)
     check_body(&r, bin_data, BIN_LEN);
     done(&r);
     cfg->servers[0].locations[0].cache_control = NULL;
+}
 
-    run(&r, HTTP_METHOD_GET, "/.hidden.txt", NULL); /* dotfiles are served */
+static int status_of(const char *path)
+{
+    struct rq r;
+    run(&r, HTTP_METHOD_GET, path, NULL);
+    int status = r.rc < 0 ? -1 : r.resp.status;
+    done(&r);
+    return status;
+}
+
+static void test_dotfiles(void)
+{
+    struct config_location *loc = &cfg->servers[0].locations[0];
+    CHECK_INT(loc->dotfiles, false); /* the default */
+    static const char *const hidden[] = {"/.hidden.txt",        "/.git/config", "/a/.hidden/x",
+                                         "/.well-known/.git/x", "/.git/",       "/.git",
+                                         "/list/.secret"};
+    for (size_t i = 0; i < sizeof(hidden) / sizeof(hidden[0]); i++) {
+        CHECK_INT(status_of(hidden[i]), 404);
+        if (status_of(hidden[i]) != 404) fprintf(stderr, "  path %s\n", hidden[i]);
+    }
+    CHECK_INT(status_of("/.well-known/x.txt"), 200); /* RFC 8615 */
+    CHECK_INT(status_of("/.well-known"), 301);
+    CHECK_INT(status_of("/.well-known/nope"), 404);
+    CHECK_INT(status_of("/a/b.c/d.txt"), 200); /* a dot inside a name is not a dotfile */
+
+    loc->dotfiles = true;
+    struct rq r;
+    run(&r, HTTP_METHOD_GET, "/.hidden.txt", NULL);
     CHECK_INT(r.resp.status, 200);
     check_body(&r, "dot\n", 4);
     done(&r);
+    CHECK_INT(status_of("/.git/config"), 200);
+    CHECK_INT(status_of("/a/.hidden/x"), 200);
+    CHECK_INT(status_of("/.well-known/.git/x"), 200);
+
+    /* listings show dot entries only when dotfiles are served; never "." or ".." */
+    loc->listing = true;
+    for (int on = 0; on < 2; on++) {
+        loc->dotfiles = on;
+        run(&r, HTTP_METHOD_GET, "/list/", NULL);
+        CHECK_INT(r.resp.status, 200);
+        size_t n;
+        char *html = drain(&r, &n);
+        html = realloc(html, n + 1);
+        html[n] = 0;
+        CHECK_INT(strstr(html, "href=\".secret\"") != NULL, on);
+        CHECK(strstr(html, "href=\"./\"") == NULL);
+        const char *up = strstr(html, "href=\"../\""); /* the parent link, once */
+        CHECK(up && !strstr(up + 1, "href=\"../\""));
+        free(html);
+        done(&r);
+    }
+    loc->listing = false;
+    loc->dotfiles = false;
 }
 
 static void test_errors(void)
@@ -863,6 +926,82 @@ static void test_location_root(void)
     done(&r);
 }
 
+/* The lowest descriptor number free now: with RLIMIT_NOFILE at this value every new open fails
+ * with EMFILE; one above it, exactly one more open succeeds. */
+static rlim_t lowest_free_fd(void)
+{
+    int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    close(fd);
+    return (rlim_t)fd;
+}
+
+static void set_nofile(rlim_t cur, const struct rlimit *saved)
+{
+    struct rlimit rl = {cur, saved->rlim_max};
+    CHECK_INT(setrlimit(RLIMIT_NOFILE, &rl), 0);
+}
+
+/* A file that cannot be opened for lack of descriptors is a 503 with Retry-After (RFC 9110
+ * §15.6.4, §10.2.3), and neither that failure nor an entry missing a sibling for the same
+ * reason is cached: once descriptors are back, the same requests are served in full. */
+static void test_out_of_descriptors(void)
+{
+    struct static_cache *main_cache = cache;
+    struct config_location *loc = &cfg->servers[0].locations[0];
+    struct rlimit saved;
+    CHECK_INT(getrlimit(RLIMIT_NOFILE, &saved), 0);
+    cache = static_cache_create(64); /* empty: nothing to give back, so open fails for real */
+    struct rq r;
+    run(&r, HTTP_METHOD_GET, "/nope.txt", NULL); /* opens the root, caches nothing */
+    CHECK_INT(r.resp.status, 404);
+    done(&r);
+
+    set_nofile(lowest_free_fd(), &saved);
+    run(&r, HTTP_METHOD_GET, "/hello.txt", NULL);
+    CHECK_INT(r.rc, 0);
+    CHECK_INT(r.resp.status, 503);
+    CHECK_STR(hdr(&r, HTTP_TOKEN_RETRY_AFTER), "1");
+    done(&r);
+    run(&r, HTTP_METHOD_GET, "/sub/", NULL); /* a directory too */
+    CHECK_INT(r.resp.status, 503);
+    done(&r);
+    set_nofile(saved.rlim_cur, &saved);
+    run(&r, HTTP_METHOD_GET, "/hello.txt", NULL);
+    CHECK_INT(r.resp.status, 200);
+    check_body(&r, "Hello, world!\n", 14);
+    done(&r);
+
+    /* room for the file but not its precompressed siblings: identity now, br later */
+    loc->compress = false; /* only the sibling can give br */
+    const char *const br[] = {"Accept-Encoding", "br", NULL};
+    set_nofile(lowest_free_fd() + 1, &saved);
+    run(&r, HTTP_METHOD_GET, "/pre.css", br);
+    set_nofile(saved.rlim_cur, &saved);
+    CHECK_INT(r.resp.status, 200);
+    CHECK(hdr(&r, HTTP_TOKEN_CONTENT_ENCODING) == NULL);
+    check_body(&r, pre_css, PRE_LEN);
+    done(&r);
+    run(&r, HTTP_METHOD_GET, "/pre.css", br);
+    CHECK_INT(r.resp.status, 200);
+    const char *ce = hdr(&r, HTTP_TOKEN_CONTENT_ENCODING);
+    CHECK(ce && strcmp(ce, "br") == 0);
+    done(&r);
+    loc->compress = true;
+
+    /* with entries to give back, the cache closes them and the open succeeds */
+    run(&r, HTTP_METHOD_GET, "/data.bin", NULL);
+    CHECK_INT(r.resp.status, 200);
+    done(&r);
+    set_nofile(lowest_free_fd(), &saved);
+    run(&r, HTTP_METHOD_GET, "/big.txt", NULL);
+    set_nofile(saved.rlim_cur, &saved);
+    CHECK_INT(r.resp.status, 200);
+    done(&r);
+
+    static_cache_destroy(cache);
+    cache = main_cache;
+}
+
 static int count_fds(void)
 {
     int n = 0;
@@ -887,6 +1026,7 @@ int main(void)
     test_body_sources();
     test_plain();
     test_errors();
+    test_dotfiles();
     test_symlinks();
     test_conditionals();
     test_ranges();
@@ -895,6 +1035,7 @@ int main(void)
     test_eviction();
     test_location_root();
     test_revalidation();
+    test_out_of_descriptors();
     static_cache_destroy(cache);
     CHECK_INT(count_fds(), fds_before); /* every cached or in-flight fd was closed */
     config_free(cfg);

@@ -88,6 +88,7 @@ static const char full_yaml[] = "# the schema's example\n"      /* 1 */
                                 "      - path: /downloads/\n"
                                 "        root: files\n"
                                 "        listing: true\n"
+                                "        dotfiles: yes\n"
                                 "      - path: /static\n"
                                 "        methods: [GET, HEAD, TRACE]\n"
                                 "  - names: other.test\n"
@@ -162,6 +163,7 @@ static void test_full(void)
     CHECK_STR(dl->root, files);
     CHECK(dl->own_root);
     CHECK(dl->listing);
+    CHECK(dl->dotfiles);
     CHECK_INT(dl->n_index, 1);
     CHECK_STR(dl->index[0], "index.html");
     CHECK(dl->cache_control == NULL);
@@ -177,6 +179,8 @@ static void test_full(void)
     CHECK(!slash->listing);
     CHECK(!slash->trace);
     CHECK(!slash->symlinks_outside_root);
+    CHECK(!slash->dotfiles);
+    CHECK(!st->dotfiles);
     /* the servers without root inherit the top-level one and get a "/" location */
     CHECK_STR(cfg->servers[1].root, www);
     CHECK_INT(cfg->servers[1].n_locations, 1);
@@ -256,6 +260,7 @@ static void test_defaults(void)
     CHECK_INT(loc->methods, CONFIG_METHOD_GET | CONFIG_METHOD_HEAD | CONFIG_METHOD_OPTIONS);
     CHECK(!loc->trace);
     CHECK(!loc->symlinks_outside_root);
+    CHECK(!loc->dotfiles);
     CHECK(loc->compress);
     /* callers may replace a field: everything is malloc-owned */
     free(cfg->access_log);
@@ -384,6 +389,8 @@ static void test_errors(void)
                  "t.yaml:3: 'ranges' must be a whole number, not '-1'");
     EXPECT_ERROR("root: /\nhttp1:\n  http09: maybe\n",
                  "t.yaml:3: 'http09' must be true or false, not 'maybe'");
+    EXPECT_ERROR("servers:\n  - root: /\n    locations:\n      - path: /\n        dotfiles: 1x\n",
+                 "t.yaml:5: 'dotfiles' must be true or false, not '1x'");
     EXPECT_ERROR("root: /\nhttp1:\n  http09: [yes]\n",
                  "t.yaml:3: 'http09' must be a single value, not a list");
     EXPECT_ERROR("root: /\ntimeouts:\n  send: soon\n",

@@ -547,7 +547,8 @@ static void test_config_errors(void)
 
     cfg = make_config();
     set_cert(&cfg->tls.cert, "missing.crt", "default.key", NULL);
-    snprintf(want, sizeof(want), "cannot load certificate %s/missing.crt: ", tmpdir);
+    snprintf(want, sizeof(want),
+             "cannot load certificate %s/missing.crt: No such file or directory", tmpdir);
     expect_error(cfg, want);
 
     cfg = make_config();
@@ -557,23 +558,50 @@ static void test_config_errors(void)
 
     cfg = make_config();
     set_cert(&cfg->tls.cert, "default.crt", "missing.key", NULL);
-    snprintf(want, sizeof(want), "cannot load key %s/missing.key: ", tmpdir);
+    snprintf(want, sizeof(want), "cannot load key %s/missing.key: No such file or directory",
+             tmpdir);
     expect_error(cfg, want);
 
     cfg = make_config();
     set_cert(&cfg->servers[1].cert, "other.crt", "default.key", NULL);
-    snprintf(want, sizeof(want), "certificate %s/other.crt does not match key %s/default.key",
+    snprintf(want, sizeof(want), "key %s/default.key does not match the certificate %s/other.crt",
              tmpdir, tmpdir);
     expect_error(cfg, want);
 
     cfg = make_config();
     set_cert(&cfg->tls.cert, "default.crt", "default.key", "missing.ocsp");
-    snprintf(want, sizeof(want), "cannot load OCSP response %s/missing.ocsp: ", tmpdir);
+    snprintf(want, sizeof(want),
+             "cannot load OCSP response %s/missing.ocsp: No such file or directory", tmpdir);
     expect_error(cfg, want);
 
     cfg = make_config();
     set_cert(&cfg->tls.cert, "default.crt", "default.key", "default.crt");
     snprintf(want, sizeof(want), "cannot load OCSP response %s/default.crt: not a DER", tmpdir);
+    expect_error(cfg, want);
+
+    /* a key of the certificate's type that is not its key */
+    cfg = make_config();
+    set_cert(&cfg->tls.cert, "default.crt", "wild.key", NULL);
+    snprintf(want, sizeof(want), "key %s/wild.key does not match the certificate %s/default.crt",
+             tmpdir, tmpdir);
+    expect_error(cfg, want);
+
+    /* files without PEM blocks, and a directory */
+    cfg = make_config();
+    set_cert(&cfg->tls.cert, "default.ocsp", "default.key", NULL);
+    snprintf(want, sizeof(want),
+             "cannot load certificate %s/default.ocsp: no PEM certificate in "
+             "the file",
+             tmpdir);
+    expect_error(cfg, want);
+    cfg = make_config();
+    set_cert(&cfg->tls.cert, "default.crt", "default.crt", NULL);
+    snprintf(want, sizeof(want), "cannot load key %s/default.crt: no PEM private key in the file",
+             tmpdir);
+    expect_error(cfg, want);
+    cfg = make_config();
+    set_cert(&cfg->tls.cert, ".", "default.key", NULL);
+    snprintf(want, sizeof(want), "cannot load certificate %s/.: Is a directory", tmpdir);
     expect_error(cfg, want);
 }
 
