@@ -18,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "core/log.h"
 #include "handler/compress.h"
@@ -121,15 +120,11 @@ static int error_status(int err)
 
 static int error_response(struct http_response *resp, struct pool *pool, int err, const char *path)
 {
-    static _Thread_local time_t last_busy_log;
     int status = error_status(err);
     if (status == 500) log_error("static: %s: %s", path, strerror(err));
     if (status == 503) {
-        time_t now = time(NULL);
-        if (now != last_busy_log) { /* a peer can trigger this: at most one line a second */
-            last_busy_log = now;
-            log_warn("static: %s: %s, answering 503", path, strerror(err));
-        }
+        /* a peer can trigger this: log_msg limits each call site's lines per second */
+        log_warn("static: %s: %s, answering 503", path, strerror(err));
         /* RFC 9110 §10.2.3: the client may try again after a second */
         if (simple(resp, pool, 503) < 0) return -1;
         return ADD_LIT(resp, pool, HTTP_TOKEN_RETRY_AFTER, "1");
