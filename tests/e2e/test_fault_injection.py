@@ -40,7 +40,7 @@ LARGE = random.Random(7).randbytes(300 * 1024)
 RANGE = (1000, 200999)
 POST_BODY = b"p" * 5000
 TIMEOUT = 3.0 * t.SLOW  # a scenario step that takes longer is a hang
-ASAN_FULL, ASAN_EDGE, ASAN_STEP = 12, 4, 5
+ASAN_FULL, ASAN_EDGE, ASAN_STEP = 10, 3, 4
 
 
 def sample(count):
