@@ -40,12 +40,15 @@ count_soak() { # tern-binary label: one mixed-load run with signals counts as on
 }
 build() { # dir setup-args...
   local dir=$1; shift
-  if [ ! -f "$dir/build.ninja" ]; then meson setup "$dir" "$@" >/dev/null || return 1; fi
+  # an existing build directory takes the options too (e.g. -Dfault_injection=true added later)
+  if [ ! -f "$dir/build.ninja" ]; then meson setup "$dir" "$@" >/dev/null || return 1
+  else meson configure "$dir" "$@" >/dev/null || return 1; fi
   ninja -C "$dir" >/dev/null || ninja -C "$dir"
 }
 
 note "release build"
-if build build --buildtype=release; then
+# both builds also make tern-fault beside tern (tests/e2e/test_fault_injection.py)
+if build build --buildtype=release -Dfault_injection=true; then
   note "unit tests (release)"; count_meson build "unit (release)"
   note "end-to-end tests (release)"; count_pytest "$PWD/build/tern" "e2e (release)"
   note "soak (release, ${SOAK_SECONDS}s)"; count_soak "$PWD/build/tern" "soak (release)"
@@ -75,7 +78,7 @@ fi
 note "ASan+UBSan build"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-if build build-asan --buildtype=debug -Db_sanitize=address,undefined -Db_lundef=false; then
+if build build-asan --buildtype=debug -Db_sanitize=address,undefined -Db_lundef=false -Dfault_injection=true; then
   note "unit tests (asan)"; count_meson build-asan "unit (asan)"
   note "end-to-end tests (asan)"; TERN_ASAN=1 count_pytest "$PWD/build-asan/tern" "e2e (asan)"
 else

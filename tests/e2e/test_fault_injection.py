@@ -1,0 +1,479 @@
+"""Fault injection: the Nth allocation, open, accept, read, write, sendfile or TLS read/write of
+the real server fails, for every N a scenario reaches (tests/fault/README.md).
+
+For each transport (HTTP/1.1, HTTP/1.1 over TLS, h2c by prior knowledge, HTTP/2 over TLS) and
+scenario (small GET, large GET, large GET with a Range, POST with a body, HEAD, two requests on
+one connection) the scenario first runs once against tern-fault in count mode, which tells how
+many calls of each kind it makes. Then, for each kind and each N up to that count, a fresh
+tern-fault (--workers 1, so N is deterministic) gets TERN_FAULT=kind:N and the scenario runs
+again. Every answer must be the right one, a 5xx, or a clean close/reset (a body cut short
+must still be a prefix of the right bytes); a hang is a failure. Then a new connection must get
+200 and the right bytes, QUIT must end the server with exit status 0, and stderr and the error
+log must hold no sanitizer report.
+
+Under ASan (TERN_ASAN=1) N is sampled: for counts above ASAN_FULL, the first and last
+ASAN_EDGE values of N and every ASAN_STEP-th one between them.
+"""
+
+import os
+import random
+import signal
+import socket
+import ssl
+import struct
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+import tern_e2e as t
+from tls_util import certs  # noqa: F401  (fixture)
+
+FAULT_BIN = Path(t.TERN_BIN).resolve().parent / "tern-fault"
+pytestmark = pytest.mark.skipif(
+    not os.access(FAULT_BIN, os.X_OK),
+    reason=f"{FAULT_BIN} not built (meson configure -Dfault_injection=true)")
+
+SMALL = t.HELLO
+LARGE = random.Random(7).randbytes(300 * 1024)
+RANGE = (1000, 200999)
+POST_BODY = b"p" * 5000
+TIMEOUT = 3.0 * t.SLOW  # a scenario step that takes longer is a hang
+ASAN_FULL, ASAN_EDGE, ASAN_STEP = 10, 3, 4
+
+
+def sample(count):
+    """The values of N to try for a kind the scenario calls `count` times."""
+    ns = list(range(1, count + 1))
+    if not t.ASAN or count <= ASAN_FULL:
+        return ns
+    return sorted(set(ns[:ASAN_EDGE] + ns[-ASAN_EDGE:] + ns[ASAN_EDGE:-ASAN_EDGE:ASAN_STEP]))
+
+
+# ---------------------------------------------------------------------------------------------
+# The server
+
+
+def read_counts(path):
+    """{kind: count, ..., "fired": 0|1} from tern-fault's live count file."""
+    data = Path(path).read_bytes()
+    names = data[:128].decode().split(":", 1)[1].split()
+    values = struct.unpack(f"={len(names)}Q", data[128:128 + 8 * len(names)])
+    return dict(zip(names, values))
+
+
+class FaultTern:
+    """One tern-fault process with one (or no) fault armed."""
+
+    def __init__(self, env, name, fault=None):
+        self.env = env
+        self.port = t.free_port()
+        self.tls_port = t.free_port()
+        while self.tls_port == self.port:
+            self.tls_port = t.free_port()
+        d = env["dir"]
+        tag = f"{name}-{fault.replace(':', '-') if fault else 'count'}"
+        self.count_path = d / f"{tag}.counts"
+        self.stderr_path = d / f"{tag}.stderr"
+        self.error_log = d / f"{tag}.error.log"
+        cfg = {
+            "listen": [f"127.0.0.1:{self.port}"],
+            "tls_listen": [f"127.0.0.1:{self.tls_port}"],
+            "tls": {"cert": str(env["cert"]), "key": str(env["key"])},
+            "workers": 1,
+            "access_log": str(d / "access.log"),
+            "error_log": str(self.error_log),
+            "log_level": "info",
+            "timeouts": {"header": 2, "keepalive": 2, "body": 2, "send": 2, "graceful": 2},
+            "servers": [{"names": ["localhost"], "root": str(env["root"]), "default": True}],
+        }
+        for old in (self.stderr_path, self.error_log):
+            old.unlink(missing_ok=True)
+        conf = d / f"{tag}.yaml"
+        conf.write_text(t.yaml_dump(cfg) + "\n")
+        penv = dict(os.environ, TERN_FAULT_COUNT=str(self.count_path))
+        penv.pop("TERN_FAULT", None)
+        if fault:
+            penv["TERN_FAULT"] = fault
+        with open(self.stderr_path, "wb") as err:
+            self.proc = subprocess.Popen([str(FAULT_BIN), "serve", "-c", str(conf)], env=penv,
+                                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                         stderr=err)
+        # wait for the listeners without connecting (a connection would arm the counting):
+        # tern logs "started" once they listen (/proc/net/tcp is slow to scan on a busy host)
+        deadline = time.monotonic() + 10 * t.SLOW
+        while " started with " not in t.Tern.read(self.error_log):
+            assert self.proc.poll() is None, f"tern-fault exited: {self.problems()}"
+            assert time.monotonic() < deadline, "tern-fault did not listen"
+            time.sleep(0.002)
+
+    def counts(self):
+        return read_counts(self.count_path)
+
+    def disarm(self):
+        """Keeps a fault that has not fired yet from firing (fired = 2 in the count file)."""
+        with open(self.count_path, "r+b") as f:
+            data = f.read(128)
+            kinds = data.decode().split(":", 1)[1].split()
+            f.seek(128 + 8 * kinds.index("fired"))
+            f.write(struct.pack("=Q", 2))
+
+    def settle(self, until=None):
+        """Waits until `until(counts)` holds or the counts stop moving (30 ms); returns them."""
+        deadline = time.monotonic() + 2 * t.SLOW
+        last, stable = None, 0
+        while time.monotonic() < deadline:
+            c = self.counts()
+            if until is not None and until(c):
+                return c
+            stable = stable + 1 if c == last else 0
+            if stable >= 3:
+                return c
+            last = c
+            time.sleep(0.01)
+        return self.counts()
+
+    def problems(self):
+        found = []
+        for path in (self.stderr_path, self.error_log):
+            text = t.Tern.read(path)
+            for m in t.BAD_MARKERS:
+                if m in text:
+                    i = text.index(m)
+                    found.append(f"{m!r} in {path.name}:\n{text[max(0, i - 300):i + 3000]}")
+                    break
+        return found
+
+    def quit(self):
+        """QUIT, then the exit status must be 0 and no report may show. Returns problems."""
+        found = []
+        if self.proc.poll() is not None:
+            found.append(f"tern-fault died with {self.proc.returncode}")
+        else:
+            self.proc.send_signal(signal.SIGQUIT)
+            try:
+                rc = self.proc.wait(timeout=10 * t.SLOW)
+                if rc != 0:
+                    found.append(f"tern-fault exited with {rc} after QUIT")
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                found.append("tern-fault did not exit within 10 s of QUIT")
+        return found + self.problems()
+
+
+# ---------------------------------------------------------------------------------------------
+# Clients: each request gives a Result; a closed or reset connection is not an exception.
+
+
+class Result:
+    def __init__(self, status=None, body=b"", complete=False, note=""):
+        self.status, self.body, self.complete, self.note = status, body, complete, note
+
+    def __repr__(self):
+        return (f"<status={self.status} complete={self.complete} body[{len(self.body)}]"
+                f"{' ' + self.note if self.note else ''}>")
+
+
+CLOSED = (t.Closed, ConnectionError, ssl.SSLError, BrokenPipeError)
+
+
+def tls_socket(port, alpn):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.set_alpn_protocols([alpn])
+    raw = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+    try:
+        s = ctx.wrap_socket(raw, server_hostname="localhost")
+    except BaseException:
+        raw.close()
+        raise
+    return s
+
+
+class H1:
+    def __init__(self, srv, tls):
+        if tls:
+            c = t.Conn.__new__(t.Conn)
+            c.timeout = TIMEOUT
+            c.buf, c.eof = b"", False
+            c.sock = tls_socket(srv.tls_port, "http/1.1")
+            c.sock.settimeout(TIMEOUT)
+            self.c = c
+        else:
+            self.c = t.Conn(srv.port, timeout=TIMEOUT / t.SLOW)
+
+    def exchange(self, method, path, headers=None, body=b"", close=False):
+        try:
+            self.c.send(t.request(method, path, headers, body=body, close=close))
+        except CLOSED as e:
+            return Result(note=f"send: {e!r}")
+        try:
+            r = self.c.response(head=(method == "HEAD"))
+        except CLOSED as e:
+            return Result(note=f"recv: {e!r}")
+        return Result(r.status, r.body, True)
+
+    def close(self):
+        self.c.close()
+
+
+class H2:
+    def __init__(self, srv, tls):
+        import h2.config
+        import h2.connection
+        import h2.settings
+
+        self.sock = None
+        self.dead = None
+        try:
+            if tls:
+                self.sock = tls_socket(srv.tls_port, "h2")
+            else:
+                self.sock = socket.create_connection(("127.0.0.1", srv.port), timeout=TIMEOUT)
+        except CLOSED as e:
+            self.dead = f"connect: {e!r}"
+            return
+        self.sock.settimeout(TIMEOUT)
+        self.conn = h2.connection.H2Connection(
+            h2.config.H2Configuration(client_side=True, header_encoding="utf-8"))
+        self.conn.local_settings = h2.settings.Settings(client=True, initial_values={
+            h2.settings.SettingCodes.ENABLE_PUSH: 0,
+            h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 1 << 24})
+        self.conn.initiate_connection()
+        self.conn.increment_flow_control_window(1 << 24)
+        self.flush()
+
+    def flush(self):
+        data = self.conn.data_to_send()
+        if data and not self.dead:
+            try:
+                self.sock.sendall(data)
+            except CLOSED as e:
+                self.dead = f"send: {e!r}"
+
+    def exchange(self, method, path, headers=None, body=b"", close=False):
+        import h2.events as E
+
+        if self.dead:
+            return Result(note=self.dead)
+        sid = self.conn.get_next_available_stream_id()
+        hdrs = [(":method", method), (":scheme", "https"), (":path", path),
+                (":authority", "localhost")] + list((headers or {}).items())
+        self.conn.send_headers(sid, hdrs, end_stream=not body)
+        if body:
+            self.conn.send_data(sid, body, end_stream=True)
+        self.flush()
+        res = Result()
+        while not res.complete and not self.dead:
+            try:
+                data = self.sock.recv(262144)
+            except CLOSED as e:
+                data, self.dead = b"", f"recv: {e!r}"
+            if not data:
+                self.dead = self.dead or "closed"
+                break
+            for ev in self.conn.receive_data(data):  # a protocol error fails the test
+                if isinstance(ev, E.ResponseReceived) and ev.stream_id == sid:
+                    res.status = int(dict(ev.headers)[":status"])
+                elif isinstance(ev, E.DataReceived) and ev.stream_id == sid:
+                    res.body += ev.data
+                    self.conn.acknowledge_received_data(ev.flow_controlled_length, sid)
+                elif isinstance(ev, E.StreamEnded) and ev.stream_id == sid:
+                    res.complete = True
+                elif isinstance(ev, E.StreamReset) and ev.stream_id == sid:
+                    self.dead = f"stream reset {ev.error_code}"
+                elif isinstance(ev, E.ConnectionTerminated):
+                    self.dead = f"GOAWAY {ev.error_code}"
+            self.flush()
+        if not res.complete:
+            res.note = self.dead
+        return res
+
+    def close(self):
+        if self.sock is not None:
+            self.sock.close()
+
+
+TRANSPORTS = {
+    "h1": lambda srv: H1(srv, False),
+    "h1-tls": lambda srv: H1(srv, True),
+    "h2c": lambda srv: H2(srv, False),
+    "h2-tls": lambda srv: H2(srv, True),
+}
+
+# name -> the connections made one after the other, each a list of its requests:
+# (method, path, headers, body)
+SCENARIOS = {
+    "small": [[("GET", "/hello.txt", None, b"")]],
+    "large": [[("GET", "/large.bin", None, b"")]],
+    "range": [[("GET", "/large.bin", {"range": f"bytes={RANGE[0]}-{RANGE[1]}"}, b"")]],
+    "post": [[("POST", "/hello.txt", {"content-type": "text/plain"}, POST_BODY)]],
+    "head": [[("HEAD", "/large.bin", None, b"")]],
+    "keepalive": [[("GET", "/hello.txt", None, b""),
+                   ("GET", "/large.bin", {"range": "bytes=0-99999"}, b"")]],
+    # a second connection: its accept4 can fail (EMFILE), and tern must pick it up later
+    "twoconn": [[("GET", "/hello.txt", None, b"")], [("GET", "/hello.txt", None, b"")]],
+}
+
+
+def requests(scenario):
+    return [r for conn in SCENARIOS[scenario] for r in conn]
+
+
+def connect(transport, srv):
+    try:
+        return TRANSPORTS[transport](srv)
+    except CLOSED as e:
+        return e
+
+
+def run(transport, scenario, srv):
+    """Runs the scenario's connections in turn; returns a Result per request."""
+    out = []
+    for reqs in SCENARIOS[scenario]:
+        c = connect(transport, srv)
+        if isinstance(c, Exception):
+            out += [Result(note=f"connect: {c!r}") for _ in reqs]
+            continue
+        try:
+            for i, (method, path, headers, body) in enumerate(reqs):
+                r = c.exchange(method, path, headers, body, close=(i == len(reqs) - 1))
+                out.append(r)
+                if not r.complete:  # the connection is gone: the rest cannot be sent
+                    out += [Result(note="not sent") for _ in reqs[i + 1:]]
+                    break
+        finally:
+            c.close()
+    return out
+
+
+def judge(got, want):
+    """None when `got` is acceptable against the fault-free answer `want`, else the fault."""
+    if got.complete and got.status == want.status and got.body == want.body:
+        return None
+    if got.status is not None and got.status >= 500:
+        return None
+    if not got.complete:
+        if got.status is None or (got.status == want.status and want.body.startswith(got.body)):
+            return None
+        return f"cut short after a wrong head or body: {got} (want {want})"
+    return f"wrong answer {got} (want {want})"
+
+
+def outcome(got, want):
+    if got.complete and got.status == want.status and got.body == want.body:
+        return "ok"
+    if got.status is not None and got.status >= 500:
+        return "5xx"
+    return "closed" if not got.complete else "wrong"
+
+
+def healthy(transport, srv):
+    c = connect(transport, srv)
+    if isinstance(c, Exception):
+        return f"fresh connection failed: {c!r}"
+    try:
+        r = c.exchange("GET", "/hello.txt", close=True)
+    finally:
+        c.close()
+    if not (r.complete and r.status == 200 and r.body == SMALL):
+        return f"fresh request after the fault: {r}"
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# The tests
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory, certs):  # noqa: F811
+    d = tmp_path_factory.mktemp("fault")
+    root = d / "root"
+    root.mkdir()
+    (root / "hello.txt").write_bytes(SMALL)
+    (root / "large.bin").write_bytes(LARGE)
+    return {"dir": d, "root": root, "cert": certs.leaf, "key": certs.leaf_key}
+
+
+def expected(scenario):
+    """The fault-free answers the files dictate (POST: whatever tern answers without faults)."""
+    out = []
+    for method, path, headers, _ in requests(scenario):
+        data = SMALL if path == "/hello.txt" else LARGE
+        rng = (headers or {}).get("range")
+        if method == "HEAD":
+            out.append((200, b""))
+        elif method != "GET":
+            out.append(None)
+        elif rng:
+            a, b = (int(x) for x in rng.split("=")[1].split("-"))
+            out.append((206, data[a:b + 1]))
+        else:
+            out.append((200, data))
+    return out
+
+
+@pytest.mark.parametrize("scenario", list(SCENARIOS))
+@pytest.mark.parametrize("transport", list(TRANSPORTS))
+def test_fault(env, transport, scenario):
+    # count mode: no fault, the right answers, and how many calls of each kind they take
+    srv = FaultTern(env, f"{transport}-{scenario}")
+    try:
+        base = run(transport, scenario, srv)
+        counts = srv.settle()
+    finally:
+        problems = srv.quit()
+    assert not problems, problems
+    for got, want in zip(base, expected(scenario)):
+        assert got.complete, f"fault-free run failed: {base}"
+        if want is not None:
+            assert (got.status, got.body) == want, f"fault-free run: {got}"
+        else:
+            assert 400 <= got.status < 500, f"fault-free run: {got}"
+
+    failures, runs, fired, unfired = [], 0, 0, []
+    outcomes = {"ok": 0, "5xx": 0, "closed": 0, "wrong": 0}
+    for kind, count in counts.items():
+        if kind == "fired":
+            continue
+        for n in sample(count):
+            spec = f"{kind}:{n}"
+            srv = FaultTern(env, f"{transport}-{scenario}", spec)
+            runs += 1
+            bad = []
+            try:
+                results = run(transport, scenario, srv)
+                for got, want in zip(results, base):
+                    why = judge(got, want)
+                    if why:
+                        bad.append(why)
+                    outcomes[outcome(got, want)] += 1
+                # the fault fires during the scenario or the connection's close; let that
+                # finish before the fresh request, which must not meet it
+                c = srv.settle(until=lambda c: c["fired"])
+                if c["fired"]:
+                    fired += 1
+                else:  # not reached this time (timing decides some counts): no fault later
+                    srv.disarm()
+                    unfired.append(spec)
+                why = healthy(transport, srv)
+                if why:
+                    bad.append(why + ("" if c["fired"] else " (fault disarmed unfired)"))
+            except socket.timeout as e:
+                bad.append(f"hang: {e!r}")
+            except Exception as e:  # noqa: BLE001 (a protocol violation, a parse failure...)
+                bad.append(f"{type(e).__name__}: {e}")
+            finally:
+                bad += srv.quit()
+            if bad:
+                failures.append(f"{transport} {scenario} TERN_FAULT={spec}: " + "; ".join(bad))
+                if len(failures) >= 10:
+                    break
+        if len(failures) >= 10:
+            break
+    print(f"{transport} {scenario}: counts {counts}, {runs} runs, {fired} faults fired, answers {outcomes}"
+          + (f", not reached: {' '.join(unfired)}" if unfired else ""))
+    assert not failures, "\n".join(failures)
