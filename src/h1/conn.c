@@ -151,7 +151,7 @@ static void on_timer(struct timer *t)
     switch (c->state) {
     case ST_HANDSHAKE:
         log_info("%s: TLS handshake not complete in time, closing", c->peer);
-        how = CONN_END_ABORT;
+        how = CONN_END_NOW;
         break;
     case ST_HEAD:
         if (!c->head_started) how = CONN_END_QUIET; /* keep-alive idle: nothing in flight */
@@ -168,7 +168,7 @@ static void on_timer(struct timer *t)
     case ST_RESPOND:
         /* the client stopped reading: what is queued cannot reach it anyway */
         log_info("%s: response send stalled, closing", c->peer);
-        how = CONN_END_ABORT;
+        how = CONN_END_NOW;
         break;
     }
     conn_close(c, how);
@@ -187,9 +187,9 @@ static void op_shutdown(struct conn *base, bool graceful)
 {
     struct h1_conn *c = (struct h1_conn *)base;
     if (!graceful)
-        conn_close(c, CONN_END_ABORT);
+        conn_close(c, CONN_END_NOW);
     else if (c->state == ST_HANDSHAKE)
-        conn_close(c, CONN_END_ABORT); /* nothing was asked yet */
+        conn_close(c, CONN_END_NOW); /* nothing was asked yet */
     else if (c->state == ST_HEAD && buf_size(&c->in) == 0)
         conn_close(c, CONN_END_QUIET); /* idle between requests */
     else
@@ -227,7 +227,7 @@ static void conn_start(struct h1_conn *c)
     conn_run(c);
     if (!c->closed && conn_register(c) < 0) {
         log_error("epoll_ctl: %s", strerror(errno));
-        conn_close(c, CONN_END_ABORT);
+        conn_close(c, CONN_END_NOW);
     }
 }
 
@@ -474,7 +474,7 @@ static bool try_upgrade(struct h1_conn *c, const struct h1_upgrade_protocol *pro
         return false;
     }
     c->tr = (struct transport){-1, NULL}; /* no longer ours */
-    conn_close(c, CONN_END_ABORT);
+    conn_close(c, CONN_END_NOW);
     return true;
 }
 
@@ -488,7 +488,7 @@ static void hand_to_h2(struct h1_conn *c)
     c->tr = (struct transport){-1, NULL}; /* h2 owns the socket from here */
     /* h2_conn_open copies the bytes before this connection's buffers are recycled */
     h2_conn_open(wk, tr, c->peer, c->in.data ? buf_ptr(&c->in) : "", buf_size(&c->in), NULL);
-    conn_close(c, CONN_END_ABORT);
+    conn_close(c, CONN_END_NOW);
 }
 
 /* Builds the exchange for a complete head of n bytes at the front of c->in. Returns false
@@ -656,7 +656,9 @@ static bool finish_exchange(struct h1_conn *c)
          * nothing of it is unread; otherwise linger, so that a reset does not destroy the
          * response before the client read it. */
         bool quiet = c->peer_closes && !unread && buf_size(&c->in) == 0;
-        conn_close(c, quiet ? CONN_END_QUIET : CONN_END_LINGER);
+        /* can_read false: the last read drained the socket and no readiness came since, so
+         * skip the close path's look at the receive queue */
+        conn_close(c, !quiet ? CONN_END_LINGER : c->can_read ? CONN_END_QUIET : CONN_END_NOW);
         return false;
     }
     c->state = ST_HEAD;
@@ -796,7 +798,7 @@ static bool step_handshake(struct h1_conn *c)
 {
     int r = tls_conn_handshake(c->tr.tls);
     if (r < 0) {
-        conn_close(c, CONN_END_ABORT);
+        conn_close(c, CONN_END_NOW);
         return false;
     }
     if (r == 0) {
@@ -863,7 +865,7 @@ read_more:
     if (!c->can_read) return false;
     int r = conn_read(c);
     if (r < 0) {
-        conn_close(c, CONN_END_ABORT); /* the client closed or reset: nothing is in flight */
+        conn_close(c, CONN_END_NOW); /* the client closed or reset: nothing is in flight */
         return false;
     }
     return r > 0;
@@ -893,7 +895,7 @@ static void conn_run(struct h1_conn *c)
             if (buf_size(&c->out)) { /* 100 Continue */
                 int f = flush_output(c);
                 if (f < 0) {
-                    conn_close(c, CONN_END_ABORT);
+                    conn_close(c, CONN_END_NOW);
                     return;
                 }
             }
@@ -901,7 +903,7 @@ static void conn_run(struct h1_conn *c)
             int rd = conn_read(c);
             if (rd < 0) {
                 log_info("%s: connection closed before the request body was complete", c->peer);
-                conn_close(c, CONN_END_ABORT);
+                conn_close(c, CONN_END_NOW);
                 return;
             }
             if (rd == 0) return;
@@ -916,7 +918,7 @@ static void conn_run(struct h1_conn *c)
             }
             int f = flush_output(c);
             if (f < 0) {
-                conn_close(c, CONN_END_ABORT); /* the socket failed: the client is gone */
+                conn_close(c, CONN_END_NOW); /* the socket failed: the client is gone */
                 return;
             }
             if (f == 0) return;

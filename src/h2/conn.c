@@ -118,7 +118,7 @@ static void on_timer(struct timer *t)
     int64_t now = loop_now_ms(c->wk->loop);
     if (c->send_deadline_ms && now >= c->send_deadline_ms) {
         log_info("%s: HTTP/2 peer not reading, closing", c->peer);
-        conn_close(c, CONN_END_ABORT);
+        conn_close(c, CONN_END_NOW);
         return;
     }
     h2_session_timeout(c->s, now);
@@ -208,7 +208,7 @@ static void conn_run(struct h2_conn *c)
         if (c->can_read && !h2_session_done(c->s) && buf_size(out) < OUT_HIGH) {
             int r = conn_read(c);
             if (r < 0) {
-                conn_close(c, CONN_END_ABORT); /* the client closed or reset */
+                conn_close(c, CONN_END_NOW); /* the client closed or reset */
                 return;
             }
             if (r > 0) {
@@ -219,7 +219,7 @@ static void conn_run(struct h2_conn *c)
         h2_session_produce(c->s, OUT_HIGH);
         size_t before = buf_size(out);
         if (conn_flush(c) < 0) {
-            conn_close(c, CONN_END_ABORT);
+            conn_close(c, CONN_END_NOW);
             return;
         }
         if (buf_size(out) != before) progress = true;
@@ -256,7 +256,7 @@ static void op_shutdown(struct conn *base, bool graceful)
         conn_run(c);
     } else {
         conn_flush(c); /* best effort: the GOAWAY goes out if the socket takes it now */
-        conn_close(c, CONN_END_ABORT);
+        conn_close(c, CONN_END_NOW);
     }
 }
 
@@ -312,7 +312,7 @@ void h2_conn_open(struct worker *wk, struct transport tr, const char *peer, cons
     feed(c);
     if (loop_add(wk->loop, &c->base.w, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET) < 0) {
         log_error("epoll_ctl: %s", strerror(errno));
-        conn_close(c, CONN_END_ABORT);
+        conn_close(c, CONN_END_NOW);
         return;
     }
     c->registered = true;

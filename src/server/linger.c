@@ -86,7 +86,7 @@ static void close_now(struct transport *tr)
 void linger_close(struct worker *wk, struct transport *tr, bool registered, enum conn_end how)
 {
     if (tr->fd < 0) return;
-    if (how == CONN_END_ABORT || wk->state == SERVER_STOPPING) {
+    if (how == CONN_END_NOW || wk->state == SERVER_STOPPING) {
         close_now(tr);
         return;
     }

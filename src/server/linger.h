@@ -19,8 +19,9 @@ enum conn_end {
     /* The peer said it sends nothing more (HTTP/1 "Connection: close", EOF seen): close at
      * once when nothing is waiting in the receive queue, else linger. */
     CONN_END_QUIET,
-    /* Nothing can be saved (the peer reset or stopped reading, a fast stop): close now. */
-    CONN_END_ABORT,
+    /* Close now: nothing can be lost (the peer said it sends nothing more and its input was
+     * read to the end) or nothing can be saved (it reset or stopped reading; a fast stop). */
+    CONN_END_NOW,
 };
 
 /* Linger bounds: total time and bytes dropped before the socket is closed regardless. */
