@@ -7,7 +7,9 @@
 
 #include "cli/cli.h"
 #include "core/log.h"
+#include "h1/conn.h"
 #include "h1/serialize.h"
+#include "h2/h2c.h"
 #include "server/config.h"
 #include "server/server.h"
 #include "tls/tls.h"
@@ -256,6 +258,8 @@ int cli_serve(int argc, char **argv)
         return 1;
     }
     static struct server srv;
+    h1_register();
+    h2c_register(); /* answers only while http2 and h2c are on in the configuration */
     if (server_start(&srv, cfg, tls) < 0) {
         log_error("cannot start: see the messages above");
         server_free(&srv);

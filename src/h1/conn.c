@@ -10,7 +10,6 @@
 #include <unistd.h>
 
 #include "core/log.h"
-#include "server/access_log.h"
 #include "h1/chunked.h"
 #include "h1/parser.h"
 #include "h1/serialize.h"
@@ -20,6 +19,7 @@
 #include "server/linger.h"
 #include "server/server.h"
 #include "server/transport.h"
+#include "server/wire.h"
 
 /* RFC 9113 §3.4: the client connection preface */
 static const char h2_preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -273,6 +273,13 @@ void h1_thread_cleanup(void)
     free(tl_fields);
     tl_fields = NULL;
     tl_fields_cap = 0;
+}
+
+void h1_register(void)
+{
+    wire_register_accept(LISTENER_TCP, h1_conn_open);
+    wire_register_accept(LISTENER_TCP_TLS, h1_conn_open_tls);
+    wire_register_thread_cleanup(h1_thread_cleanup);
 }
 
 /* Reads what the socket has into c->in. Returns 1 on data, 0 when it would block, -1 on
@@ -648,7 +655,7 @@ static void start_response(struct h1_conn *c)
 static bool finish_exchange(struct h1_conn *c)
 {
     struct exchange *ex = c->ex;
-    if (log_access_enabled()) access_log_request(c->wk, &ex->req, &ex->resp);
+    wire_exchange_done(c->wk, &ex->req, &ex->resp);
     bool unread = ex->body_left > 0 || ex->resp.status >= 400; /* errors always linger */
     exchange_free(c);
     if (c->close_after || c->graceful) {

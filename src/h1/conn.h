@@ -17,5 +17,8 @@ void h1_conn_open(struct worker *wk, int fd, const char *peer);
 void h1_conn_open_tls(struct worker *wk, int fd, const char *peer);
 /* Frees the calling worker thread's parser scratch space (at thread exit). */
 void h1_thread_cleanup(void);
+/* Registers HTTP/1 with the server: it takes cleartext and TLS listeners' connections (and
+ * hands h2c and ALPN h2 to HTTP/2 itself). */
+void h1_register(void);
 
 #endif

@@ -11,9 +11,9 @@
 #include "h2/h2c.h"
 #include "h2/push.h"
 #include "h2/session.h"
-#include "server/access_log.h"
 #include "server/dispatch.h"
 #include "server/linger.h"
+#include "server/wire.h"
 #include "server/server.h"
 
 #define READ_CHUNK 16384
@@ -52,7 +52,7 @@ static void on_request(struct h2_session *s, struct h2_stream *st)
 static void on_stream_close(struct h2_session *s, struct h2_stream *st)
 {
     struct h2_conn *c = s->ud;
-    if (log_access_enabled()) access_log_request(c->wk, &st->req, &st->resp);
+    wire_exchange_done(c->wk, &st->req, &st->resp);
 }
 
 static struct pool *take_pool(void *ud)

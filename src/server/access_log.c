@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/log.h"
 #include "server/server.h"
 
 #define LINE_MAX_LEN 4096
@@ -51,6 +52,7 @@ static size_t put_field(char *out, size_t pos, size_t cap, const struct http_req
 void access_log_request(struct worker *wk, const struct http_request *req,
                         const struct http_response *resp)
 {
+    if (!log_access_enabled()) return;
     char line[LINE_MAX_LEN];
     size_t cap = sizeof(line) - 1, pos = 0;
     pos = put_raw(line, pos, cap, req->peer[0] ? req->peer : "-");

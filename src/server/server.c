@@ -16,11 +16,10 @@
 #include <unistd.h>
 
 #include "core/log.h"
-#include "h1/conn.h"
-#include "h2/conn.h"
-#include "h2/h2c.h"
 #include "handler/static.h"
+#include "server/access_log.h"
 #include "server/linger.h"
+#include "server/wire.h"
 #include "tls/tls.h"
 
 #define ACCEPT_BATCH 64
@@ -150,10 +149,7 @@ static void on_accept(struct io_watch *w, uint32_t events)
         }
         char peer[64];
         peer_text(&ss, peer, sizeof(peer));
-        if (ls->tls)
-            h1_conn_open_tls(wk, fd, peer);
-        else
-            h1_conn_open(wk, fd, peer);
+        ls->open(wk, fd, peer);
     }
 }
 
@@ -266,7 +262,7 @@ static void *worker_main(void *arg)
     loop_run(wk->loop);
     conn_list_shutdown(&wk->conns, false);
     conn_list_reap(&wk->conns);
-    h1_thread_cleanup();
+    wire_thread_cleanup();
     worker_flush_log(wk);
     struct server *srv = wk->srv;
     pthread_mutex_lock(&srv->lock);
@@ -297,6 +293,11 @@ static int worker_init(struct server *srv, struct worker *wk, int id, const stru
         struct listener *ls = &wk->listeners[i];
         ls->worker = wk;
         ls->tls = cfg->listens[i].tls;
+        ls->open = wire_accept_for(ls->tls ? LISTENER_TCP_TLS : LISTENER_TCP);
+        if (!ls->open) {
+            log_error("no protocol registered for %s listeners", ls->tls ? "TLS" : "TCP");
+            return -1;
+        }
         ls->watch.cb = on_accept;
         ls->watch.fd = listen_socket(&cfg->listens[i]);
         if (ls->watch.fd < 0) return -1;
@@ -333,11 +334,7 @@ int server_start(struct server *srv, struct config *cfg, struct tls_server *tls)
     atomic_store(&srv->tls, tls);
     pthread_mutex_init(&srv->lock, NULL);
     pthread_cond_init(&srv->cond, NULL);
-    static bool h2c_registered;
-    if (cfg->http2.enabled && cfg->http2.h2c && !h2c_registered) {
-        h2c_register();
-        h2c_registered = true;
-    }
+    wire_observe_exchanges(access_log_request);
     int n = cfg->workers > 0 ? cfg->workers : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (n < 1) n = 1;
     srv->n_workers = n;

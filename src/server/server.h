@@ -27,6 +27,7 @@ struct listener {
     struct io_watch watch;
     struct worker *worker;
     bool tls;
+    void (*open)(struct worker *wk, int fd, const char *peer); /* the wire registered for it */
 };
 
 struct worker {

@@ -1,0 +1,51 @@
+#include "server/wire.h"
+
+#include <stddef.h>
+
+#define MAX_OBSERVERS 8
+
+/* Filled at start-up before the worker threads exist, read-only afterwards. */
+static wire_accept_fn accept_fns[LISTENER_KINDS];
+static exchange_observer_fn observers[MAX_OBSERVERS];
+static size_t n_observers;
+static void (*cleanups[MAX_OBSERVERS])(void);
+static size_t n_cleanups;
+
+void wire_register_thread_cleanup(void (*fn)(void))
+{
+    for (size_t i = 0; i < n_cleanups; i++)
+        if (cleanups[i] == fn) return;
+    if (n_cleanups < MAX_OBSERVERS) cleanups[n_cleanups++] = fn;
+}
+
+void wire_thread_cleanup(void)
+{
+    for (size_t i = 0; i < n_cleanups; i++)
+        cleanups[i]();
+}
+
+void wire_register_accept(enum listener_kind kind, wire_accept_fn fn)
+{
+    if (kind < LISTENER_KINDS) accept_fns[kind] = fn;
+}
+
+wire_accept_fn wire_accept_for(enum listener_kind kind)
+{
+    return kind < LISTENER_KINDS ? accept_fns[kind] : NULL;
+}
+
+int wire_observe_exchanges(exchange_observer_fn fn)
+{
+    for (size_t i = 0; i < n_observers; i++)
+        if (observers[i] == fn) return 0;
+    if (n_observers == MAX_OBSERVERS) return -1;
+    observers[n_observers++] = fn;
+    return 0;
+}
+
+void wire_exchange_done(struct worker *wk, const struct http_request *req,
+                        const struct http_response *resp)
+{
+    for (size_t i = 0; i < n_observers; i++)
+        observers[i](wk, req, resp);
+}
