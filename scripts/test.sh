@@ -42,7 +42,7 @@ build() { # dir setup-args...
   local dir=$1; shift
   # an existing build directory takes the options too (e.g. -Dfault_injection=true added later)
   if [ ! -f "$dir/build.ninja" ]; then meson setup "$dir" "$@" >/dev/null || return 1
-  else meson configure "$dir" "$@" >/dev/null || return 1; fi
+  else meson setup --reconfigure "$dir" "$@" >/dev/null || return 1; fi
   ninja -C "$dir" >/dev/null || ninja -C "$dir"
 }
 
