@@ -46,7 +46,7 @@ uint64_t qpack_result_h3_error(enum qpack_result r);
 typedef int (*qpack_emit_fn)(void *ctx, str_t name, str_t value, enum http_token token,
                              bool never_index);
 
-struct qpack_table;   /* dynamic table (private, src/h3/qpack_table.h) */
+struct qpack_table;   /* dynamic table (private, src/h3/qpack_internal.h) */
 struct qpack_blocked; /* a blocked stream (private) */
 struct qpack_section; /* an unacknowledged field section (private) */
 
