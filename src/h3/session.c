@@ -385,8 +385,7 @@ static void control_input(struct h3_session *s, struct h3_stream *st)
             st->in_frame = true;
             st->ftype = hd.type;
             st->fleft = hd.length;
-            if (!known) continue;
-            /* small known frames are read whole */
+            continue;
         }
         bool known = h3_frame_type_is_known(st->ftype) || h3_frame_type_is_h2_only(st->ftype);
         if (known) {

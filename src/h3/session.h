@@ -21,8 +21,8 @@
 
 /* A stream stops pulling its response body while this many bytes wait to be taken. */
 #define H3_STREAM_HIGH_WATER (64 * 1024)
-/* Largest DATA frame payload the session writes. */
-#define H3_DATA_FRAME_MAX 16384
+/* Largest DATA frame payload the session writes (its length fits a 2-byte varint). */
+#define H3_DATA_FRAME_MAX 16383
 
 struct h3_session;
 
