@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "h2/hpack_internal.h"
+#include "http/huffman.h"
 
 void hpack_decoder_init(struct hpack_decoder *d, size_t max_table_size)
 {
@@ -71,7 +72,7 @@ static size_t lit_bound(const struct lit *l)
 /* Exact decoded length (validating Huffman), or -1. */
 static long lit_len(const struct lit *l)
 {
-    return l->huff ? hpack_huffman_decoded_len(l->p, l->len) : (long)l->len;
+    return l->huff ? http_huffman_decoded_len(l->p, l->len) : (long)l->len;
 }
 
 /* Decodes into dst (room for cap >= decoded length bytes); returns the length or -1. */
@@ -82,13 +83,13 @@ static long lit_copy(struct hpack_decoder *d, const struct lit *l, char *dst, si
         return (long)l->len;
     }
     if (l->len == 0 || l->len > HPACK_DEC_CACHE_IN)
-        return hpack_huffman_decode(l->p, l->len, (uint8_t *)dst, cap);
+        return http_huffman_decode(l->p, l->len, (uint8_t *)dst, cap);
     if (d->huff_in_len == l->len && memcmp(d->huff_in, l->p, l->len) == 0 &&
         d->huff_out_len <= cap) {
         memcpy(dst, d->huff_out, d->huff_out_len);
         return d->huff_out_len;
     }
-    long n = hpack_huffman_decode(l->p, l->len, (uint8_t *)dst, cap);
+    long n = http_huffman_decode(l->p, l->len, (uint8_t *)dst, cap);
     if (n >= 0 && (size_t)n <= sizeof(d->huff_out)) {
         d->huff_in_len = (uint8_t)l->len;
         memcpy(d->huff_in, l->p, l->len);

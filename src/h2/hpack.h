@@ -109,14 +109,4 @@ int hpack_encode_status(struct hpack_encoder *e, struct buf *out, int status);
 int hpack_encode_field(struct hpack_encoder *e, struct buf *out, str_t name, str_t value,
                        enum http_token token, bool never_index);
 
-/* Huffman coding (RFC 7541 Appendix B). encode returns bytes written (caller sizes out with
- * hpack_huffman_encoded_len); decode returns bytes written or -1 on invalid input (EOS in the
- * string, padding longer than 7 bits or not all ones). */
-size_t hpack_huffman_encoded_len(const uint8_t *in, size_t len);
-size_t hpack_huffman_encode(const uint8_t *in, size_t len, uint8_t *out);
-long hpack_huffman_decode(const uint8_t *in, size_t len, uint8_t *out, size_t out_cap);
-/* (decode also fails when out_cap is too small; len * 8 / 5 bytes always suffice.) */
-/* Decoded length of a Huffman string, or -1 when invalid. */
-long hpack_huffman_decoded_len(const uint8_t *in, size_t len);
-
 #endif

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "h2/hpack_internal.h"
+#include "http/huffman.h"
 
 /* Fields whose whole size (name + value + 32) is above this are not worth a table slot. */
 #define HPACK_INDEX_MAX_FIELD 1024
@@ -133,10 +134,10 @@ static void dynamic_find(const struct hpack_table *t, str_t name, enum http_toke
 /* §5.2 string literal, Huffman-coded when that is shorter. */
 static size_t put_string(uint8_t *p, str_t s)
 {
-    size_t hlen = hpack_huffman_encoded_len((const uint8_t *)s.p, s.len);
+    size_t hlen = http_huffman_encoded_len((const uint8_t *)s.p, s.len);
     if (hlen < s.len) {
         size_t n = hpack_int_encode(p, 0x80, 7, hlen);
-        return n + hpack_huffman_encode((const uint8_t *)s.p, s.len, p + n);
+        return n + http_huffman_encode((const uint8_t *)s.p, s.len, p + n);
     }
     size_t n = hpack_int_encode(p, 0, 7, s.len);
     if (s.len) memcpy(p + n, s.p, s.len);

@@ -6,6 +6,7 @@
 
 #include "core/log.h"
 #include "h2/flow.h"
+#include "http/reqcheck.h"
 
 #define SETTINGS_ACK_TIMEOUT_MS 10000
 /* a header block may exceed max_header_list_size by this much (compression overhead) before
@@ -164,127 +165,10 @@ static void stream_close(struct h2_session *s, struct h2_stream *st)
 
 /* ---- header blocks ---- */
 
-struct block_ctx {
-    struct h2_session *s;
-    struct h2_stream *st;
-    bool trailers;
-    bool regular_seen;
-    bool malformed;
-    bool too_many;
-    const char *why;
-    size_t count;
-    str_t method, scheme, path, authority;
-    bool has_method, has_scheme, has_path, has_authority, has_protocol;
-};
-
-static int malformed(struct block_ctx *c, const char *why)
-{
-    if (!c->malformed) c->why = why;
-    c->malformed = true;
-    return 1;
-}
-
-/* §8.2.1: no NUL, CR or LF; no leading or trailing SP/HTAB. */
-static bool value_ok(str_t v)
-{
-    if (v.len &&
-        (v.p[0] == ' ' || v.p[0] == '\t' || v.p[v.len - 1] == ' ' || v.p[v.len - 1] == '\t'))
-        return false;
-    const unsigned bad = 1u << 0 | 1u << '\n' | 1u << '\r';
-    for (size_t i = 0; i < v.len; i++) {
-        unsigned char ch = (unsigned char)v.p[i];
-        if (ch <= '\r' && (bad >> ch & 1)) return false;
-    }
-    return true;
-}
-
-/* §8.2: lower-case token characters only. */
-static bool name_ok(str_t n)
-{
-    if (n.len == 0) return false;
-    for (size_t i = 0; i < n.len; i++) {
-        unsigned char ch = (unsigned char)n.p[i];
-        if ((ch >= 'A' && ch <= 'Z') || !http_is_tchar(ch)) return false;
-    }
-    return true;
-}
-
-static int pseudo(struct block_ctx *c, str_t name, str_t value)
-{
-    if (c->trailers) return malformed(c, "pseudo-header in trailers");
-    if (c->regular_seen) return malformed(c, "pseudo-header after regular fields");
-    str_t *slot;
-    bool *has;
-    if (name.len == 7 && memcmp(name.p, ":method", 7) == 0) {
-        slot = &c->method;
-        has = &c->has_method;
-    } else if (name.len == 7 && memcmp(name.p, ":scheme", 7) == 0) {
-        slot = &c->scheme;
-        has = &c->has_scheme;
-    } else if (name.len == 5 && memcmp(name.p, ":path", 5) == 0) {
-        slot = &c->path;
-        has = &c->has_path;
-    } else if (name.len == 10 && memcmp(name.p, ":authority", 10) == 0) {
-        slot = &c->authority;
-        has = &c->has_authority;
-    } else {
-        return malformed(c, "unknown pseudo-header");
-    }
-    if (*has) return malformed(c, "duplicated pseudo-header");
-    if (!value_ok(value)) return malformed(c, "invalid pseudo-header value");
-    *slot = value; /* hpack_decode's strings live in the stream's pool */
-    *has = true;
-    return 0;
-}
-
+/* The field rules are HTTP/3's too: src/http/reqcheck.c checks them. */
 static int on_field(void *ctx, str_t name, str_t value, enum http_token token)
 {
-    struct block_ctx *c = ctx;
-    if (c->malformed || c->too_many) return 1;
-    if (name.len && name.p[0] == ':') return pseudo(c, name, value);
-    c->regular_seen = true;
-    if (++c->count > c->s->p.header_count) {
-        c->too_many = true;
-        return 1;
-    }
-    const struct http_token_info *info = token != HTTP_TOKEN_NONE ? http_token_info(token) : NULL;
-    /* a name spelled exactly as its token's (lower-case) name is valid */
-    if (!(info && str_eq(name, info->name)) && !name_ok(name))
-        return malformed(c, "invalid field name");
-    if (token != HTTP_TOKEN_NONE) {
-        if (info->flags & HTTP_TOKEN_HOP_BY_HOP) {
-            if (token == HTTP_TOKEN_TE) {
-                if (!str_eq(value, STR_LIT("trailers")))
-                    return malformed(c, "TE other than trailers");
-            } else if (token != HTTP_TOKEN_HTTP2_SETTINGS) {
-                return malformed(c, "connection-specific field");
-            }
-        }
-        name = info->name; /* static: no copy */
-    }
-    if (!value_ok(value)) return malformed(c, "invalid field value");
-    struct h2_stream *st = c->st; /* name and value already live in st->pool */
-    struct http_fields *f = c->trailers ? &st->req.trailers : &st->req.headers;
-    if (c->trailers) {
-        if (http_fields_add(f, st->pool, name, value) < 0) return malformed(c, "out of memory");
-        return 0;
-    }
-    if (token == HTTP_TOKEN_CONTENT_LENGTH) {
-        int64_t n = 0;
-        if (value.len == 0 || value.len > 18) return malformed(c, "invalid content-length");
-        for (size_t i = 0; i < value.len; i++) {
-            if (value.p[i] < '0' || value.p[i] > '9') return malformed(c, "invalid content-length");
-            n = n * 10 + (value.p[i] - '0');
-        }
-        if (st->content_length >= 0 && st->content_length != n)
-            return malformed(c, "conflicting content-length");
-        st->content_length = n;
-    } else if (token == HTTP_TOKEN_PRIORITY) {
-        h2_priority_parse(value, &st->sched.prio);
-    }
-    if (http_fields_add_token(f, st->pool, token, value) < 0) return malformed(c, "out of memory");
-    if (token == HTTP_TOKEN_NONE) f->items[f->count - 1].name = name;
-    return 0;
+    return http_reqcheck_field(ctx, name, value, token);
 }
 
 static int on_field_discard(void *ctx, str_t name, str_t value, enum http_token token)
@@ -294,69 +178,6 @@ static int on_field_discard(void *ctx, str_t name, str_t value, enum http_token 
     (void)value;
     (void)token;
     return 1;
-}
-
-/* Lower-cased host without port or trailing dot (as h1 derives it). */
-static void derive_host(struct http_request *req)
-{
-    str_t a = req->authority;
-    if (a.len == 0) return;
-    size_t end = a.len;
-    if (a.p[0] == '[') {
-        const char *rb = memchr(a.p, ']', a.len);
-        end = rb ? (size_t)(rb - a.p) + 1 : a.len;
-    } else {
-        const char *colon = memchr(a.p, ':', a.len);
-        if (colon) end = (size_t)(colon - a.p);
-    }
-    if (end && a.p[end - 1] == '.') end--;
-    char *h = pool_alloc(req->pool, end + 1);
-    if (!h) return;
-    for (size_t i = 0; i < end; i++)
-        h[i] = ascii_lower(a.p[i]);
-    h[end] = '\0';
-    req->host = str_make(h, end);
-}
-
-/* §8.3.1: fills the request from the pseudo-headers. false when malformed. */
-static bool build_request(struct block_ctx *c)
-{
-    struct http_request *req = &c->st->req;
-    if (!c->has_method) return malformed(c, "missing :method"), false;
-    req->method_name = c->method;
-    req->method = http_method_from_str(c->method);
-    if (req->method == HTTP_METHOD_CONNECT) {
-        /* §8.5: :authority only. tern proxies nothing: dispatch answers it (405/501). */
-        if (c->has_scheme || c->has_path || !c->has_authority)
-            return malformed(c, "malformed CONNECT"), false;
-        req->target = c->authority;
-        req->path = STR_LIT("/");
-    } else {
-        if (!c->has_scheme || !c->has_path) return malformed(c, "missing :scheme or :path"), false;
-        if (c->path.len == 0) return malformed(c, "empty :path"), false;
-        if (c->path.p[0] != '/' &&
-            !(c->path.len == 1 && c->path.p[0] == '*' && req->method == HTTP_METHOD_OPTIONS))
-            return malformed(c, "invalid :path"), false;
-        req->target = c->path;
-        const char *q = memchr(c->path.p, '?', c->path.len);
-        size_t plen = q ? (size_t)(q - c->path.p) : c->path.len;
-        req->path = str_make(c->path.p, plen);
-        if (q) {
-            req->query = str_make(q + 1, c->path.len - plen - 1);
-            req->has_query = true;
-        }
-        req->scheme = c->scheme;
-    }
-    const struct http_field *host = http_fields_find(&req->headers, HTTP_TOKEN_HOST);
-    if (c->has_authority) {
-        if (host && !str_eq_nocase(host->value, c->authority))
-            return malformed(c, "Host differs from :authority"), false;
-        req->authority = c->authority;
-    } else if (host) {
-        req->authority = host->value;
-    }
-    derive_host(req);
-    return true;
 }
 
 /* Runs a complete request through on_request and answers it. */
@@ -400,16 +221,23 @@ static void process_block(struct h2_session *s, uint32_t id, int kind, const uin
         }
         return;
     }
-    struct block_ctx c = {.s = s, .st = st, .trailers = kind == BLOCK_TRAILERS};
+    struct http_reqcheck c;
+    http_reqcheck_init(&c, &st->req, s->p.header_count, kind == BLOCK_TRAILERS);
+    c.allow_http2_settings = true;
+    c.content_length = st->content_length;
     enum hpack_result r = hpack_decode(&s->dec, blk, len, max_list, st->pool, on_field, &c);
     if (r == HPACK_ERR_COMPRESSION) {
         conn_error(s, H2_COMPRESSION_ERROR, "HPACK decoding failed");
         return;
     }
+    if (kind != BLOCK_TRAILERS) st->content_length = c.content_length;
     if (kind == BLOCK_TRAILERS) {
         if (!end_stream) c.malformed = true, c.why = "trailers without END_STREAM";
     } else if (!c.malformed && r != HPACK_ERR_TOO_LARGE && !c.too_many) {
-        build_request(&c);
+        http_reqcheck_finish(&c);
+        for (size_t i = 0; i < st->req.headers.count; i++)
+            if (st->req.headers.items[i].token == HTTP_TOKEN_PRIORITY)
+                h2_priority_parse(st->req.headers.items[i].value, &st->sched.prio);
     }
     if (c.malformed) {
         log_debug("%s: stream %u malformed: %s", s->peer, id, c.why);
@@ -1054,7 +882,7 @@ int h2_session_push(struct h2_session *s, struct h2_stream *parent, str_t path)
     }
     req->authority = str_make(a, parent->req.authority.len);
     req->scheme = parent->req.scheme;
-    derive_host(req);
+    http_request_derive_host(req);
     const struct http_field *ae =
         http_fields_find(&parent->req.headers, HTTP_TOKEN_ACCEPT_ENCODING);
     if (ae) http_fields_add_token(&req->headers, st->pool, HTTP_TOKEN_ACCEPT_ENCODING, ae->value);

@@ -1,15 +1,16 @@
-/* HPACK Huffman coding (RFC 7541 §5.2, Appendix B). The encoder packs codes into a 64-bit
- * accumulator. The decoder walks a 4-bit state machine: a state is an internal node of the code
- * tree (256 of them), and each (state, nibble) pair gives the next state and at most one symbol
- * (codes are at least 5 bits long). The machine is built once from the code table at load time. */
-#include "h2/hpack.h"
+/* Huffman coding of HPACK and QPACK (RFC 7541 §5.2, Appendix B). The encoder packs codes into a
+ * 64-bit accumulator. The decoder walks a 4-bit state machine: a state is an internal node of the
+ * code tree (256 of them), and each (state, nibble) pair gives the next state and at most one
+ * symbol (codes are at least 5 bits long). The machine is built once from the code table at load
+ * time. */
+#include "http/huffman.h"
 
 #include <stdint.h>
 
 /* Appendix B: code (aligned to the LSB) and length in bits for symbols 0..255 and EOS (256). The
  * code is canonical (each length's codes are consecutive, in symbol order); generated from the
- * lengths by tests/unit/h2/hpack_huffman_gen.py, which checks it against the RFC's printed codes,
- * and re-checked by tests/unit/h2/test_huffman.c. */
+ * lengths by tests/unit/h2/http_huffman_gen.py, which checks it against the RFC's printed codes,
+ * and re-checked by tests/unit/http/test_huffman.c. */
 /* clang-format off */
 static const uint32_t huff_code[257] = {
     0x1ff8, 0x7fffd8, 0xfffffe2, 0xfffffe3, 0xfffffe4, 0xfffffe5, 0xfffffe6, 0xfffffe7,
@@ -129,7 +130,7 @@ __attribute__((constructor)) static void huff_build(void)
     }
 }
 
-size_t hpack_huffman_encoded_len(const uint8_t *in, size_t len)
+size_t http_huffman_encoded_len(const uint8_t *in, size_t len)
 {
     uint64_t bits = 0;
     for (size_t i = 0; i < len; i++)
@@ -137,7 +138,7 @@ size_t hpack_huffman_encoded_len(const uint8_t *in, size_t len)
     return (size_t)((bits + 7) / 8);
 }
 
-size_t hpack_huffman_encode(const uint8_t *in, size_t len, uint8_t *out)
+size_t http_huffman_encode(const uint8_t *in, size_t len, uint8_t *out)
 {
     uint64_t acc = 0;
     unsigned bits = 0; /* pending bits in the low end of acc, < 32 between symbols */
@@ -188,12 +189,12 @@ static long huff_decode(const uint8_t *in, size_t len, uint8_t *out, size_t out_
     return (long)n;
 }
 
-long hpack_huffman_decode(const uint8_t *in, size_t len, uint8_t *out, size_t out_cap)
+long http_huffman_decode(const uint8_t *in, size_t len, uint8_t *out, size_t out_cap)
 {
     return huff_decode(in, len, out, out_cap);
 }
 
-long hpack_huffman_decoded_len(const uint8_t *in, size_t len)
+long http_huffman_decoded_len(const uint8_t *in, size_t len)
 {
     return huff_decode(in, len, NULL, 0);
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-# Prints the Huffman code table of src/h2/hpack_huffman.c (RFC 7541 Appendix B) from the code
+# Prints the Huffman code table of src/http/huffman.c (RFC 7541 Appendix B) from the code
 # lengths; `check` compares it with python3-hpack's copy instead. Run with /usr/bin/python3.
 # Generates the HPACK Huffman code table (RFC 7541 Appendix B) from the code lengths.
 # The RFC's code is canonical: codes of each length are consecutive, assigned in symbol order.

@@ -1,11 +1,11 @@
-/* HPACK Huffman coding (RFC 7541 Appendix B): the code recovered through the public API is the
+/* Huffman coding (RFC 7541 Appendix B): the code recovered through the public API is the
  * RFC's (canonical, complete, spot-checked), the RFC's Appendix C strings, round trips, and the
  * §5.2 error cases (EOS inside a string, bad padding). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "h2/hpack.h"
+#include "http/huffman.h"
 #include "check.h"
 
 static size_t unhex(const char *hex, uint8_t *out)
@@ -33,9 +33,9 @@ static void test_code_table(void)
     for (unsigned s = 0; s < 256; s++) {
         uint8_t in[8], out[64];
         memset(in, (int)s, sizeof(in));
-        len[s] = (unsigned)hpack_huffman_encoded_len(in, 8);
-        CHECK_INT(hpack_huffman_encode(in, 8, out), len[s]);
-        size_t n = hpack_huffman_encode(in, 1, out);
+        len[s] = (unsigned)http_huffman_encoded_len(in, 8);
+        CHECK_INT(http_huffman_encode(in, 8, out), len[s]);
+        size_t n = http_huffman_encode(in, 1, out);
         CHECK_INT(n, (len[s] + 7) / 8);
         uint64_t v = 0;
         for (size_t i = 0; i < n; i++)
@@ -85,13 +85,13 @@ static void check_pair(const char *text, const char *hex)
 {
     uint8_t want[256], got[256], dec[256];
     size_t n = unhex(hex, want), tl = strlen(text);
-    CHECK_INT(hpack_huffman_encoded_len((const uint8_t *)text, tl), n);
-    CHECK_INT(hpack_huffman_encode((const uint8_t *)text, tl, got), n);
+    CHECK_INT(http_huffman_encoded_len((const uint8_t *)text, tl), n);
+    CHECK_INT(http_huffman_encode((const uint8_t *)text, tl, got), n);
     CHECK(memcmp(got, want, n) == 0);
-    long d = hpack_huffman_decode(want, n, dec, sizeof(dec));
+    long d = http_huffman_decode(want, n, dec, sizeof(dec));
     CHECK_INT(d, (long)tl);
     if (d >= 0) CHECK_STRN((char *)dec, (size_t)d, text);
-    CHECK_INT(hpack_huffman_decoded_len(want, n), (long)tl);
+    CHECK_INT(http_huffman_decoded_len(want, n), (long)tl);
 }
 
 /* Strings from RFC 7541 C.4 and C.6. */
@@ -118,12 +118,12 @@ static void test_rfc_strings(void)
 
 static int round_trip(const uint8_t *in, size_t len)
 {
-    size_t el = hpack_huffman_encoded_len(in, len);
+    size_t el = http_huffman_encoded_len(in, len);
     uint8_t *enc = malloc(el + 1), *dec = malloc(len + 1);
-    size_t n = hpack_huffman_encode(in, len, enc);
-    long d = hpack_huffman_decode(enc, n, dec, len);
+    size_t n = http_huffman_encode(in, len, enc);
+    long d = http_huffman_decode(enc, n, dec, len);
     int ok = n == el && d == (long)len && memcmp(dec, in, len) == 0 &&
-             hpack_huffman_decoded_len(enc, n) == (long)len;
+             http_huffman_decoded_len(enc, n) == (long)len;
     free(enc);
     free(dec);
     return ok;
@@ -162,33 +162,33 @@ static void test_errors(void)
     size_t n;
     /* EOS (30 one-bits) inside the string */
     n = unhex("ffff ffff", in);
-    CHECK_INT(hpack_huffman_decode(in, n, out, sizeof(out)), -1);
-    CHECK_INT(hpack_huffman_decoded_len(in, n), -1);
+    CHECK_INT(http_huffman_decode(in, n, out, sizeof(out)), -1);
+    CHECK_INT(http_huffman_decoded_len(in, n), -1);
     n = unhex("1fff ffff ff", in); /* 'a' then EOS */
-    CHECK_INT(hpack_huffman_decode(in, n, out, sizeof(out)), -1);
+    CHECK_INT(http_huffman_decode(in, n, out, sizeof(out)), -1);
     /* 'a' (00011) then 11 one-bits of padding: longer than 7 bits */
     n = unhex("1fff", in);
-    CHECK_INT(hpack_huffman_decode(in, n, out, sizeof(out)), -1);
+    CHECK_INT(http_huffman_decode(in, n, out, sizeof(out)), -1);
     /* a whole octet of padding alone */
     n = unhex("ff", in);
-    CHECK_INT(hpack_huffman_decode(in, n, out, sizeof(out)), -1);
+    CHECK_INT(http_huffman_decode(in, n, out, sizeof(out)), -1);
     /* 'a' then padding 000: not the EOS prefix */
     n = unhex("18", in);
-    CHECK_INT(hpack_huffman_decode(in, n, out, sizeof(out)), -1);
+    CHECK_INT(http_huffman_decode(in, n, out, sizeof(out)), -1);
     n = unhex("1e", in); /* padding 110 */
-    CHECK_INT(hpack_huffman_decode(in, n, out, sizeof(out)), -1);
+    CHECK_INT(http_huffman_decode(in, n, out, sizeof(out)), -1);
     /* a cut 10-bit code: 11111110 */
     n = unhex("fe", in);
-    CHECK_INT(hpack_huffman_decode(in, n, out, sizeof(out)), -1);
+    CHECK_INT(http_huffman_decode(in, n, out, sizeof(out)), -1);
     /* valid: 'a' + 111 padding, and 7 bits of padding after a byte-aligned code */
     n = unhex("1f", in);
-    CHECK_INT(hpack_huffman_decode(in, n, out, sizeof(out)), 1);
+    CHECK_INT(http_huffman_decode(in, n, out, sizeof(out)), 1);
     CHECK_INT(out[0], 'a');
     /* out_cap too small */
     n = unhex("f1e3 c2e5 f23a 6ba0 ab90 f4ff", in);
-    CHECK_INT(hpack_huffman_decode(in, n, out, 14), -1);
-    CHECK_INT(hpack_huffman_decode(in, n, out, 15), 15);
-    CHECK_INT(hpack_huffman_decode(in, 0, out, 0), 0);
+    CHECK_INT(http_huffman_decode(in, n, out, 14), -1);
+    CHECK_INT(http_huffman_decode(in, n, out, 15), 15);
+    CHECK_INT(http_huffman_decode(in, 0, out, 0), 0);
 }
 
 int main(void)

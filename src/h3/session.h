@@ -1,0 +1,173 @@
+/* The HTTP/3 connection engine, server role (RFC 9114), I/O-free: it sees QUIC streams and
+ * bytes only. The transport (src/quic) hands it each stream's bytes and resets; it parses the
+ * frames of request and control streams, runs QPACK, hands complete requests to a callback,
+ * and queues each stream's output (HEADERS + DATA pulled from the response body with
+ * back-pressure) for the transport to take. The current time is passed in. */
+#ifndef TERN_H3_SESSION_H
+#define TERN_H3_SESSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "h2/defence.h"
+#include "h3/frame.h"
+#include "h3/qpack.h"
+#include "http/body.h"
+#include "http/request.h"
+#include "http/response.h"
+#include "server/config.h"
+
+/* A stream stops pulling its response body while this many bytes wait to be taken. */
+#define H3_STREAM_HIGH_WATER (64 * 1024)
+/* Largest DATA frame payload the session writes (its length fits a 2-byte varint). */
+#define H3_DATA_FRAME_MAX 16383
+
+struct h3_session;
+
+enum h3_stream_kind {
+    H3_KIND_REQUEST,     /* client bidirectional: one request, one response */
+    H3_KIND_UNI_PENDING, /* client unidirectional, its type not read yet */
+    H3_KIND_CONTROL,     /* the client's control stream */
+    H3_KIND_QPACK_ENC,   /* the client's QPACK encoder stream */
+    H3_KIND_QPACK_DEC,   /* the client's QPACK decoder stream */
+    H3_KIND_OWN,         /* one of our unidirectional streams (control, encoder, decoder) */
+};
+
+struct h3_stream {
+    int64_t id;
+    enum h3_stream_kind kind;
+    struct h3_stream *next; /* all streams of the session, ordered by id */
+    struct h3_session *session;
+    /* input: bytes not processed yet, and the frame being read */
+    struct buf in;
+    bool fin_in;   /* the peer's FIN arrived */
+    bool in_frame; /* a frame header was read; its payload follows */
+    uint64_t ftype, fleft;
+    /* a request */
+    struct pool *pool; /* holds req and resp; NULL for other kinds */
+    struct http_request req;
+    struct http_response resp;
+    struct buf body;        /* request body received so far */
+    int64_t content_length; /* from the request, or -1 */
+    uint64_t body_received; /* DATA payload bytes */
+    int reject_status;      /* 413/431: answered without dispatching the request */
+    bool headers_in;        /* the request's header section was decoded */
+    bool trailers_in;       /* its trailer section was decoded */
+    bool qpack_blocked;     /* the HEADERS frame waits for QPACK encoder-stream inserts */
+    bool request_done;      /* the whole request (FIN included) was read */
+    bool dispatched;        /* the request went to on_request */
+    bool headers_out;       /* final response HEADERS queued */
+    bool body_eof;          /* the body source said END */
+    bool has_chunk;         /* chunk holds unsent bytes from the body source */
+    struct body_chunk chunk;
+    size_t chunk_off;
+    /* output: bytes for the transport to take, then FIN */
+    struct buf out;
+    bool fin_out;  /* FIN follows the bytes in out */
+    bool fin_sent; /* the transport took the FIN */
+    void *user;    /* the glue's per-stream context */
+};
+
+struct h3_session_callbacks {
+    /* A request is complete (or st->reject_status is set: answer that status, e.g. 413/431):
+     * fill st->resp (dispatch_request or dispatch_error). The session queues it on return. */
+    void (*on_request)(struct h3_session *s, struct h3_stream *st);
+    /* A stream that reached on_request is going away (response sent, reset, or connection
+     * closing): log it. */
+    void (*on_stream_close)(struct h3_session *s, struct h3_stream *st);
+    /* Request pools (worker_take_pool/worker_give_pool); NULL: pool_create/pool_destroy. */
+    struct pool *(*take_pool)(void *ud);
+    void (*give_pool)(void *ud, struct pool *pool);
+    /* The IMF-fixdate for the Date field, or NULL: no Date field. */
+    const char *(*date)(void *ud);
+    /* Transport: opens a server unidirectional stream and returns its id, or -1. NULL: the
+     * session numbers them 3, 7, 11 (as QUIC opens them in order). */
+    int64_t (*open_uni)(void *ud);
+    /* Transport: RESET_STREAM on our sending side of stream_id with an H3 error code. */
+    void (*reset_stream)(void *ud, int64_t stream_id, uint64_t code);
+    /* Transport: STOP_SENDING on the peer's sending side of stream_id with an H3 error code. */
+    void (*stop_sending)(void *ud, int64_t stream_id, uint64_t code);
+};
+
+/* The limits a session runs with (from struct config). */
+struct h3_session_params {
+    size_t max_field_section_size; /* decoded request header section; 431 beyond (§4.2.2) */
+    size_t header_count;           /* regular fields per section; 431 beyond */
+    uint64_t body_size;            /* request body; 413 beyond */
+    uint32_t max_resets_per_10s;   /* request streams the client cancels (or makes us reset) */
+    size_t qpack_max_table_capacity;
+    size_t qpack_blocked_streams;
+    const char *peer;
+};
+
+struct h3_session {
+    const struct h3_session_callbacks *cb;
+    void *ud;
+    struct h3_session_params p;
+    char peer[64];
+    size_t peer_len;
+    int64_t now_ms;
+    struct h3_stream *streams; /* ordered by id */
+    struct h3_stream *own_control, *own_encoder, *own_decoder;
+    int64_t next_own_uni; /* next server uni id when cb->open_uni is NULL */
+    struct qpack_decoder dec;
+    struct qpack_encoder enc;
+    struct buf hbuf;      /* an encoded field section being built */
+    struct pool *scratch; /* decoded sections nobody keeps (made when first needed) */
+    bool have_control, have_qpack_enc, have_qpack_dec; /* the client's uni streams seen */
+    bool settings_in;                                  /* the client's SETTINGS arrived */
+    struct h3_settings peer_settings;
+    int64_t max_request_id;    /* highest client bidi stream id seen, or -1 */
+    int64_t max_uni_id;        /* highest client uni stream id seen, or -1 */
+    uint64_t peer_max_push_id; /* from MAX_PUSH_ID; has_max_push_id says whether one came */
+    bool has_max_push_id;
+    uint64_t peer_goaway_id; /* the client's last GOAWAY (a push id), UINT64_MAX: none */
+    bool draining;           /* our GOAWAY is out: no new requests */
+    int64_t goaway_id;       /* the id in it: requests from there on are rejected */
+    uint32_t n_requests;     /* open request streams */
+    struct h2_budget resets; /* Rapid Reset defence */
+    bool dead;               /* connection error or fast stop: close the connection */
+    uint64_t error_code;     /* the code to close with; UINT64_MAX: none */
+};
+
+/* Fills params from a configuration (limits, and the HTTP/2 reset budget). */
+void h3_session_params_from_config(struct h3_session_params *p, const struct config *cfg,
+                                   const char *peer);
+/* Creates a session and opens our control stream (with SETTINGS first) and the QPACK encoder
+ * and decoder streams. NULL on OOM. */
+struct h3_session *h3_session_new(const struct h3_session_params *p,
+                                  const struct h3_session_callbacks *cb, void *ud, int64_t now_ms);
+/* Frees every stream (calling on_stream_close for dispatched ones) and the session. */
+void h3_session_free(struct h3_session *s);
+
+/* Bytes of a client stream (any split; fin: the stream's last bytes). Returns 0, or -1 once
+ * the connection has failed (h3_session_error_code says with what). */
+int h3_session_recv_stream(struct h3_session *s, int64_t stream_id, const uint8_t *data, size_t len,
+                           bool fin, int64_t now_ms);
+/* The peer aborted a stream (RESET_STREAM, or STOP_SENDING for our side) with app_error. */
+void h3_session_stream_reset(struct h3_session *s, int64_t stream_id, uint64_t app_error,
+                             int64_t now_ms);
+
+/* Output: the next stream after *stream_id (pass -1 to start a round) with bytes or a FIN to
+ * send, in id order, pulling response bodies as needed. true with *stream_id, *data and *len (the
+ * bytes, stable until the next call) and *fin (FIN follows them); false when none is left. */
+bool h3_session_next_output(struct h3_session *s, int64_t *stream_id, const uint8_t **data,
+                            size_t *len, bool *fin);
+/* The transport took n bytes of the stream's output (all of them and the FIN, when it took
+ * *len bytes of a fin=true answer). */
+void h3_session_output_consumed(struct h3_session *s, int64_t stream_id, size_t n);
+
+/* Stop. Graceful (§5.2): GOAWAY with the first request stream id not yet seen; requests up to it
+ * finish, later ones are rejected (H3_REQUEST_REJECTED). Otherwise GOAWAY and the session is
+ * done at once (close with H3_NO_ERROR). */
+void h3_session_shutdown(struct h3_session *s, bool graceful);
+/* True when the connection should be closed (after an error, a fast stop, or a graceful stop
+ * whose requests have all been answered). */
+bool h3_session_done(const struct h3_session *s);
+/* The H3 error code to close the connection with (H3_NO_ERROR for a clean stop), or UINT64_MAX
+ * while no error happened. */
+uint64_t h3_session_error_code(const struct h3_session *s);
+
+#endif

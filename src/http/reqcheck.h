@@ -1,0 +1,41 @@
+/* The request field-section rules HTTP/2 and HTTP/3 share (RFC 9113 §8.2-8.3.1, RFC 9114
+ * §4.1-4.3): each decoded field is checked as it arrives (pseudo-headers first and once,
+ * lower-case names, no connection-specific fields, clean values, one Content-Length), then the
+ * pseudo-headers fill the protocol-neutral request. */
+#ifndef TERN_HTTP_REQCHECK_H
+#define TERN_HTTP_REQCHECK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "http/request.h"
+
+struct http_reqcheck {
+    struct http_request *req;  /* fields are added to req->headers (or trailers) */
+    size_t max_count;          /* regular fields allowed; more sets too_many */
+    bool trailers;             /* a trailer section: no pseudo-headers, fields to req->trailers */
+    bool allow_http2_settings; /* HTTP2-Settings passes (h2c Upgrade), other wires reject it */
+    bool regular_seen;
+    bool malformed; /* the message is malformed (why says how) */
+    bool too_many;  /* more than max_count fields: answer 431 */
+    const char *why;
+    size_t count;
+    int64_t content_length; /* from Content-Length, or -1 */
+    str_t method, scheme, path, authority;
+    bool has_method, has_scheme, has_path, has_authority;
+};
+
+/* Starts checking a header section (trailers false) or trailer section of req. */
+void http_reqcheck_init(struct http_reqcheck *c, struct http_request *req, size_t max_count,
+                        bool trailers);
+/* Checks one decoded field (name and value must live as long as req->pool) and records it.
+ * Returns 0, or 1 once the section is malformed or too large (stop emitting). */
+int http_reqcheck_field(struct http_reqcheck *c, str_t name, str_t value, enum http_token token);
+/* After a whole header section: fills method, target, path, query, scheme, authority and host
+ * from the pseudo-headers (§8.3.1 / §4.3.1). false (and malformed set) when it is malformed. */
+bool http_reqcheck_finish(struct http_reqcheck *c);
+/* Sets req->host from req->authority: lower-cased, without port or trailing dot (as h1 does). */
+void http_request_derive_host(struct http_request *req);
+
+#endif
