@@ -222,6 +222,7 @@ static struct qs_conn *on_datagram(struct quic_server *s, const uint8_t *data, s
                                    const struct quic_path *path, uint64_t now)
 {
     ngtcp2_version_cid vc;
+    if (len == 0) return NULL; /* ngtcp2_pkt_decode_version_cid asserts datalen > 0 */
     int rv = ngtcp2_pkt_decode_version_cid(&vc, data, len, QUIC_SCID_LEN);
     if (rv == NGTCP2_ERR_VERSION_NEGOTIATION) {
         /* Only for datagrams large enough to be a client's first flight (RFC 9000 §6.1). */
