@@ -167,3 +167,42 @@ def test_garbage_datagrams(server, tmp_path):
     r, dl = gtlsclient(server.port, ["after-garbage"], tmp_path)
     assert r.returncode == 0, r.stderr.decode(errors="replace")
     assert (dl / "after-garbage").read_bytes() == server.body
+
+
+def test_upload_beyond_windows(server, tmp_path):
+    # 3 MiB of request body on each of two streams: more than the 256 KiB stream and 1 MiB
+    # connection windows tern advertises, so the transfer only finishes if credit is given
+    # back as the application consumes the bytes.
+    data = tmp_path / "up"
+    data.write_bytes(os.urandom(3 << 20))
+    r, dl = gtlsclient(server.port, ["u0", "u1"], tmp_path, "-m", "POST", "-d", str(data))
+    assert r.returncode == 0, r.stderr.decode(errors="replace")
+    for p in ("u0", "u1"):
+        assert (dl / p).read_bytes() == server.body
+    assert "responses=2" in server.stop()
+
+
+def test_ipv6(cert, tmp_path):
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6")
+    with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as s:
+        try:
+            s.bind(("::1", 0))
+        except OSError:
+            pytest.skip("no ::1")
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([str(ECHO_BIN), "::1", str(port), str(cert[0]), str(cert[1]), "5"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert proc.stdout.readline() == b"ready\n"
+        dl = tmp_path / "dl"
+        dl.mkdir()
+        r = subprocess.run(["gtlsclient", "-q", "--exit-on-all-streams-close", "--timeout=10s",
+                            "--download", str(dl), "::1", str(port), f"https://[::1]:{port}/v6"],
+                           capture_output=True, timeout=60 * t.SLOW)
+        assert r.returncode == 0, r.stderr.decode(errors="replace")
+        assert (dl / "v6").read_bytes() == body_of(5)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=20 * t.SLOW)
+    assert proc.returncode == 0 and b"Sanitizer" not in err, err.decode(errors="replace")
