@@ -17,6 +17,11 @@ struct quic_conn {
     uint8_t *close_pkt;      /* our CONNECTION_CLOSE, sent again while closing */
     size_t close_len;
     bool close_pending; /* close_pkt is due to be sent */
+    bool in_ngtcp2;     /* inside read_pkt or handle_expiry: callbacks may run */
+    bool close_req;     /* quic_conn_close was called from a callback: close_err waits */
+    uint64_t close_err;
+    uint8_t close_reason[64];
+    size_t close_reason_len;
     bool handshake_done;
     ngtcp2_cid odcid; /* the client's first DCID, routed to us until the handshake ends */
     struct quic_streams streams;
@@ -235,6 +240,7 @@ struct quic_conn *quic_conn_accept(const struct quic_conn_config *cfg, const uin
     st.max_tx_udp_payload_size = NGTCP2_MAX_PMTUD_UDP_PAYLOAD_SIZE;
     st.max_window = 16 * 1024 * 1024;
     st.max_stream_window = 4 * 1024 * 1024;
+    st.handshake_timeout = 10 * NGTCP2_SECONDS; /* a half-open connection does not stay 30 s */
     ngtcp2_transport_params tp;
     set_params(&tp, &hd, &scid, cfg->reset_secret);
     ngtcp2_path np = npath(path);
@@ -347,13 +353,27 @@ static void close_liberr(struct quic_conn *c, int rv, uint64_t now)
     close_with(c, &ccerr, now);
 }
 
-void quic_conn_close(struct quic_conn *c, uint64_t app_error, const char *reason)
+static void close_app(struct quic_conn *c, uint64_t now)
 {
     ngtcp2_connection_close_error ccerr;
     ngtcp2_connection_close_error_default(&ccerr);
-    ngtcp2_connection_close_error_set_application_error(&ccerr, app_error, (const uint8_t *)reason,
-                                                        reason ? strlen(reason) : 0);
-    close_with(c, &ccerr, quic_now_ns());
+    ngtcp2_connection_close_error_set_application_error(&ccerr, c->close_err, c->close_reason,
+                                                        c->close_reason_len);
+    c->close_req = false;
+    close_with(c, &ccerr, now);
+}
+
+void quic_conn_close(struct quic_conn *c, uint64_t app_error, const char *reason)
+{
+    if (c->state != QUIC_CONN_ACTIVE || c->close_req) return;
+    c->close_err = app_error;
+    c->close_reason_len = reason ? strlen(reason) : 0;
+    if (c->close_reason_len > sizeof(c->close_reason))
+        c->close_reason_len = sizeof(c->close_reason);
+    if (c->close_reason_len) memcpy(c->close_reason, reason, c->close_reason_len);
+    c->close_req = true;
+    /* ngtcp2 must not write packets from inside its callbacks: close once they return. */
+    if (!c->in_ngtcp2) close_app(c, quic_now_ns());
 }
 
 void quic_conn_recv(struct quic_conn *c, const uint8_t *data, size_t len,
@@ -365,9 +385,13 @@ void quic_conn_recv(struct quic_conn *c, const uint8_t *data, size_t len,
     default: return;
     }
     ngtcp2_path np = npath(path);
+    c->in_ngtcp2 = true;
     int rv = ngtcp2_conn_read_pkt(c->nc, &np, NULL, data, len, now);
+    c->in_ngtcp2 = false;
     switch (rv) {
-    case 0: return;
+    case 0:
+        if (c->close_req) close_app(c, now);
+        return;
     case NGTCP2_ERR_DRAINING: enter_period(c, QUIC_CONN_DRAINING, now); return;
     case NGTCP2_ERR_DROP_CONN:
     case NGTCP2_ERR_RETRY: c->state = QUIC_CONN_CLOSED; return;
@@ -450,8 +474,12 @@ void quic_conn_handle_expiry(struct quic_conn *c, uint64_t now)
         return;
     }
     if (c->state != QUIC_CONN_ACTIVE || now < ngtcp2_conn_get_expiry(c->nc)) return;
+    c->in_ngtcp2 = true;
     int rv = ngtcp2_conn_handle_expiry(c->nc, now);
-    if (rv == NGTCP2_ERR_IDLE_CLOSE)
+    c->in_ngtcp2 = false;
+    if (rv == 0 && c->close_req)
+        close_app(c, now);
+    else if (rv == NGTCP2_ERR_IDLE_CLOSE)
         c->state = QUIC_CONN_CLOSED; /* silently, as idle timeout means (RFC 9000 §10.1) */
     else if (rv != 0)
         close_liberr(c, rv, now);

@@ -12,6 +12,7 @@ import signal
 import socket
 import struct
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -206,3 +207,24 @@ def test_ipv6(cert, tmp_path):
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=20 * t.SLOW)
     assert proc.returncode == 0 and b"Sanitizer" not in err, err.decode(errors="replace")
+
+
+def test_close_from_callback(cert, tmp_path):
+    # "close" mode: the server answers the request with CONNECTION_CLOSE (H3_NO_ERROR), asked
+    # for from inside the stream-data callback; the client sees it at once (it enters the
+    # draining period), and the server frees the connection when its closing period ends.
+    srv = EchoServer.__new__(EchoServer)
+    srv.port = free_udp_port()
+    srv.proc = subprocess.Popen([str(ECHO_BIN), "127.0.0.1", str(srv.port), str(cert[0]),
+                                 str(cert[1]), "10", "close"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert srv.proc.stdout.readline() == b"ready\n"
+    try:
+        r = subprocess.run(["gtlsclient", "--exit-on-all-streams-close", "--timeout=10s",
+                            "127.0.0.1", str(srv.port), f"https://127.0.0.1:{srv.port}/x"],
+                           capture_output=True, timeout=8 * t.SLOW)
+        assert b"ERR_DRAINING" in r.stdout + r.stderr
+        time.sleep(2 * t.SLOW)  # 3 PTOs on loopback is well under this
+    finally:
+        stats = srv.stop()
+    assert "handshakes=1 responses=0" in stats and "conns=0" in stats, stats

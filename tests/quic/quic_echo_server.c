@@ -3,7 +3,7 @@
  *   control stream: type 0x00, SETTINGS (0x04) with no settings;
  *   request stream, once the request's fin arrived: HEADERS with a QPACK field section of
  *   static-table entries only (:status 200 = index 25), DATA with the body, fin.
- * Usage: quic_echo_server ADDR PORT CERT KEY [BODY_BYTES]
+ * Usage: quic_echo_server ADDR PORT CERT KEY [BODY_BYTES [close]]
  * Prints "ready" once listening; SIGTERM/SIGINT stop it and it prints counters to stderr. */
 #include <arpa/inet.h>
 #include <signal.h>
@@ -28,6 +28,7 @@ static uint8_t *response;
 static size_t response_len;
 static unsigned long handshakes, responses, resets;
 static volatile sig_atomic_t stop;
+static bool close_on_request; /* "close" mode: answer a request with CONNECTION_CLOSE */
 static struct loop *loop;
 
 static size_t put_varint(uint8_t *p, uint64_t v)
@@ -116,7 +117,9 @@ static ssize_t on_data(struct quic_conn *c, int64_t id, const uint8_t *data, siz
 {
     (void)data;
     struct req *r = req_of(app, id, true);
-    if (r && fin) {
+    if (r && fin && close_on_request) {
+        quic_conn_close(c, 0x0100, "bye"); /* H3_NO_ERROR, from inside a callback */
+    } else if (r && fin) {
         r->active = true;
         pump(c, id, r);
     }
@@ -179,6 +182,7 @@ int main(int argc, char **argv)
         return 2;
     }
     build_response(argc > 5 ? strtoul(argv[5], NULL, 10) : 12);
+    close_on_request = argc > 6 && strcmp(argv[6], "close") == 0;
     struct sockaddr_storage ss = {0};
     socklen_t sl;
     struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
