@@ -1,0 +1,535 @@
+/* A QUIC server connection over ngtcp2: datagrams in and out, stream events, send buffers
+ * kept until acknowledged, flow-control credit given back as the application consumes. */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "quic/internal.h"
+#include "quic/stream.h"
+
+struct quic_conn {
+    ngtcp2_conn *nc;
+    gnutls_session_t tls;
+    ngtcp2_crypto_conn_ref conn_ref;
+    struct quic_conn_config cfg;
+    enum quic_conn_state state;
+    uint64_t close_deadline; /* end of the closing or draining period */
+    uint8_t *close_pkt;      /* our CONNECTION_CLOSE, sent again while closing */
+    size_t close_len;
+    bool close_pending; /* close_pkt is due to be sent */
+    bool in_ngtcp2;     /* inside read_pkt or handle_expiry: callbacks may run */
+    bool close_req;     /* quic_conn_close was called from a callback: close_err waits */
+    uint64_t close_err;
+    uint8_t close_reason[64];
+    size_t close_reason_len;
+    bool handshake_done;
+    ngtcp2_cid odcid; /* the client's first DCID, routed to us until the handshake ends */
+    struct quic_streams streams;
+};
+
+uint64_t quic_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static ngtcp2_conn *get_conn(ngtcp2_crypto_conn_ref *ref)
+{
+    return ((struct quic_conn *)ref->user_data)->nc;
+}
+
+/* ---- ngtcp2 callbacks ---- */
+
+static void rand_cb(uint8_t *dest, size_t len, const ngtcp2_rand_ctx *ctx)
+{
+    (void)ctx;
+    gnutls_rnd(GNUTLS_RND_RANDOM, dest, len);
+}
+
+static int new_cid_cb(ngtcp2_conn *nc, ngtcp2_cid *cid, uint8_t *token, size_t cidlen, void *ud)
+{
+    (void)nc;
+    struct quic_conn *c = ud;
+    if (gnutls_rnd(GNUTLS_RND_RANDOM, cid->data, cidlen) != 0) return NGTCP2_ERR_CALLBACK_FAILURE;
+    cid->datalen = cidlen;
+    if (ngtcp2_crypto_generate_stateless_reset_token(token, c->cfg.reset_secret,
+                                                     QUIC_RESET_SECRET_LEN, cid) != 0)
+        return NGTCP2_ERR_CALLBACK_FAILURE;
+    if (c->cfg.cid_add) c->cfg.cid_add(c->cfg.owner, cid->data, cid->datalen);
+    return 0;
+}
+
+static int remove_cid_cb(ngtcp2_conn *nc, const ngtcp2_cid *cid, void *ud)
+{
+    (void)nc;
+    struct quic_conn *c = ud;
+    if (c->cfg.cid_remove) c->cfg.cid_remove(c->cfg.owner, cid->data, cid->datalen);
+    return 0;
+}
+
+static int handshake_completed_cb(ngtcp2_conn *nc, void *ud)
+{
+    (void)nc;
+    struct quic_conn *c = ud;
+    c->handshake_done = true;
+    if (c->cfg.cb->handshake_done) c->cfg.cb->handshake_done(c, c->cfg.app);
+    return 0;
+}
+
+static int stream_open_cb(ngtcp2_conn *nc, int64_t id, void *ud)
+{
+    (void)nc;
+    struct quic_conn *c = ud;
+    if (!quic_streams_add(&c->streams, id)) return NGTCP2_ERR_CALLBACK_FAILURE;
+    if (c->cfg.cb->stream_open) c->cfg.cb->stream_open(c, id, c->cfg.app);
+    return 0;
+}
+
+static int recv_stream_data_cb(ngtcp2_conn *nc, uint32_t flags, int64_t id, uint64_t offset,
+                               const uint8_t *data, size_t len, void *ud, void *sud)
+{
+    (void)offset, (void)sud;
+    struct quic_conn *c = ud;
+    bool fin = flags & NGTCP2_STREAM_DATA_FLAG_FIN;
+    ssize_t used = (ssize_t)len;
+    if (c->cfg.cb->stream_data) used = c->cfg.cb->stream_data(c, id, data, len, fin, c->cfg.app);
+    if (used < 0) return NGTCP2_ERR_CALLBACK_FAILURE;
+    if (used > 0) {
+        ngtcp2_conn_extend_max_stream_offset(nc, id, (uint64_t)used);
+        ngtcp2_conn_extend_max_offset(nc, (uint64_t)used);
+    }
+    return 0;
+}
+
+static int acked_cb(ngtcp2_conn *nc, int64_t id, uint64_t offset, uint64_t len, void *ud, void *sud)
+{
+    (void)nc, (void)sud;
+    struct quic_conn *c = ud;
+    struct quic_stream *st = quic_streams_find(&c->streams, id);
+    if (!st) return 0;
+    size_t before = quic_stream_room(st);
+    quic_stream_acked(st, offset + len);
+    if (quic_stream_room(st) > before && c->cfg.cb->stream_writable)
+        c->cfg.cb->stream_writable(c, id, c->cfg.app);
+    return 0;
+}
+
+static int stream_close_cb(ngtcp2_conn *nc, uint32_t flags, int64_t id, uint64_t app_error,
+                           void *ud, void *sud)
+{
+    (void)sud;
+    struct quic_conn *c = ud;
+    if (!(flags & NGTCP2_STREAM_CLOSE_FLAG_APP_ERROR_CODE_SET)) app_error = 0;
+    if (c->cfg.cb->stream_close) c->cfg.cb->stream_close(c, id, app_error, c->cfg.app);
+    quic_streams_remove(&c->streams, id);
+    /* A peer's stream is done: let the peer open another one. */
+    if (!ngtcp2_conn_is_local_stream(nc, id)) {
+        if (id & 2)
+            ngtcp2_conn_extend_max_streams_uni(nc, 1);
+        else
+            ngtcp2_conn_extend_max_streams_bidi(nc, 1);
+    }
+    return 0;
+}
+
+static int stream_reset_cb(ngtcp2_conn *nc, int64_t id, uint64_t final_size, uint64_t app_error,
+                           void *ud, void *sud)
+{
+    (void)nc, (void)final_size, (void)sud;
+    struct quic_conn *c = ud;
+    if (c->cfg.cb->stream_reset) c->cfg.cb->stream_reset(c, id, app_error, c->cfg.app);
+    return 0;
+}
+
+static int stop_sending_cb(ngtcp2_conn *nc, int64_t id, uint64_t app_error, void *ud, void *sud)
+{
+    (void)nc, (void)sud;
+    struct quic_conn *c = ud;
+    struct quic_stream *st = quic_streams_find(&c->streams, id);
+    if (st) quic_streams_drop_send(&c->streams, st);
+    if (c->cfg.cb->stream_stop_sending)
+        c->cfg.cb->stream_stop_sending(c, id, app_error, c->cfg.app);
+    return 0;
+}
+
+static int extend_stream_data_cb(ngtcp2_conn *nc, int64_t id, uint64_t max, void *ud, void *sud)
+{
+    (void)nc, (void)max, (void)sud;
+    struct quic_conn *c = ud;
+    struct quic_stream *st = quic_streams_find(&c->streams, id);
+    if (st) quic_streams_queue(&c->streams, st);
+    return 0;
+}
+
+static void fill_callbacks(ngtcp2_callbacks *cb)
+{
+    memset(cb, 0, sizeof(*cb));
+    cb->recv_client_initial = ngtcp2_crypto_recv_client_initial_cb;
+    cb->recv_crypto_data = ngtcp2_crypto_recv_crypto_data_cb;
+    cb->encrypt = ngtcp2_crypto_encrypt_cb;
+    cb->decrypt = ngtcp2_crypto_decrypt_cb;
+    cb->hp_mask = ngtcp2_crypto_hp_mask_cb;
+    cb->update_key = ngtcp2_crypto_update_key_cb;
+    cb->delete_crypto_aead_ctx = ngtcp2_crypto_delete_crypto_aead_ctx_cb;
+    cb->delete_crypto_cipher_ctx = ngtcp2_crypto_delete_crypto_cipher_ctx_cb;
+    cb->get_path_challenge_data = ngtcp2_crypto_get_path_challenge_data_cb;
+    cb->version_negotiation = ngtcp2_crypto_version_negotiation_cb;
+    cb->rand = rand_cb;
+    cb->get_new_connection_id = new_cid_cb;
+    cb->remove_connection_id = remove_cid_cb;
+    cb->handshake_completed = handshake_completed_cb;
+    cb->stream_open = stream_open_cb;
+    cb->recv_stream_data = recv_stream_data_cb;
+    cb->acked_stream_data_offset = acked_cb;
+    cb->stream_close = stream_close_cb;
+    cb->stream_reset = stream_reset_cb;
+    cb->stream_stop_sending = stop_sending_cb;
+    cb->extend_max_stream_data = extend_stream_data_cb;
+}
+
+/* ---- lifecycle ---- */
+
+static ngtcp2_path npath(const struct quic_path *p)
+{
+    ngtcp2_path np = {
+        .local = {(ngtcp2_sockaddr *)&p->local, p->local_len},
+        .remote = {(ngtcp2_sockaddr *)&p->remote, p->remote_len},
+    };
+    return np;
+}
+
+static void set_params(ngtcp2_transport_params *tp, const ngtcp2_pkt_hd *hd, const ngtcp2_cid *scid,
+                       const uint8_t *secret)
+{
+    ngtcp2_transport_params_default(tp);
+    tp->initial_max_streams_bidi = 100;
+    tp->initial_max_streams_uni = 3;
+    tp->initial_max_stream_data_bidi_remote = 256 * 1024;
+    tp->initial_max_stream_data_bidi_local = 256 * 1024;
+    tp->initial_max_stream_data_uni = 256 * 1024;
+    tp->initial_max_data = 1024 * 1024;
+    tp->max_idle_timeout = 30 * NGTCP2_SECONDS;
+    tp->active_connection_id_limit = 4;
+    tp->original_dcid = hd->dcid;
+    tp->stateless_reset_token_present = 1;
+    ngtcp2_crypto_generate_stateless_reset_token(tp->stateless_reset_token, secret,
+                                                 QUIC_RESET_SECRET_LEN, scid);
+}
+
+struct quic_conn *quic_conn_accept(const struct quic_conn_config *cfg, const uint8_t *pkt,
+                                   size_t len, const struct quic_path *path, uint64_t now)
+{
+    ngtcp2_pkt_hd hd;
+    if (ngtcp2_accept(&hd, pkt, len) != 0) return NULL;
+    struct quic_conn *c = calloc(1, sizeof(*c));
+    if (!c) return NULL;
+    c->cfg = *cfg;
+    c->odcid = hd.dcid;
+    c->conn_ref.get_conn = get_conn;
+    c->conn_ref.user_data = c;
+    quic_streams_init(&c->streams);
+
+    ngtcp2_cid scid = {.datalen = QUIC_SCID_LEN};
+    gnutls_rnd(GNUTLS_RND_RANDOM, scid.data, scid.datalen);
+    ngtcp2_callbacks cb;
+    fill_callbacks(&cb);
+    ngtcp2_settings st;
+    ngtcp2_settings_default(&st);
+    st.initial_ts = now;
+    st.max_tx_udp_payload_size = NGTCP2_MAX_PMTUD_UDP_PAYLOAD_SIZE;
+    st.max_window = 16 * 1024 * 1024;
+    st.max_stream_window = 4 * 1024 * 1024;
+    st.handshake_timeout = 10 * NGTCP2_SECONDS; /* a half-open connection does not stay 30 s */
+    ngtcp2_transport_params tp;
+    set_params(&tp, &hd, &scid, cfg->reset_secret);
+    ngtcp2_path np = npath(path);
+    /* The client's DCID of its first Initial is our DCID for it until it moves to ours. */
+    if (ngtcp2_conn_server_new(&c->nc, &hd.scid, &scid, &np, hd.version, &cb, &st, &tp, NULL, c) !=
+        0) {
+        free(c);
+        return NULL;
+    }
+    c->tls = quic_tls_session_new(cfg->tls, &c->conn_ref);
+    if (!c->tls) {
+        ngtcp2_conn_del(c->nc);
+        free(c);
+        return NULL;
+    }
+    ngtcp2_conn_set_tls_native_handle(c->nc, c->tls);
+    if (cfg->cid_add) {
+        cfg->cid_add(cfg->owner, scid.data, scid.datalen);
+        cfg->cid_add(cfg->owner, c->odcid.data, c->odcid.datalen);
+    }
+    return c;
+}
+
+void quic_conn_free(struct quic_conn *c)
+{
+    if (!c) return;
+    if (c->cfg.cid_remove) {
+        size_t n = ngtcp2_conn_get_num_scid(c->nc);
+        ngtcp2_cid *ids = calloc(n ? n : 1, sizeof(*ids));
+        if (ids) {
+            n = ngtcp2_conn_get_scid(c->nc, ids);
+            for (size_t i = 0; i < n; i++)
+                c->cfg.cid_remove(c->cfg.owner, ids[i].data, ids[i].datalen);
+            free(ids);
+        }
+        c->cfg.cid_remove(c->cfg.owner, c->odcid.data, c->odcid.datalen);
+    }
+    quic_streams_free(&c->streams);
+    ngtcp2_conn_del(c->nc);
+    gnutls_deinit(c->tls);
+    free(c->close_pkt);
+    free(c);
+}
+
+void quic_conn_set_app(struct quic_conn *c, void *app)
+{
+    c->cfg.app = app;
+}
+
+void *quic_conn_app(const struct quic_conn *c)
+{
+    return c->cfg.app;
+}
+
+void *quic_conn_owner(const struct quic_conn *c)
+{
+    return c->cfg.owner;
+}
+
+enum quic_conn_state quic_conn_state(const struct quic_conn *c)
+{
+    return c->state;
+}
+
+bool quic_conn_handshake_done(const struct quic_conn *c)
+{
+    return c->handshake_done;
+}
+
+/* The closing or draining period lasts three PTOs (RFC 9000 §10.2). */
+static void enter_period(struct quic_conn *c, enum quic_conn_state st, uint64_t now)
+{
+    c->state = st;
+    c->close_deadline = now + 3 * ngtcp2_conn_get_pto(c->nc);
+}
+
+/* Writes CONNECTION_CLOSE for ccerr and enters the closing period (or closes outright). */
+static void close_with(struct quic_conn *c, const ngtcp2_connection_close_error *ccerr,
+                       uint64_t now)
+{
+    if (c->state != QUIC_CONN_ACTIVE) return;
+    if (ngtcp2_conn_is_in_closing_period(c->nc) || ngtcp2_conn_is_in_draining_period(c->nc)) {
+        c->state = QUIC_CONN_CLOSED;
+        return;
+    }
+    uint8_t buf[NGTCP2_MAX_UDP_PAYLOAD_SIZE];
+    ngtcp2_path_storage ps;
+    ngtcp2_path_storage_zero(&ps);
+    ngtcp2_ssize n =
+        ngtcp2_conn_write_connection_close(c->nc, &ps.path, NULL, buf, sizeof(buf), ccerr, now);
+    if (n <= 0 || !(c->close_pkt = malloc((size_t)n))) {
+        c->state = QUIC_CONN_CLOSED;
+        return;
+    }
+    memcpy(c->close_pkt, buf, (size_t)n);
+    c->close_len = (size_t)n;
+    c->close_pending = true;
+    enter_period(c, QUIC_CONN_CLOSING, now);
+}
+
+static void close_liberr(struct quic_conn *c, int rv, uint64_t now)
+{
+    ngtcp2_connection_close_error ccerr;
+    ngtcp2_connection_close_error_default(&ccerr);
+    if (rv == NGTCP2_ERR_CRYPTO)
+        ngtcp2_connection_close_error_set_transport_error_tls_alert(
+            &ccerr, ngtcp2_conn_get_tls_alert(c->nc), NULL, 0);
+    else
+        ngtcp2_connection_close_error_set_transport_error_liberr(&ccerr, rv, NULL, 0);
+    close_with(c, &ccerr, now);
+}
+
+static void close_app(struct quic_conn *c, uint64_t now)
+{
+    ngtcp2_connection_close_error ccerr;
+    ngtcp2_connection_close_error_default(&ccerr);
+    ngtcp2_connection_close_error_set_application_error(&ccerr, c->close_err, c->close_reason,
+                                                        c->close_reason_len);
+    c->close_req = false;
+    close_with(c, &ccerr, now);
+}
+
+void quic_conn_close(struct quic_conn *c, uint64_t app_error, const char *reason)
+{
+    if (c->state != QUIC_CONN_ACTIVE || c->close_req) return;
+    c->close_err = app_error;
+    c->close_reason_len = reason ? strlen(reason) : 0;
+    if (c->close_reason_len > sizeof(c->close_reason))
+        c->close_reason_len = sizeof(c->close_reason);
+    if (c->close_reason_len) memcpy(c->close_reason, reason, c->close_reason_len);
+    c->close_req = true;
+    /* ngtcp2 must not write packets from inside its callbacks: close once they return. */
+    if (!c->in_ngtcp2) close_app(c, quic_now_ns());
+}
+
+void quic_conn_recv(struct quic_conn *c, const uint8_t *data, size_t len,
+                    const struct quic_path *path, uint64_t now)
+{
+    switch (c->state) {
+    case QUIC_CONN_CLOSING: c->close_pending = true; return;
+    case QUIC_CONN_ACTIVE: break;
+    default: return;
+    }
+    ngtcp2_path np = npath(path);
+    c->in_ngtcp2 = true;
+    int rv = ngtcp2_conn_read_pkt(c->nc, &np, NULL, data, len, now);
+    c->in_ngtcp2 = false;
+    switch (rv) {
+    case 0:
+        if (c->close_req) close_app(c, now);
+        return;
+    case NGTCP2_ERR_DRAINING: enter_period(c, QUIC_CONN_DRAINING, now); return;
+    case NGTCP2_ERR_DROP_CONN:
+    case NGTCP2_ERR_RETRY: c->state = QUIC_CONN_CLOSED; return;
+    default: close_liberr(c, rv, now); return;
+    }
+}
+
+size_t quic_conn_write(struct quic_conn *c, uint8_t *buf, size_t cap, struct quic_path *path,
+                       uint64_t now)
+{
+    if (c->state == QUIC_CONN_CLOSING) {
+        if (!c->close_pending || cap < c->close_len) return 0;
+        c->close_pending = false;
+        const ngtcp2_path *p = ngtcp2_conn_get_path(c->nc);
+        memcpy(&path->local, p->local.addr, p->local.addrlen);
+        path->local_len = p->local.addrlen;
+        memcpy(&path->remote, p->remote.addr, p->remote.addrlen);
+        path->remote_len = p->remote.addrlen;
+        memcpy(buf, c->close_pkt, c->close_len);
+        return c->close_len;
+    }
+    if (c->state != QUIC_CONN_ACTIVE) return 0;
+
+    ngtcp2_path np = {
+        .local = {(ngtcp2_sockaddr *)&path->local, sizeof(path->local)},
+        .remote = {(ngtcp2_sockaddr *)&path->remote, sizeof(path->remote)},
+    };
+    /* Coalesce the queued streams' data into one packet, each stream in turn. */
+    struct quic_stream *st = quic_streams_first(&c->streams);
+    for (;;) {
+        int64_t id = -1;
+        uint32_t flags = st ? NGTCP2_WRITE_STREAM_FLAG_MORE : NGTCP2_WRITE_STREAM_FLAG_NONE;
+        ngtcp2_vec v[2];
+        size_t nv = 0;
+        if (st) {
+            id = st->id;
+            nv = quic_stream_unsent(st, v);
+            if (quic_stream_fin_due(st)) flags |= NGTCP2_WRITE_STREAM_FLAG_FIN;
+        }
+        ngtcp2_ssize written = -1;
+        ngtcp2_ssize n =
+            ngtcp2_conn_writev_stream(c->nc, &np, NULL, buf, cap, &written, flags, id, v, nv, now);
+        if (st && written >= 0) quic_stream_sent(st, (size_t)written, flags);
+        struct quic_stream *next = st ? quic_streams_next(&c->streams, st) : NULL;
+        if (st && (n == NGTCP2_ERR_STREAM_SHUT_WR || n == NGTCP2_ERR_STREAM_NOT_FOUND))
+            quic_streams_drop_send(&c->streams, st);
+        else if (st && !quic_stream_has_pending(st))
+            quic_streams_unqueue(&c->streams, st);
+        else if (st && written > 0)
+            quic_streams_rotate(&c->streams, st); /* round robin between packets */
+        if (n == NGTCP2_ERR_WRITE_MORE || n == NGTCP2_ERR_STREAM_DATA_BLOCKED ||
+            n == NGTCP2_ERR_STREAM_SHUT_WR || n == NGTCP2_ERR_STREAM_NOT_FOUND) {
+            st = next;
+            continue;
+        }
+        if (n < 0) {
+            close_liberr(c, (int)n, now);
+            return quic_conn_write(c, buf, cap, path, now);
+        }
+        path->local_len = np.local.addrlen;
+        path->remote_len = np.remote.addrlen;
+        ngtcp2_conn_update_pkt_tx_time(c->nc, now);
+        return (size_t)n;
+    }
+}
+
+uint64_t quic_conn_expiry(struct quic_conn *c)
+{
+    switch (c->state) {
+    case QUIC_CONN_ACTIVE: return ngtcp2_conn_get_expiry(c->nc);
+    case QUIC_CONN_CLOSED: return 0;
+    default: return c->close_deadline;
+    }
+}
+
+void quic_conn_handle_expiry(struct quic_conn *c, uint64_t now)
+{
+    if (c->state == QUIC_CONN_CLOSING || c->state == QUIC_CONN_DRAINING) {
+        if (now >= c->close_deadline) c->state = QUIC_CONN_CLOSED;
+        return;
+    }
+    if (c->state != QUIC_CONN_ACTIVE || now < ngtcp2_conn_get_expiry(c->nc)) return;
+    c->in_ngtcp2 = true;
+    int rv = ngtcp2_conn_handle_expiry(c->nc, now);
+    c->in_ngtcp2 = false;
+    if (rv == 0 && c->close_req)
+        close_app(c, now);
+    else if (rv == NGTCP2_ERR_IDLE_CLOSE)
+        c->state = QUIC_CONN_CLOSED; /* silently, as idle timeout means (RFC 9000 §10.1) */
+    else if (rv != 0)
+        close_liberr(c, rv, now);
+}
+
+/* ---- streams ---- */
+
+ssize_t quic_stream_send(struct quic_conn *c, int64_t id, const uint8_t *data, size_t len, bool fin)
+{
+    struct quic_stream *st = quic_streams_find(&c->streams, id);
+    if (!st || st->fin || st->send_dropped || c->state != QUIC_CONN_ACTIVE) return -1;
+    size_t n = quic_stream_append(st, data, len);
+    if (n == (size_t)-1) return -1;
+    if (fin && n == len) st->fin = true;
+    if (n || st->fin) quic_streams_queue(&c->streams, st);
+    return (ssize_t)n;
+}
+
+size_t quic_stream_send_room(struct quic_conn *c, int64_t id)
+{
+    struct quic_stream *st = quic_streams_find(&c->streams, id);
+    return st && !st->fin && !st->send_dropped ? quic_stream_room(st) : 0;
+}
+
+void quic_stream_consumed(struct quic_conn *c, int64_t id, size_t n)
+{
+    if (c->state != QUIC_CONN_ACTIVE || n == 0) return;
+    ngtcp2_conn_extend_max_stream_offset(c->nc, id, n);
+    ngtcp2_conn_extend_max_offset(c->nc, n);
+}
+
+int quic_open_uni_stream(struct quic_conn *c, int64_t *id)
+{
+    if (c->state != QUIC_CONN_ACTIVE || ngtcp2_conn_open_uni_stream(c->nc, id, NULL) != 0)
+        return -1;
+    if (!quic_streams_add(&c->streams, *id)) {
+        ngtcp2_conn_shutdown_stream(c->nc, *id, 0);
+        return -1;
+    }
+    return 0;
+}
+
+int quic_stream_reset(struct quic_conn *c, int64_t id, uint64_t app_error)
+{
+    struct quic_stream *st = quic_streams_find(&c->streams, id);
+    if (st) quic_streams_drop_send(&c->streams, st);
+    return ngtcp2_conn_shutdown_stream_write(c->nc, id, app_error) == 0 ? 0 : -1;
+}
+
+int quic_stream_stop_sending(struct quic_conn *c, int64_t id, uint64_t app_error)
+{
+    return ngtcp2_conn_shutdown_stream_read(c->nc, id, app_error) == 0 ? 0 : -1;
+}

@@ -1,0 +1,161 @@
+/* QUIC transport (server side) over ngtcp2 0.12 + GnuTLS: tern's own small interface.
+ * Nothing outside src/quic includes ngtcp2 or GnuTLS; HTTP/3 sees streams and bytes only.
+ *
+ * A struct quic_conn is an I/O-free engine: datagrams in (quic_conn_recv), datagrams out
+ * (quic_conn_write), a deadline (quic_conn_expiry / quic_conn_handle_expiry), and stream
+ * events through struct quic_conn_callbacks. Times are CLOCK_MONOTONIC nanoseconds
+ * (quic_now_ns). struct quic_server (server.c) is the UDP socket glue for one worker. */
+#ifndef TERN_QUIC_QUIC_H
+#define TERN_QUIC_QUIC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+/* Each stream keeps at most this many bytes sent but not yet acknowledged (back-pressure). */
+#define QUIC_STREAM_SEND_MAX (256u * 1024u)
+/* Connection IDs this server issues are this long (routing of short-header packets). */
+#define QUIC_SCID_LEN 18
+/* Length of the secret that stateless reset tokens are derived from. */
+#define QUIC_RESET_SECRET_LEN 32
+
+struct quic_tls;
+struct quic_conn;
+
+/* CLOCK_MONOTONIC in nanoseconds. */
+uint64_t quic_now_ns(void);
+
+/* ---- tls.c: GnuTLS server credentials for QUIC (TLS 1.3 only, ALPN "h3" only) ---- */
+
+/* Loads a PEM certificate chain and key. NULL on failure with a message in err. */
+struct quic_tls *quic_tls_new(const char *cert_file, const char *key_file, char *err,
+                              size_t errlen);
+void quic_tls_free(struct quic_tls *t);
+
+/* ---- conn.c: one server connection ---- */
+
+/* A network path: the local address the datagram came to and the peer's address. */
+struct quic_path {
+    struct sockaddr_storage local, remote;
+    socklen_t local_len, remote_len;
+};
+
+/* Application events. Any may be NULL. Calls into quic_stream_* are allowed from them. */
+struct quic_conn_callbacks {
+    void (*handshake_done)(struct quic_conn *c, void *app);
+    /* A stream the peer opened. */
+    void (*stream_open)(struct quic_conn *c, int64_t stream_id, void *app);
+    /* In-order bytes of a stream (len may be 0 with fin). Returns how many bytes the
+     * application consumed now (their flow-control credit goes back to the peer at once);
+     * report the rest later with quic_stream_consumed. Negative closes the connection. */
+    ssize_t (*stream_data)(struct quic_conn *c, int64_t stream_id, const uint8_t *data, size_t len,
+                           bool fin, void *app);
+    /* The peer reset the stream (RESET_STREAM) or asked us to stop (STOP_SENDING). */
+    void (*stream_reset)(struct quic_conn *c, int64_t stream_id, uint64_t app_error, void *app);
+    void (*stream_stop_sending)(struct quic_conn *c, int64_t stream_id, uint64_t app_error,
+                                void *app);
+    /* The stream is gone on both sides; its id is not valid any more. */
+    void (*stream_close)(struct quic_conn *c, int64_t stream_id, uint64_t app_error, void *app);
+    /* Acknowledgements made room in the stream's send buffer (quic_stream_send_room). */
+    void (*stream_writable)(struct quic_conn *c, int64_t stream_id, void *app);
+};
+
+/* How the server side (or a test) owns a connection. */
+struct quic_conn_config {
+    struct quic_tls *tls;
+    const uint8_t *reset_secret; /* QUIC_RESET_SECRET_LEN bytes, for stateless reset tokens */
+    const struct quic_conn_callbacks *cb;
+    void *app; /* passed to cb; quic_conn_set_app may change it later */
+    /* Every connection ID the connection issues is added, every retired one removed. */
+    void (*cid_add)(void *owner, const uint8_t *cid, size_t len);
+    void (*cid_remove)(void *owner, const uint8_t *cid, size_t len);
+    void *owner;
+};
+
+/* Lifecycle states, in order. */
+enum quic_conn_state {
+    QUIC_CONN_ACTIVE,
+    QUIC_CONN_CLOSING,  /* we sent CONNECTION_CLOSE; answer with it again until expiry */
+    QUIC_CONN_DRAINING, /* the peer closed; stay silent until expiry */
+    QUIC_CONN_CLOSED,   /* free it */
+};
+
+/* Creates a connection from a client's first Initial datagram, which the caller then passes
+ * to quic_conn_recv. Returns NULL if the packet is not an acceptable Initial (or on OOM).
+ * The first connection IDs (the server's and the client's original DCID) go to cid_add. */
+struct quic_conn *quic_conn_accept(const struct quic_conn_config *cfg, const uint8_t *pkt,
+                                   size_t len, const struct quic_path *path, uint64_t now);
+/* Frees the connection (no packet is sent). Issued CIDs go to cid_remove first. */
+void quic_conn_free(struct quic_conn *c);
+void quic_conn_set_app(struct quic_conn *c, void *app);
+void *quic_conn_app(const struct quic_conn *c);
+void *quic_conn_owner(const struct quic_conn *c);
+
+/* Feeds one received datagram. Errors move the connection to CLOSING, DRAINING or CLOSED. */
+void quic_conn_recv(struct quic_conn *c, const uint8_t *data, size_t len,
+                    const struct quic_path *path, uint64_t now);
+/* Writes the next datagram into buf (cap >= 1452) and its path into *path. Returns its
+ * length, 0 when there is nothing to send now. Call until it returns 0. */
+size_t quic_conn_write(struct quic_conn *c, uint8_t *buf, size_t cap, struct quic_path *path,
+                       uint64_t now);
+/* When quic_conn_handle_expiry wants to be called (UINT64_MAX: never). */
+uint64_t quic_conn_expiry(struct quic_conn *c);
+/* Runs timers (loss detection, idle timeout, end of closing/draining); then write. */
+void quic_conn_handle_expiry(struct quic_conn *c, uint64_t now);
+/* Sends CONNECTION_CLOSE with an application error and enters the closing period. */
+void quic_conn_close(struct quic_conn *c, uint64_t app_error, const char *reason);
+enum quic_conn_state quic_conn_state(const struct quic_conn *c);
+static inline bool quic_conn_is_closed(const struct quic_conn *c)
+{
+    return quic_conn_state(c) == QUIC_CONN_CLOSED;
+}
+bool quic_conn_handshake_done(const struct quic_conn *c);
+
+/* ---- conn.c: streams ---- */
+
+/* Copies up to len bytes into the stream's send buffer (kept until acknowledged) and marks
+ * fin if all of it fitted. Returns the bytes accepted (0..len) or -1 (unknown or closed
+ * stream). fin with len 0 just ends the stream. */
+ssize_t quic_stream_send(struct quic_conn *c, int64_t stream_id, const uint8_t *data, size_t len,
+                         bool fin);
+/* Bytes quic_stream_send would accept now (0 for an unknown stream). */
+size_t quic_stream_send_room(struct quic_conn *c, int64_t stream_id);
+/* Gives back flow-control credit for n bytes the application consumed after stream_data. */
+void quic_stream_consumed(struct quic_conn *c, int64_t stream_id, size_t n);
+/* Opens a server-initiated unidirectional stream. 0 or -1 (limit reached, not ready). */
+int quic_open_uni_stream(struct quic_conn *c, int64_t *stream_id);
+/* RESET_STREAM (send side) and STOP_SENDING (receive side) with an application error. */
+int quic_stream_reset(struct quic_conn *c, int64_t stream_id, uint64_t app_error);
+int quic_stream_stop_sending(struct quic_conn *c, int64_t stream_id, uint64_t app_error);
+
+/* ---- server.c: the UDP side of one worker ---- */
+
+struct loop;
+struct quic_server;
+
+struct quic_server_config {
+    struct quic_tls *tls;
+    const struct quic_conn_callbacks *cb;
+    /* A new connection was accepted: returns its app pointer (may be NULL). */
+    void *(*conn_new)(struct quic_conn *c, void *ud);
+    /* The connection is about to be freed. */
+    void (*conn_free)(struct quic_conn *c, void *app, void *ud);
+    void *ud;
+};
+
+/* Binds a non-blocking UDP socket (SO_REUSEPORT, packet info) and watches it on loop.
+ * NULL on failure with errno set. */
+struct quic_server *quic_server_new(struct loop *loop, const struct sockaddr *addr,
+                                    socklen_t addrlen, const struct quic_server_config *cfg);
+/* Closes the socket and frees every connection (silently). */
+void quic_server_free(struct quic_server *s);
+int quic_server_fd(const struct quic_server *s);
+/* Sends what c has to send now and re-arms its timer; call after quic_stream_send outside
+ * a callback. (Within callbacks, the server flushes on its own.) */
+void quic_server_flush(struct quic_conn *c);
+/* Number of live connections. */
+size_t quic_server_conn_count(const struct quic_server *s);
+
+#endif

@@ -1,0 +1,383 @@
+/* The datagram side of QUIC for one worker: a UDP socket on the event loop, routing by
+ * destination connection ID, version negotiation, stateless reset, one timer per connection. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <sys/epoll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/loop.h"
+#include "quic/cidmap.h"
+#include "quic/internal.h"
+
+#define RECV_BATCH 32
+#define RECV_SIZE  2048
+#define SEND_SIZE  NGTCP2_MAX_PMTUD_UDP_PAYLOAD_SIZE
+#define CMSG_SPACE_PKTINFO                                                                         \
+    (CMSG_SPACE(sizeof(struct in6_pktinfo)) > CMSG_SPACE(sizeof(struct in_pktinfo))                \
+         ? CMSG_SPACE(sizeof(struct in6_pktinfo))                                                  \
+         : CMSG_SPACE(sizeof(struct in_pktinfo)))
+
+/* A connection as the server holds it: its timer and its place in the lists. */
+struct qs_conn {
+    struct quic_server *s;
+    struct quic_conn *c;
+    struct timer timer;
+    struct qs_conn *prev, *next; /* all connections */
+    struct qs_conn *dirty_next;  /* touched by the current batch of datagrams */
+    bool dirty;
+};
+
+struct quic_server {
+    struct io_watch w;
+    struct loop *loop;
+    struct quic_server_config cfg;
+    struct sockaddr_storage bound;
+    socklen_t bound_len;
+    struct cidmap cids;
+    struct qs_conn *conns;
+    size_t nconns;
+    uint8_t reset_secret[QUIC_RESET_SECRET_LEN];
+    uint8_t rbuf[RECV_BATCH][RECV_SIZE];
+    uint8_t sbuf[SEND_SIZE];
+};
+
+/* ---- sending ---- */
+
+static void send_to(struct quic_server *s, const uint8_t *data, size_t len,
+                    const struct quic_path *path)
+{
+    struct iovec iov = {(void *)data, len};
+    union {
+        char buf[CMSG_SPACE_PKTINFO];
+        struct cmsghdr align;
+    } ctl;
+    memset(&ctl, 0, sizeof(ctl));
+    struct msghdr mh = {
+        .msg_name = (void *)&path->remote,
+        .msg_namelen = path->remote_len,
+        .msg_iov = &iov,
+        .msg_iovlen = 1,
+        .msg_control = ctl.buf,
+    };
+    struct cmsghdr *cm = (struct cmsghdr *)ctl.buf;
+    /* Leave from the address the peer wrote to. */
+    if (path->local.ss_family == AF_INET) {
+        struct in_pktinfo pi = {0};
+        pi.ipi_spec_dst = ((const struct sockaddr_in *)&path->local)->sin_addr;
+        cm->cmsg_level = IPPROTO_IP;
+        cm->cmsg_type = IP_PKTINFO;
+        cm->cmsg_len = CMSG_LEN(sizeof(pi));
+        memcpy(CMSG_DATA(cm), &pi, sizeof(pi));
+        mh.msg_controllen = CMSG_SPACE(sizeof(pi));
+    } else if (path->local.ss_family == AF_INET6) {
+        struct in6_pktinfo pi = {0};
+        pi.ipi6_addr = ((const struct sockaddr_in6 *)&path->local)->sin6_addr;
+        cm->cmsg_level = IPPROTO_IPV6;
+        cm->cmsg_type = IPV6_PKTINFO;
+        cm->cmsg_len = CMSG_LEN(sizeof(pi));
+        memcpy(CMSG_DATA(cm), &pi, sizeof(pi));
+        mh.msg_controllen = CMSG_SPACE(sizeof(pi));
+    } else {
+        mh.msg_control = NULL;
+    }
+    ssize_t n;
+    do
+        n = sendmsg(s->w.fd, &mh, MSG_DONTWAIT);
+    while (n < 0 && errno == EINTR);
+    /* A full socket buffer drops the datagram: QUIC's loss recovery sends it again. */
+}
+
+static void conn_free(struct qs_conn *q)
+{
+    struct quic_server *s = q->s;
+    timer_cancel(&q->timer);
+    if (s->cfg.conn_free) s->cfg.conn_free(q->c, quic_conn_app(q->c), s->cfg.ud);
+    quic_conn_free(q->c);
+    if (q->prev)
+        q->prev->next = q->next;
+    else
+        s->conns = q->next;
+    if (q->next) q->next->prev = q->prev;
+    s->nconns--;
+    free(q);
+}
+
+static void arm(struct qs_conn *q, uint64_t now)
+{
+    uint64_t exp = quic_conn_expiry(q->c);
+    if (exp == UINT64_MAX) {
+        timer_cancel(&q->timer);
+        return;
+    }
+    int64_t at = loop_now_ms(q->s->loop);
+    if (exp > now) at += (int64_t)((exp - now + 999999) / 1000000);
+    if (!timer_armed(&q->timer) || q->timer.expires_ms != at) timer_arm(q->s->loop, &q->timer, at);
+}
+
+/* Sends everything the connection has now; false when it is closed (caller frees). */
+static bool flush(struct qs_conn *q, uint64_t now)
+{
+    struct quic_path path;
+    size_t n;
+    for (int i = 0; i < 4096 && (n = quic_conn_write(q->c, q->s->sbuf, SEND_SIZE, &path, now)); i++)
+        send_to(q->s, q->s->sbuf, n, &path);
+    if (quic_conn_is_closed(q->c)) return false;
+    arm(q, now);
+    return true;
+}
+
+void quic_server_flush(struct quic_conn *c)
+{
+    struct qs_conn *q = quic_conn_owner(c);
+    /* Not freed here: the caller may still hold c. The timer reaps it. */
+    if (!flush(q, quic_now_ns())) timer_arm(q->s->loop, &q->timer, loop_now_ms(q->s->loop));
+}
+
+static void on_timer(struct timer *t)
+{
+    struct qs_conn *q = (struct qs_conn *)((char *)t - offsetof(struct qs_conn, timer));
+    uint64_t now = quic_now_ns();
+    quic_conn_handle_expiry(q->c, now);
+    if (!flush(q, now)) conn_free(q);
+}
+
+/* ---- connection IDs ---- */
+
+static void cid_add(void *owner, const uint8_t *cid, size_t len)
+{
+    struct qs_conn *q = owner;
+    cidmap_put(&q->s->cids, cid, len, q);
+}
+
+static void cid_remove(void *owner, const uint8_t *cid, size_t len)
+{
+    struct qs_conn *q = owner;
+    cidmap_del(&q->s->cids, cid, len, q);
+}
+
+/* ---- receiving ---- */
+
+static void send_version_negotiation(struct quic_server *s, const ngtcp2_version_cid *vc,
+                                     const struct quic_path *path)
+{
+    uint32_t sv[] = {NGTCP2_PROTO_VER_V1};
+    uint8_t r;
+    gnutls_rnd(GNUTLS_RND_NONCE, &r, 1);
+    /* Our SCID is their DCID and the other way round. */
+    ngtcp2_ssize n =
+        ngtcp2_pkt_write_version_negotiation(s->sbuf, SEND_SIZE, r, vc->scid, vc->scidlen, vc->dcid,
+                                             vc->dcidlen, sv, sizeof(sv) / sizeof(sv[0]));
+    if (n > 0) send_to(s, s->sbuf, (size_t)n, path);
+}
+
+static void send_stateless_reset(struct quic_server *s, const ngtcp2_version_cid *vc, size_t len,
+                                 const struct quic_path *path)
+{
+    /* Smaller than what triggered it, so two endpoints cannot loop (RFC 9000 §10.3.3). */
+    if (len <= 43) return;
+    size_t out = len - 1 < 64 ? len - 1 : 64;
+    uint8_t token[NGTCP2_STATELESS_RESET_TOKENLEN], rnd[64];
+    ngtcp2_cid cid;
+    ngtcp2_cid_init(&cid, vc->dcid, vc->dcidlen);
+    if (ngtcp2_crypto_generate_stateless_reset_token(token, s->reset_secret,
+                                                     sizeof(s->reset_secret), &cid) != 0)
+        return;
+    size_t rlen = out - 1 - NGTCP2_STATELESS_RESET_TOKENLEN;
+    gnutls_rnd(GNUTLS_RND_NONCE, rnd, rlen);
+    ngtcp2_ssize n = ngtcp2_pkt_write_stateless_reset(s->sbuf, SEND_SIZE, token, rnd, rlen);
+    if (n > 0) send_to(s, s->sbuf, (size_t)n, path);
+}
+
+static struct qs_conn *accept_conn(struct quic_server *s, const uint8_t *data, size_t len,
+                                   const struct quic_path *path, uint64_t now)
+{
+    struct qs_conn *q = calloc(1, sizeof(*q));
+    if (!q) return NULL;
+    q->s = s;
+    q->timer.cb = on_timer;
+    struct quic_conn_config cc = {
+        .tls = s->cfg.tls,
+        .reset_secret = s->reset_secret,
+        .cb = s->cfg.cb,
+        .cid_add = cid_add,
+        .cid_remove = cid_remove,
+        .owner = q,
+    };
+    if (!(q->c = quic_conn_accept(&cc, data, len, path, now))) {
+        free(q);
+        return NULL;
+    }
+    q->next = s->conns;
+    if (s->conns) s->conns->prev = q;
+    s->conns = q;
+    s->nconns++;
+    if (s->cfg.conn_new) quic_conn_set_app(q->c, s->cfg.conn_new(q->c, s->cfg.ud));
+    return q;
+}
+
+/* One datagram: route it to its connection, or answer for the server. */
+static struct qs_conn *on_datagram(struct quic_server *s, const uint8_t *data, size_t len,
+                                   const struct quic_path *path, uint64_t now)
+{
+    ngtcp2_version_cid vc;
+    if (len == 0) return NULL; /* ngtcp2_pkt_decode_version_cid asserts datalen > 0 */
+    int rv = ngtcp2_pkt_decode_version_cid(&vc, data, len, QUIC_SCID_LEN);
+    if (rv == NGTCP2_ERR_VERSION_NEGOTIATION) {
+        /* Only for datagrams large enough to be a client's first flight (RFC 9000 §6.1). */
+        if (len >= NGTCP2_MAX_UDP_PAYLOAD_SIZE) send_version_negotiation(s, &vc, path);
+        return NULL;
+    }
+    if (rv != 0) return NULL;
+    struct qs_conn *q = cidmap_get(&s->cids, vc.dcid, vc.dcidlen);
+    if (!q) {
+        if (!(data[0] & 0x80)) {
+            send_stateless_reset(s, &vc, len, path);
+            return NULL;
+        }
+        if (!(q = accept_conn(s, data, len, path, now))) return NULL;
+    }
+    quic_conn_recv(q->c, data, len, path, now);
+    return q;
+}
+
+static void local_addr(const struct quic_server *s, struct msghdr *mh, struct quic_path *p)
+{
+    memcpy(&p->local, &s->bound, s->bound_len);
+    p->local_len = s->bound_len;
+    for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
+        if (cm->cmsg_level == IPPROTO_IP && cm->cmsg_type == IP_PKTINFO) {
+            struct in_pktinfo pi;
+            memcpy(&pi, CMSG_DATA(cm), sizeof(pi));
+            ((struct sockaddr_in *)&p->local)->sin_addr = pi.ipi_addr;
+        } else if (cm->cmsg_level == IPPROTO_IPV6 && cm->cmsg_type == IPV6_PKTINFO) {
+            struct in6_pktinfo pi;
+            memcpy(&pi, CMSG_DATA(cm), sizeof(pi));
+            ((struct sockaddr_in6 *)&p->local)->sin6_addr = pi.ipi6_addr;
+        }
+    }
+}
+
+static void on_readable(struct io_watch *w, uint32_t events)
+{
+    (void)events;
+    struct quic_server *s = (struct quic_server *)((char *)w - offsetof(struct quic_server, w));
+    struct mmsghdr msgs[RECV_BATCH];
+    struct iovec iov[RECV_BATCH];
+    struct sockaddr_storage from[RECV_BATCH];
+    union {
+        char buf[CMSG_SPACE_PKTINFO];
+        struct cmsghdr align;
+    } ctl[RECV_BATCH];
+    for (;;) {
+        for (int i = 0; i < RECV_BATCH; i++) {
+            iov[i] = (struct iovec){s->rbuf[i], RECV_SIZE};
+            msgs[i].msg_hdr = (struct msghdr){
+                .msg_name = &from[i],
+                .msg_namelen = sizeof(from[i]),
+                .msg_iov = &iov[i],
+                .msg_iovlen = 1,
+                .msg_control = ctl[i].buf,
+                .msg_controllen = sizeof(ctl[i].buf),
+            };
+        }
+        int n = recvmmsg(s->w.fd, msgs, RECV_BATCH, MSG_DONTWAIT, NULL);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return; /* EAGAIN: drained (edge-triggered) */
+        uint64_t now = quic_now_ns();
+        struct qs_conn *dirty = NULL;
+        for (int i = 0; i < n; i++) {
+            struct msghdr *mh = &msgs[i].msg_hdr;
+            if (mh->msg_flags & MSG_TRUNC) continue;
+            struct quic_path path;
+            local_addr(s, mh, &path);
+            memcpy(&path.remote, &from[i], mh->msg_namelen);
+            path.remote_len = mh->msg_namelen;
+            struct qs_conn *q = on_datagram(s, s->rbuf[i], msgs[i].msg_len, &path, now);
+            if (q && !q->dirty) {
+                q->dirty = true;
+                q->dirty_next = dirty;
+                dirty = q;
+            }
+        }
+        for (struct qs_conn *q = dirty, *nx; q; q = nx) {
+            nx = q->dirty_next;
+            q->dirty = false;
+            if (!flush(q, now)) conn_free(q);
+        }
+        if (n < RECV_BATCH) return;
+    }
+}
+
+/* ---- lifecycle ---- */
+
+static int open_socket(const struct sockaddr *addr, socklen_t len)
+{
+    int fd = socket(addr->sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_UDP);
+    if (fd < 0) return -1;
+    int one = 1;
+    int ok = setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) == 0;
+    if (addr->sa_family == AF_INET6)
+        ok = ok && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) == 0 &&
+             setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one)) == 0;
+    else
+        ok = ok && setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one)) == 0;
+    if (!ok || bind(fd, addr, len) != 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
+struct quic_server *quic_server_new(struct loop *loop, const struct sockaddr *addr,
+                                    socklen_t addrlen, const struct quic_server_config *cfg)
+{
+    struct quic_server *s = calloc(1, sizeof(*s));
+    if (!s) return NULL;
+    s->loop = loop;
+    s->cfg = *cfg;
+    uint64_t seed;
+    if (gnutls_rnd(GNUTLS_RND_KEY, s->reset_secret, sizeof(s->reset_secret)) != 0 ||
+        gnutls_rnd(GNUTLS_RND_NONCE, &seed, sizeof(seed)) != 0) {
+        free(s);
+        errno = EIO;
+        return NULL;
+    }
+    cidmap_init(&s->cids, seed);
+    s->w.fd = open_socket(addr, addrlen);
+    s->w.cb = on_readable;
+    s->bound_len = sizeof(s->bound);
+    if (s->w.fd < 0 || getsockname(s->w.fd, (struct sockaddr *)&s->bound, &s->bound_len) != 0 ||
+        loop_add(loop, &s->w, EPOLLIN | EPOLLET) != 0) {
+        int e = errno;
+        if (s->w.fd >= 0) close(s->w.fd);
+        free(s);
+        errno = e;
+        return NULL;
+    }
+    return s;
+}
+
+void quic_server_free(struct quic_server *s)
+{
+    if (!s) return;
+    while (s->conns)
+        conn_free(s->conns);
+    loop_remove(s->loop, &s->w);
+    close(s->w.fd);
+    cidmap_free(&s->cids);
+    free(s);
+}
+
+int quic_server_fd(const struct quic_server *s)
+{
+    return s->w.fd;
+}
+
+size_t quic_server_conn_count(const struct quic_server *s)
+{
+    return s->nconns;
+}
