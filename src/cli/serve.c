@@ -10,6 +10,7 @@
 #include "h1/conn.h"
 #include "h1/serialize.h"
 #include "h2/h2c.h"
+#include "h3/conn.h"
 #include "server/config.h"
 #include "server/server.h"
 #include "tls/tls.h"
@@ -260,6 +261,7 @@ int cli_serve(int argc, char **argv)
     static struct server srv;
     h1_register();
     h2c_register(); /* answers only while http2 and h2c are on in the configuration */
+    h3_register();  /* QUIC beside each TLS listener, unless `quic: false` */
     if (server_start(&srv, cfg, tls) < 0) {
         log_error("cannot start: see the messages above");
         server_free(&srv);

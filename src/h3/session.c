@@ -839,7 +839,7 @@ void h3_session_shutdown(struct h3_session *s, bool graceful)
 {
     if (s->dead || (graceful && s->draining)) return;
     /* §5.2: the first client-initiated bidirectional stream id not yet processed */
-    s->goaway_id = s->max_request_id + 4;
+    s->goaway_id = s->max_request_id < 0 ? 0 : s->max_request_id + 4;
     s->draining = true;
     if (h3_write_goaway(&s->own_control->out, (uint64_t)s->goaway_id) < 0)
         conn_error(s, H3_INTERNAL_ERROR, "out of memory");

@@ -300,6 +300,27 @@ void *quic_conn_owner(const struct quic_conn *c)
     return c->cfg.owner;
 }
 
+bool quic_conn_all_acked(const struct quic_conn *c)
+{
+    const struct quic_streams *t = &c->streams;
+    for (size_t i = 0; i < t->nbuckets; i++)
+        for (const struct quic_stream *st = t->buckets[i]; st; st = st->hnext) {
+            /* a bidirectional stream is removed once its FIN is acknowledged */
+            if (!(st->id & 0x2)) return false;
+            if (st->acked_off < st->end_off) return false;
+        }
+    return true;
+}
+
+socklen_t quic_conn_remote(const struct quic_conn *c, struct sockaddr_storage *out)
+{
+    const ngtcp2_path *p = ngtcp2_conn_get_path(c->nc);
+    socklen_t len = (socklen_t)p->remote.addrlen;
+    if (len > sizeof(*out)) len = sizeof(*out);
+    memcpy(out, p->remote.addr, len);
+    return len;
+}
+
 enum quic_conn_state quic_conn_state(const struct quic_conn *c)
 {
     return c->state;

@@ -92,6 +92,11 @@ void quic_conn_free(struct quic_conn *c);
 void quic_conn_set_app(struct quic_conn *c, void *app);
 void *quic_conn_app(const struct quic_conn *c);
 void *quic_conn_owner(const struct quic_conn *c);
+/* True when every byte sent on every stream was acknowledged and no request stream is open
+ * (a graceful close loses nothing then). */
+bool quic_conn_all_acked(const struct quic_conn *c);
+/* The peer's current address (it may change with migration); returns its length. */
+socklen_t quic_conn_remote(const struct quic_conn *c, struct sockaddr_storage *out);
 
 /* Feeds one received datagram. Errors move the connection to CLOSING, DRAINING or CLOSED. */
 void quic_conn_recv(struct quic_conn *c, const uint8_t *data, size_t len,
@@ -155,6 +160,8 @@ int quic_server_fd(const struct quic_server *s);
 /* Sends what c has to send now and re-arms its timer; call after quic_stream_send outside
  * a callback. (Within callbacks, the server flushes on its own.) */
 void quic_server_flush(struct quic_conn *c);
+/* From now on Initials of new connections are dropped (a stop); open ones go on. */
+void quic_server_stop_accepting(struct quic_server *s);
 /* Number of live connections. */
 size_t quic_server_conn_count(const struct quic_server *s);
 

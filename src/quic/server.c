@@ -38,6 +38,7 @@ struct quic_server {
     struct cidmap cids;
     struct qs_conn *conns;
     size_t nconns;
+    bool stopped; /* no new connections */
     uint8_t reset_secret[QUIC_RESET_SECRET_LEN];
     uint8_t rbuf[RECV_BATCH][RECV_SIZE];
     uint8_t sbuf[SEND_SIZE];
@@ -236,7 +237,7 @@ static struct qs_conn *on_datagram(struct quic_server *s, const uint8_t *data, s
             send_stateless_reset(s, &vc, len, path);
             return NULL;
         }
-        if (!(q = accept_conn(s, data, len, path, now))) return NULL;
+        if (s->stopped || !(q = accept_conn(s, data, len, path, now))) return NULL;
     }
     quic_conn_recv(q->c, data, len, path, now);
     return q;
@@ -370,6 +371,11 @@ void quic_server_free(struct quic_server *s)
     close(s->w.fd);
     cidmap_free(&s->cids);
     free(s);
+}
+
+void quic_server_stop_accepting(struct quic_server *s)
+{
+    s->stopped = true;
 }
 
 int quic_server_fd(const struct quic_server *s)

@@ -59,6 +59,7 @@ static void set_scalar_defaults(struct config *cfg)
     };
     cfg->tls =
         (struct config_tls){.tickets = true, .ticket_lifetime = 3600, .handshake_timeout = 10};
+    cfg->quic = true;
     cfg->http2 = (struct config_http2){
         .enabled = true,
         .h2c = true,
@@ -239,4 +240,14 @@ int config_parse_listen(const char *s, struct config_listen *out)
     out->host = h;
     out->port = p;
     return 0;
+}
+
+const struct config_cert *config_default_cert(const struct config *cfg)
+{
+    if (cfg->tls.cert.cert_file) return &cfg->tls.cert;
+    if (cfg->default_server < cfg->n_servers && cfg->servers[cfg->default_server].cert.cert_file)
+        return &cfg->servers[cfg->default_server].cert;
+    for (size_t i = 0; i < cfg->n_servers; i++)
+        if (cfg->servers[i].cert.cert_file) return &cfg->servers[i].cert;
+    return NULL;
 }

@@ -145,11 +145,15 @@ struct config {
     struct config_compression compression;
     struct config_tls tls;
     struct config_http2 http2;
+    bool quic; /* HTTP/3 over QUIC on UDP beside every TLS listener; default true */
     struct config_server *servers;
     size_t n_servers;
     size_t default_server; /* index into servers */
 };
 
+/* The default certificate: tls.cert, else the default server's, else the first server's;
+ * NULL when there is none. */
+const struct config_cert *config_default_cert(const struct config *cfg);
 /* Loads and validates a YAML file. On error returns NULL and writes "file:line: message" into
  * err. Unknown keys, wrong types and out-of-range values are errors. */
 struct config *config_load_file(const char *path, char *err, size_t errlen);

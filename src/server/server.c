@@ -155,6 +155,9 @@ static void on_accept(struct io_watch *w, uint32_t events)
 
 static void close_listeners(struct worker *wk)
 {
+    const struct wire_udp_ops *udp = wire_udp();
+    for (size_t i = 0; i < wk->n_udp; i++)
+        udp->stop(wk->udp[i]); /* the sockets stay: their connections finish on them */
     timer_cancel(&wk->accept_timer);
     for (size_t i = 0; i < wk->n_listeners; i++) {
         if (wk->listeners[i].watch.fd < 0) continue;
@@ -261,6 +264,9 @@ static void *worker_main(void *arg)
     loop_set_idle(wk->loop, worker_idle, wk);
     loop_run(wk->loop);
     conn_list_shutdown(&wk->conns, false);
+    for (size_t i = 0; i < wk->n_udp; i++)
+        wire_udp()->free(wk->udp[i]);
+    wk->n_udp = 0;
     conn_list_reap(&wk->conns);
     wire_thread_cleanup();
     worker_flush_log(wk);
@@ -271,6 +277,26 @@ static void *worker_main(void *arg)
     pthread_cond_broadcast(&srv->cond);
     pthread_mutex_unlock(&srv->lock);
     return NULL;
+}
+
+/* QUIC beside every TLS listener, when a datagram wire is registered and cfg allows it. */
+static int worker_open_udp(struct worker *wk, const struct config *cfg)
+{
+    const struct wire_udp_ops *udp = wire_udp();
+    if (!udp || !cfg->quic) return 0;
+    wk->udp = calloc(cfg->n_listens, sizeof(*wk->udp));
+    if (!wk->udp) return -1;
+    for (size_t i = 0; i < cfg->n_listens; i++) {
+        if (!cfg->listens[i].tls) continue;
+        char err[256];
+        void *l = udp->open(wk, &cfg->listens[i], err, sizeof(err));
+        if (!l) {
+            log_error("listen udp %s:%d: %s", cfg->listens[i].host, cfg->listens[i].port, err);
+            return -1;
+        }
+        wk->udp[wk->n_udp++] = l;
+    }
+    return 0;
 }
 
 static int worker_init(struct server *srv, struct worker *wk, int id, const struct config *cfg)
@@ -303,12 +329,15 @@ static int worker_init(struct server *srv, struct worker *wk, int id, const stru
         if (ls->watch.fd < 0) return -1;
         loop_add(wk->loop, &ls->watch, EPOLLIN);
     }
-    return 0;
+    return worker_open_udp(wk, cfg);
 }
 
 static void worker_free(struct worker *wk)
 {
     close_listeners(wk);
+    for (size_t i = 0; i < wk->n_udp; i++) /* a worker that never ran */
+        wire_udp()->free(wk->udp[i]);
+    free(wk->udp);
     free(wk->listeners);
     if (wk->wake_fd >= 0) close(wk->wake_fd);
     for (size_t i = 0; i < wk->n_spare_pools; i++)

@@ -39,6 +39,8 @@ struct worker {
     struct io_watch wake_watch;
     struct listener *listeners;
     size_t n_listeners;
+    void **udp; /* datagram listeners (QUIC) beside the TLS listeners, from wire_udp() */
+    size_t n_udp;
     bool accept_paused; /* listeners out of the epoll set until accept_timer fires */
     int accept_backoff_ms;
     struct timer accept_timer;

@@ -11,6 +11,18 @@ static size_t n_observers;
 static void (*cleanups[MAX_OBSERVERS])(void);
 static size_t n_cleanups;
 
+static const struct wire_udp_ops *udp_ops;
+
+void wire_register_udp(const struct wire_udp_ops *ops)
+{
+    udp_ops = ops;
+}
+
+const struct wire_udp_ops *wire_udp(void)
+{
+    return udp_ops;
+}
+
 void wire_register_thread_cleanup(void (*fn)(void))
 {
     for (size_t i = 0; i < n_cleanups; i++)

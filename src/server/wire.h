@@ -25,6 +25,21 @@ void wire_register_accept(enum listener_kind kind, wire_accept_fn fn);
 /* The wire registered for kind, or NULL. */
 wire_accept_fn wire_accept_for(enum listener_kind kind);
 
+/* A datagram wire (QUIC): one listener per worker beside each TLS listen address. */
+struct config_listen;
+struct wire_udp_ops {
+    /* Binds and watches a UDP socket for l on the worker's loop; NULL with a message in err. */
+    void *(*open)(struct worker *wk, const struct config_listen *l, char *err, size_t errlen);
+    /* Takes no new connections from now on (a stop); open ones go on. */
+    void (*stop)(void *listener);
+    /* Frees the listener and what is left on it (the worker thread, when it exits). */
+    void (*free)(void *listener);
+};
+/* Registers the datagram wire (once, at start-up). */
+void wire_register_udp(const struct wire_udp_ops *ops);
+/* The registered datagram wire, or NULL. */
+const struct wire_udp_ops *wire_udp(void);
+
 /* Registers a function each worker thread calls when it exits (per-thread scratch space). */
 void wire_register_thread_cleanup(void (*fn)(void));
 /* Runs the registered thread cleanups (a worker thread, at its exit). */

@@ -314,20 +314,10 @@ static bool cert_same(const struct config_cert *a, const struct config_cert *b)
            str_same(a->ocsp_file, b->ocsp_file);
 }
 
-/* The default certificate: tls.cert, else the default server's, else the first server's. */
-static const struct config_cert *default_cert(const struct config *cfg)
-{
-    if (cfg->tls.cert.cert_file) return &cfg->tls.cert;
-    if (cfg->default_server < cfg->n_servers && cfg->servers[cfg->default_server].cert.cert_file)
-        return &cfg->servers[cfg->default_server].cert;
-    for (size_t i = 0; i < cfg->n_servers; i++)
-        if (cfg->servers[i].cert.cert_file) return &cfg->servers[i].cert;
-    return NULL;
-}
 
 struct tls_server *tls_server_create(const struct config *cfg, char *err, size_t errlen)
 {
-    const struct config_cert *def = default_cert(cfg);
+    const struct config_cert *def = config_default_cert(cfg);
     if (!def) {
         set_err(err, errlen, "no TLS certificate: set tls.cert or a server's cert");
         return NULL;

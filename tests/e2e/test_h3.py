@@ -1,0 +1,114 @@
+"""HTTP/3 over QUIC on the TLS listener's UDP port, with Debian's gtlsclient (ngtcp2-client,
+HTTP/3 through nghttp3): bodies byte for byte, many streams, errors, the access log, a
+download in flight across a graceful stop, and `quic: false`."""
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+
+import pytest
+
+import tern_e2e as t
+import tls_util as u
+from tls_util import certs, make_tls_server  # noqa: F401 - fixtures
+
+pytestmark = pytest.mark.skipif(shutil.which("gtlsclient") is None,
+                                reason="gtlsclient (ngtcp2-client) is not installed")
+
+
+def http3_built():
+    out = subprocess.run([t.TERN_BIN, "-V"], capture_output=True, text=True).stdout
+    return "http3: yes" in out
+
+
+def gtls(srv, paths, tmp_path, *extra, timeout=30):
+    """Fetches https://127.0.0.1:PORT/path for each path over HTTP/3; returns (rc, stderr,
+    download dir)."""
+    out = tmp_path / f"dl{time.monotonic_ns()}"
+    out.mkdir()
+    urls = [f"https://127.0.0.1:{srv.tls_port}{p}" for p in paths]
+    r = subprocess.run(["gtlsclient", "-q", "--exit-on-all-streams-close", "--download",
+                        str(out), *extra, "127.0.0.1", str(srv.tls_port), *urls],
+                       capture_output=True, timeout=timeout * t.SLOW)
+    return r.returncode, r.stderr.decode(errors="replace"), out
+
+
+@pytest.fixture
+def h3srv(make_tls_server, certs):  # noqa: F811
+    if not http3_built():
+        pytest.skip("tern was built without QUIC")
+    return make_tls_server(certs.ec, certs.ec_key)
+
+
+def test_small_and_large_bodies(h3srv, tmp_path):
+    rc, err, out = gtls(h3srv, ["/hello.txt", "/big.bin", "/style.css"], tmp_path)
+    assert rc == 0, err
+    assert (out / "hello.txt").read_bytes() == t.HELLO
+    assert (out / "big.bin").read_bytes() == h3srv.files["big.bin"]
+    assert (out / "style.css").read_bytes() == h3srv.files["style.css"]
+    log = h3srv.read(h3srv.access_log)
+    assert '"GET /big.bin HTTP/3.0" 200' in log
+    h3srv.assert_tls_healthy()
+
+
+def test_many_streams_on_one_connection(h3srv, tmp_path):
+    rc, err, _ = gtls(h3srv, ["/hello.txt"], tmp_path, "-n", "50")
+    assert rc == 0, err
+    assert t.wait_for(lambda: h3srv.read(h3srv.access_log).count('"GET /hello.txt HTTP/3.0" 200')
+                      == 50, 5 * t.SLOW)
+
+
+def test_missing_file_and_dotfile_are_404(h3srv, tmp_path):
+    rc, err, _ = gtls(h3srv, ["/no-such-file", "/.env"], tmp_path)
+    assert rc == 0, err
+    log = h3srv.read(h3srv.access_log)
+    assert '"GET /no-such-file HTTP/3.0" 404' in log and '"GET /.env HTTP/3.0" 404' in log
+
+
+def test_download_survives_graceful_stop(make_tls_server, certs, tmp_path):  # noqa: F811
+    if not http3_built():
+        pytest.skip("tern was built without QUIC")
+    srv = make_tls_server(certs.ec, certs.ec_key, timeouts={"graceful": 60})
+    big = srv.base / "root" / "h3big.bin"
+    data = os.urandom(40 << 20)
+    big.write_bytes(data)
+    out = tmp_path / "dl"
+    out.mkdir()
+    client = subprocess.Popen(["gtlsclient", "-q", "--exit-on-all-streams-close", "--download",
+                               str(out), "127.0.0.1", str(srv.tls_port),
+                               f"https://127.0.0.1:{srv.tls_port}/h3big.bin"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # QUIT once the download is under way (a request that reached the server only after the
+    # GOAWAY would rightly be refused, and gtlsclient does not retry it)
+    got = out / "h3big.bin"
+    assert t.wait_for(lambda: got.exists() and got.stat().st_size > (1 << 20), 10 * t.SLOW)
+    srv.signal(signal.SIGQUIT)
+    rc = client.wait(timeout=120 * t.SLOW)
+    assert rc == 0, client.stderr.read().decode(errors="replace")
+    assert (out / "h3big.bin").read_bytes() == data
+    srv.expect_exit = True
+    assert srv.proc.wait(timeout=30 * t.SLOW) == 0
+
+
+def test_quic_off(make_tls_server, certs, tmp_path):  # noqa: F811
+    if not http3_built():
+        pytest.skip("tern was built without QUIC")
+    srv = make_tls_server(certs.ec, certs.ec_key, quic=False)
+    rc, _, out = gtls(srv, ["/hello.txt"], tmp_path, "--timeout=2s", timeout=15)
+    assert not (out / "hello.txt").exists()
+    srv.assert_tls_healthy()
+
+
+def test_garbage_datagrams(h3srv, tmp_path):
+    import socket
+
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    for n in (0, 1, 5, 100, 1200, 1500):
+        s.sendto(os.urandom(n), ("127.0.0.1", h3srv.tls_port))
+    s.sendto(b"\xc0\x00\x00\x00\x01" + os.urandom(1195), ("127.0.0.1", h3srv.tls_port))
+    s.close()
+    rc, err, out = gtls(h3srv, ["/hello.txt"], tmp_path)
+    assert rc == 0, err
+    assert (out / "hello.txt").read_bytes() == t.HELLO
