@@ -37,5 +37,8 @@ EOF
 echo "tern serving $PWD/www ($conf)"
 echo "  http://127.0.0.1:$port/"
 echo "  https://127.0.0.1:$tls_port/  (self-signed: $certdir/cert.pem)"
+if "$bin" -V 2>/dev/null | grep -q 'http3: yes'; then
+  echo "  HTTP/3 on UDP $tls_port: gtlsclient -q --download . 127.0.0.1 $tls_port https://127.0.0.1:$tls_port/"
+fi
 echo "Ctrl-C stops"
 exec "$bin" serve -c "$conf"

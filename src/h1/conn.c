@@ -63,7 +63,8 @@ struct h1_conn {
     bool graceful;    /* close after the current response */
     bool closed;      /* retired: waiting to be freed */
     bool registered;  /* in the epoll set */
-    bool peer_shut;   /* EPOLLRDHUP seen: read on until EOF */
+    uint16_t alt_svc_port; /* HTTP/3's UDP port beside this TLS listener, or 0 */
+    bool peer_shut;        /* EPOLLRDHUP seen: read on until EOF */
     int64_t deadline;
     unsigned n_requests;
     struct exchange *ex;
@@ -262,6 +263,7 @@ void h1_conn_open_tls(struct worker *wk, int fd, const char *peer)
         return;
     }
     c->state = ST_HANDSHAKE;
+    c->alt_svc_port = wire_h3_port(wk, fd);
     /* a stalled handshake costs bounded time: its deadline is not extended by progress */
     conn_set_deadline(c, wk->cfg->tls.handshake_timeout);
     c->can_read = c->can_write = true;
@@ -354,6 +356,7 @@ static struct exchange *exchange_new(struct h1_conn *c)
     ex->req.now_ms = loop_now_ms(c->wk->loop);
     memcpy(ex->req.peer, c->peer, sizeof(c->peer));
     http_request_set_conn(&ex->req, c->tr.fd, c->tr.tls);
+    ex->req.alt_svc_port = c->alt_svc_port;
     ex->resp.content_length = -1;
     c->ex = ex;
     return ex;

@@ -29,6 +29,7 @@ struct h2_conn {
     bool can_read, can_write;
     bool closed, registered;
     bool peer_eof;            /* the client closed its side */
+    uint16_t alt_svc_port;    /* HTTP/3's UDP port beside this TLS listener, or 0 */
     int64_t send_deadline_ms; /* output pending without progress until then */
     char peer[64];
 };
@@ -42,6 +43,7 @@ static void on_request(struct h2_session *s, struct h2_stream *st)
     struct h2_conn *c = s->ud;
     const struct config *cfg = c->wk->cfg;
     http_request_set_conn(&st->req, c->tr.fd, c->tr.tls);
+    st->req.alt_svc_port = c->alt_svc_port;
     if (st->reject_status)
         dispatch_error(&st->req, &st->resp, st->reject_status);
     else
@@ -286,6 +288,7 @@ void h2_conn_open(struct worker *wk, struct transport tr, const char *peer, cons
     c->timer.cb = on_timer;
     c->wk = wk;
     c->tr = tr;
+    if (tr.tls) c->alt_svc_port = wire_h3_port(wk, tr.fd);
     snprintf(c->peer, sizeof(c->peer), "%s", peer ? peer : "-");
     struct h2_session_params p;
     h2_session_params_from_config(&p, wk->cfg, tr.tls != NULL, c->peer);

@@ -40,6 +40,11 @@ void conninfo_from_request(const struct http_request *req, struct conninfo *info
         info->cipher = tls_conn_cipher(req->tls);
         info->alpn = tls_conn_alpn(req->tls);
         info->sni = tls_conn_sni(req->tls);
+    } else if (req->version == 30) {
+        /* QUIC always runs TLS 1.3 (RFC 9001); its session lives in src/quic */
+        info->tls = true;
+        info->tls_version = "TLSv1.3";
+        info->alpn = "h3";
     }
     info->address = req->peer[0] ? req->peer : NULL;
     info->port = peer_port(req);

@@ -60,6 +60,9 @@ struct http_request {
      * with the tls_conn_* accessors) and its socket, whose peer port getpeername(2) gives when
      * asked for, so that no other request pays for it. */
     bool has_conn;
+    /* The UDP port HTTP/3 is served on for this request's TLS listener, or 0: responses
+     * then advertise it with Alt-Svc (RFC 7838, RFC 9114 §3.1.1). */
+    uint16_t alt_svc_port;
     int conn_fd;
     const struct tls_conn *tls;
 };

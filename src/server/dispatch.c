@@ -102,8 +102,25 @@ static void respond_trace(struct http_request *req, struct http_response *resp)
     resp->body = body_source_mem(req->pool, copy, len);
 }
 
+static void route(const struct config *cfg, struct static_cache *cache, struct http_request *req,
+                  struct http_response *resp);
+
 void dispatch_request(const struct config *cfg, struct static_cache *cache,
                       struct http_request *req, struct http_response *resp)
+{
+    route(cfg, cache, req, resp);
+    if (req->alt_svc_port) {
+        /* RFC 7838 §3: HTTP/3 on the same host, this UDP port, remembered for a day */
+        char *v = pool_alloc(req->pool, 32);
+        if (v) {
+            int n = snprintf(v, 32, "h3=\":%u\"; ma=86400", (unsigned)req->alt_svc_port);
+            http_fields_add(&resp->headers, req->pool, STR_LIT("alt-svc"), str_make(v, (size_t)n));
+        }
+    }
+}
+
+static void route(const struct config *cfg, struct static_cache *cache, struct http_request *req,
+                  struct http_response *resp)
 {
     const struct config_server *srv = config_find_server(cfg, req->host.p, req->host.len);
     switch (req->method) {

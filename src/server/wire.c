@@ -1,6 +1,10 @@
 #include "server/wire.h"
 
+#include <netinet/in.h>
 #include <stddef.h>
+#include <sys/socket.h>
+
+#include "server/server.h"
 
 #define MAX_OBSERVERS 8
 
@@ -60,4 +64,15 @@ void wire_exchange_done(struct worker *wk, const struct http_request *req,
 {
     for (size_t i = 0; i < n_observers; i++)
         observers[i](wk, req, resp);
+}
+
+uint16_t wire_h3_port(const struct worker *wk, int fd)
+{
+    if (!udp_ops || !wk->n_udp) return 0;
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0) return 0;
+    if (ss.ss_family == AF_INET) return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    if (ss.ss_family == AF_INET6) return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    return 0;
 }

@@ -8,6 +8,8 @@
 #include "http/request.h"
 #include "http/response.h"
 
+#include <stdint.h>
+
 struct worker;
 
 enum listener_kind {
@@ -39,6 +41,10 @@ struct wire_udp_ops {
 void wire_register_udp(const struct wire_udp_ops *ops);
 /* The registered datagram wire, or NULL. */
 const struct wire_udp_ops *wire_udp(void);
+
+/* The UDP port HTTP/3 answers on beside the TLS connection fd (its local port), or 0 when
+ * no datagram wire runs (not built, or `quic: false`). */
+uint16_t wire_h3_port(const struct worker *wk, int fd);
 
 /* Registers a function each worker thread calls when it exits (per-thread scratch space). */
 void wire_register_thread_cleanup(void (*fn)(void));

@@ -112,3 +112,44 @@ def test_garbage_datagrams(h3srv, tmp_path):
     rc, err, out = gtls(h3srv, ["/hello.txt"], tmp_path)
     assert rc == 0, err
     assert (out / "hello.txt").read_bytes() == t.HELLO
+
+
+@pytest.mark.parametrize("version", ["--http1.1", "--http2"])
+def test_alt_svc_advertises_h3(h3srv, version):
+    """RFC 9114 §3.1.1: responses over TLS advertise HTTP/3 on the same port (UDP)."""
+    r = subprocess.run(["curl", "-sSk", version, "-o", "/dev/null", "-D", "-",
+                        f"https://127.0.0.1:{h3srv.tls_port}/hello.txt"],
+                       capture_output=True, text=True, timeout=10 * t.SLOW)
+    assert r.returncode == 0, r.stderr
+    assert f'alt-svc: h3=":{h3srv.tls_port}"; ma=86400' in r.stdout.lower()
+    # not on cleartext
+    r = subprocess.run(["curl", "-sS", "-o", "/dev/null", "-D", "-",
+                        f"http://127.0.0.1:{h3srv.port}/hello.txt"],
+                       capture_output=True, text=True, timeout=10 * t.SLOW)
+    assert "alt-svc" not in r.stdout.lower()
+
+
+def test_no_alt_svc_without_quic(make_tls_server, certs):  # noqa: F811
+    srv = make_tls_server(certs.ec, certs.ec_key, quic=False)
+    r = subprocess.run(["curl", "-sSk", "-o", "/dev/null", "-D", "-",
+                        f"https://127.0.0.1:{srv.tls_port}/hello.txt"],
+                       capture_output=True, text=True, timeout=10 * t.SLOW)
+    assert r.returncode == 0 and "alt-svc" not in r.stdout.lower()
+
+
+def test_connection_info_over_h3(make_tls_server, certs, tmp_path):  # noqa: F811
+    if not http3_built():
+        pytest.skip("tern was built without QUIC")
+    import json
+
+    def mutate(cfg):
+        cfg["servers"][0]["locations"].append(
+            {"path": "/.well-known/tern/connection", "connection_info": True})
+
+    srv = make_tls_server(certs.ec, certs.ec_key, mutate=mutate)
+    rc, err, out = gtls(srv, ["/.well-known/tern/connection"], tmp_path)
+    assert rc == 0, err
+    info = json.loads((out / "connection").read_text())
+    assert info["http_version"] == "HTTP/3"
+    assert info["tls"]["version"] == "TLSv1.3" and info["tls"]["alpn"] == "h3"
+    assert info["client"]["address"] == "127.0.0.1"
