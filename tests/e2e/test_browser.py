@@ -25,11 +25,12 @@ pytestmark = pytest.mark.skipif(CHROMIUM is None,
 ENDPOINT = "/.well-known/tern/connection"
 
 
-def _dump_dom(url, *flags, timeout=40):
+def _dump_dom(url, *flags, timeout=40, quic=False):
     """The DOM after the page's scripts ran (virtual time lets the fetch finish first)."""
     profile = tempfile.mkdtemp(prefix="tern-chromium-")
     try:
-        cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+        cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
+               "--enable-quic" if quic else "--disable-quic",
                "--no-first-run", "--disable-background-networking", "--disable-component-update",
                "--disable-sync", "--disable-dev-shm-usage", f"--user-data-dir={profile}",
                "--ignore-certificate-errors", "--virtual-time-budget=5000", *flags,
@@ -47,9 +48,9 @@ def _site(cfg, endpoint=True):
         cfg["servers"][0]["locations"].append({"path": ENDPOINT, "connection_info": True})
 
 
-def _via(url, *flags):
+def _via(url, *flags, quic=False):
     """The page's "You are on ..." line as the browser rendered it, or None when hidden."""
-    r = _dump_dom(url, *flags)
+    r = _dump_dom(url, *flags, quic=quic)
     dom = r.stdout.decode(errors="replace")
     assert r.returncode == 0, r.stderr.decode(errors="replace")[-2000:]
     title = re.search(r"<title>(.*?)</title>", (WWW / "index.html").read_text()).group(1)
@@ -91,3 +92,31 @@ def test_chromium_without_the_endpoint(make_tls_server, certs):  # noqa: F811
                           mutate=lambda cfg: _site(cfg, endpoint=False))
     assert _via(f"https://127.0.0.1:{srv.tls_port}/") is None
     assert re.search(rf'"GET {re.escape(ENDPOINT)} HTTP/2\.0" 404 ', srv.read(srv.access_log))
+
+
+def _spki_hash(cert):
+    """base64(SHA-256(SubjectPublicKeyInfo)), as --ignore-certificate-errors-spki-list wants."""
+    import base64
+    import hashlib
+
+    pub = subprocess.run(["openssl", "x509", "-pubkey", "-noout", "-in", str(cert)],
+                         capture_output=True, check=True).stdout
+    der = subprocess.run(["openssl", "pkey", "-pubin", "-outform", "der"], input=pub,
+                         capture_output=True, check=True).stdout
+    return base64.b64encode(hashlib.sha256(der).digest()).decode()
+
+
+def test_chromium_loads_site_over_h3(make_tls_server, certs):  # noqa: F811
+    """Every resource of the site over HTTP/3: QUIC forced on for the origin, the self-signed
+    key trusted by its SPKI hash (a browser needs the literal IP for this)."""
+    out = subprocess.run([t.TERN_BIN, "-V"], capture_output=True, text=True).stdout
+    if "http3: yes" not in out:
+        pytest.skip("tern was built without QUIC")
+    srv = make_tls_server(certs.ec, certs.ec_key, name="browser3", mutate=_site)
+    via = _via(f"https://127.0.0.1:{srv.tls_port}/",
+               f"--origin-to-force-quic-on=127.0.0.1:{srv.tls_port}",
+               f"--ignore-certificate-errors-spki-list={_spki_hash(certs.ec)}", quic=True)
+    assert via == "You are on HTTP/3 over QUIC (TLS 1.3), from 127.0.0.1.", via
+    log = srv.read(srv.access_log)
+    for path in ("/", "/style.css", "/logo.png", ENDPOINT):
+        assert re.search(rf'"GET {re.escape(path)} HTTP/3\.0" 200 ', log), log
