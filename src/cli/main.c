@@ -6,7 +6,8 @@
 static void usage(FILE *f)
 {
     fprintf(f, "usage: tern serve [DIR] [--listen ADDR:PORT]... [--tls-listen ADDR:PORT]...\n"
-               "                  [--cert FILE --key FILE] [--workers N]\n"
+               "                  [--quic-listen ADDR:PORT]... [--cert FILE --key FILE]\n"
+               "                  [--workers N]\n"
                "                  [--access-log PATH|stdout|off] [--error-log PATH|stderr]\n"
                "                  [-c FILE]\n"
                "       tern check -c FILE\n"

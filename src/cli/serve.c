@@ -23,6 +23,8 @@ struct serve_args {
     int n_listens;
     const char *tls_listens[64];
     int n_tls_listens;
+    const char *quic_listens[64];
+    int n_quic_listens;
     const char *cert;
     const char *key;
     int workers; /* -1: not given */
@@ -40,6 +42,10 @@ static int parse_args(int argc, char **argv, struct serve_args *a)
         if (strcmp(arg, "--listen") == 0 || strcmp(arg, "-l") == 0) {
             if (!val || a->n_listens >= 64) goto missing;
             a->listens[a->n_listens++] = val;
+            i++;
+        } else if (strcmp(arg, "--quic-listen") == 0) {
+            if (!val || a->n_quic_listens >= 64) goto missing;
+            a->quic_listens[a->n_quic_listens++] = val;
             i++;
         } else if (strcmp(arg, "--tls-listen") == 0) {
             if (!val || a->n_tls_listens >= 64) goto missing;
@@ -130,9 +136,11 @@ static struct config *load_config(const struct serve_args *a, char *err, size_t 
             return NULL;
         }
     }
-    if (a->n_listens || a->n_tls_listens) {
-        /* --listen replaces the cleartext listeners, --tls-listen the TLS ones */
-        size_t max = cfg->n_listens + (size_t)a->n_listens + (size_t)a->n_tls_listens;
+    if (a->n_listens || a->n_tls_listens || a->n_quic_listens) {
+        /* --listen replaces the cleartext listeners, --tls-listen the TLS ones, --quic-listen
+         * the UDP-only ones */
+        size_t max = cfg->n_listens + (size_t)a->n_listens + (size_t)a->n_tls_listens +
+                     (size_t)a->n_quic_listens;
         struct config_listen *ls = calloc(max, sizeof(*ls));
         size_t n = 0;
         if (!ls) {
@@ -140,24 +148,26 @@ static struct config *load_config(const struct serve_args *a, char *err, size_t 
             snprintf(err, errlen, "out of memory");
             return NULL;
         }
-        for (int pass = 0; pass < 2; pass++) {
-            bool tls = pass == 1;
-            int given = tls ? a->n_tls_listens : a->n_listens;
-            const char *const *list = tls ? a->tls_listens : a->listens;
+        static const char *const flags[] = {"--listen", "--tls-listen", "--quic-listen"};
+        for (int pass = 0; pass < 3; pass++) {
+            bool tls = pass == 1, quic = pass == 2;
+            int given = quic ? a->n_quic_listens : tls ? a->n_tls_listens : a->n_listens;
+            const char *const *list = quic ? a->quic_listens : tls ? a->tls_listens : a->listens;
             for (int i = 0; i < given; i++) {
                 if (config_parse_listen(list[i], &ls[n]) < 0) {
-                    snprintf(err, errlen, "bad %s '%s' (want ADDR:PORT or [V6]:PORT)",
-                             tls ? "--tls-listen" : "--listen", list[i]);
+                    snprintf(err, errlen, "bad %s '%s' (want ADDR:PORT or [V6]:PORT)", flags[pass],
+                             list[i]);
                     for (size_t j = 0; j < n; j++)
                         free(ls[j].host);
                     free(ls);
                     config_free(cfg);
                     return NULL;
                 }
-                ls[n++].tls = tls;
+                ls[n].tls = tls;
+                ls[n++].quic_only = quic;
             }
             for (size_t i = 0; given == 0 && i < cfg->n_listens; i++) {
-                if (cfg->listens[i].tls != tls) continue;
+                if (cfg->listens[i].tls != tls || cfg->listens[i].quic_only != quic) continue;
                 ls[n] = cfg->listens[i];
                 cfg->listens[i].host = NULL;
                 n++;
@@ -267,10 +277,16 @@ int cli_serve(int argc, char **argv)
         server_free(&srv);
         return 1;
     }
-    for (size_t i = 0; i < cfg->n_listens; i++)
-        log_info("listening on %s://%s%s%s:%d", cfg->listens[i].tls ? "https" : "http",
-                 strchr(cfg->listens[i].host, ':') ? "[" : "", cfg->listens[i].host,
-                 strchr(cfg->listens[i].host, ':') ? "]" : "", cfg->listens[i].port);
+    for (size_t i = 0; i < cfg->n_listens; i++) {
+        const struct config_listen *l = &cfg->listens[i];
+        bool v6 = strchr(l->host, ':') != NULL;
+        if (!l->quic_only)
+            log_info("listening on %s://%s%s%s:%d", l->tls ? "https" : "http", v6 ? "[" : "",
+                     l->host, v6 ? "]" : "", l->port);
+        if (srv.workers[0].n_udp && (l->quic_only || (l->tls && cfg->quic)))
+            log_info("listening on udp %s%s%s:%d (HTTP/3)", v6 ? "[" : "", l->host, v6 ? "]" : "",
+                     l->port);
+    }
     log_info("tern %s started with %d workers", TERN_VERSION, srv.n_workers);
 
     bool graceful = false;

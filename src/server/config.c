@@ -208,6 +208,7 @@ int config_parse_listen(const char *s, struct config_listen *out)
     const char *port;
     if (!s || !*s) return -1;
     out->tls = false;
+    out->quic_only = false;
     if (s[0] == '[') {
         const char *end = strchr(s, ']');
         if (!end || end[1] != ':' || (size_t)(end - s - 1) >= sizeof(host)) return -1;

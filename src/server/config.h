@@ -64,7 +64,8 @@ struct config_server {
 struct config_listen {
     char *host; /* "127.0.0.1", "::1", "0.0.0.0" (no brackets) */
     int port;
-    bool tls; /* TLS listener (ALPN h2, http/1.1) */
+    bool tls;       /* TLS listener (ALPN h2, http/1.1) */
+    bool quic_only; /* UDP only: HTTP/3 over QUIC and no TCP listener (quic_listen) */
 };
 
 struct config_tls {

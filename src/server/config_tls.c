@@ -122,14 +122,15 @@ int cfg_http2(struct loader *L, const struct cnode *v)
     return 0;
 }
 
-int cfg_tls_listen(struct loader *L, const struct cnode *v)
+/* tls_listen (TCP with TLS, and QUIC beside it) or quic_listen (UDP alone). */
+static int cfg_listen_kind(struct loader *L, const struct cnode *v, const char *key, bool quic_only)
 {
     struct config *cfg = L->cfg;
     size_t count = v->kind == CNODE_SEQ ? v->count : 1;
     char buf[80];
     if (v->kind == CNODE_MAP)
-        return cfg_fail(L, v, "'tls_listen' must be an address or a list of them, not a mapping");
-    if (count == 0) return cfg_fail(L, v, "'tls_listen' must not be empty");
+        return cfg_fail(L, v, "'%s' must be an address or a list of them, not a mapping", key);
+    if (count == 0) return cfg_fail(L, v, "'%s' must not be empty", key);
     if (cfg->n_listens + count > CONFIG_MAX_LISTENS)
         return cfg_fail(L, v, "more than %d listen addresses", CONFIG_MAX_LISTENS);
     struct config_listen *ls = realloc(cfg->listens, (cfg->n_listens + count) * sizeof(*ls));
@@ -139,21 +140,33 @@ int cfg_tls_listen(struct loader *L, const struct cnode *v)
     for (; item; item = v->kind == CNODE_SEQ ? item->next : NULL) {
         const char *s;
         struct config_listen tmp;
-        if (cfg_text(L, item, "tls_listen", &s) < 0) return -1;
+        if (cfg_text(L, item, key, &s) < 0) return -1;
         if (config_parse_listen(s, &tmp) < 0)
             return cfg_fail(L, item, "invalid listen address '%s' (ADDR:PORT or [IPv6]:PORT)",
                             cfg_show(item, buf, sizeof(buf)));
         for (size_t i = 0; i < cfg->n_listens; i++) {
-            if (cfg->listens[i].port == tmp.port && strcmp(cfg->listens[i].host, tmp.host) == 0) {
+            if (cfg->listens[i].port == tmp.port && cfg->listens[i].quic_only == quic_only &&
+                strcmp(cfg->listens[i].host, tmp.host) == 0) {
                 free(tmp.host);
                 return cfg_fail(L, item, "listen address '%s' is given twice",
                                 cfg_show(item, buf, sizeof(buf)));
             }
         }
-        tmp.tls = true;
+        tmp.tls = !quic_only;
+        tmp.quic_only = quic_only;
         cfg->listens[cfg->n_listens++] = tmp;
     }
     return 0;
+}
+
+int cfg_tls_listen(struct loader *L, const struct cnode *v)
+{
+    return cfg_listen_kind(L, v, "tls_listen", false);
+}
+
+int cfg_quic_listen(struct loader *L, const struct cnode *v)
+{
+    return cfg_listen_kind(L, v, "quic_listen", true);
 }
 
 int cfg_strv(struct loader *L, const struct cnode *v, const char *key, size_t max, char ***out,

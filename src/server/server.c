@@ -283,11 +283,17 @@ static void *worker_main(void *arg)
 static int worker_open_udp(struct worker *wk, const struct config *cfg)
 {
     const struct wire_udp_ops *udp = wire_udp();
-    if (!udp || !cfg->quic) return 0;
+    for (size_t i = 0; !udp && i < cfg->n_listens; i++)
+        if (cfg->listens[i].quic_only) {
+            log_error("quic_listen %s:%d: this build has no QUIC", cfg->listens[i].host,
+                      cfg->listens[i].port);
+            return -1;
+        }
+    if (!udp) return 0;
     wk->udp = calloc(cfg->n_listens, sizeof(*wk->udp));
     if (!wk->udp) return -1;
     for (size_t i = 0; i < cfg->n_listens; i++) {
-        if (!cfg->listens[i].tls) continue;
+        if (!(cfg->listens[i].tls && cfg->quic) && !cfg->listens[i].quic_only) continue;
         char err[256];
         void *l = udp->open(wk, &cfg->listens[i], err, sizeof(err));
         if (!l) {
@@ -318,6 +324,8 @@ static int worker_init(struct server *srv, struct worker *wk, int id, const stru
     for (size_t i = 0; i < cfg->n_listens; i++) {
         struct listener *ls = &wk->listeners[i];
         ls->worker = wk;
+        ls->watch.fd = -1;
+        if (cfg->listens[i].quic_only) continue; /* UDP only: worker_open_udp */
         ls->tls = cfg->listens[i].tls;
         ls->open = wire_accept_for(ls->tls ? LISTENER_TCP_TLS : LISTENER_TCP);
         if (!ls->open) {
@@ -352,7 +360,7 @@ static void worker_free(struct worker *wk)
 bool server_config_has_tls(const struct config *cfg)
 {
     for (size_t i = 0; i < cfg->n_listens; i++)
-        if (cfg->listens[i].tls) return true;
+        if (cfg->listens[i].tls || cfg->listens[i].quic_only) return true;
     return false;
 }
 

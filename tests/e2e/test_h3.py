@@ -153,3 +153,47 @@ def test_connection_info_over_h3(make_tls_server, certs, tmp_path):  # noqa: F81
     assert info["http_version"] == "HTTP/3"
     assert info["tls"]["version"] == "TLSv1.3" and info["tls"]["alpn"] == "h3"
     assert info["client"]["address"] == "127.0.0.1"
+
+
+def test_quic_listen_alone(make_tls_server, certs, tmp_path):  # noqa: F811
+    """quic_listen: a UDP-only HTTP/3 address; with quic: false the TLS port has no UDP side
+    and Alt-Svc names the quic_listen port."""
+    if not http3_built():
+        pytest.skip("tern was built without QUIC")
+    qport = t.free_port()
+
+    def mutate(cfg):
+        cfg["quic"] = False
+        cfg["quic_listen"] = [f"127.0.0.1:{qport}"]
+
+    srv = make_tls_server(certs.ec, certs.ec_key, mutate=mutate)
+
+    class At:
+        tls_port = qport
+
+    rc, err, out = gtls(At, ["/hello.txt"], tmp_path)
+    assert rc == 0, err
+    assert (out / "hello.txt").read_bytes() == t.HELLO
+    r = subprocess.run(["curl", "-sSk", "-o", "/dev/null", "-D", "-",
+                        f"https://127.0.0.1:{srv.tls_port}/hello.txt"],
+                       capture_output=True, text=True, timeout=10 * t.SLOW)
+    assert f'alt-svc: h3=":{qport}"; ma=86400' in r.stdout.lower()
+    assert f"listening on udp 127.0.0.1:{qport} (HTTP/3)" in srv.read(srv.error_log)
+
+
+def test_quic_listen_flag(make_server, certs, tmp_path):  # noqa: F811
+    if not http3_built():
+        pytest.skip("tern was built without QUIC")
+    qport = t.free_port()
+    srv = make_server(args=["serve", "@BASE@/root", "--listen", "127.0.0.1:@PORT@",
+                            "--quic-listen", f"127.0.0.1:{qport}", "--cert", str(certs.ec),
+                            "--key", str(certs.ec_key), "--workers", "1",
+                            "--error-log", "@BASE@/error.log"])
+
+    class At:
+        tls_port = qport
+
+    rc, err, out = gtls(At, ["/hello.txt"], tmp_path)
+    assert rc == 0, err
+    assert (out / "hello.txt").read_bytes() == t.HELLO
+    assert srv.get("/hello.txt").status == 200
