@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "quic/internal.h"
+#include "quic/route.h"
 #include "quic/stream.h"
 
 struct quic_conn {
@@ -51,7 +52,8 @@ static int new_cid_cb(ngtcp2_conn *nc, ngtcp2_cid *cid, uint8_t *token, size_t c
 {
     (void)nc;
     struct quic_conn *c = ud;
-    if (gnutls_rnd(GNUTLS_RND_RANDOM, cid->data, cidlen) != 0) return NGTCP2_ERR_CALLBACK_FAILURE;
+    if (cidlen != QUIC_SCID_LEN || quic_route_make_cid(cid->data, c->cfg.server_id, c->cfg.worker))
+        return NGTCP2_ERR_CALLBACK_FAILURE;
     cid->datalen = cidlen;
     if (ngtcp2_crypto_generate_stateless_reset_token(token, c->cfg.reset_secret,
                                                      QUIC_RESET_SECRET_LEN, cid) != 0)
@@ -231,7 +233,10 @@ struct quic_conn *quic_conn_accept(const struct quic_conn_config *cfg, const uin
     quic_streams_init(&c->streams);
 
     ngtcp2_cid scid = {.datalen = QUIC_SCID_LEN};
-    gnutls_rnd(GNUTLS_RND_RANDOM, scid.data, scid.datalen);
+    if (quic_route_make_cid(scid.data, cfg->server_id, cfg->worker) != 0) {
+        free(c);
+        return NULL;
+    }
     ngtcp2_callbacks cb;
     fill_callbacks(&cb);
     ngtcp2_settings st;

@@ -72,6 +72,8 @@ struct quic_conn_config {
     void (*cid_add)(void *owner, const uint8_t *cid, size_t len);
     void (*cid_remove)(void *owner, const uint8_t *cid, size_t len);
     void *owner;
+    /* Every CID issued starts with these two bytes (route.h): datagrams are steered by them. */
+    uint8_t server_id, worker;
 };
 
 /* Lifecycle states, in order. */
@@ -148,6 +150,12 @@ struct quic_server_config {
     /* The connection is about to be freed. */
     void (*conn_free)(struct quic_conn *c, void *app, void *ud);
     void *ud;
+    /* This socket's place in its SO_REUSEPORT group: sockets must be created in worker order,
+     * so that the group index equals worker. With nworkers > 1 a steering program sends each
+     * datagram to the worker its connection ID names (migration keeps its worker). Tests turn
+     * it off with the environment variable TERN_TEST_QUIC_NO_STEERING to show what it does. */
+    unsigned worker, nworkers;
+    uint8_t server_id; /* first byte of every connection ID (for an L4 balancer) */
 };
 
 /* Binds a non-blocking UDP socket (SO_REUSEPORT, packet info) and watches it on loop.

@@ -10,6 +10,7 @@
 #include "core/loop.h"
 #include "quic/cidmap.h"
 #include "quic/internal.h"
+#include "quic/route.h"
 
 #define RECV_BATCH 32
 #define RECV_SIZE  2048
@@ -205,6 +206,8 @@ static struct qs_conn *accept_conn(struct quic_server *s, const uint8_t *data, s
         .cid_add = cid_add,
         .cid_remove = cid_remove,
         .owner = q,
+        .server_id = s->cfg.server_id,
+        .worker = (uint8_t)s->cfg.worker,
     };
     if (!(q->c = quic_conn_accept(&cc, data, len, path, now))) {
         free(q);
@@ -234,7 +237,8 @@ static struct qs_conn *on_datagram(struct quic_server *s, const uint8_t *data, s
     struct qs_conn *q = cidmap_get(&s->cids, vc.dcid, vc.dcidlen);
     if (!q) {
         if (!(data[0] & 0x80)) {
-            send_stateless_reset(s, &vc, len, path);
+            if (quic_route_may_reset(data, len, s->cfg.server_id, s->cfg.worker, s->cfg.nworkers))
+                send_stateless_reset(s, &vc, len, path);
             return NULL;
         }
         if (s->stopped || !(q = accept_conn(s, data, len, path, now))) return NULL;
@@ -313,7 +317,8 @@ static void on_readable(struct io_watch *w, uint32_t events)
 
 /* ---- lifecycle ---- */
 
-static int open_socket(const struct sockaddr *addr, socklen_t len)
+static int open_socket(const struct sockaddr *addr, socklen_t len,
+                       const struct quic_server_config *cfg)
 {
     int fd = socket(addr->sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_UDP);
     if (fd < 0) return -1;
@@ -324,7 +329,13 @@ static int open_socket(const struct sockaddr *addr, socklen_t len)
              setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one)) == 0;
     else
         ok = ok && setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one)) == 0;
-    if (!ok || bind(fd, addr, len) != 0) {
+    ok = ok && bind(fd, addr, len) == 0;
+    /* After bind: a socket with a program of its own may not join a group. Each socket sets
+     * the same program for the whole group; worker bytes go up to 255, so larger groups keep
+     * the kernel's 4-tuple hash. */
+    if (cfg->nworkers > 1 && cfg->nworkers <= 256 && !getenv("TERN_TEST_QUIC_NO_STEERING"))
+        ok = ok && quic_route_attach(fd, cfg->server_id, cfg->nworkers) == 0;
+    if (!ok) {
         int e = errno;
         close(fd);
         errno = e;
@@ -348,7 +359,7 @@ struct quic_server *quic_server_new(struct loop *loop, const struct sockaddr *ad
         return NULL;
     }
     cidmap_init(&s->cids, seed);
-    s->w.fd = open_socket(addr, addrlen);
+    s->w.fd = open_socket(addr, addrlen, cfg);
     s->w.cb = on_readable;
     s->bound_len = sizeof(s->bound);
     if (s->w.fd < 0 || getsockname(s->w.fd, (struct sockaddr *)&s->bound, &s->bound_len) != 0 ||
