@@ -88,3 +88,32 @@ def test_without_steering_migration_breaks(multi, tmp_path, monkeypatch):
         if rc != 0 or not got.exists() or got.read_bytes() != srv.big:
             failed += 1
     assert failed > 0
+
+
+def test_forced_retry(multi, tmp_path, monkeypatch):
+    """Address validation (RFC 9000 §8.1.2): every new client first gets a Retry, comes back
+    with its token (to the worker that issued it, by the Retry's SCID) and is served; it also
+    gets a NEW_TOKEN token for its next connection (RFC 9000 §8.1.3)."""
+    monkeypatch.setenv("TERN_TEST_QUIC_RETRY", "1")
+    srv = multi()
+    for i in range(4):
+        out = tmp_path / f"retry{i}"
+        out.mkdir()
+        r = subprocess.run(["gtlsclient", "--exit-on-all-streams-close", "--download", str(out),
+                            "127.0.0.1", str(srv.tls_port),
+                            f"https://127.0.0.1:{srv.tls_port}/hello.txt"],
+                           capture_output=True, timeout=30 * t.SLOW)
+        log = (r.stdout + r.stderr).decode(errors="replace")
+        assert r.returncode == 0, log[-3000:]
+        assert (out / "hello.txt").read_bytes() == t.HELLO
+        assert "type=Retry" in log
+        assert "frm rx" in log and "NEW_TOKEN(0x07)" in log
+    srv.assert_tls_healthy()
+
+
+def test_forced_retry_large_body(multi, tmp_path, monkeypatch):
+    monkeypatch.setenv("TERN_TEST_QUIC_RETRY", "1")
+    srv = multi()
+    rc, err, got = gtls(srv, "/big24.bin", tmp_path)
+    assert rc == 0, err
+    assert got.read_bytes() == srv.big
