@@ -44,32 +44,35 @@ int quic_route_pick(const uint8_t *pkt, size_t len, uint8_t server_id, unsigned 
 size_t quic_route_program(struct sock_filter *prog, uint8_t server_id, unsigned nworkers)
 {
     /* Jump offsets count from the next instruction; HASH and LONG are instruction indexes. */
-    enum { LONG = 9, HASH = 18 };
+    enum { LONG = 11, HASH = 20 };
 #define TO(from, to) ((uint8_t)((to) - (from)-1))
     uint32_t n = nworkers ? nworkers : 1;
     const struct sock_filter p[] = {
-        /* 0 */ BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 0),
-        /* 1 */ BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, 0x80, TO(1, LONG), 0),
+        /* an empty datagram: a load past the end would answer socket 0 */
+        /* 0 */ BPF_STMT(BPF_LD | BPF_W | BPF_LEN, 0),
+        /* 1 */ BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 1, 0, TO(1, HASH)),
+        /* 2 */ BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 0),
+        /* 3 */ BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, 0x80, TO(3, LONG), 0),
         /* short header: A = its length, then the DCID's server and worker bytes */
-        /* 2 */ BPF_STMT(BPF_LD | BPF_W | BPF_LEN, 0),
-        /* 3 */ BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, SHORT_DCID + QUIC_SCID_LEN, 0, TO(3, HASH)),
-        /* 4 */ BPF_STMT(BPF_LD | BPF_B | BPF_ABS, SHORT_DCID + QUIC_ROUTE_SERVER_BYTE),
-        /* 5 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, server_id, 0, TO(5, HASH)),
-        /* 6 */ BPF_STMT(BPF_LD | BPF_B | BPF_ABS, SHORT_DCID + QUIC_ROUTE_WORKER_BYTE),
-        /* 7 */ BPF_STMT(BPF_ALU | BPF_MOD | BPF_K, n),
-        /* 8 */ BPF_STMT(BPF_RET | BPF_A, 0),
-        /* 9: long header */
-        /* 9 */ BPF_STMT(BPF_LD | BPF_W | BPF_LEN, 0),
-        /* 10 */ BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, LONG_DCID + QUIC_SCID_LEN, 0, TO(10, HASH)),
-        /* 11 */ BPF_STMT(BPF_LD | BPF_B | BPF_ABS, LONG_DCIDLEN),
-        /* 12 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, QUIC_SCID_LEN, 0, TO(12, HASH)),
-        /* 13 */ BPF_STMT(BPF_LD | BPF_B | BPF_ABS, LONG_DCID + QUIC_ROUTE_SERVER_BYTE),
-        /* 14 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, server_id, 0, TO(14, HASH)),
-        /* 15 */ BPF_STMT(BPF_LD | BPF_B | BPF_ABS, LONG_DCID + QUIC_ROUTE_WORKER_BYTE),
-        /* 16 */ BPF_STMT(BPF_ALU | BPF_MOD | BPF_K, n),
-        /* 17 */ BPF_STMT(BPF_RET | BPF_A, 0),
-        /* 18: an index out of range makes the kernel use its 4-tuple hash */
-        /* 18 */ BPF_STMT(BPF_RET | BPF_K, HASH_ANSWER),
+        /* 4 */ BPF_STMT(BPF_LD | BPF_W | BPF_LEN, 0),
+        /* 5 */ BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, SHORT_DCID + QUIC_SCID_LEN, 0, TO(5, HASH)),
+        /* 6 */ BPF_STMT(BPF_LD | BPF_B | BPF_ABS, SHORT_DCID + QUIC_ROUTE_SERVER_BYTE),
+        /* 7 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, server_id, 0, TO(7, HASH)),
+        /* 8 */ BPF_STMT(BPF_LD | BPF_B | BPF_ABS, SHORT_DCID + QUIC_ROUTE_WORKER_BYTE),
+        /* 9 */ BPF_STMT(BPF_ALU | BPF_MOD | BPF_K, n),
+        /* 10 */ BPF_STMT(BPF_RET | BPF_A, 0),
+        /* 11: long header */
+        /* 11 */ BPF_STMT(BPF_LD | BPF_W | BPF_LEN, 0),
+        /* 12 */ BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, LONG_DCID + QUIC_SCID_LEN, 0, TO(12, HASH)),
+        /* 13 */ BPF_STMT(BPF_LD | BPF_B | BPF_ABS, LONG_DCIDLEN),
+        /* 14 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, QUIC_SCID_LEN, 0, TO(14, HASH)),
+        /* 15 */ BPF_STMT(BPF_LD | BPF_B | BPF_ABS, LONG_DCID + QUIC_ROUTE_SERVER_BYTE),
+        /* 16 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, server_id, 0, TO(16, HASH)),
+        /* 17 */ BPF_STMT(BPF_LD | BPF_B | BPF_ABS, LONG_DCID + QUIC_ROUTE_WORKER_BYTE),
+        /* 18 */ BPF_STMT(BPF_ALU | BPF_MOD | BPF_K, n),
+        /* 19 */ BPF_STMT(BPF_RET | BPF_A, 0),
+        /* 20: an index out of range makes the kernel use its 4-tuple hash */
+        /* 20 */ BPF_STMT(BPF_RET | BPF_K, HASH_ANSWER),
     };
 #undef TO
     _Static_assert(sizeof(p) / sizeof(p[0]) == HASH + 1, "labels");
