@@ -341,6 +341,8 @@ static void *udp_open(struct worker *wk, const struct config_listen *cl, char *e
         .conn_new = q_conn_new,
         .conn_free = q_conn_free,
         .ud = l,
+        .worker = (unsigned)wk->id,
+        .nworkers = (unsigned)wk->srv->n_workers,
     };
     l->qs = quic_server_new(wk->loop, res->ai_addr, res->ai_addrlen, &qcfg);
     freeaddrinfo(res);

@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "quic/internal.h"
+#include "quic/route.h"
 #include "quic/stream.h"
 
 struct quic_conn {
@@ -51,7 +52,8 @@ static int new_cid_cb(ngtcp2_conn *nc, ngtcp2_cid *cid, uint8_t *token, size_t c
 {
     (void)nc;
     struct quic_conn *c = ud;
-    if (gnutls_rnd(GNUTLS_RND_RANDOM, cid->data, cidlen) != 0) return NGTCP2_ERR_CALLBACK_FAILURE;
+    if (cidlen != QUIC_SCID_LEN || quic_route_make_cid(cid->data, c->cfg.server_id, c->cfg.worker))
+        return NGTCP2_ERR_CALLBACK_FAILURE;
     cid->datalen = cidlen;
     if (ngtcp2_crypto_generate_stateless_reset_token(token, c->cfg.reset_secret,
                                                      QUIC_RESET_SECRET_LEN, cid) != 0)
@@ -70,9 +72,17 @@ static int remove_cid_cb(ngtcp2_conn *nc, const ngtcp2_cid *cid, void *ud)
 
 static int handshake_completed_cb(ngtcp2_conn *nc, void *ud)
 {
-    (void)nc;
     struct quic_conn *c = ud;
     c->handshake_done = true;
+    if (c->cfg.token_secret) {
+        /* A token for the client's next connection from this address (RFC 9000 §8.1.3). */
+        uint8_t tok[NGTCP2_CRYPTO_MAX_REGULAR_TOKENLEN];
+        const ngtcp2_path *p = ngtcp2_conn_get_path(nc);
+        ngtcp2_ssize n =
+            ngtcp2_crypto_generate_regular_token(tok, c->cfg.token_secret, QUIC_TOKEN_SECRET_LEN,
+                                                 p->remote.addr, p->remote.addrlen, quic_now_ns());
+        if (n > 0) ngtcp2_conn_submit_new_token(nc, tok, (size_t)n);
+    }
     if (c->cfg.cb->handshake_done) c->cfg.cb->handshake_done(c, c->cfg.app);
     return 0;
 }
@@ -200,8 +210,9 @@ static ngtcp2_path npath(const struct quic_path *p)
 }
 
 static void set_params(ngtcp2_transport_params *tp, const ngtcp2_pkt_hd *hd, const ngtcp2_cid *scid,
-                       const uint8_t *secret)
+                       const struct quic_conn_config *cfg)
 {
+    const uint8_t *secret = cfg->reset_secret;
     ngtcp2_transport_params_default(tp);
     tp->initial_max_streams_bidi = 100;
     tp->initial_max_streams_uni = 3;
@@ -212,6 +223,12 @@ static void set_params(ngtcp2_transport_params *tp, const ngtcp2_pkt_hd *hd, con
     tp->max_idle_timeout = 30 * NGTCP2_SECONDS;
     tp->active_connection_id_limit = 4;
     tp->original_dcid = hd->dcid;
+    if (cfg->retry_odcid_len) {
+        /* After a Retry both IDs go back to the client, which checks them (RFC 9000 §7.3). */
+        ngtcp2_cid_init(&tp->original_dcid, cfg->retry_odcid, cfg->retry_odcid_len);
+        tp->retry_scid = hd->dcid;
+        tp->retry_scid_present = 1;
+    }
     tp->stateless_reset_token_present = 1;
     ngtcp2_crypto_generate_stateless_reset_token(tp->stateless_reset_token, secret,
                                                  QUIC_RESET_SECRET_LEN, scid);
@@ -225,13 +242,19 @@ struct quic_conn *quic_conn_accept(const struct quic_conn_config *cfg, const uin
     struct quic_conn *c = calloc(1, sizeof(*c));
     if (!c) return NULL;
     c->cfg = *cfg;
+    /* These point into the first datagram: only quic_conn_accept reads them. */
+    c->cfg.token = c->cfg.retry_odcid = NULL;
+    c->cfg.token_len = c->cfg.retry_odcid_len = 0;
     c->odcid = hd.dcid;
     c->conn_ref.get_conn = get_conn;
     c->conn_ref.user_data = c;
     quic_streams_init(&c->streams);
 
     ngtcp2_cid scid = {.datalen = QUIC_SCID_LEN};
-    gnutls_rnd(GNUTLS_RND_RANDOM, scid.data, scid.datalen);
+    if (quic_route_make_cid(scid.data, cfg->server_id, cfg->worker) != 0) {
+        free(c);
+        return NULL;
+    }
     ngtcp2_callbacks cb;
     fill_callbacks(&cb);
     ngtcp2_settings st;
@@ -242,7 +265,11 @@ struct quic_conn *quic_conn_accept(const struct quic_conn_config *cfg, const uin
     st.max_stream_window = 4 * 1024 * 1024;
     st.handshake_timeout = 10 * NGTCP2_SECONDS; /* a half-open connection does not stay 30 s */
     ngtcp2_transport_params tp;
-    set_params(&tp, &hd, &scid, cfg->reset_secret);
+    set_params(&tp, &hd, &scid, cfg);
+    if (cfg->token_len) { /* validated by the server: the path needs no validation */
+        st.token.base = (uint8_t *)cfg->token;
+        st.token.len = cfg->token_len;
+    }
     ngtcp2_path np = npath(path);
     /* The client's DCID of its first Initial is our DCID for it until it moves to ours. */
     if (ngtcp2_conn_server_new(&c->nc, &hd.scid, &scid, &np, hd.version, &cb, &st, &tp, NULL, c) !=

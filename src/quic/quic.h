@@ -20,6 +20,10 @@
 #define QUIC_SCID_LEN 18
 /* Length of the secret that stateless reset tokens are derived from. */
 #define QUIC_RESET_SECRET_LEN 32
+/* Length of the per-process secret that Retry and NEW_TOKEN tokens are sealed with. */
+#define QUIC_TOKEN_SECRET_LEN 32
+/* Handshakes in flight on a worker above which new clients must prove their address first. */
+#define QUIC_RETRY_THRESHOLD_DEFAULT 200
 
 struct quic_tls;
 struct quic_conn;
@@ -72,6 +76,18 @@ struct quic_conn_config {
     void (*cid_add)(void *owner, const uint8_t *cid, size_t len);
     void (*cid_remove)(void *owner, const uint8_t *cid, size_t len);
     void *owner;
+    /* Every CID issued starts with these two bytes (route.h): datagrams are steered by them. */
+    uint8_t server_id, worker;
+    /* QUIC_TOKEN_SECRET_LEN bytes: once the handshake is done, a NEW_TOKEN frame gives the
+     * client a token that validates its address next time (RFC 9000 §8.1.3). NULL: none. */
+    const uint8_t *token_secret;
+    /* The Initial carried a token the server validated (token_len > 0); after a Retry, also the
+     * DCID of the client's very first Initial (RFC 9000 §7.3: original_destination_connection_id;
+     * the Initial's own DCID is then the Retry's SCID). */
+    const uint8_t *token;
+    size_t token_len;
+    const uint8_t *retry_odcid;
+    size_t retry_odcid_len;
 };
 
 /* Lifecycle states, in order. */
@@ -148,6 +164,21 @@ struct quic_server_config {
     /* The connection is about to be freed. */
     void (*conn_free)(struct quic_conn *c, void *app, void *ud);
     void *ud;
+    /* This socket's place in its SO_REUSEPORT group: sockets must be created in worker order,
+     * so that the group index equals worker. With nworkers > 1 a steering program sends each
+     * datagram to the worker its connection ID names (migration keeps its worker). Tests turn
+     * it off with the environment variable TERN_TEST_QUIC_NO_STEERING to show what it does. */
+    unsigned worker, nworkers;
+    uint8_t server_id; /* first byte of every connection ID (for an L4 balancer) */
+    /* Address validation (RFC 9000 §8.1): a client without a valid token gets a Retry when
+     * retry_always, or when the worker's handshakes in flight reach retry_threshold (0: the
+     * default QUIC_RETRY_THRESHOLD_DEFAULT). Returning clients bring a NEW_TOKEN token. The
+     * environment variable TERN_TEST_QUIC_RETRY sets retry_always (for tests). */
+    bool retry_always;
+    unsigned retry_threshold;
+    /* Caps per worker (0: none): live connections, and handshakes in flight. A new client over
+     * either gets CONNECTION_CLOSE with CONNECTION_REFUSED (RFC 9000 §20.1). */
+    size_t max_conns, max_handshakes;
 };
 
 /* Binds a non-blocking UDP socket (SO_REUSEPORT, packet info) and watches it on loop.
@@ -164,5 +195,7 @@ void quic_server_flush(struct quic_conn *c);
 void quic_server_stop_accepting(struct quic_server *s);
 /* Number of live connections. */
 size_t quic_server_conn_count(const struct quic_server *s);
+/* Number of connections whose handshake has not completed yet. */
+size_t quic_server_handshake_count(const struct quic_server *s);
 
 #endif

@@ -1,6 +1,7 @@
 /* The datagram side of QUIC for one worker: a UDP socket on the event loop, routing by
  * destination connection ID, version negotiation, stateless reset, one timer per connection. */
 #include <errno.h>
+#include <pthread.h>
 #include <netinet/in.h>
 #include <sys/epoll.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include "core/loop.h"
 #include "quic/cidmap.h"
 #include "quic/internal.h"
+#include "quic/route.h"
 
 #define RECV_BATCH 32
 #define RECV_SIZE  2048
@@ -27,6 +29,7 @@ struct qs_conn {
     struct qs_conn *prev, *next; /* all connections */
     struct qs_conn *dirty_next;  /* touched by the current batch of datagrams */
     bool dirty;
+    bool handshaking; /* counted in nhandshakes */
 };
 
 struct quic_server {
@@ -37,12 +40,27 @@ struct quic_server {
     socklen_t bound_len;
     struct cidmap cids;
     struct qs_conn *conns;
-    size_t nconns;
+    size_t nconns, nhandshakes;
     bool stopped; /* no new connections */
     uint8_t reset_secret[QUIC_RESET_SECRET_LEN];
     uint8_t rbuf[RECV_BATCH][RECV_SIZE];
     uint8_t sbuf[SEND_SIZE];
 };
+
+/* Retry and NEW_TOKEN tokens are sealed with one secret per process, so that any worker
+ * validates a token another issued (a returning client may hash to another worker). */
+static uint8_t token_secret[QUIC_TOKEN_SECRET_LEN];
+static bool token_secret_ok;
+static pthread_once_t token_once = PTHREAD_ONCE_INIT;
+
+static void token_secret_init(void)
+{
+    token_secret_ok = gnutls_rnd(GNUTLS_RND_KEY, token_secret, sizeof(token_secret)) == 0;
+}
+
+/* How long a Retry token and a NEW_TOKEN token are good for. */
+#define RETRY_TOKEN_TTL   (10 * NGTCP2_SECONDS)
+#define REGULAR_TOKEN_TTL (3600 * NGTCP2_SECONDS)
 
 /* ---- sending ---- */
 
@@ -90,9 +108,18 @@ static void send_to(struct quic_server *s, const uint8_t *data, size_t len,
     /* A full socket buffer drops the datagram: QUIC's loss recovery sends it again. */
 }
 
+static void handshake_over(struct qs_conn *q)
+{
+    if (q->handshaking) {
+        q->handshaking = false;
+        q->s->nhandshakes--;
+    }
+}
+
 static void conn_free(struct qs_conn *q)
 {
     struct quic_server *s = q->s;
+    handshake_over(q);
     timer_cancel(&q->timer);
     if (s->cfg.conn_free) s->cfg.conn_free(q->c, quic_conn_app(q->c), s->cfg.ud);
     quic_conn_free(q->c);
@@ -120,6 +147,7 @@ static void arm(struct qs_conn *q, uint64_t now)
 /* Sends everything the connection has now; false when it is closed (caller frees). */
 static bool flush(struct qs_conn *q, uint64_t now)
 {
+    if (q->handshaking && quic_conn_handshake_done(q->c)) handshake_over(q);
     struct quic_path path;
     size_t n;
     for (int i = 0; i < 4096 && (n = quic_conn_write(q->c, q->s->sbuf, SEND_SIZE, &path, now)); i++)
@@ -191,8 +219,17 @@ static void send_stateless_reset(struct quic_server *s, const ngtcp2_version_cid
     if (n > 0) send_to(s, s->sbuf, (size_t)n, path);
 }
 
+/* The token of a client's Initial, once checked. */
+struct checked_token {
+    const uint8_t *token; /* NULL: none, or not valid */
+    size_t len;
+    ngtcp2_cid odcid; /* after a Retry: the DCID of the client's first Initial */
+    bool retried;
+};
+
 static struct qs_conn *accept_conn(struct quic_server *s, const uint8_t *data, size_t len,
-                                   const struct quic_path *path, uint64_t now)
+                                   const struct quic_path *path, const struct checked_token *tk,
+                                   uint64_t now)
 {
     struct qs_conn *q = calloc(1, sizeof(*q));
     if (!q) return NULL;
@@ -205,6 +242,13 @@ static struct qs_conn *accept_conn(struct quic_server *s, const uint8_t *data, s
         .cid_add = cid_add,
         .cid_remove = cid_remove,
         .owner = q,
+        .server_id = s->cfg.server_id,
+        .worker = (uint8_t)s->cfg.worker,
+        .token_secret = token_secret_ok ? token_secret : NULL,
+        .token = tk->token,
+        .token_len = tk->token ? tk->len : 0,
+        .retry_odcid = tk->retried ? tk->odcid.data : NULL,
+        .retry_odcid_len = tk->retried ? tk->odcid.datalen : 0,
     };
     if (!(q->c = quic_conn_accept(&cc, data, len, path, now))) {
         free(q);
@@ -214,8 +258,88 @@ static struct qs_conn *accept_conn(struct quic_server *s, const uint8_t *data, s
     if (s->conns) s->conns->prev = q;
     s->conns = q;
     s->nconns++;
+    q->handshaking = true;
+    s->nhandshakes++;
     if (s->cfg.conn_new) quic_conn_set_app(q->c, s->cfg.conn_new(q->c, s->cfg.ud));
     return q;
+}
+
+/* Checks the token of an Initial (hd); false when it is a Retry token that is not valid
+ * (RFC 9000 §8.1.3: a bad NEW_TOKEN token is only ignored). */
+static bool check_token(const ngtcp2_pkt_hd *hd, const struct quic_path *path, uint64_t now,
+                        struct checked_token *tk)
+{
+    memset(tk, 0, sizeof(*tk));
+    if (!hd->token.len || !token_secret_ok) return true;
+    const ngtcp2_sockaddr *ra = (const ngtcp2_sockaddr *)&path->remote;
+    if (hd->token.base[0] == NGTCP2_CRYPTO_TOKEN_MAGIC_RETRY) {
+        if (ngtcp2_crypto_verify_retry_token(
+                &tk->odcid, hd->token.base, hd->token.len, token_secret, sizeof(token_secret),
+                hd->version, ra, path->remote_len, &hd->dcid, RETRY_TOKEN_TTL, now) != 0)
+            return false;
+        tk->retried = true;
+    } else if (hd->token.base[0] != NGTCP2_CRYPTO_TOKEN_MAGIC_REGULAR ||
+               ngtcp2_crypto_verify_regular_token(hd->token.base, hd->token.len, token_secret,
+                                                  sizeof(token_secret), ra, path->remote_len,
+                                                  REGULAR_TOKEN_TTL, now) != 0) {
+        return true;
+    }
+    tk->token = hd->token.base;
+    tk->len = hd->token.len;
+    return true;
+}
+
+/* Answers an Initial with a stateless Retry (RFC 9000 §17.2.5): the client comes back with
+ * the token, which proves it receives at its address. The Retry's SCID names this worker, so
+ * the client's next Initial is steered back here. */
+static void send_retry(struct quic_server *s, const ngtcp2_pkt_hd *hd, const struct quic_path *path,
+                       uint64_t now)
+{
+    ngtcp2_cid scid = {.datalen = QUIC_SCID_LEN};
+    uint8_t tok[NGTCP2_CRYPTO_MAX_RETRY_TOKENLEN];
+    if (quic_route_make_cid(scid.data, s->cfg.server_id, (uint8_t)s->cfg.worker) != 0) return;
+    ngtcp2_ssize tl = ngtcp2_crypto_generate_retry_token(
+        tok, token_secret, sizeof(token_secret), hd->version,
+        (const ngtcp2_sockaddr *)&path->remote, path->remote_len, &scid, &hd->dcid, now);
+    if (tl <= 0) return;
+    ngtcp2_ssize n = ngtcp2_crypto_write_retry(s->sbuf, SEND_SIZE, hd->version, &hd->scid, &scid,
+                                               &hd->dcid, tok, (size_t)tl);
+    if (n > 0) send_to(s, s->sbuf, (size_t)n, path);
+}
+
+/* Refuses a new client with CONNECTION_CLOSE in an Initial (RFC 9000 §10.2.3). */
+static void send_refused(struct quic_server *s, const ngtcp2_pkt_hd *hd, uint64_t error,
+                         const struct quic_path *path)
+{
+    ngtcp2_ssize n = ngtcp2_crypto_write_connection_close(s->sbuf, SEND_SIZE, hd->version,
+                                                          &hd->scid, &hd->dcid, error, NULL, 0);
+    if (n > 0) send_to(s, s->sbuf, (size_t)n, path);
+}
+
+/* A datagram for no connection that is not a short-header one: a new client's Initial, which
+ * the limits, address validation and Retry decide on. */
+static struct qs_conn *new_client(struct quic_server *s, const uint8_t *data, size_t len,
+                                  const struct quic_path *path, uint64_t now)
+{
+    ngtcp2_pkt_hd hd;
+    if (ngtcp2_accept(&hd, data, len) != 0 || hd.type != NGTCP2_PKT_INITIAL) return NULL;
+    if ((s->cfg.max_conns && s->nconns >= s->cfg.max_conns) ||
+        (s->cfg.max_handshakes && s->nhandshakes >= s->cfg.max_handshakes)) {
+        send_refused(s, &hd, NGTCP2_CONNECTION_REFUSED, path);
+        return NULL;
+    }
+    struct checked_token tk;
+    if (!check_token(&hd, path, now, &tk)) {
+        send_refused(s, &hd, NGTCP2_INVALID_TOKEN, path);
+        return NULL;
+    }
+    unsigned threshold =
+        s->cfg.retry_threshold ? s->cfg.retry_threshold : QUIC_RETRY_THRESHOLD_DEFAULT;
+    if (!tk.token && token_secret_ok && (s->cfg.retry_always || s->nhandshakes >= threshold)) {
+        send_retry(s, &hd, path, now);
+        return NULL;
+    }
+    return accept_conn(s, data, len, path, &tk, now);
 }
 
 /* One datagram: route it to its connection, or answer for the server. */
@@ -234,10 +358,11 @@ static struct qs_conn *on_datagram(struct quic_server *s, const uint8_t *data, s
     struct qs_conn *q = cidmap_get(&s->cids, vc.dcid, vc.dcidlen);
     if (!q) {
         if (!(data[0] & 0x80)) {
-            send_stateless_reset(s, &vc, len, path);
+            if (quic_route_may_reset(data, len, s->cfg.server_id, s->cfg.worker, s->cfg.nworkers))
+                send_stateless_reset(s, &vc, len, path);
             return NULL;
         }
-        if (s->stopped || !(q = accept_conn(s, data, len, path, now))) return NULL;
+        if (s->stopped || !(q = new_client(s, data, len, path, now))) return NULL;
     }
     quic_conn_recv(q->c, data, len, path, now);
     return q;
@@ -313,7 +438,8 @@ static void on_readable(struct io_watch *w, uint32_t events)
 
 /* ---- lifecycle ---- */
 
-static int open_socket(const struct sockaddr *addr, socklen_t len)
+static int open_socket(const struct sockaddr *addr, socklen_t len,
+                       const struct quic_server_config *cfg)
 {
     int fd = socket(addr->sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_UDP);
     if (fd < 0) return -1;
@@ -324,7 +450,13 @@ static int open_socket(const struct sockaddr *addr, socklen_t len)
              setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one)) == 0;
     else
         ok = ok && setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one)) == 0;
-    if (!ok || bind(fd, addr, len) != 0) {
+    ok = ok && bind(fd, addr, len) == 0;
+    /* After bind: a socket with a program of its own may not join a group. Each socket sets
+     * the same program for the whole group; worker bytes go up to 255, so larger groups keep
+     * the kernel's 4-tuple hash. */
+    if (cfg->nworkers > 1 && cfg->nworkers <= 256 && !getenv("TERN_TEST_QUIC_NO_STEERING"))
+        ok = ok && quic_route_attach(fd, cfg->server_id, cfg->nworkers) == 0;
+    if (!ok) {
         int e = errno;
         close(fd);
         errno = e;
@@ -336,10 +468,12 @@ static int open_socket(const struct sockaddr *addr, socklen_t len)
 struct quic_server *quic_server_new(struct loop *loop, const struct sockaddr *addr,
                                     socklen_t addrlen, const struct quic_server_config *cfg)
 {
+    pthread_once(&token_once, token_secret_init);
     struct quic_server *s = calloc(1, sizeof(*s));
     if (!s) return NULL;
     s->loop = loop;
     s->cfg = *cfg;
+    if (getenv("TERN_TEST_QUIC_RETRY")) s->cfg.retry_always = true; /* for the e2e tests */
     uint64_t seed;
     if (gnutls_rnd(GNUTLS_RND_KEY, s->reset_secret, sizeof(s->reset_secret)) != 0 ||
         gnutls_rnd(GNUTLS_RND_NONCE, &seed, sizeof(seed)) != 0) {
@@ -348,7 +482,7 @@ struct quic_server *quic_server_new(struct loop *loop, const struct sockaddr *ad
         return NULL;
     }
     cidmap_init(&s->cids, seed);
-    s->w.fd = open_socket(addr, addrlen);
+    s->w.fd = open_socket(addr, addrlen, cfg);
     s->w.cb = on_readable;
     s->bound_len = sizeof(s->bound);
     if (s->w.fd < 0 || getsockname(s->w.fd, (struct sockaddr *)&s->bound, &s->bound_len) != 0 ||
@@ -386,4 +520,9 @@ int quic_server_fd(const struct quic_server *s)
 size_t quic_server_conn_count(const struct quic_server *s)
 {
     return s->nconns;
+}
+
+size_t quic_server_handshake_count(const struct quic_server *s)
+{
+    return s->nhandshakes;
 }
