@@ -201,8 +201,13 @@ static bool on_headers(struct h3_session *s, struct h3_stream *st, const uint8_t
             stream_error(s, st, H3_EXCESSIVE_LOAD, true);
             return false;
         }
+        log_info("%s: HTTP/3 stream %lld: header section over limits.header_size or "
+                 "header_count, 431",
+                 s->peer, (long long)st->id);
         st->reject_status = 431;
     } else if (st->content_length >= 0 && (uint64_t)st->content_length > s->p.body_size) {
+        log_info("%s: HTTP/3 stream %lld: Content-Length over limits.body_size, 413", s->peer,
+                 (long long)st->id);
         st->reject_status = 413;
     }
     if (st->reject_status) dispatch(s, st);
@@ -218,6 +223,8 @@ static void on_data(struct h3_session *s, struct h3_stream *st, const uint8_t *p
     }
     if (st->reject_status) return;
     if (st->body_received > s->p.body_size) {
+        log_info("%s: HTTP/3 stream %lld: request body over limits.body_size, 413", s->peer,
+                 (long long)st->id);
         st->reject_status = 413;
         buf_free(&st->body);
         dispatch(s, st);
@@ -753,8 +760,10 @@ void h3_session_output_consumed(struct h3_session *s, int64_t stream_id, size_t 
     st->fin_sent = true;
     if (st->kind != H3_KIND_REQUEST) return;
     if (!st->request_done) {
-        /* §4.1.1: the response is complete before the request; stop the upload */
-        if (s->cb->stop_sending) s->cb->stop_sending(s->ud, st->id, H3_NO_ERROR);
+        /* §4.1.1: the response is complete before the request. STOP_SENDING (H3_NO_ERROR)
+         * would end the upload, but sent now, with the response still in src/quic's buffer,
+         * the response never leaves (ngtcp2 0.12 via src/quic): the rest of the request is
+         * read and dropped instead, within QUIC flow control and the connection's bounds. */
         st->request_done = true;
         qpack_decoder_cancel_stream(&s->dec, (uint64_t)st->id);
     }

@@ -287,7 +287,8 @@ static void test_post(void)
     CHECK_INT(n_resets, 1);
     CHECK(resets[0].id == 4 && resets[0].code == H3_MESSAGE_ERROR);
     buf_free(&b);
-    /* over the body limit: 413, then the upload is stopped with H3_NO_ERROR */
+    /* over the body limit: 413; the rest of the upload is read and dropped (no STOP_SENDING:
+     * sent with the response, src/quic never sends the response) */
     const char *const big[] = {":method", "POST",  ":scheme", "https", ":authority",
                                "a",       ":path", "/up",     NULL};
     headers(&b, big);
@@ -296,7 +297,7 @@ static void test_post(void)
     CHECK_INT(recv(s, 8, buf_ptr(&b), buf_size(&b), false), 0);
     drain(s, SIZE_MAX);
     CHECK_INT(parse_resp(8).status, 413);
-    CHECK(n_stops >= 1 && stops[n_stops - 1].id == 8 && stops[n_stops - 1].code == H3_NO_ERROR);
+    CHECK(n_stops == 0 || stops[n_stops - 1].id != 8);
     CHECK_INT(recv(s, 8, "\x00\x01x", 3, true), 0); /* late bytes are dropped */
     buf_free(&b);
     CHECK(h3_session_error_code(s) == UINT64_MAX);
