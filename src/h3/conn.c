@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
+#include <stddef.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,9 +31,10 @@ struct h3_conn {
     struct worker *wk;
     struct quic_conn *qc;
     struct h3_session *s;
-    bool in_list;  /* counted in the worker's connections */
-    bool closing;  /* CONNECTION_CLOSE asked for */
-    bool graceful; /* a stop: close once the session is done and everything was acknowledged */
+    struct timer timer; /* the session's deadlines (h3_session_next_deadline) */
+    bool in_list;       /* counted in the worker's connections */
+    bool closing;       /* CONNECTION_CLOSE asked for */
+    bool graceful;      /* a stop: close once the session is done and everything was acknowledged */
     char peer[64];
 };
 
@@ -123,10 +125,40 @@ static void conn_close(struct h3_conn *hc, uint64_t code, const char *reason)
     quic_conn_close(hc->qc, code, reason);
 }
 
-/* Moves the session's output into the QUIC streams, and closes when the session is done. */
+/* Arms the timer for the session's next deadline (or cancels it). */
+static void arm_timer(struct h3_conn *hc)
+{
+    int64_t d = hc->s && !hc->closing ? h3_session_next_deadline(hc->s) : 0;
+    if (!d) {
+        timer_cancel(&hc->timer);
+        return;
+    }
+    if (!timer_armed(&hc->timer) || hc->timer.expires_ms != d)
+        timer_arm(hc->wk->loop, &hc->timer, d);
+}
+
+/* The session goes away (the connection is freed or stopped fast). */
+static void session_free(struct h3_conn *hc)
+{
+    timer_cancel(&hc->timer);
+    h3_session_free(hc->s);
+    hc->s = NULL;
+}
+
+static void pump_io(struct h3_conn *hc);
+
+/* Moves the session's output into the QUIC streams, closes when the session is done, and
+ * re-arms the deadline timer. */
 static void pump(struct h3_conn *hc)
 {
+    pump_io(hc);
+    arm_timer(hc);
+}
+
+static void pump_io(struct h3_conn *hc)
+{
     if (!hc->s || hc->closing) return;
+    h3_session_set_time(hc->s, loop_now_ms(hc->wk->loop));
     int64_t id = -1;
     const uint8_t *data;
     size_t len;
@@ -152,6 +184,16 @@ static void pump(struct h3_conn *hc)
 static struct h3_conn *conn_of(void *app)
 {
     return app;
+}
+
+static void on_timer(struct timer *t)
+{
+    struct h3_conn *hc = (struct h3_conn *)((char *)t - offsetof(struct h3_conn, timer));
+    if (!hc->s || !hc->qc) return;
+    h3_session_timeout(hc->s, loop_now_ms(hc->wk->loop));
+    pump(hc);
+    /* outside QUIC's callbacks: send what the timeout queued (resets, GOAWAY, a close) */
+    if (hc->qc) quic_server_flush(hc->qc);
 }
 
 static bool session_ready(struct h3_conn *hc)
@@ -242,6 +284,7 @@ static void *q_conn_new(struct quic_conn *qc, void *ud)
     hc->wk = wk;
     hc->qc = qc;
     hc->base.w.fd = -1;
+    hc->timer.cb = on_timer;
     peer_text(qc, hc->peer, sizeof(hc->peer));
     worker_add_conn(wk, &hc->base, &h3_ops);
     hc->in_list = true;
@@ -255,8 +298,7 @@ static void q_conn_free(struct quic_conn *qc, void *app, void *ud)
     (void)ud;
     struct h3_conn *hc = conn_of(app);
     if (!hc) return;
-    h3_session_free(hc->s);
-    hc->s = NULL;
+    session_free(hc);
     hc->qc = NULL;
     conn_leave(hc); /* freed by the worker's reap */
 }
@@ -284,8 +326,7 @@ static void op_shutdown(struct conn *base, bool graceful)
     conn_close(hc, H3_NO_ERROR, "");
     quic_server_flush(hc->qc);
     quic_conn_set_app(hc->qc, NULL);
-    h3_session_free(hc->s);
-    hc->s = NULL;
+    session_free(hc);
     hc->qc = NULL;
     conn_leave(hc); /* freed by the worker's reap */
 }

@@ -23,6 +23,12 @@
 #define H3_STREAM_HIGH_WATER (64 * 1024)
 /* Largest DATA frame payload the session writes (its length fits a 2-byte varint). */
 #define H3_DATA_FRAME_MAX 16383
+/* The largest client-initiated bidirectional stream id (2^62-4): the first GOAWAY of a
+ * graceful stop (§5.2) carries it, refusing nothing yet. */
+#define H3_MAX_CLIENT_BIDI_ID ((int64_t)((UINT64_C(1) << 62) - 4))
+/* The final GOAWAY follows the first one after this long (a client's requests sent before it
+ * saw the first one have arrived by then). */
+#define H3_GOAWAY_GRACE_MS 1000
 
 struct h3_session;
 
@@ -53,6 +59,8 @@ struct h3_stream {
     int64_t content_length; /* from the request, or -1 */
     uint64_t body_received; /* DATA payload bytes */
     int reject_status;      /* 413/431: answered without dispatching the request */
+    int64_t opened_ms;      /* when the stream's first bytes arrived (header deadline) */
+    int64_t stalled_ms;     /* output waits and the transport took none of it since; 0: not */
     bool headers_in;        /* the request's header section was decoded */
     bool trailers_in;       /* its trailer section was decoded */
     bool qpack_blocked;     /* the HEADERS frame waits for QPACK encoder-stream inserts */
@@ -99,6 +107,9 @@ struct h3_session_params {
     uint32_t max_resets_per_10s;   /* request streams the client cancels (or makes us reset) */
     size_t qpack_max_table_capacity;
     size_t qpack_blocked_streams;
+    int64_t header_timeout_ms; /* a request's header section must arrive within; 0: no limit */
+    int64_t send_timeout_ms;   /* a response may wait this long for the transport to take any
+                                * byte (a client that does not read); 0: no limit */
     const char *peer;
 };
 
@@ -123,13 +134,15 @@ struct h3_session {
     int64_t max_uni_id;        /* highest client uni stream id seen, or -1 */
     uint64_t peer_max_push_id; /* from MAX_PUSH_ID; has_max_push_id says whether one came */
     bool has_max_push_id;
-    uint64_t peer_goaway_id; /* the client's last GOAWAY (a push id), UINT64_MAX: none */
-    bool draining;           /* our GOAWAY is out: no new requests */
-    int64_t goaway_id;       /* the id in it: requests from there on are rejected */
-    uint32_t n_requests;     /* open request streams */
-    struct h2_budget resets; /* Rapid Reset defence */
-    bool dead;               /* connection error or fast stop: close the connection */
-    uint64_t error_code;     /* the code to close with; UINT64_MAX: none */
+    uint64_t peer_goaway_id;    /* the client's last GOAWAY (a push id), UINT64_MAX: none */
+    bool draining;              /* our final GOAWAY is out: no new requests */
+    int64_t goaway_id;          /* the id in it: requests from there on are rejected */
+    bool goaway_notice;         /* the first GOAWAY of a graceful stop (2^62-4) is out */
+    int64_t goaway_deadline_ms; /* when the final GOAWAY follows it; 0: not due */
+    uint32_t n_requests;        /* open request streams */
+    struct h2_budget resets;    /* Rapid Reset defence */
+    bool dead;                  /* connection error or fast stop: close the connection */
+    uint64_t error_code;        /* the code to close with; UINT64_MAX: none */
 };
 
 /* Fills params from a configuration (limits, and the HTTP/2 reset budget). */
@@ -158,13 +171,25 @@ bool h3_session_next_output(struct h3_session *s, int64_t *stream_id, const uint
 /* The transport took n bytes of the stream's output (all of them and the FIN, when it took
  * *len bytes of a fin=true answer). */
 void h3_session_output_consumed(struct h3_session *s, int64_t stream_id, size_t n);
+/* Sets the current time for the calls that take none (output, consumed, shutdown). */
+void h3_session_set_time(struct h3_session *s, int64_t now_ms);
 
-/* Stop. Graceful (§5.2): GOAWAY with the first request stream id not yet seen; requests up to it
- * finish, later ones are rejected (H3_REQUEST_REJECTED). Otherwise GOAWAY and the session is
- * done at once (close with H3_NO_ERROR). */
+/* The earliest time h3_session_timeout must run (a header section or a response overdue, the
+ * final GOAWAY due), or 0 for none. */
+int64_t h3_session_next_deadline(const struct h3_session *s);
+/* Runs what is due at now_ms: a request stream whose header section did not complete within
+ * header_timeout_ms is reset with H3_REQUEST_INCOMPLETE (§4.1.2); a response the transport
+ * took nothing of for send_timeout_ms is reset with H3_REQUEST_CANCELLED; the final GOAWAY. */
+void h3_session_timeout(struct h3_session *s, int64_t now_ms);
+
+/* Stop. Graceful, in two steps as §5.2 suggests: GOAWAY with 2^62-4 first (refusing nothing a
+ * client may be sending right now), then after H3_GOAWAY_GRACE_MS (h3_session_timeout) GOAWAY
+ * with the first request stream id not yet seen; requests below it finish, later ones are
+ * rejected (H3_REQUEST_REJECTED). A client that has not sent its SETTINGS gets the final GOAWAY
+ * at once. Otherwise (fast) GOAWAY and the session is done at once (close with H3_NO_ERROR). */
 void h3_session_shutdown(struct h3_session *s, bool graceful);
 /* True when the connection should be closed (after an error, a fast stop, or a graceful stop
- * whose requests have all been answered). */
+ * whose final GOAWAY is out and whose requests have all been answered). */
 bool h3_session_done(const struct h3_session *s);
 /* The H3 error code to close the connection with (H3_NO_ERROR for a clean stop), or UINT64_MAX
  * while no error happened. */

@@ -13,10 +13,21 @@ log must hold no sanitizer report.
 
 Under ASan (TERN_ASAN=1) N is sampled: for counts above ASAN_FULL, the first and last
 ASAN_EDGE values of N and every ASAN_STEP-th one between them.
+
+HTTP/3 (test_fault_h3) runs the same way with Debian's gtlsclient as the client, one QUIC
+connection per scenario (a small GET, a large GET, several streams at once). Each request is
+right, a 5xx, or a clean failure of that request (the stream or the connection ends with an
+error, gtlsclient exits non-zero or gives up after its idle timeout), never a wrong body. A QUIC
+run costs more than a TCP one (a handshake, two client processes), so for kinds with more than
+H3_MAX calls N is sampled in the release build too: the first and last H3_EDGE values and
+evenly spread ones between them, H3_MAX in all, shifted per scenario so that together the
+scenarios cover more N. Under ASan, H3_ASAN_MAX.
 """
 
 import os
 import random
+import re
+import shutil
 import signal
 import socket
 import ssl
@@ -37,6 +48,7 @@ pytestmark = pytest.mark.skipif(
 
 SMALL = t.HELLO
 LARGE = random.Random(7).randbytes(300 * 1024)
+MID = random.Random(8).randbytes(40 * 1024)
 RANGE = (1000, 200999)
 POST_BODY = b"p" * 5000
 TIMEOUT = 3.0 * t.SLOW  # a scenario step that takes longer is a hang
@@ -395,6 +407,7 @@ def env(tmp_path_factory, certs):  # noqa: F811
     root.mkdir()
     (root / "hello.txt").write_bytes(SMALL)
     (root / "large.bin").write_bytes(LARGE)
+    (root / "mid.bin").write_bytes(MID)
     return {"dir": d, "root": root, "cert": certs.leaf, "key": certs.leaf_key}
 
 
@@ -475,5 +488,131 @@ def test_fault(env, transport, scenario):
         if len(failures) >= 10:
             break
     print(f"{transport} {scenario}: counts {counts}, {runs} runs, {fired} faults fired, answers {outcomes}"
+          + (f", not reached: {' '.join(unfired)}" if unfired else ""))
+    assert not failures, "\n".join(failures)
+
+
+# ---------------------------------------------------------------------------------------------
+# HTTP/3 with gtlsclient: one client process is one QUIC connection with every request of the
+# scenario on its own stream (0, 4, 8, ...).
+
+H3_SCENARIOS = {
+    "small": ["/hello.txt"],
+    "large": ["/large.bin"],
+    "streams": ["/hello.txt", "/large.bin", "/mid.bin"],
+}
+H3_FILES = {"/hello.txt": SMALL, "/large.bin": LARGE, "/mid.bin": MID}
+H3_MAX, H3_ASAN_MAX, H3_EDGE = 8, 5, 2
+H3_IDLE = 3  # s: gtlsclient gives up on a connection silent for this long
+H3_NO_ERROR = 0x100
+
+
+def h3_built():
+    out = subprocess.run([t.TERN_BIN, "-V"], capture_output=True, text=True).stdout
+    return "http3: yes" in out and shutil.which("gtlsclient") is not None
+
+
+def h3_sample(count, offset):
+    """The values of N to try for a kind an HTTP/3 scenario calls `count` times."""
+    most = H3_ASAN_MAX if t.ASAN else H3_MAX
+    ns = list(range(1, count + 1))
+    if count <= most:
+        return ns
+    inner, k = ns[H3_EDGE:-H3_EDGE], most - 2 * H3_EDGE
+    step = len(inner) / k
+    mid = [inner[min(len(inner) - 1, int(i * step + (offset + 1) * step / 4))] for i in range(k)]
+    return sorted(set(ns[:H3_EDGE] + ns[-H3_EDGE:] + mid))
+
+
+def h3_run(srv, paths, tmp):
+    """One gtlsclient connection fetching paths; a Result per path."""
+    out = tmp / f"dl{time.monotonic_ns()}"
+    out.mkdir()
+    urls = [f"https://127.0.0.1:{srv.tls_port}{p}" for p in paths]
+    cmd = ["gtlsclient", "--no-quic-dump", "--no-http-dump", "--exit-on-all-streams-close",
+           "--initial-rtt=50ms", f"--timeout={H3_IDLE}s", f"--handshake-timeout={H3_IDLE}s",
+           "--download", str(out), "127.0.0.1", str(srv.tls_port), *urls]
+    try:
+        r = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True,
+                           timeout=(H3_IDLE + 7) * t.SLOW)
+        rc, log = r.returncode, (r.stdout + r.stderr).decode(errors="replace")
+    except subprocess.TimeoutExpired as e:
+        rc, log = "timeout", ((e.stdout or b"") + (e.stderr or b"")).decode(errors="replace")
+    results = []
+    for i, p in enumerate(paths):
+        sid = 4 * i
+        m = re.search(rf"http: stream 0x{sid:x} \[:status: (\d+)\]", log)
+        status = int(m.group(1)) if m else None
+        closed = re.search(rf"HTTP stream {sid} closed with error code (\d+)", log)
+        ok_close = closed is not None and int(closed.group(1)) == H3_NO_ERROR
+        f = out / p.rsplit("/", 1)[1]
+        body = f.read_bytes() if f.exists() else b""
+        note = f"rc={rc}" + (f" close={closed.group(1)}" if closed else " not closed")
+        results.append(Result(status, body, rc == 0 and ok_close and status is not None, note))
+    shutil.rmtree(out, ignore_errors=True)
+    return results
+
+
+def h3_healthy(srv, tmp):
+    r = h3_run(srv, ["/hello.txt"], tmp)[0]
+    if not (r.complete and r.status == 200 and r.body == SMALL):
+        return f"fresh HTTP/3 request after the fault: {r}"
+    return None
+
+
+@pytest.mark.parametrize("scenario", list(H3_SCENARIOS))
+def test_fault_h3(env, scenario, tmp_path):
+    if not h3_built():
+        pytest.skip("tern without QUIC, or gtlsclient (ngtcp2-client) missing")
+    paths = H3_SCENARIOS[scenario]
+    srv = FaultTern(env, f"h3-{scenario}")
+    try:
+        base = h3_run(srv, paths, tmp_path)
+        # count until the connection is gone (the client's CONNECTION_CLOSE, our draining)
+        counts = srv.settle()
+    finally:
+        problems = srv.quit()
+    assert not problems, problems
+    for got, p in zip(base, paths):
+        assert got.complete and got.status == 200 and got.body == H3_FILES[p], \
+            f"fault-free run: {base}"
+
+    failures, runs, fired, unfired = [], 0, 0, []
+    outcomes = {"ok": 0, "5xx": 0, "closed": 0, "wrong": 0}
+    offset = list(H3_SCENARIOS).index(scenario)
+    for kind, count in counts.items():
+        if kind == "fired":
+            continue
+        for n in h3_sample(count, offset):
+            spec = f"{kind}:{n}"
+            srv = FaultTern(env, f"h3-{scenario}", spec)
+            runs += 1
+            bad = []
+            try:
+                for got, want in zip(h3_run(srv, paths, tmp_path), base):
+                    why = judge(got, want)
+                    if why:
+                        bad.append(why)
+                    outcomes[outcome(got, want)] += 1
+                c = srv.settle(until=lambda c: c["fired"])
+                if c["fired"]:
+                    fired += 1
+                else:
+                    srv.disarm()
+                    unfired.append(spec)
+                why = h3_healthy(srv, tmp_path)
+                if why:
+                    bad.append(why + ("" if c["fired"] else " (fault disarmed unfired)"))
+            except Exception as e:  # noqa: BLE001
+                bad.append(f"{type(e).__name__}: {e}")
+            finally:
+                bad += srv.quit()
+            if bad:
+                failures.append(f"h3 {scenario} TERN_FAULT={spec}: " + "; ".join(bad))
+                if len(failures) >= 10:
+                    break
+        if len(failures) >= 10:
+            break
+    print(f"h3 {scenario}: counts {counts}, {runs} runs, {fired} faults fired, answers {outcomes}"
           + (f", not reached: {' '.join(unfired)}" if unfired else ""))
     assert not failures, "\n".join(failures)

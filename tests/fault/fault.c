@@ -14,10 +14,10 @@
  *                            mapping; layout at map_counts()), readable while tern runs
  *   TERN_FAULT_ARM=start     count from the start of the process instead of from the first
  *                            accepted connection
- * Counting starts (by default) after the first accept4() that returns a client: that call is
- * not counted. With --workers 1 the count is then deterministic for a given scenario.
- * A failing call does not reach the real function; it returns what that function returns on
- * the failure named below, with that errno. */
+ * Counting starts (by default) after the first accept4() that returns a client, or the first
+ * recvmmsg() that returns datagrams (QUIC): that call is not counted. With --workers 1 the count is
+ * then deterministic for a given scenario. A failing call does not reach the real function; it
+ * returns what that function returns on the failure named below, with that errno. */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -37,6 +37,10 @@
 #include <unistd.h>
 
 #include <openssl/ssl.h>
+#ifdef TERN_HAVE_QUIC
+#include <gnutls/gnutls.h>
+#include <ngtcp2/ngtcp2.h>
+#endif
 
 enum fault_kind {
     FK_MALLOC,    /* malloc calloc realloc reallocarray strdup strndup posix_memalign
@@ -48,11 +52,14 @@ enum fault_kind {
     FK_SENDFILE,  /* sendfile(64): EPIPE */
     FK_TLS_READ,  /* SSL_read_ex: as if the socket under OpenSSL was reset (ECONNRESET) */
     FK_TLS_WRITE, /* SSL_write_ex: as if the socket under OpenSSL was closed (EPIPE) */
+    FK_UDP_READ,  /* recvmmsg: ENOMEM (the datagrams stay queued in the socket) */
+    FK_UDP_WRITE, /* sendmsg on a datagram socket: ENOBUFS (the datagram is lost) */
     FK_KINDS
 };
 
 static const char *const kind_names[FK_KINDS] = {
-    "malloc", "open", "accept", "read", "write", "sendfile", "tls_read", "tls_write",
+    "malloc",   "open",     "accept",    "read",     "write",
+    "sendfile", "tls_read", "tls_write", "udp_read", "udp_write",
 };
 
 /* The counters, then the fired flag: in memory, or live in the TERN_FAULT_COUNT file. */
@@ -96,6 +103,16 @@ ssize_t __real_sendfile64(int out, int in, off_t *off, size_t len);
 int __real_SSL_read_ex(SSL *s, void *buf, size_t num, size_t *done);
 int __real_SSL_write_ex(SSL *s, const void *buf, size_t num, size_t *done);
 int __real_SSL_get_error(const SSL *s, int ret);
+int __real_recvmmsg(int fd, struct mmsghdr *msgs, unsigned int n, int flags,
+                    struct timespec *timeout);
+#ifdef TERN_HAVE_QUIC
+int __real_gnutls_init(gnutls_session_t *session, unsigned int flags);
+int __real_ngtcp2_conn_server_new_versioned(
+    ngtcp2_conn **pconn, const ngtcp2_cid *dcid, const ngtcp2_cid *scid, const ngtcp2_path *path,
+    uint32_t client_chosen_version, int callbacks_version, const ngtcp2_callbacks *callbacks,
+    int settings_version, const ngtcp2_settings *settings, int transport_params_version,
+    const ngtcp2_transport_params *params, const ngtcp2_mem *mem, void *user_data);
+#endif
 
 /* Writes a whole string with the real write(2), uncounted. */
 static void say(int fd, const char *s)
@@ -170,7 +187,7 @@ __attribute__((constructor)) static void fault_init(void)
         target_n = colon ? strtoul(colon + 1, &end, 10) : 0;
         if (target_kind < 0 || target_n == 0 || !end || *end) {
             say(2, "tern-fault: TERN_FAULT must be KIND:N with N >= 1; KIND one of malloc open "
-                   "accept read write sendfile tls_read tls_write\n");
+                   "accept read write sendfile tls_read tls_write udp_read udp_write\n");
             _exit(2);
         }
     }
@@ -365,10 +382,34 @@ ssize_t __wrap_send(int fd, const void *buf, size_t len, int flags)
     return __real_send(fd, buf, len, flags);
 }
 
+static bool is_datagram(int fd)
+{
+    int type = 0;
+    socklen_t len = sizeof(type);
+    return getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_DGRAM;
+}
+
+/* sendmsg is how src/quic sends a datagram: a failure there is a lost datagram (ENOBUFS, as
+ * when the interface queue is full), which QUIC's loss recovery sends again. */
 ssize_t __wrap_sendmsg(int fd, const struct msghdr *msg, int flags)
 {
-    if (fault(FK_WRITE)) return errno = EPIPE, -1;
+    if (is_datagram(fd)) {
+        if (fault(FK_UDP_WRITE)) return errno = ENOBUFS, -1;
+    } else if (fault(FK_WRITE)) {
+        return errno = EPIPE, -1;
+    }
     return __real_sendmsg(fd, msg, flags);
+}
+
+/* recvmmsg is how src/quic reads datagrams. A failure leaves them queued in the socket; the
+ * first call that returns datagrams arms the counting, as accept4 does for TCP. */
+int __wrap_recvmmsg(int fd, struct mmsghdr *msgs, unsigned int n, int flags,
+                    struct timespec *timeout)
+{
+    if (fault(FK_UDP_READ)) return errno = ENOMEM, -1;
+    int got = __real_recvmmsg(fd, msgs, n, flags, timeout);
+    if (got > 0 && !atomic_load(&armed)) atomic_store(&armed, true);
+    return got;
 }
 
 ssize_t __wrap_sendfile(int out, int in, off_t *off, size_t len)
@@ -410,6 +451,34 @@ int __wrap_SSL_write_ex(SSL *s, const void *buf, size_t num, size_t *done)
     }
     return __real_SSL_write_ex(s, buf, num, done);
 }
+
+#ifdef TERN_HAVE_QUIC
+/* --- QUIC libraries ----------------------------------------------------------------------- */
+
+/* ngtcp2 and GnuTLS allocate with the C library's malloc inside their own shared objects,
+ * where no wrapper reaches. The two calls of tern's that make a QUIC connection's big
+ * allocations are failed as if those ran out of memory (counted as malloc). */
+int __wrap_gnutls_init(gnutls_session_t *session, unsigned int flags)
+{
+    if (fault(FK_MALLOC)) return GNUTLS_E_MEMORY_ERROR;
+    return __real_gnutls_init(session, flags);
+}
+
+int __wrap_ngtcp2_conn_server_new_versioned(
+    ngtcp2_conn **pconn, const ngtcp2_cid *dcid, const ngtcp2_cid *scid, const ngtcp2_path *path,
+    uint32_t client_chosen_version, int callbacks_version, const ngtcp2_callbacks *callbacks,
+    int settings_version, const ngtcp2_settings *settings, int transport_params_version,
+    const ngtcp2_transport_params *params, const ngtcp2_mem *mem, void *user_data)
+{
+    if (fault(FK_MALLOC)) return NGTCP2_ERR_NOMEM;
+    return __real_ngtcp2_conn_server_new_versioned(
+        pconn, dcid, scid, path, client_chosen_version, callbacks_version, callbacks,
+        settings_version, settings, transport_params_version, params, mem, user_data);
+}
+
+#endif
+
+/* --- TLS (OpenSSL) ------------------------------------------------------------------------ */
 
 int __wrap_SSL_get_error(const SSL *s, int ret)
 {
