@@ -264,9 +264,8 @@ static void *worker_main(void *arg)
     loop_set_idle(wk->loop, worker_idle, wk);
     loop_run(wk->loop);
     conn_list_shutdown(&wk->conns, false);
-    for (size_t i = 0; i < wk->n_udp; i++)
-        wire_udp()->free(wk->udp[i]);
-    wk->n_udp = 0;
+    /* the UDP sockets stay open until every worker has stopped (worker_free): closing one
+     * renumbers the SO_REUSEPORT group that steers QUIC packets to their workers */
     conn_list_reap(&wk->conns);
     wire_thread_cleanup();
     worker_flush_log(wk);
@@ -343,9 +342,10 @@ static int worker_init(struct server *srv, struct worker *wk, int id, const stru
 static void worker_free(struct worker *wk)
 {
     close_listeners(wk);
-    for (size_t i = 0; i < wk->n_udp; i++) /* a worker that never ran */
+    for (size_t i = 0; i < wk->n_udp; i++)
         wire_udp()->free(wk->udp[i]);
     free(wk->udp);
+    conn_list_reap(&wk->conns); /* what the QUIC listeners retired as they went */
     free(wk->listeners);
     if (wk->wake_fd >= 0) close(wk->wake_fd);
     for (size_t i = 0; i < wk->n_spare_pools; i++)
