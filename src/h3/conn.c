@@ -384,6 +384,10 @@ static void *udp_open(struct worker *wk, const struct config_listen *cl, char *e
         .ud = l,
         .worker = (unsigned)wk->id,
         .nworkers = (unsigned)wk->srv->n_workers,
+        .retry_always = wk->cfg->http3.retry_always,
+        .retry_threshold = wk->cfg->http3.retry_threshold,
+        .max_conns = wk->cfg->limits.connections,
+        .max_handshakes = wk->cfg->http3.max_handshakes,
     };
     l->qs = quic_server_new(wk->loop, res->ai_addr, res->ai_addrlen, &qcfg);
     freeaddrinfo(res);

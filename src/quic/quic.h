@@ -172,8 +172,7 @@ struct quic_server_config {
     uint8_t server_id; /* first byte of every connection ID (for an L4 balancer) */
     /* Address validation (RFC 9000 §8.1): a client without a valid token gets a Retry when
      * retry_always, or when the worker's handshakes in flight reach retry_threshold (0: the
-     * default QUIC_RETRY_THRESHOLD_DEFAULT). Returning clients bring a NEW_TOKEN token. The
-     * environment variable TERN_TEST_QUIC_RETRY sets retry_always (for tests). */
+     * default QUIC_RETRY_THRESHOLD_DEFAULT). Returning clients bring a NEW_TOKEN token. */
     bool retry_always;
     unsigned retry_threshold;
     /* Caps per worker (0: none): live connections, and handshakes in flight. A new client over

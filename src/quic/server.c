@@ -473,7 +473,6 @@ struct quic_server *quic_server_new(struct loop *loop, const struct sockaddr *ad
     if (!s) return NULL;
     s->loop = loop;
     s->cfg = *cfg;
-    if (getenv("TERN_TEST_QUIC_RETRY")) s->cfg.retry_always = true; /* for the e2e tests */
     uint64_t seed;
     if (gnutls_rnd(GNUTLS_RND_KEY, s->reset_secret, sizeof(s->reset_secret)) != 0 ||
         gnutls_rnd(GNUTLS_RND_NONCE, &seed, sizeof(seed)) != 0) {

@@ -147,6 +147,11 @@ struct config {
     struct config_tls tls;
     struct config_http2 http2;
     bool quic; /* HTTP/3 over QUIC on UDP beside every TLS listener; default true */
+    struct config_http3 {
+        bool retry_always;        /* Retry every new client (RFC 9000 §8.1.2); default false */
+        uint32_t retry_threshold; /* else Retry once a worker has this many handshakes; 200 */
+        uint32_t max_handshakes;  /* handshakes in flight per worker, then refuse; 1000 */
+    } http3;
     struct config_server *servers;
     size_t n_servers;
     size_t default_server; /* index into servers */

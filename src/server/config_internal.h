@@ -103,6 +103,7 @@ int cfg_tls(struct loader *L, const struct cnode *v);
 int cfg_http2(struct loader *L, const struct cnode *v);
 int cfg_tls_listen(struct loader *L, const struct cnode *v);
 int cfg_quic_listen(struct loader *L, const struct cnode *v);
+int cfg_http3(struct loader *L, const struct cnode *v);
 int cfg_strv(struct loader *L, const struct cnode *v, const char *key, size_t max, char ***out,
              size_t *n);
 /* A TLS listener needs a certificate somewhere. */

@@ -122,6 +122,35 @@ int cfg_http2(struct loader *L, const struct cnode *v)
     return 0;
 }
 
+int cfg_http3(struct loader *L, const struct cnode *v)
+{
+    static const char *const keys[] = {"retry", "retry_threshold", "max_handshakes", NULL};
+    struct config_http3 *h = &L->cfg->http3;
+    uint64_t seen = 0, x;
+    const char *s;
+    char buf[80];
+    if (cfg_want_map(L, v, "http3") < 0) return -1;
+    for (const struct cnode *k = v->first; k; k = k->next->next) {
+        int i = cfg_key(L, k, keys, "http3", &seen);
+        const struct cnode *val = k->next;
+        if (i < 0) return -1;
+        if (i == 0) {
+            if (cfg_text(L, val, "retry", &s) < 0) return -1;
+            if (strcmp(s, "always") == 0)
+                h->retry_always = true;
+            else if (strcmp(s, "auto") == 0)
+                h->retry_always = false;
+            else
+                return cfg_fail(L, val, "'retry' must be auto or always, not '%s'",
+                                cfg_show(val, buf, sizeof(buf)));
+        } else {
+            if (cfg_uint(L, val, keys[i], false, 1, 1000000, &x) < 0) return -1;
+            *(i == 1 ? &h->retry_threshold : &h->max_handshakes) = (uint32_t)x;
+        }
+    }
+    return 0;
+}
+
 /* tls_listen (TCP with TLS, and QUIC beside it) or quic_listen (UDP alone). */
 static int cfg_listen_kind(struct loader *L, const struct cnode *v, const char *key, bool quic_only)
 {

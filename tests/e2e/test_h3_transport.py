@@ -94,8 +94,7 @@ def test_forced_retry(multi, tmp_path, monkeypatch):
     """Address validation (RFC 9000 §8.1.2): every new client first gets a Retry, comes back
     with its token (to the worker that issued it, by the Retry's SCID) and is served; it also
     gets a NEW_TOKEN token for its next connection (RFC 9000 §8.1.3)."""
-    monkeypatch.setenv("TERN_TEST_QUIC_RETRY", "1")
-    srv = multi()
+    srv = multi(http3={"retry": "always"})
     for i in range(4):
         out = tmp_path / f"retry{i}"
         out.mkdir()
@@ -112,8 +111,7 @@ def test_forced_retry(multi, tmp_path, monkeypatch):
 
 
 def test_forced_retry_large_body(multi, tmp_path, monkeypatch):
-    monkeypatch.setenv("TERN_TEST_QUIC_RETRY", "1")
-    srv = multi()
+    srv = multi(http3={"retry": "always"})
     rc, err, got = gtls(srv, "/big24.bin", tmp_path)
     assert rc == 0, err
     assert got.read_bytes() == srv.big
