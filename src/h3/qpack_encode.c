@@ -24,7 +24,9 @@ int qpack_encoder_init(struct qpack_encoder *e)
 {
     memset(e, 0, sizeof(*e));
     e->table = qpack_table_new(0);
-    return e->table ? 0 : -1;
+    if (!e->table) return -1;
+    e->table->evict_below = 0;
+    return 0;
 }
 
 static void release(struct qpack_encoder *e, struct qpack_section *s)
@@ -287,6 +289,7 @@ static int decoder_instruction(struct qpack_encoder *e, const uint8_t *in, size_
         if (i == e->n_sections) return -1;
         if (e->sections[i].ric > e->known_received)
             e->known_received = e->sections[i].ric; /* §2.1.4 */
+        e->table->evict_below = e->known_received;
         remove_section(e, i);
     } else if (b & 0x40) { /* §4.4.2 Stream Cancellation */
         if ((r = qpack_int_decode(in, len, pos, 6, &v)) <= 0) return r;
@@ -296,6 +299,7 @@ static int decoder_instruction(struct qpack_encoder *e, const uint8_t *in, size_
         if ((r = qpack_int_decode(in, len, pos, 6, &v)) <= 0) return r;
         if (v == 0 || v > e->table->inserted - e->known_received) return -1;
         e->known_received += v;
+        e->table->evict_below = e->known_received;
     }
     return 1;
 }

@@ -62,6 +62,11 @@ struct qpack_table {
     size_t size;                  /* §3.2.1 size */
     size_t capacity;              /* current capacity (Set Dynamic Table Capacity) */
     size_t max_capacity;          /* the decoder's SETTINGS_QPACK_MAX_TABLE_CAPACITY */
+    /* only entries below this absolute index may be evicted: the encoder keeps it at the Known
+     * Received Count, so it never evicts an insert the decoder has not acknowledged (else the
+     * decoder could fall more than MaxEntries behind and misread the §4.5.1.1 encoding); the
+     * decoder leaves it at UINT64_MAX */
+    uint64_t evict_below;
 };
 
 struct qpack_table *qpack_table_new(size_t max_capacity);
@@ -69,7 +74,7 @@ void qpack_table_destroy(struct qpack_table *t);
 /* Entry with absolute index a, or NULL when evicted or not inserted yet. */
 struct qpack_entry *qpack_table_get(const struct qpack_table *t, uint64_t a);
 /* Whether entries totalling `need` bytes fit after evicting the oldest unreferenced entries
- * (an entry with refs > 0 and everything newer stays, §2.1.1). */
+ * (an entry with refs > 0, or not below evict_below, and everything newer stays, §2.1.1). */
 bool qpack_table_fits(const struct qpack_table *t, size_t need);
 /* Sets the capacity (§4.3.1), evicting the oldest entries. -1 if above max_capacity or if an
  * entry still referenced would have to go. */

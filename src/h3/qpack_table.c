@@ -136,7 +136,10 @@ int qpack_static_find(str_t name, enum http_token token, str_t value, bool *exac
 struct qpack_table *qpack_table_new(size_t max_capacity)
 {
     struct qpack_table *t = calloc(1, sizeof(*t));
-    if (t) t->max_capacity = max_capacity;
+    if (t) {
+        t->max_capacity = max_capacity;
+        t->evict_below = UINT64_MAX;
+    }
     return t;
 }
 
@@ -164,7 +167,8 @@ struct qpack_entry *qpack_table_get(const struct qpack_table *t, uint64_t a)
 static size_t evictable(const struct qpack_table *t)
 {
     size_t n = 0;
-    for (size_t k = 0; k < t->count && slot(t, k)->refs == 0; k++)
+    for (size_t k = 0; k < t->count && slot(t, k)->refs == 0 && t->dropped + k < t->evict_below;
+         k++)
         n += qpack_entry_size(slot(t, k));
     return n;
 }
@@ -190,7 +194,7 @@ static void evict_oldest(struct qpack_table *t)
 static bool make_room(struct qpack_table *t, size_t capacity, size_t need)
 {
     while (t->size + need > capacity) {
-        if (t->count == 0 || slot(t, 0)->refs) return false;
+        if (t->count == 0 || slot(t, 0)->refs || t->dropped >= t->evict_below) return false;
         evict_oldest(t);
     }
     return true;

@@ -197,5 +197,5 @@ int main(void)
     test_rfc_strings();
     test_round_trips();
     test_errors();
-    return check_done("h2/huffman");
+    return check_done("http/huffman");
 }
