@@ -224,9 +224,20 @@ def base_config(base: Path, port: int, **overrides):
 
 
 def free_port(family=socket.AF_INET, host="127.0.0.1"):
-    with socket.socket(family, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
+    """A port free for TCP and for UDP alike: a TLS listener also binds HTTP/3's UDP socket on
+    the same number, and QUIC clients (gtlsclient) hold ephemeral UDP ports from the same
+    range."""
+    for _ in range(100):
+        with socket.socket(family, socket.SOCK_STREAM) as s:
+            s.bind((host, 0))
+            port = s.getsockname()[1]
+            try:
+                with socket.socket(family, socket.SOCK_DGRAM) as u:
+                    u.bind((host, port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no port free for both TCP and UDP")
 
 
 def wait_port(port, host="127.0.0.1", proc=None, timeout=10.0):
