@@ -24,7 +24,7 @@ ROUNDS=3; NAME=$(date -u +%Y-%m-%d)-h3; WORKLOADS=small,large,hs; IDLE=1; QUICK=
 while getopts "r:o:w:Iqsh" opt; do
   case $opt in
     r) ROUNDS=$OPTARG ;; o) NAME=$OPTARG ;; w) WORKLOADS=$OPTARG ;; I) IDLE=0 ;;
-    q) QUICK=1 ;; s) SETUP_ONLY=1 ;; *) sed -n '2,19p' "$0"; exit 2 ;;
+    q) QUICK=1 ;; s) SETUP_ONLY=1 ;; *) sed -n '2,18p' "$0"; exit 2 ;;
   esac
 done
 SERVER_CPU=${SERVER_CPU:-0}; CLIENT_CPU=${CLIENT_CPU:-1}
