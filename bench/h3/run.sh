@@ -12,7 +12,7 @@
 # Environment (defaults): BENCH_DATA (/tmp/tern-bench-h3), TERN_BIN (build/tern of this
 #   checkout), CADDY_BIN (unpacked from Debian's caddy .deb), SERVER_CPU (0), CLIENT_CPU (1),
 #   SMALL_REPS (20: 16 x 20 connections of 32 requests), HS_N (320 new connections),
-#   LARGE_N (1 download of 100 MB), IDLE_N (2000), IDLE_WAIT (45 s),
+#   LARGE_N (1 download of 100 MB), IDLE_N (2000), IDLE_WAIT (120 s),
 #   IDLE_CPUS ($SERVER_CPU,$CLIENT_CPU: memory, not CPU, is measured there),
 #   PORT_TERN (18931), PORT_CADDY (18932), PORT_TERN_H1 (18933), H3_RESULTS (bench/results).
 # Every client is wrapped in `timeout`; all traffic goes to 127.0.0.1.
@@ -30,7 +30,7 @@ done
 SERVER_CPU=${SERVER_CPU:-0}; CLIENT_CPU=${CLIENT_CPU:-1}
 if [ "$QUICK" = 1 ]; then d_reps=2; d_hs=32; d_idle=100; else d_reps=20; d_hs=320; d_idle=2000; fi
 SMALL_REPS=${SMALL_REPS:-$d_reps}; HS_N=${HS_N:-$d_hs}; LARGE_N=${LARGE_N:-1}
-IDLE_N=${IDLE_N:-$d_idle}; IDLE_WAIT=${IDLE_WAIT:-45}; IDLE_CPUS=${IDLE_CPUS:-$SERVER_CPU,$CLIENT_CPU}
+IDLE_N=${IDLE_N:-$d_idle}; IDLE_WAIT=${IDLE_WAIT:-120}; IDLE_CPUS=${IDLE_CPUS:-$SERVER_CPU,$CLIENT_CPU}
 PORT_TERN=${PORT_TERN:-18931}; PORT_CADDY=${PORT_CADDY:-18932}; PORT_TERN_H1=${PORT_TERN_H1:-18933}
 TERN_BIN=${TERN_BIN:-$repo/build/tern}
 SHARED=${SHARED_BENCH:-$repo/../shared/bench}
@@ -160,7 +160,7 @@ stop_server() {
   wait "$pid" 2>/dev/null; SPID[$s]=""
 }
 IDLE_PIDFILE=$RAW/idle.pids
-kill_idle_clients() { local p; [ -f "$IDLE_PIDFILE" ] && for p in $(cat "$IDLE_PIDFILE"); do kill -TERM "$p" 2>/dev/null; done; rm -f "$IDLE_PIDFILE"; }
+kill_idle_clients() { local p x; [ -f "$IDLE_PIDFILE" ] && while read -r p x; do kill -TERM "$p" 2>/dev/null; done < "$IDLE_PIDFILE"; rm -f "$IDLE_PIDFILE"; }
 cleanup() { kill_idle_clients; stop_server tern; stop_server caddy; rm -rf "$DL"; }
 trap cleanup EXIT
 trap 'log interrupted; exit 130' INT TERM
@@ -245,12 +245,15 @@ measure() { # round workload target
   sleep 1
 }
 
-# idle: a fresh server, IDLE_N gtlsclient processes that each do one request and stay connected.
-# tern's QUIC idle timeout is 30 s, so each client also starts a key update 25 s after its
-# handshake (one round trip) to keep its connection open ~55 s; RSS is read once all responses
-# have arrived (or after IDLE_WAIT s) and divided by the clients still connected.
+# idle: a fresh server, IDLE_N gtlsclient processes that each make one request and stay
+# connected. tern closes a QUIC connection after 30 s of silence and starting 2,000 gtlsclient
+# processes takes tens of seconds, so each client sends its request 20 s after its handshake
+# (--delay-stream) and starts a key update at 45 s (--key-update, one round trip): a connection
+# lives ~75 s. Every second the script counts the connections held (client still running and its
+# response arrived) and reads the server's RSS; it stops once all are held (or when the count
+# falls, or after IDLE_WAIT s) and reports the sample with the most connections held.
 idle_test() { # server
-  local s=$1 port pid m0 m1 st k n=0 alive
+  local s=$1 port pid m0 m st k n held best=0 bestm=0 t0 xp
   port=$( [ "$s" = caddy ] && echo "$PORT_CADDY" || echo "$PORT_TERN")
   start_server "$s" || return
   pid=${SPID[$s]}
@@ -258,17 +261,24 @@ idle_test() { # server
     "https://127.0.0.1:$port/small.html" >/dev/null 2>&1   # one warm-up request
   sleep 1; m0=$(tree_rss "$pid"); : > "$IDLE_PIDFILE"; st=$(date +%s)
   seq "$IDLE_N" | taskset -c "$IDLE_CPUS" xargs -P 8 -I{} bash -c 'mkdir -p "$DL/$1"
-    timeout -k 2 120 gtlsclient -q --timeout=120s --key-update=25s --download "$DL/$1" 127.0.0.1 "$2" \
-      "https://127.0.0.1:$2/small.html" >/dev/null 2>&1 & echo $! >> "$3"' _ {} "$port" "$IDLE_PIDFILE"
-  for ((k = 0; k < IDLE_WAIT * 5; k++)); do
-    n=$(find "$DL" -type f -size "${SMALL_SIZE}c" | wc -l)
-    [ "$n" -ge "$IDLE_N" ] && break; sleep 0.2
+    timeout -k 2 150 gtlsclient -q --timeout=120s --delay-stream=20s --key-update=45s --download "$DL/$1" \
+      127.0.0.1 "$2" "https://127.0.0.1:$2/small.html" >/dev/null 2>&1 & echo "$! $1" >> "$3"' _ {} "$port" "$IDLE_PIDFILE" &
+  xp=$!
+  for ((t0 = 0; t0 < IDLE_WAIT; t0++)); do
+    sleep 1
+    held=0
+    while read -r k n; do
+      [ -f "$DL/$n/small.html" ] && kill -0 "$k" 2>/dev/null && held=$((held + 1))
+    done < "$IDLE_PIDFILE"
+    m=$(tree_rss "$pid")
+    echo "$((t0 + 1)) $held $m" >> "$RAW/idle_$s.samples"
+    if [ "$held" -gt "$best" ]; then best=$held; bestm=$m; fi
+    [ "$held" -ge "$IDLE_N" ] && break
+    [ "$best" -gt 100 ] && [ "$held" -lt $((best - best / 20)) ] && break   # connections are timing out
   done
-  sleep 1
-  alive=0; for k in $(cat "$IDLE_PIDFILE"); do kill -0 "$k" 2>/dev/null && alive=$((alive + 1)); done
-  m1=$(tree_rss "$pid")
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$s" "$IDLE_N" "$n" "$alive" "$m0" "$m1" $(( $(date +%s) - st )) >> "$RAW/idle.tsv"
-  log "idle $s: $n of $IDLE_N responses, $alive clients connected, RSS ${m0} -> ${m1} KiB"
+  kill "$xp" 2>/dev/null; wait "$xp" 2>/dev/null   # stop spawning (if not done)
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$s" "$IDLE_N" "$best" "$best" "$m0" "$bestm" $(( $(date +%s) - st )) >> "$RAW/idle.tsv"
+  log "idle $s: at most $best of $IDLE_N connections held, RSS ${m0} -> ${bestm} KiB"
   kill_idle_clients; sleep 1; stop_server "$s"; rm -rf "${DL:?}"/*
 }
 
