@@ -153,14 +153,16 @@ if idle:
         per = (int(m1) - int(m0)) / held if held else None
         L.append(f"| {s} | {n} | {got} | {alive} | {m0} | {m1} | {fmt(per)} | {secs} |")
     L.append('')
-    L.append("Each connection is one gtlsclient process that sends one request 20 s after its "
-             "handshake (`--delay-stream=20s`), starts a key update at 45 s (`--key-update=45s`) and "
-             "stays connected (`--timeout=120s`, no `--exit-on-all-streams-close`): tern closes a QUIC "
-             "connection after 30 s of silence, and starting thousands of gtlsclient processes takes "
-             "longer than that. Every second the script counts the connections held (client running, "
-             "response arrived) and reads the server's RSS; the table gives the sample with the most "
-             "held (`idle_<server>.samples` in the raw directory has them all). The server is freshly "
-             "started for this test; RSS is userspace only (kernel socket buffers are not in it).\n")
+    L.append("Each connection is one gtlsclient process that makes one request and stays "
+             "connected (`--timeout=120s`, no `--exit-on-all-streams-close`) until the server's "
+             "30 s QUIC idle timeout closes it. Starting thousands of gtlsclient processes takes "
+             "longer than 30 s on a loaded machine, so every second the script counts the "
+             "connections held (client running, response arrived) and reads the server's RSS; "
+             "the table gives the sample with the most held (`idle_<server>.samples` in the raw "
+             "directory has them all; connections still in their handshake at that moment add "
+             "RSS but are not counted, so KiB/connection is an upper bound). The server is "
+             "freshly started for this test; RSS is userspace only (kernel socket buffers are "
+             "not in it).\n")
 L.append("## Machine\n")
 for k in ('cpu_model', 'host_cpus', 'kernel', 'loadavg_start', 'loadavg_end', 'ver_tern', 'ver_caddy',
           'ver_gtlsclient', 'ver_h2load', 'probe_tern-h3', 'probe_caddy-h3', 'probe_tern-h2'):
