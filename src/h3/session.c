@@ -693,7 +693,9 @@ static ssize_t pull_body(struct h3_stream *st, char *dst, size_t max)
 }
 
 /* Pulls the response body into DATA frames until H3_STREAM_HIGH_WATER bytes wait. */
-static void produce(struct h3_session *s, struct h3_stream *st)
+/* Pulls the response body into DATA frames up to the high-water mark. Returns false when the
+ * stream is gone (a body error reset and freed it). */
+static bool produce(struct h3_session *s, struct h3_stream *st)
 {
     while (!st->fin_out && buf_size(&st->out) < H3_STREAM_HIGH_WATER) {
         size_t max = H3_STREAM_HIGH_WATER - buf_size(&st->out);
@@ -703,14 +705,14 @@ static void produce(struct h3_session *s, struct h3_stream *st)
         /* the payload goes 3 bytes in (type + a 2-byte length) and moves if its length is 1 byte */
         if (buf_reserve(&st->out, 3 + max) < 0) {
             conn_error(s, H3_INTERNAL_ERROR, "out of memory");
-            return;
+            return true;
         }
         uint8_t *hdr = (uint8_t *)buf_tail(&st->out);
         ssize_t got = max && !body_done(st) ? pull_body(st, (char *)hdr + 3, max) : 0;
         if (got < 0) {
             log_error("%s: response body failed on HTTP/3 stream %lld", s->peer, (long long)st->id);
             stream_error(s, st, H3_INTERNAL_ERROR, false);
-            return;
+            return false;
         }
         st->resp.bytes_sent += got;
         if (got > 0) {
@@ -725,18 +727,21 @@ static void produce(struct h3_session *s, struct h3_stream *st)
             st->resp.body = NULL;
             st->fin_out = true;
         } else if (got == 0) {
-            return; /* a source with nothing now: wait for the next round */
+            return true; /* a source with nothing now: wait for the next round */
         }
     }
+    return true;
 }
 
 bool h3_session_next_output(struct h3_session *s, int64_t *stream_id, const uint8_t **data,
                             size_t *len, bool *fin)
 {
     if (s->dead) return false;
-    for (struct h3_stream *st = s->streams; st; st = st->next) {
+    for (struct h3_stream *st = s->streams, *next; st; st = next) {
+        next = st->next;
         if (st->id <= *stream_id || st->fin_sent) continue;
-        if (st->kind == H3_KIND_REQUEST && st->headers_out && st->resp.body) produce(s, st);
+        if (st->kind == H3_KIND_REQUEST && st->headers_out && st->resp.body && !produce(s, st))
+            continue; /* reset and freed */
         if (s->dead) return false;
         if (buf_size(&st->out) == 0 && !st->fin_out) continue;
         if (st->kind == H3_KIND_REQUEST && !st->stalled_ms) st->stalled_ms = s->now_ms;
