@@ -738,7 +738,7 @@ static void respond(struct h2_session *s, struct h2_stream *st)
 
 static bool stream_at_eof(const struct h2_stream *st)
 {
-    return st->body_eof ||
+    return st->body_rd.eof ||
            (st->resp.content_length >= 0 && st->resp.bytes_sent >= st->resp.content_length);
 }
 
@@ -754,39 +754,13 @@ static bool sched_ready(struct h2_sched_node *n, void *ctx)
     return true;
 }
 
-/* Copies up to max bytes of the body into dst. Returns bytes, or -1 on a body error. */
+/* Copies up to max bytes of the response body into dst. Returns bytes, or -1 on a body
+ * error. */
 static ssize_t pull_body(struct h2_stream *st, char *dst, size_t max)
 {
-    size_t got = 0;
-    while (got < max && !st->body_eof) {
-        if (!st->has_chunk) {
-            if (st->resp.content_length >= 0 &&
-                st->resp.bytes_sent + (int64_t)got >= st->resp.content_length)
-                break;
-            enum body_next_result r = st->resp.body->next(st->resp.body, &st->chunk, max - got);
-            if (r == BODY_ERROR) return -1;
-            if (r == BODY_END) {
-                st->body_eof = true;
-                break;
-            }
-            st->has_chunk = true;
-            st->chunk_off = 0;
-        }
-        size_t n = st->chunk.len - st->chunk_off;
-        if (n > max - got) n = max - got;
-        if (st->chunk.kind == BODY_CHUNK_MEM) {
-            memcpy(dst + got, st->chunk.data + st->chunk_off, n);
-        } else {
-            struct body_chunk sub = st->chunk;
-            sub.offset += (off_t)st->chunk_off;
-            sub.len = n;
-            if (body_chunk_copy(&sub, dst + got, n) != (ssize_t)n) return -1;
-        }
-        st->chunk_off += n;
-        got += n;
-        if (st->chunk_off == st->chunk.len) st->has_chunk = false;
-    }
-    return (ssize_t)got;
+    int64_t left =
+        st->resp.content_length >= 0 ? st->resp.content_length - st->resp.bytes_sent : -1;
+    return body_reader_pull(&st->body_rd, st->resp.body, left, dst, max);
 }
 
 void h2_session_produce(struct h2_session *s, size_t high_water)
@@ -820,7 +794,7 @@ void h2_session_produce(struct h2_session *s, size_t high_water)
             continue;
         }
         st->resp.bytes_sent += got;
-        bool eof = stream_at_eof(st) && !st->has_chunk;
+        bool eof = stream_at_eof(st) && !st->body_rd.has_chunk;
         if (got == 0 && !eof) {
             /* a source with nothing now cannot happen with static bodies; avoid spinning */
             h2_sched_remove(&s->sched, &st->sched);

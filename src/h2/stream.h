@@ -35,25 +35,22 @@ struct h2_stream {
     struct pool *pool;
     struct http_request req;
     struct http_response resp;
-    struct buf body;          /* request body received so far */
-    int64_t content_length;   /* from the request, or -1 */
-    uint64_t body_received;   /* DATA payload bytes */
-    int64_t send_window;      /* peer's window for this stream */
-    int64_t recv_window;      /* what the peer may still send us */
-    uint32_t recv_unacked;    /* consumed, not yet returned with WINDOW_UPDATE */
-    int64_t stalled_since_ms; /* data to send on a zero window since, or 0 */
-    int reject_status;        /* 413/431...: answered without dispatching the request */
-    bool end_stream_in;       /* END_STREAM received */
-    bool dispatched;          /* the request went to on_request */
-    bool headers_out;         /* final response HEADERS sent */
-    bool end_stream_out;      /* END_STREAM sent */
-    bool body_eof;            /* the body source said END */
-    bool pushed;              /* a stream we promised */
-    bool push_pending;        /* promised, waiting for its response to be made */
-    bool has_chunk;           /* chunk holds unsent bytes from the body source */
-    struct body_chunk chunk;
-    size_t chunk_off;
-    void *user; /* the glue's per-stream context */
+    struct buf body;            /* request body received so far */
+    int64_t content_length;     /* from the request, or -1 */
+    uint64_t body_received;     /* DATA payload bytes */
+    int64_t send_window;        /* peer's window for this stream */
+    int64_t recv_window;        /* what the peer may still send us */
+    uint32_t recv_unacked;      /* consumed, not yet returned with WINDOW_UPDATE */
+    int64_t stalled_since_ms;   /* data to send on a zero window since, or 0 */
+    int reject_status;          /* 413/431...: answered without dispatching the request */
+    bool end_stream_in;         /* END_STREAM received */
+    bool dispatched;            /* the request went to on_request */
+    bool headers_out;           /* final response HEADERS sent */
+    bool end_stream_out;        /* END_STREAM sent */
+    bool pushed;                /* a stream we promised */
+    bool push_pending;          /* promised, waiting for its response to be made */
+    struct body_reader body_rd; /* the response body copied into DATA frames */
+    void *user;                 /* the glue's per-stream context */
 };
 
 #define H2_STREAM_BUCKETS 64

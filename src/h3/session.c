@@ -646,50 +646,24 @@ static void respond(struct h3_session *s, struct h3_stream *st)
     if (no_body || !resp->body || resp->content_length == 0) {
         if (resp->body && resp->body->close) resp->body->close(resp->body);
         resp->body = NULL;
-        st->body_eof = true;
+        st->body_rd.eof = true;
         st->fin_out = true;
     }
 }
 
 static bool body_done(const struct h3_stream *st)
 {
-    return st->body_eof ||
+    return st->body_rd.eof ||
            (st->resp.content_length >= 0 && st->resp.bytes_sent >= st->resp.content_length);
 }
 
-/* Copies up to max bytes of the body into dst. Returns bytes, or -1 on a body error. */
+/* Copies up to max bytes of the response body into dst. Returns bytes, or -1 on a body
+ * error. */
 static ssize_t pull_body(struct h3_stream *st, char *dst, size_t max)
 {
-    size_t got = 0;
-    while (got < max && !st->body_eof) {
-        if (!st->has_chunk) {
-            if (st->resp.content_length >= 0 &&
-                st->resp.bytes_sent + (int64_t)got >= st->resp.content_length)
-                break;
-            enum body_next_result r = st->resp.body->next(st->resp.body, &st->chunk, max - got);
-            if (r == BODY_ERROR) return -1;
-            if (r == BODY_END) {
-                st->body_eof = true;
-                break;
-            }
-            st->has_chunk = true;
-            st->chunk_off = 0;
-        }
-        size_t n = st->chunk.len - st->chunk_off;
-        if (n > max - got) n = max - got;
-        if (st->chunk.kind == BODY_CHUNK_MEM) {
-            memcpy(dst + got, st->chunk.data + st->chunk_off, n);
-        } else {
-            struct body_chunk sub = st->chunk;
-            sub.offset += (off_t)st->chunk_off;
-            sub.len = n;
-            if (body_chunk_copy(&sub, dst + got, n) != (ssize_t)n) return -1;
-        }
-        st->chunk_off += n;
-        got += n;
-        if (st->chunk_off == st->chunk.len) st->has_chunk = false;
-    }
-    return (ssize_t)got;
+    int64_t left =
+        st->resp.content_length >= 0 ? st->resp.content_length - st->resp.bytes_sent : -1;
+    return body_reader_pull(&st->body_rd, st->resp.body, left, dst, max);
 }
 
 /* Pulls the response body into DATA frames until H3_STREAM_HIGH_WATER bytes wait. */
@@ -722,7 +696,7 @@ static bool produce(struct h3_session *s, struct h3_stream *st)
             if (hl == 2) memmove(hdr + 2, hdr + 3, (size_t)got);
             buf_commit(&st->out, hl + (size_t)got);
         }
-        if (body_done(st) && !st->has_chunk) {
+        if (body_done(st) && !st->body_rd.has_chunk) {
             if (st->resp.body->close) st->resp.body->close(st->resp.body);
             st->resp.body = NULL;
             st->fin_out = true;

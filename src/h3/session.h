@@ -55,22 +55,19 @@ struct h3_stream {
     struct pool *pool; /* holds req and resp; NULL for other kinds */
     struct http_request req;
     struct http_response resp;
-    struct buf body;        /* request body received so far */
-    int64_t content_length; /* from the request, or -1 */
-    uint64_t body_received; /* DATA payload bytes */
-    int reject_status;      /* 413/431: answered without dispatching the request */
-    int64_t opened_ms;      /* when the stream's first bytes arrived (header deadline) */
-    int64_t stalled_ms;     /* output waits and the transport took none of it since; 0: not */
-    bool headers_in;        /* the request's header section was decoded */
-    bool trailers_in;       /* its trailer section was decoded */
-    bool qpack_blocked;     /* the HEADERS frame waits for QPACK encoder-stream inserts */
-    bool request_done;      /* the whole request (FIN included) was read */
-    bool dispatched;        /* the request went to on_request */
-    bool headers_out;       /* final response HEADERS queued */
-    bool body_eof;          /* the body source said END */
-    bool has_chunk;         /* chunk holds unsent bytes from the body source */
-    struct body_chunk chunk;
-    size_t chunk_off;
+    struct buf body;            /* request body received so far */
+    int64_t content_length;     /* from the request, or -1 */
+    uint64_t body_received;     /* DATA payload bytes */
+    int reject_status;          /* 413/431: answered without dispatching the request */
+    int64_t opened_ms;          /* when the stream's first bytes arrived (header deadline) */
+    int64_t stalled_ms;         /* output waits and the transport took none of it since; 0: not */
+    bool headers_in;            /* the request's header section was decoded */
+    bool trailers_in;           /* its trailer section was decoded */
+    bool qpack_blocked;         /* the HEADERS frame waits for QPACK encoder-stream inserts */
+    bool request_done;          /* the whole request (FIN included) was read */
+    bool dispatched;            /* the request went to on_request */
+    bool headers_out;           /* final response HEADERS queued */
+    struct body_reader body_rd; /* the response body copied into DATA frames */
     /* output: bytes for the transport to take, then FIN */
     struct buf out;
     bool fin_out;  /* FIN follows the bytes in out */

@@ -80,3 +80,36 @@ ssize_t body_chunk_copy(const struct body_chunk *chunk, char *dst, size_t cap)
     }
     return (ssize_t)done;
 }
+
+ssize_t body_reader_pull(struct body_reader *r, struct body_source *src, int64_t left, char *dst,
+                         size_t max)
+{
+    size_t got = 0;
+    while (got < max && !r->eof) {
+        if (!r->has_chunk) {
+            if (left >= 0 && (int64_t)got >= left) break;
+            enum body_next_result res = src->next(src, &r->chunk, max - got);
+            if (res == BODY_ERROR) return -1;
+            if (res == BODY_END) {
+                r->eof = true;
+                break;
+            }
+            r->has_chunk = true;
+            r->off = 0;
+        }
+        size_t n = r->chunk.len - r->off;
+        if (n > max - got) n = max - got;
+        if (r->chunk.kind == BODY_CHUNK_MEM) {
+            memcpy(dst + got, r->chunk.data + r->off, n);
+        } else {
+            struct body_chunk sub = r->chunk;
+            sub.offset += (off_t)r->off;
+            sub.len = n;
+            if (body_chunk_copy(&sub, dst + got, n) != (ssize_t)n) return -1;
+        }
+        r->off += n;
+        got += n;
+        if (r->off == r->chunk.len) r->has_chunk = false;
+    }
+    return (ssize_t)got;
+}

@@ -3,7 +3,9 @@
 #ifndef TERN_HTTP_BODY_H
 #define TERN_HTTP_BODY_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "core/pool.h"
@@ -40,5 +42,18 @@ struct body_source *body_source_file(struct pool *pool, int fd, off_t offset, si
 /* Helper for consumers that cannot sendfile: copies up to cap bytes of a chunk into dst
  * (pread for FILE chunks). Returns bytes copied, or -1 on error. */
 ssize_t body_chunk_copy(const struct body_chunk *chunk, char *dst, size_t cap);
+
+/* Copies a source's chunks into a caller's buffer, a chunk at a time, for wires that frame
+ * the body themselves (HTTP/2 and HTTP/3 DATA frames). */
+struct body_reader {
+    struct body_chunk chunk; /* the current chunk */
+    size_t off;              /* bytes of it already copied */
+    bool has_chunk;          /* chunk holds bytes not copied yet */
+    bool eof;                /* the source said END */
+};
+/* Copies up to max bytes of src into dst, and never more than left when left >= 0 (what is
+ * left of a known Content-Length). Returns the bytes copied, or -1 on a body error. */
+ssize_t body_reader_pull(struct body_reader *r, struct body_source *src, int64_t left, char *dst,
+                         size_t max);
 
 #endif

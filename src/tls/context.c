@@ -314,7 +314,6 @@ static bool cert_same(const struct config_cert *a, const struct config_cert *b)
            str_same(a->ocsp_file, b->ocsp_file);
 }
 
-
 struct tls_server *tls_server_create(const struct config *cfg, char *err, size_t errlen)
 {
     const struct config_cert *def = config_default_cert(cfg);
