@@ -158,6 +158,7 @@ static int on_field_discard(void *ctx, str_t name, str_t value, enum http_token 
  * must wait for QPACK inserts or is gone. */
 static bool on_headers(struct h3_session *s, struct h3_stream *st, const uint8_t *p, size_t len)
 {
+    const int64_t id = st->id; /* st may be freed by dispatch() below */
     bool trailers = st->headers_in;
     struct http_reqcheck c;
     http_reqcheck_init(&c, &st->req, s->p.header_count, trailers);
@@ -211,7 +212,7 @@ static bool on_headers(struct h3_session *s, struct h3_stream *st, const uint8_t
         st->reject_status = 413;
     }
     if (st->reject_status) dispatch(s, st);
-    return !s->dead && stream_find(s, st->id) == st;
+    return !s->dead && stream_find(s, id) != NULL;
 }
 
 static void on_data(struct h3_session *s, struct h3_stream *st, const uint8_t *p, size_t n)
@@ -302,8 +303,9 @@ static void request_input(struct h3_session *s, struct h3_stream *st)
         st->fleft -= n;
         if (st->fleft == 0) st->in_frame = false;
         if (st->ftype == H3_FRAME_DATA) {
+            const int64_t id = st->id; /* on_data may free st */
             on_data(s, st, p, n);
-            if (s->dead || stream_find(s, st->id) != st) return;
+            if (s->dead || !stream_find(s, id)) return;
         }
         buf_consume(&st->in, n);
     }
