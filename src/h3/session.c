@@ -519,9 +519,13 @@ int h3_session_recv_stream(struct h3_session *s, int64_t stream_id, const uint8_
     bool bidi = (stream_id & 2) == 0;
     struct h3_stream *st = stream_find(s, stream_id);
     if (!st) {
-        int64_t *max = bidi ? &s->max_request_id : &s->max_uni_id;
-        if (stream_id <= *max) return 0; /* closed, reset or ignored: late bytes are dropped */
-        *max = stream_id;
+        switch (h3_stream_ids_see(bidi ? &s->request_ids : &s->uni_ids, stream_id)) {
+        case H3_ID_NEW: break;
+        case H3_ID_OLD: return 0; /* closed, reset or ignored: late bytes are dropped */
+        case H3_ID_TOO_MANY:
+            conn_error(s, H3_EXCESSIVE_LOAD, "too many skipped stream ids");
+            return -1;
+        }
         if (bidi && s->draining && stream_id >= s->goaway_id) {
             /* §5.2: after our GOAWAY, later requests are rejected, never processed */
             if (s->cb->reset_stream) s->cb->reset_stream(s->ud, stream_id, H3_REQUEST_REJECTED);
@@ -790,8 +794,8 @@ struct h3_session *h3_session_new(const struct h3_session_params *p,
     s->peer_len = strlen(s->peer);
     s->now_ms = now_ms;
     s->next_own_uni = 3;
-    s->max_request_id = -1;
-    s->max_uni_id = -1;
+    h3_stream_ids_init(&s->request_ids, 0);
+    h3_stream_ids_init(&s->uni_ids, 2);
     s->peer_goaway_id = UINT64_MAX;
     s->error_code = UINT64_MAX;
     h3_settings_init(&s->peer_settings);
@@ -842,7 +846,7 @@ static void write_goaway(struct h3_session *s, int64_t id)
 static void send_final_goaway(struct h3_session *s)
 {
     if (s->draining) return;
-    s->goaway_id = s->max_request_id < 0 ? 0 : s->max_request_id + 4;
+    s->goaway_id = s->request_ids.next; /* every id below it is opened, maybe implicitly */
     s->draining = true;
     s->goaway_notice = false;
     s->goaway_deadline_ms = 0;

@@ -14,6 +14,7 @@
 #include "h2/defence.h"
 #include "h3/frame.h"
 #include "h3/qpack.h"
+#include "h3/stream_ids.h"
 #include "http/body.h"
 #include "http/request.h"
 #include "http/response.h"
@@ -127,9 +128,9 @@ struct h3_session {
     bool have_control, have_qpack_enc, have_qpack_dec; /* the client's uni streams seen */
     bool settings_in;                                  /* the client's SETTINGS arrived */
     struct h3_settings peer_settings;
-    int64_t max_request_id;    /* highest client bidi stream id seen, or -1 */
-    int64_t max_uni_id;        /* highest client uni stream id seen, or -1 */
-    uint64_t peer_max_push_id; /* from MAX_PUSH_ID; has_max_push_id says whether one came */
+    struct h3_stream_ids request_ids; /* client bidi stream ids seen (and skipped) */
+    struct h3_stream_ids uni_ids;     /* client uni stream ids seen (and skipped) */
+    uint64_t peer_max_push_id;        /* from MAX_PUSH_ID; has_max_push_id says whether one came */
     bool has_max_push_id;
     uint64_t peer_goaway_id;    /* the client's last GOAWAY (a push id), UINT64_MAX: none */
     bool draining;              /* our final GOAWAY is out: no new requests */

@@ -53,6 +53,20 @@ def test_small_and_large_bodies(h3srv, tmp_path):
     h3srv.assert_tls_healthy()
 
 
+def test_requests_after_settings(h3srv, tmp_path):
+    """Requests sent once the client has our SETTINGS: nghttp3 then inserts into the QPACK
+    dynamic table, and its QPACK encoder stream's first byte arrives after the decoder stream's
+    (stream 6 after stream 10). Both used to be lost, and the request hung until the idle
+    timeout."""
+    rc, err, out = gtls(h3srv, ["/hello.txt", "/style.css", "/big.bin"], tmp_path,
+                        "--delay-stream=50ms", "--timeout=5s")
+    assert rc == 0, err
+    assert (out / "hello.txt").read_bytes() == t.HELLO
+    assert (out / "style.css").read_bytes() == h3srv.files["style.css"]
+    assert (out / "big.bin").read_bytes() == h3srv.files["big.bin"]
+    h3srv.assert_tls_healthy()
+
+
 def test_many_streams_on_one_connection(h3srv, tmp_path):
     rc, err, _ = gtls(h3srv, ["/hello.txt"], tmp_path, "-n", "50")
     assert rc == 0, err

@@ -347,6 +347,28 @@ static void test_stream_errors(void)
     h3_session_free(s);
 }
 
+/* Streams whose first bytes arrive after a higher-numbered stream's (RFC 9000 §3.2: the higher
+ * one opened them) are new streams, not late bytes of closed ones. */
+static void test_out_of_order(void)
+{
+    struct h3_session *s = mk();
+    CHECK_INT(recv(s, 10, "\x03", 1, false), 0); /* QPACK decoder stream first */
+    CHECK_INT(recv(s, 6, "\x02", 1, false), 0);  /* then the encoder stream */
+    control(s);                                  /* and the control stream last */
+    CHECK(s->settings_in && s->have_qpack_enc && s->have_qpack_dec);
+    CHECK_INT(send_get(s, 8, NULL, true), 0);
+    CHECK_INT(send_get(s, 0, NULL, true), 0);
+    CHECK_INT(send_get(s, 4, NULL, true), 0);
+    CHECK_INT(n_requests, 3);
+    drain(s, SIZE_MAX);
+    for (int64_t id = 0; id <= 8; id += 4)
+        CHECK_INT(parse_resp(id).status, 200);
+    CHECK_INT(send_get(s, 4, NULL, true), 0); /* answered and closed: dropped */
+    CHECK_INT(n_requests, 3);
+    CHECK(h3_session_error_code(s) == UINT64_MAX);
+    h3_session_free(s);
+}
+
 /* Feeds bytes on a stream of a fresh session (with or without a control stream first) and
  * returns the connection error code. */
 static uint64_t conn_err(bool with_control, int64_t id, const char *p, size_t len, bool fin)
@@ -607,6 +629,7 @@ int main(void)
     test_get();
     test_post();
     test_stream_errors();
+    test_out_of_order();
     test_conn_errors();
     test_goaway();
     test_header_deadline();
