@@ -52,13 +52,16 @@ def multi(make_tls_server, certs):  # noqa: F811
 MOVE_FIRST = ["--change-local-addr=100ms", "--delay-stream=300ms"]
 
 
+# gtlsclient 0.12's --nat-rebinding in the middle of a download stalls (seen in its log): the
+# client moves without sending, ignores every packet that still reaches its old port ("ignore
+# packet from unknown path") and so has nothing to acknowledge; the server never hears of the
+# new address. With the
+# request sent after the move, the server first hears of the new address from it and validates
+# the path itself (RFC 9000 §9.3).
 @pytest.mark.parametrize("how", [
     ["--change-local-addr=200ms"],
     MOVE_FIRST,
-    pytest.param(["--change-local-addr=200ms", "--nat-rebinding"], marks=pytest.mark.xfail(
-        reason="after a NAT rebinding the server stops sending until the idle timeout, with "
-        "one worker too (not a steering problem; to investigate in src/quic/conn.c)",
-        strict=False)),
+    MOVE_FIRST + ["--nat-rebinding"],
 ], ids=["migration", "move-then-request", "nat-rebinding"])
 def test_download_survives_address_change(multi, tmp_path, how):
     srv = multi()
