@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "cli/cli.h"
+#include "cli/quic_process.h"
 #include "core/log.h"
 #include "h1/conn.h"
 #include "h1/serialize.h"
@@ -236,8 +237,37 @@ static bool same_listens(const struct config *a, const struct config *b)
     return true;
 }
 
+/* The "listening on" lines for the listeners this process serves. */
+static void log_listeners(const struct server *srv, const struct config *cfg)
+{
+    bool udp = srv->n_workers > 0 && srv->workers[0].n_udp;
+    for (size_t i = 0; i < cfg->n_listens; i++) {
+        const struct config_listen *l = &cfg->listens[i];
+        bool v6 = strchr(l->host, ':') != NULL;
+        if (!l->quic_only && srv->part != SERVER_PART_UDP)
+            log_info("listening on %s://%s%s%s:%d", l->tls ? "https" : "http", v6 ? "[" : "",
+                     l->host, v6 ? "]" : "", l->port);
+        if (udp && (l->quic_only || (l->tls && cfg->quic)))
+            log_info("listening on udp %s%s%s:%d (HTTP/3)", v6 ? "[" : "", l->host, v6 ? "]" : "",
+                     l->port);
+    }
+}
+
+/* Waits for the next signal; with a restart of the HTTP/3 process pending, no longer than
+ * until it is due (then -1). */
+static int next_signal(const sigset_t *set, const struct quic_process *qp)
+{
+    int64_t ms = qp ? quic_process_wait_ms(qp) : -1;
+    if (ms < 0) return sigwaitinfo(set, NULL);
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000};
+    return sigtimedwait(set, NULL, &ts);
+}
+
 int cli_serve(int argc, char **argv)
 {
+    int ready_fd = -1;
+    bool quic_child = quic_process_is_child(&ready_fd);
+    if (quic_child) log_set_process_tag("http3");
     struct serve_args args;
     if (parse_args(argc, argv, &args) < 0) return 2;
     char err[1024];
@@ -259,6 +289,7 @@ int cli_serve(int argc, char **argv)
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGUSR1);
+    sigaddset(&set, SIGCHLD);
     pthread_sigmask(SIG_BLOCK, &set, NULL); /* workers inherit the mask; main waits below */
     signal(SIGPIPE, SIG_IGN);
 
@@ -272,27 +303,44 @@ int cli_serve(int argc, char **argv)
     h1_register();
     h2c_register(); /* answers only while http2 and h2c are on in the configuration */
     h3_register();  /* QUIC beside each TLS listener, unless `quic: false` */
-    if (server_start(&srv, cfg, tls) < 0) {
+    /* HTTP/3 in a process of its own: a crash in the QUIC library leaves TCP serving */
+    enum server_part part = quic_child ? SERVER_PART_UDP : SERVER_PART_ALL;
+    static struct quic_process qproc;
+    struct quic_process *qp = NULL;
+    if (!quic_child && cfg->http3.isolate && server_config_has_udp(cfg)) {
+        if (quic_process_start(&qproc, argc, argv, err, sizeof(err)) < 0) {
+            log_error("cannot start: %s", err);
+            quic_process_free(&qproc);
+            if (tls) tls_server_free(tls);
+            config_free(cfg);
+            return 1;
+        }
+        qp = &qproc;
+        part = SERVER_PART_TCP;
+    }
+    if (server_start(&srv, cfg, tls, part) < 0) {
         log_error("cannot start: see the messages above");
         server_free(&srv);
+        if (qp) quic_process_stop(qp, SIGTERM, 5000), quic_process_free(qp);
         return 1;
     }
-    for (size_t i = 0; i < cfg->n_listens; i++) {
-        const struct config_listen *l = &cfg->listens[i];
-        bool v6 = strchr(l->host, ':') != NULL;
-        if (!l->quic_only)
-            log_info("listening on %s://%s%s%s:%d", l->tls ? "https" : "http", v6 ? "[" : "",
-                     l->host, v6 ? "]" : "", l->port);
-        if (srv.workers[0].n_udp && (l->quic_only || (l->tls && cfg->quic)))
-            log_info("listening on udp %s%s%s:%d (HTTP/3)", v6 ? "[" : "", l->host, v6 ? "]" : "",
-                     l->port);
+    log_listeners(&srv, cfg);
+    if (quic_child) {
+        log_info("HTTP/3 process %ld serving with %d workers", (long)getpid(), srv.n_workers);
+        quic_process_ready(ready_fd);
+    } else {
+        log_info("tern %s started with %d workers", TERN_VERSION, srv.n_workers);
     }
-    log_info("tern %s started with %d workers", TERN_VERSION, srv.n_workers);
 
     bool graceful = false;
     for (;;) {
-        int sig = sigwaitinfo(&set, NULL);
-        if (sig < 0) continue;
+        int sig = next_signal(&set, qp);
+        if (sig < 0 || sig == SIGCHLD) {
+            if (qp && sig == SIGCHLD) quic_process_reap(qp);
+            if (qp) quic_process_restart_due(qp);
+            continue;
+        }
+        if (qp && sig != SIGCHLD) quic_process_signal(qp, sig); /* it reloads, reopens, stops */
         if (sig == SIGHUP) {
             struct config *next = load_config(&args, err, sizeof(err));
             if (!next) {
@@ -331,7 +379,12 @@ int cli_serve(int argc, char **argv)
         }
     }
     server_stop(&srv, graceful);
+    if (qp) { /* it got the signal too; it ends no later than its own graceful timeout */
+        int grace_ms = graceful ? (int)(atomic_load(&srv.cfg)->timeouts.graceful * 1000) : 0;
+        quic_process_stop(qp, 0, grace_ms + 5000);
+        quic_process_free(qp);
+    }
     server_free(&srv);
-    log_info("stopped");
+    log_info(quic_child ? "HTTP/3 process stopped" : "stopped");
     return 0;
 }

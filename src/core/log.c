@@ -121,14 +121,21 @@ struct log_site {
 static _Thread_local struct log_site tl_sites[LOG_SITES];
 static _Thread_local unsigned tl_pending; /* sites with suppressed lines not summed up yet */
 
+static char process_tag[24]; /* "http3: " in the HTTP/3 process, else empty */
+
+void log_set_process_tag(const char *tag)
+{
+    snprintf(process_tag, sizeof(process_tag), "%s%s", tag, *tag ? ": " : "");
+}
+
 static void write_line(enum log_level level, const struct timeval *tv, const char *fmt, va_list ap)
 {
     char line[2048];
     struct tm tm;
     gmtime_r(&tv->tv_sec, &tm);
     int n = (int)strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
-    n += snprintf(line + n, sizeof(line) - (size_t)n, ".%03dZ [%s] ", (int)(tv->tv_usec / 1000),
-                  level_names[level]);
+    n += snprintf(line + n, sizeof(line) - (size_t)n, ".%03dZ [%s] %s", (int)(tv->tv_usec / 1000),
+                  level_names[level], process_tag);
     int m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
     if (m < 0) m = 0;
     n += m;

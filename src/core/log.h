@@ -23,6 +23,9 @@ int log_access_enabled(void);
 /* Writes one already-formatted access log line (with its trailing newline). */
 void log_access_write(const char *line, size_t len);
 
+/* Names the process in every error-log line after the level ("[info] http3: ..."); set once,
+ * before threads start. "" for none (the default). */
+void log_set_process_tag(const char *tag);
 /* Writes one error-log line. Each call site (format string) writes at most 10 lines a second
  * per thread; the rest are counted and summed up in one line after their second. */
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

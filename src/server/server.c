@@ -288,7 +288,7 @@ static int worker_open_udp(struct worker *wk, const struct config *cfg)
                       cfg->listens[i].port);
             return -1;
         }
-    if (!udp) return 0;
+    if (!udp || wk->srv->part == SERVER_PART_TCP) return 0;
     wk->udp = calloc(cfg->n_listens, sizeof(*wk->udp));
     if (!wk->udp) return -1;
     for (size_t i = 0; i < cfg->n_listens; i++) {
@@ -324,7 +324,8 @@ static int worker_init(struct server *srv, struct worker *wk, int id, const stru
         struct listener *ls = &wk->listeners[i];
         ls->worker = wk;
         ls->watch.fd = -1;
-        if (cfg->listens[i].quic_only) continue; /* UDP only: worker_open_udp */
+        /* UDP only: worker_open_udp */
+        if (cfg->listens[i].quic_only || srv->part == SERVER_PART_UDP) continue;
         ls->tls = cfg->listens[i].tls;
         ls->open = wire_accept_for(ls->tls ? LISTENER_TCP_TLS : LISTENER_TCP);
         if (!ls->open) {
@@ -364,9 +365,19 @@ bool server_config_has_tls(const struct config *cfg)
     return false;
 }
 
-int server_start(struct server *srv, struct config *cfg, struct tls_server *tls)
+bool server_config_has_udp(const struct config *cfg)
+{
+    if (!wire_udp()) return false;
+    for (size_t i = 0; i < cfg->n_listens; i++)
+        if (cfg->listens[i].quic_only || (cfg->listens[i].tls && cfg->quic)) return true;
+    return false;
+}
+
+int server_start(struct server *srv, struct config *cfg, struct tls_server *tls,
+                 enum server_part part)
 {
     memset(srv, 0, sizeof(*srv));
+    srv->part = part;
     atomic_store(&srv->cfg, cfg);
     atomic_store(&srv->tls, tls);
     pthread_mutex_init(&srv->lock, NULL);

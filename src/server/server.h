@@ -19,6 +19,10 @@
 
 enum server_state { SERVER_RUNNING = 0, SERVER_GRACEFUL, SERVER_STOPPING };
 
+/* Which listeners this process serves: all of them, or, when HTTP/3 runs in a process of its
+ * own (http3.isolate), the TCP ones here and the UDP ones there. */
+enum server_part { SERVER_PART_ALL = 0, SERVER_PART_TCP, SERVER_PART_UDP };
+
 struct tls_server;
 struct static_cache;
 struct server;
@@ -68,16 +72,20 @@ struct server {
     size_t n_retired;
     struct worker *workers;
     int n_workers;
+    enum server_part part;
     _Atomic int state;
     pthread_mutex_t lock;
     pthread_cond_t cond; /* signalled when a worker exits */
     int n_running;
 };
 
-/* Binds every listen address once per worker (SO_REUSEPORT) and starts the workers. On
- * failure logs why and returns -1 (nothing left running). Takes ownership of cfg and tls
- * (the TLS contexts, required when cfg has TLS listeners). */
-int server_start(struct server *srv, struct config *cfg, struct tls_server *tls);
+/* Binds every listen address of the part once per worker (SO_REUSEPORT) and starts the
+ * workers. On failure logs why and returns -1 (nothing left running). Takes ownership of cfg
+ * and tls (the TLS contexts, required when cfg has TLS listeners). */
+int server_start(struct server *srv, struct config *cfg, struct tls_server *tls,
+                 enum server_part part);
+/* True when cfg asks for HTTP/3 on some UDP address (and the build has a datagram wire). */
+bool server_config_has_udp(const struct config *cfg);
 /* Installs a new configuration (listeners stay as they are) and, when the listeners include
  * TLS, its new TLS contexts (tls may be NULL otherwise). Takes ownership of both. */
 void server_reload(struct server *srv, struct config *cfg, struct tls_server *tls);

@@ -68,7 +68,8 @@ void wire_exchange_done(struct worker *wk, const struct http_request *req,
 
 uint16_t wire_h3_port(const struct worker *wk, int fd)
 {
-    if (!udp_ops || !wk->n_udp) return 0;
+    /* HTTP/3 is here (this worker's UDP sockets) or in the sibling HTTP/3 process */
+    if (!udp_ops || (!wk->n_udp && wk->srv->part != SERVER_PART_TCP)) return 0;
     if (!wk->cfg->quic) { /* HTTP/3 only on quic_listen addresses: the first one's port */
         for (size_t i = 0; i < wk->cfg->n_listens; i++)
             if (wk->cfg->listens[i].quic_only) return (uint16_t)wk->cfg->listens[i].port;

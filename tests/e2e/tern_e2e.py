@@ -23,7 +23,9 @@ ASAN = os.environ.get("TERN_ASAN") == "1"
 SLOW = 3.0 if ASAN else 1.0
 
 # Markers that fail a test when they show up in the error log or on stderr.
-BAD_MARKERS = ("AddressSanitizer", "runtime error:", "LeakSanitizer", "[alert]", "[crit]")
+# "killed by signal": the HTTP/3 process crashed (the main process restarts it).
+BAD_MARKERS = ("AddressSanitizer", "runtime error:", "LeakSanitizer", "[alert]", "[crit]",
+               "killed by signal")
 
 # A fixed mtime for the fixture files: Tue, 02 Jan 2024 03:04:05 GMT.
 FIXED_MTIME = 1704164645
