@@ -3,6 +3,7 @@ HTTP/3 through nghttp3): bodies byte for byte, many streams, errors, the access 
 download in flight across a graceful stop, and `quic: false`."""
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -64,6 +65,23 @@ def test_requests_after_settings(h3srv, tmp_path):
     assert (out / "hello.txt").read_bytes() == t.HELLO
     assert (out / "style.css").read_bytes() == h3srv.files["style.css"]
     assert (out / "big.bin").read_bytes() == h3srv.files["big.bin"]
+    h3srv.assert_tls_healthy()
+
+
+def test_key_update_during_download(h3srv, tmp_path):
+    """RFC 9001 §6: the client updates its keys in the middle of a download; the server follows
+    (ngtcp2 answers with its own update) and every byte arrives."""
+    out = tmp_path / "ku"
+    out.mkdir()
+    r = subprocess.run(["gtlsclient", "--exit-on-all-streams-close", "--download", str(out),
+                        "--key-update=20ms", "--no-quic-dump", "--no-http-dump", "--timeout=5s",
+                        "127.0.0.1", str(h3srv.tls_port),
+                        f"https://127.0.0.1:{h3srv.tls_port}/big.bin"],
+                       capture_output=True, timeout=60 * t.SLOW)
+    log = (r.stdout + r.stderr).decode(errors="replace")
+    assert r.returncode == 0, log[-3000:]
+    assert (out / "big.bin").read_bytes() == h3srv.files["big.bin"]
+    assert re.search(r"pkt rx .*type=1RTT k=1", log), "no packet from the server under new keys"
     h3srv.assert_tls_healthy()
 
 
