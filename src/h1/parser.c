@@ -340,26 +340,39 @@ static int64_t parse_content_length(str_t v)
     return n;
 }
 
-/* The transfer codings of every Transfer-Encoding field, in order (RFC 9112 §6.1, §6.3):
- * exactly one chunked, last. Returns 0 when that is all, else the status. */
-static int check_transfer_codings(const struct h1_request_head *out)
+struct codings {
+    size_t n, n_chunked;
+    bool last_chunked;
+};
+
+/* Counts the transfer codings of every Transfer-Encoding field, in order (RFC 9112 §6.1).
+ * false when one is not a token. */
+static bool scan_transfer_codings(const struct h1_field *fields, size_t n_fields, struct codings *c)
 {
-    size_t n = 0, n_chunked = 0;
-    bool last_chunked = false;
-    for (size_t k = 0; k < out->n_fields; k++) {
-        const struct h1_field *f = &out->fields[k];
+    *c = (struct codings){0};
+    for (size_t k = 0; k < n_fields; k++) {
+        const struct h1_field *f = &fields[k];
         if (f->name.len != 17 || !eq_lower(f->name.p, "transfer-encoding", 17)) continue;
         size_t pos = 0;
         str_t e;
         while (list_next(f->value, &pos, &e)) {
-            if (!is_token(e)) return 400;
-            n++;
-            last_chunked = STR_IS(e, "chunked");
-            n_chunked += last_chunked;
+            if (!is_token(e)) return false;
+            c->n++;
+            c->last_chunked = STR_IS(e, "chunked");
+            c->n_chunked += c->last_chunked;
         }
     }
-    if (n_chunked != 1 || !last_chunked) return 400;
-    return n == 1 ? 0 : 501;
+    return true;
+}
+
+/* A request's codings (RFC 9112 §6.3): exactly one chunked, last. Returns 0 when that is all,
+ * else the status. */
+static int check_transfer_codings(const struct h1_field *fields, size_t n_fields)
+{
+    struct codings c;
+    if (!scan_transfer_codings(fields, n_fields, &c)) return 400;
+    if (c.n_chunked != 1 || !c.last_chunked) return 400;
+    return c.n == 1 ? 0 : 501;
 }
 
 /* Ends the field line whose content ends at i: CRLF, or LF when allowed. Returns the offset
@@ -384,7 +397,7 @@ static size_t line_end(const char *buf, size_t i, const struct h1_parse_options 
 /* Parses the field lines from p->fields_start to the empty line; the scan guarantees that the
  * head ends with an LF, so the loops stop before the end without bounds checks. */
 static int parse_fields(const struct h1_parser *p, const char *buf, size_t head_end,
-                        const struct h1_parse_options *o, struct h1_request_head *out,
+                        const struct h1_parse_options *o, struct h1_field *fields, size_t *n_fields,
                         struct h1_error *err)
 {
     size_t i = p->fields_start;
@@ -405,7 +418,7 @@ static int parse_fields(const struct h1_parser *p, const char *buf, size_t head_
             i = skip_value(buf, i, head_end);
             size_t ve = i;
             if (!(i = line_end(buf, i, o, err))) return -1;
-            struct h1_field *f = &out->fields[n - 1];
+            struct h1_field *f = &fields[n - 1];
             memset((char *)buf + prev_end, ' ', ls - prev_end);
             f->value = str_trim_ows(str_make(f->value.p, (size_t)(buf + ve - f->value.p)));
             prev_end = ve;
@@ -424,12 +437,12 @@ static int parse_fields(const struct h1_parser *p, const char *buf, size_t head_
         size_t ve = i;
         if (!(i = line_end(buf, i, o, err))) return -1;
         if (n >= o->max_fields) return fail(err, 431, "too many fields");
-        out->fields[n].name = name;
-        out->fields[n].value = str_trim_ows(str_make(buf + vs, ve - vs));
+        fields[n].name = name;
+        fields[n].value = str_trim_ows(str_make(buf + vs, ve - vs));
         n++;
         prev_end = ve;
     }
-    out->n_fields = n;
+    *n_fields = n;
     return 0;
 }
 
@@ -484,7 +497,7 @@ static int check_semantics(struct h1_request_head *out, struct h1_error *err)
     if (f.n_te) {
         if (f.n_cl) return fail(err, 400, "Content-Length with Transfer-Encoding");
         if (out->version == 10) return fail(err, 400, "Transfer-Encoding in HTTP/1.0");
-        int st = check_transfer_codings(out);
+        int st = check_transfer_codings(out->fields, out->n_fields);
         if (st == 400) return fail(err, 400, "invalid Transfer-Encoding");
         if (st == 501) return fail(err, 501, "unsupported transfer coding");
         out->chunked = true;
@@ -499,6 +512,33 @@ static int check_semantics(struct h1_request_head *out, struct h1_error *err)
     }
     out->expect_unsupported = f.expect_other;
     return 0;
+}
+
+/* Finds the empty line that ends the head, from where the last call stopped, counting field
+ * lines against the limits. 1 with *end set, 0 for more, -1 on error. */
+static int scan_head_end(struct h1_parser *p, const char *buf, size_t len,
+                         const struct h1_parse_options *o, size_t *end, struct h1_error *err)
+{
+    size_t pos = p->scanned;
+    for (;;) {
+        const char *lf = memchr(buf + pos, '\n', len - pos);
+        if (!lf) {
+            p->scanned = len;
+            if (len + 1 > o->max_head_size) return fail(err, 431, "head too large");
+            return 0;
+        }
+        size_t i = (size_t)(lf - buf);
+        if (i + 1 > o->max_head_size) return fail(err, 431, "head too large");
+        size_t ls = p->line_start;
+        if (i == ls || (i == ls + 1 && buf[ls] == '\r')) {
+            *end = p->scanned = i + 1;
+            return 1;
+        }
+        if (!(o->allow_obs_fold && (buf[ls] == ' ' || buf[ls] == '\t')) &&
+            ++p->n_lines > o->max_fields)
+            return fail(err, 431, "too many fields");
+        p->line_start = pos = i + 1;
+    }
 }
 
 static void fill_line(const struct h1_parser *p, const char *buf, struct h1_request_head *out)
@@ -563,29 +603,111 @@ int h1_parse_request_head(struct h1_parser *p, const char *buf, size_t len,
             return check_semantics(out, err) ? -1 : (int)end;
         }
     }
-    size_t pos = p->scanned;
     size_t end;
-    for (;;) {
-        const char *lf = memchr(buf + pos, '\n', len - pos);
-        if (!lf) {
-            p->scanned = len;
-            if (len + 1 > o->max_head_size) return fail(err, 431, "request head too large");
-            return 0;
-        }
-        size_t i = (size_t)(lf - buf);
-        if (i + 1 > o->max_head_size) return fail(err, 431, "request head too large");
-        size_t ls = p->line_start;
-        if (i == ls || (i == ls + 1 && buf[ls] == '\r')) {
-            end = i + 1;
-            break;
-        }
-        if (!(o->allow_obs_fold && (buf[ls] == ' ' || buf[ls] == '\t')) &&
-            ++p->n_lines > o->max_fields)
-            return fail(err, 431, "too many fields");
-        p->line_start = pos = i + 1;
-    }
+    int rc = scan_head_end(p, buf, len, o, &end, err);
+    if (rc <= 0) return rc;
     p->scanned = end;
     fill_line(p, buf, out);
-    if (parse_fields(p, buf, end, o, out, err) || check_semantics(out, err)) return -1;
+    if (parse_fields(p, buf, end, o, out->fields, &out->n_fields, err) || check_semantics(out, err))
+        return -1;
     return (int)end;
+}
+
+/* ---- responses (RFC 9112 §4, §6.3) ---- */
+
+/* status-line = HTTP-version SP status-code SP [ reason-phrase ]; a missing SP after the code
+ * is accepted (servers send "HTTP/1.1 200" bare). */
+static int parse_status_line(struct h1_parser *p, const char *buf, size_t end, struct h1_error *err)
+{
+    size_t i = 0;
+    if (end < 12 || memcmp(buf, "HTTP/", 5) != 0 || buf[5] < '0' || buf[5] > '9' || buf[6] != '.' ||
+        buf[7] < '0' || buf[7] > '9' || buf[8] != ' ')
+        return fail(err, 502, "malformed status line");
+    if (buf[5] != '1') return fail(err, 502, "unsupported HTTP version");
+    p->version = buf[7] == '0' ? 10 : 11;
+    int status = 0;
+    for (i = 9; i < 12; i++) {
+        if (buf[i] < '0' || buf[i] > '9') return fail(err, 502, "malformed status code");
+        status = status * 10 + (buf[i] - '0');
+    }
+    if (status < 100 || status > 599) return fail(err, 502, "status code out of range");
+    p->status = status;
+    p->target_off = p->target_len = 0;
+    if (i == end) return 0;
+    if (buf[i] != ' ') return fail(err, 502, "malformed status line");
+    size_t r = ++i;
+    if (skip_value(buf, i, end) != end) return fail(err, 502, "invalid character in reason");
+    p->target_off = r;
+    p->target_len = end - r;
+    return 0;
+}
+
+static int check_response_semantics(struct h1_response_head *out, struct h1_error *err)
+{
+    struct framing f = {0};
+    for (size_t k = 0; k < out->n_fields; k++)
+        note_field(&f, &out->fields[k]);
+    /* several lengths, even equal ones, are refused: response smuggling lives there */
+    if (f.n_cl > 1) return fail(err, 502, "several Content-Length fields");
+    if (f.n_cl == 1 && (out->content_length = parse_content_length(f.cl->value)) < 0)
+        return fail(err, 502, "invalid Content-Length");
+    if (f.n_te) {
+        if (f.n_cl) return fail(err, 502, "Content-Length with Transfer-Encoding");
+        if (out->version == 10) return fail(err, 502, "Transfer-Encoding in HTTP/1.0");
+        struct codings c;
+        if (!scan_transfer_codings(out->fields, out->n_fields, &c) || c.n == 0 || c.n_chunked > 1 ||
+            (c.n_chunked && !c.last_chunked))
+            return fail(err, 502, "invalid Transfer-Encoding");
+        if (c.n_chunked && c.n > 1) return fail(err, 502, "unsupported transfer coding");
+        out->chunked = c.n_chunked == 1;
+        out->te_other = !out->chunked; /* e.g. gzip alone: the body ends at close (§6.3) */
+    }
+    out->keep_alive = out->version == 11 ? !f.conn_close : f.conn_keep_alive && !f.conn_close;
+    if (out->te_other) out->keep_alive = false;
+    return 0;
+}
+
+int h1_parse_response_head(struct h1_parser *p, const char *buf, size_t len,
+                           const struct h1_parse_options *o, struct h1_response_head *out,
+                           struct h1_error *err)
+{
+    if (!p->fields_start) {
+        const char *lf = memchr(buf + p->scanned, '\n', len - p->scanned);
+        size_t line_end = lf ? (size_t)(lf - buf) : len;
+        if (line_end > o->max_request_line + 1 || line_end + 1 > o->max_head_size)
+            return fail(err, 502, "status line too long");
+        if (!lf) {
+            p->scanned = len;
+            return 0;
+        }
+        bool crlf = line_end > 0 && buf[line_end - 1] == '\r';
+        if (!crlf && !o->allow_bare_lf) return fail(err, 502, "bare LF");
+        if (parse_status_line(p, buf, line_end - crlf, err)) return -1;
+        p->scanned = p->fields_start = p->line_start = line_end + 1;
+    }
+    size_t end;
+    int rc = scan_head_end(p, buf, len, o, &end, err);
+    if (rc <= 0) return rc < 0 ? fail(err, 502, err->reason) : 0;
+    out->version = p->version;
+    out->status = p->status;
+    out->reason = str_make(buf + p->target_off, p->target_len);
+    out->n_fields = 0;
+    out->chunked = out->te_other = out->keep_alive = false;
+    out->content_length = -1;
+    if (parse_fields(p, buf, end, o, out->fields, &out->n_fields, err)) {
+        err->status = 502;
+        return -1;
+    }
+    return check_response_semantics(out, err) ? -1 : (int)end;
+}
+
+enum h1_body_kind h1_response_body(const struct h1_response_head *h, bool head_request,
+                                   bool connect_request)
+{
+    if (head_request || h->status < 200 || h->status == 204 || h->status == 304)
+        return H1_BODY_NONE;
+    if (connect_request && h->status < 300) return H1_BODY_NONE; /* a tunnel follows */
+    if (h->chunked) return H1_BODY_CHUNKED;
+    if (h->te_other) return H1_BODY_CLOSE;
+    return h->content_length >= 0 ? H1_BODY_LENGTH : H1_BODY_CLOSE;
 }

@@ -65,6 +65,7 @@ struct h1_parser {
     size_t target_off, target_len;
     int version;
     enum h1_target_form target_form;
+    int status; /* response heads: the status code */
 };
 
 struct h1_error {
@@ -90,6 +91,42 @@ void h1_parser_reset(struct h1_parser *p);
 int h1_parse_request_head(struct h1_parser *p, const char *buf, size_t len,
                           const struct h1_parse_options *opts, struct h1_request_head *out,
                           struct h1_error *err);
+
+/* ---- responses (the client role) ---- */
+
+struct h1_response_head {
+    int version;             /* 10 or 11 */
+    int status;              /* 100-599 */
+    str_t reason;            /* the reason phrase (may be empty) */
+    struct h1_field *fields; /* caller-provided array of max_fields entries */
+    size_t n_fields;
+    bool chunked;           /* Transfer-Encoding with chunked last */
+    bool te_other;          /* Transfer-Encoding without chunked: the body ends at close */
+    int64_t content_length; /* -1 when absent */
+    bool keep_alive;        /* persistence per version and Connection (RFC 9112 §9.3) */
+};
+
+/* How the body of a response is delimited (RFC 9112 §6.3). */
+enum h1_body_kind {
+    H1_BODY_NONE = 0, /* 1xx, 204, 304, a response to HEAD, 2xx to CONNECT */
+    H1_BODY_LENGTH,   /* Content-Length */
+    H1_BODY_CHUNKED,  /* chunked transfer coding */
+    H1_BODY_CLOSE,    /* until the connection closes */
+};
+
+/* Parses one response head (status line and fields) from buf[0..len), resumable as the request
+ * parser. Returns the head's length, 0 for more, -1 with *err (status 502: the response cannot
+ * be used) on: a malformed status line, a version other than HTTP/1.x, a status outside
+ * 100-599, the field errors of requests, several or malformed Content-Length fields (also equal
+ * ones: no list), Content-Length with Transfer-Encoding, Transfer-Encoding in HTTP/1.0, chunked
+ * not last or twice. max_request_line bounds the status line, max_head_size and max_fields the
+ * head; HTTP/0.9 and allow_target_obs_text do not apply. */
+int h1_parse_response_head(struct h1_parser *p, const char *buf, size_t len,
+                           const struct h1_parse_options *opts, struct h1_response_head *out,
+                           struct h1_error *err);
+/* The body's delimitation for a head parsed above, given the request's method. */
+enum h1_body_kind h1_response_body(const struct h1_response_head *h, bool head_request,
+                                   bool connect_request);
 
 /* Validates a Host / authority value (RFC 9110 §7.2, RFC 3986 §3.2.2): reg-name, IPv4 or
  * [IPv6], optional :port. */
