@@ -11,6 +11,7 @@ static void usage(FILE *f)
                "                  [--access-log PATH|stdout|off] [--error-log PATH|stderr]\n"
                "                  [-c FILE]\n"
                "       tern check -c FILE\n"
+               "       tern get [options] URL...   (tern get --help)\n"
                "       tern --version | -V | --help\n");
 }
 
@@ -35,6 +36,7 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "serve") == 0) return cli_serve(argc - 1, argv + 1);
     if (strcmp(cmd, "check") == 0) return cli_check(argc - 1, argv + 1);
+    if (strcmp(cmd, "get") == 0) return cli_get(argc - 1, argv + 1);
     fprintf(stderr, "tern: unknown command '%s'\n", cmd);
     usage(stderr);
     return 2;

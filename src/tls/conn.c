@@ -23,6 +23,8 @@ struct tls_conn {
     bool want_write;   /* the last call that blocked waits for the socket to be writable */
     bool read_blocked; /* the last read needed bytes from the socket */
     bool notified;     /* close_notify sent (or given up) */
+    bool client;       /* our side connects (tls_conn_new_client) */
+    char error[160];   /* why the handshake failed */
 };
 
 struct tls_conn *tls_conn_new(struct tls_server *srv, int fd)
@@ -42,6 +44,34 @@ struct tls_conn *tls_conn_new(struct tls_server *srv, int fd)
     c->srv = srv;
     tls_server_retain(srv);
     return c;
+}
+
+struct tls_conn *tls_conn_new_client(struct tls_client *cl, int fd, const char *host)
+{
+    struct tls_conn *c = calloc(1, sizeof(*c));
+    if (!c) return NULL;
+    ERR_clear_error();
+    c->ssl = tls_client_ssl_new(cl, host);
+    if (!c->ssl || SSL_set_fd(c->ssl, fd) != 1) {
+        SSL_free(c->ssl);
+        free(c);
+        ERR_clear_error();
+        return NULL;
+    }
+    SSL_set_connect_state(c->ssl);
+    c->fd = fd;
+    c->client = true;
+    return c;
+}
+
+const char *tls_conn_error(const struct tls_conn *c)
+{
+    return c->error[0] ? c->error : NULL;
+}
+
+bool tls_conn_verify_failed(const struct tls_conn *c)
+{
+    return c->client && SSL_get_verify_result(c->ssl) != X509_V_OK;
 }
 
 static void peer_name(int fd, char *out, size_t outlen)
@@ -85,6 +115,13 @@ int tls_conn_handshake(struct tls_conn *c)
         reason = saved && e == SSL_ERROR_SYSCALL ? strerror(saved) : "connection closed";
     else
         reason = tls_err_reason();
+    long vr = SSL_get_verify_result(c->ssl);
+    if (c->client && vr != X509_V_OK) reason = X509_verify_cert_error_string(vr);
+    snprintf(c->error, sizeof(c->error), "%s", reason);
+    if (c->client) {
+        ERR_clear_error();
+        return -1;
+    }
     char peer[INET6_ADDRSTRLEN + 16];
     peer_name(c->fd, peer, sizeof(peer));
     const char *sni = SSL_get_servername(c->ssl, TLSEXT_NAMETYPE_host_name);

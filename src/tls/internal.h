@@ -82,4 +82,8 @@ int tls_ticket_key_cb(SSL *ssl, unsigned char key_name[16], unsigned char *iv, E
  * errors; "unknown error" when empty), and clears the queue. */
 const char *tls_err_reason(void);
 
+struct tls_client;
+/* A new SSL for a client connection to host (SNI, host name check), or NULL. */
+SSL *tls_client_ssl_new(struct tls_client *cl, const char *host);
+
 #endif

@@ -63,6 +63,24 @@ void tls_conn_close_notify(struct tls_conn *c);
 /* Sends close_notify if not sent yet and frees; does not close the fd. */
 void tls_conn_free(struct tls_conn *c);
 
+/* ---- the client role ---- */
+
+struct tls_client; /* an OpenSSL client context: trust store, ALPN offer */
+
+/* A client context: certificates verified against cafile, else the system store (none when
+ * insecure); alpn is the ALPN offer in wire format ("\x08http/1.1"), or NULL. NULL with err. */
+struct tls_client *tls_client_create(const char *cafile, bool insecure, const char *alpn,
+                                     size_t alpn_len, char *err, size_t errlen);
+void tls_client_free(struct tls_client *cl);
+/* A client-side connection over a connected non-blocking socket; host is sent as SNI (unless
+ * it is an IP literal) and checked against the certificate. Drive it with tls_conn_handshake,
+ * then read and write as a server-side one. NULL when out of memory. */
+struct tls_conn *tls_conn_new_client(struct tls_client *cl, int fd, const char *host);
+/* After a failed handshake: why ("certificate has expired", "wrong version number", ...). */
+const char *tls_conn_error(const struct tls_conn *c);
+/* After a failed handshake of a client connection: true when the certificate did not verify. */
+bool tls_conn_verify_failed(const struct tls_conn *c);
+
 /* Writes a self-signed ECDSA P-256 certificate (one year; CN common_name; SAN DNS:localhost,
  * IP:127.0.0.1, IP:::1, and common_name when it is a host name) and its key (mode 0600) as PEM.
  * Returns 0, or -1 with a message in err. */

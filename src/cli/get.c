@@ -1,0 +1,515 @@
+/* `tern get URL...`: an HTTP client with curl's habits (its options, output and exit codes)
+ * on tern's own engines. This first cut speaks HTTP/1.0 and HTTP/1.1, over TCP and TLS. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "client/h1_exchange.h"
+#include "client/transport.h"
+#include "client/url.h"
+#include "core/log.h"
+#include "tls/tls.h"
+
+#define MAX_HEADERS 64
+
+struct get_opts {
+    const char *urls[64];
+    int n_urls;
+    const char *output;
+    bool remote_name, include, head_only, verbose, silent, show_error, fail, follow, insecure;
+    bool resume;
+    int max_redirs;
+    const char *write_out, *method, *cacert, *range, *user, *agent;
+    const char *headers[MAX_HEADERS];
+    int n_headers;
+    const char *data;   /* -d / --data-binary (a leading @ names a file) */
+    bool data_binary;   /* --data-binary: no form Content-Type */
+    const char *upload; /* -T FILE */
+    int version;        /* 10 or 11 */
+    double max_time, connect_timeout;
+};
+
+struct get_run {
+    const struct get_opts *o;
+    const char *out_path; /* NULL: stdout */
+    bool append;          /* -C -: the file grows */
+    FILE *out;            /* opened at the first byte to write */
+    struct transport_conn conn;
+    int64_t t_start;
+    int redirects;
+    int64_t resume_from;
+    bool discard; /* -f with a status >= 400, or a redirect being followed: no body */
+    int status;   /* an exit status decided from the head (22, 33), 0 */
+};
+
+static int usage(void)
+{
+    fprintf(
+        stderr,
+        "usage: tern get [options] URL...\n"
+        "  -o FILE, -O        write the body to FILE / to the URL's file name\n"
+        "  -i, -I             include the response head / HEAD request, head only\n"
+        "  -v, -s, -S         verbose / silent / show errors when silent\n"
+        "  -f                 fail (exit 22) on HTTP status >= 400\n"
+        "  -w FORMAT          write out %%{http_version}, %%{response_code}, %%{size_download},\n"
+        "                     %%{time_connect}, %%{time_appconnect}, %%{time_starttransfer},\n"
+        "                     %%{time_total}, %%{url_effective}, %%{num_redirects}\n"
+        "  -X METHOD, -H 'Name: value', -A AGENT, -u USER:PASS, -r RANGE, -C -\n"
+        "  -d DATA, --data-binary DATA|@FILE, -T FILE\n"
+        "  -L, --max-redirs N, -k, --cacert FILE, -m SECONDS, --connect-timeout SECONDS\n"
+        "  --http1.0, --http1.1\n");
+    return 2;
+}
+
+static int parse_opts(int argc, char **argv, struct get_opts *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->max_redirs = 50;
+    o->version = 11;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+#define TAKE()                                                                                     \
+    do {                                                                                           \
+        if (!v) {                                                                                  \
+            fprintf(stderr, "tern get: option %s needs a value\n", a);                             \
+            return -1;                                                                             \
+        }                                                                                          \
+        i++;                                                                                       \
+    } while (0)
+        if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
+            TAKE();
+            o->output = v;
+        } else if (!strcmp(a, "-O") || !strcmp(a, "--remote-name"))
+            o->remote_name = true;
+        else if (!strcmp(a, "-i") || !strcmp(a, "--include"))
+            o->include = true;
+        else if (!strcmp(a, "-I") || !strcmp(a, "--head"))
+            o->head_only = true;
+        else if (!strcmp(a, "-v") || !strcmp(a, "--verbose"))
+            o->verbose = true;
+        else if (!strcmp(a, "-s") || !strcmp(a, "--silent"))
+            o->silent = true;
+        else if (!strcmp(a, "-S") || !strcmp(a, "--show-error"))
+            o->show_error = true;
+        else if (!strcmp(a, "-sS") || !strcmp(a, "-Ss"))
+            o->silent = o->show_error = true;
+        else if (!strcmp(a, "-f") || !strcmp(a, "--fail"))
+            o->fail = true;
+        else if (!strcmp(a, "-L") || !strcmp(a, "--location"))
+            o->follow = true;
+        else if (!strcmp(a, "-k") || !strcmp(a, "--insecure"))
+            o->insecure = true;
+        else if (!strcmp(a, "--max-redirs")) {
+            TAKE();
+            o->max_redirs = atoi(v);
+        } else if (!strcmp(a, "-w") || !strcmp(a, "--write-out")) {
+            TAKE();
+            o->write_out = v;
+        } else if (!strcmp(a, "-X") || !strcmp(a, "--request")) {
+            TAKE();
+            o->method = v;
+        } else if (!strcmp(a, "--cacert")) {
+            TAKE();
+            o->cacert = v;
+        } else if (!strcmp(a, "-r") || !strcmp(a, "--range")) {
+            TAKE();
+            o->range = v;
+        } else if (!strcmp(a, "-u") || !strcmp(a, "--user")) {
+            TAKE();
+            o->user = v;
+        } else if (!strcmp(a, "-A") || !strcmp(a, "--user-agent")) {
+            TAKE();
+            o->agent = v;
+        } else if (!strcmp(a, "-d") || !strcmp(a, "--data")) {
+            TAKE();
+            o->data = v;
+        } else if (!strcmp(a, "--data-binary")) {
+            TAKE();
+            o->data = v;
+            o->data_binary = true;
+        } else if (!strcmp(a, "-T") || !strcmp(a, "--upload-file")) {
+            TAKE();
+            o->upload = v;
+        } else if (!strcmp(a, "-m") || !strcmp(a, "--max-time")) {
+            TAKE();
+            o->max_time = atof(v);
+        } else if (!strcmp(a, "--connect-timeout")) {
+            TAKE();
+            o->connect_timeout = atof(v);
+        } else if (!strcmp(a, "--http1.0") || !strcmp(a, "-0"))
+            o->version = 10;
+        else if (!strcmp(a, "--http1.1"))
+            o->version = 11;
+        else if (!strcmp(a, "-C") || !strcmp(a, "--continue-at")) {
+            TAKE();
+            if (strcmp(v, "-") != 0) {
+                fprintf(stderr, "tern get: only -C - (resume where the file ends) is supported\n");
+                return -1;
+            }
+            o->resume = true;
+        } else if (!strcmp(a, "-H") || !strcmp(a, "--header")) {
+            TAKE();
+            if (o->n_headers == MAX_HEADERS || !strchr(v, ':') || strpbrk(v, "\r\n")) {
+                fprintf(stderr, "tern get: bad or too many -H headers\n");
+                return -1;
+            }
+            o->headers[o->n_headers++] = v;
+        } else if (a[0] == '-' && a[1]) {
+            fprintf(stderr, "tern get: unknown option %s\n", a);
+            return -1;
+        } else if (o->n_urls < 64) {
+            o->urls[o->n_urls++] = a;
+        }
+#undef TAKE
+    }
+    if (!o->n_urls) return -1;
+    if (o->resume && !o->output && !o->remote_name) {
+        fprintf(stderr, "tern get: -C - needs -o FILE or -O\n");
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- output ---- */
+
+static int emit(struct get_run *r, const char *p, size_t n)
+{
+    if (!n) return 0;
+    if (!r->out) {
+        r->out = r->out_path ? fopen(r->out_path, r->append ? "ab" : "wb") : stdout;
+        if (!r->out) return -1;
+    }
+    return fwrite(p, 1, n, r->out) == n ? 0 : -1;
+}
+
+static bool is_redirect(int status)
+{
+    return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+}
+
+static void verbose_lines(char mark, const char *raw, size_t len)
+{
+    for (const char *p = raw, *end = raw + len; p < end;) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        fprintf(stderr, "%c %.*s\n", mark, (int)(l && p[l - 1] == '\r' ? l - 1 : l), p);
+        p += l + 1;
+    }
+}
+
+static int on_head(void *ctx, const struct client_response *rs, const char *raw, size_t len,
+                   bool interim)
+{
+    struct get_run *r = ctx;
+    const struct get_opts *o = r->o;
+    if (o->verbose) verbose_lines('<', raw, len);
+    if (interim) return 0;
+    int st = rs->head.status;
+    size_t n;
+    bool redirect = o->follow && is_redirect(st) && client_response_field(rs, "location", &n);
+    r->discard = redirect || (o->fail && st >= 400);
+    if (o->fail && st >= 400) {
+        r->status = CLIENT_HTTP_ERROR;
+        return 0;
+    }
+    if (r->resume_from && st == 200) { /* the server ignored the range */
+        r->status = 33;
+        return -1;
+    }
+    if ((o->include || o->head_only) && emit(r, raw, len) < 0) return -1;
+    return 0;
+}
+
+static void on_request_head(void *ctx, const char *raw, size_t len)
+{
+    struct get_run *r = ctx;
+    if (r->o->verbose) verbose_lines('>', raw, len);
+}
+
+static int on_body(void *ctx, const char *data, size_t len)
+{
+    struct get_run *r = ctx;
+    return r->discard ? 0 : emit(r, data, len);
+}
+
+static void write_out(const char *fmt, const struct get_run *r, const struct client_response *rs,
+                      const struct url *u, int64_t t_end)
+{
+    double base = (double)r->t_start;
+    for (const char *p = fmt; *p; p++) {
+        if (*p == '\\' && p[1]) {
+            p++;
+            putchar(*p == 'n' ? '\n' : *p == 't' ? '\t' : *p == 'r' ? '\r' : *p);
+            continue;
+        }
+        if (*p == '%' && p[1] == '%') {
+            putchar('%');
+            p++;
+            continue;
+        }
+        if (*p != '%' || p[1] != '{' || !strchr(p, '}')) {
+            putchar(*p);
+            continue;
+        }
+        const char *name = p + 2;
+        size_t n = (size_t)(strchr(p, '}') - name);
+        p = name + n;
+#define IS(s) (n == sizeof(s) - 1 && !memcmp(name, s, n))
+        if (IS("http_version"))
+            printf("%s", !rs->head.status ? "0" : rs->head.version == 10 ? "1.0" : "1.1");
+        else if (IS("response_code") || IS("http_code"))
+            printf("%03d", rs->head.status);
+        else if (IS("size_download"))
+            printf("%lld", (long long)rs->body_bytes);
+        else if (IS("time_connect"))
+            printf("%.6f", r->conn.t_connected ? (r->conn.t_connected - base) / 1000 : 0.0);
+        else if (IS("time_appconnect"))
+            printf("%.6f",
+                   r->conn.tls && r->conn.t_tls_done ? (r->conn.t_tls_done - base) / 1000 : 0.0);
+        else if (IS("time_starttransfer"))
+            printf("%.6f", rs->t_first_byte ? (rs->t_first_byte - base) / 1000 : 0.0);
+        else if (IS("time_total"))
+            printf("%.6f", (t_end - base) / 1000);
+        else if (IS("url_effective"))
+            printf("%s://%s%s%s:%u%s", u->https ? "https" : "http", u->ipv6 ? "[" : "", u->host,
+                   u->ipv6 ? "]" : "", u->port, u->target);
+        else if (IS("num_redirects"))
+            printf("%d", r->redirects);
+        else
+            printf("%%{%.*s}", (int)n, name);
+#undef IS
+    }
+    fflush(stdout);
+}
+
+/* ---- one URL, following redirects ---- */
+
+static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+static void base64(const char *in, char *out, size_t outlen)
+{
+    size_t n = strlen(in), o = 0;
+    for (size_t i = 0; i < n && o + 5 < outlen; i += 3) {
+        unsigned v = (unsigned char)in[i] << 16;
+        if (i + 1 < n) v |= (unsigned char)in[i + 1] << 8;
+        if (i + 2 < n) v |= (unsigned char)in[i + 2];
+        out[o++] = b64[(v >> 18) & 63];
+        out[o++] = b64[(v >> 12) & 63];
+        out[o++] = i + 1 < n ? b64[(v >> 6) & 63] : '=';
+        out[o++] = i + 2 < n ? b64[v & 63] : '=';
+    }
+    out[o] = 0;
+}
+
+/* The method after a redirect (RFC 9110 §15.4): 303 makes it GET (HEAD stays), and so do 301
+ * and 302 for POST, as user agents do; 307 and 308 keep method and body. */
+static const char *redirect_method(const char *method, int status, bool *drop_body)
+{
+    *drop_body = false;
+    if ((status == 303 && strcmp(method, "HEAD") != 0) ||
+        ((status == 301 || status == 302) && strcmp(method, "POST") == 0)) {
+        *drop_body = true;
+        return "GET";
+    }
+    return method;
+}
+
+struct request_parts {
+    const char *headers[MAX_HEADERS + 4];
+    size_t n;
+    char auth[600], range[128], agent[300];
+};
+
+static void request_headers(const struct get_opts *o, struct request_parts *h, bool form,
+                            int64_t resume_from)
+{
+    h->n = 0;
+    if (form) h->headers[h->n++] = "Content-Type: application/x-www-form-urlencoded";
+    if (o->agent) {
+        snprintf(h->agent, sizeof(h->agent), "User-Agent: %s", o->agent);
+        h->headers[h->n++] = h->agent;
+    }
+    if (o->user) {
+        char enc[400];
+        base64(o->user, enc, sizeof(enc));
+        snprintf(h->auth, sizeof(h->auth), "Authorization: Basic %s", enc);
+        h->headers[h->n++] = h->auth;
+    }
+    if (resume_from) {
+        snprintf(h->range, sizeof(h->range), "Range: bytes=%lld-", (long long)resume_from);
+        h->headers[h->n++] = h->range;
+    } else if (o->range) {
+        snprintf(h->range, sizeof(h->range), "Range: bytes=%s", o->range);
+        h->headers[h->n++] = h->range;
+    }
+    for (int i = 0; i < o->n_headers; i++)
+        h->headers[h->n++] = o->headers[i];
+}
+
+static int get_one(const struct get_opts *o, struct tls_client *tls, const char *url_text)
+{
+    struct get_run r = {.o = o};
+    struct client_error e = {0};
+    struct client_response rs = {0};
+    struct url u = {0};
+    char msg[200], name[256];
+    int body_fd = -1;
+    r.t_start = client_now_ms();
+    if (url_parse(url_text, &u, msg, sizeof(msg)) < 0) {
+        e.status = CLIENT_BAD_URL;
+        snprintf(e.msg, sizeof(e.msg), "URL rejected: %s", msg);
+        goto report;
+    }
+    const char *method = o->method      ? o->method
+                         : o->head_only ? "HEAD"
+                         : o->upload    ? "PUT"
+                         : o->data      ? "POST"
+                                        : "GET";
+    /* the request body: -d text, @file or -T file (a file is sent as it is read) */
+    const char *body = NULL;
+    int64_t body_len = -1;
+    const char *file = o->upload ? o->upload : o->data && o->data[0] == '@' ? o->data + 1 : NULL;
+    if (file) {
+        struct stat st;
+        body_fd = open(file, O_RDONLY | O_CLOEXEC);
+        if (body_fd < 0 || fstat(body_fd, &st) < 0) {
+            e.status = 26; /* curl: read error */
+            snprintf(e.msg, sizeof(e.msg), "cannot read %s: %s", file, strerror(errno));
+            goto report;
+        }
+        body_len = st.st_size;
+    } else if (o->data) {
+        body = o->data;
+        body_len = (int64_t)strlen(o->data);
+    }
+    r.out_path = o->output;
+    if (!r.out_path && o->remote_name) {
+        r.out_path = url_file_name(&u, name, sizeof(name));
+        if (!*r.out_path) {
+            e.status = CLIENT_WRITE;
+            snprintf(e.msg, sizeof(e.msg), "remote file name has no length");
+            goto report;
+        }
+    }
+    if (o->resume) {
+        struct stat st;
+        if (stat(r.out_path, &st) == 0) r.resume_from = st.st_size;
+        r.append = r.resume_from > 0;
+    }
+    bool form = o->data && !file && !o->data_binary;
+    struct request_parts h;
+    for (;;) {
+        request_headers(o, &h, form && body_len >= 0, r.resume_from);
+        r.conn.deadline_ms = o->max_time > 0 ? r.t_start + (int64_t)(o->max_time * 1000) : 0;
+        int64_t cto = o->connect_timeout > 0 ? (int64_t)(o->connect_timeout * 1000) : 0;
+        if (transport_open(&r.conn, &u, tls, cto, &e) < 0) break;
+        if (o->verbose) {
+            fprintf(stderr, "* Connected to %s (%s)\n", u.host, r.conn.peer);
+            if (r.conn.tls)
+                fprintf(stderr, "* TLS: %s, %s, ALPN %s\n", transport_tls_version(&r.conn),
+                        transport_cipher(&r.conn),
+                        transport_alpn(&r.conn) ? transport_alpn(&r.conn) : "none");
+        }
+        if (body_fd >= 0) lseek(body_fd, 0, SEEK_SET);
+        struct client_request rq = {.method = method,
+                                    .url = &u,
+                                    .version = o->version,
+                                    .headers = h.headers,
+                                    .n_headers = h.n,
+                                    .body = body,
+                                    .body_fd = body_fd,
+                                    .body_len = body_len};
+        struct client_sinks sinks = {
+            .head = on_head, .body = on_body, .request_head = on_request_head, .ctx = &r};
+        buf_free(&rs.raw);
+        memset(&rs, 0, sizeof(rs));
+        r.discard = false;
+        int rc = h1_client_exchange(&r.conn, &rq, &rs, &sinks, &e);
+        transport_close(&r.conn);
+        if (rc < 0) {
+            if (r.status) {
+                e.status = r.status;
+                snprintf(e.msg, sizeof(e.msg), "%s",
+                         r.status == 33 ? "HTTP server doesn't seem to support byte ranges. "
+                                          "Cannot resume."
+                                        : "the response could not be written");
+            }
+            break;
+        }
+        if (r.status == CLIENT_HTTP_ERROR) {
+            e.status = CLIENT_HTTP_ERROR;
+            snprintf(e.msg, sizeof(e.msg), "The requested URL returned error: %d", rs.head.status);
+            break;
+        }
+        size_t loc_len;
+        const char *loc = client_response_field(&rs, "location", &loc_len);
+        if (!(o->follow && is_redirect(rs.head.status) && loc)) break;
+        if (r.redirects == o->max_redirs) {
+            e.status = CLIENT_REDIRECTS;
+            snprintf(e.msg, sizeof(e.msg), "Maximum (%d) redirects followed", o->max_redirs);
+            break;
+        }
+        char *ref = strndup(loc, loc_len);
+        struct url next;
+        int ok = ref ? url_resolve(&u, ref, &next, msg, sizeof(msg)) : -1;
+        free(ref);
+        if (ok < 0) {
+            e.status = CLIENT_BAD_URL;
+            snprintf(e.msg, sizeof(e.msg), "bad redirect: %s", msg);
+            break;
+        }
+        bool drop;
+        method = redirect_method(method, rs.head.status, &drop);
+        if (drop) body = NULL, body_len = -1, form = false;
+        if (o->user && (strcmp(next.host, u.host) != 0 || next.port != u.port)) {
+            /* curl does not send credentials to another host after a redirect */
+            static struct get_opts no_user;
+            no_user = *o;
+            no_user.user = NULL;
+            o = &no_user;
+            r.o = o;
+        }
+        url_free(&u);
+        u = next;
+        r.redirects++;
+    }
+report:
+    if (e.status && (!o->silent || o->show_error))
+        fprintf(stderr, "tern: (%d) %s\n", e.status, e.msg);
+    if (o->write_out && u.target) write_out(o->write_out, &r, &rs, &u, client_now_ms());
+    if (r.out && r.out != stdout && fclose(r.out) != 0 && !e.status) e.status = CLIENT_WRITE;
+    if (r.out == stdout) fflush(stdout);
+    if (body_fd >= 0) close(body_fd);
+    buf_free(&rs.raw);
+    url_free(&u);
+    return e.status;
+}
+
+int cli_get(int argc, char **argv)
+{
+    struct get_opts o;
+    if (parse_opts(argc, argv, &o) < 0) return usage();
+    log_set_level(LOG_ERROR);
+    struct tls_client *tls = NULL;
+    char err[256];
+    static const char alpn[] = "\x08http/1.1";
+    tls = tls_client_create(o.cacert, o.insecure, alpn, sizeof(alpn) - 1, err, sizeof(err));
+    if (!tls) {
+        fprintf(stderr, "tern: (77) %s\n", err);
+        return 77;
+    }
+    int rc = 0;
+    for (int i = 0; i < o.n_urls; i++) {
+        int r = get_one(&o, tls, o.urls[i]);
+        if (r) rc = r;
+    }
+    tls_client_free(tls);
+    return rc;
+}
