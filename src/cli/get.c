@@ -269,14 +269,14 @@ static void write_out(const char *fmt, const struct get_run *r, const struct cli
         else if (IS("size_download"))
             printf("%lld", (long long)rs->body_bytes);
         else if (IS("time_connect"))
-            printf("%.6f", r->conn.t_connected ? (r->conn.t_connected - base) / 1000 : 0.0);
+            printf("%.6f", r->conn.t_connected ? (r->conn.t_connected - base) / 1e6 : 0.0);
         else if (IS("time_appconnect"))
             printf("%.6f",
-                   r->conn.tls && r->conn.t_tls_done ? (r->conn.t_tls_done - base) / 1000 : 0.0);
+                   u->https && r->conn.t_tls_done ? (r->conn.t_tls_done - base) / 1e6 : 0.0);
         else if (IS("time_starttransfer"))
-            printf("%.6f", rs->t_first_byte ? (rs->t_first_byte - base) / 1000 : 0.0);
+            printf("%.6f", rs->t_first_byte ? (rs->t_first_byte - base) / 1e6 : 0.0);
         else if (IS("time_total"))
-            printf("%.6f", (t_end - base) / 1000);
+            printf("%.6f", (t_end - base) / 1e6);
         else if (IS("url_effective"))
             printf("%s://%s%s%s:%u%s", u->https ? "https" : "http", u->ipv6 ? "[" : "", u->host,
                    u->ipv6 ? "]" : "", u->port, u->target);
@@ -361,7 +361,7 @@ static int get_one(const struct get_opts *o, struct tls_client *tls, const char 
     struct url u = {0};
     char msg[200], name[256];
     int body_fd = -1;
-    r.t_start = client_now_ms();
+    r.t_start = client_now_us();
     if (url_parse(url_text, &u, msg, sizeof(msg)) < 0) {
         e.status = CLIENT_BAD_URL;
         snprintf(e.msg, sizeof(e.msg), "URL rejected: %s", msg);
@@ -407,7 +407,7 @@ static int get_one(const struct get_opts *o, struct tls_client *tls, const char 
     struct request_parts h;
     for (;;) {
         request_headers(o, &h, form && body_len >= 0, r.resume_from);
-        r.conn.deadline_ms = o->max_time > 0 ? r.t_start + (int64_t)(o->max_time * 1000) : 0;
+        r.conn.deadline_ms = o->max_time > 0 ? r.t_start / 1000 + (int64_t)(o->max_time * 1000) : 0;
         int64_t cto = o->connect_timeout > 0 ? (int64_t)(o->connect_timeout * 1000) : 0;
         if (transport_open(&r.conn, &u, tls, cto, &e) < 0) break;
         if (o->verbose) {
@@ -483,7 +483,7 @@ static int get_one(const struct get_opts *o, struct tls_client *tls, const char 
 report:
     if (e.status && (!o->silent || o->show_error))
         fprintf(stderr, "tern: (%d) %s\n", e.status, e.msg);
-    if (o->write_out && u.target) write_out(o->write_out, &r, &rs, &u, client_now_ms());
+    if (o->write_out && u.target) write_out(o->write_out, &r, &rs, &u, client_now_us());
     if (r.out && r.out != stdout && fclose(r.out) != 0 && !e.status) e.status = CLIENT_WRITE;
     if (r.out == stdout) fflush(stdout);
     if (body_fd >= 0) close(body_fd);

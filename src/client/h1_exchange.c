@@ -100,7 +100,7 @@ static int read_head(struct transport_conn *c, struct buf *in, const struct clie
                                             &err)) == 0) {
             ssize_t n = fill(c, in, READ_SIZE, e);
             if (n < 0) return -1;
-            if (!rs->t_first_byte) rs->t_first_byte = client_now_ms();
+            if (!rs->t_first_byte) rs->t_first_byte = client_now_us();
             if (n == 0)
                 return fail(e, buf_size(in) ? CLIENT_WEIRD_REPLY : CLIENT_RECV,
                             buf_size(in) ? "the server closed inside the response head"

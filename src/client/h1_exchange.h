@@ -32,7 +32,7 @@ struct client_response {
     struct h1_field fields[CLIENT_MAX_FIELDS];
     struct buf raw; /* the final response head as received (for -i, -v) */
     int64_t body_bytes;
-    int64_t t_first_byte; /* monotonic ms */
+    int64_t t_first_byte; /* monotonic µs */
     bool keep_alive;
 };
 

@@ -104,8 +104,15 @@ static int tls_handshake(struct transport_conn *c, const struct url *u, struct t
         if (!wait_fd(c->fd, tls_conn_want_write(c->tls) ? POLLOUT : POLLIN, c->deadline_ms))
             return fail(e, CLIENT_TIMEOUT, "TLS handshake with %s timed out", c->peer);
     }
-    c->t_tls_done = client_now_ms();
+    c->t_tls_done = client_now_us();
     return 0;
+}
+
+int64_t client_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 int transport_open(struct transport_conn *c, const struct url *u, struct tls_client *tls,
@@ -114,7 +121,7 @@ int transport_open(struct transport_conn *c, const struct url *u, struct tls_cli
     c->fd = -1;
     c->tls = NULL;
     c->eof = false;
-    c->t_start = client_now_ms();
+    c->t_start = client_now_us();
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_ADDRCONFIG};
     if (u->ipv6) hints.ai_flags = AI_NUMERICHOST;
     char port[8];
@@ -123,7 +130,7 @@ int transport_open(struct transport_conn *c, const struct url *u, struct tls_cli
     int rc = getaddrinfo(u->host, port, &hints, &res);
     if (rc != 0) return fail(e, CLIENT_RESOLVE, "could not resolve host: %s", u->host);
     int64_t deadline =
-        sooner(c->deadline_ms, connect_timeout_ms ? c->t_start + connect_timeout_ms : 0);
+        sooner(c->deadline_ms, connect_timeout_ms ? client_now_ms() + connect_timeout_ms : 0);
     rc = -1;
     for (const struct addrinfo *ai = res; ai && rc < 0; ai = ai->ai_next) {
         char host[64] = "?";
@@ -135,7 +142,7 @@ int transport_open(struct transport_conn *c, const struct url *u, struct tls_cli
     }
     freeaddrinfo(res);
     if (rc < 0) return -1;
-    c->t_connected = c->t_tls_done = client_now_ms();
+    c->t_connected = c->t_tls_done = client_now_us();
     if (u->https) {
         if (!tls) return fail(e, CLIENT_TLS, "no TLS context");
         if (tls_handshake(c, u, tls, e) < 0) {

@@ -43,12 +43,13 @@ struct transport_conn {
     struct tls_conn *tls;
     int64_t deadline_ms; /* monotonic; 0: none */
     bool eof;
-    /* timings (monotonic ms) for -w */
+    /* timings (monotonic µs) for -w */
     int64_t t_start, t_connected, t_tls_done;
     char peer[64];
 };
 
 int64_t client_now_ms(void);
+int64_t client_now_us(void);
 /* Connects to u's host and port (every address in turn), then the TLS handshake when u is
  * https (tls required then). connect_timeout_ms bounds each connect (0: none); c->deadline_ms
  * (set by the caller, 0 for none) bounds everything. 0 or -1 with *e. */

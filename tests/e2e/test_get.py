@@ -1,0 +1,247 @@
+"""`tern get`, the client on tern's own engines, with curl's options, output and exit codes:
+against tern and nginx (bytes compared with curl's), and against hand-made hostile servers
+(python sockets) for every way a response can be malformed or a server can stall."""
+
+import os
+import shutil
+import socket
+import subprocess
+import threading
+
+import pytest
+
+import tern_e2e as t
+from tls_util import certs, make_tls_server  # noqa: F401 - fixtures
+
+
+def get(*args, timeout=30):
+    r = subprocess.run([t.TERN_BIN, "get", *map(str, args)], capture_output=True,
+                       timeout=timeout * t.SLOW)
+    return r.returncode, r.stdout, r.stderr.decode(errors="replace")
+
+
+def curl(*args):
+    return subprocess.run(["curl", "-s", *map(str, args)], capture_output=True,
+                          timeout=30 * t.SLOW).stdout
+
+
+@pytest.fixture(scope="module")
+def srv(tmp_path_factory, certs):  # noqa: F811
+    from tls_util import module_server
+    yield from module_server(tmp_path_factory, "getsrv", certs.leaf, certs.leaf_key)
+
+
+def test_bodies_match_curl(srv):
+    for path in ("/hello.txt", "/big.bin", "/index.html", "/no-such-file"):
+        for base in (f"http://127.0.0.1:{srv.port}", f"https://127.0.0.1:{srv.tls_port}"):
+            rc, out, err = get("-k", "-s", base + path)
+            assert rc == 0, err
+            assert out == curl("-k", base + path), (base, path)
+    assert get("-k", "-s", f"https://127.0.0.1:{srv.tls_port}/big.bin")[1] == srv.files["big.bin"]
+
+
+def test_write_out_and_versions(srv):
+    url = f"http://127.0.0.1:{srv.port}/hello.txt"
+    fmt = "%{http_version} %{response_code} %{size_download}"
+    assert get("-s", "-o", "/dev/null", "-w", fmt, url)[1] == b"1.1 200 " + \
+        str(len(t.HELLO)).encode()
+    # the response's version, as curl reports it (tern answers an HTTP/1.0 request with 1.1)
+    assert get("-s", "-o", "/dev/null", "--http1.0", "-w", "%{http_version}", url)[1] == \
+        curl("--http1.0", "-o", "/dev/null", "-w", "%{http_version}", url)
+    assert get("-s", "-o", "/dev/null", "-w", "%{http_code}", url + "x")[1] == b"404"
+    rc, out, _ = get("-s", "-o", "/dev/null", "-w",
+                     "%{time_connect} %{time_appconnect} %{time_starttransfer} %{time_total}",
+                     f"https://127.0.0.1:{srv.tls_port}/hello.txt", "-k")
+    tc, ta, ts, tt = map(float, out.split())
+    assert rc == 0 and 0 < tc <= ta <= ts <= tt
+
+
+def test_output_files_head_and_verbose(srv, tmp_path):
+    os.chdir(tmp_path)
+    url = f"http://127.0.0.1:{srv.port}/big.bin"
+    assert get("-s", "-O", url)[0] == 0
+    assert (tmp_path / "big.bin").read_bytes() == srv.files["big.bin"]
+    assert get("-s", "-o", tmp_path / "x", url)[0] == 0
+    assert (tmp_path / "x").read_bytes() == srv.files["big.bin"]
+    rc, out, _ = get("-s", "-I", url)
+    assert rc == 0 and out.startswith(b"HTTP/1.1 200 OK\r\n") and out.endswith(b"\r\n\r\n")
+    assert b"Content-Length: %d\r\n" % len(srv.files["big.bin"]) in out
+    rc, out, _ = get("-s", "-i", f"http://127.0.0.1:{srv.port}/hello.txt")
+    assert out.startswith(b"HTTP/1.1 200 OK\r\n") and out.endswith(b"\r\n\r\n" + t.HELLO)
+    rc, out, err = get("-v", "-k", f"https://127.0.0.1:{srv.tls_port}/hello.txt")
+    assert "> GET /hello.txt HTTP/1.1" in err and "< HTTP/1.1 200 OK" in err
+    assert "ALPN http/1.1" in err and "TLSv1.3" in err
+
+
+def test_ranges_and_resume(srv, tmp_path):
+    url = f"http://127.0.0.1:{srv.port}/big.bin"
+    big = srv.files["big.bin"]
+    assert get("-s", "-r", "10-19", url)[1] == big[10:20]
+    part = tmp_path / "part"
+    part.write_bytes(big[:12345])
+    rc, _, err = get("-s", "-S", "-C", "-", "-o", part, url)
+    assert rc == 0, err
+    assert part.read_bytes() == big
+
+
+def test_fail_redirects_and_methods(srv):
+    base = f"http://127.0.0.1:{srv.port}"
+    rc, out, err = get("-f", base + "/nope")
+    assert rc == 22 and out == b"" and "404" in err
+    # a directory without its slash redirects; -L follows it, -w counts it
+    rc, out, err = get("-s", "-L", "-w", "%{num_redirects}", base + "/sub")
+    assert rc == 0, err
+    assert out == b"<p>sub index</p>\n1"
+    rc, out, _ = get("-s", "-w", "%{response_code}", "-o", "/dev/null", base + "/sub")
+    assert out == b"301"
+    assert get("-s", "-L", "--max-redirs", "0", base + "/sub")[0] == 47
+    # methods the static handler refuses: the status comes back, no body is invented
+    assert get("-s", "-o", "/dev/null", "-w", "%{http_code}", "-d", "a=1", base + "/hello.txt")[1] \
+        == b"405"
+    assert get("-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "DELETE",
+               base + "/hello.txt")[1] == b"405"
+
+
+def test_certificates(srv, certs):  # noqa: F811
+    url = f"https://127.0.0.1:{srv.tls_port}/hello.txt"
+    rc, _, err = get(url)
+    assert rc == 60 and "certificate" in err
+    rc, out, err = get("--cacert", certs.ca, url)
+    assert rc == 0 and out == t.HELLO, err
+    rc, out, err = get("--cacert", certs.ca, f"https://localhost:{srv.tls_port}/hello.txt")
+    assert rc == 0 and out == t.HELLO, err
+    assert get("-k", url)[1] == t.HELLO
+
+
+def test_connection_errors():
+    port = t.free_port()
+    assert get(f"http://127.0.0.1:{port}/")[0] == 7
+    assert get("http://no-such-host.invalid/")[0] == 6
+    assert get("ftp://127.0.0.1/")[0] == 3
+    assert get("http://[::1/")[0] == 3
+
+
+# ---- hostile servers -------------------------------------------------------------------------
+
+class Hostile:
+    """Accepts connections and answers each with reply(conn) (bytes, or a callable)."""
+
+    def __init__(self, reply):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        self.reply = reply
+        self.stop = False
+        threading.Thread(target=self.run, daemon=True).start()
+
+    def run(self):
+        while not self.stop:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self.serve, args=(c,), daemon=True).start()
+
+    def serve(self, c):
+        try:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                chunk = c.recv(4096)
+                if not chunk:
+                    return
+                data += chunk
+            if callable(self.reply):
+                self.reply(c)
+            else:
+                c.sendall(self.reply)
+                c.shutdown(socket.SHUT_WR)
+                c.recv(1)
+        except OSError:
+            pass
+        finally:
+            c.close()
+
+    def url(self, path="/"):
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def close(self):
+        self.stop = True
+        self.sock.close()
+
+
+@pytest.mark.parametrize("reply,code", [
+    (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0"
+     b"\r\n\r\n", 8),
+    (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!", 8),
+    (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello", 8),
+    (b"HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", 8),
+    (b"HTTP/1.1 2OO OK\r\n\r\n", 8),
+    (b"SSH-2.0-OpenSSH_9.2\r\n", 8),
+    (b"HTTP/1.1 200 OK\r\nX: " + b"a" * 70000 + b"\r\n\r\n", 8),
+    (b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort", 18),
+    (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel", 18),
+    (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 56),
+    (b"", 56),
+], ids=["cl-and-te", "two-lengths", "equal-lengths", "te-in-1.0", "bad-status", "not-http",
+        "huge-head", "short-body", "short-chunked", "bad-chunk", "empty-reply"])
+def test_hostile_server(reply, code):
+    h = Hostile(reply)
+    try:
+        rc, out, err = get("-s", "-S", h.url())
+        assert rc == code, err
+        assert "tern: (" in err
+    finally:
+        h.close()
+
+
+def test_server_that_never_answers_or_never_ends():
+    def silent(c):
+        c.recv(1)  # hold the connection open, say nothing
+
+    def endless(c):
+        c.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+        try:
+            while True:
+                c.sendall(b"4\r\nxxxx\r\n")
+        except OSError:
+            pass
+
+    for reply in (silent, endless):
+        h = Hostile(reply)
+        try:
+            rc, _, err = get("-s", "-S", "-m", "1", "-o", "/dev/null", h.url())
+            assert rc == 28, err
+            assert "timed out" in err
+        finally:
+            h.close()
+
+
+@pytest.mark.skipif(shutil.which("nginx") is None, reason="nginx is not installed")
+def test_against_nginx(tmp_path):
+    root = tmp_path / "root"
+    root.mkdir()
+    big = os.urandom(3 << 20)
+    (root / "big.bin").write_bytes(big)
+    port = t.free_port()
+    conf = tmp_path / "nginx.conf"
+    user = "user root;" if os.geteuid() == 0 else ""  # the root is under a 0700 directory
+    conf.write_text(f"""{user} daemon off; pid {tmp_path}/nginx.pid; error_log {tmp_path}/error.log;
+events {{}}
+http {{ access_log off; client_body_temp_path {tmp_path}; proxy_temp_path {tmp_path};
+  fastcgi_temp_path {tmp_path}; uwsgi_temp_path {tmp_path}; scgi_temp_path {tmp_path};
+  server {{ listen 127.0.0.1:{port}; root {root}; gzip off; }} }}
+""")
+    p = subprocess.Popen(["nginx", "-c", str(conf), "-p", str(tmp_path)],
+                         stderr=subprocess.PIPE)
+    try:
+        assert t.wait_port(port, "127.0.0.1", p)
+        url = f"http://127.0.0.1:{port}"
+        rc, out, err = get("-s", url + "/big.bin")
+        assert rc == 0 and out == big == curl(url + "/big.bin"), err
+        assert get("-s", "-w", "%{http_code}", "-o", "/dev/null", url + "/none")[1] == b"404"
+        rc, out, _ = get("-s", "-r", "0-9", url + "/big.bin")
+        assert out == big[:10]
+    finally:
+        p.terminate()
+        p.wait()
