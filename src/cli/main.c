@@ -12,6 +12,7 @@ static void usage(FILE *f)
                "                  [-c FILE]\n"
                "       tern check -c FILE\n"
                "       tern get [options] URL...   (tern get --help)\n"
+               "       tern bench URL [options]    (tern bench --help)\n"
                "       tern --version | -V | --help\n");
 }
 
@@ -37,6 +38,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "serve") == 0) return cli_serve(argc - 1, argv + 1);
     if (strcmp(cmd, "check") == 0) return cli_check(argc - 1, argv + 1);
     if (strcmp(cmd, "get") == 0) return cli_get(argc - 1, argv + 1);
+    if (strcmp(cmd, "bench") == 0) return cli_bench(argc - 1, argv + 1);
     fprintf(stderr, "tern: unknown command '%s'\n", cmd);
     usage(stderr);
     return 2;

@@ -295,8 +295,10 @@ static int conn_read(struct h1_conn *c)
         if (n > 0) {
             buf_commit(&c->in, (size_t)n);
             /* a short read drained the socket; with edge triggering, more data brings a new
-             * event, so skip the read that would only say EAGAIN */
-            if ((size_t)n < room) c->can_read = false;
+             * event, so skip the read that would only say EAGAIN. Not over TLS: a read returns
+             * one record while more may wait (pipelined requests stalled until the keep-alive
+             * timeout, seen with h2load --h1 -m 4 over TLS) */
+            if ((size_t)n < room && transport_short_read_drains(&c->tr)) c->can_read = false;
             return 1;
         }
         if (n == 0) return -1;

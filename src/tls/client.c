@@ -41,6 +41,11 @@ struct tls_client *tls_client_create(const char *cafile, bool insecure, const ch
         return NULL;
     }
     SSL_CTX_set_verify(cl->ctx, insecure ? SSL_VERIFY_NONE : SSL_VERIFY_PEER, NULL);
+    /* as the server side: writes of whole records, from a buffer that may move between
+     * retries (tls_conn_write's contract); a bare EOF reads as the end of the stream */
+    SSL_CTX_set_options(cl->ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
+                                     SSL_OP_IGNORE_UNEXPECTED_EOF);
+    SSL_CTX_set_mode(cl->ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     if (alpn &&
         SSL_CTX_set_alpn_protos(cl->ctx, (const unsigned char *)alpn, (unsigned)alpn_len) != 0) {
         snprintf(err, errlen, "TLS: cannot set ALPN");

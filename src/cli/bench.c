@@ -1,0 +1,172 @@
+/* `tern bench URL`: an HTTP load generator with h2load's and wrk's habits, on tern's own
+ * engines (src/client/load.c). This first cut speaks HTTP/1.1 over TCP and TLS. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "client/load.h"
+#include "client/url.h"
+#include "core/log.h"
+#include "tls/tls.h"
+
+static int usage(void)
+{
+    fprintf(stderr,
+            "usage: tern bench URL [-n N | -d SECONDS] [-c CONNECTIONS] [-m DEPTH] [-t THREADS]\n"
+            "                  [--h1] [-H 'Name: value']... [--rate R] [--reconnect] [-k]\n"
+            "                  [--timeout SECONDS] [--json]\n"
+            "  -n N            requests in all (default 1000 without -d)\n"
+            "  -d SECONDS      run this long instead\n"
+            "  -c, -m, -t      connections (1), requests in flight per connection (1;\n"
+            "                  HTTP/1.1 pipelining), threads (1)\n"
+            "  --rate R        open loop: R requests per second in all; latency counts from\n"
+            "                  when each request was due\n"
+            "  --reconnect     a new connection for every request\n");
+    return 2;
+}
+
+static void print_ms(const char *name, const struct histogram *h)
+{
+    printf("%-18s min %.3f  mean %.3f  p50 %.3f  p90 %.3f  p99 %.3f  p99.9 %.3f  max %.3f ms\n",
+           name, h->total ? (double)h->min / 1000 : 0.0, hist_mean(h) / 1000,
+           (double)hist_quantile(h, 0.5) / 1000, (double)hist_quantile(h, 0.9) / 1000,
+           (double)hist_quantile(h, 0.99) / 1000, (double)hist_quantile(h, 0.999) / 1000,
+           (double)h->max / 1000);
+}
+
+static void json_hist(const char *name, const struct histogram *h, bool last)
+{
+    printf("\"%s\":{\"count\":%llu,\"min\":%.3f,\"mean\":%.3f,\"p50\":%.3f,\"p90\":%.3f,"
+           "\"p99\":%.3f,\"p99_9\":%.3f,\"max\":%.3f}%s",
+           name, (unsigned long long)h->total, h->total ? (double)h->min / 1000 : 0.0,
+           hist_mean(h) / 1000, (double)hist_quantile(h, 0.5) / 1000,
+           (double)hist_quantile(h, 0.9) / 1000, (double)hist_quantile(h, 0.99) / 1000,
+           (double)hist_quantile(h, 0.999) / 1000, (double)h->max / 1000, last ? "" : ",");
+}
+
+int cli_bench(int argc, char **argv)
+{
+    struct load_params p = {.connections = 1, .depth = 1, .threads = 1, .timeout_s = 30};
+    const char *headers[64];
+    const char *url_text = NULL;
+    bool json = false, insecure = false;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        bool takes = !strcmp(a, "-n") || !strcmp(a, "-d") || !strcmp(a, "-c") || !strcmp(a, "-m") ||
+                     !strcmp(a, "-t") || !strcmp(a, "-H") || !strcmp(a, "--rate") ||
+                     !strcmp(a, "--timeout");
+        if (takes && !v) return usage();
+        if (!strcmp(a, "-n"))
+            p.requests = strtoull(v, NULL, 10);
+        else if (!strcmp(a, "-d"))
+            p.duration_s = atof(v);
+        else if (!strcmp(a, "-c"))
+            p.connections = atoi(v);
+        else if (!strcmp(a, "-m"))
+            p.depth = atoi(v);
+        else if (!strcmp(a, "-t"))
+            p.threads = atoi(v);
+        else if (!strcmp(a, "--rate"))
+            p.rate = atof(v);
+        else if (!strcmp(a, "--timeout"))
+            p.timeout_s = atof(v);
+        else if (!strcmp(a, "-H")) {
+            if (p.n_headers == 64 || !strchr(v, ':') || strpbrk(v, "\r\n")) return usage();
+            headers[p.n_headers++] = v;
+        } else if (!strcmp(a, "--json"))
+            json = true;
+        else if (!strcmp(a, "--reconnect"))
+            p.reconnect = true;
+        else if (!strcmp(a, "-k") || !strcmp(a, "--insecure"))
+            insecure = true;
+        else if (!strcmp(a, "--h1"))
+            ;
+        else if (!strcmp(a, "--h2") || !strcmp(a, "--h2c") || !strcmp(a, "--h3")) {
+            fprintf(stderr, "tern bench: %s is not built yet (HTTP/1.1 only so far)\n", a);
+            return 1;
+        } else if (a[0] == '-')
+            return usage();
+        else
+            url_text = a;
+        if (takes) i++;
+    }
+    if (!url_text || p.connections < 1 || p.depth < 1 || p.depth > 256 || p.threads < 1 ||
+        p.rate < 0)
+        return usage();
+    if (!p.requests && p.duration_s <= 0) p.requests = 1000;
+    p.headers = headers;
+    char err[256];
+    struct url u;
+    if (url_parse(url_text, &u, err, sizeof(err)) < 0) {
+        fprintf(stderr, "tern bench: %s\n", err);
+        return 1;
+    }
+    p.url = &u;
+    log_set_level(LOG_ERROR);
+    static const char alpn[] = "\x08http/1.1";
+    if (u.https &&
+        !(p.tls = tls_client_create(NULL, insecure, alpn, sizeof(alpn) - 1, err, sizeof(err)))) {
+        fprintf(stderr, "tern bench: %s\n", err);
+        url_free(&u);
+        return 1;
+    }
+    static struct load_result r;
+    int rc = load_run(&p, &r, err, sizeof(err));
+    tls_client_free(p.tls);
+    url_free(&u);
+    if (rc < 0) {
+        fprintf(stderr, "tern bench: %s\n", err);
+        return 1;
+    }
+    double rps = r.seconds > 0 ? (double)r.done / r.seconds : 0;
+    double mbps = r.seconds > 0 ? (double)r.bytes_total / r.seconds / 1e6 : 0;
+    if (json) {
+        printf("{\"protocol\":\"h1\",\"connections\":%d,\"depth\":%d,\"threads\":%d,"
+               "\"requests\":%llu,\"started\":%llu,\"done\":%llu,\"succeeded\":%llu,"
+               "\"failed\":%llu,\"errored\":%llu,\"timeout\":%llu,"
+               "\"status\":{\"1xx\":%llu,\"2xx\":%llu,\"3xx\":%llu,\"4xx\":%llu,\"5xx\":%llu},"
+               "\"bytes\":{\"total\":%llu,\"headers\":%llu,\"data\":%llu},"
+               "\"connects\":%llu,\"connect_errors\":%llu,\"seconds\":%.6f,"
+               "\"req_per_s\":%.2f,\"mb_per_s\":%.3f,",
+               p.connections, p.depth, p.threads, (unsigned long long)p.requests,
+               (unsigned long long)r.started, (unsigned long long)r.done,
+               (unsigned long long)r.succeeded, (unsigned long long)r.failed,
+               (unsigned long long)r.errored, (unsigned long long)r.timeouts,
+               (unsigned long long)r.status[1], (unsigned long long)r.status[2],
+               (unsigned long long)r.status[3], (unsigned long long)r.status[4],
+               (unsigned long long)r.status[5], (unsigned long long)r.bytes_total,
+               (unsigned long long)r.bytes_head, (unsigned long long)r.bytes_body,
+               (unsigned long long)r.connects, (unsigned long long)r.connect_errors, r.seconds, rps,
+               mbps);
+        printf("\"latency_ms\":{");
+        json_hist("request", &r.latency, false);
+        json_hist("connect", &r.connect, false);
+        json_hist("first_byte", &r.ttfb, true);
+        printf("}}\n");
+    } else {
+        printf("finished in %.2fs, %.2f req/s, %.2f MB/s\n", r.seconds, rps, mbps);
+        printf("requests: %llu total, %llu started, %llu done, %llu succeeded, %llu failed, "
+               "%llu errored, %llu timeout\n",
+               (unsigned long long)(p.requests ? p.requests : r.started),
+               (unsigned long long)r.started, (unsigned long long)r.done,
+               (unsigned long long)r.succeeded, (unsigned long long)r.failed,
+               (unsigned long long)r.errored, (unsigned long long)r.timeouts);
+        printf("status codes: %llu 2xx, %llu 3xx, %llu 4xx, %llu 5xx\n",
+               (unsigned long long)r.status[2], (unsigned long long)r.status[3],
+               (unsigned long long)r.status[4], (unsigned long long)r.status[5]);
+        printf("traffic: %llu bytes total, %llu bytes headers, %llu bytes data\n",
+               (unsigned long long)r.bytes_total, (unsigned long long)r.bytes_head,
+               (unsigned long long)r.bytes_body);
+        printf("connections: %llu made, %llu failed\n", (unsigned long long)r.connects,
+               (unsigned long long)r.connect_errors);
+        print_ms("request latency", &r.latency);
+        print_ms("time to connect", &r.connect);
+        print_ms("time to 1st byte", &r.ttfb);
+    }
+    bool ran = r.done > 0 || r.started > 0;
+    if (!ran)
+        fprintf(stderr, "tern bench: no request could be sent (%llu connect errors)\n",
+                (unsigned long long)r.connect_errors);
+    return ran ? 0 : 1;
+}

@@ -1,0 +1,533 @@
+#include "client/load.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "client/transport.h"
+#include "core/buf.h"
+#include "core/loop.h"
+#include "h1/chunked.h"
+#include "h1/parser.h"
+#include "tls/tls.h"
+
+#define MAX_DEPTH  256
+#define READ_CHUNK 65536
+#define TICK_MS    10
+
+enum conn_state { C_CLOSED, C_CONNECTING, C_HANDSHAKE, C_OPEN };
+
+struct lthread;
+
+struct lconn {
+    struct io_watch w; /* first: the callback finds the connection from it */
+    struct lthread *t;
+    struct tls_conn *tls;
+    enum conn_state state;
+    struct buf out, in;
+    struct h1_parser parser;
+    struct h1_response_head head;
+    struct h1_field fields[64];
+    bool in_body;
+    enum h1_body_kind kind;
+    int64_t left;
+    struct h1_chunked_decoder dec;
+    int inflight;
+    int64_t due[MAX_DEPTH], sent[MAX_DEPTH]; /* ring of the requests in flight (µs) */
+    int ring;                                /* index of the oldest */
+    bool first_byte;                         /* of the response being read */
+    bool close_after;                        /* the response ends the connection */
+    bool dead; /* its first connect failed before any connection worked: not retried */
+    int64_t t_open, last_io;
+};
+
+struct lthread {
+    pthread_t th;
+    struct loop *loop;
+    const struct load_params *p;
+    const struct sockaddr_storage *addr;
+    socklen_t addr_len;
+    const char *req;
+    size_t req_len;
+    struct lconn *conns;
+    int n_conns;
+    uint64_t quota; /* requests this thread starts; UINT64_MAX with a duration */
+    double rate;    /* per second, this thread's share; 0: closed loop */
+    int64_t t0, end;
+    struct timer tick;
+    bool over; /* no new requests */
+    struct load_result r;
+};
+
+static void conn_event(struct io_watch *w, uint32_t events);
+
+static int64_t now_us(void)
+{
+    return client_now_us();
+}
+
+/* May another request start now, and when was it due? */
+static bool may_start(struct lthread *t, int64_t now, int64_t *due)
+{
+    if (t->over || t->r.started >= t->quota) return false;
+    if (t->end && now >= t->end) {
+        t->over = true;
+        return false;
+    }
+    if (t->rate > 0) {
+        int64_t d = t->t0 + (int64_t)((double)t->r.started * 1e6 / t->rate);
+        if (d > now) return false;
+        *due = d;
+    } else {
+        *due = now;
+    }
+    return true;
+}
+
+static void conn_close(struct lconn *c)
+{
+    if (c->state == C_CLOSED) return;
+    loop_remove(c->t->loop, &c->w);
+    if (c->tls) tls_conn_free(c->tls);
+    c->tls = NULL;
+    close(c->w.fd);
+    c->w.fd = -1;
+    c->state = C_CLOSED;
+    buf_clear(&c->out);
+    buf_clear(&c->in);
+    c->inflight = 0;
+    c->in_body = false;
+    c->close_after = false;
+    h1_parser_reset(&c->parser);
+}
+
+/* The requests in flight on a failed connection fail (errored: the network or the protocol). */
+static void conn_fail(struct lconn *c, bool timeout)
+{
+    struct load_result *r = &c->t->r;
+    r->failed += (uint64_t)c->inflight;
+    if (timeout)
+        r->timeouts += (uint64_t)c->inflight;
+    else
+        r->errored += (uint64_t)c->inflight;
+    conn_close(c);
+}
+
+/* A connect failed. While no connection has worked yet the server is taken to be down: the
+ * slot is not retried (so a bench against nothing ends), later ones are. */
+static void connect_failed(struct lconn *c)
+{
+    c->t->r.connect_errors++;
+    if (!c->t->r.connects) c->dead = true;
+}
+
+static void conn_open(struct lconn *c)
+{
+    struct lthread *t = c->t;
+    if (c->dead || t->over || t->r.started >= t->quota || (t->end && now_us() >= t->end)) return;
+    int fd = socket(t->addr->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        connect_failed(c);
+        return;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    c->w.fd = fd;
+    c->w.cb = conn_event;
+    c->state = C_CONNECTING;
+    c->t_open = c->last_io = now_us();
+    if ((connect(fd, (const struct sockaddr *)t->addr, t->addr_len) < 0 && errno != EINPROGRESS) ||
+        loop_add(t->loop, &c->w, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET) < 0) {
+        close(fd);
+        c->w.fd = -1;
+        c->state = C_CLOSED;
+        connect_failed(c);
+    }
+}
+
+static void complete(struct lconn *c)
+{
+    struct lthread *t = c->t;
+    int64_t now = now_us();
+    int slot = c->ring;
+    t->r.done++;
+    int cls = c->head.status / 100;
+    if (cls >= 1 && cls <= 5) t->r.status[cls]++;
+    if (c->head.status < 400)
+        t->r.succeeded++;
+    else
+        t->r.failed++;
+    hist_record(&t->r.latency, (uint64_t)(now - c->due[slot]));
+    c->ring = (c->ring + 1) % MAX_DEPTH;
+    c->inflight--;
+    c->in_body = false;
+    c->first_byte = false;
+    if (!c->head.keep_alive || t->p->reconnect) c->close_after = true;
+    h1_parser_reset(&c->parser);
+}
+
+/* Parses what arrived: response heads and bodies. false when the connection failed. */
+static bool parse_input(struct lconn *c)
+{
+    static const struct h1_parse_options opts = {
+        .max_request_line = 8192, .max_head_size = 65536, .max_fields = 64};
+    struct lthread *t = c->t;
+    for (;;) {
+        size_t n = buf_size(&c->in);
+        if (!n) return true;
+        if (!c->inflight) { /* bytes nobody asked for */
+            conn_fail(c, false);
+            return false;
+        }
+        if (!c->first_byte) {
+            c->first_byte = true;
+            hist_record(&t->r.ttfb, (uint64_t)(now_us() - c->sent[c->ring]));
+        }
+        if (!c->in_body) {
+            struct h1_error err;
+            c->head.fields = c->fields;
+            int rc = h1_parse_response_head(&c->parser, buf_ptr(&c->in), n, &opts, &c->head, &err);
+            if (rc == 0) return true;
+            if (rc < 0) {
+                conn_fail(c, false);
+                return false;
+            }
+            t->r.bytes_head += (uint64_t)rc;
+            buf_consume(&c->in, (size_t)rc);
+            if (c->head.status < 200 && c->head.status != 101) { /* interim */
+                h1_parser_reset(&c->parser);
+                continue;
+            }
+            c->kind = h1_response_body(&c->head, false, false);
+            c->left = c->head.content_length;
+            h1_chunked_decoder_init(&c->dec);
+            c->in_body = true;
+            if (c->kind == H1_BODY_NONE || (c->kind == H1_BODY_LENGTH && c->left == 0)) {
+                complete(c);
+                continue;
+            }
+            if (c->kind == H1_BODY_CLOSE) c->close_after = true;
+            continue;
+        }
+        char *p = buf_ptr(&c->in);
+        if (c->kind == H1_BODY_LENGTH) {
+            size_t take = (int64_t)n < c->left ? n : (size_t)c->left;
+            t->r.bytes_body += take;
+            c->left -= (int64_t)take;
+            buf_consume(&c->in, take);
+            if (c->left == 0) complete(c);
+        } else if (c->kind == H1_BODY_CHUNKED) {
+            size_t used = 0, out = 0;
+            enum h1_chunked_result r = h1_chunked_decode(&c->dec, p, n, &used, p, &out);
+            if (r == H1_CHUNKED_ERROR) {
+                conn_fail(c, false);
+                return false;
+            }
+            t->r.bytes_body += out;
+            buf_consume(&c->in, used);
+            if (r == H1_CHUNKED_DONE) complete(c);
+        } else { /* until close */
+            t->r.bytes_body += n;
+            buf_consume(&c->in, n);
+        }
+    }
+}
+
+/* Queues the requests that may start, then writes what is queued. false on failure. */
+static bool fill_and_write(struct lconn *c)
+{
+    struct lthread *t = c->t;
+    int64_t now = now_us(), due;
+    while (!c->close_after && c->inflight < t->p->depth && may_start(t, now, &due)) {
+        if (buf_append(&c->out, t->req, t->req_len) < 0) break;
+        int slot = (c->ring + c->inflight) % MAX_DEPTH;
+        c->due[slot] = due;
+        c->sent[slot] = now;
+        c->inflight++;
+        t->r.started++;
+        if (t->p->reconnect) break; /* one request per connection */
+    }
+    while (buf_size(&c->out)) {
+        ssize_t n = c->tls ? tls_conn_write(c->tls, buf_ptr(&c->out), buf_size(&c->out))
+                           : send(c->w.fd, buf_ptr(&c->out), buf_size(&c->out), MSG_NOSIGNAL);
+        if (n > 0) {
+            buf_consume(&c->out, (size_t)n);
+            continue;
+        }
+        if (n < 0 && errno == EAGAIN) break;
+        if (n < 0 && errno == EINTR) continue;
+        conn_fail(c, false);
+        return false;
+    }
+    buf_compact(&c->out);
+    return true;
+}
+
+/* Reads until the socket would block. false when the connection is gone. */
+static bool read_all(struct lconn *c)
+{
+    struct lthread *t = c->t;
+    for (;;) {
+        if (buf_reserve(&c->in, READ_CHUNK) < 0) {
+            conn_fail(c, false);
+            return false;
+        }
+        ssize_t n = c->tls ? tls_conn_read(c->tls, buf_tail(&c->in), READ_CHUNK)
+                           : read(c->w.fd, buf_tail(&c->in), READ_CHUNK);
+        if (n > 0) {
+            buf_commit(&c->in, (size_t)n);
+            t->r.bytes_total += (uint64_t)n;
+            c->last_io = now_us();
+            if (!parse_input(c)) return false;
+            buf_compact(&c->in);
+            continue;
+        }
+        if (n < 0 && errno == EAGAIN) return true;
+        if (n < 0 && errno == EINTR) continue;
+        /* the end of the stream: a close-delimited body ends here, the rest failed */
+        if (n == 0 && c->in_body && c->kind == H1_BODY_CLOSE) complete(c);
+        if (c->inflight)
+            conn_fail(c, false);
+        else
+            conn_close(c);
+        return false;
+    }
+}
+
+static void drive(struct lconn *c)
+{
+    struct lthread *t = c->t;
+    if (c->state == C_CONNECTING) {
+        int soerr = 0;
+        socklen_t sl = sizeof(soerr);
+        getsockopt(c->w.fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
+        if (soerr) {
+            conn_close(c);
+            connect_failed(c);
+            return;
+        }
+        if (t->p->url->https) {
+            c->tls = tls_conn_new_client(t->p->tls, c->w.fd, t->p->url->host);
+            if (!c->tls) {
+                conn_close(c);
+                connect_failed(c);
+                return;
+            }
+            c->state = C_HANDSHAKE;
+        } else {
+            c->state = C_OPEN;
+        }
+    }
+    if (c->state == C_HANDSHAKE) {
+        int r = tls_conn_handshake(c->tls);
+        if (r == 0) return;
+        if (r < 0) {
+            conn_close(c);
+            connect_failed(c);
+            return;
+        }
+        c->state = C_OPEN;
+    }
+    if (c->state != C_OPEN) return;
+    if (c->t_open) {
+        t->r.connects++;
+        hist_record(&t->r.connect, (uint64_t)(now_us() - c->t_open));
+        c->t_open = 0;
+    }
+    for (int round = 0; round < 64; round++) {
+        if (!fill_and_write(c)) return;
+        if (!read_all(c)) return;
+        if (c->close_after && c->inflight == 0) {
+            conn_close(c);
+            return;
+        }
+        int64_t due;
+        if (c->inflight >= t->p->depth || !may_start(t, now_us(), &due)) return;
+    }
+}
+
+static bool thread_finished(struct lthread *t)
+{
+    int dead = 0;
+    for (int i = 0; i < t->n_conns; i++)
+        dead += t->conns[i].dead;
+    if (dead == t->n_conns) return true;
+    if (!t->over && t->r.started < t->quota) return false;
+    for (int i = 0; i < t->n_conns; i++)
+        if (t->conns[i].inflight && !t->end) return false;
+    return true;
+}
+
+static void conn_event(struct io_watch *w, uint32_t events)
+{
+    (void)events;
+    struct lconn *c = (struct lconn *)w;
+    struct lthread *t = c->t;
+    drive(c);
+    if (c->state == C_CLOSED) conn_open(c); /* go on with a new connection */
+    if (thread_finished(t)) loop_stop(t->loop);
+}
+
+static void on_tick(struct timer *tm)
+{
+    struct lthread *t = (struct lthread *)((char *)tm - offsetof(struct lthread, tick));
+    int64_t now = now_us();
+    if (t->end && now >= t->end) t->over = true;
+    for (int i = 0; i < t->n_conns; i++) {
+        struct lconn *c = &t->conns[i];
+        if (c->state != C_CLOSED && c->inflight && t->p->timeout_s > 0 &&
+            now - c->last_io > (int64_t)(t->p->timeout_s * 1e6))
+            conn_fail(c, true);
+        if (c->state == C_CLOSED)
+            conn_open(c);
+        else if (c->state == C_OPEN)
+            drive(c); /* open loop: requests that came due */
+    }
+    if (thread_finished(t)) {
+        loop_stop(t->loop);
+        return;
+    }
+    timer_arm(t->loop, &t->tick, loop_now_ms(t->loop) + TICK_MS);
+}
+
+static void *thread_main(void *arg)
+{
+    struct lthread *t = arg;
+    t->t0 = now_us();
+    if (t->p->duration_s > 0 && !t->p->requests) t->end = t->t0 + (int64_t)(t->p->duration_s * 1e6);
+    for (int i = 0; i < t->n_conns; i++)
+        conn_open(&t->conns[i]);
+    t->tick.cb = on_tick;
+    timer_arm(t->loop, &t->tick, loop_now_ms(t->loop) + TICK_MS);
+    if (!thread_finished(t)) loop_run(t->loop);
+    timer_cancel(&t->tick);
+    for (int i = 0; i < t->n_conns; i++) {
+        conn_close(&t->conns[i]);
+        buf_free(&t->conns[i].in);
+        buf_free(&t->conns[i].out);
+    }
+    return NULL;
+}
+
+static void sum_into(struct load_result *r, const struct load_result *x)
+{
+    r->started += x->started;
+    r->done += x->done;
+    r->succeeded += x->succeeded;
+    r->failed += x->failed;
+    r->errored += x->errored;
+    r->timeouts += x->timeouts;
+    for (int i = 0; i < 6; i++)
+        r->status[i] += x->status[i];
+    r->bytes_total += x->bytes_total;
+    r->bytes_head += x->bytes_head;
+    r->bytes_body += x->bytes_body;
+    r->connects += x->connects;
+    r->connect_errors += x->connect_errors;
+    hist_merge(&r->latency, &x->latency);
+    hist_merge(&r->connect, &x->connect);
+    hist_merge(&r->ttfb, &x->ttfb);
+}
+
+static char *build_request(const struct load_params *p, size_t *len)
+{
+    struct buf b = {0};
+    char auth[300];
+    url_authority(p->url, auth, sizeof(auth));
+    buf_appendf(&b, "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: tern-bench/%s\r\n", p->url->target,
+                auth, TERN_VERSION);
+    bool accept = false;
+    for (int i = 0; i < p->n_headers; i++) {
+        buf_appendf(&b, "%s\r\n", p->headers[i]);
+        accept |= strncasecmp(p->headers[i], "accept:", 7) == 0;
+    }
+    if (!accept) buf_appendf(&b, "Accept: */*\r\n");
+    if (buf_append(&b, "\r\n", 2) < 0) {
+        buf_free(&b);
+        return NULL;
+    }
+    *len = buf_size(&b);
+    char *s = malloc(*len);
+    if (s) memcpy(s, buf_ptr(&b), *len);
+    buf_free(&b);
+    return s;
+}
+
+int load_run(const struct load_params *p, struct load_result *r, char *err, size_t errlen)
+{
+    memset(r, 0, sizeof(*r));
+    hist_init(&r->latency);
+    hist_init(&r->connect);
+    hist_init(&r->ttfb);
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
+    char port[8];
+    snprintf(port, sizeof(port), "%u", p->url->port);
+    if (getaddrinfo(p->url->host, port, &hints, &res) != 0 || !res) {
+        snprintf(err, errlen, "could not resolve host: %s", p->url->host);
+        return -1;
+    }
+    struct sockaddr_storage addr;
+    socklen_t addr_len = res->ai_addrlen;
+    memcpy(&addr, res->ai_addr, res->ai_addrlen);
+    freeaddrinfo(res);
+    size_t req_len;
+    char *req = build_request(p, &req_len);
+    int nt = p->threads > p->connections ? p->connections : p->threads;
+    struct lthread *ts = calloc((size_t)nt, sizeof(*ts));
+    if (!req || !ts) {
+        free(req);
+        free(ts);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    int64_t t_start = now_us();
+    int made = 0;
+    for (int i = 0; i < nt; i++) {
+        struct lthread *t = &ts[i];
+        t->p = p;
+        t->addr = &addr;
+        t->addr_len = addr_len;
+        t->req = req;
+        t->req_len = req_len;
+        t->n_conns = p->connections / nt + (i < p->connections % nt);
+        t->quota = p->requests
+                       ? p->requests / (uint64_t)nt + ((uint64_t)i < p->requests % (uint64_t)nt)
+                       : UINT64_MAX;
+        t->rate = p->rate / nt;
+        t->conns = calloc((size_t)t->n_conns, sizeof(*t->conns));
+        t->loop = loop_create();
+        hist_init(&t->r.latency);
+        hist_init(&t->r.connect);
+        hist_init(&t->r.ttfb);
+        if (!t->conns || !t->loop) break;
+        for (int k = 0; k < t->n_conns; k++) {
+            t->conns[k].t = t;
+            t->conns[k].w.fd = -1;
+        }
+        if (pthread_create(&t->th, NULL, thread_main, t) != 0) break;
+        made++;
+    }
+    for (int i = 0; i < made; i++)
+        pthread_join(ts[i].th, NULL);
+    r->seconds = (double)(now_us() - t_start) / 1e6;
+    for (int i = 0; i < nt; i++) {
+        if (i < made) sum_into(r, &ts[i].r);
+        free(ts[i].conns);
+        if (ts[i].loop) loop_destroy(ts[i].loop);
+    }
+    free(ts);
+    free(req);
+    if (made < nt) {
+        snprintf(err, errlen, "could not start %d threads", nt);
+        return -1;
+    }
+    return 0;
+}
