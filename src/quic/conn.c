@@ -24,7 +24,7 @@ struct quic_conn {
     uint8_t close_reason[64];
     size_t close_reason_len;
     bool handshake_done;
-    bool rx_early; /* the stream bytes being delivered came in 0-RTT packets */
+    bool rx_early;    /* the stream bytes being delivered came in 0-RTT packets */
     ngtcp2_cid odcid; /* the client's first DCID, routed to us until the handshake ends */
     struct quic_streams streams;
 };
