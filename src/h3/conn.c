@@ -13,6 +13,7 @@
 
 #include "core/conn.h"
 #include "core/log.h"
+#include "h3/certs.h"
 #include "h3/session.h"
 #include "quic/quic.h"
 #include "server/dispatch.h"
@@ -22,7 +23,7 @@
 /* One UDP listener of one worker. */
 struct h3_listener {
     struct worker *wk;
-    struct quic_tls *tls;
+    struct h3_tls *tls; /* certificates by server name, tickets, 0-RTT (h3/certs.h) */
     struct quic_server *qs;
 };
 
@@ -222,10 +223,12 @@ static void q_handshake_done(struct quic_conn *c, void *app)
 static ssize_t q_stream_data(struct quic_conn *c, int64_t stream_id, const uint8_t *data,
                              size_t len, bool fin, void *app)
 {
-    (void)c;
     struct h3_conn *hc = conn_of(app);
     if (!hc || !session_ready(hc)) return (ssize_t)len;
-    if (h3_session_recv_stream(hc->s, stream_id, data, len, fin, loop_now_ms(hc->wk->loop)) < 0)
+    /* bytes from 0-RTT packets: their requests are marked, unsafe ones answered 425 */
+    int (*recv)(struct h3_session *, int64_t, const uint8_t *, size_t, bool, int64_t) =
+        quic_conn_rx_early(c) ? h3_session_recv_early : h3_session_recv_stream;
+    if (recv(hc->s, stream_id, data, len, fin, loop_now_ms(hc->wk->loop)) < 0)
         log_info("%s: HTTP/3 connection error %s", hc->peer,
                  h3_error_name(h3_session_error_code(hc->s)));
     pump(hc);
@@ -347,18 +350,13 @@ static const struct conn_ops h3_ops = {
 
 static void *udp_open(struct worker *wk, const struct config_listen *cl, char *err, size_t errlen)
 {
-    const struct config_cert *cert = config_default_cert(wk->cfg);
-    if (!cert) {
-        snprintf(err, errlen, "no TLS certificate for QUIC");
-        return NULL;
-    }
     struct h3_listener *l = calloc(1, sizeof(*l));
     if (!l) {
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
     l->wk = wk;
-    l->tls = quic_tls_new(cert->cert_file, cert->key_file, err, errlen);
+    l->tls = h3_tls_open(wk, err, errlen);
     if (!l->tls) {
         free(l);
         return NULL;
@@ -372,12 +370,12 @@ static void *udp_open(struct worker *wk, const struct config_listen *cl, char *e
     int rc = getaddrinfo(cl->host, port, &hints, &res);
     if (rc != 0) {
         snprintf(err, errlen, "%s", gai_strerror(rc));
-        quic_tls_free(l->tls);
+        h3_tls_close(l->tls);
         free(l);
         return NULL;
     }
     struct quic_server_config qcfg = {
-        .tls = l->tls,
+        .tls = h3_tls_quic(l->tls),
         .cb = &quic_callbacks,
         .conn_new = q_conn_new,
         .conn_free = q_conn_free,
@@ -393,7 +391,7 @@ static void *udp_open(struct worker *wk, const struct config_listen *cl, char *e
     freeaddrinfo(res);
     if (!l->qs) {
         snprintf(err, errlen, "%s", strerror(errno));
-        quic_tls_free(l->tls);
+        h3_tls_close(l->tls);
         free(l);
         return NULL;
     }
@@ -410,7 +408,7 @@ static void udp_free(void *listener)
 {
     struct h3_listener *l = listener;
     quic_server_free(l->qs);
-    quic_tls_free(l->tls);
+    h3_tls_close(l->tls);
     free(l);
 }
 

@@ -137,8 +137,15 @@ static void dispatch(struct h3_session *s, struct h3_stream *st)
     st->dispatched = true;
     st->req.body = st->body.data ? buf_ptr(&st->body) : ""; /* no NULL + 0 */
     st->req.body_len = buf_size(&st->body);
+    st->req.early_data = st->early;
     s->cb->on_request(s, st);
     respond(s, st);
+}
+
+/* Safe methods (RFC 9110 §9.2.1) that early data may carry; TRACE is left out. */
+static bool method_safe(enum http_method m)
+{
+    return m == HTTP_METHOD_GET || m == HTTP_METHOD_HEAD || m == HTTP_METHOD_OPTIONS;
 }
 
 static int on_field(void *ctx, str_t name, str_t value, enum http_token token, bool never_index)
@@ -210,6 +217,13 @@ static bool on_headers(struct h3_session *s, struct h3_stream *st, const uint8_t
         log_info("%s: HTTP/3 stream %lld: Content-Length over limits.body_size, 413", s->peer,
                  (long long)st->id);
         st->reject_status = 413;
+    } else if (st->early && !trailers && !method_safe(st->req.method)) {
+        /* RFC 9114 §10.9 applies RFC 8470 to HTTP/3: an unsafe request that a replay could
+         * repeat is not acted on; 425 (§5.2) makes the client send it again after the
+         * handshake */
+        log_info("%s: HTTP/3 stream %lld: %.*s in early data (0-RTT), 425", s->peer,
+                 (long long)st->id, (int)st->req.method_name.len, st->req.method_name.p);
+        st->reject_status = 425;
     }
     if (st->reject_status) dispatch(s, st);
     return !s->dead && stream_find(s, id) != NULL;
@@ -507,8 +521,8 @@ static void stream_input(struct h3_session *s, struct h3_stream *st)
     }
 }
 
-int h3_session_recv_stream(struct h3_session *s, int64_t stream_id, const uint8_t *data, size_t len,
-                           bool fin, int64_t now_ms)
+static int recv_stream(struct h3_session *s, int64_t stream_id, const uint8_t *data, size_t len,
+                       bool fin, bool early, int64_t now_ms)
 {
     s->now_ms = now_ms;
     if (s->dead) return -1;
@@ -542,6 +556,7 @@ int h3_session_recv_stream(struct h3_session *s, int64_t stream_id, const uint8_
     if (st->fin_in) return s->dead ? -1 : 0; /* nothing may follow a FIN */
     if (st->request_done || (st->kind == H3_KIND_REQUEST && st->reject_status && st->fin_sent))
         return 0;
+    if (early && !st->dispatched) st->early = true;
     if (len && buf_append(&st->in, data, len) < 0) {
         conn_error(s, H3_INTERNAL_ERROR, "out of memory");
         return -1;
@@ -549,6 +564,18 @@ int h3_session_recv_stream(struct h3_session *s, int64_t stream_id, const uint8_
     st->fin_in = fin;
     stream_input(s, st);
     return s->dead ? -1 : 0;
+}
+
+int h3_session_recv_stream(struct h3_session *s, int64_t stream_id, const uint8_t *data, size_t len,
+                           bool fin, int64_t now_ms)
+{
+    return recv_stream(s, stream_id, data, len, fin, false, now_ms);
+}
+
+int h3_session_recv_early(struct h3_session *s, int64_t stream_id, const uint8_t *data, size_t len,
+                          bool fin, int64_t now_ms)
+{
+    return recv_stream(s, stream_id, data, len, fin, true, now_ms);
 }
 
 void h3_session_stream_reset(struct h3_session *s, int64_t stream_id, uint64_t app_error,

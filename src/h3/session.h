@@ -59,7 +59,7 @@ struct h3_stream {
     struct buf body;            /* request body received so far */
     int64_t content_length;     /* from the request, or -1 */
     uint64_t body_received;     /* DATA payload bytes */
-    int reject_status;          /* 413/431: answered without dispatching the request */
+    int reject_status;          /* 413/425/431: answered without dispatching the request */
     int64_t opened_ms;          /* when the stream's first bytes arrived (header deadline) */
     int64_t stalled_ms;         /* output waits and the transport took none of it since; 0: not */
     bool headers_in;            /* the request's header section was decoded */
@@ -67,6 +67,7 @@ struct h3_stream {
     bool qpack_blocked;         /* the HEADERS frame waits for QPACK encoder-stream inserts */
     bool request_done;          /* the whole request (FIN included) was read */
     bool dispatched;            /* the request went to on_request */
+    bool early;                 /* some of the request came in early data (0-RTT) */
     bool headers_out;           /* final response HEADERS queued */
     struct body_reader body_rd; /* the response body copied into DATA frames */
     /* output: bytes for the transport to take, then FIN */
@@ -77,7 +78,7 @@ struct h3_stream {
 };
 
 struct h3_session_callbacks {
-    /* A request is complete (or st->reject_status is set: answer that status, e.g. 413/431):
+    /* A request is complete (or st->reject_status is set: answer that status: 413/425/431):
      * fill st->resp (dispatch_request or dispatch_error). The session queues it on return. */
     void (*on_request)(struct h3_session *s, struct h3_stream *st);
     /* A stream that reached on_request is going away (response sent, reset, or connection
@@ -157,6 +158,13 @@ void h3_session_free(struct h3_session *s);
  * the connection has failed (h3_session_error_code says with what). */
 int h3_session_recv_stream(struct h3_session *s, int64_t stream_id, const uint8_t *data, size_t len,
                            bool fin, int64_t now_ms);
+/* The same for bytes that came in TLS early data (0-RTT, RFC 9001 §4.6.1), which an attacker
+ * may have replayed (RFC 9001 §9.2): a request any of whose bytes came so is early
+ * (req.early_data); unless its method is GET, HEAD or OPTIONS (safe, RFC 9110 §9.2.1) it is
+ * answered 425 Too Early (RFC 8470 §5.2) with reject_status, its handler never runs, and the
+ * client may send it again after the handshake. */
+int h3_session_recv_early(struct h3_session *s, int64_t stream_id, const uint8_t *data, size_t len,
+                          bool fin, int64_t now_ms);
 /* The peer aborted a stream (RESET_STREAM, or STOP_SENDING for our side) with app_error. */
 void h3_session_stream_reset(struct h3_session *s, int64_t stream_id, uint64_t app_error,
                              int64_t now_ms);

@@ -46,6 +46,7 @@ void conninfo_from_request(const struct http_request *req, struct conninfo *info
         info->tls_version = "TLSv1.3";
         info->alpn = "h3";
     }
+    info->early_data = req->early_data;
     info->address = req->peer[0] ? req->peer : NULL;
     info->port = peer_port(req);
 }
@@ -68,7 +69,8 @@ int conninfo_json(struct buf *b, const struct conninfo *info)
                json_append_cstr_or_null(b, info->tls_version) < 0 || key(b, "cipher", false) < 0 ||
                json_append_cstr_or_null(b, info->cipher) < 0 || key(b, "alpn", false) < 0 ||
                json_append_cstr_or_null(b, info->alpn) < 0 || key(b, "sni", false) < 0 ||
-               json_append_cstr_or_null(b, info->sni) < 0 || buf_append(b, "}", 1) < 0) {
+               json_append_cstr_or_null(b, info->sni) < 0 || key(b, "early_data", false) < 0 ||
+               buf_appendf(b, "%s}", info->early_data ? "true" : "false") < 0) {
         return -1;
     }
     if (key(b, "client", false) < 0 || buf_append(b, "{", 1) < 0 || key(b, "address", true) < 0 ||

@@ -1,5 +1,6 @@
 /* The connection_info location: answers GET and HEAD with JSON that tells the client how its
- * request came (HTTP version, TLS version, cipher, ALPN and SNI, client address and port). */
+ * request came (HTTP version, TLS version, cipher, ALPN, SNI and early data, client address
+ * and port). */
 #ifndef TERN_HANDLER_CONNINFO_H
 #define TERN_HANDLER_CONNINFO_H
 
@@ -17,6 +18,7 @@ struct conninfo {
     const char *cipher;       /* "TLS_AES_128_GCM_SHA256" */
     const char *alpn;         /* "h2", "http/1.1" or NULL */
     const char *sni;          /* server name the client sent, or NULL */
+    bool early_data;          /* the request came (partly) in TLS early data (0-RTT) */
     const char *address;      /* client address as text, or NULL */
     int port;                 /* client port, or -1 when unknown (null) */
 };
@@ -25,7 +27,8 @@ struct conninfo {
  * into req or the TLS session: valid while the request is. */
 void conninfo_from_request(const struct http_request *req, struct conninfo *info);
 /* Appends info as one JSON object and a newline:
- * {"http_version":...,"tls":null|{"version","cipher","alpn","sni"},"client":{"address","port"}}
+ * {"http_version":...,"tls":null|{"version","cipher","alpn","sni","early_data"},
+ *  "client":{"address","port"}}
  * Every string is escaped (core/json.h). Returns 0 or -1 (out of memory). */
 int conninfo_json(struct buf *b, const struct conninfo *info);
 /* Answers a GET or HEAD: 200, Content-Type application/json, Cache-Control no-store (the

@@ -48,6 +48,9 @@ struct http_request {
     const char *body; /* the whole request body (buffered up to the body limit) */
     size_t body_len;
     bool is_tls;
+    /* Part of the request came in TLS early data (0-RTT), which an attacker can replay
+     * (RFC 8470): the wire answers an unsafe one 425 itself; handlers may look too. */
+    bool early_data;
     char peer[64]; /* client address as text, for logs */
     /* Sends an interim (1xx) response such as 103 Early Hints before the final one; set by the
      * wire layer (NULL when it cannot, e.g. HTTP/1.0). Returns 0 or -1. */

@@ -47,6 +47,7 @@ const char *http_status_reason(int status)
     case 418: return "(Unused)";
     case 421: return "Misdirected Request";
     case 422: return "Unprocessable Content";
+    case 425: return "Too Early";
     case 426: return "Upgrade Required";
     case 428: return "Precondition Required";
     case 429: return "Too Many Requests";

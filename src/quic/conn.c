@@ -24,6 +24,7 @@ struct quic_conn {
     uint8_t close_reason[64];
     size_t close_reason_len;
     bool handshake_done;
+    bool rx_early;    /* the stream bytes being delivered came in 0-RTT packets */
     ngtcp2_cid odcid; /* the client's first DCID, routed to us until the handshake ends */
     struct quic_streams streams;
 };
@@ -74,6 +75,7 @@ static int handshake_completed_cb(ngtcp2_conn *nc, void *ud)
 {
     struct quic_conn *c = ud;
     c->handshake_done = true;
+    quic_tls_session_handshake_done(c->tls); /* a session ticket, when they are on */
     if (c->cfg.token_secret) {
         /* A token for the client's next connection from this address (RFC 9000 §8.1.3). */
         uint8_t tok[NGTCP2_CRYPTO_MAX_REGULAR_TOKENLEN];
@@ -103,7 +105,9 @@ static int recv_stream_data_cb(ngtcp2_conn *nc, uint32_t flags, int64_t id, uint
     struct quic_conn *c = ud;
     bool fin = flags & NGTCP2_STREAM_DATA_FLAG_FIN;
     ssize_t used = (ssize_t)len;
+    c->rx_early = flags & NGTCP2_STREAM_DATA_FLAG_EARLY;
     if (c->cfg.cb->stream_data) used = c->cfg.cb->stream_data(c, id, data, len, fin, c->cfg.app);
+    c->rx_early = false;
     if (used < 0) return NGTCP2_ERR_CALLBACK_FAILURE;
     if (used > 0) {
         ngtcp2_conn_extend_max_stream_offset(nc, id, (uint64_t)used);
@@ -307,7 +311,7 @@ void quic_conn_free(struct quic_conn *c)
     }
     quic_streams_free(&c->streams);
     ngtcp2_conn_del(c->nc);
-    gnutls_deinit(c->tls);
+    quic_tls_session_free(c->tls);
     free(c->close_pkt);
     free(c);
 }
@@ -356,6 +360,11 @@ enum quic_conn_state quic_conn_state(const struct quic_conn *c)
 bool quic_conn_handshake_done(const struct quic_conn *c)
 {
     return c->handshake_done;
+}
+
+bool quic_conn_rx_early(const struct quic_conn *c)
+{
+    return c->rx_early;
 }
 
 /* The closing or draining period lasts three PTOs (RFC 9000 §10.2). */

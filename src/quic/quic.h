@@ -14,6 +14,8 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include "core/sni.h"
+
 /* Each stream keeps at most this many bytes sent but not yet acknowledged (back-pressure). */
 #define QUIC_STREAM_SEND_MAX (256u * 1024u)
 /* Connection IDs this server issues are this long (routing of short-header packets). */
@@ -33,9 +35,56 @@ uint64_t quic_now_ns(void);
 
 /* ---- tls.c: GnuTLS server credentials for QUIC (TLS 1.3 only, ALPN "h3" only) ---- */
 
-/* Loads a PEM certificate chain and key. NULL on failure with a message in err. */
+/* Window of the 0-RTT freshness check and of ClientHello recording (RFC 8446 §8.2). */
+#define QUIC_EARLY_WINDOW_MS 10000
+/* ClientHellos with early data recorded at once (all workers); beyond, 0-RTT is refused. */
+#define QUIC_REPLAY_CAPACITY 16384
+
+struct quic_certs;
+
+/* A certificate chain and its key (PEM files). */
+struct quic_tls_cert {
+    const char *cert_file, *key_file;
+};
+
+/* What a struct quic_certs is made of. */
+struct quic_tls_setup {
+    const struct quic_tls_cert *certs; /* certs[0] is the default */
+    size_t n_certs;
+    const struct sni_name *names; /* server name -> index into certs (core/sni.h) */
+    size_t n_names;
+    /* Session tickets (RFC 8446 §4.6.1) sealed with keys from a per-process secret, so that
+     * every worker and every later quic_certs (a reload) opens them; a ticket resumes only
+     * with the certificate it was issued with. GnuTLS rotates the key every 3 lifetimes. */
+    bool tickets;
+    unsigned ticket_lifetime; /* seconds */
+    /* Accept 0-RTT on resumption (RFC 9001 §4.6.1), with replayed ClientHellos refused. */
+    bool early_data;
+    /* What 0-RTT relies on besides the transport parameters (the HTTP/3 SETTINGS, RFC 9114
+     * §7.2.4.2): when it changes, tickets issued before get no 0-RTT (they still resume). */
+    uint64_t early_context;
+};
+
+/* Loads the certificates of a setup: immutable and shared by threads. NULL on failure with a
+ * message naming the file in err. */
+struct quic_certs *quic_certs_new(const struct quic_tls_setup *setup, char *err, size_t errlen);
+void quic_certs_retain(struct quic_certs *c);
+/* Drops a reference; sessions hold their own, so certificates replaced by a reload stay until
+ * their last connection is gone. */
+void quic_certs_release(struct quic_certs *c);
+
+/* One listener's TLS (used by one thread): the certificates new connections get and that
+ * thread's 0-RTT anti-replay state. quic_tls_new: one certificate, no tickets (tools). */
 struct quic_tls *quic_tls_new(const char *cert_file, const char *key_file, char *err,
                               size_t errlen);
+/* Takes over the reference to certs. NULL on OOM (the reference is dropped). */
+struct quic_tls *quic_tls_with(struct quic_certs *certs);
+/* Connections accepted from now on use certs (takes over the reference); open ones keep
+ * theirs. */
+void quic_tls_set_certs(struct quic_tls *t, struct quic_certs *certs);
+/* fn runs before each new connection's TLS session is made (it may call quic_tls_set_certs:
+ * a reload is seen there). */
+void quic_tls_set_refresh(struct quic_tls *t, void (*fn)(struct quic_tls *t, void *ud), void *ud);
 void quic_tls_free(struct quic_tls *t);
 
 /* ---- conn.c: one server connection ---- */
@@ -133,6 +182,9 @@ static inline bool quic_conn_is_closed(const struct quic_conn *c)
     return quic_conn_state(c) == QUIC_CONN_CLOSED;
 }
 bool quic_conn_handshake_done(const struct quic_conn *c);
+/* Within the stream_data callback: true when those bytes came in 0-RTT packets (early data,
+ * RFC 9001 §4.6.1), which an attacker may have replayed. */
+bool quic_conn_rx_early(const struct quic_conn *c);
 
 /* ---- conn.c: streams ---- */
 

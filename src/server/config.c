@@ -60,8 +60,8 @@ static void set_scalar_defaults(struct config *cfg)
     cfg->tls =
         (struct config_tls){.tickets = true, .ticket_lifetime = 3600, .handshake_timeout = 10};
     cfg->quic = true;
-    cfg->http3 =
-        (struct config_http3){.retry_threshold = 200, .max_handshakes = 1000, .isolate = true};
+    cfg->http3 = (struct config_http3){
+        .retry_threshold = 200, .max_handshakes = 1000, .early_data = true, .isolate = true};
     cfg->http2 = (struct config_http2){
         .enabled = true,
         .h2c = true,

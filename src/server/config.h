@@ -151,7 +151,9 @@ struct config {
         bool retry_always;        /* Retry every new client (RFC 9000 §8.1.2); default false */
         uint32_t retry_threshold; /* else Retry once a worker has this many handshakes; 200 */
         uint32_t max_handshakes;  /* handshakes in flight per worker, then refuse; 1000 */
-        bool isolate; /* serve HTTP/3 from a supervised process of its own; default true */
+        bool early_data; /* 0-RTT on resumption (RFC 9001 §4.6); unsafe requests in it get 425
+                          * Too Early (RFC 8470 §5.2); default true */
+        bool isolate;    /* serve HTTP/3 from a supervised process of its own; default true */
     } http3;
     struct config_server *servers;
     size_t n_servers;

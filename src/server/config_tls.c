@@ -124,8 +124,8 @@ int cfg_http2(struct loader *L, const struct cnode *v)
 
 int cfg_http3(struct loader *L, const struct cnode *v)
 {
-    static const char *const keys[] = {"retry", "retry_threshold", "max_handshakes", "isolate",
-                                       NULL};
+    static const char *const keys[] = {"retry",      "retry_threshold", "max_handshakes",
+                                       "early_data", "isolate",         NULL};
     struct config_http3 *h = &L->cfg->http3;
     uint64_t seen = 0, x;
     const char *s;
@@ -145,7 +145,9 @@ int cfg_http3(struct loader *L, const struct cnode *v)
                 return cfg_fail(L, val, "'retry' must be auto or always, not '%s'",
                                 cfg_show(val, buf, sizeof(buf)));
         } else if (i == 3) {
-            if (cfg_bool(L, val, "isolate", &h->isolate) < 0) return -1;
+            if (cfg_bool(L, val, keys[i], &h->early_data) < 0) return -1;
+        } else if (i == 4) {
+            if (cfg_bool(L, val, keys[i], &h->isolate) < 0) return -1;
         } else {
             if (cfg_uint(L, val, keys[i], false, 1, 1000000, &x) < 0) return -1;
             *(i == 1 ? &h->retry_threshold : &h->max_handshakes) = (uint32_t)x;

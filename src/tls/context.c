@@ -114,7 +114,7 @@ static int client_hello_cb(SSL *ssl, int *al, void *arg)
         return SSL_CLIENT_HELLO_SUCCESS;
     size_t nl = (size_t)(p[3] << 8 | p[4]);
     if (nl == 0 || nl > len - 5) return SSL_CLIENT_HELLO_SUCCESS;
-    size_t idx = tls_sni_lookup(srv, (const char *)p + 5, nl);
+    size_t idx = sni_lookup(srv->names, srv->n_names, (const char *)p + 5, nl);
     if (idx && SSL_get_SSL_CTX(ssl) != srv->certs[idx].ctx &&
         !SSL_set_SSL_CTX(ssl, srv->certs[idx].ctx)) {
         *al = SSL_AD_INTERNAL_ERROR;
@@ -360,7 +360,7 @@ struct tls_server *tls_server_create(const struct config *cfg, char *err, size_t
             }
         }
         for (size_t j = 0; j < s->n_names; j++) {
-            struct tls_sni_name *n = &srv->names[srv->n_names];
+            struct sni_name *n = &srv->names[srv->n_names];
             n->name = strdup(s->names[j]);
             if (!n->name) {
                 set_err(err, errlen, "out of memory");

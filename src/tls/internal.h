@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "core/sni.h"
+
 struct tls_server;
 
 /* One SSL_CTX per distinct certificate; its app data points here. */
@@ -19,14 +21,6 @@ struct tls_cert_ctx {
     unsigned char *ocsp; /* DER OCSP response to staple, or NULL */
     size_t ocsp_len;
     struct tls_server *srv;
-};
-
-/* A server name and the certificate it selects (SIZE_MAX: the default certificate, kept so
- * that an exact name without a certificate is not taken by a wildcard that has one). */
-struct tls_sni_name {
-    char *name; /* lower case; "*.suffix" for a wildcard */
-    size_t len;
-    size_t cert; /* index into tls_server.certs, or SIZE_MAX */
 };
 
 #define TLS_TICKET_NAME_LEN 16
@@ -54,7 +48,7 @@ struct tls_server {
     atomic_uint refs;           /* the creator's and one per tls_conn */
     struct tls_cert_ctx *certs; /* certs[0] is the default */
     size_t n_certs;
-    struct tls_sni_name *names;
+    struct sni_name *names; /* certificate by server name: sni_lookup (core/sni.h) */
     size_t n_names;
     bool http2;   /* offer h2 by ALPN */
     bool tickets; /* session tickets enabled */
@@ -64,10 +58,6 @@ struct tls_server {
 
 /* Takes a reference for a connection (tls_server_free drops one). */
 void tls_server_retain(struct tls_server *srv);
-
-/* Certificate index for an SNI host name (exact, then the longest "*.suffix" wildcard; case
- * and one trailing dot ignored); 0 (the default) when nothing matches. */
-size_t tls_sni_lookup(const struct tls_server *srv, const char *host, size_t len);
 
 /* Ticket key ring: init generates the first key (-1 when the RNG fails); the callback is
  * installed with SSL_CTX_set_tlsext_ticket_key_evp_cb and finds the ring through the

@@ -83,7 +83,7 @@ def test_h2_tls_chosen_cipher(ci, certs):  # noqa: F811
     check_common(head, info, port, r"HTTP/2 200")
     assert info["http_version"] == "HTTP/2", info
     assert info["tls"] == {"version": "TLSv1.3", "cipher": "TLS_CHACHA20_POLY1305_SHA256",
-                           "alpn": "h2", "sni": "localhost"}, info
+                           "alpn": "h2", "sni": "localhost", "early_data": False}, info
 
 
 def test_tls12_no_sni(ci):
@@ -94,7 +94,7 @@ def test_tls12_no_sni(ci):
     check_common(head, info, port, r"HTTP/2 200")
     assert info["tls"] == {"version": "TLSv1.2",
                            "cipher": "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
-                           "alpn": "h2", "sni": None}, info
+                           "alpn": "h2", "sni": None, "early_data": False}, info
 
 
 def test_only_below_the_location(ci):

@@ -1,6 +1,7 @@
 /* The HTTP/3 server session fed stream chunks: the input is a sequence of records
  * [stream selector, flags, length, bytes...]; the selector picks a client stream id (request
- * or uni), flags pick FIN, a peer reset, a graceful stop, and how much output is taken. */
+ * or uni), flags pick FIN, early data (0-RTT), a peer reset, a graceful stop, and how much
+ * output is taken. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -56,6 +57,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         now += 10;
         if (flags & 0x10)
             h3_session_stream_reset(s, id, H3_REQUEST_CANCELLED, now);
+        else if (flags & 0x08)
+            h3_session_recv_early(s, id, data + off, len, flags & 1, now);
         else
             h3_session_recv_stream(s, id, data + off, len, flags & 1, now);
         off += len;

@@ -21,15 +21,20 @@ struct event {
 static struct event resets[64], stops[64];
 static int n_resets, n_stops;
 
+static bool last_early; /* req.early_data of the last request seen */
+static int n_handled;   /* requests that reached the "handler" (no reject_status) */
+
 static void on_request(struct h3_session *s, struct h3_stream *st)
 {
     (void)s;
     n_requests++;
+    last_early = st->req.early_data;
     if (st->reject_status) {
         st->resp.status = st->reject_status;
         st->resp.content_length = 0;
         return;
     }
+    n_handled++;
     st->resp.status = 200;
     http_fields_add(&st->resp.headers, st->pool, STR_LIT("content-type"), STR_LIT("text/plain"));
     if (str_eq(st->req.path, STR_LIT("/hints"))) {
@@ -301,6 +306,80 @@ static void test_post(void)
     CHECK_INT(recv(s, 8, "\x00\x01x", 3, true), 0); /* late bytes are dropped */
     buf_free(&b);
     CHECK(h3_session_error_code(s) == UINT64_MAX);
+    h3_session_free(s);
+}
+
+static int recv_early(struct h3_session *s, int64_t id, const void *p, size_t len, bool fin)
+{
+    return h3_session_recv_early(s, id, p, len, fin, 1000000);
+}
+
+/* A request with method m and an optional body, as one buffer. */
+static void request(struct buf *b, const char *m, const char *body)
+{
+    const char *const nv[] = {":method", m,       ":scheme", "https", ":authority",
+                              "a",       ":path", "/",       NULL};
+    headers(b, nv);
+    if (body) h3_write_data(b, body, strlen(body));
+}
+
+/* Early data (0-RTT): requests in it are marked; unsafe ones get 425 Too Early without
+ * reaching the handler (RFC 8470 §5.2); safe ones are served. */
+static void test_early_data(void)
+{
+    struct h3_session *s = mk();
+    recv_early(s, 2, "\x00\x04\x00", 3, false); /* the control stream may come early too */
+    n_handled = 0;
+    struct buf b = {0};
+    /* GET, HEAD and OPTIONS in early data are served, and marked */
+    static const char *const safe[] = {"GET", "HEAD", "OPTIONS"};
+    for (int i = 0; i < 3; i++) {
+        buf_free(&b);
+        request(&b, safe[i], NULL);
+        last_early = false;
+        CHECK_INT(recv_early(s, 4 * i, buf_ptr(&b), buf_size(&b), true), 0);
+        CHECK(last_early);
+    }
+    CHECK_INT(n_handled, 3);
+    drain(s, SIZE_MAX);
+    CHECK_INT(parse_resp(0).status, 200);
+    CHECK_INT(parse_resp(8).status, 200);
+    /* POST, PUT, DELETE, TRACE and an unknown method: 425, the handler never sees them; the
+     * answer does not wait for the body */
+    static const char *const unsafe[] = {"POST", "PUT", "DELETE", "TRACE", "BREW"};
+    for (int i = 0; i < 5; i++) {
+        int64_t id = 12 + 4 * i;
+        buf_free(&b);
+        request(&b, unsafe[i], NULL);
+        CHECK_INT(recv_early(s, id, buf_ptr(&b), buf_size(&b), false), 0);
+        CHECK(last_early);
+        drain(s, SIZE_MAX);
+        CHECK_INT(parse_resp(id).status, 425);
+        CHECK(fins[id]);
+        CHECK_INT(recv(s, id,
+                       "\x00\x03"
+                       "abc",
+                       5, true),
+                  0); /* the body, after the handshake */
+    }
+    CHECK_INT(n_handled, 3);
+    /* the same POST in 1-RTT is served, not marked */
+    buf_free(&b);
+    request(&b, "POST", "abc");
+    CHECK_INT(recv(s, 32, buf_ptr(&b), buf_size(&b), true), 0);
+    CHECK(!last_early);
+    CHECK_INT(n_handled, 4);
+    drain(s, SIZE_MAX);
+    CHECK_INT(parse_resp(32).status, 200);
+    /* the first bytes early, the rest after the handshake: still early, still 425 */
+    CHECK_INT(recv_early(s, 36, buf_ptr(&b), 3, false), 0);
+    CHECK_INT(recv(s, 36, buf_ptr(&b) + 3, buf_size(&b) - 3, true), 0);
+    CHECK(last_early);
+    drain(s, SIZE_MAX);
+    CHECK_INT(parse_resp(36).status, 425);
+    CHECK_INT(n_handled, 4);
+    CHECK(h3_session_error_code(s) == UINT64_MAX);
+    buf_free(&b);
     h3_session_free(s);
 }
 
@@ -628,6 +707,7 @@ int main(void)
 {
     test_get();
     test_post();
+    test_early_data();
     test_stream_errors();
     test_out_of_order();
     test_conn_errors();

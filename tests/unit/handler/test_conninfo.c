@@ -26,13 +26,15 @@ int main(void)
                            .address = "::1",
                            .port = 443};
     expect(&tls, "{\"http_version\":\"HTTP/2\",\"tls\":{\"version\":\"TLSv1.3\","
-                 "\"cipher\":\"TLS_AES_128_GCM_SHA256\",\"alpn\":\"h2\",\"sni\":\"localhost\"},"
+                 "\"cipher\":\"TLS_AES_128_GCM_SHA256\",\"alpn\":\"h2\",\"sni\":\"localhost\","
+                 "\"early_data\":false},"
                  "\"client\":{\"address\":\"::1\",\"port\":443}}\n");
 
     /* unknowns are null; every string is escaped */
-    struct conninfo odd = {.tls = true, .sni = "a\"b\\\n", .port = -1};
+    struct conninfo odd = {.tls = true, .sni = "a\"b\\\n", .early_data = true, .port = -1};
     expect(&odd, "{\"http_version\":null,\"tls\":{\"version\":null,\"cipher\":null,\"alpn\":null,"
-                 "\"sni\":\"a\\\"b\\\\\\n\"},\"client\":{\"address\":null,\"port\":null}}\n");
+                 "\"sni\":\"a\\\"b\\\\\\n\",\"early_data\":true},"
+                 "\"client\":{\"address\":null,\"port\":null}}\n");
 
     /* a request the wire layer attached no connection to: no TLS, no port */
     struct http_request req = {.version = 10};

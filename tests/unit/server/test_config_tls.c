@@ -51,6 +51,7 @@ int main(void)
     CHECK(cfg->http2.preface_timeout <= 10 && cfg->http2.idle_timeout <= 10 &&
           cfg->http2.stalled_stream_timeout <= 10);
     CHECK(cfg->tls.tickets);
+    CHECK(cfg->http3.early_data);
     CHECK(cfg->tls.cert.cert_file == NULL);
     CHECK(!cfg->listens[0].tls);
     config_free(cfg);
@@ -78,6 +79,7 @@ int main(void)
              "  preface_timeout: 2s\n"
              "  idle_timeout: 500ms\n"
              "  stalled_stream_timeout: 3\n"
+             "http3: {early_data: false, retry: always}\n"
              "servers:\n"
              "  - names: [a.test]\n"
              "    tls: {cert: cert.pem, key: key.pem}\n"
@@ -114,6 +116,7 @@ int main(void)
         CHECK_INT(cfg->http2.max_control_queue, 16384);
         CHECK(cfg->http2.preface_timeout == 2 && cfg->http2.idle_timeout == 0.5);
         CHECK(cfg->http2.stalled_stream_timeout == 3);
+        CHECK(!cfg->http3.early_data && cfg->http3.retry_always);
         CHECK(strstr(cfg->servers[0].cert.key_file, "/key.pem") != NULL);
         const struct config_location *loc = &cfg->servers[0].locations[0];
         CHECK(loc->push);

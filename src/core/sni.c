@@ -1,9 +1,8 @@
-/* Certificate choice by SNI host name (RFC 6066 section 3), with the same rules as the virtual
- * host lookup (config_find_server): exact name, then the longest "*.suffix" wildcard. */
-#include <string.h>
+#include "core/sni.h"
+
+#include <stdbool.h>
 
 #include "core/str.h"
-#include "tls/internal.h"
 
 static bool eq_nocase(const char *a, const char *b, size_t len)
 {
@@ -12,13 +11,13 @@ static bool eq_nocase(const char *a, const char *b, size_t len)
     return true;
 }
 
-size_t tls_sni_lookup(const struct tls_server *srv, const char *host, size_t len)
+size_t sni_lookup(const struct sni_name *names, size_t n_names, const char *host, size_t len)
 {
     if (len && host[len - 1] == '.') len--; /* "example.com." is the same name */
-    const struct tls_sni_name *wild = NULL;
+    const struct sni_name *wild = NULL;
     size_t wild_len = 0;
-    for (size_t i = 0; i < srv->n_names; i++) {
-        const struct tls_sni_name *n = &srv->names[i];
+    for (size_t i = 0; i < n_names; i++) {
+        const struct sni_name *n = &names[i];
         if (n->len >= 2 && n->name[0] == '*' && n->name[1] == '.') {
             size_t sl = n->len - 1; /* ".suffix": at least one byte must stand before it */
             if (len > sl && sl > wild_len && eq_nocase(host + len - sl, n->name + 1, sl)) {
