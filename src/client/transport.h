@@ -45,7 +45,7 @@ struct transport_conn {
     bool eof;
     /* timings (monotonic µs) for -w */
     int64_t t_start, t_connected, t_tls_done;
-    char peer[64];
+    char peer[96];
 };
 
 int64_t client_now_ms(void);
