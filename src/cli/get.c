@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "client/decode.h"
 #include "client/h1_exchange.h"
 #include "client/transport.h"
 #include "client/url.h"
@@ -23,7 +24,7 @@ struct get_opts {
     int n_urls;
     const char *output;
     bool remote_name, include, head_only, verbose, silent, show_error, fail, follow, insecure;
-    bool resume;
+    bool resume, compressed;
     int max_redirs;
     const char *write_out, *method, *cacert, *range, *user, *agent;
     const char *headers[MAX_HEADERS];
@@ -45,7 +46,9 @@ struct get_run {
     int redirects;
     int64_t resume_from;
     bool discard; /* -f with a status >= 400, or a redirect being followed: no body */
-    int status;   /* an exit status decided from the head (22, 33), 0 */
+    int status;   /* an exit status decided from the head (22, 33, 61), 0 */
+    struct content_decoder *decoder; /* --compressed and a Content-Encoding we decode */
+    bool decode_failed;
 };
 
 static int usage(void)
@@ -63,7 +66,7 @@ static int usage(void)
         "  -X METHOD, -H 'Name: value', -A AGENT, -u USER:PASS, -r RANGE, -C -\n"
         "  -d DATA, --data-binary DATA|@FILE, -T FILE\n"
         "  -L, --max-redirs N, -k, --cacert FILE, -m SECONDS, --connect-timeout SECONDS\n"
-        "  --http1.0, --http1.1\n");
+        "  --http1.0, --http1.1, --compressed (gzip, br, zstd)\n");
     return 2;
 }
 
@@ -147,6 +150,8 @@ static int parse_opts(int argc, char **argv, struct get_opts *o)
             o->version = 10;
         else if (!strcmp(a, "--http1.1"))
             o->version = 11;
+        else if (!strcmp(a, "--compressed"))
+            o->compressed = true;
         else if (!strcmp(a, "-C") || !strcmp(a, "--continue-at")) {
             TAKE();
             if (strcmp(v, "-") != 0) {
@@ -224,7 +229,24 @@ static int on_head(void *ctx, const struct client_response *rs, const char *raw,
         return -1;
     }
     if ((o->include || o->head_only) && emit(r, raw, len) < 0) return -1;
+    const char *ce =
+        o->compressed && !r->discard ? client_response_field(rs, "content-encoding", &n) : NULL;
+    content_decoder_free(r->decoder);
+    r->decoder = NULL;
+    if (ce && !(n == 8 && !strncasecmp(ce, "identity", 8))) {
+        bool unsupported;
+        r->decoder = content_decoder_new((str_t){ce, n}, &unsupported);
+        if (!r->decoder) {
+            r->status = 61; /* curl: unrecognized or bad content encoding */
+            return -1;
+        }
+    }
     return 0;
+}
+
+static int emit_decoded(void *ctx, const char *p, size_t n)
+{
+    return emit(ctx, p, n);
 }
 
 static void on_request_head(void *ctx, const char *raw, size_t len)
@@ -236,7 +258,12 @@ static void on_request_head(void *ctx, const char *raw, size_t len)
 static int on_body(void *ctx, const char *data, size_t len)
 {
     struct get_run *r = ctx;
-    return r->discard ? 0 : emit(r, data, len);
+    if (r->discard) return 0;
+    if (!r->decoder) return emit(r, data, len);
+    bool sink_failed;
+    if (content_decoder_feed(r->decoder, data, len, emit_decoded, r, &sink_failed) == 0) return 0;
+    if (!sink_failed) r->status = 61, r->decode_failed = true;
+    return -1;
 }
 
 static void write_out(const char *fmt, const struct get_run *r, const struct client_response *rs,
@@ -321,6 +348,14 @@ static const char *redirect_method(const char *method, int status, bool *drop_bo
     return method;
 }
 
+static bool has_header_named(const struct get_opts *o, const char *name)
+{
+    size_t n = strlen(name);
+    for (int i = 0; i < o->n_headers; i++)
+        if (!strncasecmp(o->headers[i], name, n) && o->headers[i][n] == ':') return true;
+    return false;
+}
+
 struct request_parts {
     const char *headers[MAX_HEADERS + 4];
     size_t n;
@@ -336,6 +371,8 @@ static void request_headers(const struct get_opts *o, struct request_parts *h, b
         snprintf(h->agent, sizeof(h->agent), "User-Agent: %s", o->agent);
         h->headers[h->n++] = h->agent;
     }
+    if (o->compressed && !has_header_named(o, "accept-encoding"))
+        h->headers[h->n++] = "Accept-Encoding: gzip, br, zstd";
     if (o->user) {
         char enc[400];
         base64(o->user, enc, sizeof(enc));
@@ -437,10 +474,17 @@ static int get_one(const struct get_opts *o, struct tls_client *tls, const char 
             if (r.status) {
                 e.status = r.status;
                 snprintf(e.msg, sizeof(e.msg), "%s",
-                         r.status == 33 ? "HTTP server doesn't seem to support byte ranges. "
-                                          "Cannot resume."
-                                        : "the response could not be written");
+                         r.status == 33   ? "HTTP server doesn't seem to support byte ranges. "
+                                            "Cannot resume."
+                         : r.status == 61 ? r.decode_failed ? "corrupt compressed body"
+                                                            : "unsupported content encoding"
+                                          : "the response could not be written");
             }
+            break;
+        }
+        if (r.decoder && rs.body_bytes && !content_decoder_done(r.decoder)) {
+            e.status = 61;
+            snprintf(e.msg, sizeof(e.msg), "the compressed body ended early");
             break;
         }
         if (r.status == CLIENT_HTTP_ERROR) {
@@ -487,6 +531,7 @@ report:
     if (r.out && r.out != stdout && fclose(r.out) != 0 && !e.status) e.status = CLIENT_WRITE;
     if (r.out == stdout) fflush(stdout);
     if (body_fd >= 0) close(body_fd);
+    content_decoder_free(r.decoder);
     buf_free(&rs.raw);
     url_free(&u);
     return e.status;

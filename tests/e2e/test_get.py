@@ -73,6 +73,18 @@ def test_output_files_head_and_verbose(srv, tmp_path):
     assert "ALPN http/1.1" in err and "TLSv1.3" in err
 
 
+def test_compressed(srv):
+    url = f"http://127.0.0.1:{srv.port}/index.html"
+    plain = srv.files["index.html"]
+    for coding in ("gzip", "br", "zstd"):
+        rc, out, err = get("-s", "--compressed", "-H", f"Accept-Encoding: {coding}", "-w",
+                           "\n%{size_download}", url)
+        body, size = out.rsplit(b"\n", 1)
+        assert rc == 0 and body == plain, (coding, err)
+        assert 0 < int(size) < len(plain)  # what came over the wire: the coded bytes
+    assert get("-s", "--compressed", url)[1] == plain == curl("--compressed", url)
+
+
 def test_ranges_and_resume(srv, tmp_path):
     url = f"http://127.0.0.1:{srv.port}/big.bin"
     big = srv.files["big.bin"]
@@ -183,12 +195,15 @@ class Hostile:
     (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel", 18),
     (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 56),
     (b"", 56),
+    (b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 9\r\n\r\nnot gzip!", 61),
+    (b"HTTP/1.1 200 OK\r\nContent-Encoding: xz\r\nContent-Length: 2\r\n\r\nxz", 61),
 ], ids=["cl-and-te", "two-lengths", "equal-lengths", "te-in-1.0", "bad-status", "not-http",
-        "huge-head", "short-body", "short-chunked", "bad-chunk", "empty-reply"])
+        "huge-head", "short-body", "short-chunked", "bad-chunk", "empty-reply",
+        "corrupt-gzip", "unknown-coding"])
 def test_hostile_server(reply, code):
     h = Hostile(reply)
     try:
-        rc, out, err = get("-s", "-S", h.url())
+        rc, out, err = get("-s", "-S", "--compressed", h.url())
         assert rc == code, err
         assert "tern: (" in err
     finally:
