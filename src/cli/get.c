@@ -15,6 +15,7 @@
 #include "client/transport.h"
 #include "client/url.h"
 #include "core/log.h"
+#include "http/digest.h"
 #include "tls/tls.h"
 
 #define MAX_HEADERS 64
@@ -24,7 +25,7 @@ struct get_opts {
     int n_urls;
     const char *output;
     bool remote_name, include, head_only, verbose, silent, show_error, fail, follow, insecure;
-    bool resume, compressed;
+    bool resume, compressed, digest;
     int max_redirs;
     const char *write_out, *method, *cacert, *range, *user, *agent;
     const char *headers[MAX_HEADERS];
@@ -49,6 +50,8 @@ struct get_run {
     int status;   /* an exit status decided from the head (22, 33, 61), 0 */
     struct content_decoder *decoder; /* --compressed and a Content-Encoding we decode */
     bool decode_failed;
+    bool digest_sent; /* --digest: the Authorization answering the challenge went out */
+    char digest_auth[1200];
 };
 
 static int usage(void)
@@ -152,6 +155,10 @@ static int parse_opts(int argc, char **argv, struct get_opts *o)
             o->version = 11;
         else if (!strcmp(a, "--compressed"))
             o->compressed = true;
+        else if (!strcmp(a, "--digest"))
+            o->digest = true;
+        else if (!strcmp(a, "--basic"))
+            o->digest = false;
         else if (!strcmp(a, "-C") || !strcmp(a, "--continue-at")) {
             TAKE();
             if (strcmp(v, "-") != 0) {
@@ -219,7 +226,10 @@ static int on_head(void *ctx, const struct client_response *rs, const char *raw,
     int st = rs->head.status;
     size_t n;
     bool redirect = o->follow && is_redirect(st) && client_response_field(rs, "location", &n);
-    r->discard = redirect || (o->fail && st >= 400);
+    /* --digest: the first 401 carries the challenge; its body is not the answer */
+    bool challenge = o->digest && o->user && st == 401 && !r->digest_sent;
+    r->discard = redirect || challenge || (o->fail && st >= 400);
+    if (challenge) return 0;
     if (o->fail && st >= 400) {
         r->status = CLIENT_HTTP_ERROR;
         return 0;
@@ -359,11 +369,11 @@ static bool has_header_named(const struct get_opts *o, const char *name)
 struct request_parts {
     const char *headers[MAX_HEADERS + 4];
     size_t n;
-    char auth[600], range[128], agent[300];
+    char auth[1300], range[128], agent[300];
 };
 
 static void request_headers(const struct get_opts *o, struct request_parts *h, bool form,
-                            int64_t resume_from)
+                            int64_t resume_from, const char *digest_auth)
 {
     h->n = 0;
     if (form) h->headers[h->n++] = "Content-Type: application/x-www-form-urlencoded";
@@ -373,7 +383,10 @@ static void request_headers(const struct get_opts *o, struct request_parts *h, b
     }
     if (o->compressed && !has_header_named(o, "accept-encoding"))
         h->headers[h->n++] = "Accept-Encoding: gzip, br, zstd";
-    if (o->user) {
+    if (digest_auth && *digest_auth) {
+        snprintf(h->auth, sizeof(h->auth), "Authorization: %s", digest_auth);
+        h->headers[h->n++] = h->auth;
+    } else if (o->user && !o->digest) {
         char enc[400];
         base64(o->user, enc, sizeof(enc));
         snprintf(h->auth, sizeof(h->auth), "Authorization: Basic %s", enc);
@@ -388,6 +401,39 @@ static void request_headers(const struct get_opts *o, struct request_parts *h, b
     }
     for (int i = 0; i < o->n_headers; i++)
         h->headers[h->n++] = o->headers[i];
+}
+
+/* Answers the Digest challenge of a 401 (the first WWW-Authenticate that has one). */
+static int answer_digest(struct get_run *r, const struct client_response *rs,
+                         const struct get_opts *o, const char *method, const char *target)
+{
+    struct digest_challenge c;
+    bool found = false;
+    for (size_t i = 0; i < rs->head.n_fields && !found; i++) {
+        const struct h1_field *f = &rs->fields[i];
+        if (f->name.len == 16 && !strncasecmp(f->name.p, "www-authenticate", 16))
+            found = digest_challenge_parse(f->value, &c) == 0;
+    }
+    if (!found) return -1;
+    char user[256], cnonce[33];
+    snprintf(user, sizeof(user), "%s", o->user);
+    char *colon = strchr(user, ':');
+    const char *pass = colon ? colon + 1 : "";
+    if (colon) *colon = 0;
+    unsigned char rnd[16];
+    FILE *f = fopen("/dev/urandom", "rb");
+    if (!f || fread(rnd, 1, sizeof(rnd), f) != sizeof(rnd)) {
+        if (f) fclose(f);
+        return -1;
+    }
+    fclose(f);
+    for (int i = 0; i < 16; i++)
+        snprintf(cnonce + 2 * i, 3, "%02x", rnd[i]);
+    if (digest_authorization(&c, user, pass, method, target, cnonce, 1, r->digest_auth,
+                             sizeof(r->digest_auth)) < 0)
+        return -1;
+    r->digest_sent = true;
+    return 0;
 }
 
 static int get_one(const struct get_opts *o, struct tls_client *tls, const char *url_text)
@@ -443,7 +489,7 @@ static int get_one(const struct get_opts *o, struct tls_client *tls, const char 
     bool form = o->data && !file && !o->data_binary;
     struct request_parts h;
     for (;;) {
-        request_headers(o, &h, form && body_len >= 0, r.resume_from);
+        request_headers(o, &h, form && body_len >= 0, r.resume_from, r.digest_auth);
         r.conn.deadline_ms = o->max_time > 0 ? r.t_start / 1000 + (int64_t)(o->max_time * 1000) : 0;
         int64_t cto = o->connect_timeout > 0 ? (int64_t)(o->connect_timeout * 1000) : 0;
         if (transport_open(&r.conn, &u, tls, cto, &e) < 0) break;
@@ -485,6 +531,14 @@ static int get_one(const struct get_opts *o, struct tls_client *tls, const char 
         if (r.decoder && rs.body_bytes && !content_decoder_done(r.decoder)) {
             e.status = 61;
             snprintf(e.msg, sizeof(e.msg), "the compressed body ended early");
+            break;
+        }
+        if (o->digest && o->user && rs.head.status == 401 && !r.digest_sent) {
+            if (answer_digest(&r, &rs, o, method, u.target) == 0) continue;
+            if (o->fail) {
+                e.status = CLIENT_HTTP_ERROR;
+                snprintf(e.msg, sizeof(e.msg), "The requested URL returned error: 401");
+            }
             break;
         }
         if (r.status == CLIENT_HTTP_ERROR) {

@@ -3,6 +3,7 @@ against tern and nginx (bytes compared with curl's), and against hand-made hosti
 (python sockets) for every way a response can be malformed or a server can stall."""
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -230,6 +231,70 @@ def test_server_that_never_answers_or_never_ends():
             assert "timed out" in err
         finally:
             h.close()
+
+
+def auth_server(alg):
+    """A server that wants Basic "u:p w" or, with alg, Digest (RFC 7616, checked here in
+    Python, independently of tern's code): 401 with a challenge, 200 with the right answer."""
+    import base64
+    import hashlib
+
+    def h(x):
+        name = {"MD5": "md5", "SHA-256": "sha256"}[alg]
+        return hashlib.new(name, x.encode()).hexdigest()
+
+    class Auth(Hostile):
+        def serve(self, c):
+            try:
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    chunk = c.recv(4096)
+                    if not chunk:
+                        return
+                    data += chunk
+                head = data.decode()
+                line = head.split("\r\n")[0]
+                method, target = line.split(" ")[:2]
+                auth = next((ln.split(":", 1)[1].strip() for ln in head.split("\r\n")
+                             if ln.lower().startswith("authorization:")), "")
+                ok = False
+                if not alg:
+                    ok = auth == "Basic " + base64.b64encode(b"u:p w").decode()
+                elif auth.startswith("Digest "):
+                    kv = {k: a or b for k, a, b in
+                          re.findall(r'(\w+)=(?:"([^"]*)"|([^,\s]+))', auth[7:])}
+                    ha1 = h(f"u:realm@test:p w")
+                    ha2 = h(f"{method}:{target}")
+                    want = h(f"{ha1}:abc123:{kv.get('nc')}:{kv.get('cnonce')}:auth:{ha2}")
+                    ok = (kv.get("response") == want and kv.get("uri") == target and
+                          kv.get("username") == "u" and kv.get("opaque") == "op")
+                if ok:
+                    c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\nwelcome")
+                else:
+                    chal = (f'Digest realm="realm@test", qop="auth", algorithm={alg}, '
+                            f'nonce="abc123", opaque="op"' if alg else 'Basic realm="x"')
+                    c.sendall(b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: " +
+                              chal.encode() + b"\r\nContent-Length: 4\r\n\r\nnope")
+                c.shutdown(socket.SHUT_WR)
+                c.recv(1)
+            except OSError:
+                pass
+            finally:
+                c.close()
+    return Auth(None)
+
+
+@pytest.mark.parametrize("alg", [None, "MD5", "SHA-256"])
+def test_authentication(alg):
+    srv = auth_server(alg)
+    try:
+        flags = ["--digest"] if alg else []
+        rc, out, err = get("-s", "-S", "-u", "u:p w", *flags, srv.url("/dir/index.html?x=1"))
+        assert rc == 0 and out == b"welcome", err
+        rc, out, _ = get("-s", "-f", "-u", "u:wrong", *flags, srv.url("/"))
+        assert rc == 22 and out == b""
+    finally:
+        srv.close()
 
 
 @pytest.mark.skipif(shutil.which("nginx") is None, reason="nginx is not installed")
