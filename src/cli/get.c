@@ -66,7 +66,7 @@ static int usage(void)
         "  -w FORMAT          write out %%{http_version}, %%{response_code}, %%{size_download},\n"
         "                     %%{time_connect}, %%{time_appconnect}, %%{time_starttransfer},\n"
         "                     %%{time_total}, %%{url_effective}, %%{num_redirects}\n"
-        "  -X METHOD, -H 'Name: value', -A AGENT, -u USER:PASS, -r RANGE, -C -\n"
+        "  -X METHOD, -H 'Name: value', -A AGENT, -u USER:PASS [--digest], -r RANGE, -C -\n"
         "  -d DATA, --data-binary DATA|@FILE, -T FILE\n"
         "  -L, --max-redirs N, -k, --cacert FILE, -m SECONDS, --connect-timeout SECONDS\n"
         "  --http1.0, --http1.1, --compressed (gzip, br, zstd)\n");
