@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/progress.h"
 #include "client/decode.h"
 #include "client/h1_exchange.h"
 #include "client/transport.h"
@@ -51,6 +52,7 @@ struct get_run {
     struct content_decoder *decoder; /* --compressed and a Content-Encoding we decode */
     bool decode_failed;
     bool digest_sent; /* --digest: the Authorization answering the challenge went out */
+    struct progress progress;
     char digest_auth[1200];
 };
 
@@ -239,6 +241,7 @@ static int on_head(void *ctx, const struct client_response *rs, const char *raw,
         return -1;
     }
     if ((o->include || o->head_only) && emit(r, raw, len) < 0) return -1;
+    if (!r->discard) progress_expect(&r->progress, rs->head.content_length);
     const char *ce =
         o->compressed && !r->discard ? client_response_field(rs, "content-encoding", &n) : NULL;
     content_decoder_free(r->decoder);
@@ -269,6 +272,7 @@ static int on_body(void *ctx, const char *data, size_t len)
 {
     struct get_run *r = ctx;
     if (r->discard) return 0;
+    progress_add(&r->progress, (int64_t)len);
     if (!r->decoder) return emit(r, data, len);
     bool sink_failed;
     if (content_decoder_feed(r->decoder, data, len, emit_decoded, r, &sink_failed) == 0) return 0;
@@ -487,6 +491,7 @@ static int get_one(const struct get_opts *o, struct tls_client *tls, const char 
         r.append = r.resume_from > 0;
     }
     bool form = o->data && !file && !o->data_binary;
+    progress_start(&r.progress, o->silent || o->verbose || o->write_out, r.out_path == NULL);
     struct request_parts h;
     for (;;) {
         request_headers(o, &h, form && body_len >= 0, r.resume_from, r.digest_auth);
@@ -579,6 +584,7 @@ static int get_one(const struct get_opts *o, struct tls_client *tls, const char 
         r.redirects++;
     }
 report:
+    if (r.progress.done || r.progress.total > 0) progress_end(&r.progress);
     if (e.status && (!o->silent || o->show_error))
         fprintf(stderr, "tern: (%d) %s\n", e.status, e.msg);
     if (o->write_out && u.target) write_out(o->write_out, &r, &rs, &u, client_now_us());

@@ -86,6 +86,31 @@ def test_compressed(srv):
     assert get("-s", "--compressed", url)[1] == plain == curl("--compressed", url)
 
 
+def test_progress_on_a_terminal(srv, tmp_path):
+    """Downloading to a file with stderr on a terminal draws a progress line (size, percent,
+    rate, ETA); -s or a pipe keeps it quiet."""
+    import pty
+    out = tmp_path / "p.bin"
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execv(t.TERN_BIN, [t.TERN_BIN, "get", "-o", str(out),
+                              f"http://127.0.0.1:{srv.port}/big.bin"])
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert out.read_bytes() == srv.files["big.bin"]
+    assert re.search(rb"3\.0 MiB / 3\.0 MiB +100%.*/s +ETA", seen), seen
+    assert get("-o", tmp_path / "q.bin", f"http://127.0.0.1:{srv.port}/big.bin")[2] == ""
+
+
 def test_ranges_and_resume(srv, tmp_path):
     url = f"http://127.0.0.1:{srv.port}/big.bin"
     big = srv.files["big.bin"]
