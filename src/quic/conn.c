@@ -120,7 +120,11 @@ static int acked_cb(ngtcp2_conn *nc, int64_t id, uint64_t offset, uint64_t len, 
     if (!st) return 0;
     size_t before = quic_stream_room(st);
     quic_stream_acked(st, offset + len);
-    if (quic_stream_room(st) > before && c->cfg.cb->stream_writable)
+    size_t after = quic_stream_room(st);
+    /* Also when the last byte held is acknowledged: a graceful close waits for that. */
+    bool drained = after == QUIC_STREAM_SEND_MAX && before < after;
+    if ((drained || (before < QUIC_STREAM_WRITABLE_MIN && after >= QUIC_STREAM_WRITABLE_MIN)) &&
+        c->cfg.cb->stream_writable)
         c->cfg.cb->stream_writable(c, id, c->cfg.app);
     return 0;
 }

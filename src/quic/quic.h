@@ -16,6 +16,9 @@
 
 /* Each stream keeps at most this many bytes sent but not yet acknowledged (back-pressure). */
 #define QUIC_STREAM_SEND_MAX (256u * 1024u)
+/* stream_writable fires when the room grows to at least this much, not per acknowledgement:
+ * refilling the buffer packet by packet costs a file read and a DATA frame per packet. */
+#define QUIC_STREAM_WRITABLE_MIN (QUIC_STREAM_SEND_MAX / 4)
 /* Connection IDs this server issues are this long (routing of short-header packets). */
 #define QUIC_SCID_LEN 18
 /* Length of the secret that stateless reset tokens are derived from. */
@@ -62,7 +65,9 @@ struct quic_conn_callbacks {
                                 void *app);
     /* The stream is gone on both sides; its id is not valid any more. */
     void (*stream_close)(struct quic_conn *c, int64_t stream_id, uint64_t app_error, void *app);
-    /* Acknowledgements made room in the stream's send buffer (quic_stream_send_room). */
+    /* Acknowledgements made room in the stream's send buffer (quic_stream_send_room): it
+     * grew from below QUIC_STREAM_WRITABLE_MIN to at least that much, or all it held is
+     * acknowledged. */
     void (*stream_writable)(struct quic_conn *c, int64_t stream_id, void *app);
 };
 
