@@ -119,13 +119,23 @@ bool quic_conn_all_acked(const struct quic_conn *c);
 /* The peer's current address (it may change with migration); returns its length. */
 socklen_t quic_conn_remote(const struct quic_conn *c, struct sockaddr_storage *out);
 
-/* Feeds one received datagram. Errors move the connection to CLOSING, DRAINING or CLOSED. */
+/* Feeds one received datagram with the ECN codepoint of its IP header (RFC 9000 §13.4).
+ * Errors move the connection to CLOSING, DRAINING or CLOSED. */
 void quic_conn_recv(struct quic_conn *c, const uint8_t *data, size_t len,
-                    const struct quic_path *path, uint64_t now);
-/* Writes the next datagram into buf (cap >= 1452) and its path into *path. Returns its
- * length, 0 when there is nothing to send now. Call until it returns 0. */
-size_t quic_conn_write(struct quic_conn *c, uint8_t *buf, size_t cap, struct quic_path *path,
-                       uint64_t now);
+                    const struct quic_path *path, uint8_t ecn, uint64_t now);
+
+/* Datagrams written in one go, for one path and one ECN codepoint: len bytes, every datagram
+ * seg bytes except the last, which may be shorter (the shape UDP GSO sends in one call). */
+struct quic_train {
+    struct quic_path path;
+    size_t len, seg;
+    uint8_t ecn;
+};
+/* Writes the datagrams due now into buf (cap >= 1452): at most max_segs of them and about
+ * the send quantum ngtcp2 allows before pacing (RFC 9002 §7.7). Returns t->len, 0 when there
+ * is nothing to send now. Call until it returns 0. */
+size_t quic_conn_write_train(struct quic_conn *c, uint8_t *buf, size_t cap, size_t max_segs,
+                             struct quic_train *t, uint64_t now);
 /* When quic_conn_handle_expiry wants to be called (UINT64_MAX: never). */
 uint64_t quic_conn_expiry(struct quic_conn *c);
 /* Runs timers (loss detection, idle timeout, end of closing/draining); then write. */

@@ -8,18 +8,20 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/log.h"
 #include "core/loop.h"
 #include "quic/cidmap.h"
 #include "quic/internal.h"
 #include "quic/route.h"
+#include "quic/udp.h"
 
-#define RECV_BATCH 32
-#define RECV_SIZE  2048
-#define SEND_SIZE  NGTCP2_MAX_PMTUD_UDP_PAYLOAD_SIZE
-#define CMSG_SPACE_PKTINFO                                                                         \
-    (CMSG_SPACE(sizeof(struct in6_pktinfo)) > CMSG_SPACE(sizeof(struct in_pktinfo))                \
-         ? CMSG_SPACE(sizeof(struct in6_pktinfo))                                                  \
-         : CMSG_SPACE(sizeof(struct in_pktinfo)))
+/* Datagrams per recvmmsg, and the room for each: with GRO one message may hold up to 64 KiB
+ * of coalesced datagrams, so fewer messages of that size. */
+#define RECV_BATCH     32
+#define RECV_SIZE      2048
+#define RECV_BATCH_GRO 16
+#define RECV_SIZE_GRO  65535
+#define SEND_SIZE      NGTCP2_MAX_PMTUD_UDP_PAYLOAD_SIZE
 
 /* A connection as the server holds it: its timer and its place in the lists. */
 struct qs_conn {
@@ -30,10 +32,14 @@ struct qs_conn {
     struct qs_conn *dirty_next;  /* touched by the current batch of datagrams */
     bool dirty;
     bool handshaking; /* counted in nhandshakes */
+    /* Counted for the debug log line at the end: datagrams out and the system calls that sent
+     * them (GSO makes them fewer), datagrams in and those that came coalesced (GRO). */
+    uint64_t tx_dgrams, tx_calls, rx_dgrams, rx_coalesced;
 };
 
 struct quic_server {
     struct io_watch w;
+    struct quic_udp udp;
     struct loop *loop;
     struct quic_server_config cfg;
     struct sockaddr_storage bound;
@@ -43,8 +49,9 @@ struct quic_server {
     size_t nconns, nhandshakes;
     bool stopped; /* no new connections */
     uint8_t reset_secret[QUIC_RESET_SECRET_LEN];
-    uint8_t rbuf[RECV_BATCH][RECV_SIZE];
-    uint8_t sbuf[SEND_SIZE];
+    uint8_t *rbuf; /* rbatch messages of rsize bytes */
+    size_t rbatch, rsize;
+    uint8_t sbuf[QUIC_UDP_TRAIN_MAX]; /* one train of datagrams (or one of ours) */
 };
 
 /* Retry and NEW_TOKEN tokens are sealed with one secret per process, so that any worker
@@ -67,45 +74,7 @@ static void token_secret_init(void)
 static void send_to(struct quic_server *s, const uint8_t *data, size_t len,
                     const struct quic_path *path)
 {
-    struct iovec iov = {(void *)data, len};
-    union {
-        char buf[CMSG_SPACE_PKTINFO];
-        struct cmsghdr align;
-    } ctl;
-    memset(&ctl, 0, sizeof(ctl));
-    struct msghdr mh = {
-        .msg_name = (void *)&path->remote,
-        .msg_namelen = path->remote_len,
-        .msg_iov = &iov,
-        .msg_iovlen = 1,
-        .msg_control = ctl.buf,
-    };
-    struct cmsghdr *cm = (struct cmsghdr *)ctl.buf;
-    /* Leave from the address the peer wrote to. */
-    if (path->local.ss_family == AF_INET) {
-        struct in_pktinfo pi = {0};
-        pi.ipi_spec_dst = ((const struct sockaddr_in *)&path->local)->sin_addr;
-        cm->cmsg_level = IPPROTO_IP;
-        cm->cmsg_type = IP_PKTINFO;
-        cm->cmsg_len = CMSG_LEN(sizeof(pi));
-        memcpy(CMSG_DATA(cm), &pi, sizeof(pi));
-        mh.msg_controllen = CMSG_SPACE(sizeof(pi));
-    } else if (path->local.ss_family == AF_INET6) {
-        struct in6_pktinfo pi = {0};
-        pi.ipi6_addr = ((const struct sockaddr_in6 *)&path->local)->sin6_addr;
-        cm->cmsg_level = IPPROTO_IPV6;
-        cm->cmsg_type = IPV6_PKTINFO;
-        cm->cmsg_len = CMSG_LEN(sizeof(pi));
-        memcpy(CMSG_DATA(cm), &pi, sizeof(pi));
-        mh.msg_controllen = CMSG_SPACE(sizeof(pi));
-    } else {
-        mh.msg_control = NULL;
-    }
-    ssize_t n;
-    do
-        n = sendmsg(s->w.fd, &mh, MSG_DONTWAIT);
-    while (n < 0 && errno == EINTR);
-    /* A full socket buffer drops the datagram: QUIC's loss recovery sends it again. */
+    quic_udp_send(&s->udp, data, len, len, path, 0);
 }
 
 static void handshake_over(struct qs_conn *q)
@@ -121,6 +90,9 @@ static void conn_free(struct qs_conn *q)
     struct quic_server *s = q->s;
     handshake_over(q);
     timer_cancel(&q->timer);
+    log_debug("quic: connection done: %llu datagrams out in %llu sends, %llu in (%llu coalesced)",
+              (unsigned long long)q->tx_dgrams, (unsigned long long)q->tx_calls,
+              (unsigned long long)q->rx_dgrams, (unsigned long long)q->rx_coalesced);
     if (s->cfg.conn_free) s->cfg.conn_free(q->c, quic_conn_app(q->c), s->cfg.ud);
     quic_conn_free(q->c);
     if (q->prev)
@@ -148,10 +120,17 @@ static void arm(struct qs_conn *q, uint64_t now)
 static bool flush(struct qs_conn *q, uint64_t now)
 {
     if (q->handshaking && quic_conn_handshake_done(q->c)) handshake_over(q);
-    struct quic_path path;
-    size_t n;
-    for (int i = 0; i < 4096 && (n = quic_conn_write(q->c, q->s->sbuf, SEND_SIZE, &path, now)); i++)
-        send_to(q->s, q->s->sbuf, n, &path);
+    struct quic_server *s = q->s;
+    struct quic_train t;
+    /* A train is bounded by the send quantum, and ngtcp2 writes nothing once pacing or the
+     * congestion window says wait; 4096 trains is only a backstop. */
+    for (int i = 0; i < 4096 && quic_conn_write_train(q->c, s->sbuf, sizeof(s->sbuf),
+                                                      QUIC_UDP_MAX_SEGS, &t, now);
+         i++) {
+        struct quic_udp_sent r = quic_udp_send(&s->udp, s->sbuf, t.len, t.seg, &t.path, t.ecn);
+        q->tx_dgrams += (t.len + t.seg - 1) / t.seg;
+        q->tx_calls += r.calls;
+    }
     if (quic_conn_is_closed(q->c)) return false;
     arm(q, now);
     return true;
@@ -344,7 +323,7 @@ static struct qs_conn *new_client(struct quic_server *s, const uint8_t *data, si
 
 /* One datagram: route it to its connection, or answer for the server. */
 static struct qs_conn *on_datagram(struct quic_server *s, const uint8_t *data, size_t len,
-                                   const struct quic_path *path, uint64_t now)
+                                   const struct quic_path *path, uint8_t ecn, uint64_t now)
 {
     ngtcp2_version_cid vc;
     if (len == 0) return NULL; /* ngtcp2_pkt_decode_version_cid asserts datalen > 0 */
@@ -364,25 +343,8 @@ static struct qs_conn *on_datagram(struct quic_server *s, const uint8_t *data, s
         }
         if (s->stopped || !(q = new_client(s, data, len, path, now))) return NULL;
     }
-    quic_conn_recv(q->c, data, len, path, now);
+    quic_conn_recv(q->c, data, len, path, ecn, now);
     return q;
-}
-
-static void local_addr(const struct quic_server *s, struct msghdr *mh, struct quic_path *p)
-{
-    memcpy(&p->local, &s->bound, s->bound_len);
-    p->local_len = s->bound_len;
-    for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
-        if (cm->cmsg_level == IPPROTO_IP && cm->cmsg_type == IP_PKTINFO) {
-            struct in_pktinfo pi;
-            memcpy(&pi, CMSG_DATA(cm), sizeof(pi));
-            ((struct sockaddr_in *)&p->local)->sin_addr = pi.ipi_addr;
-        } else if (cm->cmsg_level == IPPROTO_IPV6 && cm->cmsg_type == IPV6_PKTINFO) {
-            struct in6_pktinfo pi;
-            memcpy(&pi, CMSG_DATA(cm), sizeof(pi));
-            ((struct sockaddr_in6 *)&p->local)->sin6_addr = pi.ipi6_addr;
-        }
-    }
 }
 
 static void on_readable(struct io_watch *w, uint32_t events)
@@ -393,12 +355,13 @@ static void on_readable(struct io_watch *w, uint32_t events)
     struct iovec iov[RECV_BATCH];
     struct sockaddr_storage from[RECV_BATCH];
     union {
-        char buf[CMSG_SPACE_PKTINFO];
+        char buf[QUIC_UDP_CMSG_SPACE];
         struct cmsghdr align;
     } ctl[RECV_BATCH];
+    unsigned batch = (unsigned)s->rbatch;
     for (;;) {
-        for (int i = 0; i < RECV_BATCH; i++) {
-            iov[i] = (struct iovec){s->rbuf[i], RECV_SIZE};
+        for (unsigned i = 0; i < batch; i++) {
+            iov[i] = (struct iovec){s->rbuf + i * s->rsize, s->rsize};
             msgs[i].msg_hdr = (struct msghdr){
                 .msg_name = &from[i],
                 .msg_namelen = sizeof(from[i]),
@@ -408,7 +371,7 @@ static void on_readable(struct io_watch *w, uint32_t events)
                 .msg_controllen = sizeof(ctl[i].buf),
             };
         }
-        int n = recvmmsg(s->w.fd, msgs, RECV_BATCH, MSG_DONTWAIT, NULL);
+        int n = recvmmsg(s->w.fd, msgs, batch, MSG_DONTWAIT, NULL);
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) return; /* EAGAIN: drained (edge-triggered) */
         uint64_t now = quic_now_ns();
@@ -417,14 +380,28 @@ static void on_readable(struct io_watch *w, uint32_t events)
             struct msghdr *mh = &msgs[i].msg_hdr;
             if (mh->msg_flags & MSG_TRUNC) continue;
             struct quic_path path;
-            local_addr(s, mh, &path);
+            memcpy(&path.local, &s->bound, s->bound_len);
+            path.local_len = s->bound_len;
             memcpy(&path.remote, &from[i], mh->msg_namelen);
             path.remote_len = mh->msg_namelen;
-            struct qs_conn *q = on_datagram(s, s->rbuf[i], msgs[i].msg_len, &path, now);
-            if (q && !q->dirty) {
-                q->dirty = true;
-                q->dirty_next = dirty;
-                dirty = q;
+            uint8_t ecn;
+            size_t seg, len = msgs[i].msg_len;
+            if (len == 0) continue;
+            quic_udp_recv_info(mh, &path, &ecn, &seg);
+            if (!seg || seg > len) seg = len;
+            /* GRO: datagrams of one flow coalesced, each seg bytes but the last. */
+            const uint8_t *base = s->rbuf + (size_t)i * s->rsize;
+            for (size_t off = 0; off < len; off += seg) {
+                size_t dl = len - off < seg ? len - off : seg;
+                struct qs_conn *q = on_datagram(s, base + off, dl, &path, ecn, now);
+                if (!q) continue;
+                q->rx_dgrams++;
+                if (seg < len) q->rx_coalesced++;
+                if (!q->dirty) {
+                    q->dirty = true;
+                    q->dirty_next = dirty;
+                    dirty = q;
+                }
             }
         }
         for (struct qs_conn *q = dirty, *nx; q; q = nx) {
@@ -432,24 +409,22 @@ static void on_readable(struct io_watch *w, uint32_t events)
             q->dirty = false;
             if (!flush(q, now)) conn_free(q);
         }
-        if (n < RECV_BATCH) return;
+        if ((unsigned)n < batch) return;
     }
 }
 
 /* ---- lifecycle ---- */
 
 static int open_socket(const struct sockaddr *addr, socklen_t len,
-                       const struct quic_server_config *cfg)
+                       const struct quic_server_config *cfg, struct quic_udp *udp)
 {
     int fd = socket(addr->sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_UDP);
     if (fd < 0) return -1;
     int one = 1;
     int ok = setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) == 0;
     if (addr->sa_family == AF_INET6)
-        ok = ok && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) == 0 &&
-             setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one)) == 0;
-    else
-        ok = ok && setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one)) == 0;
+        ok = ok && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) == 0;
+    ok = ok && quic_udp_setup(udp, fd, addr->sa_family) == 0;
     ok = ok && bind(fd, addr, len) == 0;
     /* After bind: a socket with a program of its own may not join a group. Each socket sets
      * the same program for the whole group; worker bytes go up to 255, so larger groups keep
@@ -481,17 +456,25 @@ struct quic_server *quic_server_new(struct loop *loop, const struct sockaddr *ad
         return NULL;
     }
     cidmap_init(&s->cids, seed);
-    s->w.fd = open_socket(addr, addrlen, cfg);
+    s->w.fd = open_socket(addr, addrlen, cfg, &s->udp);
     s->w.cb = on_readable;
     s->bound_len = sizeof(s->bound);
-    if (s->w.fd < 0 || getsockname(s->w.fd, (struct sockaddr *)&s->bound, &s->bound_len) != 0 ||
+    s->rbatch = s->udp.gro ? RECV_BATCH_GRO : RECV_BATCH;
+    s->rsize = s->udp.gro ? RECV_SIZE_GRO : RECV_SIZE;
+    s->rbuf = s->w.fd < 0 ? NULL : malloc(s->rbatch * s->rsize);
+    if (!s->rbuf && s->w.fd >= 0) errno = ENOMEM;
+    if (s->w.fd < 0 || !s->rbuf ||
+        getsockname(s->w.fd, (struct sockaddr *)&s->bound, &s->bound_len) != 0 ||
         loop_add(loop, &s->w, EPOLLIN | EPOLLET) != 0) {
         int e = errno;
         if (s->w.fd >= 0) close(s->w.fd);
+        free(s->rbuf);
         free(s);
         errno = e;
         return NULL;
     }
+    log_debug("quic: UDP socket %d: GSO %s, GRO %s", s->w.fd, s->udp.gso ? "on" : "off",
+              s->udp.gro ? "on" : "off");
     return s;
 }
 
@@ -503,6 +486,7 @@ void quic_server_free(struct quic_server *s)
     loop_remove(s->loop, &s->w);
     close(s->w.fd);
     cidmap_free(&s->cids);
+    free(s->rbuf);
     free(s);
 }
 
