@@ -1,9 +1,11 @@
 /* The datagram side of QUIC for one worker: a UDP socket on the event loop, routing by
- * destination connection ID, version negotiation, stateless reset, one timer per connection. */
+ * destination connection ID, version negotiation, stateless reset, and the connections'
+ * deadlines behind one timerfd. */
 #include <errno.h>
 #include <pthread.h>
 #include <netinet/in.h>
 #include <sys/epoll.h>
+#include <sys/timerfd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -11,6 +13,7 @@
 #include "core/log.h"
 #include "core/loop.h"
 #include "quic/cidmap.h"
+#include "quic/deadline.h"
 #include "quic/internal.h"
 #include "quic/route.h"
 #include "quic/udp.h"
@@ -23,11 +26,11 @@
 #define RECV_SIZE_GRO  65535
 #define SEND_SIZE      NGTCP2_MAX_PMTUD_UDP_PAYLOAD_SIZE
 
-/* A connection as the server holds it: its timer and its place in the lists. */
+/* A connection as the server holds it: its deadline and its place in the lists. */
 struct qs_conn {
     struct quic_server *s;
     struct quic_conn *c;
-    struct timer timer;
+    struct deadline dl;          /* in s->deadlines while quic_conn_expiry is finite */
     struct qs_conn *prev, *next; /* all connections */
     struct qs_conn *dirty_next;  /* touched by the current batch of datagrams */
     bool dirty;
@@ -40,6 +43,11 @@ struct qs_conn {
 struct quic_server {
     struct io_watch w;
     struct quic_udp udp;
+    /* QUIC's timers want sub-millisecond precision (pacing, ACK delay): one timerfd per
+     * socket, armed at the earliest deadline of its connections. */
+    struct io_watch tw;
+    struct deadline_heap deadlines;
+    uint64_t timer_at; /* when tw fires (0: not armed) */
     struct loop *loop;
     struct quic_server_config cfg;
     struct sockaddr_storage bound;
@@ -89,7 +97,7 @@ static void conn_free(struct qs_conn *q)
 {
     struct quic_server *s = q->s;
     handshake_over(q);
-    timer_cancel(&q->timer);
+    deadline_remove(&s->deadlines, &q->dl);
     log_debug("quic: connection done: %llu datagrams out in %llu sends, %llu in (%llu coalesced)",
               (unsigned long long)q->tx_dgrams, (unsigned long long)q->tx_calls,
               (unsigned long long)q->rx_dgrams, (unsigned long long)q->rx_coalesced);
@@ -104,16 +112,28 @@ static void conn_free(struct qs_conn *q)
     free(q);
 }
 
+/* Arms the timerfd for the earliest deadline, unless it fires at or before it already (a
+ * timer that fires early finds nothing due and is armed again: cheaper than a system call at
+ * every change). */
+static void timer_update(struct quic_server *s)
+{
+    struct deadline *m = deadline_min(&s->deadlines);
+    if (!m || (s->timer_at && s->timer_at <= m->at)) return;
+    uint64_t at = m->at ? m->at : 1; /* 0 would disarm; any past time fires at once */
+    struct itimerspec its = {
+        .it_value = {.tv_sec = (time_t)(at / 1000000000u), .tv_nsec = (long)(at % 1000000000u)}};
+    if (timerfd_settime(s->tw.fd, TFD_TIMER_ABSTIME, &its, NULL) == 0) s->timer_at = at;
+}
+
 static void arm(struct qs_conn *q, uint64_t now)
 {
+    (void)now;
     uint64_t exp = quic_conn_expiry(q->c);
-    if (exp == UINT64_MAX) {
-        timer_cancel(&q->timer);
-        return;
-    }
-    int64_t at = loop_now_ms(q->s->loop);
-    if (exp > now) at += (int64_t)((exp - now + 999999) / 1000000);
-    if (!timer_armed(&q->timer) || q->timer.expires_ms != at) timer_arm(q->s->loop, &q->timer, at);
+    if (exp == UINT64_MAX)
+        deadline_remove(&q->s->deadlines, &q->dl);
+    else
+        deadline_set(&q->s->deadlines, &q->dl, exp);
+    timer_update(q->s);
 }
 
 /* Sends everything the connection has now; false when it is closed (caller frees). */
@@ -140,15 +160,36 @@ void quic_server_flush(struct quic_conn *c)
 {
     struct qs_conn *q = quic_conn_owner(c);
     /* Not freed here: the caller may still hold c. The timer reaps it. */
-    if (!flush(q, quic_now_ns())) timer_arm(q->s->loop, &q->timer, loop_now_ms(q->s->loop));
+    if (!flush(q, quic_now_ns())) {
+        deadline_set(&q->s->deadlines, &q->dl, 0);
+        timer_update(q->s);
+    }
 }
 
-static void on_timer(struct timer *t)
+/* Runs every connection whose deadline has passed. */
+static void on_timer(struct io_watch *w, uint32_t events)
 {
-    struct qs_conn *q = (struct qs_conn *)((char *)t - offsetof(struct qs_conn, timer));
+    (void)events;
+    struct quic_server *s = (struct quic_server *)((char *)w - offsetof(struct quic_server, tw));
+    uint64_t ticks;
+    while (read(s->tw.fd, &ticks, sizeof(ticks)) < 0 && errno == EINTR)
+        ;
+    s->timer_at = 0;
     uint64_t now = quic_now_ns();
-    quic_conn_handle_expiry(q->c, now);
-    if (!flush(q, now)) conn_free(q);
+    struct deadline *m;
+    while ((m = deadline_min(&s->deadlines)) && m->at <= now) {
+        struct qs_conn *q = (struct qs_conn *)((char *)m - offsetof(struct qs_conn, dl));
+        quic_conn_handle_expiry(q->c, now);
+        if (!flush(q, now)) {
+            conn_free(q);
+            continue;
+        }
+        /* A deadline that did not move would run again at once: give it a millisecond, so
+         * that nothing spins. */
+        if (q->dl.idx != DEADLINE_NONE && q->dl.at <= now)
+            deadline_set(&s->deadlines, &q->dl, now + 1000000u);
+    }
+    timer_update(s);
 }
 
 /* ---- connection IDs ---- */
@@ -210,10 +251,11 @@ static struct qs_conn *accept_conn(struct quic_server *s, const uint8_t *data, s
                                    const struct quic_path *path, const struct checked_token *tk,
                                    uint64_t now)
 {
+    if (deadline_reserve(&s->deadlines, s->nconns + 1) != 0) return NULL;
     struct qs_conn *q = calloc(1, sizeof(*q));
     if (!q) return NULL;
     q->s = s;
-    q->timer.cb = on_timer;
+    deadline_init(&q->dl);
     struct quic_conn_config cc = {
         .tls = s->cfg.tls,
         .reset_secret = s->reset_secret,
@@ -463,11 +505,18 @@ struct quic_server *quic_server_new(struct loop *loop, const struct sockaddr *ad
     s->rsize = s->udp.gro ? RECV_SIZE_GRO : RECV_SIZE;
     s->rbuf = s->w.fd < 0 ? NULL : malloc(s->rbatch * s->rsize);
     if (!s->rbuf && s->w.fd >= 0) errno = ENOMEM;
-    if (s->w.fd < 0 || !s->rbuf ||
+    s->tw.fd = -1;
+    s->tw.cb = on_timer;
+    if (s->rbuf) s->tw.fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (s->w.fd < 0 || !s->rbuf || s->tw.fd < 0 || loop_add(loop, &s->tw, EPOLLIN | EPOLLET) != 0 ||
         getsockname(s->w.fd, (struct sockaddr *)&s->bound, &s->bound_len) != 0 ||
         loop_add(loop, &s->w, EPOLLIN | EPOLLET) != 0) {
         int e = errno;
         if (s->w.fd >= 0) close(s->w.fd);
+        if (s->tw.fd >= 0) {
+            loop_remove(loop, &s->tw);
+            close(s->tw.fd);
+        }
         free(s->rbuf);
         free(s);
         errno = e;
@@ -485,6 +534,9 @@ void quic_server_free(struct quic_server *s)
         conn_free(s->conns);
     loop_remove(s->loop, &s->w);
     close(s->w.fd);
+    loop_remove(s->loop, &s->tw);
+    close(s->tw.fd);
+    deadline_heap_free(&s->deadlines);
     cidmap_free(&s->cids);
     free(s->rbuf);
     free(s);
