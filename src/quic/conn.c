@@ -518,8 +518,8 @@ static bool same_path(const struct quic_path *a, const struct quic_path *b)
            memcmp(&a->remote, &b->remote, a->remote_len) == 0;
 }
 
-/* A packet written for another path or ECN codepoint than its train's: it leads the next
- * train (rare: path validation during migration). */
+/* A packet written for another path or ECN codepoint than its train's, or longer than its
+ * first datagram (a PMTUD probe): it leads the next train. */
 struct quic_carry {
     struct quic_path path;
     uint8_t ecn;
@@ -554,19 +554,19 @@ size_t quic_conn_write_train(struct quic_conn *c, uint8_t *buf, size_t cap, size
     }
     if (c->state != QUIC_CONN_ACTIVE) return 0;
 
-    /* The train ends at the send quantum (at least one full datagram), at max_segs, at a
-     * datagram shorter than the first, or at one for another path or ECN codepoint. */
-    size_t limit = ngtcp2_conn_get_send_quantum(c->nc);
+    /* The train ends at the send quantum (at least one datagram), at max_segs, at a datagram
+     * shorter than the first, or at one for another path or ECN codepoint or longer than the
+     * first. ngtcp2 gets room for its largest datagram every time: given less, it may have to
+     * write a packet that does not fit (a retransmitted CRYPTO frame), and it asserts. */
+    size_t full = ngtcp2_conn_get_max_tx_udp_payload_size(c->nc);
     size_t mtu = ngtcp2_conn_get_path_max_tx_udp_payload_size(c->nc);
-    if (limit < mtu) limit = mtu;
+    size_t limit = ngtcp2_conn_get_send_quantum(c->nc);
+    if (limit < full) limit = full;
     if (limit > cap) limit = cap;
     struct quic_path p;
-    for (size_t nseg = 0; nseg < max_segs; nseg++) {
-        size_t room = limit - t->len;
-        if (t->seg && room > t->seg) room = t->seg; /* no datagram longer than the first */
-        if (room < (t->seg ? t->seg : mtu)) break;
+    for (size_t nseg = 0; nseg < max_segs && limit - t->len >= full; nseg++) {
         uint8_t ecn = 0;
-        ngtcp2_ssize n = write_pkt(c, buf + t->len, room, t->len ? &p : &t->path, &ecn, now);
+        ngtcp2_ssize n = write_pkt(c, buf + t->len, full, t->len ? &p : &t->path, &ecn, now);
         if (n < 0) {
             close_liberr(c, (int)n, now);
             if (t->len) break; /* the close goes in the next train */
@@ -576,9 +576,10 @@ size_t quic_conn_write_train(struct quic_conn *c, uint8_t *buf, size_t cap, size
         if (!t->len) {
             t->ecn = ecn;
             t->len = t->seg = (size_t)n;
+            if ((size_t)n < mtu) break; /* a short datagram ends the train */
             continue;
         }
-        if (ecn != t->ecn || !same_path(&p, &t->path)) {
+        if ((size_t)n > t->seg || ecn != t->ecn || !same_path(&p, &t->path)) {
             struct quic_carry *k = malloc(sizeof(*k));
             if (k) { /* else the packet is lost and recovered as any lost packet */
                 k->path = p;
