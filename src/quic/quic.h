@@ -2,7 +2,7 @@
  * Nothing outside src/quic includes ngtcp2 or GnuTLS; HTTP/3 sees streams and bytes only.
  *
  * A struct quic_conn is an I/O-free engine: datagrams in (quic_conn_recv), datagrams out
- * (quic_conn_write), a deadline (quic_conn_expiry / quic_conn_handle_expiry), and stream
+ * (quic_conn_write_train), a deadline (quic_conn_expiry / quic_conn_handle_expiry), and stream
  * events through struct quic_conn_callbacks. Times are CLOCK_MONOTONIC nanoseconds
  * (quic_now_ns). struct quic_server (server.c) is the UDP socket glue for one worker. */
 #ifndef TERN_QUIC_QUIC_H
