@@ -24,8 +24,9 @@ struct quic_conn {
     uint8_t close_reason[64];
     size_t close_reason_len;
     bool handshake_done;
-    bool rx_early;    /* the stream bytes being delivered came in 0-RTT packets */
-    ngtcp2_cid odcid; /* the client's first DCID, routed to us until the handshake ends */
+    bool rx_early;            /* the stream bytes being delivered came in 0-RTT packets */
+    struct quic_carry *carry; /* a packet that leads the next train (quic_conn_write_train) */
+    ngtcp2_cid odcid;         /* the client's first DCID, routed to us until the handshake ends */
     struct quic_streams streams;
 };
 
@@ -124,7 +125,11 @@ static int acked_cb(ngtcp2_conn *nc, int64_t id, uint64_t offset, uint64_t len, 
     if (!st) return 0;
     size_t before = quic_stream_room(st);
     quic_stream_acked(st, offset + len);
-    if (quic_stream_room(st) > before && c->cfg.cb->stream_writable)
+    size_t after = quic_stream_room(st);
+    /* Also when the last byte held is acknowledged: a graceful close waits for that. */
+    bool drained = after == QUIC_STREAM_SEND_MAX && before < after;
+    if ((drained || (before < QUIC_STREAM_WRITABLE_MIN && after >= QUIC_STREAM_WRITABLE_MIN)) &&
+        c->cfg.cb->stream_writable)
         c->cfg.cb->stream_writable(c, id, c->cfg.app);
     return 0;
 }
@@ -313,6 +318,7 @@ void quic_conn_free(struct quic_conn *c)
     ngtcp2_conn_del(c->nc);
     quic_tls_session_free(c->tls);
     free(c->close_pkt);
+    free(c->carry);
     free(c);
 }
 
@@ -434,7 +440,7 @@ void quic_conn_close(struct quic_conn *c, uint64_t app_error, const char *reason
 }
 
 void quic_conn_recv(struct quic_conn *c, const uint8_t *data, size_t len,
-                    const struct quic_path *path, uint64_t now)
+                    const struct quic_path *path, uint8_t ecn, uint64_t now)
 {
     switch (c->state) {
     case QUIC_CONN_CLOSING: c->close_pending = true; return;
@@ -442,8 +448,9 @@ void quic_conn_recv(struct quic_conn *c, const uint8_t *data, size_t len,
     default: return;
     }
     ngtcp2_path np = npath(path);
+    ngtcp2_pkt_info pi = {.ecn = ecn & NGTCP2_ECN_MASK};
     c->in_ngtcp2 = true;
-    int rv = ngtcp2_conn_read_pkt(c->nc, &np, NULL, data, len, now);
+    int rv = ngtcp2_conn_read_pkt(c->nc, &np, &pi, data, len, now);
     c->in_ngtcp2 = false;
     switch (rv) {
     case 0:
@@ -456,27 +463,27 @@ void quic_conn_recv(struct quic_conn *c, const uint8_t *data, size_t len,
     }
 }
 
-size_t quic_conn_write(struct quic_conn *c, uint8_t *buf, size_t cap, struct quic_path *path,
-                       uint64_t now)
+/* Copies the connection's current path into *p. */
+static void current_path(struct quic_conn *c, struct quic_path *p)
 {
-    if (c->state == QUIC_CONN_CLOSING) {
-        if (!c->close_pending || cap < c->close_len) return 0;
-        c->close_pending = false;
-        const ngtcp2_path *p = ngtcp2_conn_get_path(c->nc);
-        memcpy(&path->local, p->local.addr, p->local.addrlen);
-        path->local_len = p->local.addrlen;
-        memcpy(&path->remote, p->remote.addr, p->remote.addrlen);
-        path->remote_len = p->remote.addrlen;
-        memcpy(buf, c->close_pkt, c->close_len);
-        return c->close_len;
-    }
-    if (c->state != QUIC_CONN_ACTIVE) return 0;
+    const ngtcp2_path *np = ngtcp2_conn_get_path(c->nc);
+    memcpy(&p->local, np->local.addr, np->local.addrlen);
+    p->local_len = np->local.addrlen;
+    memcpy(&p->remote, np->remote.addr, np->remote.addrlen);
+    p->remote_len = np->remote.addrlen;
+}
 
+/* Writes one packet of the queued streams' data (each stream in turn, coalesced into one
+ * packet) into buf. Returns its length, 0 when there is nothing to send now (or no room), or
+ * a fatal ngtcp2 error. */
+static ngtcp2_ssize write_pkt(struct quic_conn *c, uint8_t *buf, size_t cap, struct quic_path *path,
+                              uint8_t *ecn, uint64_t now)
+{
     ngtcp2_path np = {
         .local = {(ngtcp2_sockaddr *)&path->local, sizeof(path->local)},
         .remote = {(ngtcp2_sockaddr *)&path->remote, sizeof(path->remote)},
     };
-    /* Coalesce the queued streams' data into one packet, each stream in turn. */
+    ngtcp2_pkt_info pi = {0};
     struct quic_stream *st = quic_streams_first(&c->streams);
     for (;;) {
         int64_t id = -1;
@@ -490,7 +497,7 @@ size_t quic_conn_write(struct quic_conn *c, uint8_t *buf, size_t cap, struct qui
         }
         ngtcp2_ssize written = -1;
         ngtcp2_ssize n =
-            ngtcp2_conn_writev_stream(c->nc, &np, NULL, buf, cap, &written, flags, id, v, nv, now);
+            ngtcp2_conn_writev_stream(c->nc, &np, &pi, buf, cap, &written, flags, id, v, nv, now);
         if (st && written >= 0) quic_stream_sent(st, (size_t)written, flags);
         struct quic_stream *next = st ? quic_streams_next(&c->streams, st) : NULL;
         if (st && (n == NGTCP2_ERR_STREAM_SHUT_WR || n == NGTCP2_ERR_STREAM_NOT_FOUND))
@@ -504,15 +511,100 @@ size_t quic_conn_write(struct quic_conn *c, uint8_t *buf, size_t cap, struct qui
             st = next;
             continue;
         }
+        if (n > 0) {
+            path->local_len = np.local.addrlen;
+            path->remote_len = np.remote.addrlen;
+            *ecn = (uint8_t)(pi.ecn & NGTCP2_ECN_MASK);
+        }
+        return n;
+    }
+}
+
+static bool same_path(const struct quic_path *a, const struct quic_path *b)
+{
+    return a->local_len == b->local_len && a->remote_len == b->remote_len &&
+           memcmp(&a->local, &b->local, a->local_len) == 0 &&
+           memcmp(&a->remote, &b->remote, a->remote_len) == 0;
+}
+
+/* A packet written for another path or ECN codepoint than its train's, or longer than its
+ * first datagram (a PMTUD probe): it leads the next train. */
+struct quic_carry {
+    struct quic_path path;
+    uint8_t ecn;
+    size_t len;
+    uint8_t data[NGTCP2_MAX_PMTUD_UDP_PAYLOAD_SIZE];
+};
+
+size_t quic_conn_write_train(struct quic_conn *c, uint8_t *buf, size_t cap, size_t max_segs,
+                             struct quic_train *t, uint64_t now)
+{
+    t->len = t->seg = 0;
+    t->ecn = 0;
+    if (c->carry) {
+        struct quic_carry *k = c->carry;
+        c->carry = NULL;
+        t->path = k->path;
+        t->ecn = k->ecn;
+        if (cap >= k->len) {
+            memcpy(buf, k->data, k->len);
+            t->len = t->seg = k->len;
+        }
+        free(k);
+        if (t->len) return t->len;
+    }
+    if (c->state == QUIC_CONN_CLOSING) {
+        if (!c->close_pending || cap < c->close_len) return 0;
+        c->close_pending = false;
+        current_path(c, &t->path);
+        memcpy(buf, c->close_pkt, c->close_len);
+        t->len = t->seg = c->close_len;
+        return t->len;
+    }
+    if (c->state != QUIC_CONN_ACTIVE) return 0;
+
+    /* The train ends at the send quantum (at least one datagram), at max_segs, at a datagram
+     * shorter than the first, or at one for another path or ECN codepoint or longer than the
+     * first. ngtcp2 gets room for its largest datagram every time: given less, it may have to
+     * write a packet that does not fit (a retransmitted CRYPTO frame), and it asserts. */
+    size_t full = ngtcp2_conn_get_max_tx_udp_payload_size(c->nc);
+    size_t mtu = ngtcp2_conn_get_path_max_tx_udp_payload_size(c->nc);
+    size_t limit = ngtcp2_conn_get_send_quantum(c->nc);
+    if (limit < full) limit = full;
+    if (limit > cap) limit = cap;
+    struct quic_path p;
+    for (size_t nseg = 0; nseg < max_segs && limit - t->len >= full; nseg++) {
+        uint8_t ecn = 0;
+        ngtcp2_ssize n = write_pkt(c, buf + t->len, full, t->len ? &p : &t->path, &ecn, now);
         if (n < 0) {
             close_liberr(c, (int)n, now);
-            return quic_conn_write(c, buf, cap, path, now);
+            if (t->len) break; /* the close goes in the next train */
+            return quic_conn_write_train(c, buf, cap, max_segs, t, now);
         }
-        path->local_len = np.local.addrlen;
-        path->remote_len = np.remote.addrlen;
-        ngtcp2_conn_update_pkt_tx_time(c->nc, now);
-        return (size_t)n;
+        if (n == 0) break;
+        if (!t->len) {
+            t->ecn = ecn;
+            t->len = t->seg = (size_t)n;
+            if ((size_t)n < mtu) break; /* a short datagram ends the train */
+            continue;
+        }
+        if ((size_t)n > t->seg || ecn != t->ecn || !same_path(&p, &t->path)) {
+            struct quic_carry *k = malloc(sizeof(*k));
+            if (k) { /* else the packet is lost and recovered as any lost packet */
+                k->path = p;
+                k->ecn = ecn;
+                k->len = (size_t)n;
+                memcpy(k->data, buf + t->len, (size_t)n);
+                c->carry = k;
+            }
+            break;
+        }
+        t->len += (size_t)n;
+        if ((size_t)n < t->seg) break;
     }
+    /* Once per train, as ngtcp2 asks when datagrams are sent in aggregate (pacing). */
+    ngtcp2_conn_update_pkt_tx_time(c->nc, now);
+    return t->len;
 }
 
 uint64_t quic_conn_expiry(struct quic_conn *c)

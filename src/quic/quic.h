@@ -2,7 +2,7 @@
  * Nothing outside src/quic includes ngtcp2 or GnuTLS; HTTP/3 sees streams and bytes only.
  *
  * A struct quic_conn is an I/O-free engine: datagrams in (quic_conn_recv), datagrams out
- * (quic_conn_write), a deadline (quic_conn_expiry / quic_conn_handle_expiry), and stream
+ * (quic_conn_write_train), a deadline (quic_conn_expiry / quic_conn_handle_expiry), and stream
  * events through struct quic_conn_callbacks. Times are CLOCK_MONOTONIC nanoseconds
  * (quic_now_ns). struct quic_server (server.c) is the UDP socket glue for one worker. */
 #ifndef TERN_QUIC_QUIC_H
@@ -18,6 +18,9 @@
 
 /* Each stream keeps at most this many bytes sent but not yet acknowledged (back-pressure). */
 #define QUIC_STREAM_SEND_MAX (256u * 1024u)
+/* stream_writable fires when the room grows to at least this much, not per acknowledgement:
+ * refilling the buffer packet by packet costs a file read and a DATA frame per packet. */
+#define QUIC_STREAM_WRITABLE_MIN (QUIC_STREAM_SEND_MAX / 4)
 /* Connection IDs this server issues are this long (routing of short-header packets). */
 #define QUIC_SCID_LEN 18
 /* Length of the secret that stateless reset tokens are derived from. */
@@ -111,7 +114,9 @@ struct quic_conn_callbacks {
                                 void *app);
     /* The stream is gone on both sides; its id is not valid any more. */
     void (*stream_close)(struct quic_conn *c, int64_t stream_id, uint64_t app_error, void *app);
-    /* Acknowledgements made room in the stream's send buffer (quic_stream_send_room). */
+    /* Acknowledgements made room in the stream's send buffer (quic_stream_send_room): it
+     * grew from below QUIC_STREAM_WRITABLE_MIN to at least that much, or all it held is
+     * acknowledged. */
     void (*stream_writable)(struct quic_conn *c, int64_t stream_id, void *app);
 };
 
@@ -163,13 +168,23 @@ bool quic_conn_all_acked(const struct quic_conn *c);
 /* The peer's current address (it may change with migration); returns its length. */
 socklen_t quic_conn_remote(const struct quic_conn *c, struct sockaddr_storage *out);
 
-/* Feeds one received datagram. Errors move the connection to CLOSING, DRAINING or CLOSED. */
+/* Feeds one received datagram with the ECN codepoint of its IP header (RFC 9000 §13.4).
+ * Errors move the connection to CLOSING, DRAINING or CLOSED. */
 void quic_conn_recv(struct quic_conn *c, const uint8_t *data, size_t len,
-                    const struct quic_path *path, uint64_t now);
-/* Writes the next datagram into buf (cap >= 1452) and its path into *path. Returns its
- * length, 0 when there is nothing to send now. Call until it returns 0. */
-size_t quic_conn_write(struct quic_conn *c, uint8_t *buf, size_t cap, struct quic_path *path,
-                       uint64_t now);
+                    const struct quic_path *path, uint8_t ecn, uint64_t now);
+
+/* Datagrams written in one go, for one path and one ECN codepoint: len bytes, every datagram
+ * seg bytes except the last, which may be shorter (the shape UDP GSO sends in one call). */
+struct quic_train {
+    struct quic_path path;
+    size_t len, seg;
+    uint8_t ecn;
+};
+/* Writes the datagrams due now into buf (cap >= 1452): at most max_segs of them and about
+ * the send quantum ngtcp2 allows before pacing (RFC 9002 §7.7). Returns t->len, 0 when there
+ * is nothing to send now. Call until it returns 0. */
+size_t quic_conn_write_train(struct quic_conn *c, uint8_t *buf, size_t cap, size_t max_segs,
+                             struct quic_train *t, uint64_t now);
 /* When quic_conn_handle_expiry wants to be called (UINT64_MAX: never). */
 uint64_t quic_conn_expiry(struct quic_conn *c);
 /* Runs timers (loss detection, idle timeout, end of closing/draining); then write. */

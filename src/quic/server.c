@@ -1,39 +1,53 @@
 /* The datagram side of QUIC for one worker: a UDP socket on the event loop, routing by
- * destination connection ID, version negotiation, stateless reset, one timer per connection. */
+ * destination connection ID, version negotiation, stateless reset, and the connections'
+ * deadlines behind one timerfd. */
 #include <errno.h>
 #include <pthread.h>
 #include <netinet/in.h>
 #include <sys/epoll.h>
+#include <sys/timerfd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "core/log.h"
 #include "core/loop.h"
 #include "quic/cidmap.h"
+#include "quic/deadline.h"
 #include "quic/internal.h"
 #include "quic/route.h"
+#include "quic/udp.h"
 
-#define RECV_BATCH 32
-#define RECV_SIZE  2048
-#define SEND_SIZE  NGTCP2_MAX_PMTUD_UDP_PAYLOAD_SIZE
-#define CMSG_SPACE_PKTINFO                                                                         \
-    (CMSG_SPACE(sizeof(struct in6_pktinfo)) > CMSG_SPACE(sizeof(struct in_pktinfo))                \
-         ? CMSG_SPACE(sizeof(struct in6_pktinfo))                                                  \
-         : CMSG_SPACE(sizeof(struct in_pktinfo)))
+/* Datagrams per recvmmsg, and the room for each: with GRO one message may hold up to 64 KiB
+ * of coalesced datagrams, so fewer messages of that size. */
+#define RECV_BATCH     32
+#define RECV_SIZE      2048
+#define RECV_BATCH_GRO 16
+#define RECV_SIZE_GRO  65535
+#define SEND_SIZE      NGTCP2_MAX_PMTUD_UDP_PAYLOAD_SIZE
 
-/* A connection as the server holds it: its timer and its place in the lists. */
+/* A connection as the server holds it: its deadline and its place in the lists. */
 struct qs_conn {
     struct quic_server *s;
     struct quic_conn *c;
-    struct timer timer;
+    struct deadline dl;          /* in s->deadlines while quic_conn_expiry is finite */
     struct qs_conn *prev, *next; /* all connections */
     struct qs_conn *dirty_next;  /* touched by the current batch of datagrams */
     bool dirty;
     bool handshaking; /* counted in nhandshakes */
+    /* Counted for the debug log line at the end: datagrams out and the system calls that sent
+     * them (GSO makes them fewer), datagrams in and those that came coalesced (GRO). */
+    uint64_t tx_dgrams, tx_calls, rx_dgrams, rx_coalesced;
 };
 
 struct quic_server {
     struct io_watch w;
+    struct quic_udp udp;
+    /* QUIC's timers want sub-millisecond precision (pacing, ACK delay): one timerfd per
+     * socket, armed at the earliest deadline of its connections. */
+    struct io_watch tw;
+    struct deadline_heap deadlines;
+    uint64_t timer_at; /* when tw fires (0: not armed) */
     struct loop *loop;
     struct quic_server_config cfg;
     struct sockaddr_storage bound;
@@ -43,8 +57,9 @@ struct quic_server {
     size_t nconns, nhandshakes;
     bool stopped; /* no new connections */
     uint8_t reset_secret[QUIC_RESET_SECRET_LEN];
-    uint8_t rbuf[RECV_BATCH][RECV_SIZE];
-    uint8_t sbuf[SEND_SIZE];
+    uint8_t *rbuf; /* rbatch messages of rsize bytes */
+    size_t rbatch, rsize;
+    uint8_t sbuf[QUIC_UDP_TRAIN_MAX]; /* one train of datagrams (or one of ours) */
 };
 
 /* Retry and NEW_TOKEN tokens are sealed with one secret per process, so that any worker
@@ -67,45 +82,7 @@ static void token_secret_init(void)
 static void send_to(struct quic_server *s, const uint8_t *data, size_t len,
                     const struct quic_path *path)
 {
-    struct iovec iov = {(void *)data, len};
-    union {
-        char buf[CMSG_SPACE_PKTINFO];
-        struct cmsghdr align;
-    } ctl;
-    memset(&ctl, 0, sizeof(ctl));
-    struct msghdr mh = {
-        .msg_name = (void *)&path->remote,
-        .msg_namelen = path->remote_len,
-        .msg_iov = &iov,
-        .msg_iovlen = 1,
-        .msg_control = ctl.buf,
-    };
-    struct cmsghdr *cm = (struct cmsghdr *)ctl.buf;
-    /* Leave from the address the peer wrote to. */
-    if (path->local.ss_family == AF_INET) {
-        struct in_pktinfo pi = {0};
-        pi.ipi_spec_dst = ((const struct sockaddr_in *)&path->local)->sin_addr;
-        cm->cmsg_level = IPPROTO_IP;
-        cm->cmsg_type = IP_PKTINFO;
-        cm->cmsg_len = CMSG_LEN(sizeof(pi));
-        memcpy(CMSG_DATA(cm), &pi, sizeof(pi));
-        mh.msg_controllen = CMSG_SPACE(sizeof(pi));
-    } else if (path->local.ss_family == AF_INET6) {
-        struct in6_pktinfo pi = {0};
-        pi.ipi6_addr = ((const struct sockaddr_in6 *)&path->local)->sin6_addr;
-        cm->cmsg_level = IPPROTO_IPV6;
-        cm->cmsg_type = IPV6_PKTINFO;
-        cm->cmsg_len = CMSG_LEN(sizeof(pi));
-        memcpy(CMSG_DATA(cm), &pi, sizeof(pi));
-        mh.msg_controllen = CMSG_SPACE(sizeof(pi));
-    } else {
-        mh.msg_control = NULL;
-    }
-    ssize_t n;
-    do
-        n = sendmsg(s->w.fd, &mh, MSG_DONTWAIT);
-    while (n < 0 && errno == EINTR);
-    /* A full socket buffer drops the datagram: QUIC's loss recovery sends it again. */
+    quic_udp_send(&s->udp, data, len, len, path, 0);
 }
 
 static void handshake_over(struct qs_conn *q)
@@ -120,7 +97,10 @@ static void conn_free(struct qs_conn *q)
 {
     struct quic_server *s = q->s;
     handshake_over(q);
-    timer_cancel(&q->timer);
+    deadline_remove(&s->deadlines, &q->dl);
+    log_debug("quic: connection done: %llu datagrams out in %llu sends, %llu in (%llu coalesced)",
+              (unsigned long long)q->tx_dgrams, (unsigned long long)q->tx_calls,
+              (unsigned long long)q->rx_dgrams, (unsigned long long)q->rx_coalesced);
     if (s->cfg.conn_free) s->cfg.conn_free(q->c, quic_conn_app(q->c), s->cfg.ud);
     quic_conn_free(q->c);
     if (q->prev)
@@ -132,26 +112,45 @@ static void conn_free(struct qs_conn *q)
     free(q);
 }
 
+/* Arms the timerfd for the earliest deadline, unless it fires at or before it already (a
+ * timer that fires early finds nothing due and is armed again: cheaper than a system call at
+ * every change). */
+static void timer_update(struct quic_server *s)
+{
+    struct deadline *m = deadline_min(&s->deadlines);
+    if (!m || (s->timer_at && s->timer_at <= m->at)) return;
+    uint64_t at = m->at ? m->at : 1; /* 0 would disarm; any past time fires at once */
+    struct itimerspec its = {
+        .it_value = {.tv_sec = (time_t)(at / 1000000000u), .tv_nsec = (long)(at % 1000000000u)}};
+    if (timerfd_settime(s->tw.fd, TFD_TIMER_ABSTIME, &its, NULL) == 0) s->timer_at = at;
+}
+
 static void arm(struct qs_conn *q, uint64_t now)
 {
+    (void)now;
     uint64_t exp = quic_conn_expiry(q->c);
-    if (exp == UINT64_MAX) {
-        timer_cancel(&q->timer);
-        return;
-    }
-    int64_t at = loop_now_ms(q->s->loop);
-    if (exp > now) at += (int64_t)((exp - now + 999999) / 1000000);
-    if (!timer_armed(&q->timer) || q->timer.expires_ms != at) timer_arm(q->s->loop, &q->timer, at);
+    if (exp == UINT64_MAX)
+        deadline_remove(&q->s->deadlines, &q->dl);
+    else
+        deadline_set(&q->s->deadlines, &q->dl, exp);
+    timer_update(q->s);
 }
 
 /* Sends everything the connection has now; false when it is closed (caller frees). */
 static bool flush(struct qs_conn *q, uint64_t now)
 {
     if (q->handshaking && quic_conn_handshake_done(q->c)) handshake_over(q);
-    struct quic_path path;
-    size_t n;
-    for (int i = 0; i < 4096 && (n = quic_conn_write(q->c, q->s->sbuf, SEND_SIZE, &path, now)); i++)
-        send_to(q->s, q->s->sbuf, n, &path);
+    struct quic_server *s = q->s;
+    struct quic_train t;
+    /* A train is bounded by the send quantum, and ngtcp2 writes nothing once pacing or the
+     * congestion window says wait; 4096 trains is only a backstop. */
+    for (int i = 0; i < 4096 && quic_conn_write_train(q->c, s->sbuf, sizeof(s->sbuf),
+                                                      QUIC_UDP_MAX_SEGS, &t, now);
+         i++) {
+        struct quic_udp_sent r = quic_udp_send(&s->udp, s->sbuf, t.len, t.seg, &t.path, t.ecn);
+        q->tx_dgrams += (t.len + t.seg - 1) / t.seg;
+        q->tx_calls += r.calls;
+    }
     if (quic_conn_is_closed(q->c)) return false;
     arm(q, now);
     return true;
@@ -161,15 +160,36 @@ void quic_server_flush(struct quic_conn *c)
 {
     struct qs_conn *q = quic_conn_owner(c);
     /* Not freed here: the caller may still hold c. The timer reaps it. */
-    if (!flush(q, quic_now_ns())) timer_arm(q->s->loop, &q->timer, loop_now_ms(q->s->loop));
+    if (!flush(q, quic_now_ns())) {
+        deadline_set(&q->s->deadlines, &q->dl, 0);
+        timer_update(q->s);
+    }
 }
 
-static void on_timer(struct timer *t)
+/* Runs every connection whose deadline has passed. */
+static void on_timer(struct io_watch *w, uint32_t events)
 {
-    struct qs_conn *q = (struct qs_conn *)((char *)t - offsetof(struct qs_conn, timer));
+    (void)events;
+    struct quic_server *s = (struct quic_server *)((char *)w - offsetof(struct quic_server, tw));
+    uint64_t ticks;
+    while (read(s->tw.fd, &ticks, sizeof(ticks)) < 0 && errno == EINTR)
+        ;
+    s->timer_at = 0;
     uint64_t now = quic_now_ns();
-    quic_conn_handle_expiry(q->c, now);
-    if (!flush(q, now)) conn_free(q);
+    struct deadline *m;
+    while ((m = deadline_min(&s->deadlines)) && m->at <= now) {
+        struct qs_conn *q = (struct qs_conn *)((char *)m - offsetof(struct qs_conn, dl));
+        quic_conn_handle_expiry(q->c, now);
+        if (!flush(q, now)) {
+            conn_free(q);
+            continue;
+        }
+        /* A deadline that did not move would run again at once: give it a millisecond, so
+         * that nothing spins. */
+        if (q->dl.idx != DEADLINE_NONE && q->dl.at <= now)
+            deadline_set(&s->deadlines, &q->dl, now + 1000000u);
+    }
+    timer_update(s);
 }
 
 /* ---- connection IDs ---- */
@@ -231,10 +251,11 @@ static struct qs_conn *accept_conn(struct quic_server *s, const uint8_t *data, s
                                    const struct quic_path *path, const struct checked_token *tk,
                                    uint64_t now)
 {
+    if (deadline_reserve(&s->deadlines, s->nconns + 1) != 0) return NULL;
     struct qs_conn *q = calloc(1, sizeof(*q));
     if (!q) return NULL;
     q->s = s;
-    q->timer.cb = on_timer;
+    deadline_init(&q->dl);
     struct quic_conn_config cc = {
         .tls = s->cfg.tls,
         .reset_secret = s->reset_secret,
@@ -344,7 +365,7 @@ static struct qs_conn *new_client(struct quic_server *s, const uint8_t *data, si
 
 /* One datagram: route it to its connection, or answer for the server. */
 static struct qs_conn *on_datagram(struct quic_server *s, const uint8_t *data, size_t len,
-                                   const struct quic_path *path, uint64_t now)
+                                   const struct quic_path *path, uint8_t ecn, uint64_t now)
 {
     ngtcp2_version_cid vc;
     if (len == 0) return NULL; /* ngtcp2_pkt_decode_version_cid asserts datalen > 0 */
@@ -364,25 +385,8 @@ static struct qs_conn *on_datagram(struct quic_server *s, const uint8_t *data, s
         }
         if (s->stopped || !(q = new_client(s, data, len, path, now))) return NULL;
     }
-    quic_conn_recv(q->c, data, len, path, now);
+    quic_conn_recv(q->c, data, len, path, ecn, now);
     return q;
-}
-
-static void local_addr(const struct quic_server *s, struct msghdr *mh, struct quic_path *p)
-{
-    memcpy(&p->local, &s->bound, s->bound_len);
-    p->local_len = s->bound_len;
-    for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
-        if (cm->cmsg_level == IPPROTO_IP && cm->cmsg_type == IP_PKTINFO) {
-            struct in_pktinfo pi;
-            memcpy(&pi, CMSG_DATA(cm), sizeof(pi));
-            ((struct sockaddr_in *)&p->local)->sin_addr = pi.ipi_addr;
-        } else if (cm->cmsg_level == IPPROTO_IPV6 && cm->cmsg_type == IPV6_PKTINFO) {
-            struct in6_pktinfo pi;
-            memcpy(&pi, CMSG_DATA(cm), sizeof(pi));
-            ((struct sockaddr_in6 *)&p->local)->sin6_addr = pi.ipi6_addr;
-        }
-    }
 }
 
 static void on_readable(struct io_watch *w, uint32_t events)
@@ -393,12 +397,13 @@ static void on_readable(struct io_watch *w, uint32_t events)
     struct iovec iov[RECV_BATCH];
     struct sockaddr_storage from[RECV_BATCH];
     union {
-        char buf[CMSG_SPACE_PKTINFO];
+        char buf[QUIC_UDP_CMSG_SPACE];
         struct cmsghdr align;
     } ctl[RECV_BATCH];
+    unsigned batch = (unsigned)s->rbatch;
     for (;;) {
-        for (int i = 0; i < RECV_BATCH; i++) {
-            iov[i] = (struct iovec){s->rbuf[i], RECV_SIZE};
+        for (unsigned i = 0; i < batch; i++) {
+            iov[i] = (struct iovec){s->rbuf + i * s->rsize, s->rsize};
             msgs[i].msg_hdr = (struct msghdr){
                 .msg_name = &from[i],
                 .msg_namelen = sizeof(from[i]),
@@ -408,7 +413,7 @@ static void on_readable(struct io_watch *w, uint32_t events)
                 .msg_controllen = sizeof(ctl[i].buf),
             };
         }
-        int n = recvmmsg(s->w.fd, msgs, RECV_BATCH, MSG_DONTWAIT, NULL);
+        int n = recvmmsg(s->w.fd, msgs, batch, MSG_DONTWAIT, NULL);
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) return; /* EAGAIN: drained (edge-triggered) */
         uint64_t now = quic_now_ns();
@@ -417,14 +422,28 @@ static void on_readable(struct io_watch *w, uint32_t events)
             struct msghdr *mh = &msgs[i].msg_hdr;
             if (mh->msg_flags & MSG_TRUNC) continue;
             struct quic_path path;
-            local_addr(s, mh, &path);
+            memcpy(&path.local, &s->bound, s->bound_len);
+            path.local_len = s->bound_len;
             memcpy(&path.remote, &from[i], mh->msg_namelen);
             path.remote_len = mh->msg_namelen;
-            struct qs_conn *q = on_datagram(s, s->rbuf[i], msgs[i].msg_len, &path, now);
-            if (q && !q->dirty) {
-                q->dirty = true;
-                q->dirty_next = dirty;
-                dirty = q;
+            uint8_t ecn;
+            size_t seg, len = msgs[i].msg_len;
+            if (len == 0) continue;
+            quic_udp_recv_info(mh, &path, &ecn, &seg);
+            if (!seg || seg > len) seg = len;
+            /* GRO: datagrams of one flow coalesced, each seg bytes but the last. */
+            const uint8_t *base = s->rbuf + (size_t)i * s->rsize;
+            for (size_t off = 0; off < len; off += seg) {
+                size_t dl = len - off < seg ? len - off : seg;
+                struct qs_conn *q = on_datagram(s, base + off, dl, &path, ecn, now);
+                if (!q) continue;
+                q->rx_dgrams++;
+                if (seg < len) q->rx_coalesced++;
+                if (!q->dirty) {
+                    q->dirty = true;
+                    q->dirty_next = dirty;
+                    dirty = q;
+                }
             }
         }
         for (struct qs_conn *q = dirty, *nx; q; q = nx) {
@@ -432,24 +451,22 @@ static void on_readable(struct io_watch *w, uint32_t events)
             q->dirty = false;
             if (!flush(q, now)) conn_free(q);
         }
-        if (n < RECV_BATCH) return;
+        if ((unsigned)n < batch) return;
     }
 }
 
 /* ---- lifecycle ---- */
 
 static int open_socket(const struct sockaddr *addr, socklen_t len,
-                       const struct quic_server_config *cfg)
+                       const struct quic_server_config *cfg, struct quic_udp *udp)
 {
     int fd = socket(addr->sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_UDP);
     if (fd < 0) return -1;
     int one = 1;
     int ok = setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) == 0;
     if (addr->sa_family == AF_INET6)
-        ok = ok && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) == 0 &&
-             setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one)) == 0;
-    else
-        ok = ok && setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one)) == 0;
+        ok = ok && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) == 0;
+    ok = ok && quic_udp_setup(udp, fd, addr->sa_family) == 0;
     ok = ok && bind(fd, addr, len) == 0;
     /* After bind: a socket with a program of its own may not join a group. Each socket sets
      * the same program for the whole group; worker bytes go up to 255, so larger groups keep
@@ -481,17 +498,32 @@ struct quic_server *quic_server_new(struct loop *loop, const struct sockaddr *ad
         return NULL;
     }
     cidmap_init(&s->cids, seed);
-    s->w.fd = open_socket(addr, addrlen, cfg);
+    s->w.fd = open_socket(addr, addrlen, cfg, &s->udp);
     s->w.cb = on_readable;
     s->bound_len = sizeof(s->bound);
-    if (s->w.fd < 0 || getsockname(s->w.fd, (struct sockaddr *)&s->bound, &s->bound_len) != 0 ||
+    s->rbatch = s->udp.gro ? RECV_BATCH_GRO : RECV_BATCH;
+    s->rsize = s->udp.gro ? RECV_SIZE_GRO : RECV_SIZE;
+    s->rbuf = s->w.fd < 0 ? NULL : malloc(s->rbatch * s->rsize);
+    if (!s->rbuf && s->w.fd >= 0) errno = ENOMEM;
+    s->tw.fd = -1;
+    s->tw.cb = on_timer;
+    if (s->rbuf) s->tw.fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (s->w.fd < 0 || !s->rbuf || s->tw.fd < 0 || loop_add(loop, &s->tw, EPOLLIN | EPOLLET) != 0 ||
+        getsockname(s->w.fd, (struct sockaddr *)&s->bound, &s->bound_len) != 0 ||
         loop_add(loop, &s->w, EPOLLIN | EPOLLET) != 0) {
         int e = errno;
         if (s->w.fd >= 0) close(s->w.fd);
+        if (s->tw.fd >= 0) {
+            loop_remove(loop, &s->tw);
+            close(s->tw.fd);
+        }
+        free(s->rbuf);
         free(s);
         errno = e;
         return NULL;
     }
+    log_debug("quic: UDP socket %d: GSO %s, GRO %s", s->w.fd, s->udp.gso ? "on" : "off",
+              s->udp.gro ? "on" : "off");
     return s;
 }
 
@@ -502,7 +534,11 @@ void quic_server_free(struct quic_server *s)
         conn_free(s->conns);
     loop_remove(s->loop, &s->w);
     close(s->w.fd);
+    loop_remove(s->loop, &s->tw);
+    close(s->tw.fd);
+    deadline_heap_free(&s->deadlines);
     cidmap_free(&s->cids);
+    free(s->rbuf);
     free(s);
 }
 

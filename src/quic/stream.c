@@ -239,4 +239,15 @@ void quic_stream_acked(struct quic_stream *st, uint64_t off)
         if (st->tail == k) st->tail = NULL;
         free(k);
     }
+    /* All sent and acknowledged: the last chunk goes too, full or not. A long-lived stream
+     * that writes little (HTTP/3's control and QPACK streams) holds no memory between writes;
+     * the next append starts a new chunk at end_off. */
+    if (st->head && off >= st->end_off && st->sent_off == st->end_off) {
+        for (struct quic_chunk *k = st->head, *n; k; k = n) {
+            n = k->next;
+            free(k);
+        }
+        st->head = st->tail = st->send = NULL;
+        st->head_base = st->send_base = st->end_off;
+    }
 }

@@ -616,3 +616,27 @@ def test_fault_h3(env, scenario, tmp_path):
     print(f"h3 {scenario}: counts {counts}, {runs} runs, {fired} faults fired, answers {outcomes}"
           + (f", not reached: {' '.join(unfired)}" if unfired else ""))
     assert not failures, "\n".join(failures)
+
+
+def test_fault_h3_gso_refused(env, tmp_path):
+    """The kernel refuses UDP GSO at the first train (EIO, as a device without checksum
+    offload answers): tern says so once, sends that train and every later one a datagram per
+    message (sendmmsg), and the download completes; no GSO send is tried again."""
+    if not h3_built():
+        pytest.skip("tern without QUIC, or gtlsclient (ngtcp2-client) missing")
+    srv = FaultTern(env, "h3-gso", "udp_gso:1")
+    try:
+        got = h3_run(srv, ["/large.bin"], tmp_path)[0]
+        counts = srv.settle(until=lambda c: c["fired"])
+        healthy = h3_healthy(srv, tmp_path)
+        counts = srv.counts()
+        log = t.Tern.read(srv.error_log)
+    finally:
+        problems = srv.quit()
+    assert not problems, problems
+    assert counts["fired"] == 1, counts
+    assert got.complete and got.status == 200 and got.body == LARGE, got
+    assert healthy is None, healthy
+    assert log.count("UDP GSO refused") == 1, log[-2000:]
+    assert counts["udp_gso"] == 1, counts
+    assert counts["udp_write"] > 10, counts

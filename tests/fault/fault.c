@@ -35,6 +35,8 @@
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
+#include <netinet/in.h>
+#include <netinet/udp.h>
 
 #include <openssl/ssl.h>
 #ifdef TERN_HAVE_QUIC
@@ -53,13 +55,14 @@ enum fault_kind {
     FK_TLS_READ,  /* SSL_read_ex: as if the socket under OpenSSL was reset (ECONNRESET) */
     FK_TLS_WRITE, /* SSL_write_ex: as if the socket under OpenSSL was closed (EPIPE) */
     FK_UDP_READ,  /* recvmmsg: ENOMEM (the datagrams stay queued in the socket) */
-    FK_UDP_WRITE, /* sendmsg on a datagram socket: ENOBUFS (the datagram is lost) */
+    FK_UDP_WRITE, /* sendmsg, sendmmsg on a datagram socket: ENOBUFS (the datagrams are lost) */
+    FK_UDP_GSO,   /* sendmsg with UDP_SEGMENT: EIO (as from a device without checksum offload) */
     FK_KINDS
 };
 
 static const char *const kind_names[FK_KINDS] = {
-    "malloc",   "open",     "accept",    "read",     "write",
-    "sendfile", "tls_read", "tls_write", "udp_read", "udp_write",
+    "malloc",   "open",      "accept",   "read",      "write",   "sendfile",
+    "tls_read", "tls_write", "udp_read", "udp_write", "udp_gso",
 };
 
 /* The counters, then the fired flag: in memory, or live in the TERN_FAULT_COUNT file. */
@@ -98,6 +101,7 @@ ssize_t __real_write(int fd, const void *buf, size_t len);
 ssize_t __real_writev(int fd, const struct iovec *iov, int n);
 ssize_t __real_send(int fd, const void *buf, size_t len, int flags);
 ssize_t __real_sendmsg(int fd, const struct msghdr *msg, int flags);
+int __real_sendmmsg(int fd, struct mmsghdr *msgs, unsigned int n, int flags);
 ssize_t __real_sendfile(int out, int in, off_t *off, size_t len);
 ssize_t __real_sendfile64(int out, int in, off_t *off, size_t len);
 int __real_SSL_read_ex(SSL *s, void *buf, size_t num, size_t *done);
@@ -187,7 +191,7 @@ __attribute__((constructor)) static void fault_init(void)
         target_n = colon ? strtoul(colon + 1, &end, 10) : 0;
         if (target_kind < 0 || target_n == 0 || !end || *end) {
             say(2, "tern-fault: TERN_FAULT must be KIND:N with N >= 1; KIND one of malloc open "
-                   "accept read write sendfile tls_read tls_write udp_read udp_write\n");
+                   "accept read write sendfile tls_read tls_write udp_read udp_write udp_gso\n");
             _exit(2);
         }
     }
@@ -389,16 +393,33 @@ static bool is_datagram(int fd)
     return getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_DGRAM;
 }
 
-/* sendmsg is how src/quic sends a datagram: a failure there is a lost datagram (ENOBUFS, as
- * when the interface queue is full), which QUIC's loss recovery sends again. */
+static bool has_udp_segment(const struct msghdr *msg)
+{
+    for (struct cmsghdr *cm = CMSG_FIRSTHDR(msg); cm; cm = CMSG_NXTHDR((struct msghdr *)msg, cm))
+        if (cm->cmsg_level == IPPROTO_UDP && cm->cmsg_type == UDP_SEGMENT) return true;
+    return false;
+}
+
+/* sendmsg is how src/quic sends a datagram or a train of them (UDP GSO): a failure there is a
+ * lost train (ENOBUFS, as when the interface queue is full), which QUIC's loss recovery sends
+ * again. A GSO send is counted as udp_gso first: EIO is what a device without checksum offload
+ * answers, and src/quic then sends without GSO. */
 ssize_t __wrap_sendmsg(int fd, const struct msghdr *msg, int flags)
 {
     if (is_datagram(fd)) {
+        if (has_udp_segment(msg) && fault(FK_UDP_GSO)) return errno = EIO, -1;
         if (fault(FK_UDP_WRITE)) return errno = ENOBUFS, -1;
     } else if (fault(FK_WRITE)) {
         return errno = EPIPE, -1;
     }
     return __real_sendmsg(fd, msg, flags);
+}
+
+/* sendmmsg is how src/quic sends a train without GSO: all of it is lost on a failure. */
+int __wrap_sendmmsg(int fd, struct mmsghdr *msgs, unsigned int n, int flags)
+{
+    if (fault(FK_UDP_WRITE)) return errno = ENOBUFS, -1;
+    return __real_sendmmsg(fd, msgs, n, flags);
 }
 
 /* recvmmsg is how src/quic reads datagrams. A failure leaves them queued in the socket; the

@@ -51,6 +51,32 @@ static void test_buffer(void)
     CHECK_INT(quic_stream_unsent(st, v), 0);
     quic_stream_acked(st, st->end_off);
     CHECK_INT(quic_stream_room(st), QUIC_STREAM_SEND_MAX);
+    CHECK(st->head == NULL && st->tail == NULL); /* nothing held once all is acknowledged */
+    quic_streams_free(&t);
+}
+
+/* A stream that writes a little now and then (a control stream) holds no chunk between. */
+static void test_small_writes_free(void)
+{
+    struct quic_streams t;
+    quic_streams_init(&t);
+    struct quic_stream *st = quic_streams_add(&t, 3);
+    ngtcp2_vec v[2];
+    for (int round = 0; round < 3; round++) {
+        CHECK_INT(quic_stream_append(st, src + round, 20), 20);
+        CHECK_INT(quic_stream_unsent(st, v), 1);
+        CHECK(v[0].len == 20 && v[0].base[0] == src[round]);
+        quic_stream_sent(st, 12, 0);
+        quic_stream_acked(st, st->end_off - 8); /* part acknowledged: kept */
+        CHECK(st->head != NULL);
+        CHECK_INT(quic_stream_unsent(st, v), 1);
+        CHECK(v[0].len == 8 && v[0].base[0] == src[round + 12]);
+        quic_stream_sent(st, 8, 0);
+        quic_stream_acked(st, st->end_off);
+        CHECK(st->head == NULL && st->tail == NULL && st->send == NULL);
+        CHECK_INT(quic_stream_room(st), QUIC_STREAM_SEND_MAX);
+    }
+    CHECK_INT(st->end_off, 60);
     quic_streams_free(&t);
 }
 
@@ -90,6 +116,7 @@ int main(void)
     for (size_t i = 0; i < sizeof(src); i++)
         src[i] = (uint8_t)(i * 7 + i / 251);
     test_buffer();
+    test_small_writes_free();
     test_table_and_queue();
     return check_done("quic/stream");
 }
