@@ -12,7 +12,7 @@
 /* a header block may exceed max_header_list_size by this much (compression overhead) before
  * it is a flood; within it, a decoded list over the limit is answered 431 */
 #define BLOCK_SLACK(max) ((size_t)(max) / 2 + 1024)
-#define URGENCY_PUSH     (H2_URGENCY_DEFAULT + 1)
+#define URGENCY_PUSH     (HTTP_URGENCY_DEFAULT + 1)
 #define TRIM_AFTER_MS    1000
 
 enum block_kind { BLOCK_REQUEST, BLOCK_TRAILERS, BLOCK_DISCARD, BLOCK_REFUSE, BLOCK_CLOSED };
@@ -122,7 +122,7 @@ static struct h2_stream *stream_new(struct h2_session *s, uint32_t id)
     }
     st->id = id;
     st->sched.id = id;
-    st->sched.prio.urgency = H2_URGENCY_DEFAULT;
+    st->sched.prio.urgency = HTTP_URGENCY_DEFAULT;
     st->session = s;
     st->pool = pool;
     st->content_length = -1;
@@ -146,7 +146,7 @@ static struct h2_stream *stream_new(struct h2_session *s, uint32_t id)
 
 static void stream_close(struct h2_session *s, struct h2_stream *st)
 {
-    h2_sched_remove(&s->sched, &st->sched);
+    http_sched_remove(&s->sched, &st->sched);
     h2_stream_remove(&s->streams, st);
     if (st->pushed)
         s->n_pushed--;
@@ -237,7 +237,7 @@ static void process_block(struct h2_session *s, uint32_t id, int kind, const uin
         http_reqcheck_finish(&c);
         for (size_t i = 0; i < st->req.headers.count; i++)
             if (st->req.headers.items[i].token == HTTP_TOKEN_PRIORITY)
-                h2_priority_parse(st->req.headers.items[i].value, &st->sched.prio);
+                http_priority_parse(st->req.headers.items[i].value, &st->sched.prio);
     }
     if (c.malformed) {
         log_debug("%s: stream %u malformed: %s", s->peer, id, c.why);
@@ -543,8 +543,8 @@ static void on_priority_update(struct h2_session *s, const struct h2_frame *f)
     count_idle(s);
     struct h2_stream *st = h2_stream_find(&s->streams, f->prioritized_id);
     if (st) {
-        h2_priority_parse(str_make((const char *)f->data, f->data_len), &st->sched.prio);
-        h2_sched_update(&s->sched, &st->sched);
+        http_priority_parse(str_make((const char *)f->data, f->data_len), &st->sched.prio);
+        http_sched_update(&s->sched, &st->sched);
     }
 }
 
@@ -679,7 +679,7 @@ static int send_interim(struct http_request *req, int status, const struct http_
 
 static void end_stream_sent(struct h2_session *s, struct h2_stream *st)
 {
-    h2_sched_remove(&s->sched, &st->sched);
+    http_sched_remove(&s->sched, &st->sched);
     if (st->resp.body && st->resp.body->close) st->resp.body->close(st->resp.body);
     st->resp.body = NULL;
     if (h2_stream_on_end_stream_out(st)) {
@@ -732,7 +732,7 @@ static void respond(struct h2_session *s, struct h2_stream *st)
     if (end)
         end_stream_sent(s, st);
     else
-        h2_sched_add(&s->sched, &st->sched);
+        http_sched_add(&s->sched, &st->sched);
     dispatch_pushes(s);
 }
 
@@ -742,7 +742,7 @@ static bool stream_at_eof(const struct h2_stream *st)
            (st->resp.content_length >= 0 && st->resp.bytes_sent >= st->resp.content_length);
 }
 
-static bool sched_ready(struct h2_sched_node *n, void *ctx)
+static bool sched_ready(struct http_sched_node *n, void *ctx)
 {
     struct h2_session *s = ctx;
     struct h2_stream *st = (struct h2_stream *)n;
@@ -770,7 +770,7 @@ void h2_session_produce(struct h2_session *s, size_t high_water)
      * (curl 7.88) cannot buffer much that arrives right behind the 101 */
     if (!s->settings_in) return;
     while (!s->dead && buf_size(&s->out) < high_water) {
-        struct h2_sched_node *n = h2_sched_pick(&s->sched, sched_ready, s);
+        struct http_sched_node *n = http_sched_pick(&s->sched, sched_ready, s);
         if (!n) break;
         struct h2_stream *st = (struct h2_stream *)n;
         st->stalled_since_ms = 0;
@@ -797,14 +797,14 @@ void h2_session_produce(struct h2_session *s, size_t high_water)
         bool eof = stream_at_eof(st) && !st->body_rd.has_chunk;
         if (got == 0 && !eof) {
             /* a source with nothing now cannot happen with static bodies; avoid spinning */
-            h2_sched_remove(&s->sched, &st->sched);
+            http_sched_remove(&s->sched, &st->sched);
             continue;
         }
         h2_frame_header_write(hdr, (uint32_t)got, H2_DATA, eof ? H2_FLAG_END_STREAM : 0, st->id);
         buf_commit(&s->out, H2_FRAME_HEADER_LEN + (size_t)got);
         st->send_window -= got;
         s->send_window -= got;
-        h2_sched_sent(&s->sched, n);
+        http_sched_sent(&s->sched, n);
         if (eof) end_stream_sent(s, st);
     }
 }
@@ -1015,7 +1015,7 @@ int h2_session_upgrade(struct h2_session *s, const struct http_request *req,
         char *v = pool_strndup(pool, fl->value.p, fl->value.len);
         if (!n || !v) return -1;
         http_fields_add(&r->headers, pool, str_make(n, fl->name.len), str_make(v, fl->value.len));
-        if (fl->token == HTTP_TOKEN_PRIORITY) h2_priority_parse(fl->value, &st->sched.prio);
+        if (fl->token == HTTP_TOKEN_PRIORITY) http_priority_parse(fl->value, &st->sched.prio);
     }
     dispatch(s, st);
     return 0;
@@ -1040,7 +1040,7 @@ int64_t h2_session_next_deadline(const struct h2_session *s)
     for (int i = 0; i < 5; i++)
         if (c[i] && (!d || c[i] < d)) d = c[i];
     int64_t stall = (int64_t)(s->p.h2.stalled_stream_timeout * 1000);
-    for (struct h2_sched_node *n = s->sched.head; n; n = n->next) {
+    for (struct http_sched_node *n = s->sched.head; n; n = n->next) {
         const struct h2_stream *st = (const struct h2_stream *)n;
         if (st->stalled_since_ms && (!d || st->stalled_since_ms + stall < d))
             d = st->stalled_since_ms + stall;
@@ -1093,9 +1093,9 @@ void h2_session_timeout(struct h2_session *s, int64_t now_ms)
         return;
     }
     int64_t stall = (int64_t)(s->p.h2.stalled_stream_timeout * 1000);
-    struct h2_sched_node *n = s->sched.head;
+    struct http_sched_node *n = s->sched.head;
     while (n) {
-        struct h2_sched_node *next = n->next;
+        struct http_sched_node *next = n->next;
         struct h2_stream *st = (struct h2_stream *)n;
         if (st->stalled_since_ms && now_ms >= st->stalled_since_ms + stall) {
             log_info("%s: HTTP/2 stream %u stalled on a zero window, cancelled", s->peer, st->id);

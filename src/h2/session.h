@@ -13,7 +13,7 @@
 #include "h2/defence.h"
 #include "h2/frame.h"
 #include "h2/hpack.h"
-#include "h2/priority.h"
+#include "http/priority.h"
 #include "h2/stream.h"
 #include "server/config.h"
 
@@ -66,7 +66,7 @@ struct h2_session {
     unsigned n_spare_pools;
     struct buf hbuf; /* encoded field blocks, header-block reassembly */
     struct h2_stream_table streams;
-    struct h2_sched sched;
+    struct http_sched sched;
     /* connection state */
     bool preface_done;   /* the 24-byte preface was read */
     bool settings_in;    /* the client's first SETTINGS arrived */

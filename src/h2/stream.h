@@ -9,7 +9,7 @@
 
 #include "core/buf.h"
 #include "core/pool.h"
-#include "h2/priority.h"
+#include "http/priority.h"
 #include "http/body.h"
 #include "http/request.h"
 #include "http/response.h"
@@ -26,7 +26,7 @@ enum h2_stream_state {
 struct h2_session;
 
 struct h2_stream {
-    struct h2_sched_node sched; /* first: the scheduler hands back nodes */
+    struct http_sched_node sched; /* first: the scheduler hands back nodes */
     uint32_t id;
     enum h2_stream_state state;
     struct h2_stream *hnext;       /* hash chain */

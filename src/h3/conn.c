@@ -98,6 +98,12 @@ static void stop_sending(void *ud, int64_t stream_id, uint64_t code)
     quic_stream_stop_sending(hc->qc, stream_id, code);
 }
 
+static void set_priority(void *ud, int64_t stream_id, struct http_priority prio)
+{
+    struct h3_conn *hc = ud;
+    quic_stream_set_priority(hc->qc, stream_id, prio.urgency, prio.incremental);
+}
+
 static const struct h3_session_callbacks session_callbacks = {
     .on_request = on_request,
     .on_stream_close = on_stream_close,
@@ -107,6 +113,7 @@ static const struct h3_session_callbacks session_callbacks = {
     .open_uni = open_uni,
     .reset_stream = reset_stream,
     .stop_sending = stop_sending,
+    .set_priority = set_priority,
 };
 
 /* ---- the connection ---- */

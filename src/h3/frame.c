@@ -54,7 +54,9 @@ bool h3_frame_type_is_known(uint64_t type)
     case H3_FRAME_SETTINGS:
     case H3_FRAME_PUSH_PROMISE:
     case H3_FRAME_GOAWAY:
-    case H3_FRAME_MAX_PUSH_ID: return true;
+    case H3_FRAME_MAX_PUSH_ID:
+    case H3_FRAME_PRIORITY_UPDATE_REQUEST:
+    case H3_FRAME_PRIORITY_UPDATE_PUSH: return true;
     default: return false;
     }
 }

@@ -19,6 +19,9 @@ enum h3_frame_type {
     H3_FRAME_PUSH_PROMISE = 0x05,
     H3_FRAME_GOAWAY = 0x07,
     H3_FRAME_MAX_PUSH_ID = 0x0d,
+    /* RFC 9218 §7.2: on the control stream only */
+    H3_FRAME_PRIORITY_UPDATE_REQUEST = 0xf0700,
+    H3_FRAME_PRIORITY_UPDATE_PUSH = 0xf0701,
 };
 
 /* §6.2 unidirectional stream types. */

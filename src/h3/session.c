@@ -13,6 +13,8 @@
 #define SECTION_SLACK(max) ((max) / 2 + 1024)
 /* Longest payload of the control frames that carry one varint. */
 #define ID_FRAME_MAX 8
+/* A PRIORITY_UPDATE: an id and a Priority field value (RFC 9218 §7.2); longer is refused. */
+#define PRIORITY_UPDATE_MAX 1024
 
 static void stream_close(struct h3_session *s, struct h3_stream *st);
 static void respond(struct h3_session *s, struct h3_stream *st);
@@ -161,6 +163,14 @@ static int on_field_discard(void *ctx, str_t name, str_t value, enum http_token 
     return 1;
 }
 
+/* Tells the transport a request stream's priority (RFC 9218 §4, §8). */
+static void apply_priority(struct h3_session *s, struct h3_stream *st, str_t value)
+{
+    struct http_priority prio = {HTTP_URGENCY_DEFAULT, false};
+    http_priority_parse(value, &prio);
+    if (s->cb->set_priority) s->cb->set_priority(s->ud, st->id, prio);
+}
+
 /* Decodes the HEADERS frame payload p (a header or trailer section). false when the stream
  * must wait for QPACK inserts or is gone. */
 static bool on_headers(struct h3_session *s, struct h3_stream *st, const uint8_t *p, size_t len)
@@ -197,6 +207,13 @@ static bool on_headers(struct h3_session *s, struct h3_stream *st, const uint8_t
     st->headers_in = true;
     if (st->reject_status) return true;
     if (!trailers) st->content_length = c.content_length;
+    if (!trailers && !st->prio_updated) {
+        for (size_t i = 0; i < st->req.headers.count; i++)
+            if (st->req.headers.items[i].token == HTTP_TOKEN_PRIORITY) {
+                apply_priority(s, st, st->req.headers.items[i].value);
+                break;
+            }
+    }
     if (!c.malformed && !trailers && r != QPACK_TOO_LARGE && !c.too_many) http_reqcheck_finish(&c);
     if (c.malformed) {
         /* §4.1.2: a malformed request is a stream error of type H3_MESSAGE_ERROR */
@@ -333,6 +350,31 @@ static void request_input(struct h3_session *s, struct h3_stream *st)
 
 /* ---- control and QPACK streams ---- */
 
+/* RFC 9218 §7.2: PRIORITY_UPDATE names a request stream (or a push) and carries a Priority
+ * field value, which replaces what the request's own field said. */
+static void on_priority_update(struct h3_session *s, uint64_t type, const uint8_t *p, size_t len)
+{
+    uint64_t id;
+    size_t n = h3_varint_decode(p, len, &id);
+    if (n == 0) {
+        conn_error(s, H3_FRAME_ERROR, "malformed PRIORITY_UPDATE");
+        return;
+    }
+    if (type == H3_FRAME_PRIORITY_UPDATE_PUSH) { /* we push nothing; the id must be allowed */
+        if (!s->has_max_push_id || id > s->peer_max_push_id)
+            conn_error(s, H3_ID_ERROR, "PRIORITY_UPDATE for a push beyond MAX_PUSH_ID");
+        return;
+    }
+    if ((id & 3) != 0) {
+        conn_error(s, H3_ID_ERROR, "PRIORITY_UPDATE for a stream that is not a request");
+        return;
+    }
+    struct h3_stream *st = stream_find(s, (int64_t)id);
+    if (!st || st->kind != H3_KIND_REQUEST) return; /* not open (yet) or gone: nothing to do */
+    st->prio_updated = true;
+    apply_priority(s, st, str_make((const char *)p + n, len - n));
+}
+
 static void on_control_frame(struct h3_session *s, uint64_t type, const uint8_t *p, size_t len)
 {
     if (!s->settings_in) {
@@ -355,6 +397,8 @@ static void on_control_frame(struct h3_session *s, uint64_t type, const uint8_t 
     uint64_t id;
     switch (type) {
     case H3_FRAME_SETTINGS: conn_error(s, H3_FRAME_UNEXPECTED, "second SETTINGS"); return;
+    case H3_FRAME_PRIORITY_UPDATE_REQUEST:
+    case H3_FRAME_PRIORITY_UPDATE_PUSH: on_priority_update(s, type, p, len); return;
     case H3_FRAME_CANCEL_PUSH:
     case H3_FRAME_GOAWAY:
     case H3_FRAME_MAX_PUSH_ID:
@@ -395,7 +439,10 @@ static void control_input(struct h3_session *s, struct h3_stream *st)
             size_t n = avail ? h3_frame_header_parse(p, avail, &hd) : 0;
             if (n == 0) break;
             bool known = h3_frame_type_is_known(hd.type) || h3_frame_type_is_h2_only(hd.type);
+            bool prio = hd.type == H3_FRAME_PRIORITY_UPDATE_REQUEST ||
+                        hd.type == H3_FRAME_PRIORITY_UPDATE_PUSH;
             if (known && (hd.type == H3_FRAME_SETTINGS ? hd.length > H3_SETTINGS_MAX_PAYLOAD
+                          : prio                       ? hd.length > PRIORITY_UPDATE_MAX
                                                        : hd.length > ID_FRAME_MAX)) {
                 conn_error(s, hd.type == H3_FRAME_SETTINGS ? H3_EXCESSIVE_LOAD : H3_FRAME_ERROR,
                            "control frame too long");

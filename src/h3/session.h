@@ -15,6 +15,7 @@
 #include "h3/frame.h"
 #include "h3/qpack.h"
 #include "h3/stream_ids.h"
+#include "http/priority.h"
 #include "http/body.h"
 #include "http/request.h"
 #include "http/response.h"
@@ -69,6 +70,7 @@ struct h3_stream {
     bool dispatched;            /* the request went to on_request */
     bool early;                 /* some of the request came in early data (0-RTT) */
     bool headers_out;           /* final response HEADERS queued */
+    bool prio_updated;          /* a PRIORITY_UPDATE came: it wins over the Priority field */
     struct body_reader body_rd; /* the response body copied into DATA frames */
     /* output: bytes for the transport to take, then FIN */
     struct buf out;
@@ -96,6 +98,9 @@ struct h3_session_callbacks {
     void (*reset_stream)(void *ud, int64_t stream_id, uint64_t code);
     /* Transport: STOP_SENDING on the peer's sending side of stream_id with an H3 error code. */
     void (*stop_sending)(void *ud, int64_t stream_id, uint64_t code);
+    /* Transport: the request stream's priority (RFC 9218), from its Priority field or a
+     * PRIORITY_UPDATE frame, for the order in which streams fill packets. May be NULL. */
+    void (*set_priority)(void *ud, int64_t stream_id, struct http_priority prio);
 };
 
 /* The limits a session runs with (from struct config). */

@@ -678,6 +678,15 @@ int quic_stream_reset(struct quic_conn *c, int64_t id, uint64_t app_error)
     return ngtcp2_conn_shutdown_stream_write(c->nc, id, app_error) == 0 ? 0 : -1;
 }
 
+void quic_stream_set_priority(struct quic_conn *c, int64_t stream_id, uint8_t urgency,
+                              bool incremental)
+{
+    struct quic_stream *st = quic_streams_find(&c->streams, stream_id);
+    if (st)
+        quic_streams_set_priority(&c->streams, st,
+                                  (struct http_priority){urgency > 7 ? 7 : urgency, incremental});
+}
+
 int quic_stream_stop_sending(struct quic_conn *c, int64_t id, uint64_t app_error)
 {
     return ngtcp2_conn_shutdown_stream_read(c->nc, id, app_error) == 0 ? 0 : -1;

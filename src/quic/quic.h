@@ -208,6 +208,10 @@ bool quic_conn_rx_early(const struct quic_conn *c);
  * stream). fin with len 0 just ends the stream. */
 ssize_t quic_stream_send(struct quic_conn *c, int64_t stream_id, const uint8_t *data, size_t len,
                          bool fin);
+/* The stream's priority (RFC 9218: urgency 0-7, incremental) for the order in which streams
+ * fill packets; unknown streams are ignored. */
+void quic_stream_set_priority(struct quic_conn *c, int64_t stream_id, uint8_t urgency,
+                              bool incremental);
 /* Bytes quic_stream_send would accept now (0 for an unknown stream). */
 size_t quic_stream_send_room(struct quic_conn *c, int64_t stream_id);
 /* Gives back flow-control credit for n bytes the application consumed after stream_data. */

@@ -1,4 +1,5 @@
 /* Per-stream send buffers (chunk lists) and a small hash table of streams by id. */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -73,6 +74,10 @@ struct quic_stream *quic_streams_add(struct quic_streams *t, int64_t id)
     if (t->count >= t->nbuckets && !grow(t)) return NULL;
     if (!(st = calloc(1, sizeof(*st)))) return NULL;
     st->id = id;
+    st->sched.id = id;
+    /* RFC 9218's default (u=3, not incremental) for requests; unidirectional streams (HTTP/3
+     * control and QPACK) go first, so that a large response never holds them back */
+    st->sched.prio.urgency = (id & 2) ? 0 : HTTP_URGENCY_DEFAULT;
     size_t j = bucket(t, id);
     st->hnext = t->buckets[j];
     t->buckets[j] = st;
@@ -94,50 +99,43 @@ void quic_streams_remove(struct quic_streams *t, int64_t id)
         }
 }
 
+static struct quic_stream *stream_of(struct http_sched_node *n)
+{
+    return n ? (struct quic_stream *)((char *)n - offsetof(struct quic_stream, sched)) : NULL;
+}
+
 struct quic_stream *quic_streams_first(const struct quic_streams *t)
 {
-    return t->qhead;
+    return stream_of(t->sched.head);
 }
 
 struct quic_stream *quic_streams_next(const struct quic_streams *t, const struct quic_stream *st)
 {
     (void)t;
-    return st->qnext;
+    return stream_of(st->sched.next);
 }
 
 void quic_streams_queue(struct quic_streams *t, struct quic_stream *st)
 {
-    if (st->queued || st->send_dropped || !quic_stream_has_pending(st)) return;
-    st->queued = true;
-    st->qnext = NULL;
-    st->qprev = t->qtail;
-    if (t->qtail)
-        t->qtail->qnext = st;
-    else
-        t->qhead = st;
-    t->qtail = st;
+    if (st->sched.queued || st->send_dropped || !quic_stream_has_pending(st)) return;
+    http_sched_add(&t->sched, &st->sched);
 }
 
 void quic_streams_unqueue(struct quic_streams *t, struct quic_stream *st)
 {
-    if (!st->queued) return;
-    if (st->qprev)
-        st->qprev->qnext = st->qnext;
-    else
-        t->qhead = st->qnext;
-    if (st->qnext)
-        st->qnext->qprev = st->qprev;
-    else
-        t->qtail = st->qprev;
-    st->qprev = st->qnext = NULL;
-    st->queued = false;
+    http_sched_remove(&t->sched, &st->sched);
 }
 
 void quic_streams_rotate(struct quic_streams *t, struct quic_stream *st)
 {
-    if (!st->queued || t->qtail == st) return;
-    quic_streams_unqueue(t, st);
-    quic_streams_queue(t, st);
+    http_sched_sent(&t->sched, &st->sched);
+}
+
+void quic_streams_set_priority(struct quic_streams *t, struct quic_stream *st,
+                               struct http_priority prio)
+{
+    st->sched.prio = prio;
+    http_sched_update(&t->sched, &st->sched);
 }
 
 void quic_streams_drop_send(struct quic_streams *t, struct quic_stream *st)

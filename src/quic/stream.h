@@ -10,6 +10,8 @@
 
 #include <ngtcp2/ngtcp2.h>
 
+#include "http/priority.h"
+
 #define QUIC_CHUNK 16384
 
 struct quic_chunk {
@@ -20,9 +22,9 @@ struct quic_chunk {
 
 struct quic_stream {
     int64_t id;
-    struct quic_stream *hnext;         /* hash bucket chain */
-    struct quic_stream *qprev, *qnext; /* send queue */
-    bool queued, fin, fin_sent, send_dropped;
+    struct quic_stream *hnext;    /* hash bucket chain */
+    struct http_sched_node sched; /* place in the send order (RFC 9218) while it has bytes */
+    bool fin, fin_sent, send_dropped;
     struct quic_chunk *head, *tail, *send; /* send: chunk holding sent_off */
     uint64_t head_base, send_base;         /* stream offsets of head->data, send->data */
     uint64_t acked_off, sent_off, end_off;
@@ -31,7 +33,7 @@ struct quic_stream {
 struct quic_streams {
     struct quic_stream **buckets;
     size_t nbuckets, count;
-    struct quic_stream *qhead, *qtail; /* streams with something to send */
+    struct http_sched sched; /* streams with something to send, in sending order */
 };
 
 void quic_streams_init(struct quic_streams *t);
@@ -41,12 +43,17 @@ void quic_streams_free(struct quic_streams *t);
 struct quic_stream *quic_streams_add(struct quic_streams *t, int64_t id);
 struct quic_stream *quic_streams_find(const struct quic_streams *t, int64_t id);
 void quic_streams_remove(struct quic_streams *t, int64_t id);
-/* Send queue: first stream, the one after st, add (if pending), remove, move to the tail. */
+/* Send queue, in RFC 9218 order (urgency, then non-incremental streams one after another,
+ * then incremental ones in turn): first stream, the one after st, add (if pending), remove,
+ * and "st sent a packet" (an incremental stream goes to the back of its round). */
 struct quic_stream *quic_streams_first(const struct quic_streams *t);
 struct quic_stream *quic_streams_next(const struct quic_streams *t, const struct quic_stream *st);
 void quic_streams_queue(struct quic_streams *t, struct quic_stream *st);
 void quic_streams_unqueue(struct quic_streams *t, struct quic_stream *st);
 void quic_streams_rotate(struct quic_streams *t, struct quic_stream *st);
+/* Sets st's priority and moves it to its place. */
+void quic_streams_set_priority(struct quic_streams *t, struct quic_stream *st,
+                               struct http_priority prio);
 /* The stream will send nothing more (reset, stop sending): unqueue it for good. */
 void quic_streams_drop_send(struct quic_streams *t, struct quic_stream *st);
 

@@ -68,10 +68,23 @@ static void on_stop(void *ud, int64_t id, uint64_t code)
     if (n_stops < 64) stops[n_stops++] = (struct event){id, code};
 }
 
+static struct {
+    int64_t id;
+    struct http_priority prio;
+} prios[16];
+static int n_prios;
+
+static void on_priority(void *ud, int64_t id, struct http_priority prio)
+{
+    (void)ud;
+    if (n_prios < 16) prios[n_prios].id = id, prios[n_prios++].prio = prio;
+}
+
 static const struct h3_session_callbacks cbs = {.on_request = on_request,
                                                 .on_stream_close = on_close,
                                                 .reset_stream = on_reset,
-                                                .stop_sending = on_stop};
+                                                .stop_sending = on_stop,
+                                                .set_priority = on_priority};
 
 /* Output the session produced, per stream id (ids below 64). */
 static struct buf outs[64];
@@ -461,6 +474,43 @@ static uint64_t conn_err(bool with_control, int64_t id, const char *p, size_t le
     return code;
 }
 
+/* RFC 9218: the Priority field of a request, then PRIORITY_UPDATE frames on the control
+ * stream (which win over the field), reach the transport; misuse is a connection error. */
+static void test_priorities(void)
+{
+    struct h3_session *s = mk();
+    n_prios = 0;
+    control(s);
+    const char *const urgent[] = {":method", "GET", ":scheme",  "https",  ":authority", "a",
+                                  ":path",   "/",   "priority", "u=1, i", NULL};
+    CHECK_INT(send_get(s, 0, urgent, false), 0);
+    CHECK_INT(n_prios, 1);
+    CHECK(prios[0].id == 0 && prios[0].prio.urgency == 1 && prios[0].prio.incremental);
+    /* PRIORITY_UPDATE (type 0xf0700: varint 0x80 0x0f 0x07 0x00) for stream 0: u=6 */
+    CHECK_INT(recv(s, 2, "\x80\x0f\x07\x00\x04\x00u=6", 9, false), 0);
+    CHECK_INT(n_prios, 2);
+    CHECK(prios[1].id == 0 && prios[1].prio.urgency == 6 && !prios[1].prio.incremental);
+    /* for a stream not open: nothing; for a push with no MAX_PUSH_ID: H3_ID_ERROR */
+    CHECK_INT(recv(s, 2, "\x80\x0f\x07\x00\x05\x40\x40u=0", 10, false), 0);
+    CHECK_INT(n_prios, 2);
+    CHECK(h3_session_error_code(s) == UINT64_MAX);
+    h3_session_free(s);
+    /* a request without a Priority field: nothing to tell (the transport keeps the default) */
+    s = mk();
+    n_prios = 0;
+    control(s);
+    CHECK_INT(send_get(s, 0, NULL, false), 0);
+    CHECK_INT(n_prios, 0);
+    h3_session_free(s);
+    /* errors: an id that is not a request stream, a push beyond MAX_PUSH_ID, the frame on a
+     * request stream, a malformed or oversized frame */
+    CHECK_INT(conn_err(true, 2, "\x80\x0f\x07\x00\x02\x02x", 7, false), H3_ID_ERROR);
+    CHECK_INT(conn_err(true, 2, "\x80\x0f\x07\x01\x01\x05", 6, false), H3_ID_ERROR);
+    CHECK_INT(conn_err(true, 0, "\x80\x0f\x07\x00\x01\x00", 6, false), H3_FRAME_UNEXPECTED);
+    CHECK_INT(conn_err(true, 2, "\x80\x0f\x07\x00\x00", 5, false), H3_FRAME_ERROR);
+    CHECK_INT(conn_err(true, 2, "\x80\x0f\x07\x00\x48\x00", 6, false), H3_FRAME_ERROR);
+}
+
 static void test_conn_errors(void)
 {
     /* control stream (§6.2.1, §7.2.4) */
@@ -710,6 +760,7 @@ int main(void)
     test_early_data();
     test_stream_errors();
     test_out_of_order();
+    test_priorities();
     test_conn_errors();
     test_goaway();
     test_header_deadline();

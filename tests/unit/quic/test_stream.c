@@ -99,6 +99,12 @@ static void test_table_and_queue(void)
     quic_streams_queue(&t, b);
     quic_streams_queue(&t, a);
     CHECK(quic_streams_first(&t) == a && quic_streams_next(&t, a) == b);
+    /* RFC 9218's default is not incremental: a stream that sent keeps its turn... */
+    quic_streams_rotate(&t, a);
+    CHECK(quic_streams_first(&t) == a && quic_streams_next(&t, a) == b);
+    /* ...incremental ones take turns */
+    quic_streams_set_priority(&t, a, (struct http_priority){3, true});
+    quic_streams_set_priority(&t, b, (struct http_priority){3, true});
     quic_streams_rotate(&t, a);
     CHECK(quic_streams_first(&t) == b && quic_streams_next(&t, b) == a);
     quic_streams_drop_send(&t, b);
@@ -111,6 +117,60 @@ static void test_table_and_queue(void)
     quic_streams_free(&t);
 }
 
+/* The send queue in RFC 9218 order: our unidirectional streams first, then by urgency; at one
+ * urgency non-incremental streams one after another by id, incremental ones taking turns; a
+ * priority change moves a queued stream. */
+static int64_t order[8];
+
+static int snapshot(struct quic_streams *t)
+{
+    int n = 0;
+    for (struct quic_stream *st = quic_streams_first(t); st && n < 8; st = quic_streams_next(t, st))
+        order[n++] = st->id;
+    return n;
+}
+
+static struct quic_stream *with_bytes(struct quic_streams *t, int64_t id)
+{
+    struct quic_stream *st = quic_streams_add(t, id);
+    quic_stream_append(st, (const uint8_t *)"data", 4);
+    quic_streams_queue(t, st);
+    return st;
+}
+
+static void test_priority_order(void)
+{
+    struct quic_streams t;
+    quic_streams_init(&t);
+    struct quic_stream *s8 = with_bytes(&t, 8);
+    struct quic_stream *s0 = with_bytes(&t, 0);
+    with_bytes(&t, 4);
+    with_bytes(&t, 3); /* our control stream */
+    CHECK_INT(snapshot(&t), 4);
+    CHECK(order[0] == 3 && order[1] == 0 && order[2] == 4 && order[3] == 8);
+    /* stream 8 becomes urgent: it goes before the requests of the default urgency */
+    quic_streams_set_priority(&t, s8, (struct http_priority){1, false});
+    snapshot(&t);
+    CHECK(order[0] == 3 && order[1] == 8 && order[2] == 0 && order[3] == 4);
+    /* 0 and 4 incremental at urgency 3: they take turns as packets are sent */
+    quic_streams_set_priority(&t, s0, (struct http_priority){3, true});
+    quic_streams_set_priority(&t, quic_streams_find(&t, 4), (struct http_priority){3, true});
+    snapshot(&t);
+    CHECK(order[2] == 0 && order[3] == 4);
+    quic_streams_rotate(&t, s0);
+    snapshot(&t);
+    CHECK(order[2] == 4 && order[3] == 0);
+    /* a non-incremental stream keeps its place while it sends */
+    quic_streams_rotate(&t, s8);
+    snapshot(&t);
+    CHECK(order[1] == 8);
+    /* unqueued and removed streams leave the order */
+    quic_streams_unqueue(&t, s8);
+    quic_streams_remove(&t, 3);
+    CHECK_INT(snapshot(&t), 2);
+    quic_streams_free(&t);
+}
+
 int main(void)
 {
     for (size_t i = 0; i < sizeof(src); i++)
@@ -118,5 +178,6 @@ int main(void)
     test_buffer();
     test_small_writes_free();
     test_table_and_queue();
+    test_priority_order();
     return check_done("quic/stream");
 }

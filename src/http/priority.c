@@ -1,4 +1,4 @@
-#include "h2/priority.h"
+#include "http/priority.h"
 
 #include <stddef.h>
 
@@ -10,7 +10,7 @@ static size_t skip_ows(str_t v, size_t i)
     return i;
 }
 
-void h2_priority_parse(str_t v, struct h2_priority *p)
+void http_priority_parse(str_t v, struct http_priority *p)
 {
     size_t i = skip_ows(v, 0);
     while (i < v.len) {
@@ -45,7 +45,7 @@ void h2_priority_parse(str_t v, struct h2_priority *p)
 }
 
 /* True when a should send before b. */
-static bool before(const struct h2_sched_node *a, const struct h2_sched_node *b)
+static bool before(const struct http_sched_node *a, const struct http_sched_node *b)
 {
     if (a->prio.urgency != b->prio.urgency) return a->prio.urgency < b->prio.urgency;
     if (a->prio.incremental != b->prio.incremental) return !a->prio.incremental;
@@ -53,7 +53,7 @@ static bool before(const struct h2_sched_node *a, const struct h2_sched_node *b)
     return a->id < b->id;
 }
 
-static void unlink_node(struct h2_sched *s, struct h2_sched_node *n)
+static void unlink_node(struct http_sched *s, struct http_sched_node *n)
 {
     if (n->prev)
         n->prev->next = n->next;
@@ -68,9 +68,9 @@ static void unlink_node(struct h2_sched *s, struct h2_sched_node *n)
 
 /* Inserts n at its place in the order; new and re-queued streams usually belong at the end,
  * so the search starts there. */
-static void insert_sorted(struct h2_sched *s, struct h2_sched_node *n)
+static void insert_sorted(struct http_sched *s, struct http_sched_node *n)
 {
-    struct h2_sched_node *p = s->tail;
+    struct http_sched_node *p = s->tail;
     while (p && before(n, p))
         p = p->prev;
     n->prev = p;
@@ -85,7 +85,7 @@ static void insert_sorted(struct h2_sched *s, struct h2_sched_node *n)
         s->head = n;
 }
 
-void h2_sched_add(struct h2_sched *s, struct h2_sched_node *n)
+void http_sched_add(struct http_sched *s, struct http_sched_node *n)
 {
     if (n->queued) return;
     n->queued = true;
@@ -94,7 +94,7 @@ void h2_sched_add(struct h2_sched *s, struct h2_sched_node *n)
     s->count++;
 }
 
-void h2_sched_remove(struct h2_sched *s, struct h2_sched_node *n)
+void http_sched_remove(struct http_sched *s, struct http_sched_node *n)
 {
     if (!n->queued) return;
     unlink_node(s, n);
@@ -102,24 +102,24 @@ void h2_sched_remove(struct h2_sched *s, struct h2_sched_node *n)
     s->count--;
 }
 
-void h2_sched_update(struct h2_sched *s, struct h2_sched_node *n)
+void http_sched_update(struct http_sched *s, struct http_sched_node *n)
 {
     if (!n->queued) return;
     unlink_node(s, n);
     insert_sorted(s, n);
 }
 
-struct h2_sched_node *h2_sched_pick(struct h2_sched *s,
-                                    bool (*ready)(struct h2_sched_node *, void *), void *ctx)
+struct http_sched_node *http_sched_pick(struct http_sched *s,
+                                        bool (*ready)(struct http_sched_node *, void *), void *ctx)
 {
-    for (struct h2_sched_node *n = s->head; n; n = n->next)
+    for (struct http_sched_node *n = s->head; n; n = n->next)
         if (ready(n, ctx)) return n;
     return NULL;
 }
 
-void h2_sched_sent(struct h2_sched *s, struct h2_sched_node *n)
+void http_sched_sent(struct http_sched *s, struct http_sched_node *n)
 {
     if (!n->prio.incremental) return;
     n->seq = ++s->seq;
-    if (n->queued) h2_sched_update(s, n);
+    if (n->queued) http_sched_update(s, n);
 }

@@ -5,31 +5,31 @@
 #include <string.h>
 
 #include "check.h"
-#include "h2/priority.h"
+#include "http/priority.h"
 
 static void test_parse(void)
 {
-    struct h2_priority p = {H2_URGENCY_DEFAULT, false};
-    h2_priority_parse(STR_LIT("u=1, i"), &p);
+    struct http_priority p = {HTTP_URGENCY_DEFAULT, false};
+    http_priority_parse(STR_LIT("u=1, i"), &p);
     CHECK_INT(p.urgency, 1);
     CHECK(p.incremental);
-    h2_priority_parse(STR_LIT("u=9, i=?0"), &p); /* out of range: ignored */
+    http_priority_parse(STR_LIT("u=9, i=?0"), &p); /* out of range: ignored */
     CHECK_INT(p.urgency, 1);
     CHECK(!p.incremental);
 }
 
 #define N 24
 
-static struct h2_sched_node nodes[N];
+static struct http_sched_node nodes[N];
 static bool stalled[N];
 
-static bool ready(struct h2_sched_node *n, void *ctx)
+static bool ready(struct http_sched_node *n, void *ctx)
 {
     (void)ctx;
     return !stalled[n - nodes];
 }
 
-static bool before(const struct h2_sched_node *a, const struct h2_sched_node *b)
+static bool before(const struct http_sched_node *a, const struct http_sched_node *b)
 {
     if (a->prio.urgency != b->prio.urgency) return a->prio.urgency < b->prio.urgency;
     if (a->prio.incremental != b->prio.incremental) return !a->prio.incremental;
@@ -37,9 +37,9 @@ static bool before(const struct h2_sched_node *a, const struct h2_sched_node *b)
     return a->id < b->id;
 }
 
-static struct h2_sched_node *reference_pick(void)
+static struct http_sched_node *reference_pick(void)
 {
-    struct h2_sched_node *best = NULL;
+    struct http_sched_node *best = NULL;
     for (int i = 0; i < N; i++)
         if (nodes[i].queued && !stalled[i] && (!best || before(&nodes[i], best))) best = &nodes[i];
     return best;
@@ -47,7 +47,7 @@ static struct h2_sched_node *reference_pick(void)
 
 static void test_scheduler(void)
 {
-    struct h2_sched s;
+    struct http_sched s;
     memset(&s, 0, sizeof(s));
     srand(7);
     for (int i = 0; i < N; i++) {
@@ -58,23 +58,23 @@ static void test_scheduler(void)
     for (int step = 0; step < 20000; step++) {
         int i = rand() % N;
         switch (rand() % 6) {
-        case 0: h2_sched_add(&s, &nodes[i]); break;
-        case 1: h2_sched_remove(&s, &nodes[i]); break;
+        case 0: http_sched_add(&s, &nodes[i]); break;
+        case 1: http_sched_remove(&s, &nodes[i]); break;
         case 2:
             nodes[i].prio.urgency = (uint8_t)(rand() % 8);
             nodes[i].prio.incremental = rand() % 2;
-            h2_sched_update(&s, &nodes[i]);
+            http_sched_update(&s, &nodes[i]);
             break;
         case 3: stalled[i] = !stalled[i]; break;
         default: {
-            struct h2_sched_node *n = h2_sched_pick(&s, ready, NULL);
+            struct http_sched_node *n = http_sched_pick(&s, ready, NULL);
             CHECK(n == reference_pick());
-            if (n) h2_sched_sent(&s, n);
+            if (n) http_sched_sent(&s, n);
             break;
         }
         }
         uint32_t count = 0;
-        for (struct h2_sched_node *n = s.head; n; n = n->next)
+        for (struct http_sched_node *n = s.head; n; n = n->next)
             count++;
         CHECK_INT(count, s.count);
     }
@@ -84,5 +84,5 @@ int main(void)
 {
     test_parse();
     test_scheduler();
-    return check_done("h2/priority");
+    return check_done("http/priority");
 }
