@@ -12,18 +12,6 @@
 
 #define READ_SIZE 65536
 
-static int fail(struct client_error *e, enum client_status st, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int fail(struct client_error *e, enum client_status st, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
-    va_end(ap);
-    e->status = st;
-    return -1;
-}
-
 static bool has_header(const struct client_request *rq, const char *name)
 {
     size_t n = strlen(name);
@@ -67,8 +55,8 @@ static int send_body(struct transport_conn *c, const struct client_request *rq,
         ssize_t n =
             read(rq->body_fd, chunk, left < (int64_t)sizeof(chunk) ? (size_t)left : sizeof(chunk));
         if (n <= 0)
-            return fail(e, CLIENT_SEND, "reading the request body: %s",
-                        n ? strerror(errno) : "file shrank");
+            return client_fail(e, CLIENT_SEND, "reading the request body: %s",
+                               n ? strerror(errno) : "file shrank");
         if (transport_write(c, chunk, (size_t)n, e) < 0) return -1;
         left -= n;
     }
@@ -78,7 +66,7 @@ static int send_body(struct transport_conn *c, const struct client_request *rq,
 /* Reads more bytes into in (up to its room); -1 with *e, 0 at the end of the stream. */
 static ssize_t fill(struct transport_conn *c, struct buf *in, size_t want, struct client_error *e)
 {
-    if (buf_reserve(in, want) < 0) return fail(e, CLIENT_RECV, "out of memory");
+    if (buf_reserve(in, want) < 0) return client_fail(e, CLIENT_RECV, "out of memory");
     ssize_t n = transport_read(c, buf_tail(in), want, e);
     if (n > 0) buf_commit(in, (size_t)n);
     return n;
@@ -102,19 +90,20 @@ static int read_head(struct transport_conn *c, struct buf *in, const struct clie
             if (n < 0) return -1;
             if (!rs->t_first_byte) rs->t_first_byte = client_now_us();
             if (n == 0)
-                return fail(e, buf_size(in) ? CLIENT_WEIRD_REPLY : CLIENT_RECV,
-                            buf_size(in) ? "the server closed inside the response head"
-                                         : "empty reply from server");
+                return client_fail(e, buf_size(in) ? CLIENT_WEIRD_REPLY : CLIENT_RECV,
+                                   buf_size(in) ? "the server closed inside the response head"
+                                                : "empty reply from server");
         }
-        if (rc < 0) return fail(e, CLIENT_WEIRD_REPLY, "bad response from server: %s", err.reason);
+        if (rc < 0)
+            return client_fail(e, CLIENT_WEIRD_REPLY, "bad response from server: %s", err.reason);
         bool interim = rs->head.status < 200 && rs->head.status != 101;
         if (interim && sinks->head &&
             sinks->head(sinks->ctx, rs, buf_ptr(in), (size_t)rc, true) < 0)
-            return fail(e, CLIENT_WRITE, "failed writing the response head");
+            return client_fail(e, CLIENT_WRITE, "failed writing the response head");
         if (!interim) {
             buf_clear(&rs->raw);
             if (buf_append(&rs->raw, buf_ptr(in), (size_t)rc) < 0)
-                return fail(e, CLIENT_RECV, "out of memory");
+                return client_fail(e, CLIENT_RECV, "out of memory");
             /* the fields point into in: re-point them into raw, which stays */
             ptrdiff_t shift = buf_ptr(&rs->raw) - buf_ptr(in);
             for (size_t i = 0; i < rs->head.n_fields; i++) {
@@ -126,7 +115,7 @@ static int read_head(struct transport_conn *c, struct buf *in, const struct clie
             (void)rq;
             if (sinks->head &&
                 sinks->head(sinks->ctx, rs, buf_ptr(&rs->raw), buf_size(&rs->raw), false) < 0)
-                return fail(e, CLIENT_WRITE, "failed writing the response head");
+                return client_fail(e, CLIENT_WRITE, "failed writing the response head");
             return 0;
         }
         buf_consume(in, (size_t)rc); /* 100 Continue, 103 Early Hints: the final one follows */
@@ -139,7 +128,7 @@ static int deliver(const struct client_sinks *sinks, struct client_response *rs,
     if (!n) return 0;
     rs->body_bytes += (int64_t)n;
     if (sinks->body && sinks->body(sinks->ctx, p, n) < 0)
-        return fail(e, CLIENT_WRITE, "failed writing the body");
+        return client_fail(e, CLIENT_WRITE, "failed writing the body");
     return 0;
 }
 
@@ -163,7 +152,7 @@ static int read_body(struct transport_conn *c, struct buf *in, enum h1_body_kind
             size_t used = 0, out = 0;
             enum h1_chunked_result r = h1_chunked_decode(&dec, p, n, &used, p, &out);
             if (r == H1_CHUNKED_ERROR)
-                return fail(e, CLIENT_RECV, "bad chunked encoding: %s", dec.error);
+                return client_fail(e, CLIENT_RECV, "bad chunked encoding: %s", dec.error);
             if (deliver(sinks, rs, p, out, e) < 0) return -1;
             buf_consume(in, used);
             if (r == H1_CHUNKED_DONE) return 0;
@@ -177,9 +166,9 @@ static int read_body(struct transport_conn *c, struct buf *in, enum h1_body_kind
         if (got == 0) {
             if (kind == H1_BODY_CLOSE) return 0;
             if (kind == H1_BODY_LENGTH)
-                return fail(e, CLIENT_PARTIAL, "transfer closed with %lld bytes remaining",
-                            (long long)left);
-            return fail(e, CLIENT_PARTIAL, "transfer closed inside the chunked body");
+                return client_fail(e, CLIENT_PARTIAL, "transfer closed with %lld bytes remaining",
+                                   (long long)left);
+            return client_fail(e, CLIENT_PARTIAL, "transfer closed inside the chunked body");
         }
     }
 }
@@ -191,7 +180,7 @@ int h1_client_exchange(struct transport_conn *c, const struct client_request *rq
     struct buf out = {0}, in = {0};
     int rc = -1;
     if (build_head(rq, &out) < 0) {
-        fail(e, CLIENT_SEND, "out of memory");
+        client_fail(e, CLIENT_SEND, "out of memory");
         goto done;
     }
     if (sinks->request_head) sinks->request_head(sinks->ctx, buf_ptr(&out), buf_size(&out));

@@ -22,9 +22,7 @@ int64_t client_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int fail(struct client_error *e, enum client_status st, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int fail(struct client_error *e, enum client_status st, const char *fmt, ...)
+int client_fail(struct client_error *e, enum client_status st, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -63,24 +61,24 @@ static int connect_one(struct transport_conn *c, const struct addrinfo *ai, int6
                        struct client_error *e)
 {
     int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) return fail(e, CLIENT_CONNECT, "socket: %s", strerror(errno));
+    if (fd < 0) return client_fail(e, CLIENT_CONNECT, "socket: %s", strerror(errno));
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0 && errno != EINPROGRESS) {
         int err = errno;
         close(fd);
-        return fail(e, CLIENT_CONNECT, "connect to %s failed: %s", c->peer, strerror(err));
+        return client_fail(e, CLIENT_CONNECT, "connect to %s failed: %s", c->peer, strerror(err));
     }
     if (!wait_fd(fd, POLLOUT, deadline)) {
         close(fd);
-        return fail(e, CLIENT_TIMEOUT, "connect to %s timed out", c->peer);
+        return client_fail(e, CLIENT_TIMEOUT, "connect to %s timed out", c->peer);
     }
     int soerr = 0;
     socklen_t sl = sizeof(soerr);
     getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
     if (soerr) {
         close(fd);
-        return fail(e, CLIENT_CONNECT, "connect to %s failed: %s", c->peer, strerror(soerr));
+        return client_fail(e, CLIENT_CONNECT, "connect to %s failed: %s", c->peer, strerror(soerr));
     }
     c->fd = fd;
     return 0;
@@ -90,19 +88,19 @@ static int tls_handshake(struct transport_conn *c, const struct url *u, struct t
                          struct client_error *e)
 {
     c->tls = tls_conn_new_client(tls, c->fd, u->host);
-    if (!c->tls) return fail(e, CLIENT_TLS, "out of memory for TLS");
+    if (!c->tls) return client_fail(e, CLIENT_TLS, "out of memory for TLS");
     for (;;) {
         int r = tls_conn_handshake(c->tls);
         if (r == 1) break;
         if (r < 0) {
             const char *why = tls_conn_error(c->tls);
             if (tls_conn_verify_failed(c->tls))
-                return fail(e, CLIENT_CERT, "SSL certificate problem: %s", why ? why : "?");
-            return fail(e, CLIENT_TLS, "TLS handshake with %s failed: %s", c->peer,
-                        why ? why : "?");
+                return client_fail(e, CLIENT_CERT, "SSL certificate problem: %s", why ? why : "?");
+            return client_fail(e, CLIENT_TLS, "TLS handshake with %s failed: %s", c->peer,
+                               why ? why : "?");
         }
         if (!wait_fd(c->fd, tls_conn_want_write(c->tls) ? POLLOUT : POLLIN, c->deadline_ms))
-            return fail(e, CLIENT_TIMEOUT, "TLS handshake with %s timed out", c->peer);
+            return client_fail(e, CLIENT_TIMEOUT, "TLS handshake with %s timed out", c->peer);
     }
     c->t_tls_done = client_now_us();
     return 0;
@@ -128,7 +126,7 @@ int transport_open(struct transport_conn *c, const struct url *u, struct tls_cli
     snprintf(port, sizeof(port), "%u", u->port);
     struct addrinfo *res = NULL;
     int rc = getaddrinfo(u->host, port, &hints, &res);
-    if (rc != 0) return fail(e, CLIENT_RESOLVE, "could not resolve host: %s", u->host);
+    if (rc != 0) return client_fail(e, CLIENT_RESOLVE, "could not resolve host: %s", u->host);
     int64_t deadline =
         sooner(c->deadline_ms, connect_timeout_ms ? client_now_ms() + connect_timeout_ms : 0);
     rc = -1;
@@ -144,7 +142,7 @@ int transport_open(struct transport_conn *c, const struct url *u, struct tls_cli
     if (rc < 0) return -1;
     c->t_connected = c->t_tls_done = client_now_us();
     if (u->https) {
-        if (!tls) return fail(e, CLIENT_TLS, "no TLS context");
+        if (!tls) return client_fail(e, CLIENT_TLS, "no TLS context");
         if (tls_handshake(c, u, tls, e) < 0) {
             transport_close(c);
             return -1;
@@ -163,12 +161,12 @@ ssize_t transport_read(struct transport_conn *c, void *buf, size_t len, struct c
         }
         if (errno == EINTR) continue;
         if (errno != EAGAIN) {
-            fail(e, CLIENT_RECV, "receiving from %s failed: %s", c->peer, strerror(errno));
+            client_fail(e, CLIENT_RECV, "receiving from %s failed: %s", c->peer, strerror(errno));
             return -1;
         }
         short ev = c->tls && tls_conn_want_write(c->tls) ? POLLOUT : POLLIN;
         if (!wait_fd(c->fd, ev, c->deadline_ms)) {
-            fail(e, CLIENT_TIMEOUT, "operation timed out receiving from %s", c->peer);
+            client_fail(e, CLIENT_TIMEOUT, "operation timed out receiving from %s", c->peer);
             return -1;
         }
     }
@@ -186,10 +184,11 @@ int transport_write(struct transport_conn *c, const void *buf, size_t len, struc
         }
         if (n < 0 && errno == EINTR) continue;
         if (n < 0 && errno != EAGAIN)
-            return fail(e, CLIENT_SEND, "sending to %s failed: %s", c->peer, strerror(errno));
+            return client_fail(e, CLIENT_SEND, "sending to %s failed: %s", c->peer,
+                               strerror(errno));
         short ev = !c->tls || tls_conn_want_write(c->tls) ? POLLOUT : POLLIN;
         if (!wait_fd(c->fd, ev, c->deadline_ms))
-            return fail(e, CLIENT_TIMEOUT, "operation timed out sending to %s", c->peer);
+            return client_fail(e, CLIENT_TIMEOUT, "operation timed out sending to %s", c->peer);
     }
     return 0;
 }

@@ -35,6 +35,10 @@ struct client_error {
     char msg[256];
 };
 
+/* Fills *e (status and a printf-style message); returns -1. */
+int client_fail(struct client_error *e, enum client_status st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 struct tls_client;
 struct tls_conn;
 

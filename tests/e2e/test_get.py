@@ -189,16 +189,21 @@ class Hostile:
                 if not chunk:
                     return
                 data += chunk
-            if callable(self.reply):
-                self.reply(c)
+            reply = self.answer(data.decode(errors="replace"))
+            if callable(reply):
+                reply(c)
             else:
-                c.sendall(self.reply)
+                c.sendall(reply)
                 c.shutdown(socket.SHUT_WR)
                 c.recv(1)
         except OSError:
             pass
         finally:
             c.close()
+
+    def answer(self, head):
+        """The reply to a request head: bytes, or a callable that talks to the socket."""
+        return self.reply
 
     def url(self, path="/"):
         return f"http://127.0.0.1:{self.port}{path}"
@@ -269,43 +274,27 @@ def auth_server(alg):
         return hashlib.new(name, x.encode()).hexdigest()
 
     class Auth(Hostile):
-        def serve(self, c):
-            try:
-                data = b""
-                while b"\r\n\r\n" not in data:
-                    chunk = c.recv(4096)
-                    if not chunk:
-                        return
-                    data += chunk
-                head = data.decode()
-                line = head.split("\r\n")[0]
-                method, target = line.split(" ")[:2]
-                auth = next((ln.split(":", 1)[1].strip() for ln in head.split("\r\n")
-                             if ln.lower().startswith("authorization:")), "")
-                ok = False
-                if not alg:
-                    ok = auth == "Basic " + base64.b64encode(b"u:p w").decode()
-                elif auth.startswith("Digest "):
-                    kv = {k: a or b for k, a, b in
-                          re.findall(r'(\w+)=(?:"([^"]*)"|([^,\s]+))', auth[7:])}
-                    ha1 = h(f"u:realm@test:p w")
-                    ha2 = h(f"{method}:{target}")
-                    want = h(f"{ha1}:abc123:{kv.get('nc')}:{kv.get('cnonce')}:auth:{ha2}")
-                    ok = (kv.get("response") == want and kv.get("uri") == target and
-                          kv.get("username") == "u" and kv.get("opaque") == "op")
-                if ok:
-                    c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\nwelcome")
-                else:
-                    chal = (f'Digest realm="realm@test", qop="auth", algorithm={alg}, '
-                            f'nonce="abc123", opaque="op"' if alg else 'Basic realm="x"')
-                    c.sendall(b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: " +
-                              chal.encode() + b"\r\nContent-Length: 4\r\n\r\nnope")
-                c.shutdown(socket.SHUT_WR)
-                c.recv(1)
-            except OSError:
-                pass
-            finally:
-                c.close()
+        def answer(self, head):
+            method, target = head.split("\r\n")[0].split(" ")[:2]
+            auth = next((ln.split(":", 1)[1].strip() for ln in head.split("\r\n")
+                         if ln.lower().startswith("authorization:")), "")
+            ok = False
+            if not alg:
+                ok = auth == "Basic " + base64.b64encode(b"u:p w").decode()
+            elif auth.startswith("Digest "):
+                kv = {k: a or b for k, a, b in
+                      re.findall(r'(\w+)=(?:"([^"]*)"|([^,\s]+))', auth[7:])}
+                ha1 = h("u:realm@test:p w")
+                ha2 = h(f"{method}:{target}")
+                want = h(f"{ha1}:abc123:{kv.get('nc')}:{kv.get('cnonce')}:auth:{ha2}")
+                ok = (kv.get("response") == want and kv.get("uri") == target and
+                      kv.get("username") == "u" and kv.get("opaque") == "op")
+            if ok:
+                return b"HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\nwelcome"
+            chal = (f'Digest realm="realm@test", qop="auth", algorithm={alg}, '
+                    f'nonce="abc123", opaque="op"' if alg else 'Basic realm="x"')
+            return (b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: " + chal.encode() +
+                    b"\r\nContent-Length: 4\r\n\r\nnope")
     return Auth(None)
 
 
