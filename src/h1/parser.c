@@ -672,7 +672,8 @@ int h1_parse_response_head(struct h1_parser *p, const char *buf, size_t len,
                            struct h1_error *err)
 {
     if (!p->fields_start) {
-        const char *lf = memchr(buf + p->scanned, '\n', len - p->scanned);
+        /* nothing new (also an empty, possibly NULL, buffer): memchr must not see it */
+        const char *lf = len > p->scanned ? memchr(buf + p->scanned, '\n', len - p->scanned) : NULL;
         size_t line_end = lf ? (size_t)(lf - buf) : len;
         if (line_end > o->max_request_line + 1 || line_end + 1 > o->max_head_size)
             return fail(err, 502, "status line too long");

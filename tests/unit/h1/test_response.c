@@ -49,6 +49,10 @@ int main(void)
     CHECK_INT(rc, (int)strlen(ok) - 5);
     CHECK_INT(head.content_length, 5);
 
+    /* nothing yet (an empty buffer may be NULL) */
+    struct h1_parser p0 = {0};
+    CHECK_INT(h1_parse_response_head(&p0, NULL, 0, &opts, &head, &err), 0);
+
     /* no reason phrase, with and without the SP; 1xx, 204, 304 have no body */
     CHECK(parse("HTTP/1.1 204 \r\n\r\n") > 0 && head.reason.len == 0);
     CHECK_INT(h1_response_body(&head, false, false), H1_BODY_NONE);
