@@ -45,7 +45,8 @@ struct lconn {
     int ring;                                /* index of the oldest */
     bool first_byte;                         /* of the response being read */
     bool close_after;                        /* the response ends the connection */
-    bool dead; /* its first connect failed before any connection worked: not retried */
+    bool dead;  /* its first connect failed before any connection worked: not retried */
+    bool fresh; /* opened, no request started on it yet (counted in t->opening) */
     int64_t t_open, last_io;
 };
 
@@ -63,7 +64,8 @@ struct lthread {
     double rate;    /* per second, this thread's share; 0: closed loop */
     int64_t t0, end;
     struct timer tick;
-    bool over; /* no new requests */
+    bool over;        /* no new requests */
+    uint64_t opening; /* connections opened that have not started a request yet */
     struct load_result r;
 };
 
@@ -92,8 +94,17 @@ static bool may_start(struct lthread *t, int64_t now, int64_t *due)
     return true;
 }
 
+/* The connection started a request or closed: it no longer holds one of the requests left. */
+static void unfresh(struct lconn *c)
+{
+    if (!c->fresh) return;
+    c->fresh = false;
+    c->t->opening--;
+}
+
 static void conn_close(struct lconn *c)
 {
+    unfresh(c);
     if (c->state == C_CLOSED) return;
     loop_remove(c->t->loop, &c->w);
     if (c->tls) tls_conn_free(c->tls);
@@ -132,7 +143,10 @@ static void connect_failed(struct lconn *c)
 static void conn_open(struct lconn *c)
 {
     struct lthread *t = c->t;
-    if (c->dead || t->over || t->r.started >= t->quota || (t->end && now_us() >= t->end)) return;
+    /* with -n, no more connections than requests left: each new one takes one of them */
+    if (c->dead || t->over || t->r.started + t->opening >= t->quota ||
+        (t->end && now_us() >= t->end))
+        return;
     int fd = socket(t->addr->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         connect_failed(c);
@@ -144,11 +158,14 @@ static void conn_open(struct lconn *c)
     c->w.cb = conn_event;
     c->state = C_CONNECTING;
     c->t_open = c->last_io = now_us();
+    c->fresh = true;
+    t->opening++;
     if ((connect(fd, (const struct sockaddr *)t->addr, t->addr_len) < 0 && errno != EINPROGRESS) ||
         loop_add(t->loop, &c->w, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET) < 0) {
         close(fd);
         c->w.fd = -1;
         c->state = C_CLOSED;
+        unfresh(c);
         connect_failed(c);
     }
 }
@@ -253,6 +270,7 @@ static bool fill_and_write(struct lconn *c)
         c->sent[slot] = now;
         c->inflight++;
         t->r.started++;
+        unfresh(c);
         if (t->p->reconnect) break; /* one request per connection */
     }
     while (buf_size(&c->out)) {
