@@ -5,7 +5,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PY=/usr/bin/python3
-FUZZ_SECONDS=${FUZZ_SECONDS:-10}
+FUZZ_SECONDS=${FUZZ_SECONDS:-5}
 SOAK_SECONDS=${SOAK_SECONDS:-60}
 passed=0
 failed=0
