@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -425,12 +426,7 @@ static int answer_digest(struct get_run *r, const struct client_response *rs,
     const char *pass = colon ? colon + 1 : "";
     if (colon) *colon = 0;
     unsigned char rnd[16];
-    FILE *f = fopen("/dev/urandom", "rb");
-    if (!f || fread(rnd, 1, sizeof(rnd), f) != sizeof(rnd)) {
-        if (f) fclose(f);
-        return -1;
-    }
-    fclose(f);
+    if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) return -1;
     for (int i = 0; i < 16; i++)
         snprintf(cnonce + 2 * i, 3, "%02x", rnd[i]);
     if (digest_authorization(&c, user, pass, method, target, cnonce, 1, r->digest_auth,
