@@ -198,16 +198,3 @@ done:
     buf_free(&in);
     return rc;
 }
-
-const char *client_response_field(const struct client_response *rs, const char *name, size_t *len)
-{
-    size_t n = strlen(name);
-    for (size_t i = 0; i < rs->head.n_fields; i++) {
-        const struct h1_field *f = &rs->fields[i];
-        if (f->name.len == n && strncasecmp(f->name.p, name, n) == 0) {
-            *len = f->value.len;
-            return f->value.p;
-        }
-    }
-    return NULL;
-}
