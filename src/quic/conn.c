@@ -1,34 +1,13 @@
-/* A QUIC server connection over ngtcp2: datagrams in and out, stream events, send buffers
- * kept until acknowledged, flow-control credit given back as the application consumes. */
+/* A QUIC connection over ngtcp2: datagrams in and out, stream events, send buffers kept until
+ * acknowledged, flow-control credit given back as the application consumes. Everything here
+ * serves both roles; the server's creation is here too, the client's is in client.c. */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "quic/internal.h"
+#include "quic/conn_internal.h"
+#include "quic/quic_client.h"
 #include "quic/route.h"
-#include "quic/stream.h"
-
-struct quic_conn {
-    ngtcp2_conn *nc;
-    gnutls_session_t tls;
-    ngtcp2_crypto_conn_ref conn_ref;
-    struct quic_conn_config cfg;
-    enum quic_conn_state state;
-    uint64_t close_deadline; /* end of the closing or draining period */
-    uint8_t *close_pkt;      /* our CONNECTION_CLOSE, sent again while closing */
-    size_t close_len;
-    bool close_pending; /* close_pkt is due to be sent */
-    bool in_ngtcp2;     /* inside read_pkt or handle_expiry: callbacks may run */
-    bool close_req;     /* quic_conn_close was called from a callback: close_err waits */
-    uint64_t close_err;
-    uint8_t close_reason[64];
-    size_t close_reason_len;
-    bool handshake_done;
-    bool rx_early;            /* the stream bytes being delivered came in 0-RTT packets */
-    struct quic_carry *carry; /* a packet that leads the next train (quic_conn_write_train) */
-    ngtcp2_cid odcid;         /* the client's first DCID, routed to us until the handshake ends */
-    struct quic_streams streams;
-};
 
 uint64_t quic_now_ns(void)
 {
@@ -37,7 +16,7 @@ uint64_t quic_now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static ngtcp2_conn *get_conn(ngtcp2_crypto_conn_ref *ref)
+ngtcp2_conn *quic_conn_get_ngtcp2(ngtcp2_crypto_conn_ref *ref)
 {
     return ((struct quic_conn *)ref->user_data)->nc;
 }
@@ -54,6 +33,15 @@ static int new_cid_cb(ngtcp2_conn *nc, ngtcp2_cid *cid, uint8_t *token, size_t c
 {
     (void)nc;
     struct quic_conn *c = ud;
+    if (c->client) {
+        /* nothing routes by a client's CIDs: random ones, and a random reset token (we never
+         * send a stateless reset as a client) */
+        if (gnutls_rnd(GNUTLS_RND_RANDOM, cid->data, cidlen) != 0 ||
+            gnutls_rnd(GNUTLS_RND_RANDOM, token, NGTCP2_STATELESS_RESET_TOKENLEN) != 0)
+            return NGTCP2_ERR_CALLBACK_FAILURE;
+        cid->datalen = cidlen;
+        return 0;
+    }
     if (cidlen != QUIC_SCID_LEN || quic_route_make_cid(cid->data, c->cfg.server_id, c->cfg.worker))
         return NGTCP2_ERR_CALLBACK_FAILURE;
     cid->datalen = cidlen;
@@ -76,8 +64,8 @@ static int handshake_completed_cb(ngtcp2_conn *nc, void *ud)
 {
     struct quic_conn *c = ud;
     c->handshake_done = true;
-    quic_tls_session_handshake_done(c->tls); /* a session ticket, when they are on */
-    if (c->cfg.token_secret) {
+    if (!c->client) quic_tls_session_handshake_done(c->tls); /* a ticket, when they are on */
+    if (!c->client && c->cfg.token_secret) {
         /* A token for the client's next connection from this address (RFC 9000 §8.1.3). */
         uint8_t tok[NGTCP2_CRYPTO_MAX_REGULAR_TOKENLEN];
         const ngtcp2_path *p = ngtcp2_conn_get_path(nc);
@@ -181,10 +169,15 @@ static int extend_stream_data_cb(ngtcp2_conn *nc, int64_t id, uint64_t max, void
     return 0;
 }
 
-static void fill_callbacks(ngtcp2_callbacks *cb)
+void quic_conn_fill_callbacks(ngtcp2_callbacks *cb, bool client)
 {
     memset(cb, 0, sizeof(*cb));
-    cb->recv_client_initial = ngtcp2_crypto_recv_client_initial_cb;
+    if (client) {
+        cb->client_initial = ngtcp2_crypto_client_initial_cb;
+        cb->recv_retry = ngtcp2_crypto_recv_retry_cb;
+    } else {
+        cb->recv_client_initial = ngtcp2_crypto_recv_client_initial_cb;
+    }
     cb->recv_crypto_data = ngtcp2_crypto_recv_crypto_data_cb;
     cb->encrypt = ngtcp2_crypto_encrypt_cb;
     cb->decrypt = ngtcp2_crypto_decrypt_cb;
@@ -255,7 +248,7 @@ struct quic_conn *quic_conn_accept(const struct quic_conn_config *cfg, const uin
     c->cfg.token = c->cfg.retry_odcid = NULL;
     c->cfg.token_len = c->cfg.retry_odcid_len = 0;
     c->odcid = hd.dcid;
-    c->conn_ref.get_conn = get_conn;
+    c->conn_ref.get_conn = quic_conn_get_ngtcp2;
     c->conn_ref.user_data = c;
     quic_streams_init(&c->streams);
 
@@ -265,7 +258,7 @@ struct quic_conn *quic_conn_accept(const struct quic_conn_config *cfg, const uin
         return NULL;
     }
     ngtcp2_callbacks cb;
-    fill_callbacks(&cb);
+    quic_conn_fill_callbacks(&cb, false);
     ngtcp2_settings st;
     ngtcp2_settings_default(&st);
     st.initial_ts = now;
@@ -316,7 +309,10 @@ void quic_conn_free(struct quic_conn *c)
     }
     quic_streams_free(&c->streams);
     ngtcp2_conn_del(c->nc);
-    quic_tls_session_free(c->tls);
+    if (c->client)
+        quic_tls_client_session_free(c->tls);
+    else
+        quic_tls_session_free(c->tls);
     free(c->close_pkt);
     free(c->carry);
     free(c);
@@ -406,6 +402,7 @@ static void close_with(struct quic_conn *c, const ngtcp2_connection_close_error 
 
 static void close_liberr(struct quic_conn *c, int rv, uint64_t now)
 {
+    if (!c->last_liberr) c->last_liberr = rv;
     ngtcp2_connection_close_error ccerr;
     ngtcp2_connection_close_error_default(&ccerr);
     if (rv == NGTCP2_ERR_CRYPTO)
@@ -452,13 +449,20 @@ void quic_conn_recv(struct quic_conn *c, const uint8_t *data, size_t len,
     c->in_ngtcp2 = true;
     int rv = ngtcp2_conn_read_pkt(c->nc, &np, &pi, data, len, now);
     c->in_ngtcp2 = false;
+    c->got_packet = true;
     switch (rv) {
     case 0:
         if (c->close_req) close_app(c, now);
         return;
-    case NGTCP2_ERR_DRAINING: enter_period(c, QUIC_CONN_DRAINING, now); return;
+    case NGTCP2_ERR_DRAINING:
+        c->last_liberr = rv;
+        enter_period(c, QUIC_CONN_DRAINING, now);
+        return;
     case NGTCP2_ERR_DROP_CONN:
-    case NGTCP2_ERR_RETRY: c->state = QUIC_CONN_CLOSED; return;
+    case NGTCP2_ERR_RETRY:
+        c->last_liberr = rv;
+        c->state = QUIC_CONN_CLOSED;
+        return;
     default: close_liberr(c, rv, now); return;
     }
 }
@@ -628,9 +632,10 @@ void quic_conn_handle_expiry(struct quic_conn *c, uint64_t now)
     c->in_ngtcp2 = false;
     if (rv == 0 && c->close_req)
         close_app(c, now);
-    else if (rv == NGTCP2_ERR_IDLE_CLOSE)
+    else if (rv == NGTCP2_ERR_IDLE_CLOSE) {
+        c->last_liberr = rv;
         c->state = QUIC_CONN_CLOSED; /* silently, as idle timeout means (RFC 9000 §10.1) */
-    else if (rv != 0)
+    } else if (rv != 0)
         close_liberr(c, rv, now);
 }
 
@@ -660,15 +665,28 @@ void quic_stream_consumed(struct quic_conn *c, int64_t id, size_t n)
     ngtcp2_conn_extend_max_offset(c->nc, n);
 }
 
-int quic_open_uni_stream(struct quic_conn *c, int64_t *id)
+/* Opens a local stream (bidi or uni) and its send buffer. */
+static int open_stream(struct quic_conn *c, int64_t *id, bool bidi)
 {
-    if (c->state != QUIC_CONN_ACTIVE || ngtcp2_conn_open_uni_stream(c->nc, id, NULL) != 0)
-        return -1;
+    if (c->state != QUIC_CONN_ACTIVE) return -1;
+    int rv = bidi ? ngtcp2_conn_open_bidi_stream(c->nc, id, NULL)
+                  : ngtcp2_conn_open_uni_stream(c->nc, id, NULL);
+    if (rv != 0) return -1;
     if (!quic_streams_add(&c->streams, *id)) {
         ngtcp2_conn_shutdown_stream(c->nc, *id, 0);
         return -1;
     }
     return 0;
+}
+
+int quic_open_uni_stream(struct quic_conn *c, int64_t *id)
+{
+    return open_stream(c, id, false);
+}
+
+int quic_open_bidi_stream(struct quic_conn *c, int64_t *id)
+{
+    return open_stream(c, id, true);
 }
 
 int quic_stream_reset(struct quic_conn *c, int64_t id, uint64_t app_error)

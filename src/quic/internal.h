@@ -9,6 +9,14 @@
 
 #include "quic/quic.h"
 
+/* QUIC forbids the TLS 1.3 middlebox compatibility mode (RFC 9001 §8.4). */
+#define QUIC_PRIORITY                                                                              \
+    "NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:+CHACHA20-POLY1305:"      \
+    "+AES-128-CCM:-GROUP-ALL:+GROUP-X25519:+GROUP-SECP256R1:+GROUP-SECP384R1:+GROUP-SECP521R1:"    \
+    "%DISABLE_TLS13_COMPAT_MODE"
+
+#define ALPN_H3 "h3" /* the only ALPN QUIC speaks here (RFC 9114 §3.1) */
+
 /* ---- tls.c: sessions ---- */
 
 /* A server TLS session for one QUIC connection, configured for ngtcp2; conn_ref must outlive
@@ -18,6 +26,17 @@ gnutls_session_t quic_tls_session_new(struct quic_tls *t, ngtcp2_crypto_conn_ref
 void quic_tls_session_handshake_done(gnutls_session_t s);
 /* Frees a session made by quic_tls_session_new (and what it holds). */
 void quic_tls_session_free(gnutls_session_t s);
+
+/* ---- tls_client.c: client sessions ---- */
+
+/* A client TLS session for one QUIC connection (ALPN h3, SNI unless host_is_ip, the
+ * certificate verified against cacert or the system store and host unless insecure); conn_ref
+ * must outlive it. NULL with a message in err. */
+gnutls_session_t quic_tls_client_session_new(const char *host, bool host_is_ip, const char *cacert,
+                                             bool insecure, ngtcp2_crypto_conn_ref *conn_ref,
+                                             char *err, size_t errlen);
+/* Frees a session made by quic_tls_client_session_new and its credentials. */
+void quic_tls_client_session_free(gnutls_session_t s);
 
 /* ---- ticket.c: ticket keys and 0-RTT replay defence, one set per process ---- */
 

@@ -9,16 +9,8 @@
 
 #include "quic/internal.h"
 
-/* QUIC forbids the TLS 1.3 middlebox compatibility mode (RFC 9001 §8.4). */
-#define QUIC_PRIORITY                                                                              \
-    "NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:+CHACHA20-POLY1305:"      \
-    "+AES-128-CCM:-GROUP-ALL:+GROUP-X25519:+GROUP-SECP256R1:+GROUP-SECP384R1:+GROUP-SECP521R1:"    \
-    "%DISABLE_TLS13_COMPAT_MODE"
-
 /* RFC 9001 §4.6.1: a ticket that allows 0-RTT says max_early_data_size 0xffffffff. */
 #define QUIC_MAX_EARLY_DATA 0xffffffffu
-
-static const char ALPN_H3[] = "h3";
 
 struct cert {
     gnutls_certificate_credentials_t cred;
