@@ -18,6 +18,9 @@
 
 static void stream_close(struct h3_session *s, struct h3_stream *st);
 static void respond(struct h3_session *s, struct h3_stream *st);
+static void response_input(struct h3_session *s, struct h3_stream *st);
+static void on_server_control_frame(struct h3_session *s, uint64_t type, const uint8_t *p,
+                                    size_t len);
 
 /* ---- errors ---- */
 
@@ -75,6 +78,8 @@ static struct h3_stream *stream_new(struct h3_session *s, int64_t id, enum h3_st
     st->kind = kind;
     st->session = s;
     st->content_length = -1;
+    st->end_code = H3_REQUEST_CANCELLED;
+    st->end_why = "the request was cancelled";
     if (kind == H3_KIND_REQUEST) {
         st->pool = s->cb->take_pool ? s->cb->take_pool(s->ud) : pool_create(4096);
         if (!st->pool) {
@@ -107,6 +112,10 @@ static void stream_close(struct h3_session *s, struct h3_stream *st)
         pp = &(*pp)->next;
     *pp = st->next;
     if (st->kind == H3_KIND_REQUEST) {
+        if (s->p.client && !st->ended) {
+            st->ended = true;
+            if (s->cb->on_response_end) s->cb->on_response_end(s, st, st->end_code, st->end_why);
+        }
         /* §4.4.2 of RFC 9204: a section never decoded still holds table references */
         if (!st->request_done) qpack_decoder_cancel_stream(&s->dec, (uint64_t)st->id);
         s->n_requests--;
@@ -394,6 +403,10 @@ static void on_control_frame(struct h3_session *s, uint64_t type, const uint8_t 
         flush_qpack(s);
         return;
     }
+    if (s->p.client) {
+        on_server_control_frame(s, type, p, len);
+        return;
+    }
     uint64_t id;
     switch (type) {
     case H3_FRAME_SETTINGS: conn_error(s, H3_FRAME_UNEXPECTED, "second SETTINGS"); return;
@@ -486,7 +499,10 @@ static void decode_unblocked(struct h3_session *s)
             struct h3_stream *st = stream_find(s, (int64_t)ids[i]);
             if (st && st->kind == H3_KIND_REQUEST && st->qpack_blocked) {
                 st->qpack_blocked = false;
-                request_input(s, st);
+                if (s->p.client)
+                    response_input(s, st);
+                else
+                    request_input(s, st);
             }
         }
     } while (n == 16 && !s->dead);
@@ -539,7 +555,10 @@ static bool uni_type(struct h3_session *s, struct h3_stream *st)
         st->kind = H3_KIND_QPACK_DEC;
         break;
     case H3_STREAM_PUSH:
-        conn_error(s, H3_STREAM_CREATION_ERROR, "push stream from a client"); /* §6.2.2 */
+        if (s->p.client) /* §4.6: we never sent MAX_PUSH_ID, so every push id is too large */
+            conn_error(s, H3_ID_ERROR, "push stream, but no push was allowed");
+        else
+            conn_error(s, H3_STREAM_CREATION_ERROR, "push stream from a client"); /* §6.2.2 */
         return false;
     default:
         /* §6.2: unknown types (and reserved ones, §6.2.3) are read no further */
@@ -560,7 +579,12 @@ static void stream_input(struct h3_session *s, struct h3_stream *st)
 {
     if (st->kind == H3_KIND_UNI_PENDING && !uni_type(s, st)) return;
     switch (st->kind) {
-    case H3_KIND_REQUEST: request_input(s, st); break;
+    case H3_KIND_REQUEST:
+        if (s->p.client)
+            response_input(s, st);
+        else
+            request_input(s, st);
+        break;
     case H3_KIND_CONTROL: control_input(s, st); break;
     case H3_KIND_QPACK_ENC:
     case H3_KIND_QPACK_DEC: qpack_input(s, st); break;
@@ -573,12 +597,29 @@ static int recv_stream(struct h3_session *s, int64_t stream_id, const uint8_t *d
 {
     s->now_ms = now_ms;
     if (s->dead) return -1;
-    if (stream_id < 0 || (stream_id & 1)) {
+    bool bidi = (stream_id & 2) == 0;
+    if (s->p.client) {
+        /* ours: request streams and our uni streams; the server's: uni streams only (§6.1) */
+        if (stream_id < 0 || (bidi && (stream_id & 1)) || (!bidi && !(stream_id & 1))) {
+            conn_error(s, H3_STREAM_CREATION_ERROR, "data on a stream the server cannot send on");
+            return -1;
+        }
+    } else if (stream_id < 0 || (stream_id & 1)) {
         conn_error(s, H3_STREAM_CREATION_ERROR, "data on a server-initiated stream");
         return -1;
     }
-    bool bidi = (stream_id & 2) == 0;
     struct h3_stream *st = stream_find(s, stream_id);
+    if (!st && s->p.client && bidi) {
+        if (stream_id >= s->next_bidi) {
+            conn_error(s, H3_STREAM_CREATION_ERROR, "data on a request stream never opened");
+            return -1;
+        }
+        return 0; /* a request that is over: late bytes are dropped */
+    }
+    if (st && s->p.client && st->kind == H3_KIND_OWN) {
+        conn_error(s, H3_STREAM_CREATION_ERROR, "data on our own unidirectional stream");
+        return -1;
+    }
     if (!st) {
         switch (h3_stream_ids_see(bidi ? &s->request_ids : &s->uni_ids, stream_id)) {
         case H3_ID_NEW: break;
@@ -632,6 +673,17 @@ void h3_session_stream_reset(struct h3_session *s, int64_t stream_id, uint64_t a
     if (s->dead) return;
     struct h3_stream *st = stream_find(s, stream_id);
     if (!st) return;
+    if (s->p.client && st->kind == H3_KIND_REQUEST) {
+        log_debug("%s: HTTP/3 stream %lld reset by the server: %s", s->peer, (long long)stream_id,
+                  h3_error_name(app_error));
+        st->end_code = app_error == H3_NO_ERROR ? H3_REQUEST_CANCELLED : app_error;
+        st->end_why = app_error == H3_REQUEST_REJECTED ? "the server rejected the request"
+                                                       : "the server reset the stream";
+        if (!st->fin_in && s->cb->stop_sending)
+            s->cb->stop_sending(s->ud, stream_id, H3_REQUEST_CANCELLED);
+        stream_close(s, st);
+        return;
+    }
     switch (st->kind) {
     case H3_KIND_REQUEST: {
         log_debug("%s: HTTP/3 stream %lld reset by the client: %s", s->peer, (long long)stream_id,
@@ -817,7 +869,7 @@ void h3_session_output_consumed(struct h3_session *s, int64_t stream_id, size_t 
     if (n) st->stalled_ms = 0; /* progress: the next round starts the clock again */
     if (buf_size(&st->out) || !st->fin_out) return;
     st->fin_sent = true;
-    if (st->kind != H3_KIND_REQUEST) return;
+    if (st->kind != H3_KIND_REQUEST || s->p.client) return; /* client: the response ends it */
     if (!st->request_done) {
         /* §4.1.1: the response is complete before the request. STOP_SENDING (H3_NO_ERROR)
          * would end the upload, but sent now, with the response still in src/quic's buffer,
@@ -867,9 +919,9 @@ struct h3_session *h3_session_new(const struct h3_session_params *p,
     snprintf(s->peer, sizeof(s->peer), "%s", p->peer ? p->peer : "-");
     s->peer_len = strlen(s->peer);
     s->now_ms = now_ms;
-    s->next_own_uni = 3;
+    s->next_own_uni = p->client ? 2 : 3;
     h3_stream_ids_init(&s->request_ids, 0);
-    h3_stream_ids_init(&s->uni_ids, 2);
+    h3_stream_ids_init(&s->uni_ids, p->client ? 3 : 2);
     s->peer_goaway_id = UINT64_MAX;
     s->error_code = UINT64_MAX;
     h3_settings_init(&s->peer_settings);
@@ -899,6 +951,11 @@ struct h3_session *h3_session_new(const struct h3_session_params *p,
 void h3_session_free(struct h3_session *s)
 {
     if (!s) return;
+    for (struct h3_stream *st = s->streams; st; st = st->next)
+        if (s->p.client && s->dead && s->error_code != H3_NO_ERROR) {
+            st->end_code = s->error_code;
+            st->end_why = "HTTP/3 connection error";
+        }
     while (s->streams)
         stream_close(s, s->streams);
     qpack_decoder_free(&s->dec);
@@ -1005,4 +1062,350 @@ bool h3_session_done(const struct h3_session *s)
 uint64_t h3_session_error_code(const struct h3_session *s)
 {
     return s->error_code;
+}
+
+/* ---- client role (RFC 9114 §4.1, §5.2, §6.2, §7.2) ---- */
+
+/* A stream error on a request we submitted: the exchange fails with code and why. */
+static void client_fail(struct h3_session *s, struct h3_stream *st, uint64_t code, const char *why)
+{
+    log_debug("%s: HTTP/3 stream %lld: %s", s->peer, (long long)st->id, why);
+    st->end_code = code;
+    st->end_why = why;
+    stream_error(s, st, code, false);
+}
+
+/* The server's GOAWAY (§5.2): a client-initiated bidirectional stream id; requests from it on
+ * were not and will not be processed. */
+static void on_server_goaway(struct h3_session *s, uint64_t id)
+{
+    if (id % 4 != 0) {
+        conn_error(s, H3_ID_ERROR, "GOAWAY with an id that is not a request stream's");
+        return;
+    }
+    if (s->peer_goaway_id != UINT64_MAX && id > s->peer_goaway_id) {
+        conn_error(s, H3_ID_ERROR, "GOAWAY id increased");
+        return;
+    }
+    s->peer_goaway_id = id;
+    struct h3_stream *next;
+    for (struct h3_stream *st = s->streams; st && !s->dead; st = next) {
+        next = st->next;
+        if (st->kind == H3_KIND_REQUEST && (uint64_t)st->id >= id)
+            client_fail(s, st, H3_REQUEST_REJECTED,
+                        "the server is going away (GOAWAY) and did not process the request");
+    }
+}
+
+static void on_server_control_frame(struct h3_session *s, uint64_t type, const uint8_t *p,
+                                    size_t len)
+{
+    uint64_t id;
+    switch (type) {
+    case H3_FRAME_SETTINGS: conn_error(s, H3_FRAME_UNEXPECTED, "second SETTINGS"); return;
+    case H3_FRAME_GOAWAY:
+        if (h3_frame_parse_id(p, len, &id))
+            conn_error(s, H3_FRAME_ERROR, "malformed GOAWAY");
+        else
+            on_server_goaway(s, id);
+        return;
+    case H3_FRAME_CANCEL_PUSH: /* §7.2.3: we allowed no push id */
+        conn_error(s, H3_ID_ERROR, "CANCEL_PUSH, but no push was allowed");
+        return;
+    default:
+        /* MAX_PUSH_ID (§7.2.7) and PRIORITY_UPDATE (RFC 9218 §7) only come from clients */
+        conn_error(s, H3_FRAME_UNEXPECTED, "frame not allowed on the server's control stream");
+        return;
+    }
+}
+
+/* The rules of a response field section (§4.2, §4.3.2), checked field by field. */
+struct respcheck {
+    struct h3_session *s;
+    bool trailers;
+    bool regular_seen;
+    const char *why; /* malformed: why */
+    size_t n, cap;
+    str_t *names, *values;
+    int status;
+    int64_t content_length;
+};
+
+static int resp_malformed(struct respcheck *c, const char *why)
+{
+    if (!c->why) c->why = why;
+    return 1;
+}
+
+static bool name_ok(str_t name)
+{
+    if (name.len == 0) return false;
+    for (size_t i = 0; i < name.len; i++) {
+        unsigned char ch = (unsigned char)name.p[i];
+        if (!http_is_tchar(ch) || (ch >= 'A' && ch <= 'Z')) return false; /* §4.2 */
+    }
+    return true;
+}
+
+static bool value_ok(str_t v)
+{
+    for (size_t i = 0; i < v.len; i++) {
+        unsigned char ch = (unsigned char)v.p[i];
+        if (!http_is_field_vchar(ch) && ch != ' ' && ch != '\t') return false;
+    }
+    return !(v.len &&
+             (v.p[0] == ' ' || v.p[0] == '\t' || v.p[v.len - 1] == ' ' || v.p[v.len - 1] == '\t'));
+}
+
+static int on_resp_field(void *ctx, str_t name, str_t value, enum http_token token,
+                         bool never_index)
+{
+    (void)never_index;
+    struct respcheck *c = ctx;
+    if (c->why) return 1;
+    if (name.len && name.p[0] == ':') {
+        /* §4.3.2: :status is the only response pseudo-header, once, before regular fields */
+        if (c->trailers || c->regular_seen) return resp_malformed(c, "misplaced pseudo-header");
+        if (!str_eq(name, STR_LIT(":status"))) return resp_malformed(c, "request pseudo-header");
+        if (c->status) return resp_malformed(c, "second :status");
+        if (value.len != 3 || value.p[0] < '1' || value.p[0] > '9' || value.p[1] < '0' ||
+            value.p[1] > '9' || value.p[2] < '0' || value.p[2] > '9')
+            return resp_malformed(c, "invalid :status");
+        c->status = (value.p[0] - '0') * 100 + (value.p[1] - '0') * 10 + (value.p[2] - '0');
+        return 0;
+    }
+    c->regular_seen = true;
+    if (!name_ok(name)) return resp_malformed(c, "invalid field name");
+    if (token != HTTP_TOKEN_NONE && (http_token_info(token)->flags & HTTP_TOKEN_HOP_BY_HOP))
+        return resp_malformed(c, "connection-specific field"); /* §4.2 */
+    if (!value_ok(value)) return resp_malformed(c, "invalid field value");
+    if (token == HTTP_TOKEN_CONTENT_LENGTH && !c->trailers) {
+        int64_t n = 0;
+        if (value.len == 0 || value.len > 18) return resp_malformed(c, "invalid content-length");
+        for (size_t i = 0; i < value.len; i++) {
+            if (value.p[i] < '0' || value.p[i] > '9')
+                return resp_malformed(c, "invalid content-length");
+            n = n * 10 + (value.p[i] - '0');
+        }
+        if (c->content_length >= 0 && c->content_length != n)
+            return resp_malformed(c, "conflicting content-length");
+        c->content_length = n;
+    }
+    if (c->n == c->cap) return resp_malformed(c, "too many fields");
+    c->names[c->n] = name;
+    c->values[c->n++] = value;
+    return 0;
+}
+
+/* A HEADERS frame on a request stream we submitted: an interim or final head, or trailers.
+ * false when the stream waits for QPACK inserts or is gone. */
+static bool on_response_headers(struct h3_session *s, struct h3_stream *st, const uint8_t *p,
+                                size_t len)
+{
+    size_t cap = s->p.header_count ? s->p.header_count : 100;
+    struct respcheck c = {.s = s, .trailers = st->headers_in, .content_length = -1, .cap = cap};
+    c.names = pool_alloc(st->pool, cap * sizeof(str_t));
+    c.values = pool_alloc(st->pool, cap * sizeof(str_t));
+    if (!c.names || !c.values) {
+        conn_error(s, H3_INTERNAL_ERROR, "out of memory");
+        return false;
+    }
+    enum qpack_result r =
+        qpack_decode_section(&s->dec, (uint64_t)st->id, p, len, s->p.max_field_section_size,
+                             st->pool, on_resp_field, &c);
+    if (r == QPACK_BLOCKED) {
+        st->qpack_blocked = true;
+        return false;
+    }
+    st->qpack_blocked = false;
+    if (r < 0) {
+        conn_error(s, qpack_result_h3_error(r), "QPACK decoding failed");
+        return false;
+    }
+    flush_qpack(s);
+    if (r == QPACK_TOO_LARGE) {
+        client_fail(s, st, H3_EXCESSIVE_LOAD,
+                    "the response header section is over the size limit (max_field_section_size)");
+        return false;
+    }
+    if (!c.why && !c.trailers && !c.status) c.why = "no :status";
+    if (!c.why && c.status == 101) c.why = "101 is not allowed in HTTP/3"; /* §4.5 */
+    if (c.why) { /* §4.1.2: malformed is a stream error of type H3_MESSAGE_ERROR */
+        client_fail(s, st, H3_MESSAGE_ERROR, c.why);
+        return false;
+    }
+    const int64_t id = st->id;
+    if (c.trailers) {
+        st->trailers_in = true;
+        return true;
+    }
+    bool interim = c.status < 200;
+    if (!interim) {
+        st->headers_in = true;
+        st->status = c.status;
+        st->content_length = c.content_length;
+    }
+    if (s->cb->on_response_head &&
+        s->cb->on_response_head(s, st, c.status, c.names, c.values, c.n) < 0) {
+        client_fail(s, st, H3_REQUEST_CANCELLED, "the response was refused by its reader");
+        return false;
+    }
+    pool_reset(st->pool); /* the fields were used: keep a long interim series bounded */
+    return !s->dead && stream_find(s, id) != NULL;
+}
+
+/* The response may carry content: not for HEAD, 204 or 304 (RFC 9110 §6.4.1). */
+static bool response_has_content(const struct h3_stream *st)
+{
+    return !st->head_request && st->status != 204 && st->status != 304;
+}
+
+static void on_response_content(struct h3_session *s, struct h3_stream *st, const uint8_t *p,
+                                size_t n)
+{
+    st->body_received += n;
+    if (n && !response_has_content(st)) {
+        client_fail(s, st, H3_MESSAGE_ERROR, "content in a response that has none");
+        return;
+    }
+    if (st->content_length >= 0 && st->body_received > (uint64_t)st->content_length) {
+        client_fail(s, st, H3_MESSAGE_ERROR, "more content than the content-length");
+        return;
+    }
+    if (n && s->cb->on_response_data && s->cb->on_response_data(s, st, p, n) < 0)
+        client_fail(s, st, H3_REQUEST_CANCELLED, "the response was refused by its reader");
+}
+
+/* The response's FIN at a frame boundary. */
+static void response_end(struct h3_session *s, struct h3_stream *st)
+{
+    st->request_done = true;
+    if (!st->headers_in) {
+        client_fail(s, st, H3_MESSAGE_ERROR, "the stream ended before the response head");
+        return;
+    }
+    if (response_has_content(st) && st->content_length >= 0 &&
+        st->body_received != (uint64_t)st->content_length) {
+        client_fail(s, st, H3_MESSAGE_ERROR, "less content than the content-length");
+        return;
+    }
+    st->end_code = H3_NO_ERROR;
+    st->end_why = "complete";
+    /* §4.1.1: a complete response ends the exchange; what is left of the upload is not
+     * needed any more */
+    if (!st->fin_sent && s->cb->reset_stream) s->cb->reset_stream(s->ud, st->id, H3_NO_ERROR);
+    stream_close(s, st);
+}
+
+/* Frames of a response (§4.1): HEADERS (interim ones, then the final one), DATA*, optional
+ * trailing HEADERS; unknown and reserved types are skipped (§9). */
+static void response_input(struct h3_session *s, struct h3_stream *st)
+{
+    const int64_t id = st->id;
+    while (!s->dead) {
+        const uint8_t *p = (const uint8_t *)buf_ptr(&st->in);
+        size_t avail = buf_size(&st->in);
+        if (!st->in_frame) {
+            struct h3_frame_header hd;
+            size_t n = avail ? h3_frame_header_parse(p, avail, &hd) : 0;
+            if (n == 0) break;
+            if (hd.type == H3_FRAME_DATA) {
+                if (!st->headers_in || st->trailers_in) {
+                    conn_error(s, H3_FRAME_UNEXPECTED, "DATA before HEADERS or after trailers");
+                    return;
+                }
+            } else if (hd.type == H3_FRAME_HEADERS) {
+                if (st->trailers_in) {
+                    conn_error(s, H3_FRAME_UNEXPECTED, "HEADERS after the trailers");
+                    return;
+                }
+                if (hd.length >
+                    s->p.max_field_section_size + SECTION_SLACK(s->p.max_field_section_size)) {
+                    client_fail(s, st, H3_EXCESSIVE_LOAD,
+                                "the response HEADERS frame is over the size limit");
+                    return;
+                }
+            } else if (hd.type == H3_FRAME_PUSH_PROMISE) {
+                conn_error(s, H3_ID_ERROR, "PUSH_PROMISE, but no push was allowed"); /* §7.2.5 */
+                return;
+            } else if (h3_frame_type_is_known(hd.type) || h3_frame_type_is_h2_only(hd.type)) {
+                conn_error(s, H3_FRAME_UNEXPECTED, "frame not allowed on a request stream");
+                return;
+            }
+            buf_consume(&st->in, n);
+            st->in_frame = true;
+            st->ftype = hd.type;
+            st->fleft = hd.length;
+            continue;
+        }
+        if (st->ftype == H3_FRAME_HEADERS) {
+            if (avail < st->fleft) break;
+            if (!on_response_headers(s, st, p, (size_t)st->fleft)) return;
+            buf_consume(&st->in, (size_t)st->fleft);
+            st->in_frame = false;
+            continue;
+        }
+        size_t n = avail < st->fleft ? avail : (size_t)st->fleft;
+        if (n == 0 && st->fleft) break;
+        st->fleft -= n;
+        if (st->fleft == 0) st->in_frame = false;
+        if (st->ftype == H3_FRAME_DATA) {
+            on_response_content(s, st, p, n);
+            if (s->dead || !stream_find(s, id)) return;
+        }
+        buf_consume(&st->in, n);
+    }
+    if (s->dead || st->qpack_blocked || !st->fin_in || st->request_done) return;
+    if (st->in_frame || buf_size(&st->in)) {
+        conn_error(s, H3_FRAME_ERROR, "stream ended inside a frame"); /* §7.1 */
+        return;
+    }
+    response_end(s, st);
+}
+
+struct h3_stream *h3_session_submit(struct h3_session *s, const struct h3_request_head *h,
+                                    struct body_source *body, int64_t body_len, void *user)
+{
+    struct h3_stream *st = NULL;
+    struct http_field *f = NULL;
+    size_t n = 0, cap = h->n + 4;
+    if (!s->p.client || s->dead || s->peer_goaway_id != UINT64_MAX) goto fail;
+    int64_t id = s->cb->open_bidi ? s->cb->open_bidi(s->ud) : s->next_bidi;
+    if (id < 0 || (id & 3) != 0) goto fail;
+    if (id >= s->next_bidi) s->next_bidi = id + 4;
+    st = stream_new(s, id, H3_KIND_REQUEST);
+    if (!st) goto fail;
+    st->user = user;
+    st->head_request = str_eq(h->method, STR_LIT("HEAD"));
+    /* §4.3.1: the pseudo-header fields first */
+    if (!(f = pool_alloc(st->pool, cap * sizeof(*f)))) goto fail_stream;
+    add_out(f, &n, cap, STR_LIT(":method"), h->method, HTTP_TOKEN_NONE);
+    add_out(f, &n, cap, STR_LIT(":scheme"), h->scheme, HTTP_TOKEN_NONE);
+    add_out(f, &n, cap, STR_LIT(":authority"), h->authority, HTTP_TOKEN_NONE);
+    add_out(f, &n, cap, STR_LIT(":path"), h->path, HTTP_TOKEN_NONE);
+    for (size_t i = 0; i < h->n; i++)
+        add_out(f, &n, cap, h->names[i], h->values[i],
+                http_token_lookup(h->names[i].p, h->names[i].len));
+    buf_clear(&s->hbuf);
+    if (qpack_encode_section(&s->enc, (uint64_t)st->id, f, n, &s->hbuf) != QPACK_OK ||
+        h3_write_headers(&st->out, buf_ptr(&s->hbuf), buf_size(&s->hbuf)) < 0)
+        goto fail_stream;
+    flush_qpack(s);
+    st->headers_out = true;
+    st->resp.content_length = body_len;
+    if (body && body_len != 0) {
+        st->resp.body = body;
+    } else {
+        if (body && body->close) body->close(body);
+        st->body_rd.eof = true;
+        st->fin_out = true;
+    }
+    return st;
+fail_stream:
+    st->ended = true; /* the caller learns from the NULL */
+    if (s->cb->reset_stream) s->cb->reset_stream(s->ud, st->id, H3_INTERNAL_ERROR);
+    stream_close(s, st); /* body was not attached to it yet: closed below */
+fail:
+    if (body && body->close) body->close(body);
+    return NULL;
 }

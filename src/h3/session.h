@@ -1,8 +1,11 @@
-/* The HTTP/3 connection engine, server role (RFC 9114), I/O-free: it sees QUIC streams and
+/* The HTTP/3 connection engine (RFC 9114), I/O-free, in either role: it sees QUIC streams and
  * bytes only. The transport (src/quic) hands it each stream's bytes and resets; it parses the
- * frames of request and control streams, runs QPACK, hands complete requests to a callback,
- * and queues each stream's output (HEADERS + DATA pulled from the response body with
- * back-pressure) for the transport to take. The current time is passed in. */
+ * frames of request and control streams, runs QPACK, and queues each stream's output (HEADERS
+ * + DATA pulled from a body source with back-pressure) for the transport to take. Server role:
+ * complete requests go to on_request, and the response is sent. Client role
+ * (h3_session_params.client): h3_session_submit sends a request, and the response comes back
+ * through on_response_head / on_response_data / on_response_end. The current time is passed
+ * in. */
 #ifndef TERN_H3_SESSION_H
 #define TERN_H3_SESSION_H
 
@@ -35,7 +38,7 @@
 struct h3_session;
 
 enum h3_stream_kind {
-    H3_KIND_REQUEST,     /* client bidirectional: one request, one response */
+    H3_KIND_REQUEST,     /* client bidirectional: one request, one response (either role) */
     H3_KIND_UNI_PENDING, /* client unidirectional, its type not read yet */
     H3_KIND_CONTROL,     /* the client's control stream */
     H3_KIND_QPACK_ENC,   /* the client's QPACK encoder stream */
@@ -77,6 +80,13 @@ struct h3_stream {
     bool fin_out;  /* FIN follows the bytes in out */
     bool fin_sent; /* the transport took the FIN */
     void *user;    /* the glue's per-stream context */
+    /* client role: a request we submitted; its body goes out through resp.body (with
+     * resp.content_length and resp.bytes_sent) as a response body does in the server role */
+    bool head_request; /* HEAD: the response has no content (RFC 9110 §9.3.2) */
+    int status;        /* the final response status, 0 before it */
+    bool ended;        /* on_response_end was called */
+    uint64_t end_code; /* what on_response_end says when the stream goes away unfinished */
+    const char *end_why;
 };
 
 struct h3_session_callbacks {
@@ -101,6 +111,24 @@ struct h3_session_callbacks {
     /* Transport: the request stream's priority (RFC 9218), from its Priority field or a
      * PRIORITY_UPDATE frame, for the order in which streams fill packets. May be NULL. */
     void (*set_priority)(void *ud, int64_t stream_id, struct http_priority prio);
+
+    /* ---- client role ---- */
+    /* Transport: opens a client bidirectional stream and returns its id, or -1. NULL: the
+     * session numbers them 0, 4, 8. */
+    int64_t (*open_bidi)(void *ud);
+    /* A response field section on a request we submitted: interim (1xx) heads, then the
+     * final one; names are lower case and :status is left out. -1 cancels the request. */
+    int (*on_response_head)(struct h3_session *s, struct h3_stream *st, int status,
+                            const str_t *names, const str_t *values, size_t n);
+    /* Response content as it arrives. -1 cancels the request. */
+    int (*on_response_data)(struct h3_session *s, struct h3_stream *st, const uint8_t *data,
+                            size_t len);
+    /* The exchange is over: code H3_NO_ERROR when the whole response came, else the H3
+     * error (ours or the server's) and why in words; H3_REQUEST_REJECTED means the server
+     * did not process it (GOAWAY, §5.2): it may be retried. Called once per submitted
+     * stream, also when the session is freed first. */
+    void (*on_response_end)(struct h3_session *s, struct h3_stream *st, uint64_t code,
+                            const char *why);
 };
 
 /* The limits a session runs with (from struct config). */
@@ -115,6 +143,14 @@ struct h3_session_params {
     int64_t send_timeout_ms;   /* a response may wait this long for the transport to take any
                                 * byte (a client that does not read); 0: no limit */
     const char *peer;
+    bool client; /* the client role: requests go out, responses come in */
+};
+
+/* A request's header section for h3_session_submit (client role). */
+struct h3_request_head {
+    str_t method, scheme, authority, path;
+    const str_t *names, *values; /* regular fields, lower-case names, no connection fields */
+    size_t n;
 };
 
 struct h3_session {
@@ -126,7 +162,9 @@ struct h3_session {
     int64_t now_ms;
     struct h3_stream *streams; /* ordered by id */
     struct h3_stream *own_control, *own_encoder, *own_decoder;
-    int64_t next_own_uni; /* next server uni id when cb->open_uni is NULL */
+    int64_t next_own_uni; /* next own uni id when cb->open_uni is NULL */
+    int64_t next_bidi;    /* client: next request stream id when cb->open_bidi is NULL, and
+                           * the lowest id never opened */
     struct qpack_decoder dec;
     struct qpack_encoder enc;
     struct buf hbuf;      /* an encoded field section being built */
@@ -138,7 +176,8 @@ struct h3_session {
     struct h3_stream_ids uni_ids;     /* client uni stream ids seen (and skipped) */
     uint64_t peer_max_push_id;        /* from MAX_PUSH_ID; has_max_push_id says whether one came */
     bool has_max_push_id;
-    uint64_t peer_goaway_id;    /* the client's last GOAWAY (a push id), UINT64_MAX: none */
+    uint64_t peer_goaway_id;    /* the peer's last GOAWAY (server: a push id; client: a
+                                 * request stream id), UINT64_MAX: none */
     bool draining;              /* our final GOAWAY is out: no new requests */
     int64_t goaway_id;          /* the id in it: requests from there on are rejected */
     bool goaway_notice;         /* the first GOAWAY of a graceful stop (2^62-4) is out */
@@ -159,8 +198,9 @@ struct h3_session *h3_session_new(const struct h3_session_params *p,
 /* Frees every stream (calling on_stream_close for dispatched ones) and the session. */
 void h3_session_free(struct h3_session *s);
 
-/* Bytes of a client stream (any split; fin: the stream's last bytes). Returns 0, or -1 once
- * the connection has failed (h3_session_error_code says with what). */
+/* Bytes of a peer's stream or, in the client role, of a request stream (any split; fin: the
+ * stream's last bytes). Returns 0, or -1 once the connection has failed (h3_session_error_code says
+ * with what). */
 int h3_session_recv_stream(struct h3_session *s, int64_t stream_id, const uint8_t *data, size_t len,
                            bool fin, int64_t now_ms);
 /* The same for bytes that came in TLS early data (0-RTT, RFC 9001 §4.6.1), which an attacker
@@ -173,6 +213,13 @@ int h3_session_recv_early(struct h3_session *s, int64_t stream_id, const uint8_t
 /* The peer aborted a stream (RESET_STREAM, or STOP_SENDING for our side) with app_error. */
 void h3_session_stream_reset(struct h3_session *s, int64_t stream_id, uint64_t app_error,
                              int64_t now_ms);
+
+/* Client role: sends a request on a new bidirectional stream: its header section now, then
+ * body (NULL: none; closed by the session) as DATA frames as the transport takes them;
+ * body_len is its length (-1: unknown). user goes to st->user. NULL when no request can start
+ * (the server's GOAWAY, no stream credit, a dead session, OOM). */
+struct h3_stream *h3_session_submit(struct h3_session *s, const struct h3_request_head *h,
+                                    struct body_source *body, int64_t body_len, void *user);
 
 /* Output: the next stream after *stream_id (pass -1 to start a round) with bytes or a FIN to
  * send, in id order, pulling response bodies as needed. true with *stream_id, *data and *len (the
