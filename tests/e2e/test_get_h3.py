@@ -1,0 +1,178 @@
+"""`tern get --http3`: the client role of tern's own HTTP/3 engine (src/h3) over its QUIC client
+(src/quic) against `tern serve` (HTTP/3 on the TLS listener's UDP port) and, when installed,
+other HTTP/3 servers: bodies byte for byte, HEAD, errors and exit codes as curl's, uploads,
+certificate checks."""
+
+import hashlib
+import shutil
+import socket
+import subprocess
+
+import pytest
+
+import tern_e2e as t
+from tls_util import certs, make_tls_server  # noqa: F401 - fixtures
+
+
+def get(*args, timeout=30):
+    r = subprocess.run([t.TERN_BIN, "get", "--http3", *map(str, args)], capture_output=True,
+                       timeout=timeout * t.SLOW)
+    return r.returncode, r.stdout, r.stderr.decode(errors="replace")
+
+
+def http3_built():
+    out = subprocess.run([t.TERN_BIN, "-V"], capture_output=True, text=True).stdout
+    return "http3: yes" in out
+
+
+@pytest.fixture(scope="module")
+def srv(tmp_path_factory, certs):  # noqa: F811
+    if not http3_built():
+        pytest.skip("tern was built without QUIC")
+    from tls_util import module_server
+    yield from module_server(tmp_path_factory, "geth3", certs.leaf, certs.leaf_key)
+
+
+def url(srv, path, host="127.0.0.1"):
+    return f"https://{host}:{srv.tls_port}{path}"
+
+
+def test_small_file(srv):
+    rc, out, err = get("-k", "-s", url(srv, "/hello.txt"))
+    assert rc == 0, err
+    assert out == t.HELLO
+    assert '"GET /hello.txt HTTP/3.0" 200' in srv.read(srv.access_log)
+
+
+def test_large_file_byte_for_byte(srv, tmp_path):
+    dest = tmp_path / "big.bin"
+    rc, out, err = get("-k", "-s", "-o", dest, url(srv, "/big.bin"), timeout=60)
+    assert rc == 0, err
+    data = dest.read_bytes()
+    assert len(data) == len(srv.files["big.bin"])
+    assert hashlib.sha256(data).hexdigest() == hashlib.sha256(srv.files["big.bin"]).hexdigest()
+
+
+def test_head_include_and_write_out(srv):
+    rc, out, err = get("-k", "-s", "-I", url(srv, "/hello.txt"))
+    assert rc == 0, err
+    head = out.decode()
+    assert head.startswith("HTTP/3 200\r\n"), head
+    assert f"content-length: {len(t.HELLO)}\r\n" in head
+    assert head.endswith("\r\n\r\n")
+    rc, out, err = get("-k", "-s", "-i", url(srv, "/hello.txt"))
+    assert rc == 0, err
+    assert out.startswith(b"HTTP/3 200\r\n") and out.endswith(b"\r\n\r\n" + t.HELLO)
+    rc, out, err = get("-k", "-s", "-o", "/dev/null", "-w",
+                       "%{http_version} %{response_code} %{size_download}",
+                       url(srv, "/hello.txt"))
+    assert rc == 0, err
+    assert out == f"3 200 {len(t.HELLO)}".encode()
+
+
+def test_verbose(srv):
+    rc, out, err = get("-k", "-v", url(srv, "/hello.txt"))
+    assert rc == 0, err
+    assert "* Using HTTP/3" in err
+    assert "TLSv1.3" in err or "TLS1.3" in err, err
+    assert "ALPN h3" in err
+    assert "> GET /hello.txt HTTP/3" in err
+    assert "< HTTP/3 200" in err
+
+
+def test_not_found_and_fail(srv):
+    rc, out, err = get("-k", "-s", "-o", "/dev/null", "-w", "%{http_code}",
+                       url(srv, "/no-such-file"))
+    assert rc == 0 and out == b"404", err
+    rc, out, err = get("-k", "-f", url(srv, "/no-such-file"))
+    assert rc == 22, err
+    assert "404" in err
+
+
+def test_post_bodies(srv, tmp_path):
+    """The static handler does not take POST: a 405 after the whole body went out on the
+    request stream (the access log says how many bytes the server read)."""
+    rc, out, err = get("-k", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-d", "a=1&b=2",
+                       url(srv, "/hello.txt"))
+    assert rc == 0, err
+    assert out == b"405"
+    up = tmp_path / "up.bin"
+    up.write_bytes(bytes(range(256)) * 4000)  # 1 MB: flow control and back-pressure
+    rc, out, err = get("-k", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--data-binary",
+                       f"@{up}", url(srv, "/hello.txt"), timeout=60)
+    assert rc == 0, err
+    assert out == b"405"
+    assert '"POST /hello.txt HTTP/3.0" 405' in srv.read(srv.access_log)
+
+
+def test_certificate_checks(srv, certs):  # noqa: F811
+    rc, out, err = get("-s", "-S", url(srv, "/hello.txt"))
+    assert rc == 60, err
+    assert "certificate" in err
+    rc, out, err = get("-s", "--cacert", certs.ca, url(srv, "/hello.txt"))
+    assert rc == 0, err
+    assert out == t.HELLO
+    rc, out, err = get("-s", "--cacert", certs.ca, url(srv, "/hello.txt", host="localhost"))
+    assert rc == 0, err
+    # the name is checked: the certificate is not for a.test
+    rc, out, err = get("-s", "-S", "--cacert", certs.ca, "--connect-timeout", "5",
+                       f"https://a.test:{srv.tls_port}/hello.txt")
+    assert rc in (6, 60), err
+
+
+def test_http_url_refused(srv):
+    rc, out, err = get("-s", "-S", f"http://127.0.0.1:{srv.port}/hello.txt")
+    assert rc == 1, err
+    assert "https" in err
+
+
+def test_nothing_listening():
+    """Nothing on the UDP port: ICMP port unreachable (7), or no answer in time (28)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    rc, out, err = get("-k", "-s", "-S", "--connect-timeout", "3",
+                       f"https://127.0.0.1:{port}/", timeout=20)
+    assert rc in (7, 28), err
+
+
+def test_silent_server_times_out():
+    """A UDP socket that reads and never answers: the handshake times out (28)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    try:
+        rc, out, err = get("-k", "-s", "-S", "-m", "2", f"https://127.0.0.1:{port}/",
+                           timeout=20)
+        assert rc == 28, err
+    finally:
+        s.close()
+
+
+def test_gtlsserver_peer(tmp_path, certs):  # noqa: F811
+    """Debian's gtlsserver (ngtcp2-server, HTTP/3 through nghttp3) as a second peer."""
+    if shutil.which("gtlsserver") is None:
+        pytest.skip("gtlsserver (ngtcp2-server) is not installed")
+    (tmp_path / "www").mkdir()
+    body = bytes(range(256)) * 8192  # 2 MB
+    (tmp_path / "www" / "f.bin").write_bytes(body)
+    port = t.free_port()
+    proc = subprocess.Popen(["gtlsserver", "-q", "-d", str(tmp_path / "www"), "127.0.0.1",
+                             str(port), str(certs.leaf_key), str(certs.leaf)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        out = tmp_path / "out.bin"
+        for _ in range(50):
+            rc, _, err = get("-k", "-s", "-S", "-o", out, "--connect-timeout", "2",
+                             f"https://127.0.0.1:{port}/f.bin", timeout=60)
+            if rc != 28 and rc != 7:
+                break
+        assert rc == 0, err
+        assert out.read_bytes() == body
+        rc, got, err = get("-k", "-s", "-o", "/dev/null", "-w", "%{http_code}",
+                           f"https://127.0.0.1:{port}/missing")
+        assert rc == 0 and got == b"404", err
+    finally:
+        proc.kill()
+        proc.wait()
