@@ -29,6 +29,15 @@ struct xfer {
     struct xfer *next;
 };
 
+/* Stream bytes the server sent before our handshake completed (its control and QPACK streams
+ * in 0.5-RTT data), kept until the session exists; QUIC flow control bounds them. */
+#define EARLY_STREAMS 4
+struct early_stream {
+    int64_t id;
+    struct buf data;
+    bool fin;
+};
+
 struct h3_client {
     int fd;
     struct quic_path path;
@@ -37,6 +46,9 @@ struct h3_client {
     int64_t deadline_ms;
     struct xfer *xfers;
     bool refused; /* ICMP port unreachable: nothing listens there */
+    struct early_stream early[EARLY_STREAMS];
+    size_t n_early;
+    bool early_lost; /* more streams than early[] holds, or OOM: the connection fails */
     struct h3_client_info info;
     uint8_t buf[DGRAM_BUF];
 };
@@ -141,8 +153,35 @@ static ssize_t q_stream_data(struct quic_conn *qc, int64_t id, const uint8_t *da
 {
     (void)qc;
     struct h3_client *c = app;
-    if (c->s) h3_session_recv_stream(c->s, id, data, len, fin, client_now_ms());
-    return (ssize_t)len; /* the session keeps what it needs: credit goes back at once */
+    if (c->s) {
+        h3_session_recv_stream(c->s, id, data, len, fin, client_now_ms());
+        return (ssize_t)len; /* the session keeps what it needs: credit goes back at once */
+    }
+    size_t i = 0;
+    while (i < c->n_early && c->early[i].id != id)
+        i++;
+    if (i == c->n_early) {
+        if (i == EARLY_STREAMS) {
+            c->early_lost = true;
+            return (ssize_t)len;
+        }
+        c->early[c->n_early++].id = id;
+    }
+    if (buf_append(&c->early[i].data, data, len) < 0) c->early_lost = true;
+    c->early[i].fin = fin;
+    return (ssize_t)len;
+}
+
+/* Hands the bytes that came before the session to it. */
+static void replay_early(struct h3_client *c)
+{
+    for (size_t i = 0; i < c->n_early; i++) {
+        struct early_stream *es = &c->early[i];
+        h3_session_recv_stream(c->s, es->id, (const uint8_t *)buf_ptr(&es->data),
+                               buf_size(&es->data), es->fin, client_now_ms());
+        buf_free(&es->data);
+    }
+    c->n_early = 0;
 }
 
 static void q_stream_reset(struct quic_conn *qc, int64_t id, uint64_t code, void *app)
@@ -271,6 +310,8 @@ static int quic_error(struct h3_client *c, struct client_error *e)
 static void free_client(struct h3_client *c)
 {
     h3_session_free(c->s); /* ends the transfers still running */
+    for (size_t i = 0; i < c->n_early; i++)
+        buf_free(&c->early[i].data);
     quic_conn_free(c->qc);
     if (c->fd >= 0) close(c->fd);
     for (struct xfer *x = c->xfers, *next; x; x = next) {
@@ -337,6 +378,9 @@ static void drop_address(struct h3_client *c)
     c->qc = NULL;
     if (c->fd >= 0) close(c->fd);
     c->fd = -1;
+    for (size_t i = 0; i < c->n_early; i++)
+        buf_free(&c->early[i].data);
+    c->n_early = 0;
     c->refused = false;
     c->info.t_connected = 0;
 }
@@ -400,11 +444,15 @@ struct h3_client *h3_client_open(const struct h3_client_params *p, struct client
         .client = true,
     };
     c->s = h3_session_new(&sp, &session_cbs, c, client_now_ms());
-    if (!c->s) {
-        client_fail(e, CLIENT_RECV, "out of memory");
+    if (!c->s || c->early_lost) {
+        client_fail(e, CLIENT_RECV,
+                    c->s ? "too many streams from the server before the "
+                           "handshake completed"
+                         : "out of memory");
         free_client(c);
         return NULL;
     }
+    replay_early(c);
     pump(c);
     flush(c);
     return c;
