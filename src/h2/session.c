@@ -50,6 +50,7 @@ static void conn_error(struct h2_session *s, uint32_t code, const char *reason)
     log_info("%s: HTTP/2 connection error %s: %s", s->peer, h2_error_name(code), reason);
     h2_write_goaway(&s->out, s->last_client_id, code, reason);
     s->error_code = code;
+    s->error_reason = reason;
     s->dead = true;
 }
 
@@ -1234,6 +1235,7 @@ void h2_session_params_from_config(struct h2_session_params *p, const struct con
     p->body_size = cfg->limits.body_size;
     p->is_tls = is_tls;
     p->peer = peer;
+    p->client = false;
 }
 
 struct h2_session *h2_session_new(const struct h2_session_params *p,

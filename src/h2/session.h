@@ -130,7 +130,8 @@ struct h2_session {
     unsigned n_pushed_paths;
     uint32_t push_ids[32]; /* promised streams waiting to be answered */
     unsigned n_push_ids;
-    uint32_t error_code; /* the GOAWAY code we sent, for logs/tests; UINT32_MAX: none */
+    uint32_t error_code;      /* the GOAWAY code we sent, for logs/tests; UINT32_MAX: none */
+    const char *error_reason; /* and why (static text), or NULL */
     /* client role */
     uint32_t next_stream_id;  /* the next request stream we open */
     uint32_t peer_goaway_id;  /* the server's GOAWAY: streams above it were not processed */
