@@ -1,5 +1,6 @@
 /* `tern get URL...`: an HTTP client with curl's habits (its options, output and exit codes)
- * on tern's own engines. This first cut speaks HTTP/1.0 and HTTP/1.1, over TCP and TLS. */
+ * on tern's own engines: HTTP/1.0 and HTTP/1.1 over TCP and TLS, HTTP/2 over TLS (ALPN, the
+ * default for https as in curl) and over cleartext with prior knowledge. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include "cli/progress.h"
 #include "client/decode.h"
 #include "client/h1_exchange.h"
+#include "client/h2_client.h"
 #include "client/h3_client.h"
 #include "client/transport.h"
 #include "client/url.h"
@@ -38,6 +40,8 @@ struct get_opts {
     bool data_binary;   /* --data-binary: no form Content-Type */
     const char *upload; /* -T FILE */
     int version;        /* 10 or 11 */
+    bool http1_only;    /* --http1.0 / --http1.1: no h2 in ALPN */
+    bool h2_prior;      /* --http2-prior-knowledge: HTTP/2 on cleartext too */
     double max_time, connect_timeout;
 };
 
@@ -74,7 +78,8 @@ static int usage(void)
         "  -X METHOD, -H 'Name: value', -A AGENT, -u USER:PASS [--digest], -r RANGE, -C -\n"
         "  -d DATA, --data-binary DATA|@FILE, -T FILE\n"
         "  -L, --max-redirs N, -k, --cacert FILE, -m SECONDS, --connect-timeout SECONDS\n"
-        "  --http1.0, --http1.1, --http3, --compressed (gzip, br, zstd)\n");
+        "  --http1.0, --http1.1, --http2, --http2-prior-knowledge, --http3,\n"
+        "  --compressed (gzip, br, zstd)\n");
     return 2;
 }
 
@@ -155,9 +160,13 @@ static int parse_opts(int argc, char **argv, struct get_opts *o)
             TAKE();
             o->connect_timeout = atof(v);
         } else if (!strcmp(a, "--http1.0") || !strcmp(a, "-0"))
-            o->version = 10;
+            o->version = 10, o->http1_only = true;
         else if (!strcmp(a, "--http1.1"))
-            o->version = 11;
+            o->version = 11, o->http1_only = true;
+        else if (!strcmp(a, "--http2"))
+            o->http1_only = false;
+        else if (!strcmp(a, "--http2-prior-knowledge"))
+            o->http1_only = false, o->h2_prior = true;
         else if (!strcmp(a, "--http3"))
             o->http3 = true;
         else if (!strcmp(a, "--compressed"))
@@ -310,8 +319,8 @@ static void write_out(const char *fmt, const struct get_run *r, const struct cli
 #define IS(s) (n == sizeof(s) - 1 && !memcmp(name, s, n))
         if (IS("http_version"))
             printf("%s", !rs->head.status         ? "0"
-                         : rs->head.version == 30 ? "3"
                          : rs->head.version == 10 ? "1.0"
+                         : rs->head.version >= 20 ? rs->head.version == 20 ? "2" : "3"
                                                   : "1.1");
         else if (IS("response_code") || IS("http_code"))
             printf("%03d", rs->head.status);
@@ -558,9 +567,17 @@ static int get_one(const struct get_opts *o, struct tls_client *tls, const char 
         buf_free(&rs.raw);
         memset(&rs, 0, sizeof(rs));
         r.discard = false;
-        int rc = o->http3 ? get_h3(&r, &rq, &rs, &sinks, cto, &e)
-                          : h1_client_exchange(&r.conn, &rq, &rs, &sinks, &e);
-        if (!o->http3) transport_close(&r.conn);
+        int rc;
+        if (o->http3) {
+            rc = get_h3(&r, &rq, &rs, &sinks, cto, &e);
+        } else {
+            const char *alpn = transport_alpn(&r.conn);
+            bool h2 = r.conn.tls ? alpn && !strcmp(alpn, "h2") : o->h2_prior;
+            if (o->verbose && h2) fprintf(stderr, "* Using HTTP/2\n");
+            rc = h2 ? h2_client_exchange(&r.conn, &rq, &rs, &sinks, &e)
+                    : h1_client_exchange(&r.conn, &rq, &rs, &sinks, &e);
+            transport_close(&r.conn);
+        }
         if (rc < 0) {
             if (r.status) {
                 e.status = r.status;
@@ -644,8 +661,10 @@ int cli_get(int argc, char **argv)
     log_set_level(LOG_ERROR);
     struct tls_client *tls = NULL;
     char err[256];
-    static const char alpn[] = "\x08http/1.1";
-    tls = tls_client_create(o.cacert, o.insecure, alpn, sizeof(alpn) - 1, err, sizeof(err));
+    static const char alpn_h1[] = "\x08http/1.1", alpn_h2[] = "\x02h2\x08http/1.1";
+    const char *alpn = o.http1_only ? alpn_h1 : alpn_h2;
+    size_t alpn_len = o.http1_only ? sizeof(alpn_h1) - 1 : sizeof(alpn_h2) - 1;
+    tls = tls_client_create(o.cacert, o.insecure, alpn, alpn_len, err, sizeof(err));
     if (!tls) {
         fprintf(stderr, "tern: (77) %s\n", err);
         return 77;

@@ -23,11 +23,14 @@ enum client_status {
     CLIENT_HTTP_ERROR = 22,
     CLIENT_WRITE = 23,
     CLIENT_TIMEOUT = 28,
+    CLIENT_HTTP2 = 16, /* a problem in the HTTP/2 framing layer (connection) */
     CLIENT_TLS = 35,
     CLIENT_REDIRECTS = 47,
     CLIENT_SEND = 55,
     CLIENT_RECV = 56,
     CLIENT_CERT = 60,
+    CLIENT_HTTP2_STREAM = 92, /* an HTTP/2 stream failed */
+    CLIENT_HTTP3 = 95,        /* an HTTP/3 layer problem */
 };
 
 struct client_error {

@@ -15,7 +15,17 @@
 #define URGENCY_PUSH     (HTTP_URGENCY_DEFAULT + 1)
 #define TRIM_AFTER_MS    1000
 
-enum block_kind { BLOCK_REQUEST, BLOCK_TRAILERS, BLOCK_DISCARD, BLOCK_REFUSE, BLOCK_CLOSED };
+/* Interim (1xx) responses a client takes on one stream before it gives up on it. */
+#define MAX_INTERIM 16
+
+enum block_kind {
+    BLOCK_REQUEST,
+    BLOCK_RESPONSE,
+    BLOCK_TRAILERS,
+    BLOCK_DISCARD,
+    BLOCK_REFUSE,
+    BLOCK_CLOSED
+};
 
 static void stream_close(struct h2_session *s, struct h2_stream *st);
 static void respond(struct h2_session *s, struct h2_stream *st);
@@ -40,7 +50,17 @@ static void conn_error(struct h2_session *s, uint32_t code, const char *reason)
     log_info("%s: HTTP/2 connection error %s: %s", s->peer, h2_error_name(code), reason);
     h2_write_goaway(&s->out, s->last_client_id, code, reason);
     s->error_code = code;
+    s->error_reason = reason;
     s->dead = true;
+}
+
+/* A stream id the peer cannot have used yet (§5.1.1): a server's idle ids are the client ids
+ * above the last one and push ids not promised yet; a client that disabled push sees every
+ * even id as idle, and its own ids from the next one it would open. */
+static bool idle_id(const struct h2_session *s, uint32_t id)
+{
+    if (s->p.client) return (id & 1) == 0 || id >= s->next_stream_id;
+    return (id & 1) ? id > s->last_client_id : id >= s->next_push_id;
 }
 
 static void remember_reset(struct h2_session *s, uint32_t id)
@@ -58,6 +78,7 @@ static bool recently_reset(const struct h2_session *s, uint32_t id)
 /* Counts a reset the client caused (its RST_STREAM or a stream error); Rapid Reset defence. */
 static void count_reset(struct h2_session *s)
 {
+    if (s->p.client) return; /* a server resets only streams the client opened */
     if (h2_budget_spend(&s->resets, s->now_ms, 1, s->p.h2.max_resets_per_10s))
         conn_error(s, H2_ENHANCE_YOUR_CALM, "too many stream resets");
 }
@@ -75,8 +96,21 @@ static void stream_error(struct h2_session *s, uint32_t id, uint32_t code, bool 
     h2_write_rst_stream(&s->out, id, code);
     remember_reset(s, id);
     struct h2_stream *st = h2_stream_find(&s->streams, id);
-    if (st) stream_close(s, st);
+    if (st) {
+        st->error_code = code;
+        if (!st->error) st->error = h2_error_name(code);
+        stream_close(s, st);
+    }
     if (client_fault) count_reset(s);
+}
+
+/* Client role: the response on st is unusable; reset the stream and say why. */
+static void response_error(struct h2_session *s, struct h2_stream *st, uint32_t code,
+                           const char *why)
+{
+    log_debug("%s: stream %u: %s", s->peer, st->id, why);
+    st->error = why;
+    stream_error(s, st->id, code, false);
 }
 
 /* ---- streams ---- */
@@ -139,6 +173,7 @@ static struct h2_stream *stream_new(struct h2_session *s, uint32_t id)
     st->req.send_interim = send_interim;
     st->req.wire = st;
     st->resp.content_length = -1;
+    st->error_code = UINT32_MAX;
     h2_stream_insert(&s->streams, st);
     s->idle_deadline_ms = 0;
     return st;
@@ -155,9 +190,11 @@ static void stream_close(struct h2_session *s, struct h2_stream *st)
     if (st->dispatched && s->cb->on_stream_close) s->cb->on_stream_close(s, st);
     if (st->resp.body && st->resp.body->close) st->resp.body->close(st->resp.body);
     st->resp.body = NULL;
+    if (st->upload && st->upload->close) st->upload->close(st->upload);
+    st->upload = NULL;
     buf_free(&st->body);
     give_pool(s, st->pool);
-    if (s->streams.count == 0 && !s->dead) {
+    if (s->streams.count == 0 && !s->dead && !s->p.client) {
         s->idle_deadline_ms = s->now_ms + (int64_t)(s->p.h2.idle_timeout * 1000);
         s->trim_deadline_ms = s->now_ms + TRIM_AFTER_MS;
     }
@@ -190,16 +227,86 @@ static void dispatch(struct h2_session *s, struct h2_stream *st)
     respond(s, st);
 }
 
+/* Client role: the response on st ended (END_STREAM). */
+static void response_end(struct h2_session *s, struct h2_stream *st)
+{
+    if (st->content_length >= 0 && st->body_received != (uint64_t)st->content_length) {
+        response_error(s, st, H2_PROTOCOL_ERROR, "content-length does not match the DATA");
+        return;
+    }
+    st->response_done = true;
+    if (h2_stream_on_end_stream_in(st)) {
+        stream_close(s, st);
+    } else {
+        /* §8.1: a complete response before the whole request: the rest is not wanted */
+        h2_write_rst_stream(&s->out, st->id, H2_CANCEL);
+        remember_reset(s, st->id);
+        stream_close(s, st);
+    }
+}
+
+/* Client role: a decoded response header or trailer section (§8.1, §8.3.2). */
+static void response_block(struct h2_session *s, struct h2_stream *st, const uint8_t *blk,
+                           size_t len, bool end_stream, bool trailers)
+{
+    struct http_reqcheck c;
+    struct http_fields trailer_fields = {0};
+    if (!trailers) st->resp.headers.count = 0;
+    http_reqcheck_init_response(&c, trailers ? &trailer_fields : &st->resp.headers, st->pool,
+                                s->p.header_count, trailers);
+    enum hpack_result r =
+        hpack_decode(&s->dec, blk, len, s->p.h2.max_header_list_size, st->pool, on_field, &c);
+    if (r == HPACK_ERR_COMPRESSION) {
+        conn_error(s, H2_COMPRESSION_ERROR, "HPACK decoding failed");
+        return;
+    }
+    if (r == HPACK_ERR_TOO_LARGE || c.too_many) {
+        response_error(s, st, H2_CANCEL, "response header section over the limit");
+        return;
+    }
+    if (trailers && !end_stream) c.malformed = true, c.why = "trailers without END_STREAM";
+    if (!trailers) http_reqcheck_finish_response(&c);
+    if (!c.malformed && !trailers) {
+        if (c.status == 101) c.malformed = true, c.why = "101 in HTTP/2"; /* §8.6 */
+        if (c.status < 200 && end_stream) c.malformed = true, c.why = "1xx with END_STREAM";
+    }
+    if (c.malformed) {
+        response_error(s, st, H2_PROTOCOL_ERROR, c.why);
+        return;
+    }
+    if (trailers) {
+        response_end(s, st);
+        return;
+    }
+    st->resp.status = c.status;
+    if (c.status < 200) {
+        if (++st->n_interim > MAX_INTERIM) {
+            response_error(s, st, H2_CANCEL, "too many interim responses");
+            return;
+        }
+        if (s->cb->on_response) s->cb->on_response(s, st, true);
+        st->resp.headers.count = 0;
+        return;
+    }
+    st->final_head = true;
+    st->resp.content_length = c.content_length;
+    /* §8.1.1: no content after HEAD, 204 or 304 whatever content-length says */
+    bool no_body = st->head_request || c.status == 204 || c.status == 304;
+    st->content_length = no_body ? 0 : c.content_length;
+    if (s->cb->on_response) s->cb->on_response(s, st, false);
+    if (end_stream) response_end(s, st);
+}
+
 /* Decodes a complete field block for stream id. */
 static void process_block(struct h2_session *s, uint32_t id, int kind, const uint8_t *blk,
                           size_t len, bool end_stream)
 {
     struct h2_stream *st = h2_stream_find(&s->streams, id);
-    if (kind == BLOCK_REQUEST || kind == BLOCK_TRAILERS) {
+    if (kind == BLOCK_REQUEST || kind == BLOCK_RESPONSE || kind == BLOCK_TRAILERS) {
         if (!st) kind = BLOCK_DISCARD; /* reset while its block was arriving */
     }
     size_t max_list = s->p.h2.max_header_list_size;
-    if (kind != BLOCK_REQUEST && kind != BLOCK_TRAILERS) {
+    if (kind != BLOCK_REQUEST && kind != BLOCK_RESPONSE && kind != BLOCK_TRAILERS) {
         if (!s->scratch && !(s->scratch = take_pool(s))) {
             conn_error(s, H2_INTERNAL_ERROR, "out of memory");
             return;
@@ -219,6 +326,10 @@ static void process_block(struct h2_session *s, uint32_t id, int kind, const uin
         } else {
             count_idle(s);
         }
+        return;
+    }
+    if (s->p.client) {
+        response_block(s, st, blk, len, end_stream, kind == BLOCK_TRAILERS);
         return;
     }
     struct http_reqcheck c;
@@ -271,8 +382,35 @@ static void process_block(struct h2_session *s, uint32_t id, int kind, const uin
 
 /* ---- frames ---- */
 
+static void begin_block(struct h2_session *s, const struct h2_frame *f, int kind);
+
+/* Client role: HEADERS carry a response head or its trailers. */
+static void on_response_headers(struct h2_session *s, const struct h2_frame *f)
+{
+    uint32_t id = f->hd.stream_id;
+    int kind;
+    struct h2_stream *st = h2_stream_find(&s->streams, id);
+    if (!st) {
+        if (idle_id(s, id)) {
+            conn_error(s, H2_PROTOCOL_ERROR, "HEADERS on an idle stream");
+            return;
+        }
+        kind = recently_reset(s, id) ? BLOCK_DISCARD : BLOCK_CLOSED;
+    } else if (st->end_stream_in) {
+        kind = BLOCK_DISCARD; /* decoded to keep HPACK in sync */
+        response_error(s, st, H2_STREAM_CLOSED, "HEADERS after the end of the response");
+    } else {
+        kind = st->final_head ? BLOCK_TRAILERS : BLOCK_RESPONSE;
+    }
+    begin_block(s, f, kind);
+}
+
 static void on_headers(struct h2_session *s, const struct h2_frame *f)
 {
+    if (s->p.client) {
+        on_response_headers(s, f);
+        return;
+    }
     uint32_t id = f->hd.stream_id;
     int kind;
     if ((id & 1) == 0) {
@@ -309,6 +447,13 @@ static void on_headers(struct h2_session *s, const struct h2_frame *f)
             }
         }
     }
+    begin_block(s, f, kind);
+}
+
+/* Processes a HEADERS frame's block, or starts reassembling it from CONTINUATION frames. */
+static void begin_block(struct h2_session *s, const struct h2_frame *f, int kind)
+{
+    uint32_t id = f->hd.stream_id;
     if (f->hd.flags & H2_FLAG_END_HEADERS) {
         process_block(s, id, kind, f->data, f->data_len, f->hd.flags & H2_FLAG_END_STREAM);
         return;
@@ -360,6 +505,48 @@ static void consume_conn(struct h2_session *s, uint32_t n)
     }
 }
 
+/* Returns consumed stream window, sending WINDOW_UPDATEs at half the window. */
+static void consume_stream(struct h2_session *s, struct h2_stream *st, uint32_t n)
+{
+    st->recv_unacked += n;
+    if (h2_window_should_update(st->recv_unacked, s->local_initial_window)) {
+        h2_write_window_update(&s->out, st->id, st->recv_unacked);
+        st->recv_window += st->recv_unacked;
+        st->recv_unacked = 0;
+    }
+}
+
+/* Client role: response body bytes, handed on as they come; the windows reopen at once. */
+static void response_data(struct h2_session *s, struct h2_stream *st, const struct h2_frame *f,
+                          uint32_t flow)
+{
+    if (flow > st->recv_window) {
+        conn_error(s, H2_FLOW_CONTROL_ERROR, "DATA beyond the stream window");
+        return;
+    }
+    st->recv_window -= flow;
+    consume_conn(s, flow);
+    bool end = f->hd.flags & H2_FLAG_END_STREAM;
+    if (!st->final_head) {
+        response_error(s, st, H2_PROTOCOL_ERROR, "DATA before the response head");
+        return;
+    }
+    if (f->data_len == 0 && !end) count_idle(s);
+    st->body_received += f->data_len;
+    if (st->content_length >= 0 && st->body_received > (uint64_t)st->content_length) {
+        response_error(s, st, H2_PROTOCOL_ERROR, "more DATA than content-length");
+        return;
+    }
+    if (f->data_len && s->cb->on_data && s->cb->on_data(s, st, f->data, f->data_len) < 0) {
+        h2_session_cancel(s, st);
+        return;
+    }
+    if (end)
+        response_end(s, st);
+    else
+        consume_stream(s, st, flow);
+}
+
 static void on_data(struct h2_session *s, const struct h2_frame *f)
 {
     uint32_t id = f->hd.stream_id;
@@ -371,7 +558,7 @@ static void on_data(struct h2_session *s, const struct h2_frame *f)
     s->recv_window -= flow;
     struct h2_stream *st = h2_stream_find(&s->streams, id);
     if (!st) {
-        if (id > s->last_client_id || (id & 1) == 0) {
+        if (s->p.client ? idle_id(s, id) : id > s->last_client_id || (id & 1) == 0) {
             conn_error(s, H2_PROTOCOL_ERROR, "DATA on an idle stream");
             return;
         }
@@ -386,6 +573,10 @@ static void on_data(struct h2_session *s, const struct h2_frame *f)
     if (st->pushed || st->end_stream_in) {
         consume_conn(s, flow);
         stream_error(s, id, H2_STREAM_CLOSED, true);
+        return;
+    }
+    if (s->p.client) {
+        response_data(s, st, f, flow);
         return;
     }
     if (flow > st->recv_window) {
@@ -411,14 +602,7 @@ static void on_data(struct h2_session *s, const struct h2_frame *f)
         }
     }
     consume_conn(s, flow);
-    if (!end) {
-        st->recv_unacked += flow;
-        if (h2_window_should_update(st->recv_unacked, s->local_initial_window)) {
-            h2_write_window_update(&s->out, id, st->recv_unacked);
-            st->recv_window += st->recv_unacked;
-            st->recv_unacked = 0;
-        }
-    }
+    if (!end) consume_stream(s, st, flow);
     if (end) {
         bool closed = h2_stream_on_end_stream_in(st);
         if (st->content_length >= 0 && st->body_received != (uint64_t)st->content_length &&
@@ -445,7 +629,13 @@ static void apply_peer_settings(struct h2_session *s, const struct h2_frame *f)
         h2_settings_get(f, i, &id, &v);
         switch (id) {
         case H2_SETTINGS_HEADER_TABLE_SIZE: hpack_encoder_set_max_table_size(&s->enc, v); break;
-        case H2_SETTINGS_ENABLE_PUSH: s->peer_push = v == 1; break;
+        case H2_SETTINGS_ENABLE_PUSH:
+            if (s->p.client && v != 0) { /* §6.5.2 */
+                conn_error(s, H2_PROTOCOL_ERROR, "SETTINGS_ENABLE_PUSH from a server");
+                return;
+            }
+            s->peer_push = v == 1;
+            break;
         case H2_SETTINGS_MAX_CONCURRENT_STREAMS: s->peer_max_streams = v; break;
         case H2_SETTINGS_INITIAL_WINDOW_SIZE: {
             int64_t delta = (int64_t)v - (int64_t)s->peer_initial_window;
@@ -503,7 +693,7 @@ static void on_window_update(struct h2_session *s, const struct h2_frame *f)
     }
     struct h2_stream *st = h2_stream_find(&s->streams, id);
     if (!st) {
-        if ((id & 1) && id > s->last_client_id) {
+        if (s->p.client ? idle_id(s, id) : (id & 1) && id > s->last_client_id) {
             conn_error(s, H2_PROTOCOL_ERROR, "WINDOW_UPDATE on an idle stream");
             return;
         }
@@ -522,13 +712,15 @@ static void on_rst_stream(struct h2_session *s, const struct h2_frame *f)
     uint32_t id = f->hd.stream_id;
     struct h2_stream *st = h2_stream_find(&s->streams, id);
     if (!st) {
-        if (((id & 1) && id > s->last_client_id) || (!(id & 1) && id >= s->next_push_id)) {
+        if (idle_id(s, id)) {
             conn_error(s, H2_PROTOCOL_ERROR, "RST_STREAM on an idle stream");
             return;
         }
         count_idle(s);
         return;
     }
+    st->error_code = f->error_code;
+    if (!st->error) st->error = "the stream was reset by the peer";
     /* Rapid Reset: the stream stops costing anything now */
     stream_close(s, st);
     count_reset(s);
@@ -536,6 +728,10 @@ static void on_rst_stream(struct h2_session *s, const struct h2_frame *f)
 
 static void on_priority_update(struct h2_session *s, const struct h2_frame *f)
 {
+    if (s->p.client) { /* RFC 9218 §7.1 */
+        conn_error(s, H2_PROTOCOL_ERROR, "PRIORITY_UPDATE from a server");
+        return;
+    }
     if ((f->prioritized_id & 1) == 0) {
         conn_error(s, H2_PROTOCOL_ERROR, "PRIORITY_UPDATE for a push stream");
         return;
@@ -545,6 +741,24 @@ static void on_priority_update(struct h2_session *s, const struct h2_frame *f)
     if (st) {
         http_priority_parse(str_make((const char *)f->data, f->data_len), &st->sched.prio);
         http_sched_update(&s->sched, &st->sched);
+    }
+}
+
+/* Client role, §6.8: streams above the server's last stream id were not processed and may be
+ * retried elsewhere; those up to it go on. */
+static void on_server_goaway(struct h2_session *s, const struct h2_frame *f)
+{
+    s->peer_goaway_id = f->last_stream_id;
+    s->peer_error_code = f->error_code;
+    struct h2_stream *st = s->streams.all;
+    while (st) {
+        struct h2_stream *next = st->next;
+        if (st->id > f->last_stream_id) {
+            st->error = "refused by the server's GOAWAY (not processed)";
+            st->error_code = H2_REFUSED_STREAM;
+            stream_close(s, st);
+        }
+        st = next;
     }
 }
 
@@ -583,7 +797,10 @@ static void on_frame(struct h2_session *s, const struct h2_frame_header *hd, con
     case H2_PRIORITY: count_idle(s); break; /* RFC 9218: RFC 7540 priorities are ignored */
     case H2_RST_STREAM: on_rst_stream(s, &f); break;
     case H2_SETTINGS: on_settings(s, &f); break;
-    case H2_PUSH_PROMISE: conn_error(s, H2_PROTOCOL_ERROR, "PUSH_PROMISE from a client"); break;
+    case H2_PUSH_PROMISE: /* §8.4: a client says ENABLE_PUSH 0 */
+        conn_error(s, H2_PROTOCOL_ERROR,
+                   s->p.client ? "PUSH_PROMISE with push disabled" : "PUSH_PROMISE from a client");
+        break;
     case H2_PING:
         if (!(hd->flags & H2_FLAG_ACK)) {
             h2_write_ping(&s->out, f.opaque, true);
@@ -596,7 +813,9 @@ static void on_frame(struct h2_session *s, const struct h2_frame_header *hd, con
     case H2_GOAWAY:
         s->peer_goaway = true;
         if (f.error_code != H2_NO_ERROR)
-            log_info("%s: HTTP/2 GOAWAY from the client: %s", s->peer, h2_error_name(f.error_code));
+            log_info("%s: HTTP/2 GOAWAY from the %s: %s", s->peer,
+                     s->p.client ? "server" : "client", h2_error_name(f.error_code));
+        if (s->p.client) on_server_goaway(s, &f);
         break;
     case H2_WINDOW_UPDATE: on_window_update(s, &f); break;
     case H2_CONTINUATION:
@@ -618,7 +837,7 @@ size_t h2_session_recv(struct h2_session *s, const uint8_t *data, size_t len, in
     s->now_ms = now_ms;
     size_t off = 0;
     if (s->dead) return len;
-    if (!s->preface_done) {
+    if (!s->preface_done) { /* a client's preface: only servers receive it */
         size_t n = len < H2_PREFACE_LEN ? len : H2_PREFACE_LEN;
         if (memcmp(data, H2_PREFACE, n) != 0) {
             log_info("%s: invalid HTTP/2 connection preface", s->peer);
@@ -677,13 +896,30 @@ static int send_interim(struct http_request *req, int status, const struct http_
                             buf_size(&s->hbuf), false, s->peer_max_frame);
 }
 
+/* The body this side sends on st: a server's response, a client's request. */
+static struct body_source **out_body(struct h2_stream *st)
+{
+    return st->session->p.client ? &st->upload : &st->resp.body;
+}
+
+static int64_t out_length(const struct h2_stream *st)
+{
+    return st->session->p.client ? st->upload_length : st->resp.content_length;
+}
+
+static int64_t *out_sent(struct h2_stream *st)
+{
+    return st->session->p.client ? &st->upload_sent : &st->resp.bytes_sent;
+}
+
 static void end_stream_sent(struct h2_session *s, struct h2_stream *st)
 {
     http_sched_remove(&s->sched, &st->sched);
-    if (st->resp.body && st->resp.body->close) st->resp.body->close(st->resp.body);
-    st->resp.body = NULL;
+    struct body_source **src = out_body(st);
+    if (*src && (*src)->close) (*src)->close(*src);
+    *src = NULL;
     if (h2_stream_on_end_stream_out(st)) {
-        if (!st->end_stream_in) {
+        if (!st->end_stream_in && !s->p.client) {
             /* §8.1: the response is complete before the request: stop the upload */
             h2_write_rst_stream(&s->out, st->id, H2_NO_ERROR);
             remember_reset(s, st->id);
@@ -738,8 +974,8 @@ static void respond(struct h2_session *s, struct h2_stream *st)
 
 static bool stream_at_eof(const struct h2_stream *st)
 {
-    return st->body_rd.eof ||
-           (st->resp.content_length >= 0 && st->resp.bytes_sent >= st->resp.content_length);
+    int64_t len = out_length(st);
+    return st->body_rd.eof || (len >= 0 && *out_sent((struct h2_stream *)st) >= len);
 }
 
 static bool sched_ready(struct http_sched_node *n, void *ctx)
@@ -758,9 +994,9 @@ static bool sched_ready(struct http_sched_node *n, void *ctx)
  * error. */
 static ssize_t pull_body(struct h2_stream *st, char *dst, size_t max)
 {
-    int64_t left =
-        st->resp.content_length >= 0 ? st->resp.content_length - st->resp.bytes_sent : -1;
-    return body_reader_pull(&st->body_rd, st->resp.body, left, dst, max);
+    int64_t len = out_length(st);
+    int64_t left = len >= 0 ? len - *out_sent(st) : -1;
+    return body_reader_pull(&st->body_rd, *out_body(st), left, dst, max);
 }
 
 void h2_session_produce(struct h2_session *s, size_t high_water)
@@ -768,7 +1004,7 @@ void h2_session_produce(struct h2_session *s, size_t high_water)
     if (buf_size(&s->out) == 0) s->control_queued = 0;
     /* after an h2c Upgrade, wait for the client's preface before sending DATA: some clients
      * (curl 7.88) cannot buffer much that arrives right behind the 101 */
-    if (!s->settings_in) return;
+    if (!s->settings_in && !s->p.client) return;
     while (!s->dead && buf_size(&s->out) < high_water) {
         struct http_sched_node *n = http_sched_pick(&s->sched, sched_ready, s);
         if (!n) break;
@@ -777,8 +1013,8 @@ void h2_session_produce(struct h2_session *s, size_t high_water)
         int64_t max = s->peer_max_frame;
         if (st->send_window < max) max = st->send_window;
         if (s->send_window < max) max = s->send_window;
-        if (st->resp.content_length >= 0 && st->resp.content_length - st->resp.bytes_sent < max)
-            max = st->resp.content_length - st->resp.bytes_sent; /* room for what is left */
+        int64_t len = out_length(st);
+        if (len >= 0 && len - *out_sent(st) < max) max = len - *out_sent(st); /* what is left */
         if (max < 0) max = 0;
         if (buf_reserve(&s->out, H2_FRAME_HEADER_LEN + (size_t)max) < 0) {
             conn_error(s, H2_INTERNAL_ERROR, "out of memory");
@@ -789,11 +1025,13 @@ void h2_session_produce(struct h2_session *s, size_t high_water)
                           ? pull_body(st, (char *)hdr + H2_FRAME_HEADER_LEN, (size_t)max)
                           : 0;
         if (got < 0) {
-            log_error("%s: response body failed on stream %u", s->peer, st->id);
+            log_error("%s: %s body failed on stream %u", s->peer,
+                      s->p.client ? "request" : "response", st->id);
+            st->error = "the request body could not be read";
             stream_error(s, st->id, H2_INTERNAL_ERROR, false);
             continue;
         }
-        st->resp.bytes_sent += got;
+        *out_sent(st) += got;
         bool eof = stream_at_eof(st) && !st->body_rd.has_chunk;
         if (got == 0 && !eof) {
             /* a source with nothing now cannot happen with static bodies; avoid spinning */
@@ -807,6 +1045,91 @@ void h2_session_produce(struct h2_session *s, size_t high_water)
         http_sched_sent(&s->sched, n);
         if (eof) end_stream_sent(s, st);
     }
+}
+
+/* ---- client role ---- */
+
+void h2_session_client_params(struct h2_session_params *p, bool is_tls, const char *peer)
+{
+    *p = (struct h2_session_params){
+        .h2 = {.enabled = true,
+               .max_concurrent_streams = 100,
+               /* windows big enough that one download is not held to a window per RTT */
+               .initial_window_size = 16u << 20,
+               .connection_window = 64u << 20,
+               .max_frame_size = H2_MIN_FRAME_SIZE,
+               .header_table_size = 4096,
+               .max_header_list_size = 65536,
+               .max_resets_per_10s = 1000,
+               .max_continuations = 32,
+               .max_idle_frames_per_10s = 1000,
+               .max_control_queue = 65536,
+               .preface_timeout = 10,
+               .idle_timeout = 0,
+               .stalled_stream_timeout = 30},
+        .header_count = 100,
+        .body_size = 0,
+        .is_tls = is_tls,
+        .peer = peer,
+        .client = true};
+}
+
+bool h2_session_can_submit(const struct h2_session *s)
+{
+    return s->p.client && !s->dead && !s->peer_goaway && !s->draining &&
+           s->next_stream_id <= H2_MAX_STREAM_ID && s->n_client_streams < s->peer_max_streams;
+}
+
+static int encode_request_field(struct h2_session *s, str_t name, str_t value)
+{
+    enum http_token token = http_token_lookup(name.p, name.len);
+    /* credentials never enter either side's dynamic table (RFC 7541 §7.1.3) */
+    bool never = token == HTTP_TOKEN_AUTHORIZATION || token == HTTP_TOKEN_PROXY_AUTHORIZATION;
+    return hpack_encode_field(&s->enc, &s->hbuf, name, value, token, never);
+}
+
+struct h2_stream *h2_session_submit(struct h2_session *s, const struct h2_request_out *rq)
+{
+    if (!h2_session_can_submit(s)) return NULL;
+    struct h2_stream *st = stream_new(s, s->next_stream_id);
+    if (!st) return NULL;
+    s->next_stream_id += 2;
+    s->n_client_streams++;
+    st->dispatched = true; /* on_stream_close tells the caller how it ended */
+    st->user = rq->user;
+    st->head_request = str_eq(rq->method, STR_LIT("HEAD"));
+    st->upload = rq->body;
+    st->upload_length = rq->body ? rq->body_length : 0;
+    buf_clear(&s->hbuf);
+    /* §8.3: the pseudo-header fields first */
+    int rc = hpack_encode_begin(&s->enc, &s->hbuf);
+    rc |= encode_request_field(s, STR_LIT(":method"), rq->method);
+    rc |= encode_request_field(s, STR_LIT(":scheme"), rq->scheme);
+    rc |= encode_request_field(s, STR_LIT(":authority"), rq->authority);
+    rc |= encode_request_field(s, STR_LIT(":path"), rq->path);
+    for (size_t i = 0; i < rq->n_fields; i++)
+        rc |= encode_request_field(s, rq->names[i], rq->values[i]);
+    bool end = rq->body == NULL;
+    if (rc < 0 || h2_write_headers(&s->out, st->id, 0, (const uint8_t *)buf_ptr(&s->hbuf),
+                                   buf_size(&s->hbuf), end, s->peer_max_frame) < 0) {
+        st->upload = NULL; /* the caller still owns it */
+        st->dispatched = false;
+        stream_close(s, st);
+        conn_error(s, H2_INTERNAL_ERROR, "out of memory");
+        return NULL;
+    }
+    st->headers_out = true;
+    if (end)
+        end_stream_sent(s, st);
+    else
+        http_sched_add(&s->sched, &st->sched);
+    return st;
+}
+
+void h2_session_cancel(struct h2_session *s, struct h2_stream *st)
+{
+    st->error = "cancelled";
+    stream_error(s, st->id, H2_CANCEL, false);
 }
 
 /* ---- push ---- */
@@ -912,6 +1235,7 @@ void h2_session_params_from_config(struct h2_session_params *p, const struct con
     p->body_size = cfg->limits.body_size;
     p->is_tls = is_tls;
     p->peer = peer;
+    p->client = false;
 }
 
 struct h2_session *h2_session_new(const struct h2_session_params *p,
@@ -938,12 +1262,21 @@ struct h2_session *h2_session_new(const struct h2_session_params *p,
                                   ? p->h2.initial_window_size
                                   : H2_DEFAULT_WINDOW;
     s->next_push_id = 2;
+    s->next_stream_id = 1;
     s->error_code = UINT32_MAX;
-    /* §3.4: our preface is a SETTINGS frame; servers never send ENABLE_PUSH */
-    uint16_t ids[6];
-    uint32_t vals[6];
+    s->peer_error_code = UINT32_MAX;
+    /* §3.4: a server's preface is a SETTINGS frame and never says ENABLE_PUSH; a client's is
+     * the magic string, then SETTINGS turning push off (tern takes no pushed responses) */
+    uint16_t ids[7];
+    uint32_t vals[7];
     size_t n = 0;
-    ids[n] = H2_SETTINGS_MAX_CONCURRENT_STREAMS, vals[n++] = p->h2.max_concurrent_streams;
+    if (p->client) {
+        s->preface_done = true;
+        buf_append(&s->out, H2_PREFACE, H2_PREFACE_LEN);
+        ids[n] = H2_SETTINGS_ENABLE_PUSH, vals[n++] = 0;
+    } else {
+        ids[n] = H2_SETTINGS_MAX_CONCURRENT_STREAMS, vals[n++] = p->h2.max_concurrent_streams;
+    }
     if (p->h2.initial_window_size != H2_DEFAULT_WINDOW)
         ids[n] = H2_SETTINGS_INITIAL_WINDOW_SIZE, vals[n++] = p->h2.initial_window_size;
     if (p->h2.max_frame_size != H2_MIN_FRAME_SIZE)
@@ -958,7 +1291,7 @@ struct h2_session *h2_session_new(const struct h2_session_params *p,
         s->recv_window = p->h2.connection_window;
     }
     s->settings_deadline_ms = now_ms + SETTINGS_ACK_TIMEOUT_MS;
-    s->idle_deadline_ms = now_ms + (int64_t)(p->h2.idle_timeout * 1000);
+    if (!p->client) s->idle_deadline_ms = now_ms + (int64_t)(p->h2.idle_timeout * 1000);
     s->block_deadline_ms = now_ms + (int64_t)(p->h2.preface_timeout * 1000);
     return s;
 }
@@ -1074,7 +1407,7 @@ void h2_session_timeout(struct h2_session *s, int64_t now_ms)
         if (!s->settings_in) {
             log_info("%s: HTTP/2 preface not received in time", s->peer);
             if (s->preface_done)
-                conn_error(s, H2_PROTOCOL_ERROR, "client SETTINGS not received in time");
+                conn_error(s, H2_PROTOCOL_ERROR, "the peer's SETTINGS not received in time");
             s->dead = true;
         } else {
             conn_error(s, H2_ENHANCE_YOUR_CALM, "header block not complete in time");

@@ -1,7 +1,9 @@
-/* The HTTP/2 connection engine (RFC 9113), I/O-free: bytes in (h2_session_recv), frames parsed
- * and validated, requests handed to a callback, responses pulled from their body sources into
- * DATA frames as flow control and the RFC 9218 scheduler allow, bytes out in one buffer, the
- * current time passed in. The socket glue (h2/conn.c) and the tests drive it. */
+/* The HTTP/2 connection engine (RFC 9113), I/O-free, in both roles: bytes in (h2_session_recv),
+ * frames parsed and validated, bytes out in one buffer, the current time passed in. As a server
+ * it hands requests to a callback and pulls responses from their body sources into DATA frames
+ * as flow control and the RFC 9218 scheduler allow; as a client (params.client) it sends the
+ * requests submitted to it, their bodies pulled the same way, and hands response heads and
+ * body bytes to callbacks. The socket glue (h2/conn.c, src/client) and the tests drive it. */
 #ifndef TERN_H2_SESSION_H
 #define TERN_H2_SESSION_H
 
@@ -40,6 +42,21 @@ struct h2_session_callbacks {
     void (*give_pool)(void *ud, struct pool *pool);
     /* The IMF-fixdate for the Date field, or NULL: no Date field. */
     const char *(*date)(void *ud);
+    /* Client role. A response head arrived on st: st->resp.status and st->resp.headers hold
+     * it (an interim 1xx one when interim; its fields are dropped after the call). */
+    void (*on_response)(struct h2_session *s, struct h2_stream *st, bool interim);
+    /* Client role: response body bytes. Return -1 to cancel the stream (RST_STREAM CANCEL). */
+    int (*on_data)(struct h2_session *s, struct h2_stream *st, const uint8_t *data, size_t len);
+};
+
+/* A request for h2_session_submit (client role). */
+struct h2_request_out {
+    str_t method, scheme, authority, path;
+    const str_t *names, *values; /* regular fields: lower-case names, no connection fields */
+    size_t n_fields;
+    struct body_source *body; /* NULL: no body; closed by the session when the stream ends */
+    int64_t body_length;      /* bytes body gives, or -1 when not known in advance */
+    void *user;               /* becomes st->user */
 };
 
 /* The limits and settings a session runs with (from struct config). */
@@ -49,6 +66,7 @@ struct h2_session_params {
     uint64_t body_size;
     bool is_tls;
     const char *peer;
+    bool client; /* the client role */
 };
 
 struct h2_session {
@@ -112,7 +130,12 @@ struct h2_session {
     unsigned n_pushed_paths;
     uint32_t push_ids[32]; /* promised streams waiting to be answered */
     unsigned n_push_ids;
-    uint32_t error_code; /* the GOAWAY code we sent, for logs/tests; UINT32_MAX: none */
+    uint32_t error_code;      /* the GOAWAY code we sent, for logs/tests; UINT32_MAX: none */
+    const char *error_reason; /* and why (static text), or NULL */
+    /* client role */
+    uint32_t next_stream_id;  /* the next request stream we open */
+    uint32_t peer_goaway_id;  /* the server's GOAWAY: streams above it were not processed */
+    uint32_t peer_error_code; /* the code in the server's GOAWAY */
 };
 
 /* Fills params from a configuration. */
@@ -121,6 +144,9 @@ void h2_session_params_from_config(struct h2_session_params *p, const struct con
 /* Creates a session and queues our SETTINGS and connection WINDOW_UPDATE (§3.4). NULL on OOM. */
 struct h2_session *h2_session_new(const struct h2_session_params *p,
                                   const struct h2_session_callbacks *cb, void *ud, int64_t now_ms);
+/* Limits and windows for the client role (no configuration file: the client's own defaults,
+ * generous windows for downloads, the same defences as a server). */
+void h2_session_client_params(struct h2_session_params *p, bool is_tls, const char *peer);
 /* Frees every stream (calling on_stream_close for dispatched ones) and the session. */
 void h2_session_free(struct h2_session *s);
 
@@ -156,6 +182,17 @@ void h2_session_timeout(struct h2_session *s, int64_t now_ms);
  * acknowledged (or after H2_GOAWAY_GRACE_MS) the final GOAWAY with the last stream id taken,
  * then streams up to it finish. Otherwise GOAWAY NO_ERROR and the session is done. */
 void h2_session_shutdown(struct h2_session *s, bool graceful, int64_t now_ms);
+
+/* Client role: true when a request may be submitted now (the server's stream limit, no GOAWAY
+ * from it, stream ids left). */
+bool h2_session_can_submit(const struct h2_session *s);
+/* Client role: opens a stream with rq's HEADERS (END_STREAM when there is no body) and queues
+ * its body. Returns the stream, or NULL when it cannot (h2_session_can_submit false, OOM).
+ * on_stream_close tells when the stream ends: complete when st->response_done and no error,
+ * else st->error_code / st->error say why. */
+struct h2_stream *h2_session_submit(struct h2_session *s, const struct h2_request_out *rq);
+/* Client role: cancels a stream (RST_STREAM CANCEL); on_stream_close follows at once. */
+void h2_session_cancel(struct h2_session *s, struct h2_stream *st);
 
 /* Server push (RFC 9113 §8.4): promises a GET for path (absolute, same origin as parent) on
  * parent, then answers it through on_request after the parent's response headers. Returns 0,

@@ -1,6 +1,6 @@
-/* HTTP/2 streams (RFC 9113 §5.1): the state machine a server walks through, and the table of a
+/* HTTP/2 streams (RFC 9113 §5.1): the state machine a stream walks through, and the table of a
  * connection's live streams. A stream lives in its own request pool (the struct, the request,
- * the response) plus a heap buffer for the request body. */
+ * the response) plus, on a server, a heap buffer for the request body. */
 #ifndef TERN_H2_STREAM_H
 #define TERN_H2_STREAM_H
 
@@ -14,8 +14,9 @@
 #include "http/request.h"
 #include "http/response.h"
 
-/* §5.1 states a server stream can be in while it exists in the table (idle streams have no
- * struct; closed ones are removed). */
+/* §5.1 states a stream can be in while it exists in the table (idle streams have no struct;
+ * closed ones are removed). A client's request stream is open or half-closed (local) after
+ * its HEADERS, half-closed (remote) once the response ended before the upload. */
 enum h2_stream_state {
     H2_STREAM_OPEN,               /* request headers received, more frames may follow */
     H2_STREAM_HALF_CLOSED_REMOTE, /* END_STREAM received: we are answering */
@@ -51,6 +52,16 @@ struct h2_stream {
     bool push_pending;          /* promised, waiting for its response to be made */
     struct body_reader body_rd; /* the response body copied into DATA frames */
     void *user;                 /* the glue's per-stream context */
+    /* client role: the request body we send (the response arrives in resp, its body through
+     * on_data), and how the stream ended */
+    struct body_source *upload;
+    int64_t upload_length, upload_sent;
+    bool head_request;   /* the response has no body whatever its fields say (§8.1.1) */
+    bool final_head;     /* the final response head arrived */
+    bool response_done;  /* and the whole response (END_STREAM) */
+    unsigned n_interim;  /* interim responses so far (bounded) */
+    uint32_t error_code; /* RST_STREAM code (ours or the peer's), UINT32_MAX: none */
+    const char *error;   /* why the stream failed, NULL: it did not */
 };
 
 #define H2_STREAM_BUCKETS 64

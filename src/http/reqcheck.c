@@ -37,14 +37,54 @@ static bool name_ok(str_t n)
 void http_reqcheck_init(struct http_reqcheck *c, struct http_request *req, size_t max_count,
                         bool trailers)
 {
-    *c = (struct http_reqcheck){
-        .req = req, .max_count = max_count, .trailers = trailers, .content_length = -1};
+    *c = (struct http_reqcheck){.req = req,
+                                .fields = trailers ? &req->trailers : &req->headers,
+                                .pool = req->pool,
+                                .max_count = max_count,
+                                .trailers = trailers,
+                                .content_length = -1};
+}
+
+void http_reqcheck_init_response(struct http_reqcheck *c, struct http_fields *fields,
+                                 struct pool *pool, size_t max_count, bool trailers)
+{
+    *c = (struct http_reqcheck){.fields = fields,
+                                .pool = pool,
+                                .response = true,
+                                .max_count = max_count,
+                                .trailers = trailers,
+                                .content_length = -1};
+}
+
+/* §8.3.2 / §4.3.2: exactly three digits. */
+static int status_pseudo(struct http_reqcheck *c, str_t value)
+{
+    if (c->status) return malformed(c, "duplicated :status");
+    if (value.len != 3) return malformed(c, "invalid :status");
+    int v = 0;
+    for (size_t i = 0; i < 3; i++) {
+        if (value.p[i] < '0' || value.p[i] > '9') return malformed(c, "invalid :status");
+        v = v * 10 + (value.p[i] - '0');
+    }
+    if (v < 100) return malformed(c, "invalid :status");
+    c->status = v;
+    return 0;
+}
+
+bool http_reqcheck_finish_response(struct http_reqcheck *c)
+{
+    if (!c->status) return malformed(c, "missing :status"), false;
+    return !c->malformed;
 }
 
 static int pseudo(struct http_reqcheck *c, str_t name, str_t value)
 {
     if (c->trailers) return malformed(c, "pseudo-header in trailers");
     if (c->regular_seen) return malformed(c, "pseudo-header after regular fields");
+    if (c->response) {
+        if (name.len == 7 && memcmp(name.p, ":status", 7) == 0) return status_pseudo(c, value);
+        return malformed(c, "request pseudo-header in a response");
+    }
     str_t *slot;
     bool *has;
     if (name.len == 7 && memcmp(name.p, ":method", 7) == 0) {
@@ -84,7 +124,7 @@ int http_reqcheck_field(struct http_reqcheck *c, str_t name, str_t value, enum h
         return malformed(c, "invalid field name");
     if (token != HTTP_TOKEN_NONE) {
         if (info->flags & HTTP_TOKEN_HOP_BY_HOP) {
-            if (token == HTTP_TOKEN_TE) {
+            if (token == HTTP_TOKEN_TE && !c->response) {
                 if (!str_eq(value, STR_LIT("trailers")))
                     return malformed(c, "TE other than trailers");
             } else if (token != HTTP_TOKEN_HTTP2_SETTINGS || !c->allow_http2_settings) {
@@ -94,10 +134,9 @@ int http_reqcheck_field(struct http_reqcheck *c, str_t name, str_t value, enum h
         name = info->name; /* static: no copy */
     }
     if (!value_ok(value)) return malformed(c, "invalid field value");
-    struct http_request *req = c->req;
-    struct http_fields *f = c->trailers ? &req->trailers : &req->headers;
+    struct http_fields *f = c->fields;
     if (c->trailers) {
-        if (http_fields_add(f, req->pool, name, value) < 0) return malformed(c, "out of memory");
+        if (http_fields_add(f, c->pool, name, value) < 0) return malformed(c, "out of memory");
         return 0;
     }
     if (token == HTTP_TOKEN_CONTENT_LENGTH) {
@@ -111,7 +150,7 @@ int http_reqcheck_field(struct http_reqcheck *c, str_t name, str_t value, enum h
             return malformed(c, "conflicting content-length");
         c->content_length = n;
     }
-    if (http_fields_add_token(f, req->pool, token, value) < 0) return malformed(c, "out of memory");
+    if (http_fields_add_token(f, c->pool, token, value) < 0) return malformed(c, "out of memory");
     if (token == HTTP_TOKEN_NONE) f->items[f->count - 1].name = name;
     return 0;
 }
