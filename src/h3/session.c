@@ -1119,100 +1119,19 @@ static void on_server_control_frame(struct h3_session *s, uint64_t type, const u
     }
 }
 
-/* The rules of a response field section (§4.2, §4.3.2), checked field by field. */
-struct respcheck {
-    struct h3_session *s;
-    bool trailers;
-    bool regular_seen;
-    const char *why; /* malformed: why */
-    size_t n, cap;
-    str_t *names, *values;
-    int status;
-    int64_t content_length;
-};
-
-static int resp_malformed(struct respcheck *c, const char *why)
-{
-    if (!c->why) c->why = why;
-    return 1;
-}
-
-static bool name_ok(str_t name)
-{
-    if (name.len == 0) return false;
-    for (size_t i = 0; i < name.len; i++) {
-        unsigned char ch = (unsigned char)name.p[i];
-        if (!http_is_tchar(ch) || (ch >= 'A' && ch <= 'Z')) return false; /* §4.2 */
-    }
-    return true;
-}
-
-static bool value_ok(str_t v)
-{
-    for (size_t i = 0; i < v.len; i++) {
-        unsigned char ch = (unsigned char)v.p[i];
-        if (!http_is_field_vchar(ch) && ch != ' ' && ch != '\t') return false;
-    }
-    return !(v.len &&
-             (v.p[0] == ' ' || v.p[0] == '\t' || v.p[v.len - 1] == ' ' || v.p[v.len - 1] == '\t'));
-}
-
-static int on_resp_field(void *ctx, str_t name, str_t value, enum http_token token,
-                         bool never_index)
-{
-    (void)never_index;
-    struct respcheck *c = ctx;
-    if (c->why) return 1;
-    if (name.len && name.p[0] == ':') {
-        /* §4.3.2: :status is the only response pseudo-header, once, before regular fields */
-        if (c->trailers || c->regular_seen) return resp_malformed(c, "misplaced pseudo-header");
-        if (!str_eq(name, STR_LIT(":status"))) return resp_malformed(c, "request pseudo-header");
-        if (c->status) return resp_malformed(c, "second :status");
-        if (value.len != 3 || value.p[0] < '1' || value.p[0] > '9' || value.p[1] < '0' ||
-            value.p[1] > '9' || value.p[2] < '0' || value.p[2] > '9')
-            return resp_malformed(c, "invalid :status");
-        c->status = (value.p[0] - '0') * 100 + (value.p[1] - '0') * 10 + (value.p[2] - '0');
-        return 0;
-    }
-    c->regular_seen = true;
-    if (!name_ok(name)) return resp_malformed(c, "invalid field name");
-    if (token != HTTP_TOKEN_NONE && (http_token_info(token)->flags & HTTP_TOKEN_HOP_BY_HOP))
-        return resp_malformed(c, "connection-specific field"); /* §4.2 */
-    if (!value_ok(value)) return resp_malformed(c, "invalid field value");
-    if (token == HTTP_TOKEN_CONTENT_LENGTH && !c->trailers) {
-        int64_t n = 0;
-        if (value.len == 0 || value.len > 18) return resp_malformed(c, "invalid content-length");
-        for (size_t i = 0; i < value.len; i++) {
-            if (value.p[i] < '0' || value.p[i] > '9')
-                return resp_malformed(c, "invalid content-length");
-            n = n * 10 + (value.p[i] - '0');
-        }
-        if (c->content_length >= 0 && c->content_length != n)
-            return resp_malformed(c, "conflicting content-length");
-        c->content_length = n;
-    }
-    if (c->n == c->cap) return resp_malformed(c, "too many fields");
-    c->names[c->n] = name;
-    c->values[c->n++] = value;
-    return 0;
-}
-
-/* A HEADERS frame on a request stream we submitted: an interim or final head, or trailers.
- * false when the stream waits for QPACK inserts or is gone. */
+/* A HEADERS frame on a request stream we submitted: an interim or final head, or trailers,
+ * checked by the rules HTTP/2 shares (src/http/reqcheck.c, response mode). false when the
+ * stream waits for QPACK inserts or is gone. */
 static bool on_response_headers(struct h3_session *s, struct h3_stream *st, const uint8_t *p,
                                 size_t len)
 {
+    bool trailers = st->headers_in;
     size_t cap = s->p.header_count ? s->p.header_count : 100;
-    struct respcheck c = {.s = s, .trailers = st->headers_in, .content_length = -1, .cap = cap};
-    c.names = pool_alloc(st->pool, cap * sizeof(str_t));
-    c.values = pool_alloc(st->pool, cap * sizeof(str_t));
-    if (!c.names || !c.values) {
-        conn_error(s, H3_INTERNAL_ERROR, "out of memory");
-        return false;
-    }
-    enum qpack_result r =
-        qpack_decode_section(&s->dec, (uint64_t)st->id, p, len, s->p.max_field_section_size,
-                             st->pool, on_resp_field, &c);
+    struct http_fields fields = {0};
+    struct http_reqcheck c;
+    http_reqcheck_init_response(&c, &fields, st->pool, cap, trailers);
+    enum qpack_result r = qpack_decode_section(&s->dec, (uint64_t)st->id, p, len,
+                                               s->p.max_field_section_size, st->pool, on_field, &c);
     if (r == QPACK_BLOCKED) {
         st->qpack_blocked = true;
         return false;
@@ -1223,34 +1142,50 @@ static bool on_response_headers(struct h3_session *s, struct h3_stream *st, cons
         return false;
     }
     flush_qpack(s);
-    if (r == QPACK_TOO_LARGE) {
+    if (r == QPACK_TOO_LARGE || c.too_many) {
         client_fail(s, st, H3_EXCESSIVE_LOAD,
-                    "the response header section is over the size limit (max_field_section_size)");
+                    "the response header section is over the size or field count limit");
         return false;
     }
-    if (!c.why && !c.trailers && !c.status) c.why = "no :status";
-    if (!c.why && c.status == 101) c.why = "101 is not allowed in HTTP/3"; /* §4.5 */
-    if (c.why) { /* §4.1.2: malformed is a stream error of type H3_MESSAGE_ERROR */
-        client_fail(s, st, H3_MESSAGE_ERROR, c.why);
+    if (!trailers && !c.malformed) http_reqcheck_finish_response(&c);
+    if (!c.malformed && !trailers && c.status == 101)
+        c.malformed = true, c.why = "101 is not allowed in HTTP/3"; /* §4.5 */
+    if (c.malformed) { /* §4.1.2: malformed is a stream error of type H3_MESSAGE_ERROR */
+        client_fail(s, st, H3_MESSAGE_ERROR, c.why ? c.why : "malformed response");
         return false;
     }
     const int64_t id = st->id;
-    if (c.trailers) {
+    if (trailers) {
         st->trailers_in = true;
+        pool_reset(st->pool);
         return true;
     }
     bool interim = c.status < 200;
+    if (interim && ++st->n_interim > H3_MAX_INTERIM) {
+        client_fail(s, st, H3_EXCESSIVE_LOAD, "too many interim responses");
+        return false;
+    }
     if (!interim) {
         st->headers_in = true;
         st->status = c.status;
         st->content_length = c.content_length;
     }
+    str_t *names = pool_alloc(st->pool, (fields.count + 1) * sizeof(str_t));
+    str_t *values = pool_alloc(st->pool, (fields.count + 1) * sizeof(str_t));
+    if (!names || !values) {
+        conn_error(s, H3_INTERNAL_ERROR, "out of memory");
+        return false;
+    }
+    for (size_t i = 0; i < fields.count; i++) {
+        names[i] = fields.items[i].name;
+        values[i] = fields.items[i].value;
+    }
     if (s->cb->on_response_head &&
-        s->cb->on_response_head(s, st, c.status, c.names, c.values, c.n) < 0) {
+        s->cb->on_response_head(s, st, c.status, names, values, fields.count) < 0) {
         client_fail(s, st, H3_REQUEST_CANCELLED, "the response was refused by its reader");
         return false;
     }
-    pool_reset(st->pool); /* the fields were used: keep a long interim series bounded */
+    pool_reset(st->pool); /* the head was used: what an interim series holds stays bounded */
     return !s->dead && stream_find(s, id) != NULL;
 }
 

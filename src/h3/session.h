@@ -28,6 +28,8 @@
 #define H3_STREAM_HIGH_WATER (64 * 1024)
 /* Largest DATA frame payload the session writes (its length fits a 2-byte varint). */
 #define H3_DATA_FRAME_MAX 16383
+/* Client role: a response may have this many interim (1xx) heads before the stream fails. */
+#define H3_MAX_INTERIM 16
 /* The largest client-initiated bidirectional stream id (2^62-4): the first GOAWAY of a
  * graceful stop (§5.2) carries it, refusing nothing yet. */
 #define H3_MAX_CLIENT_BIDI_ID ((int64_t)((UINT64_C(1) << 62) - 4))
@@ -84,6 +86,7 @@ struct h3_stream {
      * resp.content_length and resp.bytes_sent) as a response body does in the server role */
     bool head_request; /* HEAD: the response has no content (RFC 9110 §9.3.2) */
     int status;        /* the final response status, 0 before it */
+    int n_interim;     /* interim (1xx) responses so far */
     bool ended;        /* on_response_end was called */
     uint64_t end_code; /* what on_response_end says when the stream goes away unfinished */
     const char *end_why;

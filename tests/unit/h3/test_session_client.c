@@ -266,6 +266,17 @@ static void test_bad_responses(void)
     memset(big, 'v', sizeof(big) - 1);
     const char *const huge[] = {":status", "200", "x-big", big, NULL};
     check_stream_error(huge, NULL, H3_EXCESSIVE_LOAD);
+    /* a stream of interim responses is cut off (H3_MAX_INTERIM) */
+    c = client_with_request(&r);
+    static const char *const early[] = {":status", "103", "link", "</a.css>", NULL};
+    struct buf b = {0};
+    for (int i = 0; i <= H3_MAX_INTERIM; i++)
+        headers(&b, 0, early);
+    h3_session_recv_stream(c, 0, (const uint8_t *)buf_ptr(&b), buf_size(&b), false, 1000000);
+    buf_free(&b);
+    CHECK(r.ended);
+    CHECK_INT((int)r.code, H3_EXCESSIVE_LOAD);
+    h3_session_free(c);
     qpack_encoder_free(&enc);
 }
 
