@@ -534,7 +534,8 @@ int h3_client_run(struct h3_client *c, struct client_error *e)
         if (quic_conn_state(c->qc) != QUIC_CONN_ACTIVE || h3_session_done(c->s)) {
             uint64_t code = h3_session_error_code(c->s);
             if (code != UINT64_MAX && code != H3_NO_ERROR)
-                client_fail(e, CLIENT_RECV, "HTTP/3 connection error %s", h3_error_name(code));
+                client_fail(e, CLIENT_RECV, "HTTP/3 connection error %s: %s", h3_error_name(code),
+                            h3_session_error_reason(c->s));
             else
                 quic_error(c, e);
             fail_all(c, e);

@@ -30,6 +30,7 @@ static void conn_error(struct h3_session *s, uint64_t code, const char *reason)
     if (s->dead) return;
     log_info("%s: HTTP/3 connection error %s: %s", s->peer, h3_error_name(code), reason);
     s->error_code = code;
+    s->error_why = reason;
     s->dead = true;
 }
 
@@ -1062,6 +1063,11 @@ bool h3_session_done(const struct h3_session *s)
 uint64_t h3_session_error_code(const struct h3_session *s)
 {
     return s->error_code;
+}
+
+const char *h3_session_error_reason(const struct h3_session *s)
+{
+    return s->error_why ? s->error_why : "";
 }
 
 /* ---- client role (RFC 9114 §4.1, §5.2, §6.2, §7.2) ---- */

@@ -189,6 +189,7 @@ struct h3_session {
     struct h2_budget resets;    /* Rapid Reset defence */
     bool dead;                  /* connection error or fast stop: close the connection */
     uint64_t error_code;        /* the code to close with; UINT64_MAX: none */
+    const char *error_why;      /* the connection error in words (static), or NULL */
 };
 
 /* Fills params from a configuration (limits, and the HTTP/2 reset budget). */
@@ -255,5 +256,7 @@ bool h3_session_done(const struct h3_session *s);
 /* The H3 error code to close the connection with (H3_NO_ERROR for a clean stop), or UINT64_MAX
  * while no error happened. */
 uint64_t h3_session_error_code(const struct h3_session *s);
+/* The connection error in words ("" when none). */
+const char *h3_session_error_reason(const struct h3_session *s);
 
 #endif

@@ -7,6 +7,7 @@ import hashlib
 import shutil
 import socket
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -176,3 +177,66 @@ def test_gtlsserver_peer(tmp_path, certs):  # noqa: F811
     finally:
         proc.kill()
         proc.wait()
+
+
+HOSTILE_BIN = Path(t.TERN_BIN).resolve().parent / "h3_hostile_server"
+
+# mode -> the exit codes allowed (curl's: 8 weird reply, 18 partial, 56 receive failure)
+HOSTILE = {
+    "cl-short": (8,),
+    "cl-long": (8,),
+    "upper": (8,),
+    "pseudo": (8,),
+    "bomb": (8,),
+    "push": (56,),
+    "goaway": (56,),
+    "reset": (56,),
+    "close": (56,),
+    "cut": (56,),
+}
+
+
+@pytest.fixture
+def hostile(certs):  # noqa: F811
+    """hostile(mode) -> the port of a started tests/quic/h3_hostile_server."""
+    if not HOSTILE_BIN.exists():
+        pytest.skip("h3_hostile_server was not built (no QUIC)")
+    procs = []
+
+    def start(mode):
+        port = t.free_port()
+        p = subprocess.Popen([str(HOSTILE_BIN), "127.0.0.1", str(port), str(certs.leaf),
+                              str(certs.leaf_key), mode], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        procs.append(p)
+        assert p.stdout.readline() == b"ready\n"
+        return port
+
+    yield start
+    for p in procs:
+        p.terminate()
+        p.wait(timeout=10)
+
+
+def test_hostile_server_sane_mode(hostile):
+    port = hostile("ok")
+    rc, out, err = get("-k", "-s", "-S", f"https://127.0.0.1:{port}/")
+    assert rc == 0, err
+    assert out == b"hello"
+
+
+@pytest.mark.parametrize("mode", sorted(HOSTILE))
+def test_hostile_server(hostile, mode):
+    """Each way a server can break HTTP/3 ends in a clear error and curl's exit code, well
+    within the deadline: never a crash, a hang or a success."""
+    port = hostile(mode)
+    rc, out, err = get("-k", "-s", "-S", "-m", "10", f"https://127.0.0.1:{port}/", timeout=30)
+    assert rc in HOSTILE[mode], (rc, err)
+    assert err.startswith("tern: ("), err
+    assert "Sanitizer" not in err and "runtime error" not in err
+
+
+def test_hostile_server_stalls(hostile):
+    port = hostile("stall")
+    rc, out, err = get("-k", "-s", "-S", "-m", "2", f"https://127.0.0.1:{port}/", timeout=30)
+    assert rc == 28, err
