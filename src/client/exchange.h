@@ -54,6 +54,7 @@ struct client_transfer {
     struct client_response *rs;
     const struct client_sinks *sinks;
     bool done;             /* finished, well or not */
+    unsigned attempts;     /* times it was sent (a stream the server refused goes again) */
     struct client_error e; /* e.status != 0: this transfer failed (the others may not have) */
     void *wire;            /* the wire's stream while it runs */
 };

@@ -10,6 +10,8 @@
 
 #define READ_SIZE  65536
 #define HIGH_WATER (256 * 1024)
+/* Times a transfer is sent when the server refuses its stream unprocessed. */
+#define MAX_ATTEMPTS 3
 
 /* A request body from memory or a file, read as the windows let it go. */
 struct upload {
@@ -99,6 +101,18 @@ static void on_stream_close(struct h2_session *s, struct h2_stream *st)
 {
     struct xfer *x = st->user;
     struct client_transfer *t = x->t;
+    struct h2_client *hc = x->hc;
+    if (!t->e.status && st->error_code == H2_REFUSED_STREAM && !t->rs->head.status &&
+        t->attempts < MAX_ATTEMPTS && h2_session_can_submit(s)) {
+        /* not processed (§8.7): send it again, on this connection if it takes more */
+        hc->running--;
+        buf_free(&x->f.text);
+        free(x);
+        t->wire = NULL;
+        if (t->rq->body_fd >= 0) lseek(t->rq->body_fd, 0, SEEK_SET);
+        h2_client_submit(hc, t);
+        return;
+    }
     if (!t->e.status && !(st->response_done && !st->error)) {
         if (st->error)
             client_fail(&t->e, CLIENT_HTTP2_STREAM, "HTTP/2 stream %u failed: %s", st->id,
@@ -111,7 +125,7 @@ static void on_stream_close(struct h2_session *s, struct h2_stream *st)
     }
     t->done = true;
     t->wire = NULL;
-    x->hc->running--;
+    hc->running--;
     buf_free(&x->f.text);
     free(x);
 }
@@ -165,6 +179,7 @@ static void start(struct h2_client *hc, struct client_transfer *t)
     }
     x->t = t;
     x->hc = hc;
+    t->attempts++;
     const struct client_request *rq = t->rq;
     struct h2_request_out out = {.method = x->f.method,
                                  .scheme = x->f.scheme,

@@ -1076,8 +1076,10 @@ void h2_session_client_params(struct h2_session_params *p, bool is_tls, const ch
 
 bool h2_session_can_submit(const struct h2_session *s)
 {
+    /* until the server's SETTINGS tell its limit, 100 (the least §6.5.2 recommends) */
+    uint32_t limit = s->settings_in ? s->peer_max_streams : 100;
     return s->p.client && !s->dead && !s->peer_goaway && !s->draining &&
-           s->next_stream_id <= H2_MAX_STREAM_ID && s->n_client_streams < s->peer_max_streams;
+           s->next_stream_id <= H2_MAX_STREAM_ID && s->n_client_streams < limit;
 }
 
 static int encode_request_field(struct h2_session *s, str_t name, str_t value)
