@@ -257,3 +257,52 @@ def test_interim_and_trailers():
     assert rc == 0, err
     assert "< HTTP/2 103\n< link: </a>\n" in err
     assert out.startswith(b"HTTP/2 200\r\n") and out.endswith(b"\r\n\r\nok"), out
+
+
+CONN = "/.well-known/tern/connection"
+
+
+@pytest.fixture(scope="module")
+def zsrv(tmp_path_factory, certs):  # noqa: F811
+    from tls_util import module_server
+
+    def conninfo(cfg):
+        cfg["servers"][0]["locations"].append({"path": CONN, "connection_info": True})
+    yield from module_server(tmp_path_factory, "getz", certs.leaf, certs.leaf_key,
+                             mutate=conninfo)
+
+
+def test_parallel_on_one_connection(zsrv, tmp_path):
+    """-Z: the URLs go at once as streams of one HTTP/2 connection (the server reports the
+    same client port for each); without it each URL has a connection of its own."""
+    import json
+    base = f"https://127.0.0.1:{zsrv.tls_port}"
+    outs = [tmp_path / f"o{i}" for i in range(4)]
+    args = []
+    for o in outs:
+        args += ["-o", o]
+    rc, _, err = get("-k", "-s", "-S", "-Z", *args, *[base + CONN] * 4)
+    assert rc == 0, err
+    infos = [json.loads(o.read_bytes()) for o in outs]
+    assert {i["http_version"] for i in infos} == {"HTTP/2"}
+    assert len({i["client"]["port"] for i in infos}) == 1, infos
+    rc, _, err = get("-k", "-s", *args[:4], *[base + CONN] * 2)
+    assert rc == 0, err
+    ports = {json.loads(o.read_bytes())["client"]["port"] for o in outs[:2]}
+    assert len(ports) == 2
+    # bodies of every size arrive whole, each in its file; -w reports each transfer
+    rc, out, err = get("-k", "-s", "-Z", "-o", outs[0], "-o", outs[1], "-o", outs[2],
+                       "-w", "%{http_version} %{response_code}\n", base + "/big.bin",
+                       base + "/hello.txt", base + "/no-such")
+    assert rc == 0, err
+    assert outs[0].read_bytes() == zsrv.files["big.bin"] and outs[1].read_bytes() == t.HELLO
+    assert out.decode().split("\n")[:3] == ["2 200", "2 200", "2 404"]
+    # over HTTP/1.1 -Z takes the URLs one after the other
+    rc, _, err = get("-k", "-s", "--http1.1", "-Z", "-o", outs[0], "-o", outs[1],
+                     base + "/big.bin", base + "/hello.txt")
+    assert rc == 0 and outs[0].read_bytes() == zsrv.files["big.bin"], err
+    assert outs[1].read_bytes() == t.HELLO
+    # -f fails the run when one of them fails, the others still arrive
+    rc, _, err = get("-k", "-s", "-S", "-f", "-Z", "-o", outs[0], "-o", outs[1],
+                     base + "/no-such", base + "/hello.txt")
+    assert rc == 22 and "404" in err and outs[1].read_bytes() == t.HELLO
