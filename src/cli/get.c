@@ -41,6 +41,7 @@ struct get_opts {
     int version;        /* 10 or 11 */
     bool http1_only;    /* --http1.0 / --http1.1: no h2 in ALPN */
     bool h2_prior;      /* --http2-prior-knowledge: HTTP/2 on cleartext too */
+    bool h2_upgrade;    /* --http2: on cleartext, ask for an h2c Upgrade */
     double max_time, connect_timeout;
 };
 
@@ -163,7 +164,7 @@ static int parse_opts(int argc, char **argv, struct get_opts *o)
         else if (!strcmp(a, "--http1.1"))
             o->version = 11, o->http1_only = true;
         else if (!strcmp(a, "--http2"))
-            o->http1_only = false;
+            o->http1_only = false, o->h2_upgrade = true;
         else if (!strcmp(a, "--http2-prior-knowledge"))
             o->http1_only = false, o->h2_prior = true;
         else if (!strcmp(a, "-Z") || !strcmp(a, "--parallel"))
@@ -454,6 +455,32 @@ static int answer_digest(struct get_run *r, const struct client_response *rs,
 static int finish(struct get_run *r, struct client_error *e, const struct client_response *rs,
                   const struct url *u);
 
+/* HTTP/1.x, or with --http2 on cleartext an h2c Upgrade (RFC 7540 §3.2): the request goes over
+ * HTTP/1.1 asking for h2c; after a 101 its response comes over HTTP/2 (curl's --http2). */
+static int exchange_h1(struct get_run *r, struct client_request *rq, struct client_response *rs,
+                       const struct client_sinks *sinks, struct client_error *e)
+{
+    bool upgrade = r->o->h2_upgrade && !r->conn.tls && rq->body_len < 0 && rq->version == 11;
+    struct h2_client *hc = upgrade ? h2_client_new(&r->conn, e) : NULL;
+    if (!hc) return h1_client_exchange(&r->conn, rq, rs, sinks, e);
+    char settings[128];
+    h2_client_upgrade_settings(hc, settings, sizeof(settings));
+    rq->h2c_settings = settings;
+    int rc = h1_client_exchange(&r->conn, rq, rs, sinks, e);
+    rq->h2c_settings = NULL;
+    if (rc == 0 && rs->head.status == 101) {
+        if (r->o->verbose) fprintf(stderr, "* Upgraded to HTTP/2\n");
+        struct buf rest = rs->rest;
+        rs->rest = (struct buf){0};
+        struct client_transfer t = {.rq = rq, .rs = rs, .sinks = sinks};
+        rc = h2_client_run_upgraded(hc, &t, buf_ptr(&rest), buf_size(&rest), e);
+        buf_free(&rest);
+        if (rc == 0 && t.e.status) *e = t.e, rc = -1;
+    }
+    h2_client_free(hc);
+    return rc;
+}
+
 static int get_one(const struct get_opts *o, struct tls_client *tls, const char *url_text,
                    const char *output)
 {
@@ -532,13 +559,14 @@ static int get_one(const struct get_opts *o, struct tls_client *tls, const char 
         struct client_sinks sinks = {
             .head = on_head, .body = on_body, .request_head = on_request_head, .ctx = &r};
         buf_free(&rs.raw);
+        buf_free(&rs.rest);
         memset(&rs, 0, sizeof(rs));
         r.discard = false;
         const char *alpn = transport_alpn(&r.conn);
         bool h2 = r.conn.tls ? alpn && !strcmp(alpn, "h2") : o->h2_prior;
         if (o->verbose && h2) fprintf(stderr, "* Using HTTP/2\n");
         int rc = h2 ? h2_client_exchange(&r.conn, &rq, &rs, &sinks, &e)
-                    : h1_client_exchange(&r.conn, &rq, &rs, &sinks, &e);
+                    : exchange_h1(&r, &rq, &rs, &sinks, &e);
         transport_close(&r.conn);
         if (rc < 0) {
             if (r.status) {
@@ -606,6 +634,7 @@ report:
     finish(&r, &e, &rs, &u);
     if (body_fd >= 0) close(body_fd);
     buf_free(&rs.raw);
+    buf_free(&rs.rest);
     url_free(&u);
     return e.status;
 }

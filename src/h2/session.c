@@ -1128,6 +1128,32 @@ struct h2_stream *h2_session_submit(struct h2_session *s, const struct h2_reques
     return st;
 }
 
+size_t h2_session_settings_payload(const struct h2_session *s, const uint8_t **p)
+{
+    /* the output starts with the preface, then our SETTINGS frame */
+    const uint8_t *f = (const uint8_t *)buf_ptr(&s->out) + H2_PREFACE_LEN;
+    if (!s->p.client || buf_size(&s->out) < H2_PREFACE_LEN + H2_FRAME_HEADER_LEN) return 0;
+    struct h2_frame_header hd;
+    h2_frame_header_parse(f, &hd);
+    *p = f + H2_FRAME_HEADER_LEN;
+    return hd.type == H2_SETTINGS ? hd.length : 0;
+}
+
+struct h2_stream *h2_session_client_upgraded(struct h2_session *s, void *user, bool head_request)
+{
+    if (!s->p.client || s->next_stream_id != 1) return NULL;
+    struct h2_stream *st = stream_new(s, 1);
+    if (!st) return NULL;
+    s->next_stream_id = 3;
+    s->n_client_streams++;
+    st->dispatched = true;
+    st->user = user;
+    st->head_request = head_request;
+    st->headers_out = true;
+    end_stream_sent(s, st); /* the request is complete: half-closed (local) */
+    return st;
+}
+
 void h2_session_cancel(struct h2_session *s, struct h2_stream *st)
 {
     st->error = "cancelled";

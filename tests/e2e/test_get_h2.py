@@ -306,3 +306,54 @@ def test_parallel_on_one_connection(zsrv, tmp_path):
     rc, _, err = get("-k", "-s", "-S", "-f", "-Z", "-o", outs[0], "-o", outs[1],
                      base + "/no-such", base + "/hello.txt")
     assert rc == 22 and "404" in err and outs[1].read_bytes() == t.HELLO
+
+
+def test_h2c_upgrade(srv):
+    """--http2 on cleartext asks for h2c (RFC 7540 §3.2): tern answers 101 and the response
+    comes over HTTP/2 on stream 1; a server that ignores the Upgrade answers over HTTP/1.1."""
+    url = f"http://127.0.0.1:{srv.port}"
+    rc, out, err = get("--http2", "-s", "-v", "-w", "\n%{http_version}", url + "/big.bin")
+    assert rc == 0, err
+    body, version = out.rsplit(b"\n", 1)
+    assert version == b"2" and body == srv.files["big.bin"]
+    assert "HTTP2-Settings: " in err and "< HTTP/1.1 101" in err and "< HTTP/2 200" in err
+    rc, out, err = get("--http2", "-s", "-I", url + "/hello.txt")
+    assert rc == 0 and b"HTTP/2 200\r\n" in out, err
+    # a body keeps the request on HTTP/1.1 (an Upgrade is asked for only without one)
+    rc, out, _ = get("--http2", "-s", "-w", "%{http_version} %{http_code}", "-o", "/dev/null",
+                     "-d", "x=1", url + "/hello.txt")
+    assert out == b"1.1 405"
+
+    def h1_only(c):
+        c.recv(65536)
+        c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+
+    srv1 = H1Server(h1_only)
+    try:
+        rc, out, err = get("--http2", "-s", "-w", " %{http_version}",
+                           f"http://127.0.0.1:{srv1.port}/")
+        assert rc == 0 and out == b"ok 1.1", err
+    finally:
+        srv1.close()
+
+
+class H1Server(threading.Thread):
+    def __init__(self, handler):
+        super().__init__(daemon=True)
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(4)
+        self.port = self.sock.getsockname()[1]
+        self.handler = handler
+        self.start()
+
+    def run(self):
+        try:
+            c, _ = self.sock.accept()
+        except OSError:
+            return
+        with c:
+            self.handler(c)
+
+    def close(self):
+        self.sock.close()
