@@ -1,5 +1,6 @@
 /* `tern bench URL`: an HTTP load generator with h2load's and wrk's habits, on tern's own
- * engines (src/client/load.c). This first cut speaks HTTP/1.1 over TCP and TLS. */
+ * engines (src/client/load.c): HTTP/1.1 over TCP and TLS, HTTP/2 over TLS (--h2) and cleartext
+ * with prior knowledge (--h2c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,12 +15,14 @@ static int usage(void)
 {
     fprintf(stderr,
             "usage: tern bench URL [-n N | -d SECONDS] [-c CONNECTIONS] [-m DEPTH] [-t THREADS]\n"
-            "                  [--h1] [-H 'Name: value']... [--rate R] [--reconnect] [-k]\n"
+            "                  [--h1|--h2|--h2c] [-H 'Name: value']... [--rate R] [--reconnect]\n"
+            "                  [-k]\n"
             "                  [--timeout SECONDS] [--json]\n"
             "  -n N            requests in all (default 1000 without -d)\n"
             "  -d SECONDS      run this long instead\n"
             "  -c, -m, -t      connections (1), requests in flight per connection (1;\n"
-            "                  HTTP/1.1 pipelining), threads (1)\n"
+            "                  HTTP/1.1 pipelining, HTTP/2 streams), threads (1)\n"
+            "  --h2, --h2c     HTTP/2 over TLS (ALPN h2) / over cleartext (prior knowledge)\n"
             "  --rate R        open loop: R requests per second in all; latency counts from\n"
             "                  when each request was due\n"
             "  --reconnect     a new connection for every request\n");
@@ -81,9 +84,11 @@ int cli_bench(int argc, char **argv)
         else if (!strcmp(a, "-k") || !strcmp(a, "--insecure"))
             insecure = true;
         else if (!strcmp(a, "--h1"))
-            ;
-        else if (!strcmp(a, "--h2") || !strcmp(a, "--h2c") || !strcmp(a, "--h3")) {
-            fprintf(stderr, "tern bench: %s is not built yet (HTTP/1.1 only so far)\n", a);
+            p.http2 = false;
+        else if (!strcmp(a, "--h2") || !strcmp(a, "--h2c"))
+            p.http2 = true;
+        else if (!strcmp(a, "--h3")) {
+            fprintf(stderr, "tern bench: %s is not built yet\n", a);
             return 1;
         } else if (a[0] == '-')
             return usage();
@@ -104,9 +109,10 @@ int cli_bench(int argc, char **argv)
     }
     p.url = &u;
     log_set_level(LOG_ERROR);
-    static const char alpn[] = "\x08http/1.1";
-    if (u.https &&
-        !(p.tls = tls_client_create(NULL, insecure, alpn, sizeof(alpn) - 1, err, sizeof(err)))) {
+    static const char alpn_h1[] = "\x08http/1.1", alpn_h2[] = "\x02h2";
+    const char *alpn = p.http2 ? alpn_h2 : alpn_h1;
+    size_t alpn_len = p.http2 ? sizeof(alpn_h2) - 1 : sizeof(alpn_h1) - 1;
+    if (u.https && !(p.tls = tls_client_create(NULL, insecure, alpn, alpn_len, err, sizeof(err)))) {
         fprintf(stderr, "tern bench: %s\n", err);
         url_free(&u);
         return 1;
@@ -122,23 +128,23 @@ int cli_bench(int argc, char **argv)
     double rps = r.seconds > 0 ? (double)r.done / r.seconds : 0;
     double mbps = r.seconds > 0 ? (double)r.bytes_total / r.seconds / 1e6 : 0;
     if (json) {
-        printf("{\"protocol\":\"h1\",\"connections\":%d,\"depth\":%d,\"threads\":%d,"
+        printf("{\"protocol\":\"%s\",\"connections\":%d,\"depth\":%d,\"threads\":%d,"
                "\"requests\":%llu,\"started\":%llu,\"done\":%llu,\"succeeded\":%llu,"
                "\"failed\":%llu,\"errored\":%llu,\"timeout\":%llu,"
                "\"status\":{\"1xx\":%llu,\"2xx\":%llu,\"3xx\":%llu,\"4xx\":%llu,\"5xx\":%llu},"
                "\"bytes\":{\"total\":%llu,\"headers\":%llu,\"data\":%llu},"
                "\"connects\":%llu,\"connect_errors\":%llu,\"seconds\":%.6f,"
                "\"req_per_s\":%.2f,\"mb_per_s\":%.3f,",
-               p.connections, p.depth, p.threads, (unsigned long long)p.requests,
-               (unsigned long long)r.started, (unsigned long long)r.done,
-               (unsigned long long)r.succeeded, (unsigned long long)r.failed,
-               (unsigned long long)r.errored, (unsigned long long)r.timeouts,
-               (unsigned long long)r.status[1], (unsigned long long)r.status[2],
-               (unsigned long long)r.status[3], (unsigned long long)r.status[4],
-               (unsigned long long)r.status[5], (unsigned long long)r.bytes_total,
-               (unsigned long long)r.bytes_head, (unsigned long long)r.bytes_body,
-               (unsigned long long)r.connects, (unsigned long long)r.connect_errors, r.seconds, rps,
-               mbps);
+               p.http2 ? "h2" : "h1", p.connections, p.depth, p.threads,
+               (unsigned long long)p.requests, (unsigned long long)r.started,
+               (unsigned long long)r.done, (unsigned long long)r.succeeded,
+               (unsigned long long)r.failed, (unsigned long long)r.errored,
+               (unsigned long long)r.timeouts, (unsigned long long)r.status[1],
+               (unsigned long long)r.status[2], (unsigned long long)r.status[3],
+               (unsigned long long)r.status[4], (unsigned long long)r.status[5],
+               (unsigned long long)r.bytes_total, (unsigned long long)r.bytes_head,
+               (unsigned long long)r.bytes_body, (unsigned long long)r.connects,
+               (unsigned long long)r.connect_errors, r.seconds, rps, mbps);
         printf("\"latency_ms\":{");
         json_hist("request", &r.latency, false);
         json_hist("connect", &r.connect, false);

@@ -28,9 +28,10 @@
 struct get_opts {
     const char *urls[64];
     int n_urls;
-    const char *output;
+    const char *outputs[64]; /* -o FILE, one per URL in order (curl) */
+    int n_outputs;
     bool remote_name, include, head_only, verbose, silent, show_error, fail, follow, insecure;
-    bool resume, compressed, digest;
+    bool resume, compressed, digest, parallel;
     bool http3; /* --http3: HTTP/3 over QUIC (https only) */
     int max_redirs;
     const char *write_out, *method, *cacert, *range, *user, *agent;
@@ -42,6 +43,7 @@ struct get_opts {
     int version;        /* 10 or 11 */
     bool http1_only;    /* --http1.0 / --http1.1: no h2 in ALPN */
     bool h2_prior;      /* --http2-prior-knowledge: HTTP/2 on cleartext too */
+    bool h2_upgrade;    /* --http2: on cleartext, ask for an h2c Upgrade */
     double max_time, connect_timeout;
 };
 
@@ -78,8 +80,8 @@ static int usage(void)
         "  -X METHOD, -H 'Name: value', -A AGENT, -u USER:PASS [--digest], -r RANGE, -C -\n"
         "  -d DATA, --data-binary DATA|@FILE, -T FILE\n"
         "  -L, --max-redirs N, -k, --cacert FILE, -m SECONDS, --connect-timeout SECONDS\n"
-        "  --http1.0, --http1.1, --http2, --http2-prior-knowledge, --http3,\n"
-        "  --compressed (gzip, br, zstd)\n");
+        "  --http1.0, --http1.1, --http2, --http2-prior-knowledge, --http3, --compressed\n"
+        "  (gzip, br, zstd), -Z (the URLs at once, as streams of one HTTP/2 connection)\n");
     return 2;
 }
 
@@ -101,7 +103,7 @@ static int parse_opts(int argc, char **argv, struct get_opts *o)
     } while (0)
         if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
             TAKE();
-            o->output = v;
+            if (o->n_outputs < 64) o->outputs[o->n_outputs++] = v;
         } else if (!strcmp(a, "-O") || !strcmp(a, "--remote-name"))
             o->remote_name = true;
         else if (!strcmp(a, "-i") || !strcmp(a, "--include"))
@@ -164,11 +166,13 @@ static int parse_opts(int argc, char **argv, struct get_opts *o)
         else if (!strcmp(a, "--http1.1"))
             o->version = 11, o->http1_only = true;
         else if (!strcmp(a, "--http2"))
-            o->http1_only = false;
+            o->http1_only = false, o->h2_upgrade = true;
         else if (!strcmp(a, "--http2-prior-knowledge"))
             o->http1_only = false, o->h2_prior = true;
         else if (!strcmp(a, "--http3"))
             o->http3 = true;
+        else if (!strcmp(a, "-Z") || !strcmp(a, "--parallel"))
+            o->parallel = true;
         else if (!strcmp(a, "--compressed"))
             o->compressed = true;
         else if (!strcmp(a, "--digest"))
@@ -198,7 +202,7 @@ static int parse_opts(int argc, char **argv, struct get_opts *o)
 #undef TAKE
     }
     if (!o->n_urls) return -1;
-    if (o->resume && !o->output && !o->remote_name) {
+    if (o->resume && !o->n_outputs && !o->remote_name) {
         fprintf(stderr, "tern get: -C - needs -o FILE or -O\n");
         return -1;
     }
@@ -488,7 +492,37 @@ static int get_h3(struct get_run *r, const struct client_request *rq, struct cli
     return rc;
 }
 
-static int get_one(const struct get_opts *o, struct tls_client *tls, const char *url_text)
+static int finish(struct get_run *r, struct client_error *e, const struct client_response *rs,
+                  const struct url *u);
+
+/* HTTP/1.x, or with --http2 on cleartext an h2c Upgrade (RFC 7540 §3.2): the request goes over
+ * HTTP/1.1 asking for h2c; after a 101 its response comes over HTTP/2 (curl's --http2). */
+static int exchange_h1(struct get_run *r, struct client_request *rq, struct client_response *rs,
+                       const struct client_sinks *sinks, struct client_error *e)
+{
+    bool upgrade = r->o->h2_upgrade && !r->conn.tls && rq->body_len < 0 && rq->version == 11;
+    struct h2_client *hc = upgrade ? h2_client_new(&r->conn, e) : NULL;
+    if (!hc) return h1_client_exchange(&r->conn, rq, rs, sinks, e);
+    char settings[128];
+    h2_client_upgrade_settings(hc, settings, sizeof(settings));
+    rq->h2c_settings = settings;
+    int rc = h1_client_exchange(&r->conn, rq, rs, sinks, e);
+    rq->h2c_settings = NULL;
+    if (rc == 0 && rs->head.status == 101) {
+        if (r->o->verbose) fprintf(stderr, "* Upgraded to HTTP/2\n");
+        struct buf rest = rs->rest;
+        rs->rest = (struct buf){0};
+        struct client_transfer t = {.rq = rq, .rs = rs, .sinks = sinks};
+        rc = h2_client_run_upgraded(hc, &t, buf_ptr(&rest), buf_size(&rest), e);
+        buf_free(&rest);
+        if (rc == 0 && t.e.status) *e = t.e, rc = -1;
+    }
+    h2_client_free(hc);
+    return rc;
+}
+
+static int get_one(const struct get_opts *o, struct tls_client *tls, const char *url_text,
+                   const char *output)
 {
     struct get_run r = {.o = o};
     struct client_error e = {0};
@@ -524,7 +558,7 @@ static int get_one(const struct get_opts *o, struct tls_client *tls, const char 
         body = o->data;
         body_len = (int64_t)strlen(o->data);
     }
-    r.out_path = o->output;
+    r.out_path = output;
     if (!r.out_path && o->remote_name) {
         r.out_path = url_file_name(&u, name, sizeof(name));
         if (!*r.out_path) {
@@ -565,6 +599,7 @@ static int get_one(const struct get_opts *o, struct tls_client *tls, const char 
         struct client_sinks sinks = {
             .head = on_head, .body = on_body, .request_head = on_request_head, .ctx = &r};
         buf_free(&rs.raw);
+        buf_free(&rs.rest);
         memset(&rs, 0, sizeof(rs));
         r.discard = false;
         int rc;
@@ -575,7 +610,7 @@ static int get_one(const struct get_opts *o, struct tls_client *tls, const char 
             bool h2 = r.conn.tls ? alpn && !strcmp(alpn, "h2") : o->h2_prior;
             if (o->verbose && h2) fprintf(stderr, "* Using HTTP/2\n");
             rc = h2 ? h2_client_exchange(&r.conn, &rq, &rs, &sinks, &e)
-                    : h1_client_exchange(&r.conn, &rq, &rs, &sinks, &e);
+                    : exchange_h1(&r, &rq, &rs, &sinks, &e);
             transport_close(&r.conn);
         }
         if (rc < 0) {
@@ -641,17 +676,151 @@ static int get_one(const struct get_opts *o, struct tls_client *tls, const char 
         r.redirects++;
     }
 report:
-    if (r.progress.done || r.progress.total > 0) progress_end(&r.progress);
-    if (e.status && (!o->silent || o->show_error))
-        fprintf(stderr, "tern: (%d) %s\n", e.status, e.msg);
-    if (o->write_out && u.target) write_out(o->write_out, &r, &rs, &u, client_now_us());
-    if (r.out && r.out != stdout && fclose(r.out) != 0 && !e.status) e.status = CLIENT_WRITE;
-    if (r.out == stdout) fflush(stdout);
+    finish(&r, &e, &rs, &u);
     if (body_fd >= 0) close(body_fd);
-    content_decoder_free(r.decoder);
     buf_free(&rs.raw);
+    buf_free(&rs.rest);
     url_free(&u);
     return e.status;
+}
+
+/* The end of one URL's transfer: progress, the error line, -w, the output file. */
+static int finish(struct get_run *r, struct client_error *e, const struct client_response *rs,
+                  const struct url *u)
+{
+    const struct get_opts *o = r->o;
+    if (r->progress.done || r->progress.total > 0) progress_end(&r->progress);
+    if (e->status && (!o->silent || o->show_error))
+        fprintf(stderr, "tern: (%d) %s\n", e->status, e->msg);
+    if (o->write_out && u->target) write_out(o->write_out, r, rs, u, client_now_us());
+    if (r->out && r->out != stdout && fclose(r->out) != 0 && !e->status) e->status = CLIENT_WRITE;
+    if (r->out == stdout) fflush(stdout);
+    r->out = NULL;
+    content_decoder_free(r->decoder);
+    r->decoder = NULL;
+    return e->status;
+}
+
+/* ---- -Z: the URLs of one origin as streams of one HTTP/2 connection ---- */
+
+static bool same_origin(const struct url *a, const struct url *b)
+{
+    return a->https == b->https && a->port == b->port && !strcmp(a->host, b->host);
+}
+
+/* Runs every URL at once on one HTTP/2 connection. Returns the exit status, or -1 when that
+ * cannot be done (origins differ, an upload, resume or Digest, a server without HTTP/2): the
+ * caller then takes the URLs one after the other, as before. */
+static int get_parallel(const struct get_opts *o, struct tls_client *tls)
+{
+    int n = o->n_urls, rc = -1, opened = 0;
+    if (o->data || o->upload || o->resume || o->digest) return -1;
+    struct url *us = calloc((size_t)n, sizeof(*us));
+    struct get_run *runs = calloc((size_t)n, sizeof(*runs));
+    struct client_response *rss = calloc((size_t)n, sizeof(*rss));
+    struct client_transfer *ts = calloc((size_t)n, sizeof(*ts));
+    struct client_request *rqs = calloc((size_t)n, sizeof(*rqs));
+    struct request_parts *hs = calloc((size_t)n, sizeof(*hs));
+    struct client_sinks *sinks = calloc((size_t)n, sizeof(*sinks));
+    char names[64][256], msg[200];
+    struct transport_conn conn = {0};
+    struct client_error e = {0};
+    if (!us || !runs || !rss || !ts || !rqs || !hs || !sinks) goto out;
+    for (; opened < n; opened++) {
+        if (url_parse(o->urls[opened], &us[opened], msg, sizeof(msg)) < 0) goto out;
+        if (!same_origin(&us[0], &us[opened])) goto out;
+    }
+    int64_t t0 = client_now_us();
+    conn.deadline_ms = o->max_time > 0 ? t0 / 1000 + (int64_t)(o->max_time * 1000) : 0;
+    if (transport_open(&conn, &us[0], tls,
+                       o->connect_timeout > 0 ? (int64_t)(o->connect_timeout * 1000) : 0, &e) < 0) {
+        if (!o->silent || o->show_error) fprintf(stderr, "tern: (%d) %s\n", e.status, e.msg);
+        rc = e.status;
+        goto out;
+    }
+    const char *alpn = transport_alpn(&conn);
+    if (conn.tls ? !alpn || strcmp(alpn, "h2") != 0 : !o->h2_prior) {
+        transport_close(&conn);
+        goto out; /* HTTP/1.1: one after the other */
+    }
+    struct h2_client *hc = h2_client_new(&conn, &e);
+    if (!hc) {
+        transport_close(&conn);
+        goto out;
+    }
+    const char *method = o->method ? o->method : o->head_only ? "HEAD" : "GET";
+    for (int i = 0; i < n; i++) {
+        struct get_run *r = &runs[i];
+        r->o = o;
+        r->t_start = t0;
+        r->conn = conn;
+        r->out_path = i < o->n_outputs ? o->outputs[i] : NULL;
+        if (!r->out_path && o->remote_name) {
+            r->out_path = url_file_name(&us[i], names[i % 64], sizeof(names[0]));
+            if (!*r->out_path) r->out_path = NULL;
+        }
+        progress_start(&r->progress, true, r->out_path == NULL); /* no bars for many at once */
+        request_headers(o, &hs[i], false, 0, NULL);
+        rqs[i] = (struct client_request){.method = method,
+                                         .url = &us[i],
+                                         .version = 11,
+                                         .headers = hs[i].headers,
+                                         .n_headers = hs[i].n,
+                                         .body_fd = -1,
+                                         .body_len = -1};
+        sinks[i] = (struct client_sinks){
+            .head = on_head, .body = on_body, .request_head = on_request_head, .ctx = r};
+        ts[i] = (struct client_transfer){.rq = &rqs[i], .rs = &rss[i], .sinks = &sinks[i]};
+        h2_client_submit(hc, &ts[i]);
+    }
+    h2_client_run(hc, &e);
+    h2_client_free(hc);
+    transport_close(&conn);
+    rc = 0;
+    for (int i = 0; i < n; i++) {
+        struct client_error te = ts[i].e;
+        struct get_run *r = &runs[i];
+        r->conn = conn;
+        if (!te.status && r->status == CLIENT_HTTP_ERROR)
+            client_fail(&te, CLIENT_HTTP_ERROR, "The requested URL returned error: %d",
+                        rss[i].head.status);
+        else if (!te.status && r->status)
+            client_fail(&te, r->status, "%s",
+                        r->decode_failed ? "corrupt compressed body"
+                                         : "the response could not be written");
+        int st = finish(r, &te, &rss[i], &us[i]);
+        size_t loc_len;
+        const char *loc = client_response_field(&rss[i], "location", &loc_len);
+        if (!st && o->follow && is_redirect(rss[i].head.status) && loc) {
+            /* the redirect is followed on its own */
+            char *ref = strndup(loc, loc_len);
+            struct url next;
+            if (ref && url_resolve(&us[i], ref, &next, msg, sizeof(msg)) == 0) {
+                char text[2400];
+                snprintf(text, sizeof(text), "%s://%s%s%s:%u%s", next.https ? "https" : "http",
+                         next.ipv6 ? "[" : "", next.host, next.ipv6 ? "]" : "", next.port,
+                         next.target);
+                st = get_one(o, tls, text, r->out_path);
+                url_free(&next);
+            }
+            free(ref);
+        }
+        if (st) rc = st;
+    }
+out:
+    for (int i = 0; i < opened && us; i++)
+        url_free(&us[i]);
+    if (rss)
+        for (int i = 0; i < n; i++)
+            buf_free(&rss[i].raw);
+    free(us);
+    free(runs);
+    free(rss);
+    free(ts);
+    free(rqs);
+    free(hs);
+    free(sinks);
+    return rc;
 }
 
 int cli_get(int argc, char **argv)
@@ -669,10 +838,13 @@ int cli_get(int argc, char **argv)
         fprintf(stderr, "tern: (77) %s\n", err);
         return 77;
     }
-    int rc = 0;
-    for (int i = 0; i < o.n_urls; i++) {
-        int r = get_one(&o, tls, o.urls[i]);
-        if (r) rc = r;
+    int rc = o.parallel && !o.http3 && o.n_urls > 1 ? get_parallel(&o, tls) : -1;
+    if (rc < 0) {
+        rc = 0;
+        for (int i = 0; i < o.n_urls; i++) {
+            int r = get_one(&o, tls, o.urls[i], i < o.n_outputs ? o.outputs[i] : NULL);
+            if (r) rc = r;
+        }
     }
     tls_client_free(tls);
     return rc;

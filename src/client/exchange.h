@@ -26,6 +26,8 @@ struct client_request {
     const char *body; /* in memory, or */
     int body_fd;      /* a file (-1: none), read as it is sent */
     int64_t body_len; /* -1: no body */
+    /* HTTP/1.1 only: ask for an h2c Upgrade (RFC 7540 §3.2) with this HTTP2-Settings value */
+    const char *h2c_settings;
 };
 
 struct client_response {
@@ -35,6 +37,7 @@ struct client_response {
     int64_t body_bytes;
     int64_t t_first_byte; /* monotonic µs */
     bool keep_alive;
+    struct buf rest; /* after a 101: the bytes that followed its head (the new protocol's) */
 };
 
 /* Called with each response head (interim ones too; rs->head is parsed, and for the final one
@@ -54,6 +57,7 @@ struct client_transfer {
     struct client_response *rs;
     const struct client_sinks *sinks;
     bool done;             /* finished, well or not */
+    unsigned attempts;     /* times it was sent (a stream the server refused goes again) */
     struct client_error e; /* e.status != 0: this transfer failed (the others may not have) */
     void *wire;            /* the wire's stream while it runs */
 };

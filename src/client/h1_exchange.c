@@ -38,6 +38,11 @@ static int build_head(const struct client_request *rq, struct buf *b)
         if (colon && *v == 0) continue; /* "Name:" removes a default (curl) */
         rc |= buf_appendf(b, "%s\r\n", rq->headers[i]);
     }
+    if (rq->h2c_settings)
+        rc |= buf_appendf(b,
+                          "Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
+                          "HTTP2-Settings: %s\r\n",
+                          rq->h2c_settings);
     if (rq->body_len >= 0 && !has_header(rq, "content-length"))
         rc |= buf_appendf(b, "Content-Length: %lld\r\n", (long long)rq->body_len);
     rc |= buf_append(b, "\r\n", 2);
@@ -187,6 +192,15 @@ int h1_client_exchange(struct transport_conn *c, const struct client_request *rq
     if (transport_write(c, buf_ptr(&out), buf_size(&out), e) < 0 || send_body(c, rq, e) < 0)
         goto done;
     if (read_head(c, &in, rq, rs, sinks, e) < 0) goto done;
+    if (rs->head.status == 101 && rq->h2c_settings) {
+        /* switched: what followed the head is the server's HTTP/2 */
+        if (buf_append(&rs->rest, buf_ptr(&in), buf_size(&in)) < 0) {
+            client_fail(e, CLIENT_RECV, "out of memory");
+            goto done;
+        }
+        rc = 0;
+        goto done;
+    }
     bool head_req = strcmp(rq->method, "HEAD") == 0;
     bool connect_req = strcmp(rq->method, "CONNECT") == 0;
     enum h1_body_kind kind = h1_response_body(&rs->head, head_req, connect_req);

@@ -10,6 +10,8 @@
 
 #define READ_SIZE  65536
 #define HIGH_WATER (256 * 1024)
+/* Times a transfer is sent when the server refuses its stream unprocessed. */
+#define MAX_ATTEMPTS 3
 
 /* A request body from memory or a file, read as the windows let it go. */
 struct upload {
@@ -35,6 +37,7 @@ struct h2_client {
     size_t n_queued, cap, next; /* queue[next..n_queued) wait for a stream */
     size_t running;
     struct buf in;
+    bool started; /* the session's bytes went out (not before an h2c Upgrade is answered) */
 };
 
 static enum body_next_result upload_next(struct body_source *src, struct body_chunk *out,
@@ -99,6 +102,18 @@ static void on_stream_close(struct h2_session *s, struct h2_stream *st)
 {
     struct xfer *x = st->user;
     struct client_transfer *t = x->t;
+    struct h2_client *hc = x->hc;
+    if (!t->e.status && st->error_code == H2_REFUSED_STREAM && !t->rs->head.status &&
+        t->attempts < MAX_ATTEMPTS && h2_session_can_submit(s)) {
+        /* not processed (§8.7): send it again, on this connection if it takes more */
+        hc->running--;
+        buf_free(&x->f.text);
+        free(x);
+        t->wire = NULL;
+        if (t->rq->body_fd >= 0) lseek(t->rq->body_fd, 0, SEEK_SET);
+        h2_client_submit(hc, t);
+        return;
+    }
     if (!t->e.status && !(st->response_done && !st->error)) {
         if (st->error)
             client_fail(&t->e, CLIENT_HTTP2_STREAM, "HTTP/2 stream %u failed: %s", st->id,
@@ -111,7 +126,7 @@ static void on_stream_close(struct h2_session *s, struct h2_stream *st)
     }
     t->done = true;
     t->wire = NULL;
-    x->hc->running--;
+    hc->running--;
     buf_free(&x->f.text);
     free(x);
 }
@@ -165,6 +180,7 @@ static void start(struct h2_client *hc, struct client_transfer *t)
     }
     x->t = t;
     x->hc = hc;
+    t->attempts++;
     const struct client_request *rq = t->rq;
     struct h2_request_out out = {.method = x->f.method,
                                  .scheme = x->f.scheme,
@@ -223,6 +239,7 @@ static void fail_queued(struct h2_client *hc, const struct client_error *e)
 int h2_client_run(struct h2_client *hc, struct client_error *e)
 {
     struct h2_session *s = hc->s;
+    hc->started = true;
     for (;;) {
         while (hc->next < hc->n_queued && h2_session_can_submit(s))
             start(hc, hc->queue[hc->next++]);
@@ -277,7 +294,7 @@ int h2_client_run(struct h2_client *hc, struct client_error *e)
 void h2_client_free(struct h2_client *hc)
 {
     if (!hc) return;
-    if (!hc->s->dead) {
+    if (!hc->s->dead && hc->started) {
         struct client_error ignored;
         h2_session_shutdown(hc->s, false, client_now_ms());
         struct buf *out = h2_session_output(hc->s);
@@ -288,6 +305,46 @@ void h2_client_free(struct h2_client *hc)
     buf_free(&hc->in);
     free(hc->queue);
     free(hc);
+}
+
+void h2_client_upgrade_settings(struct h2_client *hc, char *out, size_t cap)
+{
+    static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    const uint8_t *p;
+    size_t n = h2_session_settings_payload(hc->s, &p), o = 0;
+    /* RFC 7540 §3.2.1: base64url without padding */
+    for (size_t i = 0; i < n && o + 5 < cap; i += 3) {
+        uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0) |
+                     (i + 2 < n ? p[i + 2] : 0);
+        out[o++] = b64url[v >> 18 & 63];
+        out[o++] = b64url[v >> 12 & 63];
+        if (i + 1 < n) out[o++] = b64url[v >> 6 & 63];
+        if (i + 2 < n) out[o++] = b64url[v & 63];
+    }
+    out[o] = 0;
+}
+
+int h2_client_run_upgraded(struct h2_client *hc, struct client_transfer *t, const char *rest,
+                           size_t n, struct client_error *e)
+{
+    struct xfer *x = calloc(1, sizeof(*x));
+    if (!x) return client_fail(e, CLIENT_RECV, "out of memory");
+    x->t = t;
+    x->hc = hc;
+    t->attempts = MAX_ATTEMPTS; /* it cannot be sent again on this connection */
+    t->wire = h2_session_client_upgraded(hc->s, x, !strcmp(t->rq->method, "HEAD"));
+    if (!t->wire) {
+        free(x);
+        return client_fail(e, CLIENT_RECV, "out of memory");
+    }
+    hc->running++;
+    if (n) {
+        if (buf_append(&hc->in, rest, n) < 0) return client_fail(e, CLIENT_RECV, "out of memory");
+        size_t used = h2_session_recv(hc->s, (const uint8_t *)buf_ptr(&hc->in), buf_size(&hc->in),
+                                      client_now_ms());
+        buf_consume(&hc->in, used);
+    }
+    return h2_client_run(hc, e);
 }
 
 int h2_client_exchange(struct transport_conn *c, const struct client_request *rq,

@@ -20,6 +20,15 @@ int h2_client_run(struct h2_client *hc, struct client_error *e);
 /* Says goodbye (GOAWAY) and frees the session. */
 void h2_client_free(struct h2_client *hc);
 
+/* h2c Upgrade (RFC 7540 §3.2): the HTTP2-Settings value for the HTTP/1.1 request (base64url
+ * of the SETTINGS this client opens with), written to out. */
+void h2_client_upgrade_settings(struct h2_client *hc, char *out, size_t cap);
+/* After the server's 101: t's request (sent over HTTP/1.1) is stream 1, its response arrives
+ * over HTTP/2; rest holds the bytes that followed the 101. Runs until t is done (as
+ * h2_client_run). */
+int h2_client_run_upgraded(struct h2_client *hc, struct client_transfer *t, const char *rest,
+                           size_t n, struct client_error *e);
+
 /* One request on a fresh HTTP/2 connection: submit, run, free. 0 or -1 with *e. */
 int h2_client_exchange(struct transport_conn *c, const struct client_request *rq,
                        struct client_response *rs, const struct client_sinks *sinks,

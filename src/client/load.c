@@ -12,11 +12,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "client/exchange.h"
 #include "client/transport.h"
 #include "core/buf.h"
 #include "core/loop.h"
 #include "h1/chunked.h"
 #include "h1/parser.h"
+#include "h2/session.h"
 #include "tls/tls.h"
 
 #define MAX_DEPTH  256
@@ -26,6 +28,15 @@
 enum conn_state { C_CLOSED, C_CONNECTING, C_HANDSHAKE, C_OPEN };
 
 struct lthread;
+struct lconn;
+
+/* A request in flight on an HTTP/2 connection (streams end in any order). */
+struct h2_slot {
+    struct lconn *c;
+    int64_t due, sent;
+    bool used, first_byte;
+    int status;
+};
 
 struct lconn {
     struct io_watch w; /* first: the callback finds the connection from it */
@@ -48,6 +59,10 @@ struct lconn {
     bool dead;  /* its first connect failed before any connection worked: not retried */
     bool fresh; /* opened, no request started on it yet (counted in t->opening) */
     int64_t t_open, last_io;
+    /* HTTP/2: the session engine in the client role, and its requests in flight */
+    struct h2_session *h2;
+    struct h2_slot *slots; /* depth of them */
+    bool tearing_down;     /* the session is being freed: its streams were counted already */
 };
 
 struct lthread {
@@ -58,6 +73,7 @@ struct lthread {
     socklen_t addr_len;
     const char *req;
     size_t req_len;
+    const struct h2_request_out *h2_req; /* the request, for HTTP/2 */
     struct lconn *conns;
     int n_conns;
     uint64_t quota; /* requests this thread starts; UINT64_MAX with a duration */
@@ -107,6 +123,12 @@ static void conn_close(struct lconn *c)
     unfresh(c);
     if (c->state == C_CLOSED) return;
     loop_remove(c->t->loop, &c->w);
+    if (c->h2) {
+        c->tearing_down = true;
+        h2_session_free(c->h2);
+        c->h2 = NULL;
+        c->tearing_down = false;
+    }
     if (c->tls) tls_conn_free(c->tls);
     c->tls = NULL;
     close(c->w.fd);
@@ -258,10 +280,149 @@ static bool parse_input(struct lconn *c)
     }
 }
 
+/* ---- HTTP/2 ---- */
+
+static void h2_on_response(struct h2_session *s, struct h2_stream *st, bool interim)
+{
+    struct h2_slot *sl = st->user;
+    struct lthread *t = sl->c->t;
+    if (!sl->first_byte) {
+        sl->first_byte = true;
+        hist_record(&t->r.ttfb, (uint64_t)(now_us() - sl->sent));
+    }
+    for (size_t i = 0; i < st->resp.headers.count; i++)
+        t->r.bytes_head += st->resp.headers.items[i].name.len +
+                           st->resp.headers.items[i].value.len + 4; /* as "name: value\r\n" */
+    (void)s;
+    if (!interim) sl->status = st->resp.status;
+}
+
+static int h2_on_data(struct h2_session *s, struct h2_stream *st, const uint8_t *d, size_t n)
+{
+    (void)s;
+    (void)d;
+    struct h2_slot *sl = st->user;
+    sl->c->t->r.bytes_body += n;
+    return 0;
+}
+
+static void h2_on_close(struct h2_session *s, struct h2_stream *st)
+{
+    (void)s;
+    struct h2_slot *sl = st->user;
+    struct lconn *c = sl->c;
+    struct lthread *t = c->t;
+    sl->used = false;
+    if (c->tearing_down) return; /* counted by conn_fail, or a finished bench */
+    c->inflight--;
+    if (st->error_code == H2_REFUSED_STREAM && !sl->first_byte) {
+        t->r.started--; /* not processed (§8.7): it starts again */
+        return;
+    }
+    if (!st->response_done || st->error) {
+        t->r.failed++;
+        t->r.errored++;
+        return;
+    }
+    t->r.done++;
+    int cls = sl->status / 100;
+    if (cls >= 1 && cls <= 5) t->r.status[cls]++;
+    if (sl->status < 400)
+        t->r.succeeded++;
+    else
+        t->r.failed++;
+    hist_record(&t->r.latency, (uint64_t)(now_us() - sl->due));
+    if (t->p->reconnect) c->close_after = true;
+}
+
+static const struct h2_session_callbacks h2_callbacks = {
+    .on_response = h2_on_response, .on_data = h2_on_data, .on_stream_close = h2_on_close};
+
+/* Starts the session once the connection is open (after ALPN "h2" on TLS). */
+static bool h2_start(struct lconn *c)
+{
+    struct lthread *t = c->t;
+    if (c->tls) {
+        const char *alpn = tls_conn_alpn(c->tls);
+        if (!alpn || strcmp(alpn, "h2") != 0) return false; /* the server does not speak h2 */
+    }
+    if (!c->slots && !(c->slots = calloc((size_t)t->p->depth, sizeof(*c->slots)))) return false;
+    struct h2_session_params sp;
+    h2_session_client_params(&sp, c->tls != NULL, "server");
+    c->h2 = h2_session_new(&sp, &h2_callbacks, c, now_us() / 1000);
+    return c->h2 != NULL;
+}
+
+static bool h2_fill_and_write(struct lconn *c)
+{
+    struct lthread *t = c->t;
+    int64_t now = now_us(), due;
+    while (!c->close_after && c->inflight < t->p->depth && h2_session_can_submit(c->h2) &&
+           may_start(t, now, &due)) {
+        struct h2_slot *sl = NULL;
+        for (int i = 0; i < t->p->depth && !sl; i++)
+            if (!c->slots[i].used) sl = &c->slots[i];
+        if (!sl) break;
+        struct h2_request_out rq = *t->h2_req;
+        rq.user = sl;
+        *sl = (struct h2_slot){.c = c, .due = due, .sent = now, .used = true};
+        if (!h2_session_submit(c->h2, &rq)) {
+            sl->used = false;
+            break;
+        }
+        c->inflight++;
+        t->r.started++;
+        unfresh(c);
+        if (t->p->reconnect) break; /* one request per connection */
+    }
+    if (!c->inflight && !h2_session_can_submit(c->h2)) c->close_after = true; /* GOAWAY */
+    struct buf *out = h2_session_output(c->h2);
+    for (;;) {
+        if (!buf_size(out)) {
+            h2_session_produce(c->h2, 256 * 1024);
+            if (!buf_size(out)) break;
+        }
+        ssize_t n = c->tls ? tls_conn_write(c->tls, buf_ptr(out), buf_size(out))
+                           : send(c->w.fd, buf_ptr(out), buf_size(out), MSG_NOSIGNAL);
+        if (n > 0) {
+            buf_consume(out, (size_t)n);
+            continue;
+        }
+        if (n < 0 && errno == EAGAIN) break;
+        if (n < 0 && errno == EINTR) continue;
+        conn_fail(c, false);
+        return false;
+    }
+    if (h2_session_done(c->h2) && !buf_size(out)) {
+        if (c->inflight)
+            conn_fail(c, false);
+        else
+            c->close_after = true;
+        return c->state != C_CLOSED;
+    }
+    return true;
+}
+
+/* Feeds what arrived to the session. false when the connection failed. */
+static bool h2_input(struct lconn *c)
+{
+    size_t used =
+        h2_session_recv(c->h2, (const uint8_t *)buf_ptr(&c->in), buf_size(&c->in), now_us() / 1000);
+    buf_consume(&c->in, used);
+    if (c->h2->dead) {
+        conn_fail(c, false);
+        return false;
+    }
+    return true;
+}
+
+/* ---- HTTP/1.1 ---- */
+
 /* Queues the requests that may start, then writes what is queued. false on failure. */
 static bool fill_and_write(struct lconn *c)
 {
     struct lthread *t = c->t;
+    if (c->h2) return h2_fill_and_write(c);
     int64_t now = now_us(), due;
     while (!c->close_after && c->inflight < t->p->depth && may_start(t, now, &due)) {
         if (buf_append(&c->out, t->req, t->req_len) < 0) break;
@@ -304,7 +465,7 @@ static bool read_all(struct lconn *c)
             buf_commit(&c->in, (size_t)n);
             t->r.bytes_total += (uint64_t)n;
             c->last_io = now_us();
-            if (!parse_input(c)) return false;
+            if (!(c->h2 ? h2_input(c) : parse_input(c))) return false;
             buf_compact(&c->in);
             continue;
         }
@@ -355,6 +516,13 @@ static void drive(struct lconn *c)
         c->state = C_OPEN;
     }
     if (c->state != C_OPEN) return;
+    if (t->p->http2 && !c->h2) {
+        if (!h2_start(c)) {
+            conn_close(c);
+            connect_failed(c);
+            return;
+        }
+    }
     if (c->t_open) {
         t->r.connects++;
         hist_record(&t->r.connect, (uint64_t)(now_us() - c->t_open));
@@ -431,6 +599,7 @@ static void *thread_main(void *arg)
         conn_close(&t->conns[i]);
         buf_free(&t->conns[i].in);
         buf_free(&t->conns[i].out);
+        free(t->conns[i].slots);
     }
     return NULL;
 }
@@ -496,13 +665,42 @@ int load_run(const struct load_params *p, struct load_result *r, char *err, size
     socklen_t addr_len = res->ai_addrlen;
     memcpy(&addr, res->ai_addr, res->ai_addrlen);
     freeaddrinfo(res);
-    size_t req_len;
+    size_t req_len = 0;
     char *req = build_request(p, &req_len);
+    /* the same request as a field section for HTTP/2 */
+    char ua[64];
+    snprintf(ua, sizeof(ua), "User-Agent: tern-bench/%s", TERN_VERSION);
+    const char *lines[65];
+    int n_lines = 0;
+    lines[n_lines++] = ua;
+    for (int i = 0; i < p->n_headers && n_lines < 65; i++)
+        lines[n_lines++] = p->headers[i];
+    struct client_request crq = {.method = "GET",
+                                 .url = p->url,
+                                 .headers = lines,
+                                 .n_headers = (size_t)n_lines,
+                                 .body_fd = -1,
+                                 .body_len = -1};
+    struct client_request_fields fields;
+    if (client_request_fields(&crq, &fields) < 0) {
+        buf_free(&fields.text);
+        free(req);
+        snprintf(err, errlen, "invalid request header fields");
+        return -1;
+    }
+    struct h2_request_out h2_req = {.method = fields.method,
+                                    .scheme = fields.scheme,
+                                    .authority = fields.authority,
+                                    .path = fields.path,
+                                    .names = fields.names,
+                                    .values = fields.values,
+                                    .n_fields = fields.n};
     int nt = p->threads > p->connections ? p->connections : p->threads;
     struct lthread *ts = calloc((size_t)nt, sizeof(*ts));
     if (!req || !ts) {
         free(req);
         free(ts);
+        buf_free(&fields.text);
         snprintf(err, errlen, "out of memory");
         return -1;
     }
@@ -515,6 +713,7 @@ int load_run(const struct load_params *p, struct load_result *r, char *err, size
         t->addr_len = addr_len;
         t->req = req;
         t->req_len = req_len;
+        t->h2_req = &h2_req;
         t->n_conns = p->connections / nt + (i < p->connections % nt);
         t->quota = p->requests
                        ? p->requests / (uint64_t)nt + ((uint64_t)i < p->requests % (uint64_t)nt)
@@ -543,6 +742,7 @@ int load_run(const struct load_params *p, struct load_result *r, char *err, size
     }
     free(ts);
     free(req);
+    buf_free(&fields.text);
     if (made < nt) {
         snprintf(err, errlen, "could not start %d threads", nt);
         return -1;

@@ -1,6 +1,7 @@
 /* The load generator behind `tern bench`: threads, each with its own event loop (src/core/loop)
  * and its share of the connections, sending HTTP/1.1 requests (pipelined up to a depth) and
- * reading responses with the shared h1 parser. Closed loop (each connection sends when a slot
+ * reading responses with the shared h1 parser, or HTTP/2 requests (streams up to a depth) on
+ * the h2 session engine in its client role. Closed loop (each connection sends when a slot
  * frees, like h2load and wrk) or open loop at a fixed rate (like wrk2: latency is measured
  * from when a request was due, so a slow server cannot hide its queueing). */
 #ifndef TERN_CLIENT_LOAD_H
@@ -22,7 +23,8 @@ struct load_params {
     uint64_t requests; /* total (0: use duration_s) */
     double duration_s; /* when requests is 0 */
     int connections;   /* in all */
-    int depth;         /* requests in flight per connection (HTTP/1.1 pipelining) */
+    int depth;         /* requests in flight per connection (HTTP/1.1 pipelining, h2 streams) */
+    bool http2;        /* HTTP/2 (ALPN h2 on TLS, prior knowledge on cleartext) */
     int threads;
     double rate;      /* requests per second in all (0: closed loop) */
     bool reconnect;   /* a new connection for every request */

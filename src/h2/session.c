@@ -1076,8 +1076,10 @@ void h2_session_client_params(struct h2_session_params *p, bool is_tls, const ch
 
 bool h2_session_can_submit(const struct h2_session *s)
 {
+    /* until the server's SETTINGS tell its limit, 100 (the least §6.5.2 recommends) */
+    uint32_t limit = s->settings_in ? s->peer_max_streams : 100;
     return s->p.client && !s->dead && !s->peer_goaway && !s->draining &&
-           s->next_stream_id <= H2_MAX_STREAM_ID && s->n_client_streams < s->peer_max_streams;
+           s->next_stream_id <= H2_MAX_STREAM_ID && s->n_client_streams < limit;
 }
 
 static int encode_request_field(struct h2_session *s, str_t name, str_t value)
@@ -1123,6 +1125,32 @@ struct h2_stream *h2_session_submit(struct h2_session *s, const struct h2_reques
         end_stream_sent(s, st);
     else
         http_sched_add(&s->sched, &st->sched);
+    return st;
+}
+
+size_t h2_session_settings_payload(const struct h2_session *s, const uint8_t **p)
+{
+    /* the output starts with the preface, then our SETTINGS frame */
+    const uint8_t *f = (const uint8_t *)buf_ptr(&s->out) + H2_PREFACE_LEN;
+    if (!s->p.client || buf_size(&s->out) < H2_PREFACE_LEN + H2_FRAME_HEADER_LEN) return 0;
+    struct h2_frame_header hd;
+    h2_frame_header_parse(f, &hd);
+    *p = f + H2_FRAME_HEADER_LEN;
+    return hd.type == H2_SETTINGS ? hd.length : 0;
+}
+
+struct h2_stream *h2_session_client_upgraded(struct h2_session *s, void *user, bool head_request)
+{
+    if (!s->p.client || s->next_stream_id != 1) return NULL;
+    struct h2_stream *st = stream_new(s, 1);
+    if (!st) return NULL;
+    s->next_stream_id = 3;
+    s->n_client_streams++;
+    st->dispatched = true;
+    st->user = user;
+    st->head_request = head_request;
+    st->headers_out = true;
+    end_stream_sent(s, st); /* the request is complete: half-closed (local) */
     return st;
 }
 

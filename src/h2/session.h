@@ -191,6 +191,12 @@ bool h2_session_can_submit(const struct h2_session *s);
  * on_stream_close tells when the stream ends: complete when st->response_done and no error,
  * else st->error_code / st->error say why. */
 struct h2_stream *h2_session_submit(struct h2_session *s, const struct h2_request_out *rq);
+/* Client role, h2c Upgrade (RFC 7540 §3.2): the payload of the SETTINGS frame this session
+ * opens with, for the request's HTTP2-Settings field. Its length; *p points into the output. */
+size_t h2_session_settings_payload(const struct h2_session *s, const uint8_t **p);
+/* Client role, after the server's 101: the request that went over HTTP/1.1 is stream 1,
+ * half-closed (local); its response arrives on it. NULL on OOM. */
+struct h2_stream *h2_session_client_upgraded(struct h2_session *s, void *user, bool head_request);
 /* Client role: cancels a stream (RST_STREAM CANCEL); on_stream_close follows at once. */
 void h2_session_cancel(struct h2_session *s, struct h2_stream *st);
 

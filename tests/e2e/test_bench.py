@@ -91,3 +91,74 @@ def test_cannot_run():
     assert rc != 0
     rc, _, err = bench("http://127.0.0.1:1/", "--h3")
     assert rc != 0 and "not built" in err
+
+
+@pytest.mark.parametrize("mode", ["--h2", "--h2c"])
+def test_h2_counts(srv, mode):
+    """HTTP/2 on the session engine's client role: streams up to -m on each connection, the
+    server's stream limit (128) holding back the rest, every request counted once."""
+    url = (f"https://127.0.0.1:{srv.tls_port}" if mode == "--h2" else
+           f"http://127.0.0.1:{srv.port}") + "/hello.txt"
+    rc, out, err = bench(url, mode, "-k", "-n", 5000, "-c", 3, "-m", 200, "-t", 2, "--json")
+    assert rc == 0, err
+    r = json.loads(out)
+    assert r["protocol"] == "h2" and r["succeeded"] == r["done"] == 5000, r
+    assert r["failed"] == r["errored"] == 0 and r["status"]["2xx"] == 5000
+    assert r["bytes"]["data"] == 5000 * len(t.HELLO) and r["connects"] == 3
+    rc, out, _ = bench(url.replace("hello.txt", "missing"), mode, "-k", "-n", 40, "-m", 8,
+                       "--json")
+    r = json.loads(out)
+    assert r["status"]["4xx"] == 40 and r["failed"] == 40 and r["succeeded"] == 0
+    rc, out, err = bench(url, mode, "-k", "-n", 30, "-c", 2, "--reconnect", "--json")
+    r = json.loads(out)
+    assert rc == 0 and r["connects"] == 30 and r["succeeded"] == 30, (r, err)
+
+
+@pytest.mark.skipif(shutil.which("h2load") is None, reason="nghttp2-client missing")
+def test_h2_agrees_with_h2load(srv):
+    url = f"http://127.0.0.1:{srv.port}/index.html"
+    rc, out, err = bench(url, "--h2c", "-n", 2000, "-c", 4, "-m", 10, "--json")
+    assert rc == 0, err
+    ours = json.loads(out)
+    ref = subprocess.run(["h2load", "-n", "2000", "-c", "4", "-m", "10", url],
+                         capture_output=True, text=True, timeout=60 * t.SLOW).stdout
+    m = re.search(r"requests: (\d+) total, \d+ started, (\d+) done, (\d+) succeeded", ref)
+    assert m and (int(m.group(2)), int(m.group(3))) == (ours["done"], ours["succeeded"]), ref
+    data = re.search(r"\((\d+)\) data", ref)
+    assert int(data.group(1)) == ours["bytes"]["data"], ref
+
+
+def test_h2_refused_by_an_h1_server(tmp_path):
+    """--h2 against a TLS server that offers only http/1.1: no connection counts as made."""
+    import socket
+    import ssl
+    import threading
+    from tls_util import make_certs
+    d = tmp_path / "c"
+    d.mkdir()
+    c = make_certs(d)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(c.leaf, c.leaf_key)
+    ctx.set_alpn_protocols(["http/1.1"])
+    ls = socket.socket()
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(8)
+
+    def serve():
+        while True:
+            try:
+                conn, _ = ls.accept()
+            except OSError:
+                return
+            try:
+                ctx.wrap_socket(conn, server_side=True).close()
+            except (OSError, ssl.SSLError):
+                conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        rc, out, err = bench(f"https://127.0.0.1:{ls.getsockname()[1]}/", "--h2", "-k", "-n", 5,
+                             timeout=20)
+        assert rc != 0 and "no request" in err
+    finally:
+        ls.close()

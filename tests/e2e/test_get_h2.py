@@ -257,3 +257,103 @@ def test_interim_and_trailers():
     assert rc == 0, err
     assert "< HTTP/2 103\n< link: </a>\n" in err
     assert out.startswith(b"HTTP/2 200\r\n") and out.endswith(b"\r\n\r\nok"), out
+
+
+CONN = "/.well-known/tern/connection"
+
+
+@pytest.fixture(scope="module")
+def zsrv(tmp_path_factory, certs):  # noqa: F811
+    from tls_util import module_server
+
+    def conninfo(cfg):
+        cfg["servers"][0]["locations"].append({"path": CONN, "connection_info": True})
+    yield from module_server(tmp_path_factory, "getz", certs.leaf, certs.leaf_key,
+                             mutate=conninfo)
+
+
+def test_parallel_on_one_connection(zsrv, tmp_path):
+    """-Z: the URLs go at once as streams of one HTTP/2 connection (the server reports the
+    same client port for each); without it each URL has a connection of its own."""
+    import json
+    base = f"https://127.0.0.1:{zsrv.tls_port}"
+    outs = [tmp_path / f"o{i}" for i in range(4)]
+    args = []
+    for o in outs:
+        args += ["-o", o]
+    rc, _, err = get("-k", "-s", "-S", "-Z", *args, *[base + CONN] * 4)
+    assert rc == 0, err
+    infos = [json.loads(o.read_bytes()) for o in outs]
+    assert {i["http_version"] for i in infos} == {"HTTP/2"}
+    assert len({i["client"]["port"] for i in infos}) == 1, infos
+    rc, _, err = get("-k", "-s", *args[:4], *[base + CONN] * 2)
+    assert rc == 0, err
+    ports = {json.loads(o.read_bytes())["client"]["port"] for o in outs[:2]}
+    assert len(ports) == 2
+    # bodies of every size arrive whole, each in its file; -w reports each transfer
+    rc, out, err = get("-k", "-s", "-Z", "-o", outs[0], "-o", outs[1], "-o", outs[2],
+                       "-w", "%{http_version} %{response_code}\n", base + "/big.bin",
+                       base + "/hello.txt", base + "/no-such")
+    assert rc == 0, err
+    assert outs[0].read_bytes() == zsrv.files["big.bin"] and outs[1].read_bytes() == t.HELLO
+    assert out.decode().split("\n")[:3] == ["2 200", "2 200", "2 404"]
+    # over HTTP/1.1 -Z takes the URLs one after the other
+    rc, _, err = get("-k", "-s", "--http1.1", "-Z", "-o", outs[0], "-o", outs[1],
+                     base + "/big.bin", base + "/hello.txt")
+    assert rc == 0 and outs[0].read_bytes() == zsrv.files["big.bin"], err
+    assert outs[1].read_bytes() == t.HELLO
+    # -f fails the run when one of them fails, the others still arrive
+    rc, _, err = get("-k", "-s", "-S", "-f", "-Z", "-o", outs[0], "-o", outs[1],
+                     base + "/no-such", base + "/hello.txt")
+    assert rc == 22 and "404" in err and outs[1].read_bytes() == t.HELLO
+
+
+def test_h2c_upgrade(srv):
+    """--http2 on cleartext asks for h2c (RFC 7540 §3.2): tern answers 101 and the response
+    comes over HTTP/2 on stream 1; a server that ignores the Upgrade answers over HTTP/1.1."""
+    url = f"http://127.0.0.1:{srv.port}"
+    rc, out, err = get("--http2", "-s", "-v", "-w", "\n%{http_version}", url + "/big.bin")
+    assert rc == 0, err
+    body, version = out.rsplit(b"\n", 1)
+    assert version == b"2" and body == srv.files["big.bin"]
+    assert "HTTP2-Settings: " in err and "< HTTP/1.1 101" in err and "< HTTP/2 200" in err
+    rc, out, err = get("--http2", "-s", "-I", url + "/hello.txt")
+    assert rc == 0 and b"HTTP/2 200\r\n" in out, err
+    # a body keeps the request on HTTP/1.1 (an Upgrade is asked for only without one)
+    rc, out, _ = get("--http2", "-s", "-w", "%{http_version} %{http_code}", "-o", "/dev/null",
+                     "-d", "x=1", url + "/hello.txt")
+    assert out == b"1.1 405"
+
+    def h1_only(c):
+        c.recv(65536)
+        c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+
+    srv1 = H1Server(h1_only)
+    try:
+        rc, out, err = get("--http2", "-s", "-w", " %{http_version}",
+                           f"http://127.0.0.1:{srv1.port}/")
+        assert rc == 0 and out == b"ok 1.1", err
+    finally:
+        srv1.close()
+
+
+class H1Server(threading.Thread):
+    def __init__(self, handler):
+        super().__init__(daemon=True)
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(4)
+        self.port = self.sock.getsockname()[1]
+        self.handler = handler
+        self.start()
+
+    def run(self):
+        try:
+            c, _ = self.sock.accept()
+        except OSError:
+            return
+        with c:
+            self.handler(c)
+
+    def close(self):
+        self.sock.close()
