@@ -456,18 +456,18 @@ static int answer_digest(struct get_run *r, const struct client_response *rs,
     return 0;
 }
 
-/* One exchange over HTTP/3 (--http3) on a QUIC connection of its own; the timings and the
- * peer go to r->conn for -v and -w. 0, or -1 with *e. */
-static int get_h3(struct get_run *r, const struct client_request *rq, struct client_response *rs,
-                  const struct client_sinks *sinks, int64_t connect_timeout_ms,
-                  struct client_error *e)
+/* One connection for get_h3: opens it, runs t on it, closes it. */
+static int get_h3_once(struct get_run *r, struct client_transfer *t, int64_t connect_timeout_ms,
+                       struct client_error *e)
 {
     const struct get_opts *o = r->o;
+    const struct client_request *rq = t->rq;
     struct h3_client_params p = {.url = rq->url,
                                  .cacert = o->cacert,
                                  .insecure = o->insecure,
                                  .connect_timeout_ms = connect_timeout_ms,
                                  .deadline_ms = r->conn.deadline_ms};
+    t->unprocessed = false;
     struct h3_client *c = h3_client_open(&p, e);
     if (!c) return -1;
     const struct h3_client_info *info = h3_client_info(c);
@@ -481,14 +481,33 @@ static int get_h3(struct get_run *r, const struct client_request *rq, struct cli
                 *info->alpn ? info->alpn : "none");
         fprintf(stderr, "* Using HTTP/3\n");
     }
-    struct client_transfer t = {.rq = rq, .rs = rs, .sinks = sinks};
-    int rc = h3_client_submit(c, &t);
+    int rc = h3_client_submit(c, t);
     if (rc == 0) rc = h3_client_run(c, e);
-    if (t.e.status) { /* the transfer's own failure says more than the connection's */
-        *e = t.e;
+    if (t->e.status) { /* the transfer's own failure says more than the connection's */
+        *e = t->e;
         rc = -1;
     }
     h3_client_close(c);
+    return rc;
+}
+
+/* One exchange over HTTP/3 (--http3) on a QUIC connection of its own (a new one when the
+ * server did not process the request); the timings and the peer go to r->conn for -v and -w.
+ * 0, or -1 with *e. */
+static int get_h3(struct get_run *r, const struct client_request *rq, struct client_response *rs,
+                  const struct client_sinks *sinks, int64_t connect_timeout_ms,
+                  struct client_error *e)
+{
+    const struct get_opts *o = r->o;
+    struct client_transfer t = {.rq = rq, .rs = rs, .sinks = sinks};
+    int rc;
+    do { /* a request the server did not process goes again on a new connection (§5.2) */
+        if (t.unprocessed && o->verbose) fprintf(stderr, "* %s: sending it again\n", t.e.msg);
+        if (t.unprocessed && rq->body_fd >= 0) lseek(rq->body_fd, 0, SEEK_SET);
+        memset(e, 0, sizeof(*e));
+        rc = get_h3_once(r, &t, connect_timeout_ms, e);
+    } while (rc < 0 && t.unprocessed && t.attempts < 3 &&
+             !(r->conn.deadline_ms && client_now_ms() >= r->conn.deadline_ms));
     return rc;
 }
 

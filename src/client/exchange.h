@@ -58,6 +58,8 @@ struct client_transfer {
     const struct client_sinks *sinks;
     bool done;             /* finished, well or not */
     unsigned attempts;     /* times it was sent (a stream the server refused goes again) */
+    bool unprocessed;      /* HTTP/3: the server did not process it (GOAWAY below its stream,
+                            * H3_REQUEST_REJECTED): it may go again on a new connection */
     struct client_error e; /* e.status != 0: this transfer failed (the others may not have) */
     void *wire;            /* the wire's stream while it runs */
 };

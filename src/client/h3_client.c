@@ -123,9 +123,10 @@ static void on_end(struct h3_session *s, struct h3_stream *st, uint64_t code, co
     t->done = true;
     t->wire = NULL;
     if (code == H3_NO_ERROR || t->e.status) return;
-    enum client_status status =
-        code == H3_MESSAGE_ERROR || code == H3_EXCESSIVE_LOAD ? CLIENT_WEIRD_REPLY : CLIENT_RECV;
-    client_fail(&t->e, status, "HTTP/3 stream %lld: %s (%s)", (long long)st->id, why,
+    /* RFC 9114 §4.1.1, §5.2: a request rejected or beyond the server's GOAWAY was not
+     * processed, whatever its method */
+    t->unprocessed = code == H3_REQUEST_REJECTED && !x->got_head;
+    client_fail(&t->e, CLIENT_HTTP3, "HTTP/3 stream %lld: %s (%s)", (long long)st->id, why,
                 h3_error_name(code));
 }
 
@@ -299,6 +300,7 @@ static int quic_error(struct h3_client *c, struct client_error *e)
     case QUIC_FAIL_NO_ANSWER:
     case QUIC_FAIL_TIMEOUT:
         return client_fail(e, CLIENT_TIMEOUT, "QUIC with %s: %s", c->info.peer, msg);
+    case QUIC_FAIL_PEER_CLOSE: return client_fail(e, CLIENT_HTTP3, "%s", msg);
     default:
         return client_fail(e, CLIENT_RECV, "QUIC with %s: %s", c->info.peer,
                            *msg ? msg : "the connection closed");
@@ -460,7 +462,8 @@ struct h3_client *h3_client_open(const struct h3_client_params *p, struct client
 
 int h3_client_submit(struct h3_client *c, struct client_transfer *t)
 {
-    t->done = false;
+    t->done = t->unprocessed = false;
+    t->attempts++;
     memset(&t->e, 0, sizeof(t->e));
     struct xfer *x = calloc(1, sizeof(*x));
     if (!x) {
@@ -534,7 +537,7 @@ int h3_client_run(struct h3_client *c, struct client_error *e)
         if (quic_conn_state(c->qc) != QUIC_CONN_ACTIVE || h3_session_done(c->s)) {
             uint64_t code = h3_session_error_code(c->s);
             if (code != UINT64_MAX && code != H3_NO_ERROR)
-                client_fail(e, CLIENT_RECV, "HTTP/3 connection error %s: %s", h3_error_name(code),
+                client_fail(e, CLIENT_HTTP3, "HTTP/3 connection error %s: %s", h3_error_name(code),
                             h3_session_error_reason(c->s));
             else
                 quic_error(c, e);

@@ -102,7 +102,7 @@ static enum quic_failure peer_close(const struct quic_conn *c, char *msg, size_t
     }
     snprintf(msg, len, "the server closed the connection: QUIC error 0x%llx %.*s",
              (unsigned long long)cc.error_code, rl, reason);
-    return QUIC_FAIL_PEER_CLOSE;
+    return QUIC_FAIL_TRANSPORT;
 }
 
 enum quic_failure quic_client_failure(const struct quic_conn *c, char *msg, size_t len)
@@ -114,6 +114,9 @@ enum quic_failure quic_client_failure(const struct quic_conn *c, char *msg, size
         unsigned status = gnutls_session_get_verify_cert_status(c->tls);
         if (gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509, &out, 0) == 0) {
             snprintf(msg, len, "server certificate verification failed: %s", out.data);
+            size_t n = strlen(msg);
+            while (n && msg[n - 1] == ' ') /* GnuTLS ends its text with a space */
+                msg[--n] = 0;
             gnutls_free(out.data);
         } else {
             snprintf(msg, len, "server certificate verification failed");

@@ -37,8 +37,9 @@ enum quic_failure {
     QUIC_FAIL_TLS,        /* another handshake failure (alert, ALPN, version) */
     QUIC_FAIL_NO_ANSWER,  /* not a packet from the server */
     QUIC_FAIL_TIMEOUT,    /* handshake or idle timeout after the server answered */
-    QUIC_FAIL_PEER_CLOSE, /* the server closed the connection (its error code in msg) */
-    QUIC_FAIL_TRANSPORT,  /* a protocol error in what the server sent */
+    QUIC_FAIL_PEER_CLOSE, /* the server closed the connection with an application (HTTP/3)
+                           * error code, in msg */
+    QUIC_FAIL_TRANSPORT,  /* a QUIC error: in what the server sent, or the server's own */
 };
 /* The failure so far, with a message for the user in msg. */
 enum quic_failure quic_client_failure(const struct quic_conn *c, char *msg, size_t len);

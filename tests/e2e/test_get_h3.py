@@ -181,18 +181,18 @@ def test_gtlsserver_peer(tmp_path, certs):  # noqa: F811
 
 HOSTILE_BIN = Path(t.TERN_BIN).resolve().parent / "h3_hostile_server"
 
-# mode -> the exit codes allowed (curl's: 8 weird reply, 18 partial, 56 receive failure)
+# mode -> the exit code (curl's: 95 a problem in the HTTP/3 layer)
 HOSTILE = {
-    "cl-short": (8,),
-    "cl-long": (8,),
-    "upper": (8,),
-    "pseudo": (8,),
-    "bomb": (8,),
-    "push": (56,),
-    "goaway": (56,),
-    "reset": (56,),
-    "close": (56,),
-    "cut": (56,),
+    "cl-short": 95,
+    "cl-long": 95,
+    "upper": 95,
+    "pseudo": 95,
+    "bomb": 95,
+    "push": 95,
+    "goaway": 95,
+    "reset": 95,
+    "close": 95,
+    "cut": 95,
 }
 
 
@@ -231,7 +231,7 @@ def test_hostile_server(hostile, mode):
     within the deadline: never a crash, a hang or a success."""
     port = hostile(mode)
     rc, out, err = get("-k", "-s", "-S", "-m", "10", f"https://127.0.0.1:{port}/", timeout=30)
-    assert rc in HOSTILE[mode], (rc, err)
+    assert rc == HOSTILE[mode], (rc, err)
     assert err.startswith("tern: ("), err
     assert "Sanitizer" not in err and "runtime error" not in err
 
@@ -240,3 +240,17 @@ def test_hostile_server_stalls(hostile):
     port = hostile("stall")
     rc, out, err = get("-k", "-s", "-S", "-m", "2", f"https://127.0.0.1:{port}/", timeout=30)
     assert rc == 28, err
+
+
+def test_goaway_request_sent_again(hostile):
+    """RFC 9114 §5.2: a request beyond the server's GOAWAY was not processed; it goes again on
+    a new connection (at most 3 times in all)."""
+    port = hostile("goaway-once")
+    rc, out, err = get("-k", "-v", f"https://127.0.0.1:{port}/", timeout=30)
+    assert rc == 0, err
+    assert out == b"hello"
+    assert "sending it again" in err
+    port = hostile("goaway")
+    rc, out, err = get("-k", "-v", f"https://127.0.0.1:{port}/", timeout=30)
+    assert rc == 95, err
+    assert err.count("sending it again") == 2, err

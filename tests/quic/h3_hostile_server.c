@@ -10,6 +10,7 @@
  *   bomb      a 100 kB field value (over the client's header section limit)
  *   push      a push stream (type 0x01), though the client allowed no push
  *   goaway    GOAWAY 0 on the control stream: the request was not processed
+ *   goaway-once  that on the first connection, then as ok
  *   reset     RESET_STREAM on the request stream (H3_INTERNAL_ERROR)
  *   close     CONNECTION_CLOSE with H3_INTERNAL_ERROR
  *   stall     nothing at all
@@ -25,6 +26,7 @@
 #include "quic/quic.h"
 
 static const char *mode;
+static unsigned long requests; /* requests answered so far */
 static volatile sig_atomic_t stop;
 static struct loop *loop;
 static uint8_t out[256 * 1024];
@@ -149,11 +151,12 @@ static ssize_t on_data(struct quic_conn *c, int64_t id, const uint8_t *data, siz
 {
     (void)data, (void)app;
     if ((id & 3) != 0 || !fin) return (ssize_t)len;
+    if (!strcmp(mode, "goaway-once") && requests++ > 0) mode = "ok";
     int64_t uni;
     if (!strcmp(mode, "push")) {
         static const uint8_t push[] = {0x01, 0x00}; /* a push stream, push id 0 */
         if (quic_open_uni_stream(c, &uni) == 0) quic_stream_send(c, uni, push, sizeof(push), false);
-    } else if (!strcmp(mode, "goaway")) {
+    } else if (!strcmp(mode, "goaway") || !strcmp(mode, "goaway-once")) {
         /* the control stream is the first server uni stream: 3 */
         static const uint8_t goaway[] = {0x07, 0x01, 0x00};
         quic_stream_send(c, 3, goaway, sizeof(goaway), false);
