@@ -203,10 +203,10 @@ def hostile(certs):  # noqa: F811
         pytest.skip("h3_hostile_server was not built (no QUIC)")
     procs = []
 
-    def start(mode):
+    def start(mode, cert=certs.leaf, key=certs.leaf_key):
         port = t.free_port()
-        p = subprocess.Popen([str(HOSTILE_BIN), "127.0.0.1", str(port), str(certs.leaf),
-                              str(certs.leaf_key), mode], stdout=subprocess.PIPE,
+        p = subprocess.Popen([str(HOSTILE_BIN), "127.0.0.1", str(port), str(cert), str(key),
+                              mode], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE)
         procs.append(p)
         assert p.stdout.readline() == b"ready\n"
@@ -254,3 +254,21 @@ def test_goaway_request_sent_again(hostile):
     rc, out, err = get("-k", "-v", f"https://127.0.0.1:{port}/", timeout=30)
     assert rc == 95, err
     assert err.count("sending it again") == 2, err
+
+
+def test_certificate_name_checked(hostile, certs):  # noqa: F811
+    """A certificate trusted (--cacert) but for another name (a.test only) is refused for
+    127.0.0.1 (60); -k takes it."""
+    port = hostile("ok", cert=certs.a, key=certs.a_key)
+    rc, out, err = get("-s", "-S", "--cacert", certs.a, f"https://127.0.0.1:{port}/")
+    assert rc == 60, err
+    assert "certificate" in err
+    rc, out, err = get("-s", "-S", "-k", f"https://127.0.0.1:{port}/")
+    assert rc == 0 and out == b"hello", err
+
+
+def test_bad_cacert_file(srv, tmp_path):
+    empty = tmp_path / "empty.pem"
+    empty.write_text("")
+    rc, out, err = get("-s", "-S", "--cacert", empty, url(srv, "/hello.txt"))
+    assert rc == 77, err
