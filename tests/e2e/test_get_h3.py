@@ -1,7 +1,11 @@
 """`tern get --http3`: the client role of tern's own HTTP/3 engine (src/h3) over its QUIC client
 (src/quic) against `tern serve` (HTTP/3 on the TLS listener's UDP port) and, when installed,
 other HTTP/3 servers: bodies byte for byte, HEAD, errors and exit codes as curl's, uploads,
-certificate checks."""
+certificate checks; and tests/quic/h3_hostile_server for each way a server can break HTTP/3.
+
+Second peers: Debian 12's gtlsserver (ngtcp2-server, nghttp3) is used. Its nginx is built
+without --with-http_v3_module and its h2o (2.2.5) predates HTTP/3, so neither serves HTTP/3
+here."""
 
 import hashlib
 import shutil
