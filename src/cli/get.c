@@ -9,10 +9,12 @@
 #include <strings.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
 #include "cli/progress.h"
+#include "client/altsvc.h"
 #include "client/decode.h"
 #include "client/h1_exchange.h"
 #include "client/h2_client.h"
@@ -35,6 +37,7 @@ struct get_opts {
     bool http3; /* --http3: HTTP/3 over QUIC (https only) */
     int max_redirs;
     const char *write_out, *method, *cacert, *range, *user, *agent;
+    const char *alt_svc_file; /* --alt-svc FILE; "" turns the cache off */
     const char *headers[MAX_HEADERS];
     int n_headers;
     const char *data;   /* -d / --data-binary (a leading @ names a file) */
@@ -63,7 +66,11 @@ struct get_run {
     bool digest_sent; /* --digest: the Authorization answering the challenge went out */
     struct progress progress;
     char digest_auth[1200];
+    const struct url *url; /* the URL being fetched */
 };
+
+/* Alternative services the https origins advertised, kept between runs (RFC 7838). */
+static struct altsvc_cache altsvc;
 
 static int usage(void)
 {
@@ -80,6 +87,7 @@ static int usage(void)
         "  -X METHOD, -H 'Name: value', -A AGENT, -u USER:PASS [--digest], -r RANGE, -C -\n"
         "  -d DATA, --data-binary DATA|@FILE, -T FILE\n"
         "  -L, --max-redirs N, -k, --cacert FILE, -m SECONDS, --connect-timeout SECONDS\n"
+        "  --alt-svc FILE     the Alt-Svc cache (default ~/.cache/tern/alt-svc; \"\" for none)\n"
         "  --http1.0, --http1.1, --http2, --http2-prior-knowledge, --http3, --compressed\n"
         "  (gzip, br, zstd), -Z (the URLs at once, as streams of one HTTP/2 connection)\n");
     return 2;
@@ -133,6 +141,9 @@ static int parse_opts(int argc, char **argv, struct get_opts *o)
         } else if (!strcmp(a, "-X") || !strcmp(a, "--request")) {
             TAKE();
             o->method = v;
+        } else if (!strcmp(a, "--alt-svc")) {
+            TAKE();
+            o->alt_svc_file = v;
         } else if (!strcmp(a, "--cacert")) {
             TAKE();
             o->cacert = v;
@@ -245,6 +256,8 @@ static int on_head(void *ctx, const struct client_response *rs, const char *raw,
     if (interim) return 0;
     int st = rs->head.status;
     size_t n;
+    const char *alt = r->url && r->url->https ? client_response_field(rs, "alt-svc", &n) : NULL;
+    if (alt) altsvc_update(&altsvc, r->url->host, r->url->port, str_make(alt, n), time(NULL));
     bool redirect = o->follow && is_redirect(st) && client_response_field(rs, "location", &n);
     /* --digest: the first 401 carries the challenge; its body is not the answer */
     bool challenge = o->digest && o->user && st == 401 && !r->digest_sent;
@@ -597,6 +610,7 @@ static int get_one(const struct get_opts *o, struct tls_client *tls, const char 
     for (;;) {
         request_headers(o, &h, form && body_len >= 0, r.resume_from, r.digest_auth);
         r.conn.deadline_ms = o->max_time > 0 ? r.t_start / 1000 + (int64_t)(o->max_time * 1000) : 0;
+        r.url = &u;
         int64_t cto = o->connect_timeout > 0 ? (int64_t)(o->connect_timeout * 1000) : 0;
         if (!o->http3 && transport_open(&r.conn, &u, tls, cto, &e) < 0) break;
         if (o->verbose && !o->http3) {
@@ -773,6 +787,7 @@ static int get_parallel(const struct get_opts *o, struct tls_client *tls)
         r->o = o;
         r->t_start = t0;
         r->conn = conn;
+        r->url = &us[i];
         r->out_path = i < o->n_outputs ? o->outputs[i] : NULL;
         if (!r->out_path && o->remote_name) {
             r->out_path = url_file_name(&us[i], names[i % 64], sizeof(names[0]));
@@ -857,6 +872,12 @@ int cli_get(int argc, char **argv)
         fprintf(stderr, "tern: (77) %s\n", err);
         return 77;
     }
+    char alt_path[4200] = "";
+    if (o.alt_svc_file)
+        snprintf(alt_path, sizeof(alt_path), "%s", o.alt_svc_file);
+    else if (!altsvc_default_path(alt_path, sizeof(alt_path)))
+        alt_path[0] = 0;
+    if (alt_path[0]) altsvc_load(&altsvc, alt_path, time(NULL));
     int rc = o.parallel && !o.http3 && o.n_urls > 1 ? get_parallel(&o, tls) : -1;
     if (rc < 0) {
         rc = 0;
@@ -866,5 +887,7 @@ int cli_get(int argc, char **argv)
         }
     }
     tls_client_free(tls);
+    if (alt_path[0] && altsvc_save(&altsvc, alt_path) < 0 && o.verbose)
+        fprintf(stderr, "* could not write the alt-svc cache %s\n", alt_path);
     return rc;
 }

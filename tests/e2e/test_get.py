@@ -15,9 +15,14 @@ import tern_e2e as t
 from tls_util import certs, make_tls_server  # noqa: F401 - fixtures
 
 
+# the Alt-Svc cache of these runs, not the user's
+_CACHE = __import__("tempfile").mkdtemp(prefix="tern-get-cache-")
+
+
 def get(*args, timeout=30):
+    env = dict(os.environ, XDG_CACHE_HOME=_CACHE)
     r = subprocess.run([t.TERN_BIN, "get", *map(str, args)], capture_output=True,
-                       timeout=timeout * t.SLOW)
+                       timeout=timeout * t.SLOW, env=env)
     return r.returncode, r.stdout, r.stderr.decode(errors="replace")
 
 
@@ -343,3 +348,23 @@ http {{ access_log off; client_body_temp_path {tmp_path}; proxy_temp_path {tmp_p
     finally:
         p.terminate()
         p.wait()
+
+
+def test_alt_svc_cache(srv, tmp_path):
+    """Alt-Svc from an https origin (tern advertises HTTP/3 on its UDP port) is remembered in
+    the cache file for the next run (RFC 7838), written 0600; cleartext origins are not."""
+    cache = tmp_path / "alt-svc"
+    url = f"https://127.0.0.1:{srv.tls_port}/hello.txt"
+    rc, _, err = get("-k", "-s", "--alt-svc", cache, url)
+    assert rc == 0, err
+    lines = [ln.split() for ln in cache.read_text().splitlines() if not ln.startswith("#")]
+    assert len(lines) == 1 and lines[0][:4] == [f"127.0.0.1:{srv.tls_port}", "h3", "127.0.0.1",
+                                                str(srv.tls_port)], lines
+    assert int(lines[0][4]) > __import__("time").time() + 3600
+    assert cache.stat().st_mode & 0o777 == 0o600
+    cache.unlink()
+    assert get("-s", "--alt-svc", cache, f"http://127.0.0.1:{srv.port}/hello.txt")[0] == 0
+    assert not cache.exists()
+    # the default file lives under $XDG_CACHE_HOME/tern
+    assert get("-k", "-s", url)[0] == 0
+    assert f"127.0.0.1:{srv.tls_port} h3" in open(os.path.join(_CACHE, "tern", "alt-svc")).read()
