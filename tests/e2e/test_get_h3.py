@@ -276,3 +276,16 @@ def test_bad_cacert_file(srv, tmp_path):
     empty.write_text("")
     rc, out, err = get("-s", "-S", "--cacert", empty, url(srv, "/hello.txt"))
     assert rc == 77, err
+
+
+def test_retry_and_workers(make_tls_server, certs):  # noqa: F811
+    """RFC 9000 §8.1.2: a server that validates every address first answers with a Retry; the
+    client comes back with its token (ngtcp2_crypto_recv_retry_cb) and is served, on a server
+    with 4 workers."""
+    if not http3_built():
+        pytest.skip("tern was built without QUIC")
+    srv = make_tls_server(certs.leaf, certs.leaf_key, workers=4, http3={"retry": "always"})
+    for _ in range(4):
+        rc, out, err = get("-k", "-s", "-S", url(srv, "/big.bin"), timeout=60)
+        assert rc == 0, err
+        assert out == srv.files["big.bin"]
