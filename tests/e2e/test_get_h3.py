@@ -289,3 +289,15 @@ def test_retry_and_workers(make_tls_server, certs):  # noqa: F811
         rc, out, err = get("-k", "-s", "-S", url(srv, "/big.bin"), timeout=60)
         assert rc == 0, err
         assert out == srv.files["big.bin"]
+
+
+def test_redirect_and_several_urls(srv):
+    """-L follows the directory redirect (/sub -> /sub/) over a new HTTP/3 connection; several
+    URLs go one after the other, each with its -o."""
+    rc, out, err = get("-k", "-s", "-L", "-w", "%{num_redirects} %{http_version}",
+                       url(srv, "/sub"))
+    assert rc == 0, err
+    assert out == b"<p>sub index</p>\n1 3"
+    rc, out, err = get("-k", "-s", url(srv, "/hello.txt"), url(srv, "/sub/file.txt"))
+    assert rc == 0, err
+    assert out == t.HELLO + b"sub file\n"
