@@ -8,6 +8,7 @@ without --with-http_v3_module and its h2o (2.2.5) predates HTTP/3, so neither se
 here."""
 
 import hashlib
+import os
 import shutil
 import socket
 import subprocess
@@ -301,3 +302,37 @@ def test_redirect_and_several_urls(srv):
     rc, out, err = get("-k", "-s", url(srv, "/hello.txt"), url(srv, "/sub/file.txt"))
     assert rc == 0, err
     assert out == t.HELLO + b"sub file\n"
+
+
+FAULT_BIN = Path(t.TERN_BIN).resolve().parent / "tern-fault"
+
+
+@pytest.mark.parametrize("kind", ["malloc", "read", "write"])
+def test_fault_injection_client(hostile, kind):
+    """tern-fault (tests/fault/README.md) makes the Nth allocation, recv or send of the client
+    fail, for every N a download reaches: each run ends with the right body or a clean error
+    (curl's exit codes), never a crash, a hang or a sanitizer report."""
+    if not FAULT_BIN.exists():
+        pytest.skip("tern-fault was not built (-Dfault_injection=true)")
+    port = hostile("ok")
+    env = dict(os.environ, TERN_FAULT_ARM="start")
+    ok = failed = 0
+    for n in range(1, 200):
+        env["TERN_FAULT"] = f"{kind}:{n}"
+        r = subprocess.run([str(FAULT_BIN), "get", "--http3", "-k", "-s", "-S", "-m", "10",
+                            f"https://127.0.0.1:{port}/"], capture_output=True, env=env,
+                           timeout=30 * t.SLOW)
+        err = r.stderr.decode(errors="replace")
+        assert r.returncode >= 0, f"{kind}:{n} killed by a signal: {err}"
+        assert "Sanitizer" not in err and "runtime error" not in err, f"{kind}:{n}: {err}"
+        if r.returncode == 0:
+            assert r.stdout == b"hello", f"{kind}:{n}"
+            ok += 1
+        else:
+            # an exit code of curl's, with its message
+            assert 0 < r.returncode < 100, f"{kind}:{n}: {r.returncode} {err}"
+            assert f"tern: ({r.returncode}) " in err, f"{kind}:{n}: {err}"
+            failed += 1
+        if "injecting" not in err:
+            break  # past the last call of this kind: every N was tried
+    assert ok > 0 and n > 3
