@@ -955,7 +955,7 @@ void h3_session_free(struct h3_session *s)
     for (struct h3_stream *st = s->streams; st; st = st->next)
         if (s->p.client && s->dead && s->error_code != H3_NO_ERROR) {
             st->end_code = s->error_code;
-            st->end_why = "HTTP/3 connection error";
+            st->end_why = s->error_why ? s->error_why : "HTTP/3 connection error";
         }
     while (s->streams)
         stream_close(s, s->streams);
