@@ -34,7 +34,8 @@ struct get_opts {
     int n_outputs;
     bool remote_name, include, head_only, verbose, silent, show_error, fail, follow, insecure;
     bool resume, compressed, digest, parallel;
-    bool http3; /* --http3: HTTP/3 over QUIC (https only) */
+    bool http3;       /* --http3: HTTP/3 over QUIC only (https only) */
+    bool h3_fallback; /* --http3-fallback: HTTP/3 first, TCP when QUIC does not connect */
     int max_redirs;
     const char *write_out, *method, *cacert, *range, *user, *agent;
     const char *alt_svc_file; /* --alt-svc FILE; "" turns the cache off */
@@ -67,6 +68,7 @@ struct get_run {
     struct progress progress;
     char digest_auth[1200];
     const struct url *url; /* the URL being fetched */
+    uint16_t h3_port;      /* HTTP/3's UDP port when an Alt-Svc named another; 0: the URL's */
 };
 
 /* Alternative services the https origins advertised, kept between runs (RFC 7838). */
@@ -182,6 +184,8 @@ static int parse_opts(int argc, char **argv, struct get_opts *o)
             o->http1_only = false, o->h2_prior = true;
         else if (!strcmp(a, "--http3"))
             o->http3 = true;
+        else if (!strcmp(a, "--http3-fallback"))
+            o->h3_fallback = true;
         else if (!strcmp(a, "-Z") || !strcmp(a, "--parallel"))
             o->parallel = true;
         else if (!strcmp(a, "--compressed"))
@@ -479,7 +483,8 @@ static int get_h3_once(struct get_run *r, struct client_transfer *t, int64_t con
                                  .cacert = o->cacert,
                                  .insecure = o->insecure,
                                  .connect_timeout_ms = connect_timeout_ms,
-                                 .deadline_ms = r->conn.deadline_ms};
+                                 .deadline_ms = r->conn.deadline_ms,
+                                 .port = r->h3_port};
     t->unprocessed = false;
     struct h3_client *c = h3_client_open(&p, e);
     if (!c) return -1;
@@ -526,6 +531,35 @@ static int get_h3(struct get_run *r, const struct client_request *rq, struct cli
 
 static int finish(struct get_run *r, struct client_error *e, const struct client_response *rs,
                   const struct url *u);
+
+enum { H3_NO, H3_ONLY, H3_FIRST };
+/* How long HTTP/3 may take to connect before TCP is tried instead. */
+#define H3_TRY_MS 1500
+
+/* Whether a URL goes over HTTP/3: --http3 says only; --http3-fallback, or an Alt-Svc the
+ * https origin advertised on an earlier run (RFC 7838: same host, maybe another port), say
+ * first, with TCP if QUIC does not connect. An explicit --http1.x or --http2 keeps to TCP. */
+static int choose_h3(const struct get_opts *o, const struct url *u, uint16_t *port,
+                     bool *from_cache)
+{
+    *port = 0;
+    if (o->http3) return H3_ONLY;
+    if (!u->https || o->http1_only || o->h2_upgrade || o->h2_prior) return H3_NO;
+    if (o->h3_fallback) return H3_FIRST;
+    const struct altsvc_entry *a = altsvc_lookup(&altsvc, u->host, u->port, "h3", time(NULL));
+    if (!a || strcmp(a->host, u->host) != 0) return H3_NO; /* another host: not taken */
+    *port = a->port;
+    *from_cache = true;
+    if (o->verbose) fprintf(stderr, "* Alt-Svc: HTTP/3 on UDP port %u\n", a->port);
+    return H3_FIRST;
+}
+
+/* Failures that mean QUIC did not get through (TCP may): no answer, refused, a handshake that
+ * failed; not a certificate the server showed (TCP would show the same one). */
+static bool h3_connect_failure(int status)
+{
+    return status == CLIENT_CONNECT || status == CLIENT_TIMEOUT || status == CLIENT_TLS;
+}
 
 /* HTTP/1.x, or with --http2 on cleartext an h2c Upgrade (RFC 7540 §3.2): the request goes over
  * HTTP/1.1 asking for h2c; after a 101 its response comes over HTTP/2 (curl's --http2). */
@@ -612,14 +646,10 @@ static int get_one(const struct get_opts *o, struct tls_client *tls, const char 
         r.conn.deadline_ms = o->max_time > 0 ? r.t_start / 1000 + (int64_t)(o->max_time * 1000) : 0;
         r.url = &u;
         int64_t cto = o->connect_timeout > 0 ? (int64_t)(o->connect_timeout * 1000) : 0;
-        if (!o->http3 && transport_open(&r.conn, &u, tls, cto, &e) < 0) break;
-        if (o->verbose && !o->http3) {
-            fprintf(stderr, "* Connected to %s (%s)\n", u.host, r.conn.peer);
-            if (r.conn.tls)
-                fprintf(stderr, "* TLS: %s, %s, ALPN %s\n", transport_tls_version(&r.conn),
-                        transport_cipher(&r.conn),
-                        transport_alpn(&r.conn) ? transport_alpn(&r.conn) : "none");
-        }
+        /* HTTP/3: only (--http3), or first with TCP behind it (--http3-fallback, or an Alt-Svc
+         * the origin advertised before) */
+        bool from_cache = false;
+        int h3 = choose_h3(o, &u, &r.h3_port, &from_cache);
         if (body_fd >= 0) lseek(body_fd, 0, SEEK_SET);
         struct client_request rq = {.method = method,
                                     .url = &u,
@@ -635,10 +665,33 @@ static int get_one(const struct get_opts *o, struct tls_client *tls, const char 
         buf_free(&rs.rest);
         memset(&rs, 0, sizeof(rs));
         r.discard = false;
-        int rc;
-        if (o->http3) {
-            rc = get_h3(&r, &rq, &rs, &sinks, cto, &e);
-        } else {
+        int rc = 0;
+        bool tcp = !h3;
+        if (h3) {
+            /* trying before TCP: a QUIC handshake that does not answer gives up sooner */
+            int64_t h3_cto = h3 == H3_FIRST && (!cto || cto > H3_TRY_MS) ? H3_TRY_MS : cto;
+            rc = get_h3(&r, &rq, &rs, &sinks, h3_cto, &e);
+            if (rc < 0 && h3 == H3_FIRST && !rs.head.status && h3_connect_failure(e.status)) {
+                if (o->verbose) fprintf(stderr, "* HTTP/3 failed (%s): TCP instead\n", e.msg);
+                if (from_cache) altsvc_forget(&altsvc, u.host, u.port, "h3");
+                memset(&e, 0, sizeof(e));
+                r.h3_port = 0;
+                if (body_fd >= 0) lseek(body_fd, 0, SEEK_SET);
+                tcp = true;
+            }
+        }
+        if (tcp && transport_open(&r.conn, &u, tls, cto, &e) < 0) {
+            rc = -1;
+            tcp = false;
+        }
+        if (tcp && o->verbose) {
+            fprintf(stderr, "* Connected to %s (%s)\n", u.host, r.conn.peer);
+            if (r.conn.tls)
+                fprintf(stderr, "* TLS: %s, %s, ALPN %s\n", transport_tls_version(&r.conn),
+                        transport_cipher(&r.conn),
+                        transport_alpn(&r.conn) ? transport_alpn(&r.conn) : "none");
+        }
+        if (tcp) {
             const char *alpn = transport_alpn(&r.conn);
             bool h2 = r.conn.tls ? alpn && !strcmp(alpn, "h2") : o->h2_prior;
             if (o->verbose && h2) fprintf(stderr, "* Using HTTP/2\n");

@@ -406,7 +406,8 @@ struct h3_client *h3_client_open(const struct h3_client_params *p, struct client
     struct addrinfo hints = {.ai_socktype = SOCK_DGRAM, .ai_flags = AI_ADDRCONFIG};
     if (u->ipv6) hints.ai_flags = AI_NUMERICHOST;
     char port[8];
-    snprintf(port, sizeof(port), "%u", u->port);
+    uint16_t udp_port = p->port ? p->port : u->port;
+    snprintf(port, sizeof(port), "%u", udp_port);
     struct addrinfo *res = NULL;
     if (getaddrinfo(u->host, port, &hints, &res) != 0) {
         client_fail(e, CLIENT_RESOLVE, "could not resolve host: %s", u->host);
@@ -419,7 +420,7 @@ struct h3_client *h3_client_open(const struct h3_client_params *p, struct client
         getnameinfo(ai->ai_addr, ai->ai_addrlen, host, sizeof(host), NULL, 0, NI_NUMERICHOST);
         snprintf(c->info.peer, sizeof(c->info.peer), "%s%s%s port %u",
                  ai->ai_family == AF_INET6 ? "[" : "", host, ai->ai_family == AF_INET6 ? "]" : "",
-                 u->port);
+                 udp_port);
         int64_t cd = sooner(p->deadline_ms,
                             p->connect_timeout_ms ? client_now_ms() + p->connect_timeout_ms : 0);
         rc = try_address(c, p, ai, cd, e);

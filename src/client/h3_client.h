@@ -20,6 +20,8 @@ struct h3_client_params {
     bool insecure;              /* no certificate check (curl -k) */
     int64_t connect_timeout_ms; /* bounds each address's handshake; 0: none */
     int64_t deadline_ms;        /* monotonic ms (client_now_ms) bounding everything; 0: none */
+    uint16_t port; /* the UDP port when an alternative service names another (RFC 7838); 0:
+                      the URL's. The certificate is still checked for the URL's host. */
 };
 
 /* What -v and -w show about the connection. */

@@ -78,7 +78,7 @@ def test_output_files_head_and_verbose(srv, tmp_path):
     assert "> GET /hello.txt HTTP/1.1" in err and "< HTTP/1.1 200 OK" in err
     assert "ALPN http/1.1" in err and "TLSv1.3" in err
     # https takes HTTP/2 when the server offers it, as curl does
-    rc, out, err = get("-v", "-k", f"https://127.0.0.1:{srv.tls_port}/hello.txt")
+    rc, out, err = get("-v", "-k", "--alt-svc", "", f"https://127.0.0.1:{srv.tls_port}/hello.txt")
     assert "> GET /hello.txt HTTP/2" in err and "< HTTP/2 200" in err
     assert "ALPN h2" in err and out == t.HELLO
 

@@ -16,7 +16,14 @@ import pytest
 
 import tern_e2e as t
 from tls_util import certs  # noqa: F401 - fixture
-from test_get import get, curl
+from test_get import curl
+from test_get import get as get_any
+
+
+def get(*args, **kw):
+    """tern get without the Alt-Svc cache: these tests are about HTTP/2, and tern advertises
+    HTTP/3, which a remembered Alt-Svc would take next time."""
+    return get_any("--alt-svc", "", *args, **kw)
 
 
 @pytest.fixture(scope="module")
@@ -94,6 +101,10 @@ http {{ access_log off; client_body_temp_path {tmp_path}; proxy_temp_path {tmp_p
         assert rc == 0, err
         body, version = out.rsplit(b"\n", 1)
         assert version == b"2" and body == big
+        # nothing answers on the UDP port: --http3-fallback takes TCP
+        rc, out, err = get("-k", "-s", "-v", "--http3-fallback", "-w", "%{http_version}", "-o",
+                           "/dev/null", url + "/big.bin")
+        assert rc == 0 and out == b"2" and "TCP instead" in err, err
         # an upload of 7 MB, streamed from the file as nginx's windows open
         up = tmp_path / "up.bin"
         up.write_bytes(os.urandom(7 << 20))

@@ -26,6 +26,13 @@ def get(*args, timeout=30):
     return r.returncode, r.stdout, r.stderr.decode(errors="replace")
 
 
+def get_auto(*args, timeout=30):
+    """tern get without --http3: it picks the version itself."""
+    r = subprocess.run([t.TERN_BIN, "get", *map(str, args)], capture_output=True,
+                       timeout=timeout * t.SLOW)
+    return r.returncode, r.stdout, r.stderr.decode(errors="replace")
+
+
 def http3_built():
     out = subprocess.run([t.TERN_BIN, "-V"], capture_output=True, text=True).stdout
     return "http3: yes" in out
@@ -336,3 +343,29 @@ def test_fault_injection_client(hostile, kind):
         if "injecting" not in err:
             break  # past the last call of this kind: every N was tried
     assert ok > 0 and n > 3
+
+
+def test_alt_svc_then_http3_and_fallback(srv, tmp_path):
+    """The first https run goes over TCP (HTTP/2) and keeps the Alt-Svc tern sends; the next
+    goes straight to HTTP/3 on the advertised UDP port (RFC 7838). An alternative that does not
+    answer falls back to TCP and is forgotten; --http3-fallback tries HTTP/3 without a cache;
+    an explicit --http2 or --http1.1 keeps to TCP."""
+    cache = tmp_path / "alt-svc"
+    fmt = ["-w", "%{http_version}", "-o", "/dev/null", "-k", "-s", "--alt-svc", cache]
+    assert get_auto(*fmt, url(srv, "/hello.txt"))[1] == b"2"
+    rc, out, err = get_auto(*fmt, "-v", url(srv, "/hello.txt"))
+    assert rc == 0 and out == b"3", err
+    assert f"Alt-Svc: HTTP/3 on UDP port {srv.tls_port}" in err
+    assert get_auto(*fmt, "--http2", url(srv, "/hello.txt"))[1] == b"2"
+    assert get_auto(*fmt, "--http1.1", url(srv, "/hello.txt"))[1] == b"1.1"
+    # a stale alternative: a UDP port where nothing listens
+    dead = t.free_port(socket.AF_INET)
+    text = cache.read_text().replace(f" h3 127.0.0.1 {srv.tls_port} ", f" h3 127.0.0.1 {dead} ")
+    cache.write_text(text)
+    rc, out, err = get_auto(*fmt, "-v", url(srv, "/big.bin"))
+    assert rc == 0 and out == b"2", err
+    assert "TCP instead" in err
+    assert f" h3 127.0.0.1 {dead} " not in cache.read_text()
+    cache.unlink()
+    rc, out, err = get_auto("--http3-fallback", *fmt, url(srv, "/hello.txt"))
+    assert rc == 0 and out == b"3", err
