@@ -794,9 +794,9 @@ static bool same_origin(const struct url *a, const struct url *b)
     return a->https == b->https && a->port == b->port && !strcmp(a->host, b->host);
 }
 
-/* Runs every URL at once on one HTTP/2 connection. Returns the exit status, or -1 when that
- * cannot be done (origins differ, an upload, resume or Digest, a server without HTTP/2): the
- * caller then takes the URLs one after the other, as before. */
+/* Runs every URL at once on one HTTP/2 connection (one HTTP/3 connection with --http3).
+ * Returns the exit status, or -1 when that cannot be done (origins differ, an upload, resume
+ * or Digest, a server without HTTP/2): the caller then takes the URLs one after the other. */
 static int get_parallel(const struct get_opts *o, struct tls_client *tls)
 {
     int n = o->n_urls, rc = -1, opened = 0;
@@ -817,22 +817,40 @@ static int get_parallel(const struct get_opts *o, struct tls_client *tls)
         if (!same_origin(&us[0], &us[opened])) goto out;
     }
     int64_t t0 = client_now_us();
+    int64_t cto = o->connect_timeout > 0 ? (int64_t)(o->connect_timeout * 1000) : 0;
     conn.deadline_ms = o->max_time > 0 ? t0 / 1000 + (int64_t)(o->max_time * 1000) : 0;
-    if (transport_open(&conn, &us[0], tls,
-                       o->connect_timeout > 0 ? (int64_t)(o->connect_timeout * 1000) : 0, &e) < 0) {
-        if (!o->silent || o->show_error) fprintf(stderr, "tern: (%d) %s\n", e.status, e.msg);
-        rc = e.status;
-        goto out;
-    }
-    const char *alpn = transport_alpn(&conn);
-    if (conn.tls ? !alpn || strcmp(alpn, "h2") != 0 : !o->h2_prior) {
-        transport_close(&conn);
-        goto out; /* HTTP/1.1: one after the other */
-    }
-    struct h2_client *hc = h2_client_new(&conn, &e);
-    if (!hc) {
-        transport_close(&conn);
-        goto out;
+    struct h2_client *hc = NULL;
+    struct h3_client *h3c = NULL;
+    if (o->http3) { /* --http3: the streams of one QUIC connection */
+        struct h3_client_params hp = {.url = &us[0],
+                                      .cacert = o->cacert,
+                                      .insecure = o->insecure,
+                                      .connect_timeout_ms = cto,
+                                      .deadline_ms = conn.deadline_ms};
+        if (!(h3c = h3_client_open(&hp, &e))) {
+            if (!o->silent || o->show_error) fprintf(stderr, "tern: (%d) %s\n", e.status, e.msg);
+            rc = e.status;
+            goto out;
+        }
+        const struct h3_client_info *info = h3_client_info(h3c);
+        conn.t_start = info->t_start;
+        conn.t_connected = info->t_connected;
+        conn.t_tls_done = info->t_tls_done;
+    } else {
+        if (transport_open(&conn, &us[0], tls, cto, &e) < 0) {
+            if (!o->silent || o->show_error) fprintf(stderr, "tern: (%d) %s\n", e.status, e.msg);
+            rc = e.status;
+            goto out;
+        }
+        const char *alpn = transport_alpn(&conn);
+        if (conn.tls ? !alpn || strcmp(alpn, "h2") != 0 : !o->h2_prior) {
+            transport_close(&conn);
+            goto out; /* HTTP/1.1: one after the other */
+        }
+        if (!(hc = h2_client_new(&conn, &e))) {
+            transport_close(&conn);
+            goto out;
+        }
     }
     const char *method = o->method ? o->method : o->head_only ? "HEAD" : "GET";
     for (int i = 0; i < n; i++) {
@@ -858,11 +876,19 @@ static int get_parallel(const struct get_opts *o, struct tls_client *tls)
         sinks[i] = (struct client_sinks){
             .head = on_head, .body = on_body, .request_head = on_request_head, .ctx = r};
         ts[i] = (struct client_transfer){.rq = &rqs[i], .rs = &rss[i], .sinks = &sinks[i]};
-        h2_client_submit(hc, &ts[i]);
+        if (hc)
+            h2_client_submit(hc, &ts[i]);
+        else
+            h3_client_submit(h3c, &ts[i]); /* a failure is the transfer's */
     }
-    h2_client_run(hc, &e);
-    h2_client_free(hc);
-    transport_close(&conn);
+    if (hc) {
+        h2_client_run(hc, &e);
+        h2_client_free(hc);
+        transport_close(&conn);
+    } else {
+        h3_client_run(h3c, &e);
+        h3_client_close(h3c);
+    }
     rc = 0;
     for (int i = 0; i < n; i++) {
         struct client_error te = ts[i].e;
@@ -931,7 +957,7 @@ int cli_get(int argc, char **argv)
     else if (!altsvc_default_path(alt_path, sizeof(alt_path)))
         alt_path[0] = 0;
     if (alt_path[0]) altsvc_load(&altsvc, alt_path, time(NULL));
-    int rc = o.parallel && !o.http3 && o.n_urls > 1 ? get_parallel(&o, tls) : -1;
+    int rc = o.parallel && o.n_urls > 1 ? get_parallel(&o, tls) : -1;
     if (rc < 0) {
         rc = 0;
         for (int i = 0; i < o.n_urls; i++) {

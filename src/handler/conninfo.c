@@ -22,6 +22,7 @@ static const char *version_name(int version)
  * pays the system call. */
 static int peer_port(const struct http_request *req)
 {
+    if (req->peer_port) return req->peer_port;
     if (!req->has_conn || req->conn_fd < 0) return -1;
     struct sockaddr_storage ss;
     socklen_t len = sizeof(ss);

@@ -68,6 +68,9 @@ struct http_request {
     uint16_t alt_svc_port;
     int conn_fd;
     const struct tls_conn *tls;
+    /* The peer's port when the wire knows it without asking the socket (HTTP/3: the QUIC
+     * path the request came on), else 0. */
+    uint16_t peer_port;
 };
 
 /* Records the connection (socket and TLS session, NULL for cleartext) req arrived on; both

@@ -369,3 +369,49 @@ def test_alt_svc_then_http3_and_fallback(srv, tmp_path):
     cache.unlink()
     rc, out, err = get_auto("--http3-fallback", *fmt, url(srv, "/hello.txt"))
     assert rc == 0 and out == b"3", err
+
+
+def test_parallel_streams_on_one_quic_connection(srv, tmp_path):
+    """-Z --http3: the URLs go at once as request streams of one QUIC connection; every body
+    arrives whole in its own file, and the server logged them all."""
+    outs = [tmp_path / f"o{i}" for i in range(6)]
+    paths = ["/big.bin", "/hello.txt", "/index.html", "/no-such", "/big.bin", "/sub/file.txt"]
+    args = []
+    for o in outs:
+        args += ["-o", o]
+    rc, out, err = get("-k", "-s", "-S", "-Z", *args, "-w", "%{http_version} %{http_code}\n",
+                       *[url(srv, p) for p in paths])
+    assert rc == 0, err
+    assert out.decode().splitlines() == ["3 200", "3 200", "3 200", "3 404", "3 200", "3 200"]
+    assert outs[0].read_bytes() == outs[4].read_bytes() == srv.files["big.bin"]
+    assert outs[1].read_bytes() == t.HELLO and outs[5].read_bytes() == b"sub file\n"
+
+
+CONN = "/.well-known/tern/connection"
+
+
+@pytest.fixture(scope="module")
+def zsrv(tmp_path_factory, certs):  # noqa: F811
+    if not http3_built():
+        pytest.skip("tern was built without QUIC")
+    from tls_util import module_server
+
+    def conninfo(cfg):
+        cfg["servers"][0]["locations"].append({"path": CONN, "connection_info": True})
+    yield from module_server(tmp_path_factory, "geth3z", certs.leaf, certs.leaf_key,
+                             mutate=conninfo)
+
+
+def test_parallel_is_one_connection(zsrv, tmp_path):
+    """The server sees one client port for every -Z request, and a new one per URL without."""
+    import json
+    outs = [tmp_path / f"c{i}" for i in range(3)]
+    args = []
+    for o in outs:
+        args += ["-o", o]
+    for flags, ports in ((["-Z"], 1), ([], 3)):
+        rc, _, err = get("-k", "-s", "-S", *flags, *args, *[url(zsrv, CONN)] * 3)
+        assert rc == 0, err
+        infos = [json.loads(o.read_bytes()) for o in outs]
+        assert {i["http_version"] for i in infos} == {"HTTP/3"}, infos
+        assert len({i["client"]["port"] for i in infos}) == ports, infos
