@@ -49,6 +49,7 @@ struct get_opts {
     bool h2_prior;      /* --http2-prior-knowledge: HTTP/2 on cleartext too */
     bool h2_upgrade;    /* --http2: on cleartext, ask for an h2c Upgrade */
     double max_time, connect_timeout;
+    double limit_rate; /* --limit-rate: body bytes per second, 0: none */
 };
 
 struct get_run {
@@ -67,8 +68,9 @@ struct get_run {
     bool digest_sent; /* --digest: the Authorization answering the challenge went out */
     struct progress progress;
     char digest_auth[1200];
-    const struct url *url; /* the URL being fetched */
-    uint16_t h3_port;      /* HTTP/3's UDP port when an Alt-Svc named another; 0: the URL's */
+    const struct url *url;          /* the URL being fetched */
+    int64_t rate_start, rate_bytes; /* --limit-rate: since when, how much */
+    uint16_t h3_port; /* HTTP/3's UDP port when an Alt-Svc named another; 0: the URL's */
 };
 
 /* Alternative services the https origins advertised, kept between runs (RFC 7838). */
@@ -89,6 +91,7 @@ static int usage(void)
         "  -X METHOD, -H 'Name: value', -A AGENT, -u USER:PASS [--digest], -r RANGE, -C -\n"
         "  -d DATA, --data-binary DATA|@FILE, -T FILE\n"
         "  -L, --max-redirs N, -k, --cacert FILE, -m SECONDS, --connect-timeout SECONDS\n"
+        "  --limit-rate RATE  at most RATE body bytes a second (100K, 1M)\n"
         "  --alt-svc FILE     the Alt-Svc cache (default ~/.cache/tern/alt-svc; \"\" for none)\n"
         "  --http1.0, --http1.1, --http2, --http2-prior-knowledge, --http3, --compressed\n"
         "  (gzip, br, zstd), -Z (the URLs at once, as streams of one HTTP/2 connection)\n");
@@ -171,6 +174,20 @@ static int parse_opts(int argc, char **argv, struct get_opts *o)
         } else if (!strcmp(a, "-m") || !strcmp(a, "--max-time")) {
             TAKE();
             o->max_time = atof(v);
+        } else if (!strcmp(a, "--limit-rate")) {
+            TAKE();
+            char *end;
+            o->limit_rate = strtod(v, &end);
+            if (*end == 'k' || *end == 'K')
+                o->limit_rate *= 1024, end++;
+            else if (*end == 'm' || *end == 'M')
+                o->limit_rate *= 1024 * 1024, end++;
+            else if (*end == 'g' || *end == 'G')
+                o->limit_rate *= 1024.0 * 1024 * 1024, end++;
+            if (*end || o->limit_rate <= 0) {
+                fprintf(stderr, "tern get: --limit-rate takes bytes per second (100K, 1M)\n");
+                return -1;
+            }
         } else if (!strcmp(a, "--connect-timeout")) {
             TAKE();
             o->connect_timeout = atof(v);
@@ -303,10 +320,25 @@ static void on_request_head(void *ctx, const char *raw, size_t len)
     if (r->o->verbose) verbose_lines('>', raw, len);
 }
 
+/* --limit-rate: sleeps until the bytes so far fit the rate; the reads stop meanwhile, so the
+ * server is held back by TCP's window or HTTP/2's and QUIC's flow control (as curl does). */
+static void limit_rate(struct get_run *r, size_t len)
+{
+    double rate = r->o->limit_rate;
+    if (rate <= 0) return;
+    int64_t now = client_now_us();
+    if (!r->rate_start) r->rate_start = now;
+    r->rate_bytes += (int64_t)len;
+    int64_t due = r->rate_start + (int64_t)((double)r->rate_bytes / rate * 1e6);
+    for (; due > now; now = client_now_us())
+        usleep((useconds_t)(due - now < 1000000 ? due - now : 1000000));
+}
+
 static int on_body(void *ctx, const char *data, size_t len)
 {
     struct get_run *r = ctx;
     if (r->discard) return 0;
+    limit_rate(r, len);
     progress_add(&r->progress, (int64_t)len);
     if (!r->decoder) return emit(r, data, len);
     bool sink_failed;
@@ -566,7 +598,8 @@ static bool h3_connect_failure(int status)
 static int exchange_h1(struct get_run *r, struct client_request *rq, struct client_response *rs,
                        const struct client_sinks *sinks, struct client_error *e)
 {
-    bool upgrade = r->o->h2_upgrade && !r->conn.tls && rq->body_len < 0 && rq->version == 11;
+    bool upgrade =
+        r->o->h2_upgrade && !r->conn.tls && !client_request_has_body(rq) && rq->version == 11;
     struct h2_client *hc = upgrade ? h2_client_new(&r->conn, e) : NULL;
     if (!hc) return h1_client_exchange(&r->conn, rq, rs, sinks, e);
     char settings[128];
@@ -610,8 +643,17 @@ static int get_one(const struct get_opts *o, struct tls_client *tls, const char 
     /* the request body: -d text, @file or -T file (a file is sent as it is read) */
     const char *body = NULL;
     int64_t body_len = -1;
+    bool body_stream = false;
     const char *file = o->upload ? o->upload : o->data && o->data[0] == '@' ? o->data + 1 : NULL;
-    if (file) {
+    if (file && !strcmp(file, "-")) { /* stdin, sent as it comes: its length is not known */
+        body_fd = dup(0);
+        body_stream = true;
+        if (body_fd < 0) {
+            e.status = 26;
+            snprintf(e.msg, sizeof(e.msg), "cannot read stdin: %s", strerror(errno));
+            goto report;
+        }
+    } else if (file) {
         struct stat st;
         body_fd = open(file, O_RDONLY | O_CLOEXEC);
         if (body_fd < 0 || fstat(body_fd, &st) < 0) {
@@ -642,7 +684,8 @@ static int get_one(const struct get_opts *o, struct tls_client *tls, const char 
     progress_start(&r.progress, o->silent || o->verbose || o->write_out, r.out_path == NULL);
     struct request_parts h;
     for (;;) {
-        request_headers(o, &h, form && body_len >= 0, r.resume_from, r.digest_auth);
+        request_headers(o, &h, form && (body_len >= 0 || body_stream), r.resume_from,
+                        r.digest_auth);
         r.conn.deadline_ms = o->max_time > 0 ? r.t_start / 1000 + (int64_t)(o->max_time * 1000) : 0;
         r.url = &u;
         int64_t cto = o->connect_timeout > 0 ? (int64_t)(o->connect_timeout * 1000) : 0;
@@ -658,7 +701,8 @@ static int get_one(const struct get_opts *o, struct tls_client *tls, const char 
                                     .n_headers = h.n,
                                     .body = body,
                                     .body_fd = body_fd,
-                                    .body_len = body_len};
+                                    .body_len = body_len,
+                                    .body_stream = body_stream};
         struct client_sinks sinks = {
             .head = on_head, .body = on_body, .request_head = on_request_head, .ctx = &r};
         buf_free(&rs.raw);
@@ -748,7 +792,7 @@ static int get_one(const struct get_opts *o, struct tls_client *tls, const char 
         }
         bool drop;
         method = redirect_method(method, rs.head.status, &drop);
-        if (drop) body = NULL, body_len = -1, form = false;
+        if (drop) body = NULL, body_len = -1, body_stream = false, form = false;
         if (o->user && (strcmp(next.host, u.host) != 0 || next.port != u.port)) {
             /* curl does not send credentials to another host after a redirect */
             static struct get_opts no_user;

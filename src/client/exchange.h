@@ -25,7 +25,9 @@ struct client_request {
     size_t n_headers;
     const char *body; /* in memory, or */
     int body_fd;      /* a file (-1: none), read as it is sent */
-    int64_t body_len; /* -1: no body */
+    int64_t body_len; /* -1: no body (unless body_stream) */
+    bool body_stream; /* body_fd is read to its end, its length unknown (`-T -`): chunked on
+                         HTTP/1.1, DATA until END_STREAM on HTTP/2 and HTTP/3 */
     /* HTTP/1.1 only: ask for an h2c Upgrade (RFC 7540 §3.2) with this HTTP2-Settings value */
     const char *h2c_settings;
 };
@@ -63,6 +65,11 @@ struct client_transfer {
     struct client_error e; /* e.status != 0: this transfer failed (the others may not have) */
     void *wire;            /* the wire's stream while it runs */
 };
+
+static inline bool client_request_has_body(const struct client_request *rq)
+{
+    return rq->body_len >= 0 || rq->body_stream;
+}
 
 /* The value of a response field (first one, names compared case-insensitively), or NULL. */
 const char *client_response_field(const struct client_response *rs, const char *name, size_t *len);

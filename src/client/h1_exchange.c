@@ -43,15 +43,37 @@ static int build_head(const struct client_request *rq, struct buf *b)
                           "Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
                           "HTTP2-Settings: %s\r\n",
                           rq->h2c_settings);
-    if (rq->body_len >= 0 && !has_header(rq, "content-length"))
+    if (rq->body_stream)
+        rc |= buf_appendf(b, "Transfer-Encoding: chunked\r\n"); /* RFC 9112 §7.1 */
+    else if (rq->body_len >= 0 && !has_header(rq, "content-length"))
         rc |= buf_appendf(b, "Content-Length: %lld\r\n", (long long)rq->body_len);
     rc |= buf_append(b, "\r\n", 2);
     return rc < 0 ? -1 : 0;
 }
 
+/* A body of unknown length, read to its end, in chunks (RFC 9112 §7.1). */
+static int send_chunked(struct transport_conn *c, const struct client_request *rq,
+                        struct client_error *e)
+{
+    char chunk[16 + 65536 + 2];
+    for (;;) {
+        ssize_t n = read(rq->body_fd, chunk + 16, 65536);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0)
+            return client_fail(e, CLIENT_SEND, "reading the request body: %s", strerror(errno));
+        if (n == 0) return transport_write(c, "0\r\n\r\n", 5, e);
+        char size[16];
+        int h = snprintf(size, sizeof(size), "%zx\r\n", (size_t)n);
+        memcpy(chunk + 16 - h, size, (size_t)h);
+        memcpy(chunk + 16 + n, "\r\n", 2);
+        if (transport_write(c, chunk + 16 - h, (size_t)h + (size_t)n + 2, e) < 0) return -1;
+    }
+}
+
 static int send_body(struct transport_conn *c, const struct client_request *rq,
                      struct client_error *e)
 {
+    if (rq->body_stream) return send_chunked(c, rq, e);
     if (rq->body_len <= 0) return 0;
     if (rq->body) return transport_write(c, rq->body, (size_t)rq->body_len, e);
     char chunk[65536];
@@ -184,6 +206,10 @@ int h1_client_exchange(struct transport_conn *c, const struct client_request *rq
 {
     struct buf out = {0}, in = {0};
     int rc = -1;
+    if (rq->body_stream && rq->version == 10) {
+        client_fail(e, CLIENT_SEND, "a body of unknown length needs HTTP/1.1 (chunked)");
+        goto done;
+    }
     if (build_head(rq, &out) < 0) {
         client_fail(e, CLIENT_SEND, "out of memory");
         goto done;

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "client/upload.h"
 #include "h2/session.h"
 
 #define READ_SIZE  65536
@@ -13,21 +14,12 @@
 /* Times a transfer is sent when the server refuses its stream unprocessed. */
 #define MAX_ATTEMPTS 3
 
-/* A request body from memory or a file, read as the windows let it go. */
-struct upload {
-    struct body_source src;
-    const char *mem;
-    int fd;
-    int64_t left;
-    char buf[16384];
-};
-
 /* A transfer while it runs. */
 struct xfer {
     struct client_transfer *t;
     struct h2_client *hc;
     struct client_request_fields f;
-    struct upload up;
+    struct client_upload up;
 };
 
 struct h2_client {
@@ -39,26 +31,6 @@ struct h2_client {
     struct buf in;
     bool started; /* the session's bytes went out (not before an h2c Upgrade is answered) */
 };
-
-static enum body_next_result upload_next(struct body_source *src, struct body_chunk *out,
-                                         size_t max)
-{
-    struct upload *u = (struct upload *)src;
-    if (u->left == 0) return BODY_END;
-    size_t n = (int64_t)max < u->left ? max : (size_t)u->left;
-    if (u->mem) {
-        *out = (struct body_chunk){.kind = BODY_CHUNK_MEM, .data = u->mem, .len = n};
-        u->mem += n;
-    } else {
-        if (n > sizeof(u->buf)) n = sizeof(u->buf);
-        ssize_t got = read(u->fd, u->buf, n);
-        if (got <= 0) return BODY_ERROR; /* the file shrank or failed */
-        n = (size_t)got;
-        *out = (struct body_chunk){.kind = BODY_CHUNK_MEM, .data = u->buf, .len = n};
-    }
-    u->left -= (int64_t)n;
-    return BODY_CHUNK;
-}
 
 static void on_response(struct h2_session *s, struct h2_stream *st, bool interim)
 {
@@ -191,13 +163,7 @@ static void start(struct h2_client *hc, struct client_transfer *t)
                                  .n_fields = x->f.n,
                                  .body_length = rq->body_len,
                                  .user = x};
-    if (rq->body_len >= 0) {
-        x->up.src.next = upload_next;
-        x->up.mem = rq->body;
-        x->up.fd = rq->body_fd;
-        x->up.left = rq->body_len;
-        out.body = &x->up.src;
-    }
+    out.body = client_upload_init(&x->up, rq);
     if (t->sinks->request_head) {
         struct buf text = {0};
         if (client_request_fields_text(&x->f, "HTTP/2", &text) == 0)

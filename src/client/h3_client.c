@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "client/upload.h"
 #include "h3/session.h"
 #include "quic/quic_client.h"
 
@@ -24,8 +25,8 @@
 struct xfer {
     struct client_transfer *t;
     struct client_request_fields f;
-    struct pool *pool; /* the request body source */
-    bool got_head;     /* the final head came */
+    struct client_upload up; /* the request body source */
+    bool got_head;           /* the final head came */
     struct xfer *next;
 };
 
@@ -319,7 +320,6 @@ static void free_client(struct h3_client *c)
     for (struct xfer *x = c->xfers, *next; x; x = next) {
         next = x->next;
         buf_free(&x->f.text);
-        if (x->pool) pool_destroy(x->pool);
         free(x);
     }
     free(c);
@@ -480,15 +480,7 @@ int h3_client_submit(struct h3_client *c, struct client_transfer *t)
         return client_fail(&t->e, CLIENT_SEND, "the request's fields cannot be sent");
     }
     x->f.scheme = STR_LIT("https");
-    struct body_source *body = NULL;
-    if (rq->body_len > 0) {
-        if (!(x->pool = pool_create(1024))) {
-            t->done = true;
-            return client_fail(&t->e, CLIENT_SEND, "out of memory");
-        }
-        body = rq->body_fd >= 0 ? body_source_file(x->pool, rq->body_fd, 0, (size_t)rq->body_len)
-                                : body_source_mem(x->pool, rq->body, (size_t)rq->body_len);
-    }
+    struct body_source *body = rq->body_len != 0 ? client_upload_init(&x->up, rq) : NULL;
     struct h3_request_head h = {.method = x->f.method,
                                 .scheme = x->f.scheme,
                                 .authority = x->f.authority,

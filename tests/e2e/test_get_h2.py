@@ -112,6 +112,15 @@ http {{ access_log off; client_body_temp_path {tmp_path}; proxy_temp_path {tmp_p
                            "-T", up, url + "/put/up.bin")
         assert rc == 0 and out == b"201", err
         assert (root / "put" / "up.bin").read_bytes() == up.read_bytes()
+        # a body of unknown length from stdin: DATA until END_STREAM on HTTP/2, chunked on
+        # HTTP/1.1 (RFC 9112 §7.1), kept whole by nginx either way
+        for version, name in (("--http2", "stdin-h2"), ("--http1.1", "stdin-h1")):
+            r = subprocess.run([t.TERN_BIN, "get", "--alt-svc", "", "-k", "-s", "-S", version,
+                                "-w", "%{http_code}", "-o", "/dev/null", "-T", "-",
+                                url + "/put/" + name], input=up.read_bytes(),
+                               capture_output=True, timeout=60 * t.SLOW)
+            assert r.returncode == 0 and r.stdout == b"201", r.stderr
+            assert (root / "put" / name).read_bytes() == up.read_bytes()
         rc, out, err = get("-k", "-s", "-w", "%{http_code}", "-o", "/dev/null",
                            "-d", "x=1" * 1000, "-X", "PUT", url + "/put/form")
         assert rc == 0 and out == b"201", err
@@ -368,3 +377,17 @@ class H1Server(threading.Thread):
 
     def close(self):
         self.sock.close()
+
+
+def test_limit_rate(srv):
+    """--limit-rate holds the body to the rate on every wire (3 MiB at 2 MiB/s: about 1.5 s,
+    at least 1.2 s allowing for the first read's head start)."""
+    import time
+    for args in (["--http1.1"], ["--http2"]):
+        start = time.monotonic()
+        rc, out, err = get("-k", "-s", "--limit-rate", "2M", *args,
+                           f"https://127.0.0.1:{srv.tls_port}/big.bin")
+        took = time.monotonic() - start
+        assert rc == 0 and out == srv.files["big.bin"], err
+        assert took >= 1.2, (args, took)
+    assert get("--limit-rate", "fast", f"http://127.0.0.1:{srv.port}/")[0] == 2

@@ -415,3 +415,12 @@ def test_parallel_is_one_connection(zsrv, tmp_path):
         infos = [json.loads(o.read_bytes()) for o in outs]
         assert {i["http_version"] for i in infos} == {"HTTP/3"}, infos
         assert len({i["client"]["port"] for i in infos}) == ports, infos
+
+
+def test_body_of_unknown_length(srv):
+    """-T - over HTTP/3: stdin sent as DATA until the stream's FIN, its length unknown; the
+    static handler refuses PUT and the exchange still ends cleanly."""
+    r = subprocess.run([t.TERN_BIN, "get", "--http3", "-k", "-s", "-S", "-w", "%{http_code}",
+                        "-o", "/dev/null", "-T", "-", url(srv, "/hello.txt")],
+                       input=os.urandom(200_000), capture_output=True, timeout=30 * t.SLOW)
+    assert r.returncode == 0 and r.stdout == b"405", r.stderr
