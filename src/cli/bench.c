@@ -132,7 +132,8 @@ int cli_bench(int argc, char **argv)
                "\"requests\":%llu,\"started\":%llu,\"done\":%llu,\"succeeded\":%llu,"
                "\"failed\":%llu,\"errored\":%llu,\"timeout\":%llu,"
                "\"status\":{\"1xx\":%llu,\"2xx\":%llu,\"3xx\":%llu,\"4xx\":%llu,\"5xx\":%llu},"
-               "\"bytes\":{\"total\":%llu,\"headers\":%llu,\"data\":%llu},"
+               "\"bytes\":{\"total\":%llu,\"headers\":%llu,\"data\":%llu,"
+               "\"headers_decoded\":%llu},"
                "\"connects\":%llu,\"connect_errors\":%llu,\"seconds\":%.6f,"
                "\"req_per_s\":%.2f,\"mb_per_s\":%.3f,",
                p.http2 ? "h2" : "h1", p.connections, p.depth, p.threads,
@@ -143,8 +144,9 @@ int cli_bench(int argc, char **argv)
                (unsigned long long)r.status[2], (unsigned long long)r.status[3],
                (unsigned long long)r.status[4], (unsigned long long)r.status[5],
                (unsigned long long)r.bytes_total, (unsigned long long)r.bytes_head,
-               (unsigned long long)r.bytes_body, (unsigned long long)r.connects,
-               (unsigned long long)r.connect_errors, r.seconds, rps, mbps);
+               (unsigned long long)r.bytes_body, (unsigned long long)r.bytes_head_decoded,
+               (unsigned long long)r.connects, (unsigned long long)r.connect_errors, r.seconds, rps,
+               mbps);
         printf("\"latency_ms\":{");
         json_hist("request", &r.latency, false);
         json_hist("connect", &r.connect, false);
@@ -161,9 +163,12 @@ int cli_bench(int argc, char **argv)
         printf("status codes: %llu 2xx, %llu 3xx, %llu 4xx, %llu 5xx\n",
                (unsigned long long)r.status[2], (unsigned long long)r.status[3],
                (unsigned long long)r.status[4], (unsigned long long)r.status[5]);
-        printf("traffic: %llu bytes total, %llu bytes headers, %llu bytes data\n",
-               (unsigned long long)r.bytes_total, (unsigned long long)r.bytes_head,
-               (unsigned long long)r.bytes_body);
+        printf("traffic: %llu bytes total, %llu bytes headers", (unsigned long long)r.bytes_total,
+               (unsigned long long)r.bytes_head);
+        if (r.bytes_head_decoded && r.bytes_head) /* as h2load: what header compression saved */
+            printf(" (space savings %.2f%%)",
+                   100.0 * (1.0 - (double)r.bytes_head / (double)r.bytes_head_decoded));
+        printf(", %llu bytes data\n", (unsigned long long)r.bytes_body);
         printf("connections: %llu made, %llu failed\n", (unsigned long long)r.connects,
                (unsigned long long)r.connect_errors);
         print_ms("request latency", &r.latency);

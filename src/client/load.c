@@ -124,6 +124,7 @@ static void conn_close(struct lconn *c)
     if (c->state == C_CLOSED) return;
     loop_remove(c->t->loop, &c->w);
     if (c->h2) {
+        c->t->r.bytes_head += c->h2->header_bytes_in;
         c->tearing_down = true;
         h2_session_free(c->h2);
         c->h2 = NULL;
@@ -290,9 +291,12 @@ static void h2_on_response(struct h2_session *s, struct h2_stream *st, bool inte
         sl->first_byte = true;
         hist_record(&t->r.ttfb, (uint64_t)(now_us() - sl->sent));
     }
+    /* decoded as h2load counts them (RFC 7541 §4.1's 32 octets of overhead aside) */
     for (size_t i = 0; i < st->resp.headers.count; i++)
-        t->r.bytes_head += st->resp.headers.items[i].name.len +
-                           st->resp.headers.items[i].value.len + 4; /* as "name: value\r\n" */
+        t->r.bytes_head_decoded +=
+            st->resp.headers.items[i].name.len + st->resp.headers.items[i].value.len;
+    t->r.bytes_head_decoded += 7; /* ":status" */
+    t->r.bytes_head_decoded += 3;
     (void)s;
     if (!interim) sl->status = st->resp.status;
 }
@@ -617,6 +621,7 @@ static void sum_into(struct load_result *r, const struct load_result *x)
     r->bytes_total += x->bytes_total;
     r->bytes_head += x->bytes_head;
     r->bytes_body += x->bytes_body;
+    r->bytes_head_decoded += x->bytes_head_decoded;
     r->connects += x->connects;
     r->connect_errors += x->connect_errors;
     hist_merge(&r->latency, &x->latency);

@@ -35,6 +35,9 @@ struct load_result {
     uint64_t started, done, succeeded, failed, errored, timeouts;
     uint64_t status[6]; /* by class: [1]=1xx ... [5]=5xx */
     uint64_t bytes_total, bytes_head, bytes_body;
+    /* bytes_head is what came over the wire (HTTP/2: the HPACK-coded field blocks, as
+     * h2load counts them); this is the fields decoded, for its "space savings" */
+    uint64_t bytes_head_decoded;
     uint64_t connects, connect_errors;
     double seconds;           /* from the first connect to the last response */
     struct histogram latency; /* µs, request due/sent to response complete */

@@ -407,6 +407,7 @@ static void on_response_headers(struct h2_session *s, const struct h2_frame *f)
 
 static void on_headers(struct h2_session *s, const struct h2_frame *f)
 {
+    s->header_bytes_in += f->data_len;
     if (s->p.client) {
         on_response_headers(s, f);
         return;
@@ -472,6 +473,7 @@ static void begin_block(struct h2_session *s, const struct h2_frame *f, int kind
 
 static void on_continuation(struct h2_session *s, const struct h2_frame *f)
 {
+    s->header_bytes_in += f->data_len;
     if (++s->hb_continuations > s->p.h2.max_continuations) {
         conn_error(s, H2_ENHANCE_YOUR_CALM, "too many CONTINUATION frames");
         return;

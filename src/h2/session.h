@@ -136,6 +136,8 @@ struct h2_session {
     uint32_t next_stream_id;  /* the next request stream we open */
     uint32_t peer_goaway_id;  /* the server's GOAWAY: streams above it were not processed */
     uint32_t peer_error_code; /* the code in the server's GOAWAY */
+    uint64_t header_bytes_in; /* field block bytes received (HPACK-coded), for h2load's
+                                 "space savings" */
 };
 
 /* Fills params from a configuration. */
