@@ -11,6 +11,7 @@
 
 #include "core/log.h"
 #include "server/config_internal.h"
+#include "server/config_site.h"
 
 char *config_strdup(const char *s)
 {
@@ -170,7 +171,9 @@ void config_free(struct config *cfg)
             free(loc->cache_control);
             free_strv(loc->push_paths, loc->n_push_paths);
             free_strv(loc->early_hints, loc->n_early_hints);
+            config_site_free_location(loc);
         }
+        config_site_free_server(srv);
         cert_free(&srv->cert);
         free(srv->locations);
     }
