@@ -253,3 +253,57 @@ def test_h3_cannot_run(srv):
                          timeout=30)
     assert rc != 0 and "no request" in err, (out, err)
     assert json.loads(out)["connect_errors"] >= 1
+
+
+@pytest.fixture
+def hostile(certs):  # noqa: F811
+    """hostile(mode) -> the port of a started tests/quic/h3_hostile_server (its modes are in
+    its header comment)."""
+    from pathlib import Path
+    binary = Path(t.TERN_BIN).resolve().parent / "h3_hostile_server"
+    if not binary.exists():
+        pytest.skip("h3_hostile_server was not built (no QUIC)")
+    procs = []
+
+    def start(mode):
+        port = t.free_port()
+        p = subprocess.Popen([str(binary), "127.0.0.1", str(port), str(certs.leaf),
+                              str(certs.leaf_key), mode], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        procs.append(p)
+        assert p.stdout.readline() == b"ready\n"
+        return port
+
+    yield start
+    for p in procs:
+        p.terminate()
+        p.wait(timeout=10)
+
+
+@needs_h3
+def test_h3_server_closes_connections(hostile):
+    """A server that closes the connection (CONNECTION_CLOSE) at every 7th request: the
+    requests in flight on it fail (errored), each counted once, and a new connection goes on
+    with the rest."""
+    port = hostile("close-every")
+    rc, out, err = bench(f"https://127.0.0.1:{port}/", "--h3", "-k", "-n", 300, "-c", 2, "-m", 4,
+                         "--json", timeout=60)
+    assert rc == 0, err
+    r = json.loads(out)
+    assert r["started"] == 300 and r["succeeded"] + r["failed"] == 300, r
+    assert r["failed"] == r["errored"] > 0 and r["succeeded"] > 0, r
+    assert r["done"] == r["succeeded"] and r["bytes"]["data"] == 5 * r["succeeded"], r
+    assert r["connects"] > 2 and r["connect_errors"] == 0, r
+
+
+@needs_h3
+def test_h3_goaway_requests_start_again(hostile):
+    """GOAWAY 0 on the first request (RFC 9114 §5.2): the requests on that connection were not
+    processed (H3_REQUEST_REJECTED), so they start again on a new connection, not failed."""
+    port = hostile("goaway-once")
+    rc, out, err = bench(f"https://127.0.0.1:{port}/", "--h3", "-k", "-n", 20, "-m", 4, "--json",
+                         timeout=30)
+    assert rc == 0, err
+    r = json.loads(out)
+    assert r["succeeded"] == r["done"] == r["started"] == 20 and r["failed"] == 0, r
+    assert r["connects"] == 2, r
