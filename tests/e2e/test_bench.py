@@ -307,3 +307,43 @@ def test_h3_goaway_requests_start_again(hostile):
     r = json.loads(out)
     assert r["succeeded"] == r["done"] == r["started"] == 20 and r["failed"] == 0, r
     assert r["connects"] == 2, r
+
+
+@needs_h3
+def test_h3_large_bodies(srv):
+    """Bodies over many packets, on several streams at once: QUIC flow control gives credit
+    back as the session takes the bytes, and the data counted is exact."""
+    size = len(srv.files["big.bin"])
+    rc, out, err = bench(f"https://127.0.0.1:{srv.tls_port}/big.bin", "--h3", "-k", "-n", 40,
+                         "-c", 2, "-m", 4, "--json")
+    assert rc == 0, err
+    r = json.loads(out)
+    assert r["succeeded"] == 40 and r["bytes"]["data"] == 40 * size, r
+    assert r["bytes"]["total"] > 40 * size
+
+
+@needs_h3
+def test_h3_gtlsserver_peer(tmp_path, certs):  # noqa: F811
+    """Debian's gtlsserver (ngtcp2-server, HTTP/3 through nghttp3) as a second server."""
+    if shutil.which("gtlsserver") is None:
+        pytest.skip("gtlsserver (ngtcp2-server) is not installed")
+    (tmp_path / "www").mkdir()
+    (tmp_path / "www" / "hello.txt").write_bytes(t.HELLO)
+    port = t.free_port()
+    proc = subprocess.Popen(["gtlsserver", "-q", "-d", str(tmp_path / "www"), "127.0.0.1",
+                             str(port), str(certs.leaf_key), str(certs.leaf)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        for _ in range(50):  # until it listens
+            rc, out, err = bench(f"https://127.0.0.1:{port}/hello.txt", "--h3", "-k", "-n", 2000,
+                                 "-c", 2, "-m", 10, "--json")
+            if rc == 0:
+                break
+            time.sleep(0.1)
+        assert rc == 0, err
+        r = json.loads(out)
+        assert r["succeeded"] == r["done"] == 2000 and r["failed"] == 0, r
+        assert r["bytes"]["data"] == 2000 * len(t.HELLO) and r["connects"] == 2, r
+    finally:
+        proc.kill()
+        proc.wait()
