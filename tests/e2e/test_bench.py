@@ -206,6 +206,11 @@ def test_h3_counts(srv):
     assert lat["request"]["count"] == lat["first_byte"]["count"] == 3000
     assert lat["connect"]["count"] == 3
     assert logged(srv, '"GET /hello.txt?h3-counts HTTP/3.0" 200', 3000) == 3000
+    # more streams wanted than the server allows at once (100): MAX_STREAMS lets the rest go
+    rc, out, err = bench(url, "--h3", "-k", "-n", 2000, "-c", 1, "-m", 256, "--json")
+    assert rc == 0, err
+    r = json.loads(out)
+    assert r["succeeded"] == r["done"] == 2000 and r["failed"] == 0 and r["connects"] == 1, r
 
 
 @needs_h3
