@@ -13,21 +13,20 @@
 
 static int usage(void)
 {
-    fprintf(
-        stderr,
-        "usage: tern bench URL [-n N | -d SECONDS] [-c CONNECTIONS] [-m DEPTH] [-t THREADS]\n"
-        "                  [--h1|--h2|--h2c|--h3] [-H 'Name: value']... [--rate R] [--reconnect]\n"
-        "                  [-k]\n"
-        "                  [--timeout SECONDS] [--json]\n"
-        "  -n N            requests in all (default 1000 without -d)\n"
-        "  -d SECONDS      run this long instead\n"
-        "  -c, -m, -t      connections (1), requests in flight per connection (1;\n"
-        "                  HTTP/1.1 pipelining, HTTP/2 and HTTP/3 streams), threads (1)\n"
-        "  --h2, --h2c     HTTP/2 over TLS (ALPN h2) / over cleartext (prior knowledge)\n"
-        "  --h3            HTTP/3 over QUIC (https URLs; UDP to the URL's port)\n"
-        "  --rate R        open loop: R requests per second in all; latency counts from\n"
-        "                  when each request was due\n"
-        "  --reconnect     a new connection for every request\n");
+    fprintf(stderr,
+            "usage: tern bench URL [-n N | -d SECONDS] [-c CONNECTIONS] [-m DEPTH] [-t THREADS]\n"
+            "                  [--h1|--h2|--h2c|--h3] [-H 'Name: value']... [--rate R]\n"
+            "                  [--reconnect] [-k]\n"
+            "                  [--timeout SECONDS] [--json]\n"
+            "  -n N            requests in all (default 1000 without -d)\n"
+            "  -d SECONDS      run this long instead\n"
+            "  -c, -m, -t      connections (1), requests in flight per connection (1;\n"
+            "                  HTTP/1.1 pipelining, HTTP/2 and HTTP/3 streams), threads (1)\n"
+            "  --h2, --h2c     HTTP/2 over TLS (ALPN h2) / over cleartext (prior knowledge)\n"
+            "  --h3            HTTP/3 over QUIC (https URLs; UDP to the URL's port)\n"
+            "  --rate R        open loop: R requests per second in all; latency counts from\n"
+            "                  when each request was due\n"
+            "  --reconnect     a new connection for every request\n");
     return 2;
 }
 
