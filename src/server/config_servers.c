@@ -312,8 +312,8 @@ static int parse_location(struct loader *L, const struct config_server *srv, siz
  * first location that matches a request is the one (server/route.c). */
 static int cmp_location(const void *a, const void *b)
 {
-    static const int rank[] = {[CONFIG_LOC_EXACT] = 0, [CONFIG_LOC_REGEX] = 1,
-                               [CONFIG_LOC_PREFIX] = 2};
+    static const int rank[] = {
+        [CONFIG_LOC_EXACT] = 0, [CONFIG_LOC_REGEX] = 1, [CONFIG_LOC_PREFIX] = 2};
     const struct config_location *x = a, *y = b;
     if (x->kind != y->kind) return rank[x->kind] < rank[y->kind] ? -1 : 1;
     if (x->kind == CONFIG_LOC_REGEX) return x->order < y->order ? -1 : 1;
