@@ -163,9 +163,8 @@ int cli_bench(int argc, char **argv)
                (unsigned long long)r.status[3], (unsigned long long)r.status[4],
                (unsigned long long)r.status[5], (unsigned long long)r.bytes_total,
                (unsigned long long)r.bytes_head, (unsigned long long)r.bytes_body,
-               (unsigned long long)r.bytes_head_decoded,
-               (unsigned long long)r.connects, (unsigned long long)r.connect_errors, r.seconds, rps,
-               mbps);
+               (unsigned long long)r.bytes_head_decoded, (unsigned long long)r.connects,
+               (unsigned long long)r.connect_errors, r.seconds, rps, mbps);
         printf("\"latency_ms\":{");
         json_hist("request", &r.latency, false);
         json_hist("connect", &r.connect, false);
