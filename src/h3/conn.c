@@ -51,9 +51,9 @@ static void on_request(struct h3_session *s, struct h3_stream *st)
     st->req.now_ms = loop_now_ms(hc->wk->loop);
     struct sockaddr_storage ss; /* the path now: a migrated client's new port */
     if (quic_conn_remote(hc->qc, &ss) > 0)
-        st->req.peer_port = ntohs(ss.ss_family == AF_INET6
-                                      ? ((const struct sockaddr_in6 *)&ss)->sin6_port
-                                      : ((const struct sockaddr_in *)&ss)->sin_port);
+        st->req.peer_port =
+            ntohs(ss.ss_family == AF_INET6 ? ((const struct sockaddr_in6 *)&ss)->sin6_port
+                                           : ((const struct sockaddr_in *)&ss)->sin_port);
     if (st->reject_status)
         dispatch_error(&st->req, &st->resp, st->reject_status);
     else
