@@ -263,7 +263,7 @@ static void test_precedence(void)
     CHECK_STR(loc_path(srv, "/img/logo.png"), "/img/logo.png");  /* exact first */
     CHECK_STR(loc_path(srv, "/img/a/b.png"), "\\.(png|jpg)$");   /* the first regex */
     CHECK_STR(loc_path(srv, "/img/raw/x.jpg"), "\\.(png|jpg)$"); /* a regex beats a prefix */
-    CHECK_STR(loc_path(srv, "/img/raw/x.gif"), "/img/raw/");      /* then the longest prefix */
+    CHECK_STR(loc_path(srv, "/img/raw/x.gif"), "/img/raw/");     /* then the longest prefix */
     CHECK_STR(loc_path(srv, "/img/x.gif"), "/img/");
     CHECK_STR(loc_path(srv, "/other"), "/");
     str_t caps[REGEX_MAX_CAPTURES + 1];
