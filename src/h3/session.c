@@ -18,7 +18,12 @@
 
 static void stream_close(struct h3_session *s, struct h3_stream *st);
 static void respond(struct h3_session *s, struct h3_stream *st);
-static void response_input(struct h3_session *s, struct h3_stream *st);
+static bool on_response_headers(struct h3_session *s, struct h3_stream *st, const uint8_t *p,
+                                size_t len);
+static void on_response_content(struct h3_session *s, struct h3_stream *st, const uint8_t *p,
+                                size_t n);
+static void response_end(struct h3_session *s, struct h3_stream *st);
+static void client_fail(struct h3_session *s, struct h3_stream *st, uint64_t code, const char *why);
 static void on_server_control_frame(struct h3_session *s, uint64_t type, const uint8_t *p,
                                     size_t len);
 
@@ -295,10 +300,16 @@ static void request_end(struct h3_session *s, struct h3_stream *st)
         stream_close(s, st);
 }
 
-/* Frames of a request stream (§4.1): HEADERS, DATA*, optional trailing HEADERS; unknown and
- * reserved types are skipped (§9). Stops when the stream waits or is gone. */
-static void request_input(struct h3_session *s, struct h3_stream *st)
+/* Frames of a message on a request stream (§4.1), in either role: HEADERS (a response's interim
+ * ones first), DATA*, optional trailing HEADERS; unknown and reserved types are skipped (§9).
+ * The roles differ in what a frame leads to and in two answers: a server's oversized HEADERS
+ * is the client's fault (a connection error), a client fails only the stream it asked on; and
+ * PUSH_PROMISE is an ID error for a client that allowed no push (§7.2.5). Stops when the
+ * stream waits or is gone. */
+static void message_input(struct h3_session *s, struct h3_stream *st)
 {
+    const bool client = s->p.client;
+    const int64_t id = st->id; /* the handlers may free st */
     while (!s->dead) {
         const uint8_t *p = (const uint8_t *)buf_ptr(&st->in);
         size_t avail = buf_size(&st->in);
@@ -318,9 +329,16 @@ static void request_input(struct h3_session *s, struct h3_stream *st)
                 }
                 if (hd.length >
                     s->p.max_field_section_size + SECTION_SLACK(s->p.max_field_section_size)) {
-                    conn_error(s, H3_EXCESSIVE_LOAD, "HEADERS frame too large");
+                    if (client)
+                        client_fail(s, st, H3_EXCESSIVE_LOAD,
+                                    "the response HEADERS frame is over the size limit");
+                    else
+                        conn_error(s, H3_EXCESSIVE_LOAD, "HEADERS frame too large");
                     return;
                 }
+            } else if (client && hd.type == H3_FRAME_PUSH_PROMISE) {
+                conn_error(s, H3_ID_ERROR, "PUSH_PROMISE, but no push was allowed");
+                return;
             } else if (h3_frame_type_is_known(hd.type) || h3_frame_type_is_h2_only(hd.type)) {
                 /* §7.2: control frames, PUSH_PROMISE from a client, HTTP/2 types */
                 conn_error(s, H3_FRAME_UNEXPECTED, "frame not allowed on a request stream");
@@ -334,7 +352,10 @@ static void request_input(struct h3_session *s, struct h3_stream *st)
         }
         if (st->ftype == H3_FRAME_HEADERS) {
             if (avail < st->fleft) break;
-            if (!on_headers(s, st, p, (size_t)st->fleft)) return;
+            if (client) s->header_bytes_in += st->fleft;
+            bool ok = client ? on_response_headers(s, st, p, (size_t)st->fleft)
+                             : on_headers(s, st, p, (size_t)st->fleft);
+            if (!ok) return;
             buf_consume(&st->in, (size_t)st->fleft);
             st->in_frame = false;
             continue;
@@ -344,8 +365,10 @@ static void request_input(struct h3_session *s, struct h3_stream *st)
         st->fleft -= n;
         if (st->fleft == 0) st->in_frame = false;
         if (st->ftype == H3_FRAME_DATA) {
-            const int64_t id = st->id; /* on_data may free st */
-            on_data(s, st, p, n);
+            if (client)
+                on_response_content(s, st, p, n);
+            else
+                on_data(s, st, p, n);
             if (s->dead || !stream_find(s, id)) return;
         }
         buf_consume(&st->in, n);
@@ -355,7 +378,10 @@ static void request_input(struct h3_session *s, struct h3_stream *st)
         conn_error(s, H3_FRAME_ERROR, "stream ended inside a frame"); /* §7.1 */
         return;
     }
-    request_end(s, st);
+    if (client)
+        response_end(s, st);
+    else
+        request_end(s, st);
 }
 
 /* ---- control and QPACK streams ---- */
@@ -500,10 +526,7 @@ static void decode_unblocked(struct h3_session *s)
             struct h3_stream *st = stream_find(s, (int64_t)ids[i]);
             if (st && st->kind == H3_KIND_REQUEST && st->qpack_blocked) {
                 st->qpack_blocked = false;
-                if (s->p.client)
-                    response_input(s, st);
-                else
-                    request_input(s, st);
+                message_input(s, st);
             }
         }
     } while (n == 16 && !s->dead);
@@ -580,12 +603,7 @@ static void stream_input(struct h3_session *s, struct h3_stream *st)
 {
     if (st->kind == H3_KIND_UNI_PENDING && !uni_type(s, st)) return;
     switch (st->kind) {
-    case H3_KIND_REQUEST:
-        if (s->p.client)
-            response_input(s, st);
-        else
-            request_input(s, st);
-        break;
+    case H3_KIND_REQUEST: message_input(s, st); break;
     case H3_KIND_CONTROL: control_input(s, st); break;
     case H3_KIND_QPACK_ENC:
     case H3_KIND_QPACK_DEC: qpack_input(s, st); break;
@@ -1236,73 +1254,6 @@ static void response_end(struct h3_session *s, struct h3_stream *st)
      * needed any more */
     if (!st->fin_sent && s->cb->reset_stream) s->cb->reset_stream(s->ud, st->id, H3_NO_ERROR);
     stream_close(s, st);
-}
-
-/* Frames of a response (§4.1): HEADERS (interim ones, then the final one), DATA*, optional
- * trailing HEADERS; unknown and reserved types are skipped (§9). */
-static void response_input(struct h3_session *s, struct h3_stream *st)
-{
-    const int64_t id = st->id;
-    while (!s->dead) {
-        const uint8_t *p = (const uint8_t *)buf_ptr(&st->in);
-        size_t avail = buf_size(&st->in);
-        if (!st->in_frame) {
-            struct h3_frame_header hd;
-            size_t n = avail ? h3_frame_header_parse(p, avail, &hd) : 0;
-            if (n == 0) break;
-            if (hd.type == H3_FRAME_DATA) {
-                if (!st->headers_in || st->trailers_in) {
-                    conn_error(s, H3_FRAME_UNEXPECTED, "DATA before HEADERS or after trailers");
-                    return;
-                }
-            } else if (hd.type == H3_FRAME_HEADERS) {
-                if (st->trailers_in) {
-                    conn_error(s, H3_FRAME_UNEXPECTED, "HEADERS after the trailers");
-                    return;
-                }
-                if (hd.length >
-                    s->p.max_field_section_size + SECTION_SLACK(s->p.max_field_section_size)) {
-                    client_fail(s, st, H3_EXCESSIVE_LOAD,
-                                "the response HEADERS frame is over the size limit");
-                    return;
-                }
-            } else if (hd.type == H3_FRAME_PUSH_PROMISE) {
-                conn_error(s, H3_ID_ERROR, "PUSH_PROMISE, but no push was allowed"); /* §7.2.5 */
-                return;
-            } else if (h3_frame_type_is_known(hd.type) || h3_frame_type_is_h2_only(hd.type)) {
-                conn_error(s, H3_FRAME_UNEXPECTED, "frame not allowed on a request stream");
-                return;
-            }
-            buf_consume(&st->in, n);
-            st->in_frame = true;
-            st->ftype = hd.type;
-            st->fleft = hd.length;
-            continue;
-        }
-        if (st->ftype == H3_FRAME_HEADERS) {
-            if (avail < st->fleft) break;
-            s->header_bytes_in += st->fleft;
-            if (!on_response_headers(s, st, p, (size_t)st->fleft)) return;
-            buf_consume(&st->in, (size_t)st->fleft);
-            st->in_frame = false;
-            continue;
-        }
-        size_t n = avail < st->fleft ? avail : (size_t)st->fleft;
-        if (n == 0 && st->fleft) break;
-        st->fleft -= n;
-        if (st->fleft == 0) st->in_frame = false;
-        if (st->ftype == H3_FRAME_DATA) {
-            on_response_content(s, st, p, n);
-            if (s->dead || !stream_find(s, id)) return;
-        }
-        buf_consume(&st->in, n);
-    }
-    if (s->dead || st->qpack_blocked || !st->fin_in || st->request_done) return;
-    if (st->in_frame || buf_size(&st->in)) {
-        conn_error(s, H3_FRAME_ERROR, "stream ended inside a frame"); /* §7.1 */
-        return;
-    }
-    response_end(s, st);
 }
 
 struct h3_stream *h3_session_submit(struct h3_session *s, const struct h3_request_head *h,
