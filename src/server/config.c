@@ -11,6 +11,7 @@
 
 #include "core/log.h"
 #include "server/config_internal.h"
+#include "server/rate_table.h"
 
 char *config_strdup(const char *s)
 {
@@ -170,11 +171,13 @@ void config_free(struct config *cfg)
             free(loc->cache_control);
             free_strv(loc->push_paths, loc->n_push_paths);
             free_strv(loc->early_hints, loc->n_early_hints);
+            free(loc->access);
         }
         cert_free(&srv->cert);
         free(srv->locations);
     }
     free(cfg->servers);
+    rate_table_free(cfg->rate_table);
     for (size_t i = 0; cfg->listens && i < cfg->n_listens; i++)
         free(cfg->listens[i].host);
     free(cfg->listens);

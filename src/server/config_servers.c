@@ -158,6 +158,9 @@ enum loc_key {
     LOC_EARLY_HINTS,
     LOC_CONNECTION_INFO,
     LOC_DOTFILES,
+    LOC_ALLOW,
+    LOC_DENY,
+    LOC_RATE_LIMIT,
     LOC_COUNT
 };
 
@@ -189,6 +192,9 @@ static int parse_location(struct loader *L, const struct config_server *srv, siz
                                        "early_hints",
                                        "connection_info",
                                        "dotfiles",
+                                       "allow",
+                                       "deny",
+                                       "rate_limit",
                                        NULL};
     struct config_location *loc = &srv->locations[li];
     const struct cnode *val[LOC_COUNT] = {0};
@@ -248,6 +254,9 @@ static int parse_location(struct loader *L, const struct config_server *srv, siz
         return -1;
     if (val[LOC_CONNECTION_INFO] &&
         cfg_bool(L, val[LOC_CONNECTION_INFO], "connection_info", &loc->connection_info) < 0)
+        return -1;
+    if ((val[LOC_ALLOW] || val[LOC_DENY] || val[LOC_RATE_LIMIT]) &&
+        cfg_location_guards(L, loc, n, val[LOC_RATE_LIMIT]) < 0)
         return -1;
     /* `trace` and TRACE in `methods` say the same thing; keep them in step */
     if (loc->methods & CONFIG_METHOD_TRACE) {
