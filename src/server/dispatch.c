@@ -8,6 +8,7 @@
 #include "handler/conninfo.h"
 #include "handler/static.h"
 #include "http/path.h"
+#include "server/guard.h"
 
 #define PATH_MAX_LEN 4096
 
@@ -148,6 +149,7 @@ static void route(const struct config *cfg, struct static_cache *cache, struct h
         return;
     }
     const struct config_location *loc = config_find_location(srv, path, (size_t)plen);
+    if (guard_refuses(cfg, loc, req, resp)) return; /* allow/deny, rate_limit */
     unsigned allowed = allowed_methods(loc);
     unsigned bit = method_bit(req->method);
     if (!bit || !(allowed & bit)) {
