@@ -1,6 +1,6 @@
 /* `tern bench URL`: an HTTP load generator with h2load's and wrk's habits, on tern's own
  * engines (src/client/load.c): HTTP/1.1 over TCP and TLS, HTTP/2 over TLS (--h2) and cleartext
- * with prior knowledge (--h2c). */
+ * with prior knowledge (--h2c), HTTP/3 over QUIC (--h3, src/client/load_h3.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,14 +15,15 @@ static int usage(void)
 {
     fprintf(stderr,
             "usage: tern bench URL [-n N | -d SECONDS] [-c CONNECTIONS] [-m DEPTH] [-t THREADS]\n"
-            "                  [--h1|--h2|--h2c] [-H 'Name: value']... [--rate R] [--reconnect]\n"
-            "                  [-k]\n"
+            "                  [--h1|--h2|--h2c|--h3] [-H 'Name: value']... [--rate R]\n"
+            "                  [--reconnect] [-k]\n"
             "                  [--timeout SECONDS] [--json]\n"
             "  -n N            requests in all (default 1000 without -d)\n"
             "  -d SECONDS      run this long instead\n"
             "  -c, -m, -t      connections (1), requests in flight per connection (1;\n"
-            "                  HTTP/1.1 pipelining, HTTP/2 streams), threads (1)\n"
+            "                  HTTP/1.1 pipelining, HTTP/2 and HTTP/3 streams), threads (1)\n"
             "  --h2, --h2c     HTTP/2 over TLS (ALPN h2) / over cleartext (prior knowledge)\n"
+            "  --h3            HTTP/3 over QUIC (https URLs; UDP to the URL's port)\n"
             "  --rate R        open loop: R requests per second in all; latency counts from\n"
             "                  when each request was due\n"
             "  --reconnect     a new connection for every request\n");
@@ -84,12 +85,13 @@ int cli_bench(int argc, char **argv)
         else if (!strcmp(a, "-k") || !strcmp(a, "--insecure"))
             insecure = true;
         else if (!strcmp(a, "--h1"))
-            p.http2 = false;
-        else if (!strcmp(a, "--h2") || !strcmp(a, "--h2c"))
+            p.http2 = p.http3 = false;
+        else if (!strcmp(a, "--h2") || !strcmp(a, "--h2c")) {
             p.http2 = true;
-        else if (!strcmp(a, "--h3")) {
-            fprintf(stderr, "tern bench: %s is not built yet\n", a);
-            return 1;
+            p.http3 = false;
+        } else if (!strcmp(a, "--h3")) {
+            p.http3 = true;
+            p.http2 = false;
         } else if (a[0] == '-')
             return usage();
         else
@@ -108,11 +110,25 @@ int cli_bench(int argc, char **argv)
         return 1;
     }
     p.url = &u;
+    if (p.http3 && !u.https) {
+        fprintf(stderr, "tern bench: HTTP/3 needs an https:// URL\n");
+        url_free(&u);
+        return 1;
+    }
+#ifndef TERN_HAVE_QUIC
+    if (p.http3) {
+        fprintf(stderr, "tern bench: this tern was built without HTTP/3 (QUIC)\n");
+        url_free(&u);
+        return 1;
+    }
+#endif
+    p.insecure = insecure;
     log_set_level(LOG_ERROR);
     static const char alpn_h1[] = "\x08http/1.1", alpn_h2[] = "\x02h2";
     const char *alpn = p.http2 ? alpn_h2 : alpn_h1;
     size_t alpn_len = p.http2 ? sizeof(alpn_h2) - 1 : sizeof(alpn_h1) - 1;
-    if (u.https && !(p.tls = tls_client_create(NULL, insecure, alpn, alpn_len, err, sizeof(err)))) {
+    if (u.https && !p.http3 &&
+        !(p.tls = tls_client_create(NULL, insecure, alpn, alpn_len, err, sizeof(err)))) {
         fprintf(stderr, "tern bench: %s\n", err);
         url_free(&u);
         return 1;
@@ -136,15 +152,18 @@ int cli_bench(int argc, char **argv)
                "\"headers_decoded\":%llu},"
                "\"connects\":%llu,\"connect_errors\":%llu,\"seconds\":%.6f,"
                "\"req_per_s\":%.2f,\"mb_per_s\":%.3f,",
-               p.http2 ? "h2" : "h1", p.connections, p.depth, p.threads,
-               (unsigned long long)p.requests, (unsigned long long)r.started,
-               (unsigned long long)r.done, (unsigned long long)r.succeeded,
-               (unsigned long long)r.failed, (unsigned long long)r.errored,
-               (unsigned long long)r.timeouts, (unsigned long long)r.status[1],
-               (unsigned long long)r.status[2], (unsigned long long)r.status[3],
-               (unsigned long long)r.status[4], (unsigned long long)r.status[5],
-               (unsigned long long)r.bytes_total, (unsigned long long)r.bytes_head,
-               (unsigned long long)r.bytes_body, (unsigned long long)r.bytes_head_decoded,
+               p.http3   ? "h3"
+               : p.http2 ? "h2"
+                         : "h1",
+               p.connections, p.depth, p.threads, (unsigned long long)p.requests,
+               (unsigned long long)r.started, (unsigned long long)r.done,
+               (unsigned long long)r.succeeded, (unsigned long long)r.failed,
+               (unsigned long long)r.errored, (unsigned long long)r.timeouts,
+               (unsigned long long)r.status[1], (unsigned long long)r.status[2],
+               (unsigned long long)r.status[3], (unsigned long long)r.status[4],
+               (unsigned long long)r.status[5], (unsigned long long)r.bytes_total,
+               (unsigned long long)r.bytes_head, (unsigned long long)r.bytes_body,
+               (unsigned long long)r.bytes_head_decoded,
                (unsigned long long)r.connects, (unsigned long long)r.connect_errors, r.seconds, rps,
                mbps);
         printf("\"latency_ms\":{");

@@ -11,15 +11,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "client/h3_glue.h"
 #include "client/upload.h"
 #include "h3/session.h"
 #include "quic/quic_client.h"
-
-#define DGRAM_BUF 65536
-/* Limits for what a server sends (the request side is ours). */
-#define RESPONSE_SECTION_MAX (64 * 1024)
-#define QPACK_TABLE          4096
-#define QPACK_BLOCKED        16
 
 /* One transfer's wire state. */
 struct xfer {
@@ -30,57 +25,15 @@ struct xfer {
     struct xfer *next;
 };
 
-/* Stream bytes the server sent before our handshake completed (its control and QPACK streams
- * in 0.5-RTT data), kept until the session exists; QUIC flow control bounds them. */
-#define EARLY_STREAMS 4
-struct early_stream {
-    int64_t id;
-    struct buf data;
-    bool fin;
-};
-
 struct h3_client {
-    int fd;
-    struct quic_path path;
-    struct quic_conn *qc;
-    struct h3_session *s;
+    struct h3_glue g; /* the socket, the QUIC connection and the session (client/h3_glue.h) */
     int64_t deadline_ms;
     struct xfer *xfers;
-    bool refused; /* ICMP port unreachable: nothing listens there */
-    struct early_stream early[EARLY_STREAMS];
-    size_t n_early;
-    bool early_lost; /* more streams than early[] holds, or OOM: the connection fails */
     struct h3_client_info info;
-    uint8_t buf[DGRAM_BUF];
+    uint8_t buf[H3_GLUE_DGRAM_BUF];
 };
 
 /* ---- the session's callbacks (client role) ---- */
-
-static int64_t open_uni(void *ud)
-{
-    struct h3_client *c = ud;
-    int64_t id;
-    return quic_open_uni_stream(c->qc, &id) == 0 ? id : -1;
-}
-
-static int64_t open_bidi(void *ud)
-{
-    struct h3_client *c = ud;
-    int64_t id;
-    return quic_open_bidi_stream(c->qc, &id) == 0 ? id : -1;
-}
-
-static void reset_stream(void *ud, int64_t id, uint64_t code)
-{
-    struct h3_client *c = ud;
-    quic_stream_reset(c->qc, id, code);
-}
-
-static void stop_sending(void *ud, int64_t id, uint64_t code)
-{
-    struct h3_client *c = ud;
-    quic_stream_stop_sending(c->qc, id, code);
-}
 
 static int on_head(struct h3_session *s, struct h3_stream *st, int status, const str_t *names,
                    const str_t *values, size_t n)
@@ -132,128 +85,28 @@ static void on_end(struct h3_session *s, struct h3_stream *st, uint64_t code, co
 }
 
 static const struct h3_session_callbacks session_cbs = {
-    .open_uni = open_uni,
-    .open_bidi = open_bidi,
-    .reset_stream = reset_stream,
-    .stop_sending = stop_sending,
     .on_response_head = on_head,
     .on_response_data = on_data,
     .on_response_end = on_end,
 };
 
-/* ---- QUIC's callbacks ---- */
-
-static void q_handshake_done(struct quic_conn *qc, void *app)
-{
-    (void)qc;
-    struct h3_client *c = app;
-    c->info.t_tls_done = client_now_us();
-}
-
-static ssize_t q_stream_data(struct quic_conn *qc, int64_t id, const uint8_t *data, size_t len,
-                             bool fin, void *app)
-{
-    (void)qc;
-    struct h3_client *c = app;
-    if (c->s) {
-        h3_session_recv_stream(c->s, id, data, len, fin, client_now_ms());
-        return (ssize_t)len; /* the session keeps what it needs: credit goes back at once */
-    }
-    size_t i = 0;
-    while (i < c->n_early && c->early[i].id != id)
-        i++;
-    if (i == c->n_early) {
-        if (i == EARLY_STREAMS) {
-            c->early_lost = true;
-            return (ssize_t)len;
-        }
-        c->early[c->n_early++].id = id;
-    }
-    if (buf_append(&c->early[i].data, data, len) < 0) c->early_lost = true;
-    c->early[i].fin = fin;
-    return (ssize_t)len;
-}
-
-/* Hands the bytes that came before the session to it. */
-static void replay_early(struct h3_client *c)
-{
-    for (size_t i = 0; i < c->n_early; i++) {
-        struct early_stream *es = &c->early[i];
-        h3_session_recv_stream(c->s, es->id, (const uint8_t *)buf_ptr(&es->data),
-                               buf_size(&es->data), es->fin, client_now_ms());
-        buf_free(&es->data);
-    }
-    c->n_early = 0;
-}
-
-static void q_stream_reset(struct quic_conn *qc, int64_t id, uint64_t code, void *app)
-{
-    (void)qc;
-    struct h3_client *c = app;
-    if (c->s) h3_session_stream_reset(c->s, id, code, client_now_ms());
-}
-
-static const struct quic_conn_callbacks quic_cbs = {
-    .handshake_done = q_handshake_done,
-    .stream_data = q_stream_data,
-    .stream_reset = q_stream_reset,
-    /* STOP_SENDING ends only our upload (the response may still come, RFC 9114 §4.1.1);
-     * src/quic drops what was left of it */
-};
-
 /* ---- the socket ---- */
 
-/* Sends what QUIC has to send now; a train is cut into its datagrams. */
 static void flush(struct h3_client *c)
 {
-    struct quic_train t;
-    uint64_t now = quic_now_ns();
-    size_t n;
-    while ((n = quic_conn_write_train(c->qc, c->buf, sizeof(c->buf), 16, &t, now)) > 0) {
-        for (size_t off = 0; off < n; off += t.seg) {
-            size_t len = n - off < t.seg ? n - off : t.seg;
-            /* a lost datagram is QUIC's to recover, as any loss */
-            (void)send(c->fd, c->buf + off, len, MSG_DONTWAIT);
-        }
-    }
+    h3_glue_flush(&c->g, c->buf, sizeof(c->buf));
 }
 
 /* Reads every datagram waiting. */
 static void receive(struct h3_client *c)
 {
-    for (;;) {
-        ssize_t n = recv(c->fd, c->buf, sizeof(c->buf), MSG_DONTWAIT);
-        if (n < 0) {
-            if (errno == ECONNREFUSED) c->refused = true;
-            if (errno == EINTR) continue;
-            return;
-        }
-        if (!c->info.t_connected) c->info.t_connected = client_now_us();
-        quic_conn_recv(c->qc, c->buf, (size_t)n, &c->path, 0, quic_now_ns());
-    }
+    if (h3_glue_receive(&c->g, c->buf, sizeof(c->buf)) && !c->info.t_connected)
+        c->info.t_connected = client_now_us();
 }
 
-/* Moves the session's output into the QUIC streams; closes the connection when the session
- * failed. */
 static void pump(struct h3_client *c)
 {
-    if (!c->s || quic_conn_state(c->qc) != QUIC_CONN_ACTIVE) return;
-    h3_session_set_time(c->s, client_now_ms());
-    int64_t id = -1;
-    const uint8_t *data;
-    size_t len;
-    bool fin;
-    while (h3_session_next_output(c->s, &id, &data, &len, &fin)) {
-        ssize_t n = quic_stream_send(c->qc, id, data, len, fin);
-        if (n < 0)
-            h3_session_output_consumed(c->s, id, len); /* the stream is gone: drop it */
-        else if (n > 0 || (len == 0 && fin))
-            h3_session_output_consumed(c->s, id, (size_t)n);
-    }
-    if (h3_session_done(c->s)) {
-        uint64_t code = h3_session_error_code(c->s);
-        quic_conn_close(c->qc, code == UINT64_MAX ? H3_NO_ERROR : code, "HTTP/3 error");
-    }
+    h3_glue_pump(&c->g);
 }
 
 static int64_t sooner(int64_t a, int64_t b)
@@ -269,7 +122,7 @@ static void step(struct h3_client *c, int64_t until)
 {
     pump(c);
     flush(c);
-    uint64_t exp = quic_conn_expiry(c->qc);
+    uint64_t exp = quic_conn_expiry(c->g.qc);
     uint64_t now = quic_now_ns();
     int64_t wait_ms = -1;
     if (exp != UINT64_MAX) wait_ms = exp <= now ? 0 : (int64_t)((exp - now + 999999) / 1000000);
@@ -279,11 +132,11 @@ static void step(struct h3_client *c, int64_t until)
         if (wait_ms < 0 || left < wait_ms) wait_ms = left;
     }
     if (wait_ms > 1000000) wait_ms = 1000000;
-    struct pollfd p = {.fd = c->fd, .events = POLLIN};
+    struct pollfd p = {.fd = c->g.fd, .events = POLLIN};
     int r = poll(&p, 1, (int)wait_ms);
     if (r > 0) receive(c);
     now = quic_now_ns();
-    if (quic_conn_expiry(c->qc) <= now) quic_conn_handle_expiry(c->qc, now);
+    if (quic_conn_expiry(c->g.qc) <= now) quic_conn_handle_expiry(c->g.qc, now);
     pump(c);
     flush(c);
 }
@@ -292,10 +145,10 @@ static void step(struct h3_client *c, int64_t until)
 static int quic_error(struct h3_client *c, struct client_error *e)
 {
     char msg[200];
-    if (c->refused)
+    if (c->g.refused)
         return client_fail(e, CLIENT_CONNECT, "connect to %s failed: connection refused (QUIC)",
                            c->info.peer);
-    switch (quic_client_failure(c->qc, msg, sizeof(msg))) {
+    switch (quic_client_failure(c->g.qc, msg, sizeof(msg))) {
     case QUIC_FAIL_CERT: return client_fail(e, CLIENT_CERT, "SSL certificate problem: %s", msg);
     case QUIC_FAIL_TLS: return client_fail(e, CLIENT_TLS, "QUIC with %s: %s", c->info.peer, msg);
     case QUIC_FAIL_NO_ANSWER:
@@ -312,11 +165,7 @@ static int quic_error(struct h3_client *c, struct client_error *e)
 
 static void free_client(struct h3_client *c)
 {
-    h3_session_free(c->s); /* ends the transfers still running */
-    for (size_t i = 0; i < c->n_early; i++)
-        buf_free(&c->early[i].data);
-    quic_conn_free(c->qc);
-    if (c->fd >= 0) close(c->fd);
+    h3_glue_reset(&c->g); /* the session's end ends the transfers still running */
     for (struct xfer *x = c->xfers, *next; x; x = next) {
         next = x->next;
         buf_free(&x->f.text);
@@ -329,33 +178,25 @@ static void free_client(struct h3_client *c)
 static int try_address(struct h3_client *c, const struct h3_client_params *p,
                        const struct addrinfo *ai, int64_t connect_deadline, struct client_error *e)
 {
-    c->fd = socket(ai->ai_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (c->fd < 0) return client_fail(e, CLIENT_CONNECT, "socket: %s", strerror(errno));
-    memset(&c->path, 0, sizeof(c->path));
-    memcpy(&c->path.remote, ai->ai_addr, ai->ai_addrlen);
-    c->path.remote_len = ai->ai_addrlen;
-    c->path.local_len = sizeof(c->path.local);
-    if (connect(c->fd, ai->ai_addr, ai->ai_addrlen) < 0 ||
-        getsockname(c->fd, (struct sockaddr *)&c->path.local, &c->path.local_len) < 0)
+    if (h3_glue_socket(&c->g, ai->ai_addr, ai->ai_addrlen) < 0) {
+        if (c->g.fd < 0) return client_fail(e, CLIENT_CONNECT, "socket: %s", strerror(errno));
         return client_fail(e, CLIENT_CONNECT, "connect to %s failed: %s", c->info.peer,
                            strerror(errno));
+    }
     const struct url *u = p->url;
     struct quic_client_config qcfg = {
         .host = u->host,
         .host_is_ip = u->ipv6 || strspn(u->host, "0123456789.") == strlen(u->host),
         .cacert = p->cacert,
         .insecure = p->insecure,
-        .cb = &quic_cbs,
-        .app = c,
     };
     char err[200];
-    c->qc = quic_client_connect(&qcfg, &c->path, quic_now_ns(), err, sizeof(err));
-    if (!c->qc)
+    if (h3_glue_connect(&c->g, &qcfg, err, sizeof(err)) < 0)
         return client_fail(e, p->cacert && strstr(err, p->cacert) ? 77 : CLIENT_TLS, "%s", err);
-    while (!quic_conn_handshake_done(c->qc)) {
-        if (quic_conn_state(c->qc) != QUIC_CONN_ACTIVE || c->refused) {
+    while (!quic_conn_handshake_done(c->g.qc)) {
+        if (quic_conn_state(c->g.qc) != QUIC_CONN_ACTIVE || c->g.refused) {
             int rc = quic_error(c, e);
-            for (int i = 0; i < 3 && quic_conn_state(c->qc) == QUIC_CONN_CLOSING; i++)
+            for (int i = 0; i < 3 && quic_conn_state(c->g.qc) == QUIC_CONN_CLOSING; i++)
                 flush(c); /* our CONNECTION_CLOSE (an alert) goes out */
             return rc;
         }
@@ -369,21 +210,15 @@ static int try_address(struct h3_client *c, const struct h3_client_params *p,
         }
         step(c, connect_deadline);
     }
-    quic_client_tls_info(c->qc, &c->info.tls_version, &c->info.cipher, &c->info.alpn);
+    c->info.t_tls_done = c->g.t_handshake_us;
+    quic_client_tls_info(c->g.qc, &c->info.tls_version, &c->info.cipher, &c->info.alpn);
     return 0;
 }
 
 /* Forgets a failed address's connection and socket. */
 static void drop_address(struct h3_client *c)
 {
-    quic_conn_free(c->qc);
-    c->qc = NULL;
-    if (c->fd >= 0) close(c->fd);
-    c->fd = -1;
-    for (size_t i = 0; i < c->n_early; i++)
-        buf_free(&c->early[i].data);
-    c->n_early = 0;
-    c->refused = false;
+    h3_glue_reset(&c->g);
     c->info.t_connected = 0;
 }
 
@@ -399,7 +234,7 @@ struct h3_client *h3_client_open(const struct h3_client_params *p, struct client
         client_fail(e, CLIENT_RECV, "out of memory");
         return NULL;
     }
-    c->fd = -1;
+    c->g.fd = -1;
     c->deadline_ms = p->deadline_ms;
     c->info.t_start = client_now_us();
     c->info.tls_version = c->info.cipher = c->info.alpn = "";
@@ -436,26 +271,14 @@ struct h3_client *h3_client_open(const struct h3_client_params *p, struct client
         free_client(c);
         return NULL;
     }
-    struct h3_session_params sp = {
-        .max_field_section_size = RESPONSE_SECTION_MAX,
-        .header_count = CLIENT_MAX_FIELDS,
-        .body_size = UINT64_MAX,
-        .max_resets_per_10s = 1000,
-        .qpack_max_table_capacity = QPACK_TABLE,
-        .qpack_blocked_streams = QPACK_BLOCKED,
-        .peer = c->info.peer,
-        .client = true,
-    };
-    c->s = h3_session_new(&sp, &session_cbs, c, client_now_ms());
-    if (!c->s || c->early_lost) {
+    if (h3_glue_start_session(&c->g, &session_cbs, c->info.peer) < 0) {
         client_fail(e, CLIENT_RECV,
-                    c->s ? "too many streams from the server before the "
-                           "handshake completed"
-                         : "out of memory");
+                    c->g.early_lost ? "too many streams from the server before the "
+                                      "handshake completed"
+                                    : "out of memory");
         free_client(c);
         return NULL;
     }
-    replay_early(c);
     pump(c);
     flush(c);
     return c;
@@ -494,11 +317,11 @@ int h3_client_submit(struct h3_client *c, struct client_transfer *t)
             t->sinks->request_head(t->sinks->ctx, buf_ptr(&text), buf_size(&text));
         buf_free(&text);
     }
-    struct h3_stream *st = h3_session_submit(c->s, &h, body, rq->body_len, x);
+    struct h3_stream *st = h3_session_submit(c->g.s, &h, body, rq->body_len, x);
     if (!st) {
         t->done = true;
         return client_fail(&t->e, CLIENT_SEND, "%s",
-                           c->s->peer_goaway_id != UINT64_MAX
+                           c->g.s->peer_goaway_id != UINT64_MAX
                                ? "the server is going away (GOAWAY): the request was not sent"
                                : "no HTTP/3 request stream could be opened");
     }
@@ -527,11 +350,11 @@ static void fail_all(struct h3_client *c, const struct client_error *e)
 int h3_client_run(struct h3_client *c, struct client_error *e)
 {
     while (!all_done(c)) {
-        if (quic_conn_state(c->qc) != QUIC_CONN_ACTIVE || h3_session_done(c->s)) {
-            uint64_t code = h3_session_error_code(c->s);
+        if (quic_conn_state(c->g.qc) != QUIC_CONN_ACTIVE || h3_session_done(c->g.s)) {
+            uint64_t code = h3_session_error_code(c->g.s);
             if (code != UINT64_MAX && code != H3_NO_ERROR)
                 client_fail(e, CLIENT_HTTP3, "HTTP/3 connection error %s: %s", h3_error_name(code),
-                            h3_session_error_reason(c->s));
+                            h3_session_error_reason(c->g.s));
             else
                 quic_error(c, e);
             fail_all(c, e);
@@ -550,8 +373,8 @@ int h3_client_run(struct h3_client *c, struct client_error *e)
 void h3_client_close(struct h3_client *c)
 {
     if (!c) return;
-    if (quic_conn_state(c->qc) == QUIC_CONN_ACTIVE) {
-        quic_conn_close(c->qc, H3_NO_ERROR, "");
+    if (quic_conn_state(c->g.qc) == QUIC_CONN_ACTIVE) {
+        quic_conn_close(c->g.qc, H3_NO_ERROR, "");
         flush(c);
     }
     free_client(c);

@@ -13,87 +13,28 @@
 #include <unistd.h>
 
 #include "client/exchange.h"
+#include "client/load_internal.h"
 #include "client/transport.h"
 #include "core/buf.h"
 #include "core/loop.h"
 #include "h1/chunked.h"
 #include "h1/parser.h"
 #include "h2/session.h"
+#include "h3/session.h"
 #include "tls/tls.h"
 
-#define MAX_DEPTH  256
 #define READ_CHUNK 65536
 #define TICK_MS    10
 
-enum conn_state { C_CLOSED, C_CONNECTING, C_HANDSHAKE, C_OPEN };
-
-struct lthread;
-struct lconn;
-
-/* A request in flight on an HTTP/2 connection (streams end in any order). */
-struct h2_slot {
-    struct lconn *c;
-    int64_t due, sent;
-    bool used, first_byte;
-    int status;
-};
-
-struct lconn {
-    struct io_watch w; /* first: the callback finds the connection from it */
-    struct lthread *t;
-    struct tls_conn *tls;
-    enum conn_state state;
-    struct buf out, in;
-    struct h1_parser parser;
-    struct h1_response_head head;
-    struct h1_field fields[64];
-    bool in_body;
-    enum h1_body_kind kind;
-    int64_t left;
-    struct h1_chunked_decoder dec;
-    int inflight;
-    int64_t due[MAX_DEPTH], sent[MAX_DEPTH]; /* ring of the requests in flight (µs) */
-    int ring;                                /* index of the oldest */
-    bool first_byte;                         /* of the response being read */
-    bool close_after;                        /* the response ends the connection */
-    bool dead;  /* its first connect failed before any connection worked: not retried */
-    bool fresh; /* opened, no request started on it yet (counted in t->opening) */
-    int64_t t_open, last_io;
-    /* HTTP/2: the session engine in the client role, and its requests in flight */
-    struct h2_session *h2;
-    struct h2_slot *slots; /* depth of them */
-    bool tearing_down;     /* the session is being freed: its streams were counted already */
-};
-
-struct lthread {
-    pthread_t th;
-    struct loop *loop;
-    const struct load_params *p;
-    const struct sockaddr_storage *addr;
-    socklen_t addr_len;
-    const char *req;
-    size_t req_len;
-    const struct h2_request_out *h2_req; /* the request, for HTTP/2 */
-    struct lconn *conns;
-    int n_conns;
-    uint64_t quota; /* requests this thread starts; UINT64_MAX with a duration */
-    double rate;    /* per second, this thread's share; 0: closed loop */
-    int64_t t0, end;
-    struct timer tick;
-    bool over;        /* no new requests */
-    uint64_t opening; /* connections opened that have not started a request yet */
-    struct load_result r;
-};
-
 static void conn_event(struct io_watch *w, uint32_t events);
 
-static int64_t now_us(void)
+int64_t load_now_us(void)
 {
     return client_now_us();
 }
 
 /* May another request start now, and when was it due? */
-static bool may_start(struct lthread *t, int64_t now, int64_t *due)
+bool load_may_start(struct lthread *t, int64_t now, int64_t *due)
 {
     if (t->over || t->r.started >= t->quota) return false;
     if (t->end && now >= t->end) {
@@ -111,28 +52,32 @@ static bool may_start(struct lthread *t, int64_t now, int64_t *due)
 }
 
 /* The connection started a request or closed: it no longer holds one of the requests left. */
-static void unfresh(struct lconn *c)
+void load_unfresh(struct lconn *c)
 {
     if (!c->fresh) return;
     c->fresh = false;
     c->t->opening--;
 }
 
-static void conn_close(struct lconn *c)
+void load_conn_close(struct lconn *c)
 {
-    unfresh(c);
+    load_unfresh(c);
     if (c->state == C_CLOSED) return;
-    loop_remove(c->t->loop, &c->w);
-    if (c->h2) {
-        c->t->r.bytes_head += c->h2->header_bytes_in;
-        c->tearing_down = true;
-        h2_session_free(c->h2);
-        c->h2 = NULL;
-        c->tearing_down = false;
+    if (c->h3) {
+        load_h3_close(c); /* its socket, its timer, the QUIC connection and the session */
+    } else {
+        loop_remove(c->t->loop, &c->w);
+        if (c->h2) {
+            c->t->r.bytes_head += c->h2->header_bytes_in;
+            c->tearing_down = true;
+            h2_session_free(c->h2);
+            c->h2 = NULL;
+            c->tearing_down = false;
+        }
+        if (c->tls) tls_conn_free(c->tls);
+        c->tls = NULL;
+        close(c->w.fd);
     }
-    if (c->tls) tls_conn_free(c->tls);
-    c->tls = NULL;
-    close(c->w.fd);
     c->w.fd = -1;
     c->state = C_CLOSED;
     buf_clear(&c->out);
@@ -144,7 +89,7 @@ static void conn_close(struct lconn *c)
 }
 
 /* The requests in flight on a failed connection fail (errored: the network or the protocol). */
-static void conn_fail(struct lconn *c, bool timeout)
+void load_conn_fail(struct lconn *c, bool timeout)
 {
     struct load_result *r = &c->t->r;
     r->failed += (uint64_t)c->inflight;
@@ -152,12 +97,12 @@ static void conn_fail(struct lconn *c, bool timeout)
         r->timeouts += (uint64_t)c->inflight;
     else
         r->errored += (uint64_t)c->inflight;
-    conn_close(c);
+    load_conn_close(c);
 }
 
 /* A connect failed. While no connection has worked yet the server is taken to be down: the
  * slot is not retried (so a bench against nothing ends), later ones are. */
-static void connect_failed(struct lconn *c)
+void load_connect_failed(struct lconn *c)
 {
     c->t->r.connect_errors++;
     if (!c->t->r.connects) c->dead = true;
@@ -168,11 +113,21 @@ static void conn_open(struct lconn *c)
     struct lthread *t = c->t;
     /* with -n, no more connections than requests left: each new one takes one of them */
     if (c->dead || t->over || t->r.started + t->opening >= t->quota ||
-        (t->end && now_us() >= t->end))
+        (t->end && load_now_us() >= t->end))
         return;
+    if (t->p->http3) {
+        c->t_open = c->last_io = load_now_us();
+        c->fresh = true;
+        t->opening++;
+        if (!load_h3_open(c)) {
+            load_unfresh(c);
+            load_connect_failed(c);
+        }
+        return;
+    }
     int fd = socket(t->addr->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
-        connect_failed(c);
+        load_connect_failed(c);
         return;
     }
     int one = 1;
@@ -180,7 +135,7 @@ static void conn_open(struct lconn *c)
     c->w.fd = fd;
     c->w.cb = conn_event;
     c->state = C_CONNECTING;
-    c->t_open = c->last_io = now_us();
+    c->t_open = c->last_io = load_now_us();
     c->fresh = true;
     t->opening++;
     if ((connect(fd, (const struct sockaddr *)t->addr, t->addr_len) < 0 && errno != EINPROGRESS) ||
@@ -188,15 +143,15 @@ static void conn_open(struct lconn *c)
         close(fd);
         c->w.fd = -1;
         c->state = C_CLOSED;
-        unfresh(c);
-        connect_failed(c);
+        load_unfresh(c);
+        load_connect_failed(c);
     }
 }
 
 static void complete(struct lconn *c)
 {
     struct lthread *t = c->t;
-    int64_t now = now_us();
+    int64_t now = load_now_us();
     int slot = c->ring;
     t->r.done++;
     int cls = c->head.status / 100;
@@ -224,12 +179,12 @@ static bool parse_input(struct lconn *c)
         size_t n = buf_size(&c->in);
         if (!n) return true;
         if (!c->inflight) { /* bytes nobody asked for */
-            conn_fail(c, false);
+            load_conn_fail(c, false);
             return false;
         }
         if (!c->first_byte) {
             c->first_byte = true;
-            hist_record(&t->r.ttfb, (uint64_t)(now_us() - c->sent[c->ring]));
+            hist_record(&t->r.ttfb, (uint64_t)(load_now_us() - c->sent[c->ring]));
         }
         if (!c->in_body) {
             struct h1_error err;
@@ -237,7 +192,7 @@ static bool parse_input(struct lconn *c)
             int rc = h1_parse_response_head(&c->parser, buf_ptr(&c->in), n, &opts, &c->head, &err);
             if (rc == 0) return true;
             if (rc < 0) {
-                conn_fail(c, false);
+                load_conn_fail(c, false);
                 return false;
             }
             t->r.bytes_head += (uint64_t)rc;
@@ -268,7 +223,7 @@ static bool parse_input(struct lconn *c)
             size_t used = 0, out = 0;
             enum h1_chunked_result r = h1_chunked_decode(&c->dec, p, n, &used, p, &out);
             if (r == H1_CHUNKED_ERROR) {
-                conn_fail(c, false);
+                load_conn_fail(c, false);
                 return false;
             }
             t->r.bytes_body += out;
@@ -285,11 +240,11 @@ static bool parse_input(struct lconn *c)
 
 static void h2_on_response(struct h2_session *s, struct h2_stream *st, bool interim)
 {
-    struct h2_slot *sl = st->user;
+    struct stream_slot *sl = st->user;
     struct lthread *t = sl->c->t;
     if (!sl->first_byte) {
         sl->first_byte = true;
-        hist_record(&t->r.ttfb, (uint64_t)(now_us() - sl->sent));
+        hist_record(&t->r.ttfb, (uint64_t)(load_now_us() - sl->sent));
     }
     /* decoded as h2load counts them (RFC 7541 §4.1's 32 octets of overhead aside) */
     for (size_t i = 0; i < st->resp.headers.count; i++)
@@ -305,7 +260,7 @@ static int h2_on_data(struct h2_session *s, struct h2_stream *st, const uint8_t 
 {
     (void)s;
     (void)d;
-    struct h2_slot *sl = st->user;
+    struct stream_slot *sl = st->user;
     sl->c->t->r.bytes_body += n;
     return 0;
 }
@@ -313,7 +268,7 @@ static int h2_on_data(struct h2_session *s, struct h2_stream *st, const uint8_t 
 static void h2_on_close(struct h2_session *s, struct h2_stream *st)
 {
     (void)s;
-    struct h2_slot *sl = st->user;
+    struct stream_slot *sl = st->user;
     struct lconn *c = sl->c;
     struct lthread *t = c->t;
     sl->used = false;
@@ -323,20 +278,7 @@ static void h2_on_close(struct h2_session *s, struct h2_stream *st)
         t->r.started--; /* not processed (§8.7): it starts again */
         return;
     }
-    if (!st->response_done || st->error) {
-        t->r.failed++;
-        t->r.errored++;
-        return;
-    }
-    t->r.done++;
-    int cls = sl->status / 100;
-    if (cls >= 1 && cls <= 5) t->r.status[cls]++;
-    if (sl->status < 400)
-        t->r.succeeded++;
-    else
-        t->r.failed++;
-    hist_record(&t->r.latency, (uint64_t)(now_us() - sl->due));
-    if (t->p->reconnect) c->close_after = true;
+    load_slot_done(c, sl, st->response_done && !st->error);
 }
 
 static const struct h2_session_callbacks h2_callbacks = {
@@ -353,30 +295,30 @@ static bool h2_start(struct lconn *c)
     if (!c->slots && !(c->slots = calloc((size_t)t->p->depth, sizeof(*c->slots)))) return false;
     struct h2_session_params sp;
     h2_session_client_params(&sp, c->tls != NULL, "server");
-    c->h2 = h2_session_new(&sp, &h2_callbacks, c, now_us() / 1000);
+    c->h2 = h2_session_new(&sp, &h2_callbacks, c, load_now_us() / 1000);
     return c->h2 != NULL;
 }
 
 static bool h2_fill_and_write(struct lconn *c)
 {
     struct lthread *t = c->t;
-    int64_t now = now_us(), due;
+    int64_t now = load_now_us(), due;
     while (!c->close_after && c->inflight < t->p->depth && h2_session_can_submit(c->h2) &&
-           may_start(t, now, &due)) {
-        struct h2_slot *sl = NULL;
+           load_may_start(t, now, &due)) {
+        struct stream_slot *sl = NULL;
         for (int i = 0; i < t->p->depth && !sl; i++)
             if (!c->slots[i].used) sl = &c->slots[i];
         if (!sl) break;
         struct h2_request_out rq = *t->h2_req;
         rq.user = sl;
-        *sl = (struct h2_slot){.c = c, .due = due, .sent = now, .used = true};
+        *sl = (struct stream_slot){.c = c, .due = due, .sent = now, .used = true};
         if (!h2_session_submit(c->h2, &rq)) {
             sl->used = false;
             break;
         }
         c->inflight++;
         t->r.started++;
-        unfresh(c);
+        load_unfresh(c);
         if (t->p->reconnect) break; /* one request per connection */
     }
     if (!c->inflight && !h2_session_can_submit(c->h2)) c->close_after = true; /* GOAWAY */
@@ -394,12 +336,12 @@ static bool h2_fill_and_write(struct lconn *c)
         }
         if (n < 0 && errno == EAGAIN) break;
         if (n < 0 && errno == EINTR) continue;
-        conn_fail(c, false);
+        load_conn_fail(c, false);
         return false;
     }
     if (h2_session_done(c->h2) && !buf_size(out)) {
         if (c->inflight)
-            conn_fail(c, false);
+            load_conn_fail(c, false);
         else
             c->close_after = true;
         return c->state != C_CLOSED;
@@ -410,11 +352,11 @@ static bool h2_fill_and_write(struct lconn *c)
 /* Feeds what arrived to the session. false when the connection failed. */
 static bool h2_input(struct lconn *c)
 {
-    size_t used =
-        h2_session_recv(c->h2, (const uint8_t *)buf_ptr(&c->in), buf_size(&c->in), now_us() / 1000);
+    size_t used = h2_session_recv(c->h2, (const uint8_t *)buf_ptr(&c->in), buf_size(&c->in),
+                                  load_now_us() / 1000);
     buf_consume(&c->in, used);
     if (c->h2->dead) {
-        conn_fail(c, false);
+        load_conn_fail(c, false);
         return false;
     }
     return true;
@@ -427,15 +369,15 @@ static bool fill_and_write(struct lconn *c)
 {
     struct lthread *t = c->t;
     if (c->h2) return h2_fill_and_write(c);
-    int64_t now = now_us(), due;
-    while (!c->close_after && c->inflight < t->p->depth && may_start(t, now, &due)) {
+    int64_t now = load_now_us(), due;
+    while (!c->close_after && c->inflight < t->p->depth && load_may_start(t, now, &due)) {
         if (buf_append(&c->out, t->req, t->req_len) < 0) break;
         int slot = (c->ring + c->inflight) % MAX_DEPTH;
         c->due[slot] = due;
         c->sent[slot] = now;
         c->inflight++;
         t->r.started++;
-        unfresh(c);
+        load_unfresh(c);
         if (t->p->reconnect) break; /* one request per connection */
     }
     while (buf_size(&c->out)) {
@@ -447,7 +389,7 @@ static bool fill_and_write(struct lconn *c)
         }
         if (n < 0 && errno == EAGAIN) break;
         if (n < 0 && errno == EINTR) continue;
-        conn_fail(c, false);
+        load_conn_fail(c, false);
         return false;
     }
     buf_compact(&c->out);
@@ -460,7 +402,7 @@ static bool read_all(struct lconn *c)
     struct lthread *t = c->t;
     for (;;) {
         if (buf_reserve(&c->in, READ_CHUNK) < 0) {
-            conn_fail(c, false);
+            load_conn_fail(c, false);
             return false;
         }
         ssize_t n = c->tls ? tls_conn_read(c->tls, buf_tail(&c->in), READ_CHUNK)
@@ -468,7 +410,7 @@ static bool read_all(struct lconn *c)
         if (n > 0) {
             buf_commit(&c->in, (size_t)n);
             t->r.bytes_total += (uint64_t)n;
-            c->last_io = now_us();
+            c->last_io = load_now_us();
             if (!(c->h2 ? h2_input(c) : parse_input(c))) return false;
             buf_compact(&c->in);
             continue;
@@ -478,30 +420,61 @@ static bool read_all(struct lconn *c)
         /* the end of the stream: a close-delimited body ends here, the rest failed */
         if (n == 0 && c->in_body && c->kind == H1_BODY_CLOSE) complete(c);
         if (c->inflight)
-            conn_fail(c, false);
+            load_conn_fail(c, false);
         else
-            conn_close(c);
+            load_conn_close(c);
         return false;
     }
+}
+
+void load_connected(struct lconn *c)
+{
+    if (!c->t_open) return;
+    c->t->r.connects++;
+    hist_record(&c->t->r.connect, (uint64_t)(load_now_us() - c->t_open));
+    c->t_open = 0;
+}
+
+void load_slot_done(struct lconn *c, struct stream_slot *sl, bool ok)
+{
+    struct lthread *t = c->t;
+    if (!ok) {
+        t->r.failed++;
+        t->r.errored++;
+        return;
+    }
+    t->r.done++;
+    int cls = sl->status / 100;
+    if (cls >= 1 && cls <= 5) t->r.status[cls]++;
+    if (sl->status < 400)
+        t->r.succeeded++;
+    else
+        t->r.failed++;
+    hist_record(&t->r.latency, (uint64_t)(load_now_us() - sl->due));
+    if (t->p->reconnect) c->close_after = true;
 }
 
 static void drive(struct lconn *c)
 {
     struct lthread *t = c->t;
+    if (c->h3) {
+        load_h3_drive(c);
+        return;
+    }
     if (c->state == C_CONNECTING) {
         int soerr = 0;
         socklen_t sl = sizeof(soerr);
         getsockopt(c->w.fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
         if (soerr) {
-            conn_close(c);
-            connect_failed(c);
+            load_conn_close(c);
+            load_connect_failed(c);
             return;
         }
         if (t->p->url->https) {
             c->tls = tls_conn_new_client(t->p->tls, c->w.fd, t->p->url->host);
             if (!c->tls) {
-                conn_close(c);
-                connect_failed(c);
+                load_conn_close(c);
+                load_connect_failed(c);
                 return;
             }
             c->state = C_HANDSHAKE;
@@ -513,8 +486,8 @@ static void drive(struct lconn *c)
         int r = tls_conn_handshake(c->tls);
         if (r == 0) return;
         if (r < 0) {
-            conn_close(c);
-            connect_failed(c);
+            load_conn_close(c);
+            load_connect_failed(c);
             return;
         }
         c->state = C_OPEN;
@@ -522,25 +495,21 @@ static void drive(struct lconn *c)
     if (c->state != C_OPEN) return;
     if (t->p->http2 && !c->h2) {
         if (!h2_start(c)) {
-            conn_close(c);
-            connect_failed(c);
+            load_conn_close(c);
+            load_connect_failed(c);
             return;
         }
     }
-    if (c->t_open) {
-        t->r.connects++;
-        hist_record(&t->r.connect, (uint64_t)(now_us() - c->t_open));
-        c->t_open = 0;
-    }
+    load_connected(c);
     for (int round = 0; round < 64; round++) {
         if (!fill_and_write(c)) return;
         if (!read_all(c)) return;
         if (c->close_after && c->inflight == 0) {
-            conn_close(c);
+            load_conn_close(c);
             return;
         }
         int64_t due;
-        if (c->inflight >= t->p->depth || !may_start(t, now_us(), &due)) return;
+        if (c->inflight >= t->p->depth || !load_may_start(t, load_now_us(), &due)) return;
     }
 }
 
@@ -560,22 +529,26 @@ static void conn_event(struct io_watch *w, uint32_t events)
 {
     (void)events;
     struct lconn *c = (struct lconn *)w;
-    struct lthread *t = c->t;
     drive(c);
+    load_after_event(c);
+}
+
+void load_after_event(struct lconn *c)
+{
     if (c->state == C_CLOSED) conn_open(c); /* go on with a new connection */
-    if (thread_finished(t)) loop_stop(t->loop);
+    if (thread_finished(c->t)) loop_stop(c->t->loop);
 }
 
 static void on_tick(struct timer *tm)
 {
     struct lthread *t = (struct lthread *)((char *)tm - offsetof(struct lthread, tick));
-    int64_t now = now_us();
+    int64_t now = load_now_us();
     if (t->end && now >= t->end) t->over = true;
     for (int i = 0; i < t->n_conns; i++) {
         struct lconn *c = &t->conns[i];
         if (c->state != C_CLOSED && c->inflight && t->p->timeout_s > 0 &&
             now - c->last_io > (int64_t)(t->p->timeout_s * 1e6))
-            conn_fail(c, true);
+            load_conn_fail(c, true);
         if (c->state == C_CLOSED)
             conn_open(c);
         else if (c->state == C_OPEN)
@@ -591,7 +564,7 @@ static void on_tick(struct timer *tm)
 static void *thread_main(void *arg)
 {
     struct lthread *t = arg;
-    t->t0 = now_us();
+    t->t0 = load_now_us();
     if (t->p->duration_s > 0 && !t->p->requests) t->end = t->t0 + (int64_t)(t->p->duration_s * 1e6);
     for (int i = 0; i < t->n_conns; i++)
         conn_open(&t->conns[i]);
@@ -600,7 +573,8 @@ static void *thread_main(void *arg)
     if (!thread_finished(t)) loop_run(t->loop);
     timer_cancel(&t->tick);
     for (int i = 0; i < t->n_conns; i++) {
-        conn_close(&t->conns[i]);
+        load_conn_close(&t->conns[i]);
+        load_h3_free(&t->conns[i]);
         buf_free(&t->conns[i].in);
         buf_free(&t->conns[i].out);
         free(t->conns[i].slots);
@@ -700,6 +674,14 @@ int load_run(const struct load_params *p, struct load_result *r, char *err, size
                                     .names = fields.names,
                                     .values = fields.values,
                                     .n_fields = fields.n};
+    /* and for HTTP/3 */
+    struct h3_request_head h3_req = {.method = fields.method,
+                                     .scheme = fields.scheme,
+                                     .authority = fields.authority,
+                                     .path = fields.path,
+                                     .names = fields.names,
+                                     .values = fields.values,
+                                     .n = fields.n};
     int nt = p->threads > p->connections ? p->connections : p->threads;
     struct lthread *ts = calloc((size_t)nt, sizeof(*ts));
     if (!req || !ts) {
@@ -709,7 +691,7 @@ int load_run(const struct load_params *p, struct load_result *r, char *err, size
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    int64_t t_start = now_us();
+    int64_t t_start = load_now_us();
     int made = 0;
     for (int i = 0; i < nt; i++) {
         struct lthread *t = &ts[i];
@@ -719,6 +701,7 @@ int load_run(const struct load_params *p, struct load_result *r, char *err, size
         t->req = req;
         t->req_len = req_len;
         t->h2_req = &h2_req;
+        t->h3_req = &h3_req;
         t->n_conns = p->connections / nt + (i < p->connections % nt);
         t->quota = p->requests
                        ? p->requests / (uint64_t)nt + ((uint64_t)i < p->requests % (uint64_t)nt)
@@ -729,7 +712,8 @@ int load_run(const struct load_params *p, struct load_result *r, char *err, size
         hist_init(&t->r.latency);
         hist_init(&t->r.connect);
         hist_init(&t->r.ttfb);
-        if (!t->conns || !t->loop) break;
+        if (p->http3) t->dgram = malloc(LOAD_DGRAM_BUF);
+        if (!t->conns || !t->loop || (p->http3 && !t->dgram)) break;
         for (int k = 0; k < t->n_conns; k++) {
             t->conns[k].t = t;
             t->conns[k].w.fd = -1;
@@ -739,10 +723,11 @@ int load_run(const struct load_params *p, struct load_result *r, char *err, size
     }
     for (int i = 0; i < made; i++)
         pthread_join(ts[i].th, NULL);
-    r->seconds = (double)(now_us() - t_start) / 1e6;
+    r->seconds = (double)(load_now_us() - t_start) / 1e6;
     for (int i = 0; i < nt; i++) {
         if (i < made) sum_into(r, &ts[i].r);
         free(ts[i].conns);
+        free(ts[i].dgram);
         if (ts[i].loop) loop_destroy(ts[i].loop);
     }
     free(ts);

@@ -70,7 +70,11 @@ int h1_serialize_head(struct buf *out, const struct http_response *resp, const c
     *p++ = (char)('0' + st % 10);
     *p++ = ' ';
     p = put(p, reason, strlen(reason));
-    p = PUT_LIT(p, "\r\nServer: tern\r\nDate: ");
+    /* the default Server field, unless the response has its own or asked for none */
+    if (resp->no_server || http_fields_find(&resp->headers, HTTP_TOKEN_SERVER))
+        p = PUT_LIT(p, "\r\nDate: ");
+    else
+        p = PUT_LIT(p, "\r\nServer: tern\r\nDate: ");
     p = put(p, date, HTTP_DATE_LEN);
     p = PUT_LIT(p, "\r\n");
     for (size_t i = 0; i < resp->headers.count; i++) {

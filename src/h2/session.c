@@ -957,7 +957,7 @@ static void respond(struct h2_session *s, struct h2_stream *st)
     if (date)
         rc |= hpack_encode_field(&s->enc, &s->hbuf, STR_LIT("date"), str_cstr(date),
                                  HTTP_TOKEN_DATE, false);
-    if (!http_fields_find(&resp->headers, HTTP_TOKEN_SERVER))
+    if (!resp->no_server && !http_fields_find(&resp->headers, HTTP_TOKEN_SERVER))
         rc |= hpack_encode_field(&s->enc, &s->hbuf, STR_LIT("server"), STR_LIT("tern"),
                                  HTTP_TOKEN_SERVER, false);
     if (rc < 0 || h2_write_headers(&s->out, st->id, 0, (const uint8_t *)buf_ptr(&s->hbuf),

@@ -747,7 +747,7 @@ static int write_head(struct h3_session *s, struct h3_stream *st, int status,
         }
         const char *date = s->cb->date ? s->cb->date(s->ud) : NULL;
         if (date) add_out(f, &n, cap, STR_LIT("date"), str_cstr(date), HTTP_TOKEN_DATE);
-        if (!http_fields_find(&resp->headers, HTTP_TOKEN_SERVER))
+        if (!resp->no_server && !http_fields_find(&resp->headers, HTTP_TOKEN_SERVER))
             add_out(f, &n, cap, STR_LIT("server"), STR_LIT("tern"), HTTP_TOKEN_SERVER);
     }
     buf_clear(&s->hbuf);

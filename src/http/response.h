@@ -16,6 +16,7 @@ struct http_response {
     struct body_source *body;   /* NULL: empty body. For HEAD the handler sets content_length
                                    as for GET and body NULL; the wire sends no body anyway. */
     bool close;                 /* the handler asks for the connection to close after this */
+    bool no_server;             /* no Server field (the wire adds "tern" unless one is set) */
     int64_t bytes_sent;         /* body bytes written, filled by the wire layer (access log) */
 };
 

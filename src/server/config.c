@@ -12,6 +12,7 @@
 #include "core/log.h"
 #include "server/config_internal.h"
 #include "server/rate_table.h"
+#include "server/config_site.h"
 
 char *config_strdup(const char *s)
 {
@@ -172,7 +173,9 @@ void config_free(struct config *cfg)
             free_strv(loc->push_paths, loc->n_push_paths);
             free_strv(loc->early_hints, loc->n_early_hints);
             free(loc->access);
+            config_site_free_location(loc);
         }
+        config_site_free_server(srv);
         cert_free(&srv->cert);
         free(srv->locations);
     }

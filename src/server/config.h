@@ -31,6 +31,32 @@ struct config_rate_limit {
     struct rate_spec spec;
 };
 
+/* Response fields set, added or removed for a server or a location (issue #14; nginx's
+ * add_header, Caddy's header). Without `always` they apply to 2xx and 3xx responses only. */
+struct config_field {
+    char *name;  /* a token (checked at load) */
+    char *value; /* no CR, LF, NUL or other control character but HTAB */
+};
+struct config_headers {
+    struct config_field *set, *add; /* set replaces every field of that name */
+    size_t n_set, n_add;
+    char **remove; /* names; "Server" also drops the one the wire adds */
+    size_t n_remove;
+    bool always;
+};
+
+/* Strict-Transport-Security (RFC 6797) on a server's TLS responses; max_age 0: none. */
+struct config_hsts {
+    uint64_t max_age;
+    bool include_subdomains, preload;
+};
+
+/* A page served, with the original status, for the statuses of an error. */
+struct config_error_page {
+    int status;
+    char *path; /* absolute URL path, served from the location that path maps to */
+};
+
 struct config_location {
     char *path; /* URL path prefix, e.g. "/" or "/static/" */
     size_t path_len;
@@ -63,6 +89,15 @@ struct config_location {
     struct config_access_rule *access;
     size_t n_access;
     struct config_rate_limit rate_limit;
+    /* Site rules (server/site.h): fields, a redirect instead of content, try_files, and
+     * error pages (looked up here first, then in the server's). */
+    struct config_headers headers;
+    char *redirect_to; /* a template (http/template.h); NULL: none */
+    int redirect_status;
+    char **try_files; /* templates; the last may be "=NNN" */
+    size_t n_try_files;
+    struct config_error_page *error_pages;
+    size_t n_error_pages;
 };
 
 /* A certificate and its key (PEM files), with an optional DER OCSP response to staple. */
@@ -80,6 +115,10 @@ struct config_server {
     struct config_cert cert;           /* chosen by SNI for these names; else the tls default */
     struct config_location *locations; /* sorted longest path first; always has "/" */
     size_t n_locations;
+    struct config_headers headers; /* applied before the location's */
+    struct config_hsts hsts;
+    struct config_error_page *error_pages;
+    size_t n_error_pages;
 };
 
 struct config_listen {
@@ -183,6 +222,9 @@ struct config {
      * location has one. A reload starts a new table (every client starts with a full bucket). */
     struct rate_table *rate_table;
     uint32_t n_rate_limits;
+    /* Every cleartext request goes to HTTPS on the first TLS listener (308, 301 for GET and
+     * HEAD), but /.well-known/acme-challenge/; default false. */
+    bool https_redirect;
 };
 
 /* The default certificate: tls.cert, else the default server's, else the first server's;

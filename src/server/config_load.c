@@ -207,15 +207,17 @@ enum top_key {
     TOP_QUIC,
     TOP_QUIC_LISTEN,
     TOP_HTTP3,
+    TOP_HTTPS_REDIRECT,
     TOP_COUNT
 };
 
 static int parse_top(struct loader *L, const struct cnode *top)
 {
-    static const char *const keys[] = {
-        "workers",  "listen", "access_log",  "error_log",   "log_level", "limits",
-        "timeouts", "http1",  "compression", "root",        "servers",   "tls_listen",
-        "tls",      "http2",  "quic",        "quic_listen", "http3",     NULL};
+    static const char *const keys[] = {"workers",     "listen",         "access_log", "error_log",
+                                       "log_level",   "limits",         "timeouts",   "http1",
+                                       "compression", "root",           "servers",    "tls_listen",
+                                       "tls",         "http2",          "quic",       "quic_listen",
+                                       "http3",       "https_redirect", NULL};
     const struct cnode *val[TOP_COUNT] = {0};
     uint64_t seen = 0, x;
     const char *s;
@@ -235,6 +237,9 @@ static int parse_top(struct loader *L, const struct cnode *top)
         cfg->workers = (int)x;
     }
     if (val[TOP_LISTEN] && parse_listen(L, val[TOP_LISTEN]) < 0) return -1;
+    if (val[TOP_HTTPS_REDIRECT] &&
+        cfg_bool(L, val[TOP_HTTPS_REDIRECT], "https_redirect", &cfg->https_redirect) < 0)
+        return -1;
     if (val[TOP_TLS_LISTEN]) {
         if (!val[TOP_LISTEN]) { /* only TLS: no default cleartext listener */
             for (size_t i = 0; i < cfg->n_listens; i++)
@@ -279,6 +284,13 @@ static int parse_top(struct loader *L, const struct cnode *top)
         rc = cfg_fail(L, top, "nothing to serve: set 'root' or 'servers'");
     free(root);
     if (rc == 0) rc = cfg_check_tls(L, top);
+    if (rc == 0 && cfg->https_redirect) {
+        bool tls = false;
+        for (size_t i = 0; i < cfg->n_listens; i++)
+            tls |= cfg->listens[i].tls && !cfg->listens[i].quic_only;
+        if (!tls)
+            rc = cfg_fail(L, val[TOP_HTTPS_REDIRECT], "'https_redirect' needs a TLS listener");
+    }
     return rc;
 }
 

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "server/config_internal.h"
+#include "server/config_site.h"
 
 /* A name is lower-cased host syntax: letters, digits, '-', '_' and '.', with an optional
  * leading "*." for a wildcard; no port, no empty label at either end. */
@@ -161,6 +162,10 @@ enum loc_key {
     LOC_ALLOW,
     LOC_DENY,
     LOC_RATE_LIMIT,
+    LOC_HEADERS,
+    LOC_REDIRECT,
+    LOC_TRY_FILES,
+    LOC_ERROR_PAGES,
     LOC_COUNT
 };
 
@@ -195,6 +200,10 @@ static int parse_location(struct loader *L, const struct config_server *srv, siz
                                        "allow",
                                        "deny",
                                        "rate_limit",
+                                       "headers",
+                                       "redirect",
+                                       "try_files",
+                                       "error_pages",
                                        NULL};
     struct config_location *loc = &srv->locations[li];
     const struct cnode *val[LOC_COUNT] = {0};
@@ -258,6 +267,18 @@ static int parse_location(struct loader *L, const struct config_server *srv, siz
     if ((val[LOC_ALLOW] || val[LOC_DENY] || val[LOC_RATE_LIMIT]) &&
         cfg_location_guards(L, loc, n, val[LOC_RATE_LIMIT]) < 0)
         return -1;
+    if (val[LOC_HEADERS] && cfg_headers(L, val[LOC_HEADERS], &loc->headers) < 0) return -1;
+    if (val[LOC_REDIRECT] &&
+        cfg_redirect(L, val[LOC_REDIRECT], &loc->redirect_to, &loc->redirect_status) < 0)
+        return -1;
+    if (val[LOC_TRY_FILES] &&
+        cfg_try_files(L, val[LOC_TRY_FILES], &loc->try_files, &loc->n_try_files) < 0)
+        return -1;
+    if (val[LOC_ERROR_PAGES] &&
+        cfg_error_pages(L, val[LOC_ERROR_PAGES], &loc->error_pages, &loc->n_error_pages) < 0)
+        return -1;
+    if (loc->redirect_to && loc->n_try_files)
+        return cfg_fail(L, val[LOC_TRY_FILES], "a location either redirects or tries files");
     /* `trace` and TRACE in `methods` say the same thing; keep them in step */
     if (loc->methods & CONFIG_METHOD_TRACE) {
         if (val[LOC_TRACE] && !loc->trace)
@@ -316,12 +337,23 @@ static int parse_locations(struct loader *L, struct config_server *srv, const st
     return 0;
 }
 
-enum srv_key { SRV_NAMES, SRV_ROOT, SRV_DEFAULT, SRV_LOCATIONS, SRV_TLS, SRV_COUNT };
+enum srv_key {
+    SRV_NAMES,
+    SRV_ROOT,
+    SRV_DEFAULT,
+    SRV_LOCATIONS,
+    SRV_TLS,
+    SRV_HEADERS,
+    SRV_HSTS,
+    SRV_ERROR_PAGES,
+    SRV_COUNT
+};
 
 static int parse_server(struct loader *L, size_t si, const struct cnode *n, const char *top_root,
                         const struct cnode **default_at)
 {
-    static const char *const keys[] = {"names", "root", "default", "locations", "tls", NULL};
+    static const char *const keys[] = {"names",   "root", "default",     "locations", "tls",
+                                       "headers", "hsts", "error_pages", NULL};
     struct config_server *srv = &L->cfg->servers[si];
     const struct cnode *val[SRV_COUNT] = {0};
     uint64_t seen = 0;
@@ -352,6 +384,11 @@ static int parse_server(struct loader *L, size_t si, const struct cnode *n, cons
         }
     }
     if (val[SRV_TLS] && cfg_cert(L, val[SRV_TLS], "server tls", &srv->cert, NULL, NULL) < 0)
+        return -1;
+    if (val[SRV_HEADERS] && cfg_headers(L, val[SRV_HEADERS], &srv->headers) < 0) return -1;
+    if (val[SRV_HSTS] && cfg_hsts(L, val[SRV_HSTS], &srv->hsts) < 0) return -1;
+    if (val[SRV_ERROR_PAGES] &&
+        cfg_error_pages(L, val[SRV_ERROR_PAGES], &srv->error_pages, &srv->n_error_pages) < 0)
         return -1;
     if (parse_locations(L, srv, val[SRV_LOCATIONS]) < 0) return -1;
     return finish_locations(L, srv, n);

@@ -1,4 +1,5 @@
 #include "server/dispatch.h"
+#include "server/site.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -104,12 +105,17 @@ static void respond_trace(struct http_request *req, struct http_response *resp)
 }
 
 static void route(const struct config *cfg, struct static_cache *cache, struct http_request *req,
-                  struct http_response *resp);
+                  struct http_response *resp, const struct config_server **srv,
+                  const struct config_location **loc);
 
 void dispatch_request(const struct config *cfg, struct static_cache *cache,
                       struct http_request *req, struct http_response *resp)
 {
-    route(cfg, cache, req, resp);
+    const struct config_server *srv = NULL;
+    const struct config_location *loc = NULL;
+    if (site_https_redirect(cfg, req, resp)) return;
+    route(cfg, cache, req, resp, &srv, &loc);
+    site_finish(cache, cfg, srv, loc, req, resp);
     if (req->alt_svc_port) {
         /* RFC 7838 §3: HTTP/3 on the same host, this UDP port, remembered for a day */
         char *v = pool_alloc(req->pool, 32);
@@ -120,10 +126,14 @@ void dispatch_request(const struct config *cfg, struct static_cache *cache,
     }
 }
 
+/* Routes req to its server and location (*srv and *loc, left NULL where it did not get that
+ * far) and runs the handler. */
 static void route(const struct config *cfg, struct static_cache *cache, struct http_request *req,
-                  struct http_response *resp)
+                  struct http_response *resp, const struct config_server **srv_out,
+                  const struct config_location **loc_out)
 {
     const struct config_server *srv = config_find_server(cfg, req->host.p, req->host.len);
+    *srv_out = srv;
     switch (req->method) {
     case HTTP_METHOD_UNKNOWN: dispatch_error(req, resp, 501); return;
     case HTTP_METHOD_OPTIONS:
@@ -149,7 +159,9 @@ static void route(const struct config *cfg, struct static_cache *cache, struct h
         return;
     }
     const struct config_location *loc = config_find_location(srv, path, (size_t)plen);
+    *loc_out = loc;
     if (guard_refuses(cfg, loc, req, resp)) return; /* allow/deny, rate_limit */
+    if (site_redirect(loc, req, resp)) return;
     unsigned allowed = allowed_methods(loc);
     unsigned bit = method_bit(req->method);
     if (!bit || !(allowed & bit)) {
@@ -176,7 +188,9 @@ static void route(const struct config *cfg, struct static_cache *cache, struct h
                                   str_cstr(loc->early_hints[i]));
         if (hints.count == loc->n_early_hints) req->send_interim(req, 103, &hints);
     }
-    if (static_handle(cache, cfg, loc, req, path, resp) < 0) {
+    int rc = loc->n_try_files ? site_try_files(cache, cfg, srv, loc, req, path, resp)
+                              : static_handle(cache, cfg, loc, req, path, resp);
+    if (rc < 0) {
         if (resp->body && resp->body->close) resp->body->close(resp->body);
         memset(resp, 0, sizeof(*resp));
         dispatch_error(req, resp, 500);

@@ -177,3 +177,18 @@ def test_http3(make_tls_server, certs):  # noqa: F811
     srv = make_tls_server(certs.leaf, certs.leaf_key, mutate=mutate)
     assert h3_status(srv, "/private/hello.txt") == "403"
     assert [h3_status(srv, "/api/hello.txt") for _ in range(3)] == ["200", "200", "429"]
+
+
+def test_guards_come_before_redirect_and_use_error_pages(make_server):
+    """A denied client gets 403 even where the location redirects (nginx would redirect first:
+    its rewrite phase runs before access); error_pages dress the 403 and the 429."""
+    srv = make_server(start=False)
+    srv.config["servers"][0]["error_pages"] = {403: "/hello.txt", 429: "/hello.txt"}
+    locations(srv, {"path": "/old/", "deny": "all", "redirect": {"to": "/new{uri}"}},
+              {"path": "/api/", "rate_limit": {"rate": "1/m", "burst": 1}})
+    srv.start()
+    r = srv.get("/old/x")
+    assert r.status == 403 and r.body == t.HELLO and "Location" not in r, r
+    rs = burst(srv, "/api/x", 2)
+    assert rs[0].status == 404
+    assert rs[1].status == 429 and rs[1].body == t.HELLO and rs[1].header("Retry-After"), rs[1]

@@ -15,6 +15,8 @@
  *   close     CONNECTION_CLOSE with H3_INTERNAL_ERROR
  *   stall     nothing at all
  *   cut       HEADERS, then the stream ends inside a DATA frame
+ *   close-every  as ok, but every 7th request closes its connection instead
+ *                (CONNECTION_CLOSE with H3_NO_ERROR): the requests in flight on it are lost
  * Usage: h3_hostile_server ADDR PORT CERT KEY MODE. Prints "ready"; SIGTERM stops it. */
 #include <arpa/inet.h>
 #include <signal.h>
@@ -88,8 +90,8 @@ static bool build(void)
     uint8_t f[64];
     size_t n;
     out_len = 0;
-    if (!strcmp(mode, "ok") || !strcmp(mode, "cl-short") || !strcmp(mode, "cl-long") ||
-        !strcmp(mode, "cut")) {
+    if (!strcmp(mode, "ok") || !strcmp(mode, "close-every") || !strcmp(mode, "cl-short") ||
+        !strcmp(mode, "cl-long") || !strcmp(mode, "cut")) {
         const char *len = !strcmp(mode, "cl-short") ? "10" : !strcmp(mode, "cl-long") ? "2" : "5";
         n = status_and_length(f, len);
         put_headers(f, n);
@@ -152,6 +154,10 @@ static ssize_t on_data(struct quic_conn *c, int64_t id, const uint8_t *data, siz
     (void)data, (void)app;
     if ((id & 3) != 0 || !fin) return (ssize_t)len;
     if (!strcmp(mode, "goaway-once") && requests++ > 0) mode = "ok";
+    if (!strcmp(mode, "close-every") && ++requests % 7 == 0) {
+        quic_conn_close(c, 0x0100, "every 7th request"); /* H3_NO_ERROR */
+        return (ssize_t)len;
+    }
     int64_t uni;
     if (!strcmp(mode, "push")) {
         static const uint8_t push[] = {0x01, 0x00}; /* a push stream, push id 0 */

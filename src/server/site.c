@@ -1,0 +1,238 @@
+#include "server/site.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/log.h"
+#include "handler/static.h"
+#include "http/path.h"
+#include "http/template.h"
+#include "server/dispatch.h"
+
+#define TARGET_MAX 8192
+
+/* ---- template variables of a request ---- */
+
+static void request_vars(const struct http_request *req, str_t path, struct template_vars *v)
+{
+    memset(v, 0, sizeof(*v));
+    v->scheme = req->scheme;
+    v->host = req->host;
+    v->path = path;
+    v->query = req->has_query ? req->query : STR_NULL;
+    /* the port: from the authority, else the scheme's */
+    str_t a = req->authority;
+    const char *colon = a.len && a.p[a.len - 1] != ']' ? memrchr(a.p, ':', a.len) : NULL;
+    if (colon && (a.p[0] != '[' || memchr(colon, ']', a.len - (size_t)(colon - a.p)) == NULL))
+        v->port = str_make(colon + 1, a.len - (size_t)(colon - a.p) - 1);
+    else
+        v->port = req->is_tls ? STR_LIT("443") : STR_LIT("80");
+}
+
+static int respond_redirect(struct http_request *req, struct http_response *resp, int status,
+                            const char *location, size_t len)
+{
+    char *copy = pool_strndup(req->pool, location, len);
+    if (!copy || http_response_simple(resp, req->pool, status) < 0) return -1;
+    resp->status = status;
+    return http_fields_add_token(&resp->headers, req->pool, HTTP_TOKEN_LOCATION,
+                                 str_make(copy, len));
+}
+
+/* ---- before the handler ---- */
+
+static bool acme_challenge(str_t path)
+{
+    static const char prefix[] = "/.well-known/acme-challenge/";
+    return path.len >= sizeof(prefix) - 1 && !memcmp(path.p, prefix, sizeof(prefix) - 1);
+}
+
+bool site_https_redirect(const struct config *cfg, struct http_request *req,
+                         struct http_response *resp)
+{
+    if (!cfg->https_redirect || req->is_tls || acme_challenge(req->path)) return false;
+    int port = 443;
+    for (size_t i = 0; i < cfg->n_listens; i++)
+        if (cfg->listens[i].tls && !cfg->listens[i].quic_only) {
+            port = cfg->listens[i].port;
+            break;
+        }
+    char target[TARGET_MAX], portpart[8] = "";
+    if (port != 443) snprintf(portpart, sizeof(portpart), ":%d", port);
+    str_t host = req->host;
+    bool v6 = memchr(host.p, ':', host.len) != NULL;
+    int n = snprintf(target, sizeof(target), "https://%s%.*s%s%s%.*s%s%.*s", v6 ? "[" : "",
+                     (int)host.len, host.p, v6 ? "]" : "", portpart, (int)req->path.len,
+                     req->path.p, req->has_query ? "?" : "", (int)req->query.len, req->query.p);
+    if (!host.len || n < 0 || n >= (int)sizeof(target)) return false; /* served as it is */
+    /* RFC 9110 §15.4.9: 308 keeps the method and body; GET and HEAD take the 301 every
+     * client knows */
+    bool safe = req->method == HTTP_METHOD_GET || req->method == HTTP_METHOD_HEAD;
+    if (respond_redirect(req, resp, safe ? 301 : 308, target, (size_t)n) < 0) {
+        memset(resp, 0, sizeof(*resp));
+        dispatch_error(req, resp, 500);
+    }
+    return true;
+}
+
+bool site_redirect(const struct config_location *loc, struct http_request *req,
+                   struct http_response *resp)
+{
+    if (!loc->redirect_to) return false;
+    struct template_vars v;
+    request_vars(req, req->path, &v);
+    char target[TARGET_MAX];
+    long n = template_expand(loc->redirect_to, &v, target, sizeof(target));
+    if (n < 0 || respond_redirect(req, resp, loc->redirect_status, target, (size_t)n) < 0) {
+        log_info("%s: redirect target too long for %.*s", req->peer,
+                 (int)(req->path.len > 200 ? 200 : req->path.len), req->path.p);
+        memset(resp, 0, sizeof(*resp));
+        dispatch_error(req, resp, 500);
+    }
+    return true;
+}
+
+/* ---- try_files ---- */
+
+static void drop_response(struct http_response *resp)
+{
+    if (resp->body && resp->body->close) resp->body->close(resp->body);
+    memset(resp, 0, sizeof(*resp));
+}
+
+int site_try_files(struct static_cache *cache, const struct config *cfg,
+                   const struct config_server *srv, const struct config_location *loc,
+                   struct http_request *req, const char *path, struct http_response *resp)
+{
+    struct template_vars v;
+    request_vars(req, str_cstr(path), &v); /* {path}: the normalized path, as files are found */
+    char cand[TARGET_MAX], norm[TARGET_MAX];
+    for (size_t i = 0; i < loc->n_try_files; i++) {
+        const char *t = loc->try_files[i];
+        if (t[0] == '=') {
+            dispatch_error(req, resp, atoi(t + 1));
+            return 0;
+        }
+        long n = template_expand(t, &v, cand, sizeof(cand));
+        if (n <= 0) continue;
+        /* the candidate is a path of its own: normalized again (dot segments, '//') */
+        long m = http_path_normalize(cand, (size_t)n, norm, sizeof(norm));
+        if (m < 0) continue;
+        const struct config_location *cl = config_find_location(srv, norm, (size_t)m);
+        bool last = i + 1 == loc->n_try_files;
+        if (static_handle(cache, cfg, cl, req, norm, resp) < 0) return -1;
+        /* the last candidate is served whatever it gives (nginx's fallback URI) */
+        if (resp->status != 404 || last) return 0;
+        drop_response(resp);
+    }
+    dispatch_error(req, resp, 404);
+    return 0;
+}
+
+/* ---- on the way out ---- */
+
+static const struct config_error_page *find_page(const struct config_error_page *p, size_t n,
+                                                 int status)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i].status == status) return &p[i];
+    return NULL;
+}
+
+/* Serves the error page's content under the original status; a missing page (or one that
+ * answers other than 200) leaves the response as it was: no loop, no second error. */
+static void error_page(struct static_cache *cache, const struct config *cfg,
+                       const struct config_server *srv, const struct config_location *loc,
+                       struct http_request *req, struct http_response *resp)
+{
+    const struct config_error_page *page = NULL;
+    if (loc) page = find_page(loc->error_pages, loc->n_error_pages, resp->status);
+    if (!page) page = find_page(srv->error_pages, srv->n_error_pages, resp->status);
+    if (!page) return;
+    size_t len = strlen(page->path);
+    const struct config_location *pl = config_find_location(srv, page->path, len);
+    struct http_response alt = {0};
+    enum http_method method = req->method;
+    if (method != HTTP_METHOD_HEAD) req->method = HTTP_METHOD_GET; /* the page is fetched */
+    int rc = static_handle(cache, cfg, pl, req, page->path, &alt);
+    req->method = method;
+    if (rc < 0 || alt.status != 200) {
+        drop_response(&alt);
+        return;
+    }
+    int status = resp->status;
+    struct http_fields keep = {0}; /* Allow, WWW-Authenticate, Retry-After... stay */
+    for (size_t i = 0; i < resp->headers.count; i++) {
+        const struct http_field *f = &resp->headers.items[i];
+        if (f->token != HTTP_TOKEN_CONTENT_TYPE && f->token != HTTP_TOKEN_CONTENT_LENGTH)
+            http_fields_add(&keep, req->pool, f->name, f->value);
+    }
+    drop_response(resp);
+    *resp = alt;
+    resp->status = status;
+    /* the page's validators describe the page, not this error */
+    http_fields_remove(&resp->headers, HTTP_TOKEN_ETAG);
+    http_fields_remove(&resp->headers, HTTP_TOKEN_LAST_MODIFIED);
+    http_fields_remove(&resp->headers, HTTP_TOKEN_ACCEPT_RANGES);
+    for (size_t i = 0; i < keep.count; i++)
+        http_fields_add(&resp->headers, req->pool, keep.items[i].name, keep.items[i].value);
+}
+
+static void remove_named(struct http_fields *f, const char *name)
+{
+    size_t n = strlen(name), j = 0;
+    for (size_t i = 0; i < f->count; i++)
+        if (!(f->items[i].name.len == n && !strncasecmp(f->items[i].name.p, name, n)))
+            f->items[j++] = f->items[i];
+    f->count = j;
+}
+
+/* nginx's add_header statuses: the fields go on these unless `always` */
+static bool status_takes_fields(int s)
+{
+    return s == 200 || s == 201 || s == 204 || s == 206 || s == 301 || s == 302 || s == 303 ||
+           s == 304 || s == 307 || s == 308;
+}
+
+/* Removal holds for every status (a field the operator does not want out, such as Server,
+ * stays in on no error page); set and add follow nginx's add_header: 2xx and 3xx unless
+ * `always`. */
+static void apply_fields(const struct config_headers *h, struct http_request *req,
+                         struct http_response *resp)
+{
+    for (size_t i = 0; i < h->n_remove; i++) {
+        remove_named(&resp->headers, h->remove[i]);
+        if (!strcasecmp(h->remove[i], "server")) resp->no_server = true;
+    }
+    if (!h->always && !status_takes_fields(resp->status)) return;
+    for (size_t i = 0; i < h->n_set; i++) {
+        remove_named(&resp->headers, h->set[i].name);
+        http_fields_add(&resp->headers, req->pool, str_cstr(h->set[i].name),
+                        str_cstr(h->set[i].value));
+    }
+    for (size_t i = 0; i < h->n_add; i++)
+        http_fields_add(&resp->headers, req->pool, str_cstr(h->add[i].name),
+                        str_cstr(h->add[i].value));
+}
+
+void site_finish(struct static_cache *cache, const struct config *cfg,
+                 const struct config_server *srv, const struct config_location *loc,
+                 struct http_request *req, struct http_response *resp)
+{
+    if (!srv) return;
+    if (resp->status >= 400) error_page(cache, cfg, srv, loc, req, resp);
+    apply_fields(&srv->headers, req, resp);
+    if (loc) apply_fields(&loc->headers, req, resp);
+    if (srv->hsts.max_age && req->is_tls) { /* RFC 6797 §7.2: never over cleartext */
+        char *v = pool_alloc(req->pool, 80);
+        if (!v) return;
+        int n = snprintf(v, 80, "max-age=%llu%s%s", (unsigned long long)srv->hsts.max_age,
+                         srv->hsts.include_subdomains ? "; includeSubDomains" : "",
+                         srv->hsts.preload ? "; preload" : "");
+        remove_named(&resp->headers, "strict-transport-security");
+        http_fields_add(&resp->headers, req->pool, STR_LIT("strict-transport-security"),
+                        str_make(v, (size_t)n));
+    }
+}
