@@ -22,6 +22,8 @@ bool ip_addr_parse(const char *s, size_t len, struct ip_addr *out)
 {
     char text[INET6_ADDRSTRLEN];
     memset(out, 0, sizeof(*out));
+    const char *zone = memchr(s, '%', len); /* getnameinfo's "fe80::1%eth0": the zone is local */
+    if (zone) len = (size_t)(zone - s);
     if (len == 0 || len >= sizeof(text) || memchr(s, '\0', len)) return false;
     memcpy(text, s, len);
     text[len] = '\0';

@@ -38,8 +38,9 @@ enum cidr_result cidr_parse(const char *s, size_t len, struct cidr *out);
 struct cidr cidr_all(void);
 /* True when addr lies in c. */
 bool cidr_match(const struct cidr *c, const struct ip_addr *addr);
-/* Parses a textual address as inet_ntop writes it (no brackets, no zone); mapped IPv6 becomes
- * IPv4. Returns false (family IP_NONE) when s is not an address. */
+/* Parses a textual address as inet_ntop or getnameinfo write it (no brackets; a "%zone" suffix
+ * is ignored); mapped IPv6 becomes IPv4. Returns false (family IP_NONE) when s is not an address.
+ */
 bool ip_addr_parse(const char *s, size_t len, struct ip_addr *out);
 /* Writes c as "ADDR/LEN" (or "all") into out; returns out. cap >= 50 is always enough. */
 const char *cidr_format(const struct cidr *c, char *out, size_t cap);

@@ -172,10 +172,12 @@ def test_http3(make_tls_server, certs):  # noqa: F811
         root = cfg["servers"][0]["root"]
         cfg["servers"][0]["locations"] += [
             {"path": "/private/", "allow": "10.0.0.0/8", "deny": "all"},
+            {"path": "/mine/", "root": root, "allow": "127.0.0.1", "deny": "all"},
             {"path": "/api/", "root": root, "rate_limit": {"rate": "1/m", "burst": 2}}]
 
     srv = make_tls_server(certs.leaf, certs.leaf_key, mutate=mutate)
     assert h3_status(srv, "/private/hello.txt") == "403"
+    assert h3_status(srv, "/mine/hello.txt") == "200"  # the QUIC peer address is known
     assert [h3_status(srv, "/api/hello.txt") for _ in range(3)] == ["200", "200", "429"]
 
 

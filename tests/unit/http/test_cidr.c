@@ -132,6 +132,8 @@ static void test_errors(void)
     CHECK(!ip_addr_parse("-", 1, &a));
     CHECK(!ip_addr_parse("", 0, &a));
     CHECK(!ip_addr_parse("1.2.3.4/32", 10, &a));
+    CHECK(ip_addr_parse("fe80::1%eth0", 12, &a) && a.family == IP_V6 && a.bytes[15] == 1);
+    CHECK(!ip_addr_parse("%eth0", 5, &a));
 }
 
 int main(void)
