@@ -36,6 +36,7 @@ struct get_opts {
     bool resume, compressed, digest, parallel;
     bool http3;       /* --http3: HTTP/3 over QUIC only (https only) */
     bool h3_fallback; /* --http3-fallback: HTTP/3 first, TCP when QUIC does not connect */
+    bool http09;      /* --http0.9: take a response without a status line */
     int max_redirs;
     const char *write_out, *method, *cacert, *range, *user, *agent;
     const char *alt_svc_file; /* --alt-svc FILE; "" turns the cache off */
@@ -203,6 +204,8 @@ static int parse_opts(int argc, char **argv, struct get_opts *o)
             o->http3 = true;
         else if (!strcmp(a, "--http3-fallback"))
             o->h3_fallback = true;
+        else if (!strcmp(a, "--http0.9"))
+            o->http09 = true;
         else if (!strcmp(a, "-Z") || !strcmp(a, "--parallel"))
             o->parallel = true;
         else if (!strcmp(a, "--compressed"))
@@ -372,6 +375,7 @@ static void write_out(const char *fmt, const struct get_run *r, const struct cli
 #define IS(s) (n == sizeof(s) - 1 && !memcmp(name, s, n))
         if (IS("http_version"))
             printf("%s", !rs->head.status         ? "0"
+                         : rs->head.version == 9  ? "0.9"
                          : rs->head.version == 10 ? "1.0"
                          : rs->head.version >= 20 ? rs->head.version == 20 ? "2" : "3"
                                                   : "1.1");
@@ -702,7 +706,8 @@ static int get_one(const struct get_opts *o, struct tls_client *tls, const char 
                                     .body = body,
                                     .body_fd = body_fd,
                                     .body_len = body_len,
-                                    .body_stream = body_stream};
+                                    .body_stream = body_stream,
+                                    .allow_http09 = o->http09};
         struct client_sinks sinks = {
             .head = on_head, .body = on_body, .request_head = on_request_head, .ctx = &r};
         buf_free(&rs.raw);

@@ -23,11 +23,12 @@ struct client_request {
     int version;                /* 10 or 11 for HTTP/1.x; the multiplexing wires ignore it */
     const char *const *headers; /* "Name: value" lines, replacing defaults of the same name */
     size_t n_headers;
-    const char *body; /* in memory, or */
-    int body_fd;      /* a file (-1: none), read as it is sent */
-    int64_t body_len; /* -1: no body (unless body_stream) */
-    bool body_stream; /* body_fd is read to its end, its length unknown (`-T -`): chunked on
-                         HTTP/1.1, DATA until END_STREAM on HTTP/2 and HTTP/3 */
+    const char *body;  /* in memory, or */
+    int body_fd;       /* a file (-1: none), read as it is sent */
+    int64_t body_len;  /* -1: no body (unless body_stream) */
+    bool body_stream;  /* body_fd is read to its end, its length unknown (`-T -`): chunked on
+                          HTTP/1.1, DATA until END_STREAM on HTTP/2 and HTTP/3 */
+    bool allow_http09; /* take a response without a status line as HTTP/0.9 (curl's --http0.9) */
     /* HTTP/1.1 only: ask for an h2c Upgrade (RFC 7540 §3.2) with this HTTP2-Settings value */
     const char *h2c_settings;
 };

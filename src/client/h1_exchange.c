@@ -99,6 +99,15 @@ static ssize_t fill(struct transport_conn *c, struct buf *in, size_t want, struc
     return n;
 }
 
+/* A response that does not start with "HTTP/" has no head at all: HTTP/0.9's (RFC 1945 §3.1,
+ * only its body, to the end of the connection). Decided once 5 bytes (or the end) are in. */
+static bool is_http09(const struct buf *in)
+{
+    size_t n = buf_size(in) < 5 ? buf_size(in) : 5;
+    return memcmp(buf_ptr(in), "HTTP/", n) != 0;
+}
+
+/* 0 with the final head in rs, 9 for an HTTP/0.9 response (allowed), or -1 with *e. */
 static int read_head(struct transport_conn *c, struct buf *in, const struct client_request *rq,
                      struct client_response *rs, const struct client_sinks *sinks,
                      struct client_error *e)
@@ -111,8 +120,10 @@ static int read_head(struct transport_conn *c, struct buf *in, const struct clie
         struct h1_error err;
         rs->head.fields = rs->fields;
         int rc;
-        while ((rc = h1_parse_response_head(&p, buf_ptr(in), buf_size(in), &opts, &rs->head,
-                                            &err)) == 0) {
+        while ((rc = buf_size(in) && is_http09(in)
+                         ? -9
+                         : h1_parse_response_head(&p, buf_ptr(in), buf_size(in), &opts, &rs->head,
+                                                  &err)) == 0) {
             ssize_t n = fill(c, in, READ_SIZE, e);
             if (n < 0) return -1;
             if (!rs->t_first_byte) rs->t_first_byte = client_now_us();
@@ -120,6 +131,16 @@ static int read_head(struct transport_conn *c, struct buf *in, const struct clie
                 return client_fail(e, buf_size(in) ? CLIENT_WEIRD_REPLY : CLIENT_RECV,
                                    buf_size(in) ? "the server closed inside the response head"
                                                 : "empty reply from server");
+        }
+        if (rc == -9) {
+            if (!rq->allow_http09)
+                return client_fail(e, CLIENT_UNSUPPORTED, "Received HTTP/0.9 when not allowed");
+            memset(&rs->head, 0, sizeof(rs->head));
+            rs->head.version = 9;
+            rs->head.status = 200; /* as curl reports it */
+            rs->head.content_length = -1;
+            rs->head.fields = rs->fields;
+            return 9;
         }
         if (rc < 0)
             return client_fail(e, CLIENT_WEIRD_REPLY, "bad response from server: %s", err.reason);
@@ -217,7 +238,13 @@ int h1_client_exchange(struct transport_conn *c, const struct client_request *rq
     if (sinks->request_head) sinks->request_head(sinks->ctx, buf_ptr(&out), buf_size(&out));
     if (transport_write(c, buf_ptr(&out), buf_size(&out), e) < 0 || send_body(c, rq, e) < 0)
         goto done;
-    if (read_head(c, &in, rq, rs, sinks, e) < 0) goto done;
+    int head = read_head(c, &in, rq, rs, sinks, e);
+    if (head < 0) goto done;
+    if (head == 9) { /* HTTP/0.9: the body is all there is, to the end */
+        rs->keep_alive = false;
+        rc = read_body(c, &in, H1_BODY_CLOSE, rs, sinks, e) < 0 ? -1 : 0;
+        goto done;
+    }
     if (rs->head.status == 101 && rq->h2c_settings) {
         /* switched: what followed the head is the server's HTTP/2 */
         if (buf_append(&rs->rest, buf_ptr(&in), buf_size(&in)) < 0) {

@@ -100,8 +100,9 @@ static void flush(struct h3_client *c)
 /* Reads every datagram waiting. */
 static void receive(struct h3_client *c)
 {
+    int64_t now = client_now_us(); /* before the datagrams that may complete the handshake */
     if (h3_glue_receive(&c->g, c->buf, sizeof(c->buf)) && !c->info.t_connected)
-        c->info.t_connected = client_now_us();
+        c->info.t_connected = now;
 }
 
 static void pump(struct h3_client *c)

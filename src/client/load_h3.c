@@ -37,8 +37,10 @@ static int on_head(struct h3_session *s, struct h3_stream *st, int status, const
         sl->first_byte = true;
         hist_record(&t->r.ttfb, (uint64_t)(load_now_us() - sl->sent));
     }
+    /* decoded as h2load counts them (the coded bytes come from the session at the end) */
     for (size_t i = 0; i < n; i++)
-        t->r.bytes_head += names[i].len + values[i].len + 4; /* as "name: value\r\n" */
+        t->r.bytes_head_decoded += names[i].len + values[i].len;
+    t->r.bytes_head_decoded += 7 + 3; /* ":status" and its value */
     if (status >= 200) sl->status = status;
     return 0;
 }
@@ -261,6 +263,7 @@ void load_h3_close(struct lconn *c)
         quic_conn_close(h->g.qc, H3_NO_ERROR, "");
         h3_glue_flush(&h->g, t->dgram, LOAD_DGRAM_BUF);
     }
+    if (h->g.s) t->r.bytes_head += h->g.s->header_bytes_in;
     c->tearing_down = true;
     h3_glue_reset(&h->g); /* the session's requests end here: counted already */
     c->tearing_down = false;

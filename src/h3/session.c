@@ -1281,6 +1281,7 @@ static void response_input(struct h3_session *s, struct h3_stream *st)
         }
         if (st->ftype == H3_FRAME_HEADERS) {
             if (avail < st->fleft) break;
+            s->header_bytes_in += st->fleft;
             if (!on_response_headers(s, st, p, (size_t)st->fleft)) return;
             buf_consume(&st->in, (size_t)st->fleft);
             st->in_frame = false;

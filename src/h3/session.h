@@ -189,6 +189,8 @@ struct h3_session {
     struct h2_budget resets;    /* Rapid Reset defence */
     bool dead;                  /* connection error or fast stop: close the connection */
     uint64_t error_code;        /* the code to close with; UINT64_MAX: none */
+    uint64_t header_bytes_in;   /* client role: QPACK-coded response sections received (for
+                                   h2load's "space savings") */
     const char *error_why;      /* the connection error in words (static), or NULL */
 };
 

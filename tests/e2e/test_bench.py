@@ -357,3 +357,17 @@ def test_h3_gtlsserver_peer(tmp_path, certs):  # noqa: F811
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_h3_header_bytes(srv):
+    """Over HTTP/3 the header bytes are the QPACK-coded field sections, as h2load counts them,
+    and the decoded size is there for the space savings: coding must have saved something."""
+    if "http3: yes" not in subprocess.run([t.TERN_BIN, "-V"], capture_output=True,
+                                          text=True).stdout:
+        pytest.skip("tern was built without QUIC")
+    rc, out, err = bench(f"https://127.0.0.1:{srv.tls_port}/hello.txt", "--h3", "-k", "-n", 200,
+                         "-m", 4, "--json")
+    assert rc == 0, err
+    r = json.loads(out)
+    assert r["succeeded"] == 200
+    assert 0 < r["bytes"]["headers"] < r["bytes"]["headers_decoded"], r["bytes"]

@@ -229,7 +229,7 @@ class Hostile:
     (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello", 8),
     (b"HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", 8),
     (b"HTTP/1.1 2OO OK\r\n\r\n", 8),
-    (b"SSH-2.0-OpenSSH_9.2\r\n", 8),
+    (b"SSH-2.0-OpenSSH_9.2\r\n", 1),  # no status line: HTTP/0.9, refused as curl does
     (b"HTTP/1.1 200 OK\r\nX: " + b"a" * 70000 + b"\r\n\r\n", 8),
     (b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort", 18),
     (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel", 18),
@@ -368,3 +368,16 @@ def test_alt_svc_cache(srv, tmp_path):
     # the default file lives under $XDG_CACHE_HOME/tern
     assert get("-k", "-s", url)[0] == 0
     assert f"127.0.0.1:{srv.tls_port} h3" in open(os.path.join(_CACHE, "tern", "alt-svc")).read()
+
+
+def test_http09_response():
+    """A response without a status line is HTTP/0.9: refused by default (curl's exit 1),
+    taken with --http0.9 as a body that ends with the connection."""
+    h = Hostile(b"<html>an old server</html>\n")
+    try:
+        rc, out, err = get("-s", "-S", h.url())
+        assert rc == 1 and "HTTP/0.9" in err and out == b""
+        rc, out, err = get("-s", "--http0.9", "-w", "|%{http_version}", h.url())
+        assert rc == 0 and out == b"<html>an old server</html>\n|0.9", err
+    finally:
+        h.close()

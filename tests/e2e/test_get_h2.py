@@ -391,3 +391,54 @@ def test_limit_rate(srv):
         assert rc == 0 and out == srv.files["big.bin"], err
         assert took >= 1.2, (args, took)
     assert get("--limit-rate", "fast", f"http://127.0.0.1:{srv.port}/")[0] == 2
+
+
+@pytest.mark.skipif(shutil.which("h2o") is None, reason="h2o is not installed")
+def test_against_h2o(tmp_path, certs):  # noqa: F811
+    """h2o (Debian's 2.2) as a second HTTP/2 server: over TLS by ALPN, h2c with prior knowledge
+    and by Upgrade (which h2o answers with 101), and tern bench --h2 against it."""
+    root = tmp_path / "root"
+    root.mkdir()
+    big = os.urandom(3 << 20)
+    (root / "big.bin").write_bytes(big)
+    port, tport = t.free_port(), t.free_port()
+    conf = tmp_path / "h2o.conf"
+    conf.write_text(f"""listen:
+  port: {tport}
+  host: 127.0.0.1
+  ssl:
+    certificate-file: {certs.leaf}
+    key-file: {certs.leaf_key}
+listen:
+  port: {port}
+  host: 127.0.0.1
+hosts:
+  default:
+    paths:
+      /:
+        file.dir: {root}
+error-log: {tmp_path}/error.log
+{"user: root" if os.geteuid() == 0 else ""}
+""")  # as root h2o would serve as nobody, and the test's directories are 0700
+    p = subprocess.Popen(["h2o", "-c", str(conf)], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    try:
+        assert t.wait_port(tport, "127.0.0.1", p) and t.wait_port(port, "127.0.0.1", p)
+        for args, url, version in (
+                (["-k"], f"https://127.0.0.1:{tport}/big.bin", b"2"),
+                (["--http2-prior-knowledge"], f"http://127.0.0.1:{port}/big.bin", b"2"),
+                (["--http2"], f"http://127.0.0.1:{port}/big.bin", b"2"),
+                ([], f"http://127.0.0.1:{port}/big.bin", b"1.1")):
+            rc, out, err = get("-s", *args, "-w", "\n%{http_version}", url)
+            assert rc == 0, (args, err)
+            body, v = out.rsplit(b"\n", 1)
+            assert v == version and body == big, args
+        r = subprocess.run([t.TERN_BIN, "bench", "--h2", "-k", "-n", "200", "-c", "2", "-m", "8",
+                            "--json", f"https://127.0.0.1:{tport}/big.bin"],
+                           capture_output=True, text=True, timeout=60 * t.SLOW)
+        import json
+        res = json.loads(r.stdout)
+        assert res["succeeded"] == 200 and res["bytes"]["data"] == 200 * len(big), res
+    finally:
+        p.terminate()
+        p.wait()
