@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/str.h"
 #include "http/cidr.h"
 #include "server/rate_bucket.h"
 
@@ -57,11 +58,23 @@ struct config_error_page {
     char *path; /* absolute URL path, served from the location that path maps to */
 };
 
+struct regex;
+
+/* How a location matches the request's normalized path (issue #14): `exact` locations first,
+ * then `regex` ones in the order of the file (the first that matches), then the longest
+ * `path` prefix. */
+enum config_location_kind { CONFIG_LOC_PREFIX, CONFIG_LOC_EXACT, CONFIG_LOC_REGEX };
+
 struct config_location {
-    char *path; /* URL path prefix, e.g. "/" or "/static/" */
-    size_t path_len;
-    char *root;   /* directory the prefix maps to (inherited from the server if unset) */
-    char **index; /* index file names, default {"index.html"} */
+    char *path;      /* URL path prefix, e.g. "/" or "/static/"; the exact path; the pattern */
+    size_t path_len; /* 0 for a regex location (never compared as a prefix) */
+    enum config_location_kind kind;
+    struct regex *regex; /* CONFIG_LOC_REGEX: compiled at load (server/regex.h) */
+    int n_captures;      /* its capture groups ({1}..{9} in templates) */
+    unsigned order;      /* position in the file (regex locations keep it) */
+    char *rewrite_to;    /* a template: the path becomes this, and is routed again */
+    char *root;          /* directory the prefix maps to (inherited from the server if unset) */
+    char **index;        /* index file names, default {"index.html"} */
     size_t n_index;
     bool listing;               /* directory listing, default false */
     char *cache_control;        /* Cache-Control value or NULL */
@@ -257,6 +270,10 @@ const struct config_server *config_find_server(const struct config *cfg, const c
 /* Longest location whose path is a prefix of the normalized path. Never NULL. A path ending in
  * '/' ("/dl/") matches paths that start with it, so not "/dl"; one without ("/dl") matches "/dl"
  * and "/dl/..." but not "/dlx". Linear in the number of locations, no allocation. */
+/* The location for a normalized path, with a regex location's captures in caps[1..9] when
+ * caps is not NULL (caps[0]: the whole match). */
+const struct config_location *config_match_location(const struct config_server *srv,
+                                                    const char *path, size_t len, str_t *caps);
 const struct config_location *config_find_location(const struct config_server *srv,
                                                    const char *path, size_t len);
 /* The part of the normalized request path to append to loc->root: the whole path, or for a

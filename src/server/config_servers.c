@@ -4,6 +4,7 @@
 
 #include "server/config_internal.h"
 #include "server/config_site.h"
+#include "server/regex.h"
 
 /* A name is lower-cased host syntax: letters, digits, '-', '_' and '.', with an optional
  * leading "*." for a wildcard; no port, no empty label at either end. */
@@ -166,6 +167,9 @@ enum loc_key {
     LOC_REDIRECT,
     LOC_TRY_FILES,
     LOC_ERROR_PAGES,
+    LOC_EXACT,
+    LOC_REGEX,
+    LOC_REWRITE,
     LOC_COUNT
 };
 
@@ -204,6 +208,9 @@ static int parse_location(struct loader *L, const struct config_server *srv, siz
                                        "redirect",
                                        "try_files",
                                        "error_pages",
+                                       "exact",
+                                       "regex",
+                                       "rewrite",
                                        NULL};
     struct config_location *loc = &srv->locations[li];
     const struct cnode *val[LOC_COUNT] = {0};
@@ -217,18 +224,37 @@ static int parse_location(struct loader *L, const struct config_server *srv, siz
         if (i < 0) return -1;
         val[i] = k->next;
     }
-    if (!val[LOC_PATH]) return cfg_fail(L, n, "location has no 'path'");
-    if (cfg_string(L, val[LOC_PATH], "path", &loc->path) < 0) return -1;
-    loc->path_len = strlen(loc->path);
-    if (!valid_location_path(loc->path, loc->path_len))
-        return cfg_fail(L, val[LOC_PATH],
-                        "location path '%s' must start with '/' and have no empty, '.' or '..' "
-                        "segment",
-                        cfg_show(val[LOC_PATH], buf, sizeof(buf)));
-    for (size_t i = 0; i < li; i++)
-        if (strcmp(srv->locations[i].path, loc->path) == 0)
-            return cfg_fail(L, val[LOC_PATH], "location path '%s' is given twice",
-                            cfg_show(val[LOC_PATH], buf, sizeof(buf)));
+    int kinds = !!val[LOC_PATH] + !!val[LOC_EXACT] + !!val[LOC_REGEX];
+    if (kinds != 1)
+        return cfg_fail(L, n, "a location has one of 'path', 'exact' or 'regex'%s",
+                        kinds ? ", not several" : "");
+    loc->order = (unsigned)li;
+    if (val[LOC_REGEX]) {
+        loc->kind = CONFIG_LOC_REGEX;
+        if (cfg_string(L, val[LOC_REGEX], "regex", &loc->path) < 0) return -1;
+        char why[160];
+        size_t off;
+        loc->regex = regex_compile(loc->path, &loc->n_captures, why, sizeof(why), &off);
+        if (!loc->regex)
+            return cfg_fail(L, val[LOC_REGEX], "regex '%s': %s at offset %zu",
+                            cfg_show(val[LOC_REGEX], buf, sizeof(buf)), why, off);
+        if (loc->n_captures > REGEX_MAX_CAPTURES) loc->n_captures = REGEX_MAX_CAPTURES;
+    } else {
+        const struct cnode *pv = val[LOC_PATH] ? val[LOC_PATH] : val[LOC_EXACT];
+        loc->kind = val[LOC_PATH] ? CONFIG_LOC_PREFIX : CONFIG_LOC_EXACT;
+        if (cfg_string(L, pv, val[LOC_PATH] ? "path" : "exact", &loc->path) < 0) return -1;
+        loc->path_len = strlen(loc->path);
+        if (!valid_location_path(loc->path, loc->path_len))
+            return cfg_fail(L, pv,
+                            "location path '%s' must start with '/' and have no empty, '.' or "
+                            "'..' segment",
+                            cfg_show(pv, buf, sizeof(buf)));
+        for (size_t i = 0; i < li; i++)
+            if (srv->locations[i].kind == loc->kind &&
+                strcmp(srv->locations[i].path, loc->path) == 0)
+                return cfg_fail(L, pv, "location path '%s' is given twice",
+                                cfg_show(pv, buf, sizeof(buf)));
+    }
     if (val[LOC_ROOT]) {
         if (cfg_root(L, val[LOC_ROOT], "root", &loc->root) < 0) return -1;
         loc->own_root = true;
@@ -268,17 +294,19 @@ static int parse_location(struct loader *L, const struct config_server *srv, siz
         cfg_location_guards(L, loc, n, val[LOC_RATE_LIMIT]) < 0)
         return -1;
     if (val[LOC_HEADERS] && cfg_headers(L, val[LOC_HEADERS], &loc->headers) < 0) return -1;
-    if (val[LOC_REDIRECT] &&
-        cfg_redirect(L, val[LOC_REDIRECT], &loc->redirect_to, &loc->redirect_status) < 0)
+    if (val[LOC_REDIRECT] && cfg_redirect(L, val[LOC_REDIRECT], loc->n_captures, &loc->redirect_to,
+                                          &loc->redirect_status) < 0)
         return -1;
-    if (val[LOC_TRY_FILES] &&
-        cfg_try_files(L, val[LOC_TRY_FILES], &loc->try_files, &loc->n_try_files) < 0)
+    if (val[LOC_TRY_FILES] && cfg_try_files(L, val[LOC_TRY_FILES], loc->n_captures, &loc->try_files,
+                                            &loc->n_try_files) < 0)
         return -1;
+    if (val[LOC_REWRITE] && cfg_rewrite(L, val[LOC_REWRITE], loc->n_captures, &loc->rewrite_to) < 0)
+        return -1;
+    if (!!loc->redirect_to + !!loc->n_try_files + !!loc->rewrite_to > 1)
+        return cfg_fail(L, n, "a location redirects, rewrites or tries files: one of them");
     if (val[LOC_ERROR_PAGES] &&
         cfg_error_pages(L, val[LOC_ERROR_PAGES], &loc->error_pages, &loc->n_error_pages) < 0)
         return -1;
-    if (loc->redirect_to && loc->n_try_files)
-        return cfg_fail(L, val[LOC_TRY_FILES], "a location either redirects or tries files");
     /* `trace` and TRACE in `methods` say the same thing; keep them in step */
     if (loc->methods & CONFIG_METHOD_TRACE) {
         if (val[LOC_TRACE] && !loc->trace)
@@ -289,10 +317,15 @@ static int parse_location(struct loader *L, const struct config_server *srv, siz
     return 0;
 }
 
-/* Longest path first, so the first prefix that matches a request is the longest. */
+/* Exact paths, then regexes in the order of the file, then prefixes longest first, so the
+ * first location that matches a request is the one (server/route.c). */
 static int cmp_location(const void *a, const void *b)
 {
+    static const int rank[] = {
+        [CONFIG_LOC_EXACT] = 0, [CONFIG_LOC_REGEX] = 1, [CONFIG_LOC_PREFIX] = 2};
     const struct config_location *x = a, *y = b;
+    if (x->kind != y->kind) return rank[x->kind] < rank[y->kind] ? -1 : 1;
+    if (x->kind == CONFIG_LOC_REGEX) return x->order < y->order ? -1 : 1;
     if (x->path_len != y->path_len) return x->path_len > y->path_len ? -1 : 1;
     return strcmp(x->path, y->path);
 }
@@ -302,7 +335,8 @@ static int finish_locations(struct loader *L, struct config_server *srv, const s
 {
     bool has_root_path = false;
     for (size_t i = 0; i < srv->n_locations; i++)
-        if (strcmp(srv->locations[i].path, "/") == 0) has_root_path = true;
+        if (srv->locations[i].kind == CONFIG_LOC_PREFIX && !strcmp(srv->locations[i].path, "/"))
+            has_root_path = true;
     if (!has_root_path) {
         struct config_location *loc = &srv->locations[srv->n_locations++];
         if (!config_location_defaults(loc) || !(loc->path = strdup("/")) ||

@@ -8,6 +8,7 @@
 #include "http/template.h"
 #include "server/config_internal.h"
 #include "server/config_site.h"
+#include "server/regex.h"
 
 static bool field_name_ok(const char *s)
 {
@@ -127,18 +128,18 @@ int cfg_error_pages(struct loader *L, const struct cnode *v, struct config_error
     return 0;
 }
 
-static int check_template(struct loader *L, const struct cnode *v, const char *tpl)
+static int check_template(struct loader *L, const struct cnode *v, const char *tpl, int captures)
 {
     const char *why;
-    if (template_check(tpl, 0, &why) < 0)
+    if (template_check(tpl, captures, &why) < 0)
         return cfg_fail(L, v,
                         "'%s': %s (placeholders: {scheme} {host} {port} {path} {query} "
-                        "{uri})",
+                        "{uri}, {1}..{9} with a regex)",
                         tpl, why);
     return 0;
 }
 
-int cfg_redirect(struct loader *L, const struct cnode *v, char **to, int *status)
+int cfg_redirect(struct loader *L, const struct cnode *v, int captures, char **to, int *status)
 {
     static const char *const keys[] = {"to", "status", NULL};
     const struct cnode *val[2] = {0};
@@ -150,7 +151,8 @@ int cfg_redirect(struct loader *L, const struct cnode *v, char **to, int *status
         val[i] = k->next;
     }
     if (!val[0]) return cfg_fail(L, v, "'redirect' needs 'to'");
-    if (cfg_string(L, val[0], "to", to) < 0 || check_template(L, val[0], *to) < 0) return -1;
+    if (cfg_string(L, val[0], "to", to) < 0 || check_template(L, val[0], *to, captures) < 0)
+        return -1;
     if (val[1] && cfg_uint(L, val[1], "status", false, 300, 308, &st) < 0) return -1;
     if (st != 301 && st != 302 && st != 303 && st != 307 && st != 308)
         return cfg_fail(L, val[1], "a redirect's status is 301, 302, 303, 307 or 308");
@@ -158,7 +160,7 @@ int cfg_redirect(struct loader *L, const struct cnode *v, char **to, int *status
     return 0;
 }
 
-int cfg_try_files(struct loader *L, const struct cnode *v, char ***out, size_t *n)
+int cfg_try_files(struct loader *L, const struct cnode *v, int captures, char ***out, size_t *n)
 {
     if (cfg_strv(L, v, "try_files", 16, out, n) < 0) return -1;
     for (size_t i = 0; i < *n; i++) {
@@ -175,9 +177,17 @@ int cfg_try_files(struct loader *L, const struct cnode *v, char ***out, size_t *
                             "'%s': a candidate is a path starting with '/' or a "
                             "placeholder such as {path}",
                             s);
-        if (check_template(L, v, s) < 0) return -1;
+        if (check_template(L, v, s, captures) < 0) return -1;
     }
     if (*n == 0) return cfg_fail(L, v, "'try_files' is empty");
+    return 0;
+}
+
+int cfg_rewrite(struct loader *L, const struct cnode *v, int captures, char **to)
+{
+    if (cfg_string(L, v, "rewrite", to) < 0 || check_template(L, v, *to, captures) < 0) return -1;
+    if ((*to)[0] != '/' && (*to)[0] != '{')
+        return cfg_fail(L, v, "'%s': a rewrite gives a path starting with '/'", *to);
     return 0;
 }
 
@@ -205,6 +215,8 @@ void config_site_free_location(struct config_location *loc)
 {
     headers_free(&loc->headers);
     free(loc->redirect_to);
+    free(loc->rewrite_to);
+    regex_free(loc->regex);
     for (size_t i = 0; i < loc->n_try_files; i++)
         free(loc->try_files[i]);
     free(loc->try_files);

@@ -1,4 +1,5 @@
 #include "server/dispatch.h"
+#include "server/regex.h"
 #include "server/site.h"
 
 #include <stdio.h>
@@ -158,10 +159,29 @@ static void route(const struct config *cfg, struct static_cache *cache, struct h
         dispatch_error(req, resp, 400);
         return;
     }
-    const struct config_location *loc = config_find_location(srv, path, (size_t)plen);
+    str_t caps[REGEX_MAX_CAPTURES + 1];
+    size_t len = (size_t)plen;
+    const struct config_location *loc = config_match_location(srv, path, len, caps);
     *loc_out = loc;
-    if (guard_refuses(cfg, loc, req, resp)) return; /* allow/deny, rate_limit */
-    if (site_redirect(loc, req, resp)) return;
+    /* allow/deny, rate_limit: of the location matched, then of the one a rewrite leads to */
+    if (guard_refuses(cfg, loc, req, resp)) return;
+    const struct config_location *matched = loc;
+    int rewrites = 0;
+    if (loc->rewrite_to) {
+        if (site_rewrite(srv, &loc, req, path, sizeof(path), &len, caps, &rewrites) < 0) {
+            dispatch_error(req, resp, 500);
+            return;
+        }
+        *loc_out = loc;
+        if (loc != matched && guard_refuses(cfg, loc, req, resp)) return;
+    }
+    struct site_match m = {.caps = caps, .n_caps = loc->n_captures, .url_path = req->path};
+    if (rewrites) { /* the rewritten path as a URL carries it */
+        char *e = pool_alloc(req->pool, len * 3 + 1);
+        long n = e ? http_path_encode(path, len, e, len * 3 + 1) : -1;
+        if (n >= 0) m.url_path = str_make(e, (size_t)n);
+    }
+    if (site_redirect(loc, &m, req, resp)) return;
     unsigned allowed = allowed_methods(loc);
     unsigned bit = method_bit(req->method);
     if (!bit || !(allowed & bit)) {
@@ -188,7 +208,7 @@ static void route(const struct config *cfg, struct static_cache *cache, struct h
                                   str_cstr(loc->early_hints[i]));
         if (hints.count == loc->n_early_hints) req->send_interim(req, 103, &hints);
     }
-    int rc = loc->n_try_files ? site_try_files(cache, cfg, srv, loc, req, path, resp)
+    int rc = loc->n_try_files ? site_try_files(cache, cfg, srv, loc, &m, req, path, resp)
                               : static_handle(cache, cfg, loc, req, path, resp);
     if (rc < 0) {
         if (resp->body && resp->body->close) resp->body->close(resp->body);

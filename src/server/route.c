@@ -1,9 +1,11 @@
-/* Per-request routing: virtual host by Host name, then location by longest path prefix.
+/* Per-request routing: virtual host by Host name, then location: exact path, regex, longest
+ * path prefix.
  * Both run on every request, so they only compare bytes: no allocation, no locale. */
 #include <string.h>
 
 #include "core/str.h"
 #include "server/config.h"
+#include "server/regex.h"
 
 static bool eq_nocase(const char *a, const char *b, size_t len)
 {
@@ -50,24 +52,43 @@ static bool location_matches(const struct config_location *loc, const char *path
     return loc->path[pl - 1] == '/' || len == pl || path[pl] == '/';
 }
 
-const struct config_location *config_find_location(const struct config_server *srv,
-                                                   const char *path, size_t len)
+const struct config_location *config_match_location(const struct config_server *srv,
+                                                    const char *path, size_t len, str_t *caps)
 {
     if (!srv->n_locations) return NULL;
-    /* sorted longest first, so the first match is the longest */
+    /* sorted: exact ones, regex ones in file order, then prefixes longest first */
+    str_t scratch[REGEX_MAX_CAPTURES + 1];
     for (size_t i = 0; i < srv->n_locations; i++) {
         const struct config_location *loc = &srv->locations[i];
-        if (loc->path_len && location_matches(loc, path, len)) return loc;
+        switch (loc->kind) {
+        case CONFIG_LOC_EXACT:
+            if (loc->path_len == len && !memcmp(loc->path, path, len)) return loc;
+            break;
+        case CONFIG_LOC_REGEX:
+            if (regex_match(loc->regex, path, len, caps ? caps : scratch) >= 0) return loc;
+            break;
+        case CONFIG_LOC_PREFIX:
+            if (loc->path_len && location_matches(loc, path, len)) return loc;
+            break;
+        }
     }
     /* only a path without a leading '/' (such as "*") misses "/", which sorts last */
     return &srv->locations[srv->n_locations - 1];
+}
+
+const struct config_location *config_find_location(const struct config_server *srv,
+                                                   const char *path, size_t len)
+{
+    return config_match_location(srv, path, len, NULL);
 }
 
 const char *config_location_subpath(const struct config_location *loc, const char *path, size_t len,
                                     size_t *out_len)
 {
     size_t pl = loc->path_len;
-    if (!loc->own_root || !pl || !location_matches(loc, path, len)) {
+    /* exact and regex locations map the whole path onto their root */
+    if (!loc->own_root || !pl || loc->kind != CONFIG_LOC_PREFIX ||
+        !location_matches(loc, path, len)) {
         *out_len = len;
         return path;
     }

@@ -77,12 +77,26 @@ bool site_https_redirect(const struct config *cfg, struct http_request *req,
     return true;
 }
 
-bool site_redirect(const struct config_location *loc, struct http_request *req,
-                   struct http_response *resp)
+/* The captures percent-encoded for a URL (they come from the decoded path). */
+static void encoded_caps(struct http_request *req, const struct site_match *m,
+                         struct template_vars *v)
+{
+    v->n_caps = m->n_caps;
+    for (int i = 1; i <= m->n_caps && i <= TEMPLATE_MAX_CAPTURES; i++) {
+        size_t cap = m->caps[i].len * 3 + 1;
+        char *e = pool_alloc(req->pool, cap);
+        long n = e ? http_path_encode(m->caps[i].p, m->caps[i].len, e, cap) : -1;
+        v->caps[i] = n >= 0 ? str_make(e, (size_t)n) : STR_LIT("");
+    }
+}
+
+bool site_redirect(const struct config_location *loc, const struct site_match *m,
+                   struct http_request *req, struct http_response *resp)
 {
     if (!loc->redirect_to) return false;
     struct template_vars v;
-    request_vars(req, req->path, &v);
+    request_vars(req, m->url_path, &v);
+    encoded_caps(req, m, &v);
     char target[TARGET_MAX];
     long n = template_expand(loc->redirect_to, &v, target, sizeof(target));
     if (n < 0 || respond_redirect(req, resp, loc->redirect_status, target, (size_t)n) < 0) {
@@ -102,12 +116,81 @@ static void drop_response(struct http_response *resp)
     memset(resp, 0, sizeof(*resp));
 }
 
+/* The decoded path for template expansion, with '%' written as "%25" so that normalizing the
+ * result (which decodes) gives back the same bytes. */
+static void internal_vars(struct http_request *req, const char *path, const struct site_match *m,
+                          struct template_vars *v)
+{
+    request_vars(req, str_cstr(path), v); /* {path}: the normalized path, as files are found */
+    v->n_caps = m ? m->n_caps : 0;
+    for (int i = 1; i <= v->n_caps && i <= TEMPLATE_MAX_CAPTURES; i++)
+        v->caps[i] = m->caps[i];
+    str_t *parts[TEMPLATE_MAX_CAPTURES + 1] = {&v->path};
+    for (int i = 1; i <= v->n_caps; i++)
+        parts[i] = &v->caps[i];
+    for (int i = 0; i <= v->n_caps; i++) {
+        str_t s = *parts[i];
+        if (!s.len || !memchr(s.p, '%', s.len)) continue;
+        char *e = pool_alloc(req->pool, s.len * 3 + 1);
+        if (!e) continue;
+        size_t n = 0;
+        for (size_t k = 0; k < s.len; k++) {
+            if (s.p[k] == '%') {
+                memcpy(e + n, "%25", 3);
+                n += 3;
+            } else {
+                e[n++] = s.p[k];
+            }
+        }
+        *parts[i] = str_make(e, n);
+    }
+}
+
+int site_rewrite(const struct config_server *srv, const struct config_location **loc,
+                 struct http_request *req, char *path, size_t cap, size_t *len, str_t *caps,
+                 int *rewrites)
+{
+    char tmp[TARGET_MAX];
+    while ((*loc)->rewrite_to) {
+        if (++*rewrites > SITE_MAX_REWRITES) {
+            log_info("%s: more than %d rewrites for %.*s: a loop in the configuration", req->peer,
+                     SITE_MAX_REWRITES, (int)(req->path.len > 200 ? 200 : req->path.len),
+                     req->path.p);
+            return -1;
+        }
+        struct site_match m = {.caps = caps, .n_caps = (*loc)->n_captures};
+        struct template_vars v;
+        internal_vars(req, path, &m, &v);
+        long n = template_expand((*loc)->rewrite_to, &v, tmp, sizeof(tmp));
+        if (n <= 0) return -1;
+        /* "?query" in the result replaces the request's query */
+        char *q = memchr(tmp, '?', (size_t)n);
+        if (q) {
+            size_t ql = (size_t)(tmp + n - q - 1);
+            char *copy = pool_strndup(req->pool, q + 1, ql);
+            if (!copy) return -1;
+            req->query = str_make(copy, ql);
+            req->has_query = true;
+            n = q - tmp;
+        }
+        long m2 = http_path_normalize(tmp, (size_t)n, path, cap);
+        if (m2 < 0) {
+            log_info("%s: a rewrite gave a path that cannot be: %.*s", req->peer, (int)n, tmp);
+            return -1;
+        }
+        *len = (size_t)m2;
+        *loc = config_match_location(srv, path, *len, caps);
+    }
+    return 0;
+}
+
 int site_try_files(struct static_cache *cache, const struct config *cfg,
                    const struct config_server *srv, const struct config_location *loc,
-                   struct http_request *req, const char *path, struct http_response *resp)
+                   const struct site_match *sm, struct http_request *req, const char *path,
+                   struct http_response *resp)
 {
     struct template_vars v;
-    request_vars(req, str_cstr(path), &v); /* {path}: the normalized path, as files are found */
+    internal_vars(req, path, sm, &v);
     char cand[TARGET_MAX], norm[TARGET_MAX];
     for (size_t i = 0; i < loc->n_try_files; i++) {
         const char *t = loc->try_files[i];

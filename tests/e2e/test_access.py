@@ -199,3 +199,16 @@ def test_guards_come_before_redirect_and_use_error_pages(make_server):
     rs = burst(srv, "/api/x", 2)
     assert rs[0].status == 404
     assert rs[1].status == 429 and rs[1].body == t.HELLO and rs[1].header("Retry-After"), rs[1]
+
+
+def test_guards_of_a_rewrite_target(make_server):
+    """A rewrite cannot lead around an access rule: the guards of the location matched and of
+    the one the rewrite leads to both apply."""
+    srv = make_server(start=False)
+    locations(srv, {"path": "/pub/", "rewrite": "/private/hello.txt"},
+              {"path": "/private/", "root": own_root(srv), "deny": "all"},
+              {"path": "/shut/", "rewrite": "/hello.txt", "deny": "127.0.0.0/8"})
+    srv.start()
+    assert srv.get("/pub/x").status == 403
+    assert srv.get("/shut/x").status == 403
+    assert srv.get("/hello.txt").status == 200

@@ -24,6 +24,17 @@ def _rules(cfg):
         {"path": "/old/", "redirect": {"to": "https://{host}:{port}/new{uri}", "status": 301}},
         {"path": "/tmp/", "redirect": {"to": "/elsewhere?from={path}"}},
         {"path": "/api/", "headers": {"add": {"Cache-Control": "no-store"}, "always": True}},
+        # precedence: exact, then regexes in file order, then the longest prefix
+        {"regex": "^/legacy/(.*)/(v[0-9]+)$",
+         "redirect": {"to": "/archive/{2}/{1}", "status": 308}},
+        {"regex": "^/legacy/(.*)$", "redirect": {"to": "/new/{1}", "status": 301}},
+        {"exact": "/legacy/pinned", "redirect": {"to": "/pinned", "status": 302}},
+        {"path": "/legacy/", "redirect": {"to": "/never"}},  # a prefix loses to the regexes
+        {"regex": "^/r/([a-z]+)$", "rewrite": "/app/{1}.js"},
+        {"regex": "^/hop/(.*)$", "rewrite": "/hop2/{1}"},
+        {"path": "/hop2/", "rewrite": "/hello.txt"},
+        {"exact": "/loop-a", "rewrite": "/loop-b"},
+        {"exact": "/loop-b", "rewrite": "/loop-a"},
     ]
 
 
@@ -85,6 +96,24 @@ def test_try_files_spa_fallback(site):
         assert f["content-type"][0].startswith("text/javascript"), (name, f)
         st, _, _ = fetch("/gone/anything")
         assert st == 410, name
+
+
+def test_regex_exact_and_rewrites(site):
+    for name, fetch in wires(site):
+        # a capture from the decoded path goes back percent-encoded
+        st, f, _ = fetch("/legacy/a%20b/c")
+        assert st == 301 and f["location"] == ["/new/a%20b/c"], (name, f)
+        st, f, _ = fetch("/legacy/x/y/v2")
+        assert st == 308 and f["location"] == ["/archive/v2/x/y"], (name, f)  # first regex
+        st, f, _ = fetch("/legacy/pinned")
+        assert st == 302 and f["location"] == ["/pinned"], (name, f)  # exact beats regex
+        st, _, body = fetch("/r/main")  # rewritten to /app/main.js, no round trip
+        assert st == 200 and body == b"console.log(1)\n", name
+        st, _, body = fetch("/hop/any/thing")  # two rewrites in a row
+        assert st == 200 and body == t.HELLO, name
+        st, _, _ = fetch("/loop-a")  # a loop is a 500 and a log line, not a hang
+        assert st == 500, name
+    assert t.wait_for(lambda: "more than 10 rewrites" in site.error_log.read_text())
 
 
 def test_redirects_from_templates(site):
@@ -155,6 +184,11 @@ def test_https_redirect(redirecting):
     ("error_pages: {200: /x.html}", "error_pages"),
     ("locations: [{path: /a/, redirect: {to: \"/b/{nope}\"}}]", "unknown placeholder"),
     ("locations: [{path: /a/, redirect: {to: \"/b/{1}\"}}]", "capture"),
+    ("locations: [{regex: \"^/a/(x\", redirect: {to: /b/}}]", "missing closing parenthesis"),
+    ("locations: [{regex: \"^/a/(x)$\", redirect: {to: \"/b/{2}\"}}]", "capture"),
+    ("locations: [{path: /a/, regex: \"^/a\"}]", "one of 'path', 'exact' or 'regex'"),
+    ("locations: [{exact: /a, rewrite: b}]", "starting with '/'"),
+    ("locations: [{exact: /a, rewrite: /b, redirect: {to: /c}}]", "one of them"),
     ("locations: [{path: /a/, redirect: {to: /b/, status: 304}}]", "301, 302, 303, 307 or 308"),
     ("locations: [{path: /a/, try_files: [\"=404\", \"{path}\"]}]", "comes last"),
     ("locations: [{path: /a/, try_files: [relative]}]", "starting with '/'"),

@@ -472,7 +472,9 @@ static void test_errors(void)
                  "t.yaml:4: location path '/a/../b' must start with '/' and have no empty, '.' or "
                  "'..' segment");
     EXPECT_ERROR("root: /\nservers:\n  - locations:\n      - index: [a]\n",
-                 "t.yaml:4: location has no 'path'");
+                 "t.yaml:4: a location has one of 'path', 'exact' or 'regex'");
+    EXPECT_ERROR("root: /\nservers:\n  - locations:\n      - path: /a\n        exact: /a\n",
+                 "t.yaml:4: a location has one of 'path', 'exact' or 'regex', not several");
     EXPECT_ERROR("root: /\nservers:\n  - locations:\n      - path: /a\n      - path: /a\n",
                  "t.yaml:5: location path '/a' is given twice");
     EXPECT_ERROR(

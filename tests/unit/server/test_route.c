@@ -4,6 +4,7 @@
 
 #include "check.h"
 #include "server/config.h"
+#include "server/regex.h"
 #include "server/config_internal.h"
 
 static const struct config_server *host(const struct config *cfg, const char *h)
@@ -241,10 +242,44 @@ static void test_scalars(void)
     CHECK_INT(config_parse_duration("9999999999999999999", &d), -2);
 }
 
+/* The precedence table (docs/config.md): exact paths, then regexes in the order of the file,
+ * then the longest prefix; a regex's captures come back. */
+static void test_precedence(void)
+{
+    char err[256] = "";
+    const char *yaml = "servers:\n"
+                       "  - root: /\n"
+                       "    locations:\n"
+                       "      - path: /img/\n"
+                       "      - regex: \"\\\\.(png|jpg)$\"\n"
+                       "      - regex: \"^/img/(.+)/(.+)\\\\.png$\"\n"
+                       "      - exact: /img/logo.png\n"
+                       "      - path: /img/raw/\n";
+    struct config *cfg = config_load_buffer("t", yaml, strlen(yaml), err, sizeof(err));
+    CHECK_STR(err, "");
+    CHECK(cfg != NULL);
+    if (!cfg) return;
+    const struct config_server *srv = &cfg->servers[0];
+    CHECK_STR(loc_path(srv, "/img/logo.png"), "/img/logo.png");  /* exact first */
+    CHECK_STR(loc_path(srv, "/img/a/b.png"), "\\.(png|jpg)$");   /* the first regex */
+    CHECK_STR(loc_path(srv, "/img/raw/x.jpg"), "\\.(png|jpg)$"); /* a regex beats a prefix */
+    CHECK_STR(loc_path(srv, "/img/raw/x.gif"), "/img/raw/");      /* then the longest prefix */
+    CHECK_STR(loc_path(srv, "/img/x.gif"), "/img/");
+    CHECK_STR(loc_path(srv, "/other"), "/");
+    str_t caps[REGEX_MAX_CAPTURES + 1];
+    const char *p = "/img/dir/name.jpg";
+    const struct config_location *loc = config_match_location(srv, p, strlen(p), caps);
+    CHECK(loc && loc->kind == CONFIG_LOC_REGEX && loc->n_captures == 1);
+    CHECK_STRN(caps[1].p, caps[1].len, "jpg");
+    CHECK_INT(caps[2].len, 0); /* a group the pattern does not have is empty */
+    config_free(cfg);
+}
+
 int main(void)
 {
     test_servers();
     test_locations();
+    test_precedence();
     test_listen();
     test_scalars();
     return check_done("server/route");
