@@ -11,6 +11,7 @@
 
 #include "core/log.h"
 #include "server/config_internal.h"
+#include "server/rate_table.h"
 #include "server/config_site.h"
 
 char *config_strdup(const char *s)
@@ -171,6 +172,7 @@ void config_free(struct config *cfg)
             free(loc->cache_control);
             free_strv(loc->push_paths, loc->n_push_paths);
             free_strv(loc->early_hints, loc->n_early_hints);
+            free(loc->access);
             config_site_free_location(loc);
         }
         config_site_free_server(srv);
@@ -178,6 +180,7 @@ void config_free(struct config *cfg)
         free(srv->locations);
     }
     free(cfg->servers);
+    rate_table_free(cfg->rate_table);
     for (size_t i = 0; cfg->listens && i < cfg->n_listens; i++)
         free(cfg->listens[i].host);
     free(cfg->listens);

@@ -7,6 +7,8 @@
 #include <stdint.h>
 
 #include "core/str.h"
+#include "http/cidr.h"
+#include "server/rate_bucket.h"
 
 /* Bit per method a location allows (static content: GET, HEAD, OPTIONS, TRACE). */
 enum config_method_bit {
@@ -14,6 +16,20 @@ enum config_method_bit {
     CONFIG_METHOD_HEAD = 1 << 1,
     CONFIG_METHOD_OPTIONS = 1 << 2,
     CONFIG_METHOD_TRACE = 1 << 3,
+};
+
+/* One `allow` or `deny` entry of a location (nginx's semantics): rules are checked in the
+ * order of the file, the first whose prefix holds the client decides; none: allowed. */
+struct config_access_rule {
+    struct cidr net; /* `all` is the prefix of length 0 of no family */
+    bool allow;
+    int line; /* in the configuration file, for the log line of a refusal */
+};
+
+/* `rate_limit` of a location: a token bucket per client address (server/rate_table.h). */
+struct config_rate_limit {
+    uint32_t id; /* 0: no limit; else this location's key in struct config's rate_table */
+    struct rate_spec spec;
 };
 
 /* Response fields set, added or removed for a server or a location (issue #14; nginx's
@@ -82,6 +98,10 @@ struct config_location {
     /* Answer GET/HEAD with JSON describing how the request came (HTTP version, TLS, client)
      * instead of serving files; default false. See handler/conninfo.h. */
     bool connection_info;
+    /* access rules and rate limit (server/guard.h checks them before the handler) */
+    struct config_access_rule *access;
+    size_t n_access;
+    struct config_rate_limit rate_limit;
     /* Site rules (server/site.h): fields, a redirect instead of content, try_files, and
      * error pages (looked up here first, then in the server's). */
     struct config_headers headers;
@@ -211,6 +231,10 @@ struct config {
     struct config_server *servers;
     size_t n_servers;
     size_t default_server; /* index into servers */
+    /* The buckets of every location's rate_limit, shared by the worker threads; NULL when no
+     * location has one. A reload starts a new table (every client starts with a full bucket). */
+    struct rate_table *rate_table;
+    uint32_t n_rate_limits;
     /* Every cleartext request goes to HTTPS on the first TLS listener (308, 301 for GET and
      * HEAD), but /.well-known/acme-challenge/; default false. */
     bool https_redirect;

@@ -85,6 +85,10 @@ int cfg_path(struct loader *L, const struct cnode *v, const char *key, char **ds
 
 /* Parses the `servers` list (top_root: resolved top-level root or NULL). */
 int cfg_servers(struct loader *L, const struct cnode *v, const char *top_root);
+/* A location's `allow`, `deny` (in the order of the keys of mapping n) and `rate_limit`
+ * (config_guard.c); rate_limit may be NULL. */
+int cfg_location_guards(struct loader *L, struct config_location *loc, const struct cnode *n,
+                        const struct cnode *rate_limit);
 /* Builds the single default server when `servers` is absent. */
 int cfg_single_server(struct loader *L, const char *root);
 

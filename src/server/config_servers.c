@@ -160,6 +160,9 @@ enum loc_key {
     LOC_EARLY_HINTS,
     LOC_CONNECTION_INFO,
     LOC_DOTFILES,
+    LOC_ALLOW,
+    LOC_DENY,
+    LOC_RATE_LIMIT,
     LOC_HEADERS,
     LOC_REDIRECT,
     LOC_TRY_FILES,
@@ -198,6 +201,9 @@ static int parse_location(struct loader *L, const struct config_server *srv, siz
                                        "early_hints",
                                        "connection_info",
                                        "dotfiles",
+                                       "allow",
+                                       "deny",
+                                       "rate_limit",
                                        "headers",
                                        "redirect",
                                        "try_files",
@@ -283,6 +289,9 @@ static int parse_location(struct loader *L, const struct config_server *srv, siz
         return -1;
     if (val[LOC_CONNECTION_INFO] &&
         cfg_bool(L, val[LOC_CONNECTION_INFO], "connection_info", &loc->connection_info) < 0)
+        return -1;
+    if ((val[LOC_ALLOW] || val[LOC_DENY] || val[LOC_RATE_LIMIT]) &&
+        cfg_location_guards(L, loc, n, val[LOC_RATE_LIMIT]) < 0)
         return -1;
     if (val[LOC_HEADERS] && cfg_headers(L, val[LOC_HEADERS], &loc->headers) < 0) return -1;
     if (val[LOC_REDIRECT] && cfg_redirect(L, val[LOC_REDIRECT], loc->n_captures, &loc->redirect_to,

@@ -10,6 +10,7 @@
 #include "handler/conninfo.h"
 #include "handler/static.h"
 #include "http/path.h"
+#include "server/guard.h"
 
 #define PATH_MAX_LEN 4096
 
@@ -162,6 +163,9 @@ static void route(const struct config *cfg, struct static_cache *cache, struct h
     size_t len = (size_t)plen;
     const struct config_location *loc = config_match_location(srv, path, len, caps);
     *loc_out = loc;
+    /* allow/deny, rate_limit: of the location matched, then of the one a rewrite leads to */
+    if (guard_refuses(cfg, loc, req, resp)) return;
+    const struct config_location *matched = loc;
     int rewrites = 0;
     if (loc->rewrite_to) {
         if (site_rewrite(srv, &loc, req, path, sizeof(path), &len, caps, &rewrites) < 0) {
@@ -169,6 +173,7 @@ static void route(const struct config *cfg, struct static_cache *cache, struct h
             return;
         }
         *loc_out = loc;
+        if (loc != matched && guard_refuses(cfg, loc, req, resp)) return;
     }
     struct site_match m = {.caps = caps, .n_caps = loc->n_captures, .url_path = req->path};
     if (rewrites) { /* the rewritten path as a URL carries it */

@@ -1,0 +1,150 @@
+/* The loader's access rules (`allow`, `deny`) and `rate_limit` of a location. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/config_internal.h"
+#include "server/rate_table.h"
+
+#define CONFIG_MAX_ACCESS_RULES 1024 /* per location */
+
+static bool key_is(const struct cnode *k, const char *name)
+{
+    return k->kind == CNODE_SCALAR && k->len == strlen(name) && memcmp(k->str, name, k->len) == 0;
+}
+
+static int add_rule(struct loader *L, struct config_location *loc, const struct cnode *item,
+                    bool allow)
+{
+    const char *key = allow ? "allow" : "deny", *s;
+    char buf[80], fixed[64];
+    if (cfg_text(L, item, key, &s) < 0) return -1;
+    struct config_access_rule *r = &loc->access[loc->n_access];
+    r->allow = allow;
+    r->line = item->line;
+    if (strcmp(s, "all") == 0) {
+        r->net = cidr_all();
+        loc->n_access++;
+        return 0;
+    }
+    switch (cidr_parse(s, strlen(s), &r->net)) {
+    case CIDR_OK: loc->n_access++; return 0;
+    case CIDR_HOST_BITS:
+        /* refused rather than masked: "10.0.0.1/8" is more often a typo than a wish */
+        return cfg_fail(L, item, "'%s' value '%s' has bits set after its prefix length; write %s",
+                        key, cfg_show(item, buf, sizeof(buf)),
+                        cidr_format(&r->net, fixed, sizeof(fixed)));
+    case CIDR_BAD_LENGTH:
+        return cfg_fail(L, item,
+                        "'%s' value '%s' has a prefix length beyond the address (at most 32 for "
+                        "IPv4, 128 for IPv6)",
+                        key, cfg_show(item, buf, sizeof(buf)));
+    default:
+        return cfg_fail(L, item,
+                        "'%s' value '%s' is not an IP address, a CIDR prefix (like 10.0.0.0/8 "
+                        "or 2001:db8::/32) or 'all'",
+                        key, cfg_show(item, buf, sizeof(buf)));
+    }
+}
+
+/* The rules of one `allow` or `deny` value: an entry or a list of them. */
+static int add_rules(struct loader *L, struct config_location *loc, const struct cnode *v,
+                     bool allow)
+{
+    if (v->kind == CNODE_MAP)
+        return cfg_fail(L, v, "'%s' must be an address, a prefix, 'all' or a list of them",
+                        allow ? "allow" : "deny");
+    if (v->kind != CNODE_SEQ) return add_rule(L, loc, v, allow);
+    for (const struct cnode *item = v->first; item; item = item->next)
+        if (add_rule(L, loc, item, allow) < 0) return -1;
+    return 0;
+}
+
+/* `allow` and `deny` in the order they are written: the first matching rule decides. */
+static int parse_access(struct loader *L, struct config_location *loc, const struct cnode *n)
+{
+    size_t count = 0;
+    for (const struct cnode *k = n->first; k; k = k->next->next)
+        if (key_is(k, "allow") || key_is(k, "deny"))
+            count += k->next->kind == CNODE_SEQ ? k->next->count : 1;
+    if (count > CONFIG_MAX_ACCESS_RULES)
+        return cfg_fail(L, n, "more than %d access rules in a location", CONFIG_MAX_ACCESS_RULES);
+    if (count == 0) return 0;
+    loc->access = calloc(count, sizeof(*loc->access));
+    if (!loc->access) return cfg_fail(L, n, "out of memory");
+    for (const struct cnode *k = n->first; k; k = k->next->next) {
+        if (key_is(k, "allow") && add_rules(L, loc, k->next, true) < 0) return -1;
+        if (key_is(k, "deny") && add_rules(L, loc, k->next, false) < 0) return -1;
+    }
+    return 0;
+}
+
+/* "N/s" or "N/m": N requests a second or a minute. */
+static int parse_rate(struct loader *L, const struct cnode *v, struct rate_spec *spec)
+{
+    const char *s;
+    char buf[80];
+    if (cfg_text(L, v, "rate", &s) < 0) return -1;
+    const char *slash = strchr(s, '/');
+    uint64_t n = 0;
+    bool ok =
+        slash && slash > s && slash - s <= 7 && (!strcmp(slash, "/s") || !strcmp(slash, "/m"));
+    for (const char *p = s; ok && p < slash; p++) {
+        ok = *p >= '0' && *p <= '9';
+        n = n * 10 + (uint64_t)(*p - '0');
+    }
+    if (!ok)
+        return cfg_fail(L, v,
+                        "'rate' must be requests per second or minute, like 10/s or 100/m, "
+                        "not '%s'",
+                        cfg_show(v, buf, sizeof(buf)));
+    if (n < 1 || n > RATE_MAX_COUNT)
+        return cfg_fail(L, v, "'rate' must count between 1 and %d requests, not '%s'",
+                        RATE_MAX_COUNT, cfg_show(v, buf, sizeof(buf)));
+    spec->count = (uint32_t)n;
+    spec->period_ms = slash[1] == 's' ? 1000 : 60000;
+    return 0;
+}
+
+enum rl_key { RL_RATE, RL_BURST, RL_KEY, RL_COUNT };
+
+static int parse_rate_limit(struct loader *L, struct config_location *loc, const struct cnode *v)
+{
+    static const char *const keys[] = {"rate", "burst", "key", NULL};
+    const struct cnode *val[RL_COUNT] = {0};
+    uint64_t seen = 0, burst;
+    char buf[80];
+    if (cfg_want_map(L, v, "rate_limit") < 0) return -1;
+    for (const struct cnode *k = v->first; k; k = k->next->next) {
+        int i = cfg_key(L, k, keys, "rate_limit", &seen);
+        if (i < 0) return -1;
+        val[i] = k->next;
+    }
+    struct rate_spec *spec = &loc->rate_limit.spec;
+    if (!val[RL_RATE]) return cfg_fail(L, v, "'rate_limit' has no 'rate' (like 10/s or 100/m)");
+    if (parse_rate(L, val[RL_RATE], spec) < 0) return -1;
+    spec->burst = spec->count; /* by default one period's worth may come at once */
+    if (val[RL_BURST]) {
+        if (cfg_uint(L, val[RL_BURST], "burst", false, 1, RATE_MAX_COUNT, &burst) < 0) return -1;
+        spec->burst = (uint32_t)burst;
+    }
+    const char *key;
+    if (val[RL_KEY]) { /* what tells clients apart; only the address for now */
+        if (cfg_text(L, val[RL_KEY], "key", &key) < 0) return -1;
+        if (strcmp(key, "address") != 0)
+            return cfg_fail(L, val[RL_KEY], "'key' of 'rate_limit' must be 'address', not '%s'",
+                            cfg_show(val[RL_KEY], buf, sizeof(buf)));
+    }
+    struct config *cfg = L->cfg;
+    if (!cfg->rate_table && !(cfg->rate_table = rate_table_new(RATE_TABLE_ENTRIES)))
+        return cfg_fail(L, v, "out of memory");
+    loc->rate_limit.id = ++cfg->n_rate_limits;
+    return 0;
+}
+
+int cfg_location_guards(struct loader *L, struct config_location *loc, const struct cnode *n,
+                        const struct cnode *rate_limit)
+{
+    if (parse_access(L, loc, n) < 0) return -1;
+    if (rate_limit && parse_rate_limit(L, loc, rate_limit) < 0) return -1;
+    return 0;
+}

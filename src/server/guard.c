@@ -1,0 +1,76 @@
+/* Access rules and rate limits of a location, see guard.h. */
+#include "server/guard.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/log.h"
+#include "server/dispatch.h"
+#include "server/rate_table.h"
+
+/* The first rule whose prefix holds the client, or NULL (then the client is allowed). */
+static const struct config_access_rule *first_match(const struct config_location *loc,
+                                                    const struct ip_addr *client)
+{
+    for (size_t i = 0; i < loc->n_access; i++)
+        if (cidr_match(&loc->access[i].net, client)) return &loc->access[i];
+    return NULL;
+}
+
+static int64_t monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static bool refuse_denied(const struct config_location *loc, const struct ip_addr *client,
+                          struct http_request *req, struct http_response *resp)
+{
+    const struct config_access_rule *r = first_match(loc, client);
+    if (!r || r->allow) return false;
+    char net[64];
+    log_info("%s: 403 %.*s: denied by 'deny %s' (line %d) of location %s", req->peer,
+             (int)(req->path.len > 200 ? 200 : req->path.len), req->path.p,
+             cidr_format(&r->net, net, sizeof(net)), r->line, loc->path);
+    dispatch_error(req, resp, 403);
+    return true;
+}
+
+static bool refuse_over_limit(const struct config *cfg, const struct config_location *loc,
+                              const struct ip_addr *client, struct http_request *req,
+                              struct http_response *resp)
+{
+    const struct rate_spec *s = &loc->rate_limit.spec;
+    struct rate_verdict v = rate_table_take(cfg->rate_table, loc->rate_limit.id, s, client,
+                                            monotonic_ms(), s->period_ms);
+    if (!v.wait_ms) return false;
+    /* RFC 9110 §10.2.3: delay-seconds, whole; rounded up so a client that obeys it finds a
+     * token waiting */
+    long long secs = (v.wait_ms + 999) / 1000;
+    if (v.log)
+        log_info("%s: 429 %.*s: over the rate limit of location %s (%u/%s, burst %u)", req->peer,
+                 (int)(req->path.len > 200 ? 200 : req->path.len), req->path.p, loc->path, s->count,
+                 s->period_ms == 1000 ? "s" : "m", s->burst);
+    dispatch_error(req, resp, 429);
+    char *value = pool_alloc(req->pool, 24);
+    if (value) {
+        int n = snprintf(value, 24, "%lld", secs);
+        http_fields_add_token(&resp->headers, req->pool, HTTP_TOKEN_RETRY_AFTER,
+                              str_make(value, (size_t)n));
+    }
+    return true;
+}
+
+bool guard_refuses(const struct config *cfg, const struct config_location *loc,
+                   struct http_request *req, struct http_response *resp)
+{
+    if (!loc->n_access && !loc->rate_limit.id) return false;
+    /* an address that does not parse (no socket peer) matches only `all` and shares one
+     * bucket with every other such client */
+    struct ip_addr client;
+    ip_addr_parse(req->peer, strlen(req->peer), &client);
+    if (loc->n_access && refuse_denied(loc, &client, req, resp)) return true;
+    return loc->rate_limit.id && cfg->rate_table && refuse_over_limit(cfg, loc, &client, req, resp);
+}
