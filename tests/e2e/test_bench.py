@@ -128,11 +128,13 @@ def test_h2_agrees_with_h2load(srv):
     assert m and (int(m.group(2)), int(m.group(3))) == (ours["done"], ours["succeeded"]), ref
     data = re.search(r"\((\d+)\) data", ref)
     assert int(data.group(1)) == ours["bytes"]["data"], ref
-    # header bytes as h2load counts them: the HPACK-coded blocks, and what coding saved
+    # header bytes as h2load counts them: the HPACK-coded blocks, and what coding saved. The
+    # two runs are a moment apart and the Date field's Huffman code grows or shrinks by a bit
+    # with its digits ('0'-'2' take 5 bits, '3'-'9' 6), so allow a byte a response
     heads = re.search(r"\((\d+)\) headers \(space savings ([0-9.]+)%\)", ref)
-    assert int(heads.group(1)) == ours["bytes"]["headers"], ref
+    assert abs(int(heads.group(1)) - ours["bytes"]["headers"]) <= 2000, (ours["bytes"], ref)
     saved = 100 * (1 - ours["bytes"]["headers"] / ours["bytes"]["headers_decoded"])
-    assert abs(saved - float(heads.group(2))) < 0.01, (saved, ref)
+    assert abs(saved - float(heads.group(2))) < 0.5, (saved, ref)
 
 
 def test_h2_refused_by_an_h1_server(tmp_path):
