@@ -5,8 +5,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PY=/usr/bin/python3
-FUZZ_SECONDS=${FUZZ_SECONDS:-5}
-SOAK_SECONDS=${SOAK_SECONDS:-60}
+FUZZ_SECONDS=${FUZZ_SECONDS:-3}
+SOAK_SECONDS=${SOAK_SECONDS:-45}
 passed=0
 failed=0
 failures=()
