@@ -12,6 +12,7 @@ from pathlib import Path
 raw = Path(sys.argv[1])
 out = Path(sys.argv[2])
 meta = dict(l.split('=', 1) for l in (raw / 'meta.txt').read_text().splitlines() if '=' in l)
+TERN_CLIENT = meta.get('client') == 'tern'  # run.sh -C tern: tern bench / tern get, else gtlsclient + h2load
 
 rows = []
 for line in (raw / 'results.tsv').read_text().splitlines():
@@ -64,12 +65,18 @@ def ratios(wl, a, b):
 
 L = []
 L.append(f"# HTTP/3 benchmark: tern vs Caddy vs tern HTTP/2-TLS ({meta.get('date_utc', '')} UTC)\n")
-L.append(f"Produced by `bench/h3/run.sh` (raw data: `{raw}`). Server pinned to CPU {meta.get('server_cpu')}, "
+L.append(f"Produced by `bench/h3/run.sh{' -C tern' if TERN_CLIENT else ''}` (raw data: `{raw}`). "
+         f"Server pinned to CPU {meta.get('server_cpu')}, "
          f"clients to CPU {meta.get('client_cpu')}; {meta.get('rounds')} rounds, targets interleaved "
          "(start rotated each round). **The figure is the server's CPU time (user+sys of its process "
-         "tree) per unit of work**, not throughput: the HTTP/3 load generator is Debian's `gtlsclient` "
-         "(one process per connection, a debugging client, far slower than the servers), so wall "
-         "time and req/s say how fast the client is, not the server.\n")
+         "tree) per unit of work**, not throughput: "
+         + ("the load generator is tern's own `tern bench` (`--h3` for both HTTP/3 servers, `--h2` "
+            "for tern-h2; one process, all connections in one event loop) and `tern get` for the "
+            "100 MB download. Wall time includes the client's start and depends on other jobs on "
+            "the machine, so it is not reported as a result.\n" if TERN_CLIENT else
+            "the HTTP/3 load generator is Debian's `gtlsclient` "
+            "(one process per connection, a debugging client, far slower than the servers), so wall "
+            "time and req/s say how fast the client is, not the server.\n"))
 if meta.get('quick') == '1':
     L.append("**Quick smoke run: too few requests, numbers are meaningless.**\n")
 L.append("## Goals (ratios of server CPU per unit, within each round; median [min-max] over rounds)\n")
@@ -123,14 +130,24 @@ if any(r['wl'] == 'hs' for r in rows) and any(r['wl'] == 'small' for r in rows):
     L.append("| small minus hs/32 (derived) | server CPU µs / request on an open connection | "
              + " | ".join(cells) + " | " + " | ".join(rc) + " |")
 L.append('')
-L.append("Workloads: **small** = 16 connections at a time x 32 concurrent requests each "
-         f"({meta.get('small_size')} B file), {int(meta.get('small_reps', 0)) * 16} connections per run, "
-         "every connection new (a gtlsclient process does one connection: handshake + 32 requests); "
-         "h2load does the same shape (`-c16 -m32 -n512` repeated), so both sides pay one handshake "
-         "per 32 requests. **large** = one download of the 100 MB file per run (h2: `h2load -c1 -m1 -n1`; "
-         "the h2 byte count is h2load's total traffic, frames and headers included). "
-         f"**hs** = {meta.get('hs_n')} new connections, 16 at a time, each a full handshake (no "
-         "session resumption, no 0-RTT) and one small request.\n")
+if TERN_CLIENT:
+    L.append("Workloads: **small** = 16 connections at a time x 32 concurrent requests each "
+             f"({meta.get('small_size')} B file), `tern bench --h3|--h2 -c16 -m32 -n512` repeated "
+             f"{meta.get('small_reps')} times, so every 32 requests pay one new connection (as with "
+             "gtlsclient). tern bench asks for one URL over and over (`/small.html`), where gtlsclient "
+             "asks for 32 hard links of it. **large** = one download of the 100 MB file per run with "
+             "`tern get --http3` / `--http2` (body bytes). "
+             f"**hs** = {meta.get('hs_n')} new connections, 16 at a time (`tern bench --reconnect -c16`), "
+             "each a full handshake (no session resumption, no 0-RTT) and one small request.\n")
+else:
+    L.append("Workloads: **small** = 16 connections at a time x 32 concurrent requests each "
+             f"({meta.get('small_size')} B file), {int(meta.get('small_reps', 0)) * 16} connections per run, "
+             "every connection new (a gtlsclient process does one connection: handshake + 32 requests); "
+             "h2load does the same shape (`-c16 -m32 -n512` repeated), so both sides pay one handshake "
+             "per 32 requests. **large** = one download of the 100 MB file per run (h2: `h2load -c1 -m1 -n1`; "
+             "the h2 byte count is h2load's total traffic, frames and headers included). "
+             f"**hs** = {meta.get('hs_n')} new connections, 16 at a time, each a full handshake (no "
+             "session resumption, no 0-RTT) and one small request.\n")
 L.append("## Every run\n")
 L.append("| round | workload | target | server CPU s | wall s | client CPU s | ok / expected | other CPU on server core s |")
 L.append("| --- | --- | --- | --- | --- | --- | --- | --- |")
@@ -139,11 +156,17 @@ for r in rows:
              f"{r['cuser'] + r['csys']:.2f} | {r['ok']} / {r['exp']} | {max(0.0, r['busy'] - r['cpu']):.2f} |")
 bad = [r for r in rows if r['ok'] != r['exp']]
 L.append('')
-L.append(f"Incomplete runs (excluded from the figures): {len(bad)}. "
-         "HTTP/3 responses are counted as files of the exact size written by gtlsclient "
-         "`--download` (the 32 streams of a connection ask for 32 hard links of the same file, so "
-         "each lands in its own file; the 100 MB file is compared byte for byte); HTTP/2 responses are "
-         "h2load's `2xx` count.\n")
+if TERN_CLIENT:
+    L.append(f"Incomplete runs (excluded from the figures): {len(bad)}. Responses are tern bench's "
+             "`2xx` count (a response counts when its stream ended cleanly), checked against the "
+             "body bytes it read (exactly that many small files); the 100 MB download is compared "
+             "byte for byte.\n")
+else:
+    L.append(f"Incomplete runs (excluded from the figures): {len(bad)}. "
+             "HTTP/3 responses are counted as files of the exact size written by gtlsclient "
+             "`--download` (the 32 streams of a connection ask for 32 hard links of the same file, so "
+             "each lands in its own file; the 100 MB file is compared byte for byte); HTTP/2 responses are "
+             "h2load's `2xx` count.\n")
 if idle:
     L.append("## Idle HTTP/3 connections\n")
     L.append("| server | asked | held (max) | held (max) | RSS before KiB | RSS at max KiB | KiB / connection | seconds |")
@@ -165,7 +188,7 @@ if idle:
              "not in it).\n")
 L.append("## Machine\n")
 for k in ('cpu_model', 'host_cpus', 'kernel', 'loadavg_start', 'loadavg_end', 'ver_tern', 'ver_caddy',
-          'ver_gtlsclient', 'ver_h2load', 'probe_tern-h3', 'probe_caddy-h3', 'probe_tern-h2'):
+          'ver_gtlsclient', 'ver_h2load', 'ver_client', 'probe_tern-h3', 'probe_caddy-h3', 'probe_tern-h2'):
     L.append(f"- {k}: {meta.get(k, '?')}")
 out.write_text('\n'.join(L) + '\n')
 print(out.read_text())

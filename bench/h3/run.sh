@@ -2,16 +2,20 @@
 # bench/h3/run.sh - server CPU cost of tern's HTTP/3 against Caddy's HTTP/3 and
 # tern's own HTTP/2 over TLS, in one interleaved run (see bench/README.md, "HTTP/3").
 #
-# usage: bench/h3/run.sh [-r ROUNDS] [-o NAME] [-w LIST] [-I] [-q] [-s]
+# usage: bench/h3/run.sh [-r ROUNDS] [-o NAME] [-w LIST] [-C CLIENT] [-I] [-q] [-s]
 #   -r N     rounds (default 3); medians and min-max are taken over rounds
 #   -o NAME  result name (default: <UTC date>-h3); writes $H3_RESULTS/NAME.md
 #   -w LIST  workloads, comma separated (default small,large,hs)
+#   -C NAME  load generator: tern (default: `tern bench --h3` / `--h2`, `tern get` for large)
+#            or gtls (gtlsclient for HTTP/3, h2load for HTTP/2); see bench/README.md
 #   -I       skip the idle-connection memory test
 #   -q       quick smoke test (few requests; numbers meaningless)
 #   -s       setup only: install/fetch what is missing, make docroot and cert
 # Environment (defaults): BENCH_DATA (/tmp/tern-bench-h3), TERN_BIN (build/tern of this
 #   checkout), CADDY_BIN (unpacked from Debian's caddy .deb), SERVER_CPU (0), CLIENT_CPU (1),
-#   SMALL_REPS (20: 16 x 20 connections of 32 requests), HS_N (320 new connections),
+#   H3_CLIENT (tern; as -C), TERN_CLIENT_BIN (the client with -C tern: $TERN_BIN),
+#   SMALL_REPS (100: 16 x 100 connections of 32 requests; 20 with -C gtls),
+#   HS_N (1600 new connections; 320 with -C gtls),
 #   LARGE_N (1 download of 100 MB), IDLE_N (2000), IDLE_WAIT (120 s),
 #   IDLE_CPUS ($SERVER_CPU,$CLIENT_CPU: memory, not CPU, is measured there),
 #   PORT_TERN (18931), PORT_CADDY (18932), PORT_TERN_H1 (18933), H3_RESULTS (bench/results).
@@ -21,18 +25,26 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 DATA=${BENCH_DATA:-${TMPDIR:-/tmp}/tern-bench-h3}
 ROUNDS=3; NAME=$(date -u +%Y-%m-%d)-h3; WORKLOADS=small,large,hs; IDLE=1; QUICK=0; SETUP_ONLY=0
-while getopts "r:o:w:Iqsh" opt; do
+CLIENT=${H3_CLIENT:-tern}
+while getopts "r:o:w:C:Iqsh" opt; do
   case $opt in
     r) ROUNDS=$OPTARG ;; o) NAME=$OPTARG ;; w) WORKLOADS=$OPTARG ;; I) IDLE=0 ;;
-    q) QUICK=1 ;; s) SETUP_ONLY=1 ;; *) sed -n '2,18p' "$0"; exit 2 ;;
+    C) CLIENT=$OPTARG ;; q) QUICK=1 ;; s) SETUP_ONLY=1 ;; *) sed -n '2,22p' "$0"; exit 2 ;;
   esac
 done
+case $CLIENT in gtls|tern) ;; *) echo "-C: gtls or tern, not '$CLIENT'" >&2; exit 2 ;; esac
 SERVER_CPU=${SERVER_CPU:-0}; CLIENT_CPU=${CLIENT_CPU:-1}
-if [ "$QUICK" = 1 ]; then d_reps=2; d_hs=32; d_idle=100; else d_reps=20; d_hs=320; d_idle=2000; fi
+if [ "$QUICK" = 1 ]; then d_reps=2; d_hs=32; d_idle=100
+# tern bench is one process for all connections, ~12x less client CPU per request than a
+# gtlsclient per connection: 5x the work keeps a run to seconds and puts the short tern-h2
+# runs well above the 10 ms clock tick the CPU times are counted in.
+elif [ "$CLIENT" = tern ]; then d_reps=100; d_hs=1600; d_idle=2000
+else d_reps=20; d_hs=320; d_idle=2000; fi
 SMALL_REPS=${SMALL_REPS:-$d_reps}; HS_N=${HS_N:-$d_hs}; LARGE_N=${LARGE_N:-1}
 IDLE_N=${IDLE_N:-$d_idle}; IDLE_WAIT=${IDLE_WAIT:-120}; IDLE_CPUS=${IDLE_CPUS:-$SERVER_CPU,$CLIENT_CPU}
 PORT_TERN=${PORT_TERN:-18931}; PORT_CADDY=${PORT_CADDY:-18932}; PORT_TERN_H1=${PORT_TERN_H1:-18933}
 TERN_BIN=${TERN_BIN:-$repo/build/tern}
+TERN_CLIENT_BIN=${TERN_CLIENT_BIN:-$TERN_BIN}
 SHARED=${SHARED_BENCH:-$repo/../shared/bench}
 CONNS=16; STREAMS=32          # workload (a): 16 connections x 32 streams at a time
 CLK_TCK=$(getconf CLK_TCK)
@@ -94,6 +106,10 @@ https://127.0.0.1:$PORT_CADDY {
 }
 EOF
   [ -x "$TERN_BIN" ] || { echo "no tern binary at $TERN_BIN (meson setup build --buildtype=release && ninja -C build)" >&2; return 1; }
+  if [ "$CLIENT" = tern ]; then
+    "$TERN_CLIENT_BIN" -V 2>&1 | grep -q 'http3: yes' \
+      || { echo "$TERN_CLIENT_BIN has no HTTP/3 (tern -V): build with QUIC, or use -C gtls" >&2; return 1; }
+  fi
 }
 setup || exit 1
 [ "$SETUP_ONLY" = 1 ] && { echo "setup done: $DATA (caddy: $CADDY_BIN)"; exit 0; }
@@ -174,8 +190,34 @@ export DL
 # one gtlsclient connection: args = dir-suffix port uri... ; prints "rc N"
 GTLS_ONE='d=$DL/$1; p=$2; shift 2; mkdir -p "$d"; timeout -k 2 30 gtlsclient -q --exit-on-all-streams-close --download "$d" 127.0.0.1 "$p" "$@" >/dev/null 2>&1; echo "rc $?"'
 
+# -C tern: `tern bench` (one process, all connections in one event loop), one JSON line per
+# invocation; the small run is repeated as h2load's is so that every 32 requests pay one new
+# connection, like a gtlsclient process. It asks for one URL over and over (it has no list of
+# paths), small.html, where gtlsclient asks for 32 hard links of it: the same file to the server.
+TB_PROTO() { case $1 in *-h3) echo --h3 ;; *) echo --h2 ;; esac; }
+run_client_tern() { # workload target port
+  local w=$1 t=$2 port=$3 k proto; proto=$(TB_PROTO "$t")
+  case $w in
+    small) echo $((CONNS * SMALL_REPS * STREAMS)) > "$RAW/expect"
+      for ((k = 0; k < SMALL_REPS; k++)); do
+        timeout -k 2 60 taskset -c "$CLIENT_CPU" "$TERN_CLIENT_BIN" bench "$proto" -k --json \
+          -c "$CONNS" -m "$STREAMS" -n $((CONNS * STREAMS)) "https://127.0.0.1:$port/small.html"
+      done ;;
+    hs) echo "$HS_N" > "$RAW/expect"   # --reconnect: a new connection (full handshake) per request
+      timeout -k 2 300 taskset -c "$CLIENT_CPU" "$TERN_CLIENT_BIN" bench "$proto" -k --json --reconnect \
+        -c "$CONNS" -n "$HS_N" "https://127.0.0.1:$port/small.html" ;;
+    large) echo "$LARGE_N" > "$RAW/expect"  # tern get, so that the body is compared byte for byte
+      [ "$proto" = --h3 ] && proto=--http3 || proto=--http2
+      for ((k = 1; k <= LARGE_N; k++)); do
+        mkdir -p "$DL/l$k"
+        timeout -k 2 120 taskset -c "$CLIENT_CPU" "$TERN_CLIENT_BIN" get "$proto" --alt-svc "" -k -s \
+          -o "$DL/l$k/100m.bin" "https://127.0.0.1:$port/100m.bin"; echo "rc $?"
+      done ;;
+  esac
+}
 run_client() { # workload target -> tool output on stdout; expected count in $RAW/expect
   local w=$1 t=$2 port k; port=$(port_of "$t")
+  [ "$CLIENT" = tern ] && { run_client_tern "$w" "$t" "$port"; return; }
   case $t:$w in
     *-h3:small) echo $((CONNS * SMALL_REPS * STREAMS)) > "$RAW/expect"
       seq "$((CONNS * SMALL_REPS))" | taskset -c "$CLIENT_CPU" xargs -P "$CONNS" -I{} \
@@ -204,6 +246,19 @@ run_client() { # workload target -> tool output on stdout; expected count in $RA
 }
 verify() { # workload target outfile -> "ok bytes": responses that really arrived whole with 2xx
   local w=$1 t=$2 out=$3 ok bytes
+  if [ "$CLIENT" = tern ]; then
+    if [ "$w" = large ]; then
+      ok=0; for f in "$DL"/l*/100m.bin; do
+        [ -f "$f" ] && cmp -s "$f" "$DATA/docroot/100m.bin" && ok=$((ok + 1)); done
+      bytes=$((ok * LARGE_SIZE)); grep -v -c '^rc 0$' "$out" > "$out.badrc"
+    else  # 2xx responses that completed; body bytes must be exactly that many small files
+      read -r ok bytes <<< "$(jq -rs --argjson sz "$SMALL_SIZE" '(map(.status."2xx") | add // 0) as $n
+        | (map(.bytes.data) | add // 0) as $d | if $d == $n * $sz then "\($n) \($d)"
+          else "\([$n, ($d / $sz | floor)] | min) \($d)" end' < <(grep '^{' "$out") 2>/dev/null)"
+      ok=${ok:-0}; bytes=${bytes:-0}
+    fi
+    echo "$ok $bytes"; return
+  fi
   case $t in
     *-h3) case $w in
             large) ok=0; for f in "$DL"/l*/100m.bin; do
@@ -290,6 +345,8 @@ idle_test() { # server
   echo "loadavg_start=$(cut -d' ' -f1-3 /proc/loadavg)"; echo "server_cpu=$SERVER_CPU"; echo "client_cpu=$CLIENT_CPU"
   echo "rounds=$ROUNDS"; echo "workloads=$WORKLOADS"; echo "small_reps=$SMALL_REPS"; echo "conns=$CONNS"
   echo "streams=$STREAMS"; echo "hs_n=$HS_N"; echo "large_n=$LARGE_N"; echo "idle_n=$IDLE_N"; echo "quick=$QUICK"
+  echo "client=$CLIENT"
+  [ "$CLIENT" = tern ] && echo "ver_client=$("$TERN_CLIENT_BIN" --version) ($TERN_CLIENT_BIN)"
   echo "small_size=$SMALL_SIZE"; echo "large_size=$LARGE_SIZE"
   echo "ver_tern=$("$TERN_BIN" --version) ($(git -C "$repo" rev-parse --short HEAD 2>/dev/null))"
   echo "ver_caddy=$("$CADDY_BIN" version 2>&1 | head -1) (Debian $(dpkg-deb -f "$DATA"/caddy/caddy_*.deb Version 2>/dev/null))"
@@ -303,8 +360,12 @@ start_server caddy || exit 1
 # probes: each target answers 200 with the right protocol
 for t in tern-h3 caddy-h3; do
   p=$(port_of "$t")
-  st=$(timeout 10 gtlsclient --no-quic-dump --no-http-dump --exit-on-all-streams-close 127.0.0.1 "$p" \
-       "https://127.0.0.1:$p/small.html" 2>&1 | awk '/:status:/{print $NF}' | tr -d ']')
+  if [ "$CLIENT" = tern ]; then
+    st=$(timeout 10 "$TERN_CLIENT_BIN" get --http3 -k -s -o /dev/null -w '%{response_code}' "https://127.0.0.1:$p/small.html")
+  else
+    st=$(timeout 10 gtlsclient --no-quic-dump --no-http-dump --exit-on-all-streams-close 127.0.0.1 "$p" \
+         "https://127.0.0.1:$p/small.html" 2>&1 | awk '/:status:/{print $NF}' | tr -d ']')
+  fi
   echo "probe_$t=h3 ${st:-none}" >> "$RAW/meta.txt"; log "probe $t: HTTP/3 status ${st:-none}"
 done
 st=$(timeout 10 curl -sk --http2 -o /dev/null -w '%{http_version} %{http_code}' "https://127.0.0.1:$PORT_TERN/small.html")
