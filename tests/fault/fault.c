@@ -95,6 +95,7 @@ int __real_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags);
 ssize_t __real_read(int fd, void *buf, size_t len);
 ssize_t __real_readv(int fd, const struct iovec *iov, int n);
 ssize_t __real_recv(int fd, void *buf, size_t len, int flags);
+ssize_t __real_recvmsg(int fd, struct msghdr *msg, int flags);
 ssize_t __real_pread(int fd, void *buf, size_t len, off_t off);
 ssize_t __real_pread64(int fd, void *buf, size_t len, off_t off);
 ssize_t __real_write(int fd, const void *buf, size_t len);
@@ -354,6 +355,13 @@ ssize_t __wrap_recv(int fd, void *buf, size_t len, int flags)
 {
     if (fault(FK_READ)) return errno = ECONNRESET, -1;
     return __real_recv(fd, buf, len, flags);
+}
+
+/* recvmsg is how the client reads its QUIC datagrams (with UDP GRO): counted as recv. */
+ssize_t __wrap_recvmsg(int fd, struct msghdr *msg, int flags)
+{
+    if (fault(FK_READ)) return errno = ECONNRESET, -1;
+    return __real_recvmsg(fd, msg, flags);
 }
 
 ssize_t __wrap_pread(int fd, void *buf, size_t len, off_t off)
