@@ -2,6 +2,7 @@
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -44,12 +45,37 @@ void regex_free(struct regex *re)
     free(re);
 }
 
+/* One match data per thread, made at its first match and freed when the thread ends. */
+static pthread_key_t md_key;
+static pthread_once_t md_once = PTHREAD_ONCE_INIT;
+
+static void md_free(void *md)
+{
+    pcre2_match_data_free(md);
+}
+
+static void md_key_create(void)
+{
+    pthread_key_create(&md_key, md_free);
+}
+
+static pcre2_match_data *thread_match_data(void)
+{
+    pthread_once(&md_once, md_key_create);
+    pcre2_match_data *md = pthread_getspecific(md_key);
+    if (!md && (md = pcre2_match_data_create(REGEX_MAX_CAPTURES + 1, NULL)) &&
+        pthread_setspecific(md_key, md) != 0) {
+        pcre2_match_data_free(md);
+        md = NULL;
+    }
+    return md;
+}
+
 int regex_match(const struct regex *re, const char *subject, size_t len,
                 str_t caps[REGEX_MAX_CAPTURES + 1])
 {
-    /* one match data per thread, made at its first match and kept */
-    static _Thread_local pcre2_match_data *md;
-    if (!md && !(md = pcre2_match_data_create(REGEX_MAX_CAPTURES + 1, NULL))) return -1;
+    pcre2_match_data *md = thread_match_data();
+    if (!md) return -1;
     int rc = pcre2_match(re->code, (PCRE2_SPTR)subject, len, 0, 0, md, NULL);
     if (rc < 0) return -1; /* no match, or a match limit reached: not a match either way */
     PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
