@@ -16,7 +16,7 @@ import pytest
 
 import tern_e2e as t
 from tls_util import certs  # noqa: F401 - fixture
-from test_get import curl
+from test_get import Hostile, curl
 from test_get import get as get_any
 
 
@@ -344,11 +344,7 @@ def test_h2c_upgrade(srv):
                      "-d", "x=1", url + "/hello.txt")
     assert out == b"1.1 405"
 
-    def h1_only(c):
-        c.recv(65536)
-        c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-
-    srv1 = H1Server(h1_only)
+    srv1 = Hostile(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
     try:
         rc, out, err = get("--http2", "-s", "-w", " %{http_version}",
                            f"http://127.0.0.1:{srv1.port}/")
@@ -356,27 +352,6 @@ def test_h2c_upgrade(srv):
     finally:
         srv1.close()
 
-
-class H1Server(threading.Thread):
-    def __init__(self, handler):
-        super().__init__(daemon=True)
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(4)
-        self.port = self.sock.getsockname()[1]
-        self.handler = handler
-        self.start()
-
-    def run(self):
-        try:
-            c, _ = self.sock.accept()
-        except OSError:
-            return
-        with c:
-            self.handler(c)
-
-    def close(self):
-        self.sock.close()
 
 
 def test_limit_rate(srv):
