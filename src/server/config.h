@@ -50,6 +50,7 @@ struct config_headers {
 struct config_hsts {
     uint64_t max_age;
     bool include_subdomains, preload;
+    char *value; /* the field value, made once at load */
 };
 
 /* A page served, with the original status, for the statuses of an error. */

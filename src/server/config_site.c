@@ -1,6 +1,7 @@
 /* The site rules of servers and locations (issue #14): `headers`, `hsts`, `error_pages`,
  * `redirect`, `try_files`. Everything a request will expand or send is checked here, so a
  * mistake is a file:line error at load, never a bad response. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -101,6 +102,11 @@ int cfg_hsts(struct loader *L, const struct cnode *v, struct config_hsts *hsts)
         return cfg_fail(L, val[PRELOAD],
                         "'preload' needs 'include_subdomains: true' and a 'max_age' of at least "
                         "31536000 (one year)");
+    char text[80];
+    snprintf(text, sizeof(text), "max-age=%llu%s%s", (unsigned long long)hsts->max_age,
+             hsts->include_subdomains ? "; includeSubDomains" : "",
+             hsts->preload ? "; preload" : "");
+    if (!(hsts->value = strdup(text))) return cfg_fail(L, val[MAX_AGE], "out of memory");
     return 0;
 }
 
@@ -227,4 +233,5 @@ void config_site_free_server(struct config_server *srv)
 {
     headers_free(&srv->headers);
     error_pages_free(srv->error_pages, srv->n_error_pages);
+    free(srv->hsts.value);
 }

@@ -308,14 +308,9 @@ void site_finish(struct static_cache *cache, const struct config *cfg,
     if (resp->status >= 400) error_page(cache, cfg, srv, loc, req, resp);
     apply_fields(&srv->headers, req, resp);
     if (loc) apply_fields(&loc->headers, req, resp);
-    if (srv->hsts.max_age && req->is_tls) { /* RFC 6797 §7.2: never over cleartext */
-        char *v = pool_alloc(req->pool, 80);
-        if (!v) return;
-        int n = snprintf(v, 80, "max-age=%llu%s%s", (unsigned long long)srv->hsts.max_age,
-                         srv->hsts.include_subdomains ? "; includeSubDomains" : "",
-                         srv->hsts.preload ? "; preload" : "");
+    if (srv->hsts.value && req->is_tls) { /* RFC 6797 §7.2: never over cleartext */
         remove_named(&resp->headers, "strict-transport-security");
         http_fields_add(&resp->headers, req->pool, STR_LIT("strict-transport-security"),
-                        str_make(v, (size_t)n));
+                        str_cstr(srv->hsts.value));
     }
 }
