@@ -24,6 +24,7 @@ struct loop {
     size_t n_timers;
     loop_idle_fn idle;
     void *idle_arg;
+    struct loop_task tasks; /* sentinel of the deferred tasks' circular list */
 };
 
 static int64_t wall_ms(void)
@@ -44,6 +45,7 @@ struct loop *loop_create(void)
     }
     for (int i = 0; i < WHEEL_SLOTS; i++)
         l->slots[i].next = l->slots[i].prev = &l->slots[i];
+    l->tasks.next = l->tasks.prev = &l->tasks;
     l->now_ms = wall_ms();
     l->wheel_ms = l->now_ms - l->now_ms % SLOT_MS;
     return l;
@@ -157,12 +159,41 @@ static void run_timers(struct loop *l)
         l->wheel_ms = l->now_ms - l->now_ms % SLOT_MS;
 }
 
+void loop_defer(struct loop *l, struct loop_task *t)
+{
+    if (t->prev) return;
+    t->next = &l->tasks;
+    t->prev = l->tasks.prev;
+    l->tasks.prev->next = t;
+    l->tasks.prev = t;
+}
+
+void loop_task_cancel(struct loop_task *t)
+{
+    if (!t->prev) return;
+    t->prev->next = t->next;
+    t->next->prev = t->prev;
+    t->next = t->prev = NULL;
+}
+
+/* Runs the queued tasks, and those they queue, bounded so that two tasks re-queuing each
+ * other cannot hold the loop: what is left waits for the next iteration (epoll then does
+ * not sleep). */
+static void run_tasks(struct loop *l)
+{
+    for (int budget = 4096; budget > 0 && l->tasks.next != &l->tasks; budget--) {
+        struct loop_task *t = l->tasks.next;
+        loop_task_cancel(t);
+        t->cb(t);
+    }
+}
+
 void loop_run(struct loop *l)
 {
     struct epoll_event events[MAX_EVENTS];
     l->stop = false;
     while (!l->stop) {
-        int timeout = SLOT_MS;
+        int timeout = l->tasks.next != &l->tasks ? 0 : SLOT_MS;
         int n = epoll_wait(l->epfd, events, MAX_EVENTS, timeout);
         l->now_ms = wall_ms();
         if (n < 0) {
@@ -174,6 +205,7 @@ void loop_run(struct loop *l)
             w->cb(w, events[i].events);
         }
         run_timers(l);
+        run_tasks(l);
         if (l->idle) l->idle(l->idle_arg);
     }
 }

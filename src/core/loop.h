@@ -21,6 +21,14 @@ struct timer {
     void (*cb)(struct timer *t);
 };
 
+/* A callback run once soon, outside the caller's stack: after the current iteration's events
+ * and timers. Used to resume work from inside another party's callback without reentering it
+ * (a proxied response's upstream wakes the client's connection). Zero-initialised; embed it. */
+struct loop_task {
+    struct loop_task *next, *prev; /* NULL when not queued */
+    void (*cb)(struct loop_task *t);
+};
+
 /* Called once per loop iteration after events and timers (e.g. to flush batched logs). */
 typedef void (*loop_idle_fn)(void *arg);
 
@@ -45,6 +53,16 @@ const char *loop_date(struct loop *loop);
 /* Arms (or re-arms) t to fire at expires_ms (wall clock). Resolution is about 16 ms. */
 void timer_arm(struct loop *loop, struct timer *t, int64_t expires_ms);
 void timer_cancel(struct timer *t);
+/* Queues t (its cb set) to run in this iteration's task pass; queuing a queued task does
+ * nothing. A task queued while tasks run goes in the same pass. */
+void loop_defer(struct loop *loop, struct loop_task *t);
+/* Unqueues t if queued (call before freeing its owner). */
+void loop_task_cancel(struct loop_task *t);
+static inline bool loop_task_queued(const struct loop_task *t)
+{
+    return t->prev != 0;
+}
+
 static inline bool timer_armed(const struct timer *t)
 {
     return t->prev != 0;

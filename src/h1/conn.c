@@ -30,7 +30,8 @@ static const char h2_preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 #define COPY_MAX     65536      /* file chunks up to this size are copied behind the head */
 #define SENDFILE_MAX (1u << 20) /* bytes asked from a file source per sendfile */
 
-enum h1_state { ST_HANDSHAKE, ST_HEAD, ST_BODY, ST_RESPOND };
+/* ST_WAIT: the handler answers later (resp.pending); its own timeouts bound the wait */
+enum h1_state { ST_HANDSHAKE, ST_HEAD, ST_BODY, ST_WAIT, ST_RESPOND };
 
 struct exchange {
     struct pool *pool;
@@ -44,6 +45,7 @@ struct exchange {
     bool head_only;
     bool chunked_out;
     bool body_done;
+    bool body_wait; /* the body source said BODY_WAIT: its resume runs the connection again */
     bool has_file;
     struct body_chunk file; /* pending sendfile range */
 };
@@ -52,6 +54,7 @@ struct h1_conn {
     struct conn base;    /* base.w.fd == tr.fd */
     struct transport tr; /* until handed to the close path or another wire */
     struct timer timer;
+    struct loop_task resume; /* queued by the handler's req.resume */
     struct worker *wk;
     struct buf in, out;
     struct h1_parser parser;
@@ -75,6 +78,7 @@ static _Thread_local struct h1_field *tl_fields;
 static _Thread_local size_t tl_fields_cap;
 
 static void conn_run(struct h1_conn *c);
+static void start_response(struct h1_conn *c);
 
 /* Gives b an IO_BUF_SIZE allocation from the worker's spares (no malloc on the hot path). */
 static int buf_acquire(struct worker *wk, struct buf *b)
@@ -125,6 +129,7 @@ static void conn_close(struct h1_conn *c, enum conn_end how)
     c->closed = true;
     exchange_free(c);
     timer_cancel(&c->timer);
+    loop_task_cancel(&c->resume);
     linger_close(wk, &c->tr, c->registered, how);
     c->base.w.fd = -1;
     buf_release(wk, &c->in);
@@ -166,6 +171,7 @@ static void on_timer(struct timer *t)
         }
         break;
     case ST_BODY: log_info("%s: request body stalled, closing", c->peer); break;
+    case ST_WAIT: log_info("%s: no response from the handler in time, closing", c->peer); break;
     case ST_RESPOND:
         /* the client stopped reading: what is queued cannot reach it anyway */
         log_info("%s: response send stalled, closing", c->peer);
@@ -197,6 +203,29 @@ static void op_shutdown(struct conn *base, bool graceful)
         c->graceful = true; /* after the current response */
 }
 
+/* The task req.resume queued: the pending response is ready, or the body has more. */
+static void on_resume(struct loop_task *t)
+{
+    struct h1_conn *c = (struct h1_conn *)((char *)t - offsetof(struct h1_conn, resume));
+    if (c->closed || !c->ex) return;
+    if (c->state == ST_WAIT) {
+        if (c->ex->resp.pending) return;
+        start_response(c);
+    } else if (c->state == ST_RESPOND) {
+        c->ex->body_wait = false;
+        conn_set_deadline(c, c->ex->cfg->timeouts.send);
+    } else {
+        return;
+    }
+    conn_run(c);
+}
+
+static void resume_request(struct http_request *req)
+{
+    struct h1_conn *c = req->wire;
+    loop_defer(c->wk->loop, &c->resume);
+}
+
 static void op_free(struct conn *base)
 {
     free(base);
@@ -216,6 +245,7 @@ static struct h1_conn *conn_new(struct worker *wk, struct transport tr, const ch
     c->base.w.cb = on_io;
     c->tr = tr;
     c->timer.cb = on_timer;
+    c->resume.cb = on_resume;
     c->wk = wk;
     snprintf(c->peer, sizeof(c->peer), "%s", peer);
     worker_add_conn(wk, &c->base, &h1_ops);
@@ -353,6 +383,7 @@ static struct exchange *exchange_new(struct h1_conn *c)
     ex->req.version = 11;
     ex->req.scheme = STR_LIT("http");
     ex->req.send_interim = send_interim;
+    ex->req.resume = resume_request;
     ex->req.wire = c;
     ex->req.now = loop_now(c->wk->loop);
     ex->req.now_ms = loop_now_ms(c->wk->loop);
@@ -467,7 +498,14 @@ static void dispatch(struct h1_conn *c)
     struct exchange *ex = c->ex;
     ex->req.body = buf_ptr(&ex->body);
     ex->req.body_len = buf_size(&ex->body);
-    dispatch_request(ex->cfg, c->wk->cache, &ex->req, &ex->resp);
+    dispatch_request(ex->cfg, c->wk, &ex->req, &ex->resp);
+    if (ex->resp.pending) {
+        c->state = ST_WAIT;
+        /* the handler's timeouts bound the wait; this one only catches a handler that never
+         * answers */
+        conn_set_deadline(c, 24 * 3600);
+        return;
+    }
     start_response(c);
 }
 
@@ -712,6 +750,10 @@ static int fill_output(struct h1_conn *c)
         enum body_next_result r =
             ex->resp.body->next(ex->resp.body, &ch, can_sendfile ? SENDFILE_MAX : OUT_HIGH);
         if (r == BODY_ERROR) return -1;
+        if (r == BODY_WAIT) {
+            ex->body_wait = true;
+            break;
+        }
         if (r == BODY_END) {
             ex->body_done = true;
             if (ex->chunked_out && buf_append(&c->out, H1_CHUNKED_END, 5) < 0) return -1;
@@ -922,6 +964,7 @@ static void conn_run(struct h1_conn *c)
             conn_set_deadline(c, c->ex->cfg->timeouts.body);
             break;
         }
+        case ST_WAIT: return; /* the handler's resume runs us again */
         case ST_RESPOND: {
             if (fill_output(c) < 0) {
                 log_error("%s: response body failed, closing", c->peer);
@@ -934,7 +977,14 @@ static void conn_run(struct h1_conn *c)
                 return;
             }
             if (f == 0) return;
-            if (c->ex->body_done && !c->ex->has_file && !finish_exchange(c)) return;
+            if (c->ex->body_done && !c->ex->has_file) {
+                if (!finish_exchange(c)) return;
+            } else if (c->ex->body_wait) {
+                /* all sent; the source's own timeouts bound the wait for more (as ST_WAIT),
+                 * and its resume runs us again */
+                conn_set_deadline(c, 24 * 3600);
+                return;
+            }
             break;
         }
         }

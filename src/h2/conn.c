@@ -22,6 +22,9 @@
 struct h2_conn {
     struct conn base; /* base.w.fd == tr.fd */
     struct timer timer;
+    struct loop_task resume; /* streams whose handler has more (resume_ids) */
+    uint32_t *resume_ids;
+    size_t n_resume, resume_cap;
     struct worker *wk;
     struct transport tr;
     struct h2_session *s;
@@ -38,16 +41,50 @@ static void conn_run(struct h2_conn *c);
 
 /* ---- session callbacks ---- */
 
+/* req.resume of every stream: remembers the stream and queues the connection's resume task,
+ * which runs outside the handler's callbacks. */
+static void resume_request(struct http_request *req)
+{
+    struct h2_stream *st = req->wire;
+    struct h2_conn *c = st->session->ud;
+    for (size_t i = 0; i < c->n_resume; i++)
+        if (c->resume_ids[i] == st->id) return;
+    if (c->n_resume == c->resume_cap) {
+        size_t cap = c->resume_cap ? c->resume_cap * 2 : 8;
+        uint32_t *ids = realloc(c->resume_ids, cap * sizeof(*ids));
+        if (!ids) {
+            /* the stream then waits for its own timeouts; rare enough to log */
+            log_error("%s: out of memory resuming stream %u", c->peer, st->id);
+            return;
+        }
+        c->resume_ids = ids;
+        c->resume_cap = cap;
+    }
+    c->resume_ids[c->n_resume++] = st->id;
+    loop_defer(c->wk->loop, &c->resume);
+}
+
+static void on_resume(struct loop_task *t)
+{
+    struct h2_conn *c = (struct h2_conn *)((char *)t - offsetof(struct h2_conn, resume));
+    if (c->closed) return;
+    /* one at a time from the end: resuming one may queue another (a push dispatched) */
+    while (c->n_resume && !c->closed)
+        h2_session_resume(c->s, c->resume_ids[--c->n_resume]);
+    conn_run(c);
+}
+
 static void on_request(struct h2_session *s, struct h2_stream *st)
 {
     struct h2_conn *c = s->ud;
     const struct config *cfg = c->wk->cfg;
+    st->req.resume = resume_request;
     http_request_set_conn(&st->req, c->tr.fd, c->tr.tls);
     st->req.alt_svc_port = c->alt_svc_port;
     if (st->reject_status)
         dispatch_error(&st->req, &st->resp, st->reject_status);
     else
-        dispatch_request(cfg, c->wk->cache, &st->req, &st->resp);
+        dispatch_request(cfg, c->wk, &st->req, &st->resp);
     if (!st->pushed && cfg->http2.enabled) h2_push_for_response(s, st, cfg);
 }
 
@@ -96,6 +133,10 @@ static void conn_close(struct h2_conn *c, enum conn_end how)
     h2_session_free(c->s);
     c->s = NULL;
     timer_cancel(&c->timer);
+    loop_task_cancel(&c->resume);
+    free(c->resume_ids);
+    c->resume_ids = NULL;
+    c->n_resume = c->resume_cap = 0;
     if (c->peer_eof && how == CONN_END_LINGER) how = CONN_END_QUIET;
     linger_close(wk, &c->tr, c->registered, how);
     c->base.w.fd = -1;
@@ -286,6 +327,7 @@ void h2_conn_open(struct worker *wk, struct transport tr, const char *peer, cons
     c->base.w.fd = tr.fd;
     c->base.w.cb = on_io;
     c->timer.cb = on_timer;
+    c->resume.cb = on_resume;
     c->wk = wk;
     c->tr = tr;
     if (tr.tls) c->alt_svc_port = wire_h3_port(wk, tr.fd);

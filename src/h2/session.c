@@ -224,7 +224,7 @@ static void dispatch(struct h2_session *s, struct h2_stream *st)
     st->req.body = st->body.data ? buf_ptr(&st->body) : ""; /* no NULL + 0 */
     st->req.body_len = buf_size(&st->body);
     s->cb->on_request(s, st);
-    respond(s, st);
+    if (!st->resp.pending) respond(s, st); /* else h2_session_resume, once it is ready */
 }
 
 /* Client role: the response on st ended (END_STREAM). */
@@ -1382,6 +1382,17 @@ int h2_session_upgrade(struct h2_session *s, const struct http_request *req,
     }
     dispatch(s, st);
     return 0;
+}
+
+void h2_session_resume(struct h2_session *s, uint32_t stream_id)
+{
+    struct h2_stream *st = h2_stream_find(&s->streams, stream_id);
+    if (s->dead || !st || !st->dispatched || s->p.client) return;
+    if (!st->headers_out) {
+        if (!st->resp.pending) respond(s, st);
+    } else if (st->resp.body && !st->body_rd.eof) {
+        http_sched_add(&s->sched, &st->sched); /* its body has more */
+    }
 }
 
 bool h2_session_done(const struct h2_session *s)

@@ -168,6 +168,10 @@ static inline struct buf *h2_session_output(struct h2_session *s)
 {
     return &s->out;
 }
+/* Server role: the handler of stream_id has more to send: its pending response is ready (the
+ * HEADERS go out), or its body source, which said BODY_WAIT, has more (the stream is
+ * scheduled again). A stream that has gone meanwhile is ignored. */
+void h2_session_resume(struct h2_session *s, uint32_t stream_id);
 /* True when the connection should be closed once the output is flushed. */
 bool h2_session_done(const struct h2_session *s);
 /* True when response data waits on flow control or the output buffer (for the glue's loop). */

@@ -156,7 +156,7 @@ static void dispatch(struct h3_session *s, struct h3_stream *st)
     st->req.body_len = buf_size(&st->body);
     st->req.early_data = st->early;
     s->cb->on_request(s, st);
-    respond(s, st);
+    if (!st->resp.pending) respond(s, st); /* else h3_session_resume, once it is ready */
 }
 
 /* Safe methods (RFC 9110 §9.2.1) that early data may carry; TRACE is left out. */
@@ -1071,6 +1071,14 @@ void h3_session_timeout(struct h3_session *s, int64_t now_ms)
             stream_error(s, st, H3_REQUEST_CANCELLED, false);
         }
     }
+}
+
+void h3_session_resume(struct h3_session *s, int64_t stream_id)
+{
+    struct h3_stream *st = stream_find(s, stream_id);
+    if (s->dead || !st || !st->dispatched || st->headers_out || st->resp.pending || s->p.client)
+        return; /* a body that has more is pulled at the next output round anyway */
+    respond(s, st);
 }
 
 bool h3_session_done(const struct h3_session *s)

@@ -252,6 +252,10 @@ void h3_session_timeout(struct h3_session *s, int64_t now_ms);
  * rejected (H3_REQUEST_REJECTED). A client that has not sent its SETTINGS gets the final GOAWAY
  * at once. Otherwise (fast) GOAWAY and the session is done at once (close with H3_NO_ERROR). */
 void h3_session_shutdown(struct h3_session *s, bool graceful);
+/* Server role: the handler of stream_id has more: its pending response is ready (the HEADERS
+ * frame is queued) or its body, which said BODY_WAIT, has more (pulled at the next output). A
+ * stream that has gone meanwhile is ignored. */
+void h3_session_resume(struct h3_session *s, int64_t stream_id);
 /* True when the connection should be closed (after an error, a fast stop, or a graceful stop
  * whose final GOAWAY is out and whose requests have all been answered). */
 bool h3_session_done(const struct h3_session *s);

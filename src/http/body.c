@@ -85,6 +85,7 @@ ssize_t body_reader_pull(struct body_reader *r, struct body_source *src, int64_t
                          size_t max)
 {
     size_t got = 0;
+    r->wait = false;
     while (got < max && !r->eof) {
         if (!r->has_chunk) {
             if (left >= 0 && (int64_t)got >= left) break;
@@ -92,6 +93,10 @@ ssize_t body_reader_pull(struct body_reader *r, struct body_source *src, int64_t
             if (res == BODY_ERROR) return -1;
             if (res == BODY_END) {
                 r->eof = true;
+                break;
+            }
+            if (res == BODY_WAIT) {
+                r->wait = true;
                 break;
             }
             r->has_chunk = true;

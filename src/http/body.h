@@ -24,6 +24,9 @@ enum body_next_result {
     BODY_ERROR = -1, /* the response must be aborted (connection closed) */
     BODY_END = 0,    /* no more chunks */
     BODY_CHUNK = 1,  /* *out filled */
+    /* Nothing now (a proxied body whose next bytes have not arrived): the source calls its
+     * request's resume (http/request.h) when it has more, and the wire asks again then. */
+    BODY_WAIT = 2,
 };
 
 struct body_source {
@@ -50,9 +53,11 @@ struct body_reader {
     size_t off;              /* bytes of it already copied */
     bool has_chunk;          /* chunk holds bytes not copied yet */
     bool eof;                /* the source said END */
+    bool wait;               /* the last pull stopped at BODY_WAIT */
 };
 /* Copies up to max bytes of src into dst, and never more than left when left >= 0 (what is
- * left of a known Content-Length). Returns the bytes copied, or -1 on a body error. */
+ * left of a known Content-Length). Returns the bytes copied, or -1 on a body error; r->wait
+ * says whether it stopped because the source has nothing now. */
 ssize_t body_reader_pull(struct body_reader *r, struct body_source *src, int64_t left, char *dst,
                          size_t max);
 

@@ -55,7 +55,11 @@ struct http_request {
     /* Sends an interim (1xx) response such as 103 Early Hints before the final one; set by the
      * wire layer (NULL when it cannot, e.g. HTTP/1.0). Returns 0 or -1. */
     int (*send_interim)(struct http_request *req, int status, const struct http_fields *fields);
-    void *wire;     /* the wire layer's context for send_interim */
+    void *wire; /* the wire layer's context for send_interim and resume */
+    /* Set by the wire layer: a handler whose response was pending, or whose body source said
+     * BODY_WAIT, calls it when it has more. It only queues the wire's work for later in the
+     * loop iteration, so it is safe from inside the handler's own callbacks. */
+    void (*resume)(struct http_request *req);
     time_t now;     /* request start, seconds */
     int64_t now_ms; /* request start, monotonic-independent wall clock ms */
     /* The connection it came on, for handlers that describe it (handler/conninfo.h), set by

@@ -16,8 +16,13 @@ struct http_response {
     struct body_source *body;   /* NULL: empty body. For HEAD the handler sets content_length
                                    as for GET and body NULL; the wire sends no body anyway. */
     bool close;                 /* the handler asks for the connection to close after this */
-    bool no_server;             /* no Server field (the wire adds "tern" unless one is set) */
-    int64_t bytes_sent;         /* body bytes written, filled by the wire layer (access log) */
+    /* The handler answers later (a proxied request waiting for its upstream): the wire sends
+     * nothing until the handler has set status, fields and body, cleared this, and called the
+     * request's resume. Meanwhile body, if set, is the handler's job: a request that ends
+     * first (the client went away) closes it, which cancels the work. */
+    bool pending;
+    bool no_server;     /* no Server field (the wire adds "tern" unless one is set) */
+    int64_t bytes_sent; /* body bytes written, filled by the wire layer (access log) */
 };
 
 /* Reason phrase for a status code ("OK"), or "Unknown" (RFC 9110 §15). */

@@ -174,6 +174,7 @@ void config_free(struct config *cfg)
             free_strv(loc->early_hints, loc->n_early_hints);
             free(loc->access);
             config_site_free_location(loc);
+            config_proxy_free(loc->proxy);
         }
         config_site_free_server(srv);
         cert_free(&srv->cert);

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <sys/socket.h>
+
 #include "core/str.h"
 #include "http/cidr.h"
 #include "server/rate_bucket.h"
@@ -57,6 +59,45 @@ struct config_hsts {
 struct config_error_page {
     int status;
     char *path; /* absolute URL path, served from the location that path maps to */
+};
+
+/* One upstream of a `proxy` location: an HTTP/1.1 origin over TCP or a unix socket. */
+struct config_upstream {
+    char *url;                    /* as written, for log lines */
+    bool is_unix;                 /* unix:/path */
+    struct sockaddr_storage addr; /* resolved at load (TCP), or the unix socket's path */
+    unsigned addr_len;
+    char *authority; /* host[:port] of the URL (Host with `host: upstream`) */
+    char *path;      /* the URL's path: replaces the location's prefix; NULL: the
+                        request's path as it came */
+};
+
+enum config_balance { CONFIG_BALANCE_ROUND_ROBIN, CONFIG_BALANCE_LEAST_CONN, CONFIG_BALANCE_HASH };
+enum config_proxy_host {
+    CONFIG_PROXY_HOST_KEEP,
+    CONFIG_PROXY_HOST_UPSTREAM,
+    CONFIG_PROXY_HOST_SET
+};
+
+/* `proxy` of a location (handler/proxy.h): a reverse proxy to its upstreams. */
+struct config_proxy {
+    struct config_upstream *upstreams;
+    size_t n_upstreams;
+    enum config_balance balance;
+    unsigned id;            /* index of this proxy in the configuration (per-worker state) */
+    double connect_timeout; /* seconds; a connect slower than this: 504 (next upstream) */
+    double read_timeout;    /* between two reads of the response: 504, or the response cut */
+    double send_timeout;    /* between two writes of the request */
+    double idle_timeout;    /* an idle pooled connection is closed after this */
+    unsigned keepalive;     /* idle connections kept per upstream and worker (0: none) */
+    unsigned retries;       /* further attempts of an idempotent request (other upstreams) */
+    unsigned max_fails;     /* failures in a row that take an upstream out ... */
+    double fail_timeout;    /* ... for this long (passive health check) */
+    enum config_proxy_host host_mode;
+    char *host;       /* CONFIG_PROXY_HOST_SET: the Host value */
+    bool forwarded;   /* RFC 7239 Forwarded: for, proto, host */
+    bool x_forwarded; /* X-Forwarded-For (appended), -Proto, -Host */
+    bool via;         /* Via on requests and responses (RFC 9110 §7.6.3) */
 };
 
 struct regex;
@@ -112,6 +153,7 @@ struct config_location {
     size_t n_try_files;
     struct config_error_page *error_pages;
     size_t n_error_pages;
+    struct config_proxy *proxy; /* NULL: files are served (handler/proxy.h) */
 };
 
 /* A certificate and its key (PEM files), with an optional DER OCSP response to staple. */
@@ -236,10 +278,14 @@ struct config {
      * location has one. A reload starts a new table (every client starts with a full bucket). */
     struct rate_table *rate_table;
     uint32_t n_rate_limits;
+    unsigned n_proxies; /* `proxy` locations (their config_proxy.id) */
     /* Every cleartext request goes to HTTPS on the first TLS listener (308, 301 for GET and
      * HEAD), but /.well-known/acme-challenge/; default false. */
     bool https_redirect;
 };
+
+/* Frees a location's proxy (config_proxy.c); NULL is fine. */
+void config_proxy_free(struct config_proxy *p);
 
 /* The default certificate: tls.cert, else the default server's, else the first server's;
  * NULL when there is none. */

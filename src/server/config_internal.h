@@ -89,6 +89,8 @@ int cfg_servers(struct loader *L, const struct cnode *v, const char *top_root);
  * (config_guard.c); rate_limit may be NULL. */
 int cfg_location_guards(struct loader *L, struct config_location *loc, const struct cnode *n,
                         const struct cnode *rate_limit);
+/* A location's `proxy` (config_proxy.c): *out is set at once (free it on error too). */
+int cfg_proxy(struct loader *L, const struct cnode *v, struct config_proxy **out);
 /* Builds the single default server when `servers` is absent. */
 int cfg_single_server(struct loader *L, const char *root);
 

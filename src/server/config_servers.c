@@ -170,6 +170,7 @@ enum loc_key {
     LOC_EXACT,
     LOC_REGEX,
     LOC_REWRITE,
+    LOC_PROXY,
     LOC_COUNT
 };
 
@@ -211,6 +212,7 @@ static int parse_location(struct loader *L, const struct config_server *srv, siz
                                        "exact",
                                        "regex",
                                        "rewrite",
+                                       "proxy",
                                        NULL};
     struct config_location *loc = &srv->locations[li];
     const struct cnode *val[LOC_COUNT] = {0};
@@ -302,8 +304,10 @@ static int parse_location(struct loader *L, const struct config_server *srv, siz
         return -1;
     if (val[LOC_REWRITE] && cfg_rewrite(L, val[LOC_REWRITE], loc->n_captures, &loc->rewrite_to) < 0)
         return -1;
-    if (!!loc->redirect_to + !!loc->n_try_files + !!loc->rewrite_to > 1)
-        return cfg_fail(L, n, "a location redirects, rewrites or tries files: one of them");
+    if (val[LOC_PROXY] && cfg_proxy(L, val[LOC_PROXY], &loc->proxy) < 0) return -1;
+    if (!!loc->redirect_to + !!loc->n_try_files + !!loc->rewrite_to + !!loc->proxy > 1)
+        return cfg_fail(L, n,
+                        "a location redirects, rewrites, tries files or proxies: one of them");
     if (val[LOC_ERROR_PAGES] &&
         cfg_error_pages(L, val[LOC_ERROR_PAGES], &loc->error_pages, &loc->n_error_pages) < 0)
         return -1;

@@ -8,9 +8,11 @@
 #include "core/buf.h"
 #include "core/log.h"
 #include "handler/conninfo.h"
+#include "handler/proxy.h"
 #include "handler/static.h"
 #include "http/path.h"
 #include "server/guard.h"
+#include "server/server.h"
 
 #define PATH_MAX_LEN 4096
 
@@ -105,18 +107,13 @@ static void respond_trace(struct http_request *req, struct http_response *resp)
     resp->body = body_source_mem(req->pool, copy, len);
 }
 
-static void route(const struct config *cfg, struct static_cache *cache, struct http_request *req,
-                  struct http_response *resp, const struct config_server **srv,
-                  const struct config_location **loc);
+static void route(struct dispatch_ctx *dc, struct http_request *req, struct http_response *resp);
 
-void dispatch_request(const struct config *cfg, struct static_cache *cache,
-                      struct http_request *req, struct http_response *resp)
+/* What follows every handler's answer. */
+static void finish(const struct dispatch_ctx *dc, struct http_request *req,
+                   struct http_response *resp)
 {
-    const struct config_server *srv = NULL;
-    const struct config_location *loc = NULL;
-    if (site_https_redirect(cfg, req, resp)) return;
-    route(cfg, cache, req, resp, &srv, &loc);
-    site_finish(cache, cfg, srv, loc, req, resp);
+    site_finish(dc->wk->cache, dc->cfg, dc->srv, dc->loc, req, resp);
     if (req->alt_svc_port) {
         /* RFC 7838 §3: HTTP/3 on the same host, this UDP port, remembered for a day */
         char *v = pool_alloc(req->pool, 32);
@@ -127,16 +124,33 @@ void dispatch_request(const struct config *cfg, struct static_cache *cache,
     }
 }
 
-/* Routes req to its server and location (*srv and *loc, left NULL where it did not get that
- * far) and runs the handler. */
-static void route(const struct config *cfg, struct static_cache *cache, struct http_request *req,
-                  struct http_response *resp, const struct config_server **srv_out,
-                  const struct config_location **loc_out)
+void dispatch_request(const struct config *cfg, struct worker *wk, struct http_request *req,
+                      struct http_response *resp)
 {
+    struct dispatch_ctx dc = {cfg, wk, NULL, NULL};
+    if (site_https_redirect(cfg, req, resp)) return;
+    route(&dc, req, resp);
+    if (!resp->pending) finish(&dc, req, resp);
+}
+
+void dispatch_finish(const struct dispatch_ctx *dc, struct http_request *req,
+                     struct http_response *resp)
+{
+    resp->pending = false;
+    finish(dc, req, resp);
+    req->resume(req);
+}
+
+/* Routes req to its server and location (dc->srv and dc->loc, left NULL where it did not get
+ * that far) and runs the handler. */
+static void route(struct dispatch_ctx *dc, struct http_request *req, struct http_response *resp)
+{
+    const struct config *cfg = dc->cfg;
+    struct static_cache *cache = dc->wk->cache;
     const struct config_server *srv = config_find_server(cfg, req->host.p, req->host.len);
-    *srv_out = srv;
+    dc->srv = srv;
     switch (req->method) {
-    case HTTP_METHOD_UNKNOWN: dispatch_error(req, resp, 501); return;
+    case HTTP_METHOD_UNKNOWN: break; /* 501 unless a proxy location takes it */
     case HTTP_METHOD_OPTIONS:
         if (req->path.len == 1 && req->path.p[0] == '*') {
             /* OPTIONS * asks about the server as a whole (RFC 9110 §9.3.7) */
@@ -162,7 +176,7 @@ static void route(const struct config *cfg, struct static_cache *cache, struct h
     str_t caps[REGEX_MAX_CAPTURES + 1];
     size_t len = (size_t)plen;
     const struct config_location *loc = config_match_location(srv, path, len, caps);
-    *loc_out = loc;
+    dc->loc = loc;
     /* allow/deny, rate_limit: of the location matched, then of the one a rewrite leads to */
     if (guard_refuses(cfg, loc, req, resp)) return;
     const struct config_location *matched = loc;
@@ -172,7 +186,7 @@ static void route(const struct config *cfg, struct static_cache *cache, struct h
             dispatch_error(req, resp, 500);
             return;
         }
-        *loc_out = loc;
+        dc->loc = loc;
         if (loc != matched && guard_refuses(cfg, loc, req, resp)) return;
     }
     struct site_match m = {.caps = caps, .n_caps = loc->n_captures, .url_path = req->path};
@@ -182,6 +196,15 @@ static void route(const struct config *cfg, struct static_cache *cache, struct h
         if (n >= 0) m.url_path = str_make(e, (size_t)n);
     }
     if (site_redirect(loc, &m, req, resp)) return;
+    if (loc->proxy && req->method != HTTP_METHOD_CONNECT) {
+        /* every other method goes to the upstream, which knows what it allows */
+        proxy_handle(dc, req, resp, m.url_path);
+        return;
+    }
+    if (req->method == HTTP_METHOD_UNKNOWN) {
+        dispatch_error(req, resp, 501);
+        return;
+    }
     unsigned allowed = allowed_methods(loc);
     unsigned bit = method_bit(req->method);
     if (!bit || !(allowed & bit)) {

@@ -7,11 +7,25 @@
 #include "http/response.h"
 #include "server/config.h"
 
-struct static_cache;
+struct worker;
 
-/* Fills resp for req; never fails (internal errors become a 500 response). */
-void dispatch_request(const struct config *cfg, struct static_cache *cache,
-                      struct http_request *req, struct http_response *resp);
+/* Fills resp for req; never fails (internal errors become a 500 response). A handler that
+ * answers later (the proxy) leaves resp->pending set and finishes with dispatch_finish. */
+void dispatch_request(const struct config *cfg, struct worker *wk, struct http_request *req,
+                      struct http_response *resp);
+
+/* Where a request was routed: what a handler that answers later keeps to finish it. */
+struct dispatch_ctx {
+    const struct config *cfg;
+    struct worker *wk;
+    const struct config_server *srv;
+    const struct config_location *loc;
+};
+
+/* Completes a pending response that the handler has just filled: the site rules that follow
+ * every handler (fields, error pages, Alt-Svc), resp->pending cleared, then req->resume. */
+void dispatch_finish(const struct dispatch_ctx *dc, struct http_request *req,
+                     struct http_response *resp);
 
 /* Fills resp with a simple error response for status (e.g. from a wire-level rejection). */
 void dispatch_error(struct http_request *req, struct http_response *resp, int status);

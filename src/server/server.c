@@ -1,4 +1,5 @@
 #include "server/server.h"
+#include "handler/proxy.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -267,6 +268,8 @@ static void *worker_main(void *arg)
     /* the UDP sockets stay open until every worker has stopped (worker_free): closing one
      * renumbers the SO_REUSEPORT group that steers QUIC packets to their workers */
     conn_list_reap(&wk->conns);
+    proxy_worker_free(wk->proxy); /* after the connections: their proxied requests are over */
+    wk->proxy = NULL;
     wire_thread_cleanup();
     worker_flush_log(wk);
     struct server *srv = wk->srv;

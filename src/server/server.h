@@ -26,6 +26,7 @@ enum server_part { SERVER_PART_ALL = 0, SERVER_PART_TCP, SERVER_PART_UDP };
 struct tls_server;
 struct static_cache;
 struct server;
+struct proxy_worker;
 
 struct listener {
     struct io_watch watch;
@@ -50,8 +51,9 @@ struct worker {
     struct timer accept_timer;
     const struct config *cfg; /* refreshed from srv->cfg when woken */
     struct static_cache *cache;
-    struct conn_list conns; /* every open connection, whatever its wire (stop, limits) */
-    struct tls_server *tls; /* TLS contexts for TLS listeners, or NULL */
+    struct proxy_worker *proxy; /* upstream connections and balancing state (handler/proxy.h) */
+    struct conn_list conns;     /* every open connection, whatever its wire (stop, limits) */
+    struct tls_server *tls;     /* TLS contexts for TLS listeners, or NULL */
     enum server_state state;
     struct pool *spare_pools[16]; /* reset request pools kept for reuse */
     size_t n_spare_pools;

@@ -124,7 +124,7 @@ static void drain(struct h3_session *s, size_t cap)
     }
 }
 
-static int recv(struct h3_session *s, int64_t id, const void *p, size_t len, bool fin)
+static int feed(struct h3_session *s, int64_t id, const void *p, size_t len, bool fin)
 {
     return h3_session_recv_stream(s, id, p, len, fin, 1000000);
 }
@@ -132,7 +132,7 @@ static int recv(struct h3_session *s, int64_t id, const void *p, size_t len, boo
 /* A client control stream with an empty SETTINGS frame on stream 2. */
 static void control(struct h3_session *s)
 {
-    CHECK_INT(recv(s, 2, "\x00\x04\x00", 3, false), 0);
+    CHECK_INT(feed(s, 2, "\x00\x04\x00", 3, false), 0);
 }
 
 /* Appends a HEADERS frame with the fields (name, value pairs; NULL ends) to b. */
@@ -162,7 +162,7 @@ static int send_get(struct h3_session *s, int64_t id, const char *const *nv, boo
 {
     struct buf b = {0};
     headers(&b, nv ? nv : GET);
-    int rc = recv(s, id, buf_ptr(&b), buf_size(&b), fin);
+    int rc = feed(s, id, buf_ptr(&b), buf_size(&b), fin);
     buf_free(&b);
     return rc;
 }
@@ -243,9 +243,9 @@ static void test_get(void)
     struct buf b = {0};
     headers(&b, GET);
     for (size_t i = 0; i < buf_size(&b); i++)
-        CHECK_INT(recv(s, 0, buf_ptr(&b) + i, 1, false), 0);
+        CHECK_INT(feed(s, 0, buf_ptr(&b) + i, 1, false), 0);
     CHECK_INT(n_requests, 0);
-    CHECK_INT(recv(s, 0, "", 0, true), 0);
+    CHECK_INT(feed(s, 0, "", 0, true), 0);
     CHECK_INT(n_requests, 1);
     buf_free(&b);
     drain(s, SIZE_MAX);
@@ -292,7 +292,7 @@ static void test_post(void)
     h3_write_data(&b, "def", 3);
     const char *const trailers[] = {"x-checksum", "1", NULL};
     headers(&b, trailers);
-    CHECK_INT(recv(s, 0, buf_ptr(&b), buf_size(&b), true), 0);
+    CHECK_INT(feed(s, 0, buf_ptr(&b), buf_size(&b), true), 0);
     drain(s, SIZE_MAX);
     struct resp r = parse_resp(0);
     CHECK_INT(r.status, 200);
@@ -301,7 +301,7 @@ static void test_post(void)
     /* Content-Length against DATA: a stream error H3_MESSAGE_ERROR (§4.1.2) */
     headers(&b, post);
     h3_write_data(&b, "abc", 3);
-    CHECK_INT(recv(s, 4, buf_ptr(&b), buf_size(&b), true), 0);
+    CHECK_INT(feed(s, 4, buf_ptr(&b), buf_size(&b), true), 0);
     CHECK_INT(n_resets, 1);
     CHECK(resets[0].id == 4 && resets[0].code == H3_MESSAGE_ERROR);
     buf_free(&b);
@@ -312,11 +312,11 @@ static void test_post(void)
     headers(&b, big);
     static char junk[1500];
     h3_write_data(&b, junk, sizeof(junk));
-    CHECK_INT(recv(s, 8, buf_ptr(&b), buf_size(&b), false), 0);
+    CHECK_INT(feed(s, 8, buf_ptr(&b), buf_size(&b), false), 0);
     drain(s, SIZE_MAX);
     CHECK_INT(parse_resp(8).status, 413);
     CHECK(n_stops == 0 || stops[n_stops - 1].id != 8);
-    CHECK_INT(recv(s, 8, "\x00\x01x", 3, true), 0); /* late bytes are dropped */
+    CHECK_INT(feed(s, 8, "\x00\x01x", 3, true), 0); /* late bytes are dropped */
     buf_free(&b);
     CHECK(h3_session_error_code(s) == UINT64_MAX);
     h3_session_free(s);
@@ -369,7 +369,7 @@ static void test_early_data(void)
         drain(s, SIZE_MAX);
         CHECK_INT(parse_resp(id).status, 425);
         CHECK(fins[id]);
-        CHECK_INT(recv(s, id,
+        CHECK_INT(feed(s, id,
                        "\x00\x03"
                        "abc",
                        5, true),
@@ -379,14 +379,14 @@ static void test_early_data(void)
     /* the same POST in 1-RTT is served, not marked */
     buf_free(&b);
     request(&b, "POST", "abc");
-    CHECK_INT(recv(s, 32, buf_ptr(&b), buf_size(&b), true), 0);
+    CHECK_INT(feed(s, 32, buf_ptr(&b), buf_size(&b), true), 0);
     CHECK(!last_early);
     CHECK_INT(n_handled, 4);
     drain(s, SIZE_MAX);
     CHECK_INT(parse_resp(32).status, 200);
     /* the first bytes early, the rest after the handshake: still early, still 425 */
     CHECK_INT(recv_early(s, 36, buf_ptr(&b), 3, false), 0);
-    CHECK_INT(recv(s, 36, buf_ptr(&b) + 3, buf_size(&b) - 3, true), 0);
+    CHECK_INT(feed(s, 36, buf_ptr(&b) + 3, buf_size(&b) - 3, true), 0);
     CHECK(last_early);
     drain(s, SIZE_MAX);
     CHECK_INT(parse_resp(36).status, 425);
@@ -415,7 +415,7 @@ static void test_stream_errors(void)
     }
     /* a request stream that ends without HEADERS: H3_REQUEST_INCOMPLETE */
     n_resets = n_stops = 0;
-    CHECK_INT(recv(s, 16, "\x21\x00", 2, true), 0);
+    CHECK_INT(feed(s, 16, "\x21\x00", 2, true), 0);
     CHECK(n_resets == 1 && resets[0].code == H3_REQUEST_INCOMPLETE);
     /* too many fields: 431 */
     const char *many[2 * 25 + 9] = {":method",    "GET", ":scheme", "https",
@@ -432,9 +432,9 @@ static void test_stream_errors(void)
     CHECK(n_resets == 1 && resets[0].id == 24 && resets[0].code == H3_REQUEST_CANCELLED);
     /* unknown uni stream type: STOP_SENDING H3_STREAM_CREATION_ERROR, the rest ignored */
     n_stops = 0;
-    CHECK_INT(recv(s, 6, "\x40\x21junk", 6, false), 0);
+    CHECK_INT(feed(s, 6, "\x40\x21junk", 6, false), 0);
     CHECK(n_stops == 1 && stops[0].id == 6 && stops[0].code == H3_STREAM_CREATION_ERROR);
-    CHECK_INT(recv(s, 6, "more", 4, true), 0);
+    CHECK_INT(feed(s, 6, "more", 4, true), 0);
     CHECK(h3_session_error_code(s) == UINT64_MAX);
     h3_session_free(s);
 }
@@ -444,8 +444,8 @@ static void test_stream_errors(void)
 static void test_out_of_order(void)
 {
     struct h3_session *s = mk();
-    CHECK_INT(recv(s, 10, "\x03", 1, false), 0); /* QPACK decoder stream first */
-    CHECK_INT(recv(s, 6, "\x02", 1, false), 0);  /* then the encoder stream */
+    CHECK_INT(feed(s, 10, "\x03", 1, false), 0); /* QPACK decoder stream first */
+    CHECK_INT(feed(s, 6, "\x02", 1, false), 0);  /* then the encoder stream */
     control(s);                                  /* and the control stream last */
     CHECK(s->settings_in && s->have_qpack_enc && s->have_qpack_dec);
     CHECK_INT(send_get(s, 8, NULL, true), 0);
@@ -467,7 +467,7 @@ static uint64_t conn_err(bool with_control, int64_t id, const char *p, size_t le
 {
     struct h3_session *s = mk();
     if (with_control) control(s);
-    recv(s, id, p, len, fin);
+    feed(s, id, p, len, fin);
     uint64_t code = h3_session_error_code(s);
     CHECK(code == UINT64_MAX || h3_session_done(s));
     h3_session_free(s);
@@ -487,11 +487,11 @@ static void test_priorities(void)
     CHECK_INT(n_prios, 1);
     CHECK(prios[0].id == 0 && prios[0].prio.urgency == 1 && prios[0].prio.incremental);
     /* PRIORITY_UPDATE (type 0xf0700: varint 0x80 0x0f 0x07 0x00) for stream 0: u=6 */
-    CHECK_INT(recv(s, 2, "\x80\x0f\x07\x00\x04\x00u=6", 9, false), 0);
+    CHECK_INT(feed(s, 2, "\x80\x0f\x07\x00\x04\x00u=6", 9, false), 0);
     CHECK_INT(n_prios, 2);
     CHECK(prios[1].id == 0 && prios[1].prio.urgency == 6 && !prios[1].prio.incremental);
     /* for a stream not open: nothing; for a push with no MAX_PUSH_ID: H3_ID_ERROR */
-    CHECK_INT(recv(s, 2, "\x80\x0f\x07\x00\x05\x40\x40u=0", 10, false), 0);
+    CHECK_INT(feed(s, 2, "\x80\x0f\x07\x00\x05\x40\x40u=0", 10, false), 0);
     CHECK_INT(n_prios, 2);
     CHECK(h3_session_error_code(s) == UINT64_MAX);
     h3_session_free(s);
@@ -594,8 +594,8 @@ static void test_goaway(void)
     CHECK_INT(send_get(s, 8, NULL, true), 0);
     CHECK(n_resets == 1 && resets[0].id == 8 && resets[0].code == H3_REQUEST_REJECTED);
     CHECK_INT(n_requests, 0);
-    CHECK_INT(recv(s, 0, "", 0, true), 0);
-    CHECK_INT(recv(s, 4, "", 0, true), 0);
+    CHECK_INT(feed(s, 0, "", 0, true), 0);
+    CHECK_INT(feed(s, 4, "", 0, true), 0);
     drain(s, SIZE_MAX);
     CHECK_INT(parse_resp(0).status, 200);
     CHECK_INT(parse_resp(4).status, 200);
@@ -635,7 +635,7 @@ static void test_header_deadline(void)
     drain(s, SIZE_MAX);
     CHECK_INT(h3_session_next_deadline(s), 0);
     /* stream 0: a HEADERS frame that never completes; stream 4: a whole request, no FIN */
-    CHECK_INT(recv(s, 0, "\x01\x20\x00", 3, false), 0);
+    CHECK_INT(feed(s, 0, "\x01\x20\x00", 3, false), 0);
     CHECK_INT(h3_session_recv_stream(s, 4, (const uint8_t *)"", 0, false, 1002000), 0);
     CHECK_INT(h3_session_next_deadline(s), 1010000);
     struct buf b = {0};
@@ -656,7 +656,7 @@ static void test_header_deadline(void)
     /* late bytes of the dropped stream are ignored */
     CHECK_INT(send_get(s, 0, NULL, true), 0);
     CHECK_INT(n_requests, 0);
-    CHECK_INT(recv(s, 4, "", 0, true), 0);
+    CHECK_INT(feed(s, 4, "", 0, true), 0);
     drain(s, SIZE_MAX);
     CHECK_INT(parse_resp(4).status, 200);
     h3_session_free(s);

@@ -365,8 +365,17 @@ static void test_errors(void)
                  "t.yaml:3: unknown key 'level' in compression");
     EXPECT_ERROR("servers:\n  - root: /\n    alias: x\n",
                  "t.yaml:3: unknown key 'alias' in server");
+    EXPECT_ERROR("servers:\n  - root: /\n    locations:\n      - path: /\n        alias: x\n",
+                 "t.yaml:5: unknown key 'alias' in location");
     EXPECT_ERROR("servers:\n  - root: /\n    locations:\n      - path: /\n        proxy: x\n",
-                 "t.yaml:5: unknown key 'proxy' in location");
+                 "t.yaml:5: upstream 'x' must be http://host[:port][/path] or unix:/path "
+                 "(https and h2c upstreams are not supported yet)");
+    EXPECT_ERROR("servers:\n  - root: /\n    locations:\n      - path: /\n"
+                 "        proxy: {upstreams: [http://127.0.0.1:1], balance: random}\n",
+                 "t.yaml:5: 'balance' cannot be 'random'");
+    EXPECT_ERROR("servers:\n  - root: /\n    locations:\n      - path: /\n"
+                 "        proxy: http://127.0.0.1:1\n        redirect: {to: /x}\n",
+                 "t.yaml:4: a location redirects, rewrites, tries files or proxies: one of them");
     EXPECT_ERROR("root: /\n? [a, b]\n: 1\n", "t.yaml:2: a key in the top level must be a name, "
                                              "not a list");
     /* duplicates */

@@ -1,0 +1,711 @@
+#include "handler/proxy.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "client/upstream_pool.h"
+#include "core/log.h"
+#include "h1/chunked.h"
+#include "h1/parser.h"
+#include "handler/proxy_fields.h"
+#include "server/server.h"
+
+#define MAX_UPSTREAMS   64
+#define HEAD_MAX        65536
+#define HEAD_FIELDS_MAX 100
+#define READ_CHUNK      65536
+
+/* Per worker and proxy location: balancing and passive health (as nginx's, per worker). */
+struct proxy_state {
+    const struct config_proxy *pc; /* the configuration this state is for (reload: reset) */
+    unsigned rr;
+    unsigned active[MAX_UPSTREAMS];
+    unsigned fails[MAX_UPSTREAMS];
+    int64_t down_until[MAX_UPSTREAMS];
+};
+
+struct proxy_worker {
+    struct loop *loop;
+    struct upstream_pool *pool;
+    struct proxy_state **states; /* by config_proxy.id */
+    size_t n_states;
+};
+
+enum job_state { J_CONNECTING, J_SENDING, J_HEAD, J_BODY };
+
+enum attempt_error { E_CONNECT, E_CONNECT_TIMEOUT, E_SEND, E_SEND_TIMEOUT, E_READ, E_READ_TIMEOUT };
+
+struct proxy_job {
+    struct body_source src; /* first: resp->body while the job runs */
+    struct io_watch w;      /* the upstream socket */
+    struct timer timer;
+    struct dispatch_ctx dc;
+    struct http_request *req;
+    struct http_response *resp;
+    const struct config_proxy *pc;
+    struct proxy_worker *pw;
+    struct proxy_state *st;
+    size_t up; /* upstream index */
+    uint64_t tried;
+    unsigned attempts;
+    enum job_state state;
+    bool registered, reused, no_pool, can_read, can_write;
+    bool in_handle; /* still inside proxy_handle: dispatch finishes the response itself */
+    bool counted;   /* st->active[up] holds this job */
+    bool waiting;   /* the body said BODY_WAIT: resume the wire when the upstream is readable */
+    bool failed;    /* the body failed after the head: BODY_ERROR */
+    bool body_end;  /* the whole upstream response is read */
+    bool keep;      /* the upstream connection may be reused after it */
+    bool got_bytes; /* response bytes arrived on this attempt */
+    int64_t deadline;
+    str_t url_path; /* the path to forward, before the upstream's own path is applied */
+    struct buf out; /* the request for this attempt's upstream: head and body */
+    size_t out_sent;
+    struct buf in;
+    size_t handed; /* bytes at the front of in given out as the last chunk */
+    struct h1_parser parser;
+    struct h1_response_head head;
+    struct h1_field *fields;
+    enum h1_body_kind kind;
+    int64_t left; /* H1_BODY_LENGTH: bytes still to come */
+    struct h1_chunked_decoder dec;
+};
+
+static const struct config_upstream *upstream(const struct proxy_job *j)
+{
+    return &j->pc->upstreams[j->up];
+}
+
+/* ---- per-worker state ---- */
+
+static struct proxy_worker *worker_state(struct worker *wk)
+{
+    if (wk->proxy) return wk->proxy;
+    struct proxy_worker *pw = calloc(1, sizeof(*pw));
+    if (!pw) return NULL;
+    pw->loop = wk->loop;
+    if (!(pw->pool = upstream_pool_new(wk->loop))) {
+        free(pw);
+        return NULL;
+    }
+    wk->proxy = pw;
+    return pw;
+}
+
+static struct proxy_state *proxy_state(struct proxy_worker *pw, const struct config_proxy *pc)
+{
+    if (pc->id >= pw->n_states) {
+        size_t n = pc->id + 8;
+        struct proxy_state **s = realloc(pw->states, n * sizeof(*s));
+        if (!s) return NULL;
+        memset(s + pw->n_states, 0, (n - pw->n_states) * sizeof(*s));
+        pw->states = s;
+        pw->n_states = n;
+    }
+    struct proxy_state *st = pw->states[pc->id];
+    if (!st && !(st = pw->states[pc->id] = calloc(1, sizeof(*st)))) return NULL;
+    if (st->pc != pc) { /* a reload: jobs of the old configuration no longer count here */
+        memset(st, 0, sizeof(*st));
+        st->pc = pc;
+    }
+    return st;
+}
+
+void proxy_worker_free(struct proxy_worker *pw)
+{
+    if (!pw) return;
+    upstream_pool_free(pw->pool);
+    for (size_t i = 0; i < pw->n_states; i++)
+        free(pw->states[i]);
+    free(pw->states);
+    free(pw);
+}
+
+/* ---- choosing an upstream ---- */
+
+static uint64_t fnv1a(uint64_t h, const char *s)
+{
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
+    return h;
+}
+
+static bool usable(const struct proxy_job *j, size_t i, int64_t now)
+{
+    return !(j->tried & (1ull << i)) && j->st->down_until[i] <= now;
+}
+
+/* Round robin, least connections (ties in round-robin order) or the client address hashed
+ * with rendezvous hashing (adding or losing an upstream moves only its own clients). Skips
+ * upstreams this request tried and, with more than one, those marked down. -1: none. */
+static int pick(struct proxy_job *j)
+{
+    const struct config_proxy *pc = j->pc;
+    size_t n = pc->n_upstreams;
+    int64_t now = loop_now_ms(j->pw->loop);
+    if (n == 1) return (j->tried & 1) ? -1 : 0;
+    int best = -1;
+    uint64_t best_score = 0;
+    unsigned start = j->st->rr++;
+    for (size_t k = 0; k < n; k++) {
+        size_t i = (start + k) % n;
+        if (!usable(j, i, now)) continue;
+        switch (pc->balance) {
+        case CONFIG_BALANCE_ROUND_ROBIN: return (int)i;
+        case CONFIG_BALANCE_LEAST_CONN:
+            if (best < 0 || j->st->active[i] < j->st->active[best]) best = (int)i;
+            break;
+        case CONFIG_BALANCE_HASH: {
+            uint64_t score =
+                fnv1a(fnv1a(0xcbf29ce484222325ull, j->req->peer), pc->upstreams[i].url);
+            if (best < 0 || score > best_score) {
+                best = (int)i;
+                best_score = score;
+            }
+            break;
+        }
+        }
+    }
+    return best;
+}
+
+/* ---- the upstream connection ---- */
+
+static void job_run(struct proxy_job *j);
+static void attempt(struct proxy_job *j);
+
+static void set_deadline(struct proxy_job *j, double seconds)
+{
+    j->deadline = loop_now_ms(j->pw->loop) + (int64_t)(seconds * 1000);
+    if (!timer_armed(&j->timer) || j->timer.expires_ms > j->deadline)
+        timer_arm(j->pw->loop, &j->timer, j->deadline);
+}
+
+static void uncount(struct proxy_job *j)
+{
+    if (j->counted && j->st->pc == j->pc && j->st->active[j->up]) j->st->active[j->up]--;
+    j->counted = false;
+}
+
+/* Lets go of the upstream socket: back to the pool when the response ended cleanly on a
+ * persistent connection with nothing more from the upstream, else closed. */
+static void drop_upstream(struct proxy_job *j, bool reusable)
+{
+    timer_cancel(&j->timer);
+    uncount(j);
+    if (j->w.fd < 0) return;
+    if (j->registered) loop_remove(j->pw->loop, &j->w);
+    j->registered = false;
+    if (reusable && j->pc->keepalive) {
+        const struct config_upstream *up = upstream(j);
+        upstream_pool_put(j->pw->pool, (const struct sockaddr *)&up->addr, up->addr_len, j->w.fd,
+                          j->pc->keepalive, (int64_t)(j->pc->idle_timeout * 1000));
+    } else {
+        close(j->w.fd);
+    }
+    j->w.fd = -1;
+}
+
+static void job_free_buffers(struct proxy_job *j)
+{
+    buf_free(&j->out);
+    buf_free(&j->in);
+}
+
+/* The response head is final (an answer of the upstream's or tern's own error): finish the
+ * pending response, unless still inside proxy_handle, whose caller finishes it. */
+static void complete_head(struct proxy_job *j)
+{
+    if (j->in_handle)
+        j->resp->pending = false;
+    else
+        dispatch_finish(&j->dc, j->req, j->resp);
+}
+
+/* No response from any upstream: tern answers status itself. */
+static void fail_head(struct proxy_job *j, int status)
+{
+    drop_upstream(j, false);
+    job_free_buffers(j);
+    j->resp->body = NULL; /* the job is over: nothing left for the wire to close */
+    dispatch_error(j->req, j->resp, status);
+    complete_head(j);
+}
+
+static bool idempotent(enum http_method m)
+{
+    /* RFC 9110 §9.2.2 */
+    return m == HTTP_METHOD_GET || m == HTTP_METHOD_HEAD || m == HTTP_METHOD_OPTIONS ||
+           m == HTTP_METHOD_TRACE || m == HTTP_METHOD_PUT || m == HTTP_METHOD_DELETE;
+}
+
+static const char *error_text(enum attempt_error e)
+{
+    switch (e) {
+    case E_CONNECT: return "connect failed";
+    case E_CONNECT_TIMEOUT: return "connect timed out";
+    case E_SEND: return "sending the request failed";
+    case E_SEND_TIMEOUT: return "sending the request timed out";
+    case E_READ: return "closed or failed before a complete response head";
+    case E_READ_TIMEOUT: return "no response head in time";
+    }
+    return "failed";
+}
+
+/* This attempt failed before a response head: try again where that is safe, else answer. */
+static void attempt_failed(struct proxy_job *j, enum attempt_error e, int err)
+{
+    const struct config_upstream *up = upstream(j);
+    struct proxy_state *st = j->st;
+    bool timeout = e == E_CONNECT_TIMEOUT || e == E_SEND_TIMEOUT || e == E_READ_TIMEOUT;
+    /* a pooled connection the upstream closed meanwhile (the request crossed its FIN): not
+     * the upstream's fault; an idempotent request goes again on a fresh connection */
+    bool stale = j->reused && !j->got_bytes && (e == E_SEND || e == E_READ);
+    drop_upstream(j, false);
+    if (stale && idempotent(j->req->method)) {
+        log_debug("%s: upstream %s: a kept-alive connection was closed, retrying", j->req->peer,
+                  up->url);
+        j->no_pool = true;
+        attempt(j);
+        return;
+    }
+    log_error("%s: upstream %s: %s%s%s", j->req->peer, up->url, error_text(e), err ? ": " : "",
+              err ? strerror(err) : "");
+    if (st->pc == j->pc && j->pc->n_upstreams > 1 && j->pc->max_fails &&
+        ++st->fails[j->up] >= j->pc->max_fails) {
+        st->down_until[j->up] = loop_now_ms(j->pw->loop) + (int64_t)(j->pc->fail_timeout * 1000);
+        st->fails[j->up] = 0;
+        log_warn("upstream %s: marked down for %.0f s after %u failure(s)", up->url,
+                 j->pc->fail_timeout, j->pc->max_fails);
+    }
+    j->tried |= 1ull << j->up;
+    /* nothing was sent when the connect failed: any request may go elsewhere */
+    bool may_retry = e == E_CONNECT || e == E_CONNECT_TIMEOUT || idempotent(j->req->method);
+    if (may_retry && j->attempts <= j->pc->retries && pick(j) >= 0) {
+        attempt(j);
+        return;
+    }
+    fail_head(j, timeout ? 504 : 502);
+}
+
+static int open_socket(struct proxy_job *j)
+{
+    const struct config_upstream *up = upstream(j);
+    int fd = socket(up->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    if (!up->is_unix) {
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    }
+    if (connect(fd, (const struct sockaddr *)&up->addr, up->addr_len) < 0 && errno != EINPROGRESS &&
+        errno != EAGAIN) {
+        int err = errno;
+        close(fd);
+        errno = err;
+        return -1;
+    }
+    return fd;
+}
+
+static void on_io(struct io_watch *w, uint32_t events);
+
+/* One try: an upstream chosen, a pooled or new connection, the request sent from the start. */
+static void attempt(struct proxy_job *j)
+{
+    int i = pick(j);
+    if (i < 0) {
+        log_error("%s: no live upstream for %s", j->req->peer, j->pc->upstreams[0].url);
+        fail_head(j, 503);
+        return;
+    }
+    j->up = (size_t)i;
+    j->attempts++;
+    j->out_sent = 0;
+    const struct config_upstream *up = upstream(j);
+    struct http_request *req = j->req;
+    buf_clear(&j->out);
+    str_t target = proxy_target(up, j->dc.loc, req, j->url_path);
+    if (!target.p || proxy_request_head(&j->out, j->pc, up, req, target) < 0 ||
+        (req->body_len && buf_append(&j->out, req->body, req->body_len) < 0)) {
+        log_error("%s: out of memory for a proxied request", req->peer);
+        fail_head(j, 503);
+        return;
+    }
+    j->got_bytes = false;
+    j->can_read = j->can_write = false;
+    buf_clear(&j->in);
+    h1_parser_reset(&j->parser);
+    j->st->active[j->up]++;
+    j->counted = true;
+    int fd = j->no_pool ? -1
+                        : upstream_pool_take(j->pw->pool, (const struct sockaddr *)&up->addr,
+                                             up->addr_len);
+    j->reused = fd >= 0;
+    j->no_pool = false;
+    if (fd < 0 && (fd = open_socket(j)) < 0) {
+        j->w.fd = -1;
+        attempt_failed(j, E_CONNECT, errno);
+        return;
+    }
+    j->w.fd = fd;
+    if (loop_add(j->pw->loop, &j->w, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET) < 0) {
+        attempt_failed(j, E_CONNECT, errno);
+        return;
+    }
+    j->registered = true;
+    j->state = j->reused ? J_SENDING : J_CONNECTING;
+    j->can_write = j->reused;
+    timer_cancel(&j->timer);
+    set_deadline(j, j->reused ? j->pc->send_timeout : j->pc->connect_timeout);
+    job_run(j);
+}
+
+/* Builds resp from the upstream's final head of n bytes. */
+static void head_ready(struct proxy_job *j, size_t n)
+{
+    struct http_response *resp = j->resp;
+    struct http_request *req = j->req;
+    if (j->st->pc == j->pc) j->st->fails[j->up] = 0;
+    j->kind = h1_response_body(&j->head, req->method == HTTP_METHOD_HEAD, false);
+    j->keep = j->head.keep_alive && j->kind != H1_BODY_CLOSE;
+    resp->status = j->head.status;
+    resp->headers.count = 0;
+    if (proxy_response_fields(resp, req->pool, j->pc, &j->head) < 0) {
+        fail_head(j, 502);
+        return;
+    }
+    /* the wire frames the body again: a length when the upstream gave one, else chunked (or
+     * close for HTTP/1.0) downstream; for HEAD the length the upstream announced */
+    resp->content_length = j->kind == H1_BODY_LENGTH ? j->head.content_length
+                           : j->kind == H1_BODY_NONE
+                               ? (req->method == HTTP_METHOD_HEAD ? j->head.content_length : 0)
+                               : -1;
+    buf_consume(&j->in, n);
+    j->state = J_BODY;
+    timer_cancel(&j->timer);
+    if (j->kind == H1_BODY_LENGTH) j->left = j->head.content_length;
+    if (j->kind == H1_BODY_CHUNKED) h1_chunked_decoder_init(&j->dec);
+    if (j->kind == H1_BODY_NONE || (j->kind == H1_BODY_LENGTH && j->left == 0)) {
+        /* nothing follows: the connection is free now and the job is over */
+        drop_upstream(j, j->keep && buf_size(&j->in) == 0);
+        job_free_buffers(j);
+        resp->body = NULL;
+    }
+    complete_head(j);
+}
+
+/* Reads once into j->in. 1 data, 0 would block, -1 EOF (errno 0) or error. */
+static int read_upstream(struct proxy_job *j)
+{
+    if (buf_reserve(&j->in, READ_CHUNK) < 0) return -1;
+    for (;;) {
+        ssize_t n = read(j->w.fd, buf_tail(&j->in), j->in.cap - j->in.len);
+        if (n > 0) {
+            buf_commit(&j->in, (size_t)n);
+            j->got_bytes = true;
+            return 1;
+        }
+        if (n == 0) {
+            errno = 0;
+            return -1;
+        }
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN) {
+            j->can_read = false;
+            return 0;
+        }
+        return -1;
+    }
+}
+
+static void step_head(struct proxy_job *j)
+{
+    for (;;) {
+        if (buf_size(&j->in)) {
+            struct h1_parse_options opts = {
+                .max_request_line = 8192, .max_head_size = HEAD_MAX, .max_fields = HEAD_FIELDS_MAX};
+            struct h1_error err = {0, NULL};
+            memset(&j->head, 0, sizeof(j->head));
+            j->head.fields = j->fields;
+            int n = h1_parse_response_head(&j->parser, buf_ptr(&j->in), buf_size(&j->in), &opts,
+                                           &j->head, &err);
+            if (n < 0) {
+                log_error("%s: upstream %s: invalid response: %s", j->req->peer, upstream(j)->url,
+                          err.reason ? err.reason : "malformed head");
+                fail_head(j, 502);
+                return;
+            }
+            if (n > 0) {
+                if (j->head.status >= 200) {
+                    head_ready(j, (size_t)n);
+                    return;
+                }
+                if (j->head.status == 101) { /* never asked for: an upstream gone astray */
+                    log_error("%s: upstream %s: 101 to a request without Upgrade", j->req->peer,
+                              upstream(j)->url);
+                    fail_head(j, 502);
+                    return;
+                }
+                /* interim: 100 Continue is ours to drop (the body was sent whole), 103 Early
+                 * Hints goes on to the client */
+                if (j->head.status == 103 && j->req->send_interim) {
+                    struct http_fields hints = {0};
+                    for (size_t i = 0; i < j->head.n_fields; i++)
+                        if (str_eq_nocase(j->head.fields[i].name, STR_LIT("link")))
+                            http_fields_add_token(&hints, j->req->pool, HTTP_TOKEN_LINK,
+                                                  j->head.fields[i].value);
+                    if (hints.count) j->req->send_interim(j->req, 103, &hints);
+                }
+                buf_consume(&j->in, (size_t)n);
+                h1_parser_reset(&j->parser);
+                continue;
+            }
+        }
+        if (!j->can_read) return;
+        int r = read_upstream(j);
+        if (r < 0) {
+            attempt_failed(j, E_READ, errno);
+            return;
+        }
+        if (r == 0) return;
+        set_deadline(j, j->pc->read_timeout);
+    }
+}
+
+static void step_send(struct proxy_job *j)
+{
+    while (j->out_sent < buf_size(&j->out)) {
+        if (!j->can_write) return;
+        ssize_t n = send(j->w.fd, buf_ptr(&j->out) + j->out_sent, buf_size(&j->out) - j->out_sent,
+                         MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN) {
+                j->can_write = false;
+                return;
+            }
+            attempt_failed(j, E_SEND, errno);
+            return;
+        }
+        j->out_sent += (size_t)n;
+        set_deadline(j, j->pc->send_timeout);
+    }
+    j->state = J_HEAD;
+    timer_cancel(&j->timer);
+    set_deadline(j, j->pc->read_timeout);
+    j->can_read = true; /* a read tells; the edge may have come before we looked */
+    step_head(j);
+}
+
+static void job_run(struct proxy_job *j)
+{
+    switch (j->state) {
+    case J_CONNECTING: {
+        if (!j->can_write) return;
+        int err = 0;
+        socklen_t len = sizeof(err);
+        if (getsockopt(j->w.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
+        if (err) {
+            attempt_failed(j, E_CONNECT, err);
+            return;
+        }
+        j->state = J_SENDING;
+        step_send(j);
+        return;
+    }
+    case J_SENDING: step_send(j); return;
+    case J_HEAD: step_head(j); return;
+    case J_BODY:
+        /* the wire reads through the body source; wake it if it is waiting */
+        if (j->waiting && j->can_read) {
+            j->waiting = false;
+            timer_cancel(&j->timer);
+            j->req->resume(j->req);
+        }
+        return;
+    }
+}
+
+static void on_io(struct io_watch *w, uint32_t events)
+{
+    struct proxy_job *j = (struct proxy_job *)((char *)w - offsetof(struct proxy_job, w));
+    if (events & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP)) j->can_read = true;
+    if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) j->can_write = true;
+    job_run(j);
+}
+
+static void on_timer(struct timer *t)
+{
+    struct proxy_job *j = (struct proxy_job *)((char *)t - offsetof(struct proxy_job, timer));
+    if (loop_now_ms(j->pw->loop) < j->deadline) {
+        timer_arm(j->pw->loop, t, j->deadline);
+        return;
+    }
+    switch (j->state) {
+    case J_CONNECTING: attempt_failed(j, E_CONNECT_TIMEOUT, 0); return;
+    case J_SENDING: attempt_failed(j, E_SEND_TIMEOUT, 0); return;
+    case J_HEAD: attempt_failed(j, E_READ_TIMEOUT, 0); return;
+    case J_BODY:
+        log_error("%s: upstream %s: the response body stalled, cutting it short", j->req->peer,
+                  upstream(j)->url);
+        j->failed = true;
+        drop_upstream(j, false);
+        if (j->waiting) j->req->resume(j->req);
+        return;
+    }
+}
+
+/* ---- the body source the wire pulls ---- */
+
+/* The next piece of the upstream body at the front of j->in, at most max bytes, in place.
+ * Returns its length (0: more input is needed), or -1 on malformed chunked framing. */
+static ssize_t take_body(struct proxy_job *j, size_t max, size_t *consumed)
+{
+    char *p = buf_ptr(&j->in);
+    size_t avail = buf_size(&j->in);
+    switch (j->kind) {
+    case H1_BODY_LENGTH: {
+        size_t n = avail < max ? avail : max;
+        if ((int64_t)n > j->left) n = (size_t)j->left;
+        j->left -= (int64_t)n;
+        if (j->left == 0) j->body_end = true;
+        *consumed = n;
+        return (ssize_t)n;
+    }
+    case H1_BODY_CHUNKED: {
+        /* decoding in place never produces more than it consumes: max input bytes give at
+         * most max body bytes */
+        size_t in = avail < max ? avail : max, used = 0, produced = 0;
+        enum h1_chunked_result r = h1_chunked_decode(&j->dec, p, in, &used, p, &produced);
+        if (r == H1_CHUNKED_ERROR) return -1;
+        if (r == H1_CHUNKED_DONE) j->body_end = true;
+        *consumed = used;
+        return (ssize_t)produced;
+    }
+    default: {
+        size_t n = avail < max ? avail : max;
+        *consumed = n;
+        return (ssize_t)n;
+    }
+    }
+}
+
+static enum body_next_result src_next(struct body_source *src, struct body_chunk *out, size_t max)
+{
+    struct proxy_job *j = (struct proxy_job *)src;
+    if (j->handed) {
+        buf_consume(&j->in, j->handed);
+        j->handed = 0;
+    }
+    if (j->failed) return BODY_ERROR;
+    for (;;) {
+        if (buf_size(&j->in) && !j->body_end) {
+            size_t consumed = 0;
+            ssize_t n = take_body(j, max, &consumed);
+            if (n < 0) {
+                log_error("%s: upstream %s: malformed chunked body: %s", j->req->peer,
+                          upstream(j)->url, j->dec.error ? j->dec.error : "?");
+                j->failed = true;
+                drop_upstream(j, false);
+                return BODY_ERROR;
+            }
+            if (n > 0) {
+                *out = (struct body_chunk){
+                    .kind = BODY_CHUNK_MEM, .data = buf_ptr(&j->in), .len = (size_t)n};
+                j->handed = consumed;
+                return BODY_CHUNK;
+            }
+            buf_consume(&j->in, consumed); /* chunk framing only */
+            continue;
+        }
+        if (j->body_end) {
+            /* bytes beyond the response on a connection we did not pipeline on: not reusable */
+            drop_upstream(j, j->keep && buf_size(&j->in) == 0);
+            return BODY_END;
+        }
+        if (j->w.fd < 0) return BODY_ERROR;
+        buf_clear(&j->in);
+        int r = read_upstream(j);
+        if (r > 0) continue;
+        if (r == 0) {
+            j->waiting = true;
+            set_deadline(j, j->pc->read_timeout);
+            return BODY_WAIT;
+        }
+        if (errno == 0 && j->kind == H1_BODY_CLOSE) { /* the end of a close-delimited body */
+            j->body_end = true;
+            j->keep = false;
+            continue;
+        }
+        log_error("%s: upstream %s: the response ended early%s%s", j->req->peer, upstream(j)->url,
+                  errno ? ": " : "", errno ? strerror(errno) : "");
+        j->failed = true;
+        drop_upstream(j, false);
+        return BODY_ERROR;
+    }
+}
+
+static void src_close(struct body_source *src)
+{
+    struct proxy_job *j = (struct proxy_job *)src;
+    /* the wire is done with the response, whole or not: the connection is reusable only after
+     * a complete body (src_next already gave it back then) */
+    drop_upstream(j, false);
+    job_free_buffers(j);
+}
+
+/* ---- the handler ---- */
+
+/* Max-Forwards: 0 on OPTIONS or TRACE: this hop answers (RFC 9110 §7.6.2). */
+static bool answer_here(struct http_request *req)
+{
+    if (req->method != HTTP_METHOD_OPTIONS && req->method != HTTP_METHOD_TRACE) return false;
+    const struct http_field *f = http_fields_find(&req->headers, HTTP_TOKEN_MAX_FORWARDS);
+    return f && str_eq(f->value, STR_LIT("0"));
+}
+
+void proxy_handle(const struct dispatch_ctx *dc, struct http_request *req,
+                  struct http_response *resp, str_t url_path)
+{
+    const struct config_proxy *pc = dc->loc->proxy;
+    if (answer_here(req)) {
+        resp->status = 200;
+        resp->content_length = 0;
+        resp->body = NULL;
+        return;
+    }
+    struct proxy_worker *pw = worker_state(dc->wk);
+    struct proxy_job *j = pool_calloc(req->pool, sizeof(*j));
+    struct h1_field *fields = pool_alloc(req->pool, HEAD_FIELDS_MAX * sizeof(*fields));
+    struct proxy_state *st = pw ? proxy_state(pw, pc) : NULL;
+    if (!j || !fields || !st) {
+        log_error("%s: out of memory for a proxied request", req->peer);
+        dispatch_error(req, resp, 503);
+        return;
+    }
+    j->src.next = src_next;
+    j->src.close = src_close;
+    j->w.fd = -1;
+    j->w.cb = on_io;
+    j->timer.cb = on_timer;
+    j->dc = *dc;
+    j->req = req;
+    j->resp = resp;
+    j->pc = pc;
+    j->pw = pw;
+    j->st = st;
+    j->fields = fields;
+    j->url_path = url_path;
+    j->in_handle = true;
+    resp->pending = true;
+    resp->body = &j->src;
+    attempt(j);
+    j->in_handle = false;
+}

@@ -1,0 +1,35 @@
+/* The header rules of a reverse proxy (RFC 9110 §7.6): what the upstream receives and what the
+ * client gets back. Hop-by-hop fields (Connection and the fields it names, Keep-Alive, TE,
+ * Transfer-Encoding, Upgrade, Proxy-*) never cross; Via, Forwarded (RFC 7239) and
+ * X-Forwarded-* are written as configured; the framing is always tern's own. I/O-free. */
+#ifndef TERN_HANDLER_PROXY_FIELDS_H
+#define TERN_HANDLER_PROXY_FIELDS_H
+
+#include "core/buf.h"
+#include "h1/parser.h"
+#include "http/request.h"
+#include "http/response.h"
+#include "server/config.h"
+
+/* Appends the HTTP/1.1 request head for up to out: the request line with target (path and
+ * query as they go upstream), the client's end-to-end fields (cookie lines of HTTP/2 and
+ * HTTP/3 joined, RFC 9113 §8.2.3), Host per pc->host_mode, Via, Forwarded, X-Forwarded-*,
+ * Max-Forwards less one, and Content-Length for the body (none for a bodiless GET or HEAD).
+ * 0, or -1 on OOM. */
+int proxy_request_head(struct buf *out, const struct config_proxy *pc,
+                       const struct config_upstream *up, const struct http_request *req,
+                       str_t target);
+
+/* The upstream target for a request whose (percent-encoded) path is url_path: the URL's path
+ * in place of the location's prefix when the upstream URL has one, else url_path; the query
+ * kept. In req's pool; STR_NULL on OOM. */
+str_t proxy_target(const struct config_upstream *up, const struct config_location *loc,
+                   const struct http_request *req, str_t url_path);
+
+/* Fills resp's fields from an upstream response head (copied into pool): everything but the
+ * hop-by-hop fields, the fields its Connection names, Content-Length, Date and Trailer; Via
+ * appended when pc->via. 0, or -1 on OOM. */
+int proxy_response_fields(struct http_response *resp, struct pool *pool,
+                          const struct config_proxy *pc, const struct h1_response_head *head);
+
+#endif

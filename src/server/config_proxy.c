@@ -1,0 +1,235 @@
+/* The loader's `proxy` of a location: `proxy: URL`, or a mapping with `upstreams` and the
+ * options of struct config_proxy (docs/config.md, "Reverse proxy"). */
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+
+#include "server/config_internal.h"
+
+#define MAX_UPSTREAMS 64
+
+/* "http://host[:port][/path]" or "unix:/path/to/socket". Host names are resolved now, once
+ * (as nginx does): the event loop never waits for DNS. */
+static int parse_upstream(struct loader *L, const struct cnode *v, struct config_upstream *up)
+{
+    const char *s;
+    char buf[120];
+    if (cfg_text(L, v, "upstream", &s) < 0) return -1;
+    if (!(up->url = strdup(s))) return cfg_fail(L, v, "out of memory");
+    if (strncmp(s, "unix:", 5) == 0) {
+        struct sockaddr_un *sun = (struct sockaddr_un *)&up->addr;
+        const char *path = s + 5;
+        if (path[0] != '/' || strlen(path) >= sizeof(sun->sun_path))
+            return cfg_fail(L, v, "upstream '%s': a unix socket is unix:/absolute/path",
+                            cfg_show(v, buf, sizeof(buf)));
+        sun->sun_family = AF_UNIX;
+        memcpy(sun->sun_path, path, strlen(path) + 1);
+        up->addr_len = (unsigned)sizeof(*sun);
+        up->is_unix = true;
+        if (!(up->authority = strdup("localhost"))) return cfg_fail(L, v, "out of memory");
+        return 0;
+    }
+    if (strncmp(s, "http://", 7) != 0)
+        return cfg_fail(L, v,
+                        "upstream '%s' must be http://host[:port][/path] or unix:/path "
+                        "(https and h2c upstreams are not supported yet)",
+                        cfg_show(v, buf, sizeof(buf)));
+    const char *a = s + 7, *end = a + strcspn(a, "/?#");
+    if (*end == '?' || *end == '#')
+        return cfg_fail(L, v, "upstream '%s' has a query or fragment",
+                        cfg_show(v, buf, sizeof(buf)));
+    size_t alen = (size_t)(end - a);
+    char host[256], port[8] = "80";
+    const char *colon = NULL;
+    if (alen && a[0] == '[') {
+        const char *rb = memchr(a, ']', alen);
+        if (!rb || (size_t)(rb - a - 1) >= sizeof(host)) goto bad;
+        memcpy(host, a + 1, (size_t)(rb - a - 1));
+        host[rb - a - 1] = '\0';
+        if (rb + 1 < end) {
+            if (rb[1] != ':') goto bad;
+            colon = rb + 1;
+        }
+    } else {
+        colon = memchr(a, ':', alen);
+        size_t hlen = colon ? (size_t)(colon - a) : alen;
+        if (hlen == 0 || hlen >= sizeof(host)) goto bad;
+        memcpy(host, a, hlen);
+        host[hlen] = '\0';
+    }
+    if (colon) {
+        size_t plen = (size_t)(end - colon - 1);
+        if (plen == 0 || plen > 5 || strspn(colon + 1, "0123456789") < plen) goto bad;
+        memcpy(port, colon + 1, plen);
+        port[plen] = '\0';
+        if (atoi(port) < 1 || atoi(port) > 65535) goto bad;
+    }
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV}, *res;
+    int rc = getaddrinfo(host, port, &hints, &res);
+    if (rc != 0)
+        return cfg_fail(L, v, "upstream '%s': %s", cfg_show(v, buf, sizeof(buf)), gai_strerror(rc));
+    memcpy(&up->addr, res->ai_addr, res->ai_addrlen);
+    up->addr_len = (unsigned)res->ai_addrlen;
+    freeaddrinfo(res);
+    if (!(up->authority = strndup(a, alen))) return cfg_fail(L, v, "out of memory");
+    if (*end == '/' && !(up->path = strdup(end))) return cfg_fail(L, v, "out of memory");
+    return 0;
+bad:
+    return cfg_fail(L, v, "upstream '%s' has no valid host and port",
+                    cfg_show(v, buf, sizeof(buf)));
+}
+
+static int parse_upstreams(struct loader *L, const struct cnode *v, struct config_proxy *p)
+{
+    size_t n = v->kind == CNODE_SEQ ? v->count : 1;
+    if (n == 0 || n > MAX_UPSTREAMS)
+        return cfg_fail(L, v, "'upstreams' lists 1 to %d URLs", MAX_UPSTREAMS);
+    if (!(p->upstreams = calloc(n, sizeof(*p->upstreams)))) return cfg_fail(L, v, "out of memory");
+    p->n_upstreams = n;
+    const struct cnode *it = v->kind == CNODE_SEQ ? v->first : v;
+    for (size_t i = 0; i < n; i++, it = it->next)
+        if (parse_upstream(L, it, &p->upstreams[i]) < 0) return -1;
+    return 0;
+}
+
+static int parse_choice(struct loader *L, const struct cnode *v, const char *key,
+                        const char *const *names, int *out)
+{
+    const char *s;
+    char buf[80];
+    if (cfg_text(L, v, key, &s) < 0) return -1;
+    for (int i = 0; names[i]; i++)
+        if (strcmp(s, names[i]) == 0) {
+            *out = i;
+            return 0;
+        }
+    return cfg_fail(L, v, "'%s' cannot be '%s'", key, cfg_show(v, buf, sizeof(buf)));
+}
+
+/* `host: keep` (the client's, the default), `upstream` (the URL's) or a value of its own. */
+static int parse_host(struct loader *L, const struct cnode *v, struct config_proxy *p)
+{
+    const char *s;
+    if (cfg_text(L, v, "host", &s) < 0) return -1;
+    if (strcmp(s, "keep") == 0) {
+        p->host_mode = CONFIG_PROXY_HOST_KEEP;
+    } else if (strcmp(s, "upstream") == 0) {
+        p->host_mode = CONFIG_PROXY_HOST_UPSTREAM;
+    } else {
+        for (const char *c = s; *c; c++)
+            if ((unsigned char)*c <= ' ' || *c == 0x7f)
+                return cfg_fail(L, v, "'host' holds a space or control character");
+        p->host_mode = CONFIG_PROXY_HOST_SET;
+        if (cfg_string(L, v, "host", &p->host) < 0) return -1;
+    }
+    return 0;
+}
+
+enum px_key {
+    PX_UPSTREAMS,
+    PX_BALANCE,
+    PX_CONNECT_TIMEOUT,
+    PX_READ_TIMEOUT,
+    PX_SEND_TIMEOUT,
+    PX_IDLE_TIMEOUT,
+    PX_KEEPALIVE,
+    PX_RETRIES,
+    PX_MAX_FAILS,
+    PX_FAIL_TIMEOUT,
+    PX_HOST,
+    PX_FORWARDED,
+    PX_X_FORWARDED,
+    PX_VIA,
+    PX_COUNT
+};
+
+static int parse_options(struct loader *L, const struct cnode *v, struct config_proxy *p)
+{
+    static const char *const keys[] = {
+        "upstreams",    "balance",   "connect_timeout", "read_timeout", "send_timeout",
+        "idle_timeout", "keepalive", "retries",         "max_fails",    "fail_timeout",
+        "host",         "forwarded", "x_forwarded",     "via",          NULL};
+    static const char *const balances[] = {"round_robin", "least_conn", "hash", NULL};
+    const struct cnode *val[PX_COUNT] = {0};
+    uint64_t seen = 0, u;
+    for (const struct cnode *k = v->first; k; k = k->next->next) {
+        int i = cfg_key(L, k, keys, "proxy", &seen);
+        if (i < 0) return -1;
+        val[i] = k->next;
+    }
+    if (!val[PX_UPSTREAMS]) return cfg_fail(L, v, "'proxy' has no 'upstreams'");
+    if (parse_upstreams(L, val[PX_UPSTREAMS], p) < 0) return -1;
+    int b = 0;
+    if (val[PX_BALANCE]) {
+        if (parse_choice(L, val[PX_BALANCE], "balance", balances, &b) < 0) return -1;
+        p->balance = (enum config_balance)b;
+    }
+    if ((val[PX_CONNECT_TIMEOUT] && cfg_duration(L, val[PX_CONNECT_TIMEOUT], "connect_timeout", 0,
+                                                 false, 3600, &p->connect_timeout) < 0) ||
+        (val[PX_READ_TIMEOUT] && cfg_duration(L, val[PX_READ_TIMEOUT], "read_timeout", 0, false,
+                                              86400, &p->read_timeout) < 0) ||
+        (val[PX_SEND_TIMEOUT] && cfg_duration(L, val[PX_SEND_TIMEOUT], "send_timeout", 0, false,
+                                              86400, &p->send_timeout) < 0) ||
+        (val[PX_IDLE_TIMEOUT] && cfg_duration(L, val[PX_IDLE_TIMEOUT], "idle_timeout", 0, false,
+                                              3600, &p->idle_timeout) < 0) ||
+        (val[PX_FAIL_TIMEOUT] && cfg_duration(L, val[PX_FAIL_TIMEOUT], "fail_timeout", 0, false,
+                                              3600, &p->fail_timeout) < 0))
+        return -1;
+    if (val[PX_KEEPALIVE]) {
+        if (cfg_uint(L, val[PX_KEEPALIVE], "keepalive", false, 0, 4096, &u) < 0) return -1;
+        p->keepalive = (unsigned)u;
+    }
+    if (val[PX_RETRIES]) {
+        if (cfg_uint(L, val[PX_RETRIES], "retries", false, 0, 16, &u) < 0) return -1;
+        p->retries = (unsigned)u;
+    }
+    if (val[PX_MAX_FAILS]) {
+        if (cfg_uint(L, val[PX_MAX_FAILS], "max_fails", false, 0, 1000, &u) < 0) return -1;
+        p->max_fails = (unsigned)u;
+    }
+    if (val[PX_HOST] && parse_host(L, val[PX_HOST], p) < 0) return -1;
+    if ((val[PX_FORWARDED] && cfg_bool(L, val[PX_FORWARDED], "forwarded", &p->forwarded) < 0) ||
+        (val[PX_X_FORWARDED] &&
+         cfg_bool(L, val[PX_X_FORWARDED], "x_forwarded", &p->x_forwarded) < 0) ||
+        (val[PX_VIA] && cfg_bool(L, val[PX_VIA], "via", &p->via) < 0))
+        return -1;
+    return 0;
+}
+
+int cfg_proxy(struct loader *L, const struct cnode *v, struct config_proxy **out)
+{
+    struct config_proxy *p = calloc(1, sizeof(*p));
+    if (!p) return cfg_fail(L, v, "out of memory");
+    *out = p; /* freed with the location, also after an error */
+    /* nginx's defaults where it has them (proxy_connect_timeout 60 s is long for a reverse
+     * proxy on one network: 5 s); keep-alive on, as an upstream block with keepalive */
+    p->connect_timeout = 5;
+    p->read_timeout = 60;
+    p->send_timeout = 60;
+    p->idle_timeout = 60;
+    p->keepalive = 32;
+    p->retries = 1;
+    p->max_fails = 1;
+    p->fail_timeout = 10;
+    p->forwarded = true;
+    p->x_forwarded = true;
+    p->via = true;
+    p->id = L->cfg->n_proxies++;
+    if (v->kind == CNODE_MAP) return parse_options(L, v, p);
+    return parse_upstreams(L, v, p);
+}
+
+void config_proxy_free(struct config_proxy *p)
+{
+    if (!p) return;
+    for (size_t i = 0; i < p->n_upstreams; i++) {
+        free(p->upstreams[i].url);
+        free(p->upstreams[i].authority);
+        free(p->upstreams[i].path);
+    }
+    free(p->upstreams);
+    free(p->host);
+    free(p);
+}
