@@ -749,7 +749,14 @@ static int fill_output(struct h1_conn *c)
         bool can_sendfile = transport_can_sendfile(&c->tr);
         enum body_next_result r =
             ex->resp.body->next(ex->resp.body, &ch, can_sendfile ? SENDFILE_MAX : OUT_HIGH);
-        if (r == BODY_ERROR) return -1;
+        if (r == BODY_ERROR) {
+            /* the body cannot go on (a proxied upstream failed, a file went away): send what
+             * is queued and close, so the client sees a response cut short, not none */
+            log_error("%s: response body failed, closing after what was sent", c->peer);
+            ex->body_done = true;
+            c->close_after = true;
+            return 0;
+        }
         if (r == BODY_WAIT) {
             ex->body_wait = true;
             break;

@@ -1,0 +1,159 @@
+"""A recording HTTP/1.1 origin for the proxy tests: a real socket server in a thread that keeps
+every request it receives (raw head, parsed fields, body) and the connections it accepted, and
+answers by path:
+
+  /echo...        200 with a JSON body describing the request
+  /bytes/N        N deterministic bytes (Content-Length; ?chunked for chunked, ?close for a body
+                  delimited by the end of the connection)
+  /hop            a response with hop-by-hop fields that must not reach the client
+  /slow/S         the head after S seconds
+  /bad            a response with two different Content-Length fields
+  /short          Content-Length 1000 but 10 bytes, then close
+  /stale          on a reused connection: close without answering; else as /echo
+  anything else   as /echo
+"""
+
+import hashlib
+import json
+import socket
+import threading
+import time
+
+
+def payload(n):
+    """n deterministic bytes (a repeating SHA-256 stream)."""
+    out = bytearray()
+    block = hashlib.sha256(b"tern").digest() * 128
+    while len(out) < n:
+        out += block
+    return bytes(out[:n])
+
+
+class Origin:
+    def __init__(self, family=socket.AF_INET, path=None):
+        if path:
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.bind(path)
+            self.port = None
+        else:
+            self.sock = socket.socket(family, socket.SOCK_STREAM)
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self.sock.bind(("127.0.0.1", 0))
+            self.port = self.sock.getsockname()[1]
+        self.sock.listen(128)
+        self.requests = []
+        self.connections = 0
+        self.lock = threading.Lock()
+        self.closed = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def close(self):
+        self.closed = True
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def _accept(self):
+        while not self.closed:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            with self.lock:
+                self.connections += 1
+            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
+
+    def _serve(self, c):
+        buf = b""
+        n = 0
+        try:
+            while True:
+                while b"\r\n\r\n" not in buf:
+                    d = c.recv(65536)
+                    if not d:
+                        return
+                    buf += d
+                head, buf = buf.split(b"\r\n\r\n", 1)
+                lines = head.split(b"\r\n")
+                method, target, version = lines[0].decode().split(" ")
+                fields = []
+                for ln in lines[1:]:
+                    k, v = ln.decode("latin-1").split(":", 1)
+                    fields.append((k.strip(), v.strip()))
+                low = {}
+                for k, v in fields:
+                    low.setdefault(k.lower(), []).append(v)
+                body = b""
+                if "transfer-encoding" in low:
+                    raise AssertionError("the proxy sent Transfer-Encoding upstream")
+                if "content-length" in low:
+                    want = int(low["content-length"][0])
+                    while len(buf) < want:
+                        d = c.recv(65536)
+                        if not d:
+                            return
+                        buf += d
+                    body, buf = buf[:want], buf[want:]
+                rec = {"method": method, "target": target, "version": version,
+                       "fields": fields, "headers": low, "body": body, "reused": n > 0,
+                       "raw": head}
+                with self.lock:
+                    self.requests.append(rec)
+                n += 1
+                if not self.respond(c, rec):
+                    return
+        except (OSError, AssertionError):
+            return
+        finally:
+            c.close()
+
+    def respond(self, c, rec):
+        path = rec["target"]
+        if path.startswith("/stale") and rec["reused"]:
+            return False
+        if path.startswith("/bytes/"):
+            n = int(path.split("/")[2].split("?")[0])
+            data = payload(n)
+            if "chunked" in path:
+                c.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+                for i in range(0, n, 70000):
+                    part = data[i:i + 70000]
+                    c.sendall(b"%x;ext=1\r\n%s\r\n" % (len(part), part))
+                c.sendall(b"0\r\nX-Trailer: t\r\n\r\n")
+                return True
+            if "close" in path:
+                c.sendall(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n")
+                c.sendall(data)
+                return False
+            c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % n)
+            c.sendall(data)
+            return True
+        if path.startswith("/hop"):
+            c.sendall(b"HTTP/1.1 200 OK\r\nConnection: X-Hop, keep-alive\r\nX-Hop: 1\r\n"
+                      b"Keep-Alive: timeout=5\r\nProxy-Connection: keep-alive\r\n"
+                      b"Upgrade: h2c\r\nTrailer: X-T\r\nX-End: yes\r\nVia: 1.0 inner\r\n"
+                      b"Content-Length: 2\r\n\r\nok")
+            return True
+        if path.startswith("/slow/"):
+            time.sleep(float(path.split("/")[2]))
+        if path.startswith("/bad"):
+            c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello")
+            return False
+        if path.startswith("/short"):
+            c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n0123456789")
+            return False
+        body = json.dumps({"method": rec["method"], "target": rec["target"],
+                           "fields": rec["fields"], "body": len(rec["body"])}).encode()
+        c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                  b"Content-Length: %d\r\n\r\n%s" % (len(body),
+                                                    b"" if rec["method"] == "HEAD" else body))
+        return True
+
+    def last(self):
+        with self.lock:
+            return self.requests[-1]
