@@ -79,6 +79,8 @@ static void on_request(struct h2_session *s, struct h2_stream *st)
     struct h2_conn *c = s->ud;
     const struct config *cfg = c->wk->cfg;
     st->req.resume = resume_request;
+    st->req.now = loop_now(c->wk->loop); /* the session's clock is unset before its first input */
+    st->req.now_ms = loop_now_ms(c->wk->loop);
     http_request_set_conn(&st->req, c->tr.fd, c->tr.tls);
     st->req.alt_svc_port = c->alt_svc_port;
     if (st->reject_status)

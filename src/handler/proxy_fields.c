@@ -3,15 +3,32 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* True when name is listed in a Connection field value among conn[0..n) (RFC 9110 §7.6.1). */
-static bool named_by_connection(const str_t *conn, size_t n, str_t name)
+/* True when name is an element of the Connection field value v (RFC 9110 §7.6.1). */
+static bool list_has(str_t v, str_t name)
 {
-    for (size_t i = 0; i < n; i++) {
-        size_t pos = 0;
-        str_t e;
-        while (http_list_next(conn[i], &pos, &e))
-            if (str_eq_nocase(e, name)) return true;
-    }
+    size_t pos = 0;
+    str_t e;
+    while (http_list_next(v, &pos, &e))
+        if (str_eq_nocase(e, name)) return true;
+    return false;
+}
+
+/* True when a Connection field of the request names name. */
+static bool request_connection_names(const struct http_fields *h, str_t name)
+{
+    for (size_t i = 0; i < h->count; i++)
+        if (h->items[i].token == HTTP_TOKEN_CONNECTION && list_has(h->items[i].value, name))
+            return true;
+    return false;
+}
+
+/* True when a Connection field of the response head names name. */
+static bool response_connection_names(const struct h1_response_head *head, str_t name)
+{
+    for (size_t i = 0; i < head->n_fields; i++)
+        if (str_eq_nocase(head->fields[i].name, STR_LIT("connection")) &&
+            list_has(head->fields[i].value, name))
+            return true;
     return false;
 }
 
@@ -151,30 +168,30 @@ int proxy_request_head(struct buf *out, const struct config_proxy *pc,
         host = req->authority;
     buf_appendf(out, "Host: %.*s\r\n", (int)host.len, host.p);
 
-    str_t conn[8];
-    size_t n_conn = 0;
-    for (size_t i = 0; i < req->headers.count && n_conn < 8; i++)
-        if (req->headers.items[i].token == HTTP_TOKEN_CONNECTION)
-            conn[n_conn++] = req->headers.items[i].value;
-    bool cookie = false;
+    bool cookie_done = false;
     for (size_t i = 0; i < req->headers.count; i++) {
         const struct http_field *f = &req->headers.items[i];
         if (f->token == HTTP_TOKEN_COOKIE) {
-            /* HTTP/2 and HTTP/3 may split Cookie; HTTP/1.1 wants one line (RFC 9113 §8.2.3) */
-            buf_append(out, cookie ? "; " : "Cookie: ", cookie ? 2 : 8);
-            buf_append(out, f->value.p, f->value.len);
-            cookie = true;
+            /* HTTP/2 and HTTP/3 may split Cookie into many fields; HTTP/1.1 wants them in one
+             * line, joined with "; " (RFC 9113 §8.2.3), where the first one was */
+            if (cookie_done) continue;
+            cookie_done = true;
+            buf_append(out, "Cookie: ", 8);
+            bool first = true;
+            for (size_t k = i; k < req->headers.count; k++) {
+                const struct http_field *c = &req->headers.items[k];
+                if (c->token != HTTP_TOKEN_COOKIE) continue;
+                if (!first) buf_append(out, "; ", 2);
+                buf_append(out, c->value.p, c->value.len);
+                first = false;
+            }
+            buf_append(out, "\r\n", 2);
             continue;
         }
-        if (request_field_dropped(f) || named_by_connection(conn, n_conn, f->name)) continue;
-        if (cookie) {
-            buf_append(out, "\r\n", 2);
-            cookie = false;
-        }
+        if (request_field_dropped(f) || request_connection_names(&req->headers, f->name)) continue;
         buf_appendf(out, "%.*s: %.*s\r\n", (int)f->name.len, f->name.p, (int)f->value.len,
                     f->value.p);
     }
-    if (cookie) buf_append(out, "\r\n", 2);
     forwarding_fields(out, pc, req);
     max_forwards(out, req);
     bool bodiless = req->body_len == 0 &&
@@ -236,18 +253,12 @@ static bool response_field_dropped(enum http_token token)
 int proxy_response_fields(struct http_response *resp, struct pool *pool,
                           const struct config_proxy *pc, const struct h1_response_head *head)
 {
-    str_t conn[8];
-    size_t n_conn = 0;
-    for (size_t i = 0; i < head->n_fields; i++) {
-        const struct h1_field *f = &head->fields[i];
-        if (n_conn < 8 && str_eq_nocase(f->name, STR_LIT("connection"))) conn[n_conn++] = f->value;
-    }
     struct buf via = {0};
     bool have_via = false;
     for (size_t i = 0; i < head->n_fields; i++) {
         const struct h1_field *f = &head->fields[i];
         enum http_token token = http_token_lookup(f->name.p, f->name.len);
-        if (response_field_dropped(token) || named_by_connection(conn, n_conn, f->name)) continue;
+        if (response_field_dropped(token) || response_connection_names(head, f->name)) continue;
         if (token == HTTP_TOKEN_VIA && pc->via) { /* one Via with ours last */
             buf_append(&via, have_via ? ", " : "", have_via ? 2 : 0);
             buf_append(&via, f->value.p, f->value.len);

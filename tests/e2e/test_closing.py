@@ -44,6 +44,21 @@ def start_tls(tmp_path, certs, big_file, **overrides):  # noqa: F811
     return srv.start()
 
 
+def established(port):
+    """Established TCP connections to the local port (from /proc/net/tcp and tcp6)."""
+    n = 0
+    for name in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = open(name).read().splitlines()[1:]
+        except OSError:
+            continue
+        for ln in lines:
+            f = ln.split()
+            if f[3] == "01" and int(f[1].rsplit(":", 1)[1], 16) == port:
+                n += 1
+    return n
+
+
 def curl_args(srv, wire, rate):
     base = ["curl", "-sS", "--max-time", str(int(120 * t.SLOW)), "--limit-rate", rate]
     if wire == "h1":
@@ -63,7 +78,12 @@ def test_download_survives_signal(wire, sig, rate, tmp_path, certs, big_file):  
         cmd = " ".join(curl_args(srv, wire, rate)) + f" | cmp -s - {big_file}"
         clients = [subprocess.Popen(["bash", "-o", "pipefail", "-c", cmd],
                                     stderr=subprocess.PIPE) for _ in range(RUNS)]
-        time.sleep(1.0)
+        # every download must be under way before the signal: on a loaded machine a client
+        # that starts late would meet a closed listener (curl exit 7) and look like a loss
+        port = srv.tls_port if wire == "h2" else srv.port
+        assert t.wait_for(lambda: established(port) >= RUNS, timeout=20 * t.SLOW), \
+            f"only {established(port)} of {RUNS} downloads connected"
+        time.sleep(0.5)
         assert all(c.poll() is None for c in clients), "downloads ended before the signal"
         srv.signal(getattr(signal, "SIG" + sig))
         results = [(c.wait(timeout=180 * t.SLOW), c.stderr.read().decode()) for c in clients]
