@@ -89,6 +89,9 @@ int cfg_servers(struct loader *L, const struct cnode *v, const char *top_root);
  * (config_guard.c); rate_limit may be NULL. */
 int cfg_location_guards(struct loader *L, struct config_location *loc, const struct cnode *n,
                         const struct cnode *rate_limit);
+/* A location's `auth` (config_auth.c): reads its user file. */
+int cfg_location_auth(struct loader *L, struct config_location *loc, const struct cnode *v);
+void config_auth_free(struct config_auth *auth);
 /* Builds the single default server when `servers` is absent. */
 int cfg_single_server(struct loader *L, const char *root);
 
