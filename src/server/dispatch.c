@@ -7,6 +7,7 @@
 
 #include "core/buf.h"
 #include "core/log.h"
+#include "handler/auth.h"
 #include "handler/conninfo.h"
 #include "handler/static.h"
 #include "http/path.h"
@@ -163,8 +164,9 @@ static void route(const struct config *cfg, struct static_cache *cache, struct h
     size_t len = (size_t)plen;
     const struct config_location *loc = config_match_location(srv, path, len, caps);
     *loc_out = loc;
-    /* allow/deny, rate_limit: of the location matched, then of the one a rewrite leads to */
-    if (guard_refuses(cfg, loc, req, resp)) return;
+    /* allow/deny, rate_limit, then auth: of the location matched, then of the one a rewrite leads
+     * to */
+    if (guard_refuses(cfg, loc, req, resp) || auth_check(loc, req, resp)) return;
     const struct config_location *matched = loc;
     int rewrites = 0;
     if (loc->rewrite_to) {
@@ -173,7 +175,8 @@ static void route(const struct config *cfg, struct static_cache *cache, struct h
             return;
         }
         *loc_out = loc;
-        if (loc != matched && guard_refuses(cfg, loc, req, resp)) return;
+        if (loc != matched && (guard_refuses(cfg, loc, req, resp) || auth_check(loc, req, resp)))
+            return;
     }
     struct site_match m = {.caps = caps, .n_caps = loc->n_captures, .url_path = req->path};
     if (rewrites) { /* the rewritten path as a URL carries it */
