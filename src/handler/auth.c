@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "core/log.h"
 #include "handler/auth_nonce.h"
@@ -37,6 +38,15 @@ static const char *const result_text[] = {
     [AUTH_REPLAY] = "replayed nonce count",
     [AUTH_UNAVAILABLE] = "verification failed",
 };
+
+/* Nonces carry the monotonic clock: shared by the worker threads, blind to clock changes, and
+ * the same for every wire (a request's own time is not set alike by all of them). */
+static int64_t now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec;
+}
 
 static const struct config_auth_user *find_user(const struct config_auth *a, const char *name)
 {
@@ -153,7 +163,7 @@ static enum auth_result check_digest(const struct config_auth *a, const struct a
         strcmp(opaque, want_opaque) != 0)
         return AUTH_BAD_NONCE;
     enum auth_nonce_verdict age =
-        auth_nonce_check(str_cstr(nonce), a->realm, req->now, a->nonce_lifetime);
+        auth_nonce_check(str_cstr(nonce), a->realm, now_s(), a->nonce_lifetime);
     if (age == AUTH_NONCE_BAD) return AUTH_BAD_NONCE;
     if (strlen(uri) != req->target.len || memcmp(uri, req->target.p, req->target.len) != 0)
         return AUTH_WRONG_URI;
@@ -174,7 +184,7 @@ static enum auth_result check_digest(const struct config_auth *a, const struct a
     if (CRYPTO_memcmp(got, want, rlen) != 0) return AUTH_WRONG;
     /* RFC 7616 §3.3: stale only for a good response with an old nonce */
     if (age == AUTH_NONCE_STALE) return AUTH_STALE;
-    switch (auth_nonce_use(str_cstr(nonce), (uint32_t)strtoul(nc, NULL, 16), req->now,
+    switch (auth_nonce_use(str_cstr(nonce), (uint32_t)strtoul(nc, NULL, 16), now_s(),
                            a->nonce_lifetime)) {
     case AUTH_NONCE_OK: return AUTH_OK;
     case AUTH_NONCE_STALE: return AUTH_STALE;
@@ -221,7 +231,7 @@ static int challenge(const struct config_auth *a, struct http_request *req,
     if (a->scheme == CONFIG_AUTH_BASIC) /* RFC 7617 §2.1: the charset we expect */
         return add_challenge(req, resp, "Basic realm=\"%s\", charset=\"UTF-8\"", a->realm);
     char nonce[AUTH_NONCE_LEN + 1], opaque[AUTH_OPAQUE_LEN + 1];
-    if (auth_nonce_make(a->realm, req->now, nonce) < 0 || auth_opaque(a->realm, opaque) < 0)
+    if (auth_nonce_make(a->realm, now_s(), nonce) < 0 || auth_opaque(a->realm, opaque) < 0)
         return -1;
     for (size_t i = 0; i < a->n_algorithms; i++)
         if (add_challenge(req, resp,

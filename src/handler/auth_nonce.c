@@ -13,6 +13,8 @@
 #define WAYS     8
 #define SETS     512 /* 4096 nonces in use at once */
 #define TIME_LEN 8
+#define SALT_LEN 8 /* random, so that two clients never share a nonce (nor its nc) */
+#define HEAD_LEN (TIME_LEN + SALT_LEN)
 
 static unsigned char key[32];
 static bool key_ok;
@@ -23,16 +25,16 @@ static void make_key(void)
     key_ok = RAND_bytes(key, sizeof(key)) == 1;
 }
 
-/* HMAC-SHA-256(key, tag || time || realm), cut to MAC_LEN bytes. */
-static int mac(char tag, const unsigned char t[TIME_LEN], const char *realm, unsigned char *out)
+/* HMAC-SHA-256(key, tag || time || salt || realm), cut to MAC_LEN bytes. */
+static int mac(char tag, const unsigned char head[HEAD_LEN], const char *realm, unsigned char *out)
 {
     pthread_once(&key_once, make_key);
     if (!key_ok) return -1;
-    unsigned char data[1 + TIME_LEN + 256], md[EVP_MAX_MD_SIZE];
+    unsigned char data[1 + HEAD_LEN + 256], md[EVP_MAX_MD_SIZE];
     size_t rlen = strlen(realm), n = 0;
-    if (rlen > sizeof(data) - 1 - TIME_LEN) rlen = sizeof(data) - 1 - TIME_LEN;
+    if (rlen > sizeof(data) - 1 - HEAD_LEN) rlen = sizeof(data) - 1 - HEAD_LEN;
     data[n++] = (unsigned char)tag;
-    if (t) memcpy(data + n, t, TIME_LEN), n += TIME_LEN;
+    if (head) memcpy(data + n, head, HEAD_LEN), n += HEAD_LEN;
     memcpy(data + n, realm, rlen);
     unsigned mdlen = 0;
     if (!HMAC(EVP_sha256(), key, sizeof(key), data, n + rlen, md, &mdlen)) return -1;
@@ -63,31 +65,42 @@ static bool from_hex(str_t s, unsigned char *out)
 
 int auth_nonce_make(const char *realm, int64_t now, char *out)
 {
-    unsigned char b[TIME_LEN + MAC_LEN];
+    unsigned char b[HEAD_LEN + MAC_LEN];
     for (int i = 0; i < TIME_LEN; i++)
         b[i] = (unsigned char)((uint64_t)now >> (56 - 8 * i));
-    if (mac('n', b, realm, b + TIME_LEN) < 0) return -1;
+    if (RAND_bytes(b + TIME_LEN, SALT_LEN) != 1 || mac('n', b, realm, b + HEAD_LEN) < 0) return -1;
     to_hex(b, sizeof(b), out);
     return 0;
 }
 
-/* The time a nonce was made, when it is ours for realm; -1 when not. */
-static int64_t nonce_time(str_t nonce, const char *realm, unsigned char *mac_out)
+/* The bytes of a nonce in hex: time, salt, MAC. */
+static bool decode(str_t nonce, unsigned char b[HEAD_LEN + MAC_LEN])
 {
-    unsigned char b[TIME_LEN + MAC_LEN], want[MAC_LEN];
-    if (nonce.len != AUTH_NONCE_LEN || !from_hex(nonce, b)) return -1;
-    if (mac('n', b, realm, want) < 0 || CRYPTO_memcmp(want, b + TIME_LEN, MAC_LEN) != 0) return -1;
+    return nonce.len == AUTH_NONCE_LEN && from_hex(nonce, b);
+}
+
+static int64_t time_of(const unsigned char *b)
+{
     uint64_t t = 0;
     for (int i = 0; i < TIME_LEN; i++)
         t = t << 8 | b[i];
-    if (mac_out) memcpy(mac_out, b + TIME_LEN, MAC_LEN);
     return (int64_t)(t & INT64_MAX);
+}
+
+/* The time a nonce was made, when it is ours for realm; -1 when not. */
+static int64_t nonce_time(str_t nonce, const char *realm)
+{
+    unsigned char b[HEAD_LEN + MAC_LEN], want[MAC_LEN];
+    if (!decode(nonce, b) || mac('n', b, realm, want) < 0 ||
+        CRYPTO_memcmp(want, b + HEAD_LEN, MAC_LEN) != 0)
+        return -1;
+    return time_of(b);
 }
 
 enum auth_nonce_verdict auth_nonce_check(str_t nonce, const char *realm, int64_t now,
                                          double lifetime)
 {
-    int64_t t = nonce_time(nonce, realm, NULL);
+    int64_t t = nonce_time(nonce, realm);
     if (t < 0 || t > now + 1) return AUTH_NONCE_BAD; /* a nonce from the future is none of ours */
     return (double)(now - t) > lifetime ? AUTH_NONCE_STALE : AUTH_NONCE_OK;
 }
@@ -149,15 +162,11 @@ static struct entry *find(struct set *s, const unsigned char *m, int64_t now, bo
 
 enum auth_nonce_verdict auth_nonce_use(str_t nonce, uint32_t nc, int64_t now, double lifetime)
 {
-    unsigned char m[MAC_LEN];
+    unsigned char b[HEAD_LEN + MAC_LEN];
     /* the caller checked it with auth_nonce_check; the MAC alone says which nonce it is */
-    if (nonce.len != AUTH_NONCE_LEN || !from_hex(str_make(nonce.p + 2 * TIME_LEN, 2 * MAC_LEN), m))
-        return AUTH_NONCE_BAD;
-    unsigned char t[TIME_LEN];
-    from_hex(str_make(nonce.p, 2 * TIME_LEN), t);
-    int64_t made = 0;
-    for (int i = 0; i < TIME_LEN; i++)
-        made = made << 8 | t[i];
+    if (!decode(nonce, b)) return AUTH_NONCE_BAD;
+    const unsigned char *m = b + HEAD_LEN;
+    int64_t made = time_of(b);
     pthread_once(&sets_once, init_sets);
     struct set *s = &sets[(m[0] | m[1] << 8) % SETS];
     enum auth_nonce_verdict v = AUTH_NONCE_OK;

@@ -1,7 +1,8 @@
-/* Digest nonces (RFC 7616 §3.3, §5.4): self-validating, the time they were made and an
- * HMAC-SHA-256 over it and the realm with a random key made once per process, so no state is
- * kept for a nonce until a client uses it; then a bounded table shared by the worker threads
- * keeps the highest nonce-count seen for it and refuses a request that does not raise it. */
+/* Digest nonces (RFC 7616 §3.3, §5.4): self-validating, the time they were made, random
+ * bytes and an HMAC-SHA-256 over both and the realm with a random key made once per process,
+ * so no state is kept for a nonce until a client uses it; then a bounded table shared by the
+ * worker threads keeps the highest nonce-count seen for it and refuses a request that does not
+ * raise it. */
 #ifndef TERN_HANDLER_AUTH_NONCE_H
 #define TERN_HANDLER_AUTH_NONCE_H
 
@@ -9,7 +10,7 @@
 
 #include "core/str.h"
 
-#define AUTH_NONCE_LEN  48 /* hex: 8 bytes of time, 16 of MAC */
+#define AUTH_NONCE_LEN  64 /* hex: 8 bytes of time, 8 random, 16 of MAC */
 #define AUTH_OPAQUE_LEN 32
 
 enum auth_nonce_verdict {
@@ -19,7 +20,8 @@ enum auth_nonce_verdict {
     AUTH_NONCE_REPLAY, /* nc not above the highest seen for this nonce */
 };
 
-/* Writes a nonce for realm made at now (seconds) into out (AUTH_NONCE_LEN + 1 bytes).
+/* Writes a nonce for realm made at now (seconds, a clock that all threads share and that never
+ * goes back) into out (AUTH_NONCE_LEN + 1 bytes).
  * Returns 0, or -1 when no random key could be made. */
 int auth_nonce_make(const char *realm, int64_t now, char *out);
 /* Checks that nonce is ours for realm and younger than lifetime seconds. */
