@@ -143,6 +143,7 @@ static void test_digest(void)
     CHECK(!run(&x, cfg, "/p/x?q", auth));
     CHECK(x.req.remote_user && !strcmp(x.req.remote_user, "Mufasa"));
     CHECK(run(&x, cfg, "/p/x?q", auth)); /* the same nc again: a replay */
+    CHECK(run(&x, cfg, "/p/x", answer(&first, 0, "Mufasa", "Circle of Life", "/p/x", 0)));
     CHECK(!strstr(challenge(&x, 0), "stale"));
     CHECK(!run(&x, cfg, "/p/x?q", answer(&first, 0, "Mufasa", "Circle of Life", "/p/x?q", 2)));
     CHECK(run(&x, cfg, "/p/y",
