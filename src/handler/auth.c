@@ -139,9 +139,27 @@ static const struct config_auth_user *digest_user(const struct config_auth *a, c
     return NULL;
 }
 
+/* RFC 7616 §3.5: Authentication-Info with rspauth, the response digest over ":" uri, so that the
+ * client can tell the server knew its password. Left out when cnonce would need escaping. */
+static void add_auth_info(struct http_request *req, struct http_response *resp, int alg,
+                          const char *ha1, const char *nonce, const char *nc, const char *cnonce,
+                          const char *uri)
+{
+    char rspauth[130];
+    if (strpbrk(cnonce, "\"\\") ||
+        digest_response(alg, ha1, nonce, nc, cnonce, true, "", uri, rspauth) < 0)
+        return;
+    size_t n;
+    char *v = pool_printf(req->pool, &n, "rspauth=\"%s\", qop=auth, nc=%s, cnonce=\"%s\"", rspauth,
+                          nc, cnonce);
+    if (v)
+        http_fields_add(&resp->headers, req->pool, STR_LIT("authentication-info"), str_make(v, n));
+}
+
 /* RFC 7616 §3.4: the Authorization of a Digest request, qop=auth. */
 static enum auth_result check_digest(const struct config_auth *a, const struct auth_credentials *c,
-                                     struct http_request *req, const char **user)
+                                     struct http_request *req, struct http_response *resp,
+                                     const char **user)
 {
     struct pool *p = req->pool;
     if (!str_eq_nocase(c->scheme, STR_LIT("Digest")) || c->token68.len) return AUTH_MALFORMED;
@@ -189,7 +207,9 @@ static enum auth_result check_digest(const struct config_auth *a, const struct a
     if (age == AUTH_NONCE_STALE) return AUTH_STALE;
     switch (auth_nonce_use(str_cstr(nonce), (uint32_t)strtoul(nc, NULL, 16), now_s(),
                            a->nonce_lifetime)) {
-    case AUTH_NONCE_OK: return AUTH_OK;
+    case AUTH_NONCE_OK:
+        add_auth_info(req, resp, alg, u->ha1[alg], nonce, nc, cnonce, uri);
+        return AUTH_OK;
     case AUTH_NONCE_STALE: return AUTH_STALE;
     case AUTH_NONCE_REPLAY: return AUTH_REPLAY;
     default: return AUTH_BAD_NONCE;
@@ -197,7 +217,7 @@ static enum auth_result check_digest(const struct config_auth *a, const struct a
 }
 
 static enum auth_result check_credentials(const struct config_auth *a, struct http_request *req,
-                                          const char **user)
+                                          struct http_response *resp, const char **user)
 {
     const struct http_field *f = http_fields_find(&req->headers, HTTP_TOKEN_AUTHORIZATION);
     if (http_fields_count_token(&req->headers, HTTP_TOKEN_AUTHORIZATION) > 1) return AUTH_MALFORMED;
@@ -206,7 +226,7 @@ static enum auth_result check_credentials(const struct config_auth *a, struct ht
     struct auth_credentials c;
     if (auth_credentials_parse(f->value, scratch, f->value.len + 1, &c) < 0) return AUTH_MALFORMED;
     return a->scheme == CONFIG_AUTH_BASIC ? check_basic(a, &c, req, user)
-                                          : check_digest(a, &c, req, user);
+                                          : check_digest(a, &c, req, resp, user);
 }
 
 static int add_challenge(struct http_request *req, struct http_response *resp, const char *fmt, ...)
@@ -266,7 +286,7 @@ bool auth_check(const struct config_location *loc, struct http_request *req,
     const char *user = NULL;
     bool sent = http_fields_find(&req->headers, HTTP_TOKEN_AUTHORIZATION) != NULL;
     if (sent) {
-        r = check_credentials(a, req, &user);
+        r = check_credentials(a, req, resp, &user);
         if (r == AUTH_OK) {
             req->remote_user = user;
             return false;

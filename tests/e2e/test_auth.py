@@ -177,6 +177,11 @@ def test_digest_replay_refused(make_server):
     a = authorization(ch, "mufasa", "Circle of Life", path, 1)
     r = srv.get(path, headers={"Authorization": a})
     assert r.status == 200 and r.body == t.HELLO, r
+    # RFC 7616 §3.5: rspauth is the response digest with an empty method
+    ha1 = sha256(f"mufasa:{REALM}:Circle of Life")
+    rspauth = sha256(f"{ha1}:{ch['nonce']}:00000001:0a4f113b:auth:{sha256(':' + path)}")
+    assert r.header("authentication-info") == \
+        f'rspauth="{rspauth}", qop=auth, nc=00000001, cnonce="0a4f113b"', r
     r = srv.get(path, headers={"Authorization": a})  # the same nonce and nc again
     assert r.status == 401, r
     assert "stale" not in r.header("www-authenticate")

@@ -142,6 +142,9 @@ static void test_digest(void)
     snprintf(auth, sizeof(auth), "%s", answer(&first, 0, "Mufasa", "Circle of Life", "/p/x?q", 1));
     CHECK(!run(&x, cfg, "/p/x?q", auth));
     CHECK(x.req.remote_user && !strcmp(x.req.remote_user, "Mufasa"));
+    const struct http_field *info =
+        http_fields_find_name(&x.resp.headers, STR_LIT("authentication-info"));
+    CHECK(info && info->value.len > 20 && !memcmp(info->value.p, "rspauth=\"", 9));
     CHECK(run(&x, cfg, "/p/x?q", auth)); /* the same nc again: a replay */
     CHECK(run(&x, cfg, "/p/x", answer(&first, 0, "Mufasa", "Circle of Life", "/p/x", 0)));
     CHECK(!strstr(challenge(&x, 0), "stale"));
