@@ -238,3 +238,14 @@ def test_user_file_errors(tmp_path, line, why):
     r = subprocess.run([t.TERN_BIN, "check", "-c", str(conf)], capture_output=True, timeout=20)
     err = (r.stdout + r.stderr).decode()
     assert r.returncode != 0 and f"{conf}:5: cannot open user file '{users}'" in err, err
+
+
+def test_tern_get_answers_tern(make_server):
+    """tern's own client (tern get -u --digest, RFC 7616's client side) against its server."""
+    srv = auth_server(make_server)
+    for flags in (["--digest"], ["--digest", "--http2-prior-knowledge"], []):
+        path = "/digest/hello.txt" if flags else "/basic/hello.txt"
+        user = "mufasa:Circle of Life" if flags else "bob:secret"
+        r = subprocess.run([t.TERN_BIN, "get", "-s", "-u", user, *flags,
+                            f"http://127.0.0.1:{srv.port}{path}"], capture_output=True, timeout=20)
+        assert r.returncode == 0 and r.stdout == t.HELLO, (flags, r)
