@@ -129,14 +129,12 @@ const str_t *auth_param_get(const struct auth_credentials *c, const char *name)
     return NULL;
 }
 
+/* RFC 4648 §4: the value of a base64 digit, or -1. */
 static int b64_value(unsigned char c)
 {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
+    static const char digits[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const char *p = c ? memchr(digits, c, 64) : NULL;
+    return p ? (int)(p - digits) : -1;
 }
 
 long auth_base64_decode(str_t in, char *out, size_t outlen)
