@@ -140,18 +140,42 @@ static const char *alg_name(const struct digest_challenge *c)
     return names[c->sess][c->alg];
 }
 
-/* H(data) as lower-case hex into out (at least 129 bytes). */
-static void hash_hex(enum digest_alg alg, const char *data, char *out)
+void digest_hash_hex(enum digest_alg alg, const char *data, size_t len, char *out)
 {
     const EVP_MD *md = alg == DIGEST_MD5      ? EVP_md5()
                        : alg == DIGEST_SHA256 ? EVP_sha256()
                                               : EVP_sha512_256();
+    static const char hex[] = "0123456789abcdef";
     unsigned char d[EVP_MAX_MD_SIZE];
-    unsigned len = 0;
-    EVP_Digest(data, strlen(data), d, &len, md, NULL);
-    for (unsigned i = 0; i < len; i++)
-        sprintf(out + 2 * i, "%02x", d[i]);
-    out[2 * len] = 0;
+    unsigned n = 0;
+    EVP_Digest(data, len, d, &n, md, NULL);
+    for (unsigned i = 0; i < n; i++) {
+        out[2 * i] = hex[d[i] >> 4];
+        out[2 * i + 1] = hex[d[i] & 15];
+    }
+    out[2 * n] = 0;
+}
+
+static void hash_hex(enum digest_alg alg, const char *data, char *out)
+{
+    digest_hash_hex(alg, data, strlen(data), out);
+}
+
+int digest_response(enum digest_alg alg, const char *ha1, const char *nonce, const char *nc,
+                    const char *cnonce, bool qop_auth, const char *method, const char *uri,
+                    char *out)
+{
+    char buf[12288], ha2[130];
+    int n = snprintf(buf, sizeof(buf), "%s:%s", method, uri);
+    if (n < 0 || (size_t)n >= sizeof(buf)) return -1;
+    hash_hex(alg, buf, ha2);
+    if (qop_auth)
+        n = snprintf(buf, sizeof(buf), "%s:%s:%s:%s:auth:%s", ha1, nonce, nc, cnonce, ha2);
+    else
+        n = snprintf(buf, sizeof(buf), "%s:%s:%s", ha1, nonce, ha2);
+    if (n < 0 || (size_t)n >= sizeof(buf)) return -1;
+    hash_hex(alg, buf, out);
+    return 0;
 }
 
 /* Appends s as a quoted-string (escaping '"' and '\'). */
@@ -173,22 +197,17 @@ int digest_authorization(const struct digest_challenge *c, const char *user, con
                          const char *method, const char *uri, const char *cnonce, unsigned nc,
                          char *out, size_t outlen)
 {
-    char buf[1024], ha1[130], ha2[130], resp[130], uname[300];
+    char buf[1024], ha1[130], resp[130], uname[300];
     snprintf(buf, sizeof(buf), "%s:%s:%s", user, c->realm, pass);
     hash_hex(c->alg, buf, ha1);
     if (c->sess) {
         snprintf(buf, sizeof(buf), "%s:%s:%s", ha1, c->nonce, cnonce);
         hash_hex(c->alg, buf, ha1);
     }
-    snprintf(buf, sizeof(buf), "%s:%s", method, uri);
-    hash_hex(c->alg, buf, ha2);
     char ncs[9];
     snprintf(ncs, sizeof(ncs), "%08x", nc);
-    if (c->qop_auth)
-        snprintf(buf, sizeof(buf), "%s:%s:%s:%s:auth:%s", ha1, c->nonce, ncs, cnonce, ha2);
-    else
-        snprintf(buf, sizeof(buf), "%s:%s:%s", ha1, c->nonce, ha2);
-    hash_hex(c->alg, buf, resp);
+    if (digest_response(c->alg, ha1, c->nonce, ncs, cnonce, c->qop_auth, method, uri, resp) < 0)
+        return -1;
     if (c->userhash) { /* §3.4.4: username = H(username ":" realm) */
         snprintf(buf, sizeof(buf), "%s:%s", user, c->realm);
         hash_hex(c->alg, buf, uname);

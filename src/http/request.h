@@ -75,6 +75,9 @@ struct http_request {
     /* The peer's port when the wire knows it without asking the socket (HTTP/3: the QUIC
      * path the request came on), else 0. */
     uint16_t peer_port;
+    /* The user the location's authentication admitted (handler/auth.h), for the access log;
+     * NULL when none. */
+    const char *remote_user;
 };
 
 /* Records the connection (socket and TLS session, NULL for cleartext) req arrived on; both

@@ -56,7 +56,11 @@ void access_log_request(struct worker *wk, const struct http_request *req,
     char line[LINE_MAX_LEN];
     size_t cap = sizeof(line) - 1, pos = 0;
     pos = put_raw(line, pos, cap, req->peer[0] ? req->peer : "-");
-    pos = put_raw(line, pos, cap, " - - ");
+    pos = put_raw(line, pos, cap, " - ");
+    /* the authenticated user (handler/auth.h), from the user file but escaped all the same */
+    pos = req->remote_user ? put_escaped(line, pos, cap - 64, str_cstr(req->remote_user))
+                           : put_raw(line, pos, cap, "-");
+    pos = put_raw(line, pos, cap, " ");
     pos = put_raw(line, pos, cap, worker_log_time(wk));
     pos = put_raw(line, pos, cap, " \"");
     if (req->method_name.len) {

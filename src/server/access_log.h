@@ -8,7 +8,7 @@
 struct worker;
 
 /* Formats one Combined Log Format line for a finished exchange and queues it:
- * peer - - [time] "METHOD target HTTP/x.y" status bytes "referer" "user-agent".
+ * peer - user [time] "METHOD target HTTP/x.y" status bytes "referer" "user-agent".
  * Untrusted strings are escaped (", \, and non-printable bytes as \xHH). */
 void access_log_request(struct worker *wk, const struct http_request *req,
                         const struct http_response *resp);

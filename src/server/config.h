@@ -10,6 +10,7 @@
 
 #include "core/str.h"
 #include "http/cidr.h"
+#include "http/digest.h"
 #include "server/rate_bucket.h"
 
 /* Bit per method a location allows (static content: GET, HEAD, OPTIONS, TRACE). */
@@ -100,6 +101,29 @@ struct config_proxy {
     bool via;         /* Via on requests and responses (RFC 9110 §7.6.3) */
 };
 
+/* `auth` of a location (RFC 9110 §11): Basic (RFC 7617) against htpasswd crypt(3) hashes, or
+ * Digest (RFC 7616) against htdigest HA1s, from a user file read at load (config_auth.c);
+ * handler/auth.h checks requests. */
+enum config_auth_scheme { CONFIG_AUTH_BASIC, CONFIG_AUTH_DIGEST };
+struct config_auth_user {
+    char *name;
+    char *hash; /* basic: a crypt(3) hash ("$6$...", "$2y$...", "$y$..."); digest: NULL */
+    /* digest, indexed by enum digest_alg (MD5, SHA-256): HA1 = H(user:realm:password) and the
+     * userhash H(user:realm) (RFC 7616 §3.4.4), lower-case hex; ha1 "" when the file has none */
+    char ha1[2][65];
+    char userhash[2][65];
+};
+struct config_auth {
+    enum config_auth_scheme scheme;
+    char *realm;
+    char *user_file;                /* absolute or relative to the configuration file */
+    struct config_auth_user *users; /* sorted by name (strcmp) */
+    size_t n_users;
+    enum digest_alg algorithms[2]; /* digest: offered in this order, one challenge each */
+    size_t n_algorithms;
+    double nonce_lifetime; /* digest: seconds a nonce is good for; default 300 */
+};
+
 struct regex;
 
 /* How a location matches the request's normalized path (issue #14): `exact` locations first,
@@ -144,6 +168,7 @@ struct config_location {
     struct config_access_rule *access;
     size_t n_access;
     struct config_rate_limit rate_limit;
+    struct config_auth *auth; /* NULL: no authentication */
     /* Site rules (server/site.h): fields, a redirect instead of content, try_files, and
      * error pages (looked up here first, then in the server's). */
     struct config_headers headers;

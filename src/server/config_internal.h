@@ -91,6 +91,9 @@ int cfg_location_guards(struct loader *L, struct config_location *loc, const str
                         const struct cnode *rate_limit);
 /* A location's `proxy` (config_proxy.c): *out is set at once (free it on error too). */
 int cfg_proxy(struct loader *L, const struct cnode *v, struct config_proxy **out);
+/* A location's `auth` (config_auth.c): reads its user file. */
+int cfg_location_auth(struct loader *L, struct config_location *loc, const struct cnode *v);
+void config_auth_free(struct config_auth *auth);
 /* Builds the single default server when `servers` is absent. */
 int cfg_single_server(struct loader *L, const char *root);
 

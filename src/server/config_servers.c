@@ -171,6 +171,7 @@ enum loc_key {
     LOC_REGEX,
     LOC_REWRITE,
     LOC_PROXY,
+    LOC_AUTH,
     LOC_COUNT
 };
 
@@ -213,6 +214,7 @@ static int parse_location(struct loader *L, const struct config_server *srv, siz
                                        "regex",
                                        "rewrite",
                                        "proxy",
+                                       "auth",
                                        NULL};
     struct config_location *loc = &srv->locations[li];
     const struct cnode *val[LOC_COUNT] = {0};
@@ -295,6 +297,7 @@ static int parse_location(struct loader *L, const struct config_server *srv, siz
     if ((val[LOC_ALLOW] || val[LOC_DENY] || val[LOC_RATE_LIMIT]) &&
         cfg_location_guards(L, loc, n, val[LOC_RATE_LIMIT]) < 0)
         return -1;
+    if (val[LOC_AUTH] && cfg_location_auth(L, loc, val[LOC_AUTH]) < 0) return -1;
     if (val[LOC_HEADERS] && cfg_headers(L, val[LOC_HEADERS], &loc->headers) < 0) return -1;
     if (val[LOC_REDIRECT] && cfg_redirect(L, val[LOC_REDIRECT], loc->n_captures, &loc->redirect_to,
                                           &loc->redirect_status) < 0)

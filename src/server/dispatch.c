@@ -7,6 +7,7 @@
 
 #include "core/buf.h"
 #include "core/log.h"
+#include "handler/auth.h"
 #include "handler/conninfo.h"
 #include "handler/proxy.h"
 #include "handler/static.h"
@@ -177,8 +178,9 @@ static void route(struct dispatch_ctx *dc, struct http_request *req, struct http
     size_t len = (size_t)plen;
     const struct config_location *loc = config_match_location(srv, path, len, caps);
     dc->loc = loc;
-    /* allow/deny, rate_limit: of the location matched, then of the one a rewrite leads to */
-    if (guard_refuses(cfg, loc, req, resp)) return;
+    /* allow/deny, rate_limit, then auth: of the location matched, then of the one a rewrite leads
+     * to */
+    if (guard_refuses(cfg, loc, req, resp) || auth_check(loc, req, resp)) return;
     const struct config_location *matched = loc;
     int rewrites = 0;
     if (loc->rewrite_to) {
@@ -187,7 +189,8 @@ static void route(struct dispatch_ctx *dc, struct http_request *req, struct http
             return;
         }
         dc->loc = loc;
-        if (loc != matched && guard_refuses(cfg, loc, req, resp)) return;
+        if (loc != matched && (guard_refuses(cfg, loc, req, resp) || auth_check(loc, req, resp)))
+            return;
     }
     struct site_match m = {.caps = caps, .n_caps = loc->n_captures, .url_path = req->path};
     if (rewrites) { /* the rewritten path as a URL carries it */

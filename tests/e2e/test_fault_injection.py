@@ -98,7 +98,10 @@ class FaultTern:
             "error_log": str(self.error_log),
             "log_level": "info",
             "timeouts": {"header": 2, "keepalive": 2, "body": 2, "send": 2, "graceful": 2},
-            "servers": [{"names": ["localhost"], "root": str(env["root"]), "default": True}],
+            "servers": [{"names": ["localhost"], "root": str(env["root"]), "default": True,
+                         "locations": [{"path": "/"},
+                                       {"path": "/up/",
+                                        "proxy": f"http://127.0.0.1:{env['upstream']}/"}]}],
         }
         for old in (self.stderr_path, self.error_log):
             old.unlink(missing_ok=True)
@@ -328,7 +331,12 @@ SCENARIOS = {
                    ("GET", "/large.bin", {"range": "bytes=0-99999"}, b"")]],
     # a second connection: its accept4 can fail (EMFILE), and tern must pick it up later
     "twoconn": [[("GET", "/hello.txt", None, b"")], [("GET", "/hello.txt", None, b"")]],
+    # the reverse proxy (handler/proxy) to a plain tern: its upstream socket, pool and body
+    # source meet every fault too
+    "proxy": [[("GET", "/up/hello.txt", None, b""), ("GET", "/up/mid.bin", None, b""),
+               ("POST", "/up/hello.txt", {"content-type": "text/plain"}, POST_BODY)]],
 }
+PROXY_TRANSPORTS = ("h1", "h2c")  # the proxy's faults do not depend on the front's TLS
 
 
 def requests(scenario):
@@ -408,14 +416,24 @@ def env(tmp_path_factory, certs):  # noqa: F811
     (root / "hello.txt").write_bytes(SMALL)
     (root / "large.bin").write_bytes(LARGE)
     (root / "mid.bin").write_bytes(MID)
-    return {"dir": d, "root": root, "cert": certs.leaf, "key": certs.leaf_key}
+    # the proxy scenario's upstream: a plain tern (no faults) serving the same files
+    port = t.free_port()
+    up = subprocess.Popen([t.TERN_BIN, "serve", str(root), "--listen", f"127.0.0.1:{port}",
+                           "--workers", "1", "--error-log", str(d / "upstream.log")],
+                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL)
+    assert t.wait_port(port, proc=up)
+    yield {"dir": d, "root": root, "cert": certs.leaf, "key": certs.leaf_key, "upstream": port}
+    up.terminate()
+    up.wait(timeout=10)
 
 
 def expected(scenario):
     """The fault-free answers the files dictate (POST: whatever tern answers without faults)."""
     out = []
     for method, path, headers, _ in requests(scenario):
-        data = SMALL if path == "/hello.txt" else LARGE
+        path = path.removeprefix("/up")
+        data = {"/hello.txt": SMALL, "/mid.bin": MID}.get(path, LARGE)
         rng = (headers or {}).get("range")
         if method == "HEAD":
             out.append((200, b""))
@@ -432,6 +450,8 @@ def expected(scenario):
 @pytest.mark.parametrize("scenario", list(SCENARIOS))
 @pytest.mark.parametrize("transport", list(TRANSPORTS))
 def test_fault(env, transport, scenario):
+    if scenario == "proxy" and transport not in PROXY_TRANSPORTS:
+        pytest.skip("the proxy scenario runs over cleartext fronts")
     # count mode: no fault, the right answers, and how many calls of each kind they take
     srv = FaultTern(env, f"{transport}-{scenario}")
     try:
