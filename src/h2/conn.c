@@ -22,9 +22,7 @@
 struct h2_conn {
     struct conn base; /* base.w.fd == tr.fd */
     struct timer timer;
-    struct loop_task resume; /* streams whose handler has more (resume_ids) */
-    uint32_t *resume_ids;
-    size_t n_resume, resume_cap;
+    struct loop_task resume; /* streams whose handler has more (h2_session_want_resume) */
     struct worker *wk;
     struct transport tr;
     struct h2_session *s;
@@ -41,26 +39,13 @@ static void conn_run(struct h2_conn *c);
 
 /* ---- session callbacks ---- */
 
-/* req.resume of every stream: remembers the stream and queues the connection's resume task,
- * which runs outside the handler's callbacks. */
+/* req.resume of every stream: the session remembers the stream and the connection's resume
+ * task runs later, outside the handler's callbacks. */
 static void resume_request(struct http_request *req)
 {
     struct h2_stream *st = req->wire;
     struct h2_conn *c = st->session->ud;
-    for (size_t i = 0; i < c->n_resume; i++)
-        if (c->resume_ids[i] == st->id) return;
-    if (c->n_resume == c->resume_cap) {
-        size_t cap = c->resume_cap ? c->resume_cap * 2 : 8;
-        uint32_t *ids = realloc(c->resume_ids, cap * sizeof(*ids));
-        if (!ids) {
-            /* the stream then waits for its own timeouts; rare enough to log */
-            log_error("%s: out of memory resuming stream %u", c->peer, st->id);
-            return;
-        }
-        c->resume_ids = ids;
-        c->resume_cap = cap;
-    }
-    c->resume_ids[c->n_resume++] = st->id;
+    h2_session_want_resume(st->session, st);
     loop_defer(c->wk->loop, &c->resume);
 }
 
@@ -68,9 +53,7 @@ static void on_resume(struct loop_task *t)
 {
     struct h2_conn *c = (struct h2_conn *)((char *)t - offsetof(struct h2_conn, resume));
     if (c->closed) return;
-    /* one at a time from the end: resuming one may queue another (a push dispatched) */
-    while (c->n_resume && !c->closed)
-        h2_session_resume(c->s, c->resume_ids[--c->n_resume]);
+    h2_session_resume_queued(c->s);
     conn_run(c);
 }
 
@@ -136,9 +119,6 @@ static void conn_close(struct h2_conn *c, enum conn_end how)
     c->s = NULL;
     timer_cancel(&c->timer);
     loop_task_cancel(&c->resume);
-    free(c->resume_ids);
-    c->resume_ids = NULL;
-    c->n_resume = c->resume_cap = 0;
     if (c->peer_eof && how == CONN_END_LINGER) how = CONN_END_QUIET;
     linger_close(wk, &c->tr, c->registered, how);
     c->base.w.fd = -1;

@@ -179,8 +179,11 @@ static struct h2_stream *stream_new(struct h2_session *s, uint32_t id)
     return st;
 }
 
+static void resume_unlink(struct h2_session *s, struct h2_stream *st);
+
 static void stream_close(struct h2_session *s, struct h2_stream *st)
 {
+    resume_unlink(s, st);
     http_sched_remove(&s->sched, &st->sched);
     h2_stream_remove(&s->streams, st);
     if (st->pushed)
@@ -1384,14 +1387,43 @@ int h2_session_upgrade(struct h2_session *s, const struct http_request *req,
     return 0;
 }
 
-void h2_session_resume(struct h2_session *s, uint32_t stream_id)
+void h2_session_want_resume(struct h2_session *s, struct h2_stream *st)
 {
-    struct h2_stream *st = h2_stream_find(&s->streams, stream_id);
-    if (s->dead || !st || !st->dispatched || s->p.client) return;
+    if (st->resume_queued) return;
+    st->resume_queued = true;
+    st->resume_next = s->resume_head;
+    s->resume_head = st;
+}
+
+static void resume_unlink(struct h2_session *s, struct h2_stream *st)
+{
+    if (!st->resume_queued) return;
+    for (struct h2_stream **p = &s->resume_head; *p; p = &(*p)->resume_next)
+        if (*p == st) {
+            *p = st->resume_next;
+            break;
+        }
+    st->resume_queued = false;
+}
+
+static void resume_stream(struct h2_session *s, struct h2_stream *st)
+{
+    if (s->dead || !st->dispatched || s->p.client) return;
     if (!st->headers_out) {
         if (!st->resp.pending) respond(s, st);
     } else if (st->resp.body && !st->body_rd.eof) {
         http_sched_add(&s->sched, &st->sched); /* its body has more */
+    }
+}
+
+void h2_session_resume_queued(struct h2_session *s)
+{
+    /* one at a time from the head: resuming one may queue another (a push dispatched) */
+    while (s->resume_head) {
+        struct h2_stream *st = s->resume_head;
+        s->resume_head = st->resume_next;
+        st->resume_queued = false;
+        resume_stream(s, st);
     }
 }
 

@@ -70,6 +70,7 @@ struct h2_session_params {
 };
 
 struct h2_session {
+    struct h2_stream *resume_head; /* streams whose handler has more (h2_session_want_resume) */
     const struct h2_session_callbacks *cb;
     void *ud;
     struct h2_session_params p;
@@ -168,10 +169,13 @@ static inline struct buf *h2_session_output(struct h2_session *s)
 {
     return &s->out;
 }
-/* Server role: the handler of stream_id has more to send: its pending response is ready (the
- * HEADERS go out), or its body source, which said BODY_WAIT, has more (the stream is
- * scheduled again). A stream that has gone meanwhile is ignored. */
-void h2_session_resume(struct h2_session *s, uint32_t stream_id);
+/* Server role: the handler of st has more: its pending response is ready, or its body source,
+ * which said BODY_WAIT, has more. Only remembers st (no allocation, so it cannot fail); the
+ * glue calls h2_session_resume_queued later, outside the handler's callbacks. */
+void h2_session_want_resume(struct h2_session *s, struct h2_stream *st);
+/* Acts on the remembered streams: a ready pending response's HEADERS go out, a body with more
+ * is scheduled again. */
+void h2_session_resume_queued(struct h2_session *s);
 /* True when the connection should be closed once the output is flushed. */
 bool h2_session_done(const struct h2_session *s);
 /* True when response data waits on flow control or the output buffer (for the glue's loop). */

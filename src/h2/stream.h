@@ -36,16 +36,18 @@ struct h2_stream {
     struct pool *pool;
     struct http_request req;
     struct http_response resp;
-    struct buf body;            /* request body received so far */
-    int64_t content_length;     /* from the request, or -1 */
-    uint64_t body_received;     /* DATA payload bytes */
-    int64_t send_window;        /* peer's window for this stream */
-    int64_t recv_window;        /* what the peer may still send us */
-    uint32_t recv_unacked;      /* consumed, not yet returned with WINDOW_UPDATE */
-    int64_t stalled_since_ms;   /* data to send on a zero window since, or 0 */
-    int reject_status;          /* 413/431...: answered without dispatching the request */
-    bool end_stream_in;         /* END_STREAM received */
-    bool dispatched;            /* the request went to on_request */
+    struct buf body;          /* request body received so far */
+    int64_t content_length;   /* from the request, or -1 */
+    uint64_t body_received;   /* DATA payload bytes */
+    int64_t send_window;      /* peer's window for this stream */
+    int64_t recv_window;      /* what the peer may still send us */
+    uint32_t recv_unacked;    /* consumed, not yet returned with WINDOW_UPDATE */
+    int64_t stalled_since_ms; /* data to send on a zero window since, or 0 */
+    int reject_status;        /* 413/431...: answered without dispatching the request */
+    bool end_stream_in;       /* END_STREAM received */
+    bool dispatched;          /* the request went to on_request */
+    bool resume_queued;       /* in the session's resume list (h2_session_want_resume) */
+    struct h2_stream *resume_next;
     bool headers_out;           /* final response HEADERS sent */
     bool end_stream_out;        /* END_STREAM sent */
     bool pushed;                /* a stream we promised */

@@ -33,11 +33,9 @@ struct h3_conn {
     struct quic_conn *qc;
     struct h3_session *s;
     struct timer timer;      /* the session's deadlines (h3_session_next_deadline) */
-    struct loop_task resume; /* streams whose handler has more (resume_ids) */
-    int64_t *resume_ids;
-    size_t n_resume, resume_cap;
-    bool in_list;  /* counted in the worker's connections */
-    bool closing;  /* CONNECTION_CLOSE asked for */
+    struct loop_task resume; /* streams whose handler has more (h3_session_want_resume) */
+    bool in_list;            /* counted in the worker's connections */
+    bool closing;            /* CONNECTION_CLOSE asked for */
     bool graceful; /* a stop: close once the session is done and everything was acknowledged */
     char peer[64];
 };
@@ -46,25 +44,13 @@ static const struct conn_ops h3_ops;
 
 /* ---- session callbacks ---- */
 
-/* req.resume of every request stream: remembers the stream and queues the connection's
- * resume task, which runs outside the handler's callbacks. */
+/* req.resume of every request stream: the session remembers the stream and the connection's
+ * resume task runs later, outside the handler's callbacks. */
 static void resume_request(struct http_request *req)
 {
     struct h3_stream *st = req->wire;
     struct h3_conn *hc = st->session->ud;
-    for (size_t i = 0; i < hc->n_resume; i++)
-        if (hc->resume_ids[i] == st->id) return;
-    if (hc->n_resume == hc->resume_cap) {
-        size_t cap = hc->resume_cap ? hc->resume_cap * 2 : 8;
-        int64_t *ids = realloc(hc->resume_ids, cap * sizeof(*ids));
-        if (!ids) {
-            log_error("%s: out of memory resuming an HTTP/3 stream", hc->peer);
-            return;
-        }
-        hc->resume_ids = ids;
-        hc->resume_cap = cap;
-    }
-    hc->resume_ids[hc->n_resume++] = st->id;
+    h3_session_want_resume(st->session, st);
     loop_defer(hc->wk->loop, &hc->resume);
 }
 
@@ -73,12 +59,8 @@ static void pump(struct h3_conn *hc);
 static void on_resume(struct loop_task *t)
 {
     struct h3_conn *hc = (struct h3_conn *)((char *)t - offsetof(struct h3_conn, resume));
-    if (!hc->s || !hc->qc) {
-        hc->n_resume = 0;
-        return;
-    }
-    while (hc->n_resume && hc->s)
-        h3_session_resume(hc->s, hc->resume_ids[--hc->n_resume]);
+    if (!hc->s || !hc->qc) return;
+    h3_session_resume_queued(hc->s);
     pump(hc);
     /* outside QUIC's callbacks: send what the handler's answer queued */
     if (hc->qc) quic_server_flush(hc->qc);
@@ -197,9 +179,6 @@ static void session_free(struct h3_conn *hc)
 {
     timer_cancel(&hc->timer);
     loop_task_cancel(&hc->resume);
-    free(hc->resume_ids);
-    hc->resume_ids = NULL;
-    hc->n_resume = hc->resume_cap = 0;
     h3_session_free(hc->s);
     hc->s = NULL;
 }

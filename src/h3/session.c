@@ -111,8 +111,11 @@ static struct h3_stream *stream_new(struct h3_session *s, int64_t id, enum h3_st
     return st;
 }
 
+static void resume_unlink(struct h3_session *s, struct h3_stream *st);
+
 static void stream_close(struct h3_session *s, struct h3_stream *st)
 {
+    resume_unlink(s, st);
     struct h3_stream **pp = &s->streams;
     while (*pp != st)
         pp = &(*pp)->next;
@@ -1073,12 +1076,35 @@ void h3_session_timeout(struct h3_session *s, int64_t now_ms)
     }
 }
 
-void h3_session_resume(struct h3_session *s, int64_t stream_id)
+void h3_session_want_resume(struct h3_session *s, struct h3_stream *st)
 {
-    struct h3_stream *st = stream_find(s, stream_id);
-    if (s->dead || !st || !st->dispatched || st->headers_out || st->resp.pending || s->p.client)
-        return; /* a body that has more is pulled at the next output round anyway */
-    respond(s, st);
+    if (st->resume_queued) return;
+    st->resume_queued = true;
+    st->resume_next = s->resume_head;
+    s->resume_head = st;
+}
+
+static void resume_unlink(struct h3_session *s, struct h3_stream *st)
+{
+    if (!st->resume_queued) return;
+    for (struct h3_stream **p = &s->resume_head; *p; p = &(*p)->resume_next)
+        if (*p == st) {
+            *p = st->resume_next;
+            break;
+        }
+    st->resume_queued = false;
+}
+
+void h3_session_resume_queued(struct h3_session *s)
+{
+    while (s->resume_head) {
+        struct h3_stream *st = s->resume_head;
+        s->resume_head = st->resume_next;
+        st->resume_queued = false;
+        /* a body that has more is pulled at the next output round anyway */
+        if (!s->dead && st->dispatched && !st->headers_out && !st->resp.pending && !s->p.client)
+            respond(s, st);
+    }
 }
 
 bool h3_session_done(const struct h3_session *s)

@@ -62,17 +62,19 @@ struct h3_stream {
     struct pool *pool; /* holds req and resp; NULL for other kinds */
     struct http_request req;
     struct http_response resp;
-    struct buf body;            /* request body received so far */
-    int64_t content_length;     /* from the request, or -1 */
-    uint64_t body_received;     /* DATA payload bytes */
-    int reject_status;          /* 413/425/431: answered without dispatching the request */
-    int64_t opened_ms;          /* when the stream's first bytes arrived (header deadline) */
-    int64_t stalled_ms;         /* output waits and the transport took none of it since; 0: not */
-    bool headers_in;            /* the request's header section was decoded */
-    bool trailers_in;           /* its trailer section was decoded */
-    bool qpack_blocked;         /* the HEADERS frame waits for QPACK encoder-stream inserts */
-    bool request_done;          /* the whole request (FIN included) was read */
-    bool dispatched;            /* the request went to on_request */
+    struct buf body;        /* request body received so far */
+    int64_t content_length; /* from the request, or -1 */
+    uint64_t body_received; /* DATA payload bytes */
+    int reject_status;      /* 413/425/431: answered without dispatching the request */
+    int64_t opened_ms;      /* when the stream's first bytes arrived (header deadline) */
+    int64_t stalled_ms;     /* output waits and the transport took none of it since; 0: not */
+    bool headers_in;        /* the request's header section was decoded */
+    bool trailers_in;       /* its trailer section was decoded */
+    bool qpack_blocked;     /* the HEADERS frame waits for QPACK encoder-stream inserts */
+    bool request_done;      /* the whole request (FIN included) was read */
+    bool dispatched;        /* the request went to on_request */
+    bool resume_queued;     /* in the session's resume list (h3_session_want_resume) */
+    struct h3_stream *resume_next;
     bool early;                 /* some of the request came in early data (0-RTT) */
     bool headers_out;           /* final response HEADERS queued */
     bool prio_updated;          /* a PRIORITY_UPDATE came: it wins over the Priority field */
@@ -158,6 +160,7 @@ struct h3_request_head {
 
 struct h3_session {
     const struct h3_session_callbacks *cb;
+    struct h3_stream *resume_head; /* streams whose handler has more (h3_session_want_resume) */
     void *ud;
     struct h3_session_params p;
     char peer[64];
@@ -252,10 +255,13 @@ void h3_session_timeout(struct h3_session *s, int64_t now_ms);
  * rejected (H3_REQUEST_REJECTED). A client that has not sent its SETTINGS gets the final GOAWAY
  * at once. Otherwise (fast) GOAWAY and the session is done at once (close with H3_NO_ERROR). */
 void h3_session_shutdown(struct h3_session *s, bool graceful);
-/* Server role: the handler of stream_id has more: its pending response is ready (the HEADERS
- * frame is queued) or its body, which said BODY_WAIT, has more (pulled at the next output). A
- * stream that has gone meanwhile is ignored. */
-void h3_session_resume(struct h3_session *s, int64_t stream_id);
+/* Server role: the handler of st has more: its pending response is ready, or its body, which
+ * said BODY_WAIT, has more. Only remembers st (no allocation, so it cannot fail); the glue
+ * calls h3_session_resume_queued later, outside the handler's callbacks. */
+void h3_session_want_resume(struct h3_session *s, struct h3_stream *st);
+/* Acts on the remembered streams: a ready pending response gets its HEADERS frame queued (a
+ * body with more is pulled at the next output anyway). */
+void h3_session_resume_queued(struct h3_session *s);
 /* True when the connection should be closed (after an error, a fast stop, or a graceful stop
  * whose final GOAWAY is out and whose requests have all been answered). */
 bool h3_session_done(const struct h3_session *s);
