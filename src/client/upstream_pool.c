@@ -1,26 +1,13 @@
 #include "client/upstream_pool.h"
 
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <unistd.h>
 
-#include "core/log.h"
-#include "core/loop.h"
-
-struct idle_conn {
-    struct io_watch w; /* first: the loop hands back &w */
-    struct timer timer;
-    struct upstream_pool *pool;
-    struct idle_conn *next, *prev; /* most recently put first */
-    struct sockaddr_storage addr;
-    socklen_t addr_len;
-};
-
 struct upstream_pool {
     struct loop *loop;
-    struct idle_conn *head;
+    struct upstream_conn *head; /* idle, most recently put first */
     size_t count;
 };
 
@@ -31,103 +18,119 @@ struct upstream_pool *upstream_pool_new(struct loop *loop)
     return p;
 }
 
-static void unlink_conn(struct upstream_pool *p, struct idle_conn *c)
+static void unlink_idle(struct upstream_conn *uc)
 {
-    if (c->prev)
-        c->prev->next = c->next;
+    struct upstream_pool *p = uc->pool;
+    if (!uc->idle) return;
+    if (uc->prev)
+        uc->prev->next = uc->next;
     else
-        p->head = c->next;
-    if (c->next) c->next->prev = c->prev;
+        p->head = uc->next;
+    if (uc->next) uc->next->prev = uc->prev;
+    uc->next = uc->prev = NULL;
     p->count--;
-    timer_cancel(&c->timer);
-    loop_remove(p->loop, &c->w);
+    uc->idle = false;
+    timer_cancel(&uc->timer);
 }
 
-/* Nothing is queued either way on an idle connection: a plain close loses nothing. */
-static void drop(struct upstream_pool *p, struct idle_conn *c)
+void upstream_conn_close(struct upstream_conn *uc)
 {
-    unlink_conn(p, c);
-    close(c->w.fd);
-    free(c);
+    if (!uc) return;
+    unlink_idle(uc);
+    loop_remove(uc->pool->loop, &uc->w);
+    close(uc->w.fd);
+    free(uc);
 }
 
 void upstream_pool_free(struct upstream_pool *p)
 {
     if (!p) return;
     while (p->head)
-        drop(p, p->head);
+        upstream_conn_close(p->head);
     free(p);
 }
 
-/* The upstream closed it, or sent what nobody asked for: it cannot carry a request. */
-static void on_idle_event(struct io_watch *w, uint32_t events)
+static void on_io(struct io_watch *w, uint32_t events)
 {
-    (void)events;
-    struct idle_conn *c = (struct idle_conn *)w;
-    drop(c->pool, c);
+    struct upstream_conn *uc = (struct upstream_conn *)w;
+    if (!uc->idle) {
+        uc->on_event(uc, events);
+        return;
+    }
+    /* idle: the upstream closed it, or sent what nobody asked for; a late EPOLLOUT alone
+     * (send buffer space freed by ACKs) says nothing */
+    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) upstream_conn_close(uc);
 }
 
 static void on_idle_timeout(struct timer *t)
 {
-    struct idle_conn *c = (struct idle_conn *)((char *)t - offsetof(struct idle_conn, timer));
-    drop(c->pool, c);
+    upstream_conn_close(
+        (struct upstream_conn *)((char *)t - offsetof(struct upstream_conn, timer)));
 }
 
-static bool same_addr(const struct idle_conn *c, const struct sockaddr *addr, socklen_t len)
+struct upstream_conn *upstream_conn_open(struct upstream_pool *p, int fd,
+                                         const struct sockaddr *addr, socklen_t len)
 {
-    return c->addr_len == len && memcmp(&c->addr, addr, len) == 0;
-}
-
-int upstream_pool_take(struct upstream_pool *p, const struct sockaddr *addr, socklen_t len)
-{
-    for (struct idle_conn *c = p->head; c; c = c->next) {
-        if (!same_addr(c, addr, len)) continue;
-        int fd = c->w.fd;
-        unlink_conn(p, c);
-        free(c);
-        return fd;
+    struct upstream_conn *uc = calloc(1, sizeof(*uc));
+    if (!uc || len > sizeof(uc->addr)) {
+        free(uc);
+        close(fd);
+        return NULL;
     }
-    return -1;
+    uc->w.fd = fd;
+    uc->w.cb = on_io;
+    uc->timer.cb = on_idle_timeout;
+    uc->pool = p;
+    memcpy(&uc->addr, addr, len);
+    uc->addr_len = len;
+    if (loop_add(p->loop, &uc->w, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET) < 0) {
+        close(fd);
+        free(uc);
+        return NULL;
+    }
+    return uc;
 }
 
-void upstream_pool_put(struct upstream_pool *p, const struct sockaddr *addr, socklen_t len, int fd,
-                       unsigned max_idle, int64_t idle_ms)
+static bool same_addr(const struct upstream_conn *uc, const struct sockaddr *addr, socklen_t len)
 {
-    struct idle_conn *oldest = NULL;
+    return uc->addr_len == len && memcmp(&uc->addr, addr, len) == 0;
+}
+
+struct upstream_conn *upstream_pool_take(struct upstream_pool *p, const struct sockaddr *addr,
+                                         socklen_t len)
+{
+    for (struct upstream_conn *uc = p->head; uc; uc = uc->next)
+        if (same_addr(uc, addr, len)) {
+            unlink_idle(uc);
+            return uc;
+        }
+    return NULL;
+}
+
+void upstream_pool_put(struct upstream_conn *uc, unsigned max_idle, int64_t idle_ms)
+{
+    struct upstream_pool *p = uc->pool;
+    if (max_idle == 0) {
+        upstream_conn_close(uc);
+        return;
+    }
+    struct upstream_conn *oldest = NULL;
     unsigned n = 0;
-    for (struct idle_conn *c = p->head; c; c = c->next)
-        if (same_addr(c, addr, len)) {
+    for (struct upstream_conn *c = p->head; c; c = c->next)
+        if (same_addr(c, (const struct sockaddr *)&uc->addr, uc->addr_len)) {
             n++;
             oldest = c;
         }
-    if (max_idle == 0) {
-        close(fd);
-        return;
-    }
-    if (n >= max_idle && oldest) drop(p, oldest);
-    struct idle_conn *c = calloc(1, sizeof(*c));
-    if (!c || len > sizeof(c->addr)) {
-        free(c);
-        close(fd);
-        return;
-    }
-    c->w.fd = fd;
-    c->w.cb = on_idle_event;
-    c->timer.cb = on_idle_timeout;
-    c->pool = p;
-    memcpy(&c->addr, addr, len);
-    c->addr_len = len;
-    /* edge-triggered: data or a FIN already queued is reported at once */
-    if (loop_add(p->loop, &c->w, EPOLLIN | EPOLLRDHUP | EPOLLET) < 0) {
-        free(c);
-        close(fd);
-        return;
-    }
-    c->next = p->head;
-    if (p->head) p->head->prev = c;
-    p->head = c;
+    if (n >= max_idle && oldest) upstream_conn_close(oldest);
+    uc->on_event = NULL;
+    uc->owner = NULL;
+    uc->idle = true;
+    uc->prev = NULL;
+    uc->next = p->head;
+    if (p->head) p->head->prev = uc;
+    p->head = uc;
     p->count++;
-    timer_arm(p->loop, &c->timer, loop_now_ms(p->loop) + idle_ms);
+    timer_arm(p->loop, &uc->timer, loop_now_ms(p->loop) + idle_ms);
 }
 
 size_t upstream_pool_idle(const struct upstream_pool *p)

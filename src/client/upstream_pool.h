@@ -1,24 +1,50 @@
-/* Idle keep-alive connections to upstreams, per worker thread: kept after a clean response,
- * handed to the next request for the same address, and closed when the upstream closes them,
- * sends anything unasked, or they have been idle too long. Bounded per address. */
+/* Connections to upstreams, per worker thread, and the idle ones kept for reuse. A connection
+ * is registered with the event loop once, for its whole life: handing it from a request to the
+ * pool and back changes who its events go to, not the epoll set (no syscall per request). An
+ * idle connection is closed when the upstream closes it or sends anything unasked, or after
+ * its idle time; at most max_idle are kept per address. */
 #ifndef TERN_CLIENT_UPSTREAM_POOL_H
 #define TERN_CLIENT_UPSTREAM_POOL_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 
-struct loop;
+#include "core/loop.h"
+
 struct upstream_pool;
 
+struct upstream_conn {
+    struct io_watch w; /* first; w.fd is the socket */
+    /* The owner's handler for the socket's events while it is not idle. */
+    void (*on_event)(struct upstream_conn *uc, uint32_t events);
+    void *owner;
+    /* private to the pool */
+    struct upstream_pool *pool;
+    struct timer timer;
+    struct upstream_conn *next, *prev;
+    struct sockaddr_storage addr;
+    socklen_t addr_len;
+    bool idle;
+};
+
 struct upstream_pool *upstream_pool_new(struct loop *loop);
-/* Closes every idle connection and frees the pool. */
+/* Closes every idle connection and frees the pool (active ones must be closed first). */
 void upstream_pool_free(struct upstream_pool *p);
-/* An idle connection to addr (its socket, out of the loop), most recently used first, or -1. */
-int upstream_pool_take(struct upstream_pool *p, const struct sockaddr *addr, socklen_t len);
-/* Keeps fd (not in the loop) for addr: at most max_idle per address (the oldest goes), closed
- * after idle_ms. */
-void upstream_pool_put(struct upstream_pool *p, const struct sockaddr *addr, socklen_t len, int fd,
-                       unsigned max_idle, int64_t idle_ms);
+/* Wraps a connected (or connecting) socket to addr and registers it with the loop for
+ * EPOLLIN, EPOLLOUT and EPOLLRDHUP, edge-triggered. NULL (fd closed) on failure. */
+struct upstream_conn *upstream_conn_open(struct upstream_pool *p, int fd,
+                                         const struct sockaddr *addr, socklen_t len);
+/* Unregisters, closes and frees uc (nothing may be queued either way that matters: an idle
+ * connection, or one whose exchange was abandoned). */
+void upstream_conn_close(struct upstream_conn *uc);
+/* An idle connection to addr, most recently used first, or NULL. */
+struct upstream_conn *upstream_pool_take(struct upstream_pool *p, const struct sockaddr *addr,
+                                         socklen_t len);
+/* Keeps uc idle for the next request to its address: at most max_idle per address (the
+ * oldest goes), closed after idle_ms. */
+void upstream_pool_put(struct upstream_conn *uc, unsigned max_idle, int64_t idle_ms);
 /* Idle connections held (all addresses). */
 size_t upstream_pool_idle(const struct upstream_pool *p);
 

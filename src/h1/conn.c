@@ -80,27 +80,6 @@ static _Thread_local size_t tl_fields_cap;
 static void conn_run(struct h1_conn *c);
 static void start_response(struct h1_conn *c);
 
-/* Gives b an IO_BUF_SIZE allocation from the worker's spares (no malloc on the hot path). */
-static int buf_acquire(struct worker *wk, struct buf *b)
-{
-    if (b->data) return 0;
-    char *d = wk->n_spare_bufs ? wk->spare_bufs[--wk->n_spare_bufs] : malloc(IO_BUF_SIZE);
-    if (!d) return -1;
-    *b = (struct buf){d, 0, 0, IO_BUF_SIZE};
-    return 0;
-}
-
-/* Returns b's memory to the worker's spares (or frees it) and empties b. */
-static void buf_release(struct worker *wk, struct buf *b)
-{
-    if (b->data && b->cap == IO_BUF_SIZE && wk->n_spare_bufs < WORKER_SPARE_BUFS) {
-        wk->spare_bufs[wk->n_spare_bufs++] = b->data;
-        *b = (struct buf){0};
-        return;
-    }
-    buf_free(b);
-}
-
 static void conn_set_deadline(struct h1_conn *c, double seconds)
 {
     struct loop *loop = c->wk->loop;
@@ -132,8 +111,8 @@ static void conn_close(struct h1_conn *c, enum conn_end how)
     loop_task_cancel(&c->resume);
     linger_close(wk, &c->tr, c->registered, how);
     c->base.w.fd = -1;
-    buf_release(wk, &c->in);
-    buf_release(wk, &c->out);
+    worker_buf_release(wk, &c->in);
+    worker_buf_release(wk, &c->out);
     worker_retire_conn(wk, &c->base);
 }
 
@@ -346,7 +325,7 @@ static int send_interim(struct http_request *req, int status, const struct http_
 {
     struct h1_conn *c = req->wire;
     if (req->version < 11 || status < 100 || status > 199 || status == 101) return -1;
-    if (buf_acquire(c->wk, &c->out) < 0 ||
+    if (worker_buf_acquire(c->wk, &c->out) < 0 ||
         buf_appendf(&c->out, "HTTP/1.1 %d %s\r\n", status, http_status_reason(status)) < 0)
         return -1;
     for (size_t i = 0; i < fields->count; i++) {
@@ -659,7 +638,7 @@ static int take_body(struct h1_conn *c)
 static void start_response(struct h1_conn *c)
 {
     struct exchange *ex = c->ex;
-    buf_acquire(c->wk, &c->out);
+    worker_buf_acquire(c->wk, &c->out);
     struct http_response *resp = &ex->resp;
     struct http_request *req = &ex->req;
     int st = resp->status;
@@ -717,8 +696,8 @@ static bool finish_exchange(struct h1_conn *c)
         conn_set_deadline(c, c->wk->cfg->timeouts.header);
     } else {
         /* idle: give the memory back; keep-alive connections cost only this struct */
-        buf_release(c->wk, &c->in);
-        buf_release(c->wk, &c->out);
+        worker_buf_release(c->wk, &c->in);
+        worker_buf_release(c->wk, &c->out);
         conn_set_deadline(c, c->wk->cfg->timeouts.keepalive);
     }
     return true;

@@ -20,7 +20,6 @@
 #define MAX_UPSTREAMS   64
 #define HEAD_MAX        65536
 #define HEAD_FIELDS_MAX 100
-#define READ_CHUNK      65536
 
 /* Per worker and proxy location: balancing and passive health (as nginx's, per worker). */
 struct proxy_state {
@@ -43,8 +42,8 @@ enum job_state { J_CONNECTING, J_SENDING, J_HEAD, J_BODY };
 enum attempt_error { E_CONNECT, E_CONNECT_TIMEOUT, E_SEND, E_SEND_TIMEOUT, E_READ, E_READ_TIMEOUT };
 
 struct proxy_job {
-    struct body_source src; /* first: resp->body while the job runs */
-    struct io_watch w;      /* the upstream socket */
+    struct body_source src;   /* first: resp->body while the job runs */
+    struct upstream_conn *uc; /* the upstream connection of this attempt, or NULL */
     struct timer timer;
     struct dispatch_ctx dc;
     struct http_request *req;
@@ -56,7 +55,7 @@ struct proxy_job {
     uint64_t tried;
     unsigned attempts;
     enum job_state state;
-    bool registered, reused, no_pool, can_read, can_write;
+    bool reused, no_pool, can_read, can_write;
     bool in_handle; /* still inside proxy_handle: dispatch finishes the response itself */
     bool counted;   /* st->active[up] holds this job */
     bool waiting;   /* the body said BODY_WAIT: resume the wire when the upstream is readable */
@@ -200,23 +199,18 @@ static void drop_upstream(struct proxy_job *j, bool reusable)
 {
     timer_cancel(&j->timer);
     uncount(j);
-    if (j->w.fd < 0) return;
-    if (j->registered) loop_remove(j->pw->loop, &j->w);
-    j->registered = false;
-    if (reusable && j->pc->keepalive) {
-        const struct config_upstream *up = upstream(j);
-        upstream_pool_put(j->pw->pool, (const struct sockaddr *)&up->addr, up->addr_len, j->w.fd,
-                          j->pc->keepalive, (int64_t)(j->pc->idle_timeout * 1000));
-    } else {
-        close(j->w.fd);
-    }
-    j->w.fd = -1;
+    if (!j->uc) return;
+    if (reusable && j->pc->keepalive)
+        upstream_pool_put(j->uc, j->pc->keepalive, (int64_t)(j->pc->idle_timeout * 1000));
+    else
+        upstream_conn_close(j->uc);
+    j->uc = NULL;
 }
 
 static void job_free_buffers(struct proxy_job *j)
 {
-    buf_free(&j->out);
-    buf_free(&j->in);
+    worker_buf_release(j->dc.wk, &j->out);
+    worker_buf_release(j->dc.wk, &j->in);
 }
 
 /* The response head is final (an answer of the upstream's or tern's own error): finish the
@@ -314,7 +308,7 @@ static int open_socket(struct proxy_job *j)
     return fd;
 }
 
-static void on_io(struct io_watch *w, uint32_t events);
+static void on_event(struct upstream_conn *uc, uint32_t events);
 
 /* One try: an upstream chosen, a pooled or new connection, the request sent from the start. */
 static void attempt(struct proxy_job *j)
@@ -331,6 +325,10 @@ static void attempt(struct proxy_job *j)
     const struct config_upstream *up = upstream(j);
     struct http_request *req = j->req;
     buf_clear(&j->out);
+    if (worker_buf_acquire(j->dc.wk, &j->out) < 0) {
+        fail_head(j, 503);
+        return;
+    }
     str_t target = proxy_target(up, j->dc.loc, req, j->url_path);
     if (!target.p || proxy_request_head(&j->out, j->pc, up, req, target) < 0 ||
         (req->body_len && buf_append(&j->out, req->body, req->body_len) < 0)) {
@@ -344,22 +342,19 @@ static void attempt(struct proxy_job *j)
     h1_parser_reset(&j->parser);
     j->st->active[j->up]++;
     j->counted = true;
-    int fd = j->no_pool ? -1
-                        : upstream_pool_take(j->pw->pool, (const struct sockaddr *)&up->addr,
-                                             up->addr_len);
-    j->reused = fd >= 0;
+    const struct sockaddr *addr = (const struct sockaddr *)&up->addr;
+    j->uc = j->no_pool ? NULL : upstream_pool_take(j->pw->pool, addr, up->addr_len);
+    j->reused = j->uc != NULL;
     j->no_pool = false;
-    if (fd < 0 && (fd = open_socket(j)) < 0) {
-        j->w.fd = -1;
-        attempt_failed(j, E_CONNECT, errno);
-        return;
+    if (!j->uc) {
+        int fd = open_socket(j);
+        if (fd < 0 || !(j->uc = upstream_conn_open(j->pw->pool, fd, addr, up->addr_len))) {
+            attempt_failed(j, E_CONNECT, fd < 0 ? errno : ENOMEM);
+            return;
+        }
     }
-    j->w.fd = fd;
-    if (loop_add(j->pw->loop, &j->w, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET) < 0) {
-        attempt_failed(j, E_CONNECT, errno);
-        return;
-    }
-    j->registered = true;
+    j->uc->on_event = on_event;
+    j->uc->owner = j;
     j->state = j->reused ? J_SENDING : J_CONNECTING;
     j->can_write = j->reused;
     timer_cancel(&j->timer);
@@ -404,9 +399,10 @@ static void head_ready(struct proxy_job *j, size_t n)
 /* Reads once into j->in. 1 data, 0 would block, -1 EOF (errno 0) or error. */
 static int read_upstream(struct proxy_job *j)
 {
-    if (buf_reserve(&j->in, READ_CHUNK) < 0) return -1;
+    if (worker_buf_acquire(j->dc.wk, &j->in) < 0 || buf_reserve(&j->in, IO_BUF_SIZE / 2) < 0)
+        return -1;
     for (;;) {
-        ssize_t n = read(j->w.fd, buf_tail(&j->in), j->in.cap - j->in.len);
+        ssize_t n = read(j->uc->w.fd, buf_tail(&j->in), j->in.cap - j->in.len);
         if (n > 0) {
             buf_commit(&j->in, (size_t)n);
             j->got_bytes = true;
@@ -483,8 +479,8 @@ static void step_send(struct proxy_job *j)
 {
     while (j->out_sent < buf_size(&j->out)) {
         if (!j->can_write) return;
-        ssize_t n = send(j->w.fd, buf_ptr(&j->out) + j->out_sent, buf_size(&j->out) - j->out_sent,
-                         MSG_NOSIGNAL);
+        ssize_t n = send(j->uc->w.fd, buf_ptr(&j->out) + j->out_sent,
+                         buf_size(&j->out) - j->out_sent, MSG_NOSIGNAL);
         if (n < 0) {
             if (errno == EINTR) continue;
             if (errno == EAGAIN) {
@@ -511,7 +507,7 @@ static void job_run(struct proxy_job *j)
         if (!j->can_write) return;
         int err = 0;
         socklen_t len = sizeof(err);
-        if (getsockopt(j->w.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
+        if (getsockopt(j->uc->w.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
         if (err) {
             attempt_failed(j, E_CONNECT, err);
             return;
@@ -533,9 +529,9 @@ static void job_run(struct proxy_job *j)
     }
 }
 
-static void on_io(struct io_watch *w, uint32_t events)
+static void on_event(struct upstream_conn *uc, uint32_t events)
 {
-    struct proxy_job *j = (struct proxy_job *)((char *)w - offsetof(struct proxy_job, w));
+    struct proxy_job *j = uc->owner;
     if (events & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP)) j->can_read = true;
     if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) j->can_write = true;
     job_run(j);
@@ -630,7 +626,7 @@ static enum body_next_result src_next(struct body_source *src, struct body_chunk
             drop_upstream(j, j->keep && buf_size(&j->in) == 0);
             return BODY_END;
         }
-        if (j->w.fd < 0) return BODY_ERROR;
+        if (!j->uc) return BODY_ERROR;
         buf_clear(&j->in);
         int r = read_upstream(j);
         if (r > 0) continue;
@@ -692,8 +688,6 @@ void proxy_handle(const struct dispatch_ctx *dc, struct http_request *req,
     }
     j->src.next = src_next;
     j->src.close = src_close;
-    j->w.fd = -1;
-    j->w.cb = on_io;
     j->timer.cb = on_timer;
     j->dc = *dc;
     j->req = req;

@@ -243,6 +243,25 @@ const char *worker_log_time(struct worker *wk)
     return wk->log_time;
 }
 
+int worker_buf_acquire(struct worker *wk, struct buf *b)
+{
+    if (b->data) return 0;
+    char *d = wk->n_spare_bufs ? wk->spare_bufs[--wk->n_spare_bufs] : malloc(IO_BUF_SIZE);
+    if (!d) return -1;
+    *b = (struct buf){d, 0, 0, IO_BUF_SIZE};
+    return 0;
+}
+
+void worker_buf_release(struct worker *wk, struct buf *b)
+{
+    if (b->data && b->cap == IO_BUF_SIZE && wk->n_spare_bufs < WORKER_SPARE_BUFS) {
+        wk->spare_bufs[wk->n_spare_bufs++] = b->data;
+        *b = (struct buf){0};
+        return;
+    }
+    buf_free(b);
+}
+
 struct pool *worker_take_pool(struct worker *wk)
 {
     if (wk->n_spare_pools) return wk->spare_pools[--wk->n_spare_pools];

@@ -106,6 +106,11 @@ void worker_add_conn(struct worker *wk, struct conn *c, const struct conn_ops *o
  * ends its loop. */
 void worker_retire_conn(struct worker *wk, struct conn *c);
 struct pool *worker_take_pool(struct worker *wk);
+/* Gives b (empty) an IO_BUF_SIZE allocation from the worker's spares (no malloc on the hot
+ * path). 0 or -1 on OOM. */
+int worker_buf_acquire(struct worker *wk, struct buf *b);
+/* Returns b's memory to the worker's spares (or frees it) and empties b. */
+void worker_buf_release(struct worker *wk, struct buf *b);
 void worker_give_pool(struct worker *wk, struct pool *pool);
 /* Appends one access-log line; flushed once per loop iteration. */
 void worker_access_log(struct worker *wk, const char *line, size_t len);
