@@ -230,33 +230,13 @@ enum cache_use cache_use_decide(const struct cache_control *req_cc,
     return CACHE_USE_VALIDATE;
 }
 
-/* Splits s at sep outside quoted strings: the next part, OWS-trimmed, possibly empty. */
-static bool next_part(str_t s, size_t *pos, char sep, str_t *part)
-{
-    if (*pos > s.len) return false;
-    size_t start = *pos, i = start;
-    bool quoted = false;
-    for (; i < s.len; i++) {
-        char c = s.p[i];
-        if (quoted && c == '\\' && i + 1 < s.len)
-            i++;
-        else if (c == '"')
-            quoted = !quoted;
-        else if (c == sep && !quoted)
-            break;
-    }
-    *part = str_trim_ows(str_make(s.p + start, i - start));
-    *pos = i + 1;
-    return true;
-}
-
 /* List elements equal but for OWS around ';' (RFC 9110 §5.6.6 parameters). */
 static bool element_eq(str_t a, str_t b)
 {
     size_t pa = 0, pb = 0;
     str_t x, y;
     for (;;) {
-        bool more_a = next_part(a, &pa, ';', &x), more_b = next_part(b, &pb, ';', &y);
+        bool more_a = http_split_next(a, &pa, ';', &x), more_b = http_split_next(b, &pb, ';', &y);
         if (more_a != more_b) return false;
         if (!more_a) return true;
         if (!str_eq(x, y)) return false;
