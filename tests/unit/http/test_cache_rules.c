@@ -199,66 +199,70 @@ static void test_delta_age_expires(void)
     CHECK(!cache_expires(&f, &t));
 }
 
-static enum cache_nostore storable(enum http_method m, const char *const *req, int status,
-                                   const char *const *res)
-{
-    struct http_fields rq = fields(req), rs = fields(res);
-    struct cache_control qc, sc;
-    cache_control_parse(&rq, true, &qc);
-    cache_control_parse(&rs, false, &sc);
-    return cache_storable(m, &rq, &qc, status, &rs, &sc);
-}
+/* cache_storable cases: method, one request field, status, one response field. */
+static const struct {
+    enum http_method method;
+    const char *req_name, *req_value;
+    int status;
+    const char *res_name, *res_value;
+    enum cache_nostore want;
+} storable_cases[] = {
+    {HTTP_METHOD_GET, NULL, NULL, 200, NULL, NULL, CACHE_STORABLE},
+    {HTTP_METHOD_HEAD, NULL, NULL, 200, NULL, NULL, CACHE_STORABLE},
+    {HTTP_METHOD_POST, NULL, NULL, 200, "Cache-Control", "max-age=60", CACHE_NOSTORE_METHOD},
+    {HTTP_METHOD_PUT, NULL, NULL, 200, NULL, NULL, CACHE_NOSTORE_METHOD},
+    /* final, understood statuses */
+    {HTTP_METHOD_GET, NULL, NULL, 103, NULL, NULL, CACHE_NOSTORE_STATUS},
+    {HTTP_METHOD_GET, NULL, NULL, 304, NULL, NULL, CACHE_NOSTORE_STATUS},
+    {HTTP_METHOD_GET, NULL, NULL, 206, "Cache-Control", "max-age=9", CACHE_NOSTORE_STATUS},
+    /* an unknown status with explicit freshness, unless must-understand */
+    {HTTP_METHOD_GET, NULL, NULL, 299, "Cache-Control", "max-age=9", CACHE_STORABLE},
+    {HTTP_METHOD_GET, NULL, NULL, 299, "Cache-Control", "max-age=9, must-understand",
+     CACHE_NOSTORE_STATUS},
+    /* heuristically cacheable statuses need nothing more; the others need freshness */
+    {HTTP_METHOD_GET, NULL, NULL, 404, NULL, NULL, CACHE_STORABLE},
+    {HTTP_METHOD_GET, NULL, NULL, 302, NULL, NULL, CACHE_NOSTORE_NO_FRESHNESS},
+    {HTTP_METHOD_GET, NULL, NULL, 500, NULL, NULL, CACHE_NOSTORE_NO_FRESHNESS},
+    {HTTP_METHOD_GET, NULL, NULL, 302, "Cache-Control", "max-age=5", CACHE_STORABLE},
+    {HTTP_METHOD_GET, NULL, NULL, 302, "Cache-Control", "s-maxage=5", CACHE_STORABLE},
+    {HTTP_METHOD_GET, NULL, NULL, 302, "Cache-Control", "public", CACHE_STORABLE},
+    {HTTP_METHOD_GET, NULL, NULL, 302, "Expires", "0", CACHE_STORABLE},
+    /* no-store in either message */
+    {HTTP_METHOD_GET, "Cache-Control", "no-store", 200, NULL, NULL, CACHE_NOSTORE_REQ_NO_STORE},
+    {HTTP_METHOD_GET, NULL, NULL, 200, "Cache-Control", "no-store, max-age=5",
+     CACHE_NOSTORE_NO_STORE},
+    /* §5.2.2.3: must-understand with an understood status overrides no-store */
+    {HTTP_METHOD_GET, NULL, NULL, 200, "Cache-Control", "must-understand, no-store",
+     CACHE_STORABLE},
+    /* private: the unqualified form forbids a shared cache; the qualified one strips fields */
+    {HTTP_METHOD_GET, NULL, NULL, 200, "Cache-Control", "private, max-age=5",
+     CACHE_NOSTORE_PRIVATE},
+    {HTTP_METHOD_GET, NULL, NULL, 200, "Cache-Control", "private=\"set-cookie\"", CACHE_STORABLE},
+    /* §3.5 Authorization */
+    {HTTP_METHOD_GET, "Authorization", "Basic YTpi", 200, "Cache-Control", "max-age=60",
+     CACHE_NOSTORE_AUTHORIZATION},
+    {HTTP_METHOD_GET, "Authorization", "Basic YTpi", 200, NULL, NULL, CACHE_NOSTORE_AUTHORIZATION},
+    {HTTP_METHOD_GET, "Authorization", "Basic YTpi", 200, "Cache-Control", "public",
+     CACHE_STORABLE},
+    {HTTP_METHOD_GET, "Authorization", "Basic YTpi", 200, "Cache-Control", "s-maxage=5",
+     CACHE_STORABLE},
+    {HTTP_METHOD_GET, "Authorization", "Basic YTpi", 200, "Cache-Control", "must-revalidate",
+     CACHE_STORABLE},
+};
 
 static void test_storable(void)
 {
-    CHECK_INT(storable(HTTP_METHOD_GET, NONE, 200, NONE), CACHE_STORABLE);
-    CHECK_INT(storable(HTTP_METHOD_HEAD, NONE, 200, NONE), CACHE_STORABLE);
-    CHECK_INT(storable(HTTP_METHOD_POST, NONE, 200, H("Cache-Control", "max-age=60")),
-              CACHE_NOSTORE_METHOD);
-    CHECK_INT(storable(HTTP_METHOD_PUT, NONE, 200, NONE), CACHE_NOSTORE_METHOD);
-    /* final, understood statuses */
-    CHECK_INT(storable(HTTP_METHOD_GET, NONE, 103, NONE), CACHE_NOSTORE_STATUS);
-    CHECK_INT(storable(HTTP_METHOD_GET, NONE, 304, NONE), CACHE_NOSTORE_STATUS);
-    CHECK_INT(storable(HTTP_METHOD_GET, NONE, 206, H("Cache-Control", "max-age=9")),
-              CACHE_NOSTORE_STATUS);
-    CHECK_INT(storable(HTTP_METHOD_GET, NONE, 299, H("Cache-Control", "max-age=9")),
-              CACHE_STORABLE); /* unknown status with explicit freshness */
-    CHECK_INT(
-        storable(HTTP_METHOD_GET, NONE, 299, H("Cache-Control", "max-age=9, must-understand")),
-        CACHE_NOSTORE_STATUS);
-    /* heuristically cacheable statuses need nothing more; the others need freshness */
-    CHECK_INT(storable(HTTP_METHOD_GET, NONE, 404, NONE), CACHE_STORABLE);
-    CHECK_INT(storable(HTTP_METHOD_GET, NONE, 302, NONE), CACHE_NOSTORE_NO_FRESHNESS);
-    CHECK_INT(storable(HTTP_METHOD_GET, NONE, 500, NONE), CACHE_NOSTORE_NO_FRESHNESS);
-    CHECK_INT(storable(HTTP_METHOD_GET, NONE, 302, H("Cache-Control", "max-age=5")),
-              CACHE_STORABLE);
-    CHECK_INT(storable(HTTP_METHOD_GET, NONE, 302, H("Cache-Control", "s-maxage=5")),
-              CACHE_STORABLE);
-    CHECK_INT(storable(HTTP_METHOD_GET, NONE, 302, H("Cache-Control", "public")), CACHE_STORABLE);
-    CHECK_INT(storable(HTTP_METHOD_GET, NONE, 302, H("Expires", "0")), CACHE_STORABLE);
-    /* no-store in either message */
-    CHECK_INT(storable(HTTP_METHOD_GET, H("Cache-Control", "no-store"), 200, NONE),
-              CACHE_NOSTORE_REQ_NO_STORE);
-    CHECK_INT(storable(HTTP_METHOD_GET, NONE, 200, H("Cache-Control", "no-store, max-age=5")),
-              CACHE_NOSTORE_NO_STORE);
-    /* §5.2.2.3: must-understand with an understood status overrides no-store */
-    CHECK_INT(storable(HTTP_METHOD_GET, NONE, 200, H("Cache-Control", "must-understand, no-store")),
-              CACHE_STORABLE);
-    /* private: the unqualified form forbids a shared cache; the qualified one strips fields */
-    CHECK_INT(storable(HTTP_METHOD_GET, NONE, 200, H("Cache-Control", "private, max-age=5")),
-              CACHE_NOSTORE_PRIVATE);
-    CHECK_INT(storable(HTTP_METHOD_GET, NONE, 200, H("Cache-Control", "private=\"set-cookie\"")),
-              CACHE_STORABLE);
-    /* §3.5 Authorization */
-    const char *const *auth = H("Authorization", "Basic YTpi");
-    CHECK_INT(storable(HTTP_METHOD_GET, auth, 200, H("Cache-Control", "max-age=60")),
-              CACHE_NOSTORE_AUTHORIZATION);
-    CHECK_INT(storable(HTTP_METHOD_GET, auth, 200, NONE), CACHE_NOSTORE_AUTHORIZATION);
-    CHECK_INT(storable(HTTP_METHOD_GET, auth, 200, H("Cache-Control", "public")), CACHE_STORABLE);
-    CHECK_INT(storable(HTTP_METHOD_GET, auth, 200, H("Cache-Control", "s-maxage=5")),
-              CACHE_STORABLE);
-    CHECK_INT(storable(HTTP_METHOD_GET, auth, 200, H("Cache-Control", "must-revalidate")),
-              CACHE_STORABLE);
+    for (size_t i = 0; i < sizeof storable_cases / sizeof storable_cases[0]; i++) {
+        struct http_fields rq = fields(H(storable_cases[i].req_name, storable_cases[i].req_value));
+        struct http_fields rs = fields(H(storable_cases[i].res_name, storable_cases[i].res_value));
+        struct cache_control qc, sc;
+        cache_control_parse(&rq, true, &qc);
+        cache_control_parse(&rs, false, &sc);
+        enum cache_nostore got =
+            cache_storable(storable_cases[i].method, &rq, &qc, storable_cases[i].status, &rs, &sc);
+        if (got != storable_cases[i].want) fprintf(stderr, "storable case %zu: ", i);
+        CHECK_INT(got, storable_cases[i].want);
+    }
     CHECK_STR(cache_nostore_name(CACHE_NOSTORE_AUTHORIZATION), "authorization");
     CHECK_STR(cache_nostore_name(CACHE_NOSTORE_NO_STORE), "no-store");
 }
@@ -333,56 +337,62 @@ static void test_age(void)
     CHECK_INT(cache_current_age(&f, T0, T0, T0), CACHE_DELTA_MAX);
 }
 
-static enum cache_use use(const char *req, const char *res, int64_t lifetime, int64_t age,
-                          bool error)
-{
-    struct cache_control q = req_cc(req), r = res_cc(res);
-    return cache_use_decide(&q, &r, lifetime, age, error);
-}
+/* cache_use_decide cases: request and response Cache-Control, lifetime, age, origin error. */
+static const struct {
+    const char *req, *res;
+    int64_t lifetime, age;
+    bool error;
+    enum cache_use want;
+} use_cases[] = {
+    {"", "max-age=60", 60, 10, false, CACHE_USE_FRESH},
+    {"", "max-age=60", 60, 60, false, CACHE_USE_VALIDATE}, /* age == lifetime */
+    {"", "max-age=60", 60, 70, false, CACHE_USE_VALIDATE},
+    /* request limits */
+    {"max-age=5", "max-age=60", 60, 10, false, CACHE_USE_VALIDATE},
+    {"max-age=10", "max-age=60", 60, 10, false, CACHE_USE_FRESH},
+    {"min-fresh=55", "max-age=60", 60, 10, false, CACHE_USE_VALIDATE},
+    {"min-fresh=50", "max-age=60", 60, 10, false, CACHE_USE_FRESH},
+    {"no-cache", "max-age=60", 60, 10, false, CACHE_USE_VALIDATE},
+    /* max-stale */
+    {"max-stale", "max-age=60", 60, 1000, false, CACHE_USE_STALE},
+    {"max-stale=20", "max-age=60", 60, 80, false, CACHE_USE_STALE},
+    {"max-stale=20", "max-age=60", 60, 81, false, CACHE_USE_VALIDATE},
+    {"max-stale, max-age=30", "max-age=60", 60, 80, false, CACHE_USE_VALIDATE},
+    /* response no-cache: always validate, strictly */
+    {"", "no-cache, max-age=60", 60, 0, false, CACHE_USE_VALIDATE_STRICT},
+    {"", "no-cache, max-age=60", 60, 0, true, CACHE_USE_VALIDATE_STRICT},
+    {"", "no-cache=\"set-cookie\", max-age=60", 60, 0, false, CACHE_USE_FRESH},
+    /* must-revalidate, proxy-revalidate and s-maxage forbid stale use, even with max-stale */
+    {"max-stale", "max-age=60, must-revalidate", 60, 70, false, CACHE_USE_VALIDATE_STRICT},
+    {"max-stale", "max-age=60, proxy-revalidate", 60, 70, false, CACHE_USE_VALIDATE_STRICT},
+    {"max-stale", "s-maxage=60", 60, 70, false, CACHE_USE_VALIDATE_STRICT},
+    {"", "max-age=60, must-revalidate", 60, 10, false, CACHE_USE_FRESH},
+    /* RFC 5861 stale-while-revalidate */
+    {"", "max-age=60, stale-while-revalidate=30", 60, 90, false, CACHE_USE_STALE_REVALIDATE},
+    {"", "max-age=60, stale-while-revalidate=30", 60, 91, false, CACHE_USE_VALIDATE},
+    {"no-cache", "max-age=60, stale-while-revalidate=30", 60, 70, false, CACHE_USE_VALIDATE},
+    /* RFC 5861 stale-if-error: only on an error, from either side */
+    {"", "max-age=60, stale-if-error=100", 60, 100, false, CACHE_USE_VALIDATE},
+    {"", "max-age=60, stale-if-error=100", 60, 100, true, CACHE_USE_STALE},
+    {"", "max-age=60, stale-if-error=100", 60, 161, true, CACHE_USE_VALIDATE},
+    {"stale-if-error=200", "max-age=60", 60, 200, true, CACHE_USE_STALE},
+    {"", "max-age=60", 60, 61, true, CACHE_USE_VALIDATE},
+    {"", "max-age=60, must-revalidate, stale-if-error=100", 60, 70, true,
+     CACHE_USE_VALIDATE_STRICT},
+    /* a fresh response beats an origin error */
+    {"max-age=0", "max-age=60", 60, 10, true, CACHE_USE_FRESH},
+};
 
 static void test_use(void)
 {
-    CHECK_INT(use("", "max-age=60", 60, 10, false), CACHE_USE_FRESH);
-    CHECK_INT(use("", "max-age=60", 60, 60, false), CACHE_USE_VALIDATE); /* age == lifetime */
-    CHECK_INT(use("", "max-age=60", 60, 70, false), CACHE_USE_VALIDATE);
-    /* request limits */
-    CHECK_INT(use("max-age=5", "max-age=60", 60, 10, false), CACHE_USE_VALIDATE);
-    CHECK_INT(use("max-age=10", "max-age=60", 60, 10, false), CACHE_USE_FRESH);
-    CHECK_INT(use("min-fresh=55", "max-age=60", 60, 10, false), CACHE_USE_VALIDATE);
-    CHECK_INT(use("min-fresh=50", "max-age=60", 60, 10, false), CACHE_USE_FRESH);
-    CHECK_INT(use("no-cache", "max-age=60", 60, 10, false), CACHE_USE_VALIDATE);
-    /* max-stale */
-    CHECK_INT(use("max-stale", "max-age=60", 60, 1000, false), CACHE_USE_STALE);
-    CHECK_INT(use("max-stale=20", "max-age=60", 60, 80, false), CACHE_USE_STALE);
-    CHECK_INT(use("max-stale=20", "max-age=60", 60, 81, false), CACHE_USE_VALIDATE);
-    CHECK_INT(use("max-stale, max-age=30", "max-age=60", 60, 80, false), CACHE_USE_VALIDATE);
-    /* response no-cache: always validate, strictly */
-    CHECK_INT(use("", "no-cache, max-age=60", 60, 0, false), CACHE_USE_VALIDATE_STRICT);
-    CHECK_INT(use("", "no-cache, max-age=60", 60, 0, true), CACHE_USE_VALIDATE_STRICT);
-    CHECK_INT(use("", "no-cache=\"set-cookie\", max-age=60", 60, 0, false), CACHE_USE_FRESH);
-    /* must-revalidate, proxy-revalidate and s-maxage forbid stale use, even with max-stale */
-    CHECK_INT(use("max-stale", "max-age=60, must-revalidate", 60, 70, false),
-              CACHE_USE_VALIDATE_STRICT);
-    CHECK_INT(use("max-stale", "max-age=60, proxy-revalidate", 60, 70, false),
-              CACHE_USE_VALIDATE_STRICT);
-    CHECK_INT(use("max-stale", "s-maxage=60", 60, 70, false), CACHE_USE_VALIDATE_STRICT);
-    CHECK_INT(use("", "max-age=60, must-revalidate", 60, 10, false), CACHE_USE_FRESH);
-    /* RFC 5861 stale-while-revalidate */
-    CHECK_INT(use("", "max-age=60, stale-while-revalidate=30", 60, 90, false),
-              CACHE_USE_STALE_REVALIDATE);
-    CHECK_INT(use("", "max-age=60, stale-while-revalidate=30", 60, 91, false), CACHE_USE_VALIDATE);
-    CHECK_INT(use("no-cache", "max-age=60, stale-while-revalidate=30", 60, 70, false),
-              CACHE_USE_VALIDATE);
-    /* RFC 5861 stale-if-error: only on an error, from either side */
-    CHECK_INT(use("", "max-age=60, stale-if-error=100", 60, 100, false), CACHE_USE_VALIDATE);
-    CHECK_INT(use("", "max-age=60, stale-if-error=100", 60, 100, true), CACHE_USE_STALE);
-    CHECK_INT(use("", "max-age=60, stale-if-error=100", 60, 161, true), CACHE_USE_VALIDATE);
-    CHECK_INT(use("stale-if-error=200", "max-age=60", 60, 200, true), CACHE_USE_STALE);
-    CHECK_INT(use("", "max-age=60", 60, 61, true), CACHE_USE_VALIDATE);
-    CHECK_INT(use("", "max-age=60, must-revalidate, stale-if-error=100", 60, 70, true),
-              CACHE_USE_VALIDATE_STRICT);
-    /* a fresh response beats an origin error */
-    CHECK_INT(use("max-age=0", "max-age=60", 60, 10, true), CACHE_USE_FRESH);
+    for (size_t i = 0; i < sizeof use_cases / sizeof use_cases[0]; i++) {
+        struct cache_control q = req_cc(use_cases[i].req), r = res_cc(use_cases[i].res);
+        enum cache_use got =
+            cache_use_decide(&q, &r, use_cases[i].lifetime, use_cases[i].age, use_cases[i].error);
+        if (got != use_cases[i].want)
+            fprintf(stderr, "use case %zu (%s | %s): ", i, use_cases[i].req, use_cases[i].res);
+        CHECK_INT(got, use_cases[i].want);
+    }
 }
 
 static bool vary(const char *const *res, const char *const *stored, const char *const *fresh)
