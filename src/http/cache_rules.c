@@ -372,12 +372,17 @@ static bool name_in_list(str_t list, str_t name)
     return false;
 }
 
-/* §3.1: a field a cache does not store (Connection itself aside). */
+/* §3.1: a field a cache does not store (Connection itself aside): hop-by-hop fields, the
+ * fields Connection names, those specific to the proxy the cache forwards through (the cache key
+ * holds no proxy identity), and those a qualified no-cache or private names. */
 static bool not_stored(const struct http_fields *msg, const struct cache_control *cc,
                        const struct http_field *f)
 {
     const struct http_token_info *info = http_token_info(f->token);
     if (info && (info->flags & HTTP_TOKEN_HOP_BY_HOP)) return true;
+    if (f->token == HTTP_TOKEN_PROXY_AUTHENTICATE || f->token == HTTP_TOKEN_PROXY_AUTHORIZATION ||
+        str_eq_nocase(f->name, STR_LIT("proxy-authentication-info")))
+        return true;
     if (http_fields_has_word(msg, HTTP_TOKEN_CONNECTION, f->name)) return true;
     return cc && ((cc->flags & CACHE_CC_NO_CACHE && name_in_list(cc->no_cache_fields, f->name)) ||
                   (cc->flags & CACHE_CC_PRIVATE && name_in_list(cc->private_fields, f->name)));

@@ -45,7 +45,8 @@ struct cache_control {
     /* delta-seconds of the directives whose flag is set, capped at CACHE_DELTA_MAX */
     int64_t max_age, s_maxage, max_stale, min_fresh, stale_while_revalidate, stale_if_error;
     /* The field names of a qualified no-cache="a, b" / private="a, b" (the text inside the
-     * quotes); len 0 when unqualified. A shared cache stores the response without them. */
+     * quotes, pointing into the parsed field value); len 0 when unqualified. A shared cache
+     * stores the response without them (cache_fields_for_store) and may then reuse it. */
     str_t no_cache_fields, private_fields;
     /* Response: a malformed or conflicting max-age / s-maxage (RFC 9111 §4.2.1): stale. */
     bool freshness_invalid;
@@ -126,7 +127,9 @@ enum cache_use {
 /* Decides for a stored response of the given lifetime and current age. origin_error: the
  * origin could not be reached or answered 500/502/503/504 (RFC 5861 §4), so stale-if-error of
  * the request or the response may apply; an explicit directive that forbids serving stale
- * (§4.2.4) wins over it. only-if-cached is the caller's: anything but FRESH/STALE is a 504. */
+ * (§4.2.4) wins over it. only-if-cached is the caller's: anything but FRESH/STALE is a 504.
+ * immutable (RFC 8246) is parsed but not used: a request's no-cache or max-age=0 still
+ * validates. */
 enum cache_use cache_use_decide(const struct cache_control *req_cc,
                                 const struct cache_control *res_cc, int64_t lifetime, int64_t age,
                                 bool origin_error);
@@ -147,7 +150,9 @@ bool cache_invalidates(enum http_method method, int status);
 bool cache_invalidation_uri(str_t scheme, str_t authority, str_t uri, str_t *path);
 
 /* Removes from fields what a cache must not store (RFC 9111 §3.1): Connection and the fields it
- * names, the hop-by-hop fields, and the fields a qualified no-cache or private names. */
+ * names, the hop-by-hop fields, Proxy-Authenticate, Proxy-Authorization and
+ * Proxy-Authentication-Info, and the fields a qualified no-cache or private names (res_cc may be
+ * NULL). */
 void cache_fields_for_store(struct http_fields *fields, const struct cache_control *res_cc);
 /* Updates stored fields from a 304 or HEAD response (RFC 9111 §3.2, §4.3.4): each field of
  * fresh replaces every stored line of its name, except Content-Length and what §3.1 excludes.

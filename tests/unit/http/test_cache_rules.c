@@ -195,6 +195,12 @@ static void test_delta_age_expires(void)
     CHECK(cache_expires(&f, &t) && t == 786297600);
     f = fields(H("Expires", "0")); /* §5.3: invalid means already expired */
     CHECK(cache_expires(&f, &t) && t == 0);
+    f = fields(H("Expires", "Thu, 01 Dec 1994 16:00:00 GMT", "Expires",
+                 "Fri, 02 Dec 1994 16:00:00 GMT")); /* differing lines: stale (§4.2.1) */
+    CHECK(cache_expires(&f, &t) && t == 0);
+    f = fields(
+        H("Expires", "Thu, 01 Dec 1994 16:00:00 GMT", "Expires", "Thu, 01 Dec 1994 16:00:00 GMT"));
+    CHECK(cache_expires(&f, &t) && t == 786297600);
     f = fields(NONE);
     CHECK(!cache_expires(&f, &t));
 }
@@ -475,14 +481,19 @@ static const char *get(const struct http_fields *f, const char *name)
 static void test_fields(void)
 {
     struct cache_control cc = res_cc("private=\"X-User\", no-cache=\"set-cookie\"");
-    struct http_fields f =
-        fields(H("Content-Type", "text/plain", "Connection", "close, X-Hop", "X-Hop", "1",
-                 "Keep-Alive", "timeout=5", "Set-Cookie", "a=b", "X-User", "bob",
-                 "Transfer-Encoding", "chunked", "ETag", "\"1\""));
+    struct http_fields f = fields(
+        H("Content-Type", "text/plain", "Connection", "close, X-Hop", "X-Hop", "1", "Keep-Alive",
+          "timeout=5", "Set-Cookie", "a=b", "X-User", "bob", "Transfer-Encoding", "chunked", "ETag",
+          "\"1\"", "Proxy-Authenticate", "Basic", "proxy-authentication-info", "x"));
     cache_fields_for_store(&f, &cc);
     CHECK_INT(f.count, 2);
     CHECK_STR(get(&f, "content-type"), "text/plain");
     CHECK_STR(get(&f, "etag"), "\"1\"");
+    /* without Cache-Control, the qualified lists are empty */
+    f = fields(H("Set-Cookie", "a=b", "Upgrade", "h2c", "Vary", "accept"));
+    cache_fields_for_store(&f, NULL);
+    CHECK_INT(f.count, 2);
+    CHECK_STR(get(&f, "vary"), "accept");
 
     /* §4.3.4: the 304's fields replace the stored ones, but not Content-Length (§3.2) */
     struct http_fields stored = fields(H("Content-Length", "10", "ETag", "\"1\"", "Cache-Control",
