@@ -26,6 +26,7 @@ static enum arg_kind split_arg(str_t elem, str_t *name, str_t *arg)
         return ARG_NONE;
     }
     *name = str_trim_ows(str_make(elem.p, (size_t)(eq - elem.p)));
+    if (name->p + name->len != eq) return ARG_BAD; /* no whitespace before '=' */
     str_t a = str_make(eq + 1, elem.len - (size_t)(eq + 1 - elem.p));
     if (a.len >= 2 && a.p[0] == '"') {
         for (size_t i = 1; i < a.len; i++) {

@@ -79,7 +79,8 @@ static void test_parse_response(void)
     CHECK(res_cc("max-age=\"10").freshness_invalid);
     CHECK(res_cc("max-age=\"1\"0").freshness_invalid);
     CHECK(res_cc("s-maxage=x").freshness_invalid);
-    CHECK(res_cc("max-age =5").flags & CACHE_CC_MAX_AGE);
+    CHECK(res_cc("max-age =5").freshness_invalid); /* no whitespace around '=' */
+    CHECK(res_cc("max-age= 5").freshness_invalid);
     /* overflow caps at 2^31 (§1.2.2) */
     cc = res_cc("max-age=99999999999999999999999");
     CHECK(!cc.freshness_invalid);
