@@ -402,6 +402,41 @@ static void test_use(void)
     }
 }
 
+/* The calls a caching proxy makes, in order, on the examples of RFC 5861 §3.1 and §4.1. */
+static enum cache_use pipeline(const char *cache_control, int64_t resident, bool error,
+                               int64_t *ttl)
+{
+    struct http_fields rq = fields(NONE);
+    struct http_fields rs = fields(H("Cache-Control", cache_control, "Date", date(T0)));
+    struct cache_control qc, sc;
+    cache_control_parse(&rq, true, &qc);
+    cache_control_parse(&rs, false, &sc);
+    CHECK_INT(cache_storable(HTTP_METHOD_GET, &rq, &qc, 200, &rs, &sc), CACHE_STORABLE);
+    int64_t lifetime = cache_freshness_lifetime(&rs, &sc, 200, T0, 86400, NULL);
+    int64_t age = cache_current_age(&rs, T0, T0, T0 + resident);
+    *ttl = lifetime - age;
+    return cache_use_decide(&qc, &sc, lifetime, age, error);
+}
+
+static void test_rfc5861_examples(void)
+{
+    int64_t ttl;
+    /* §3.1: max-age=600, stale-while-revalidate=30 */
+    CHECK_INT(pipeline("max-age=600, stale-while-revalidate=30", 599, false, &ttl),
+              CACHE_USE_FRESH);
+    CHECK_INT(ttl, 1);
+    CHECK_INT(pipeline("max-age=600, stale-while-revalidate=30", 615, false, &ttl),
+              CACHE_USE_STALE_REVALIDATE);
+    CHECK_INT(ttl, -15);
+    CHECK_INT(pipeline("max-age=600, stale-while-revalidate=30", 631, false, &ttl),
+              CACHE_USE_VALIDATE);
+    /* §4.1: max-age=600, stale-if-error=1200; an error 900 s later serves it, after 1800 not */
+    CHECK_INT(pipeline("max-age=600, stale-if-error=1200", 900, false, &ttl), CACHE_USE_VALIDATE);
+    CHECK_INT(pipeline("max-age=600, stale-if-error=1200", 900, true, &ttl), CACHE_USE_STALE);
+    CHECK_INT(pipeline("max-age=600, stale-if-error=1200", 1800, true, &ttl), CACHE_USE_STALE);
+    CHECK_INT(pipeline("max-age=600, stale-if-error=1200", 1801, true, &ttl), CACHE_USE_VALIDATE);
+}
+
 static bool vary(const char *const *res, const char *const *stored, const char *const *fresh)
 {
     struct http_fields rs = fields(res), a = fields(stored), b = fields(fresh);
@@ -561,6 +596,7 @@ int main(void)
     test_freshness();
     test_age();
     test_use();
+    test_rfc5861_examples();
     test_vary();
     test_invalidation();
     test_fields();
