@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "http/date.h"
+#include "http/etag.h"
 #include "http/response.h"
 
 /* The value of a field that must appear once; false when absent. Lines with different values
@@ -435,6 +436,49 @@ int cache_fields_update(struct http_fields *stored, struct pool *pool,
             return -1;
     }
     return 0;
+}
+
+/* Adds a copy of value under token. */
+static int add_copy(struct http_fields *f, struct pool *pool, enum http_token token, str_t value)
+{
+    char *v = pool_strndup(pool, value.p, value.len);
+    return v ? http_fields_add_token(f, pool, token, str_make(v, value.len)) : -1;
+}
+
+int cache_add_validators(struct http_fields *req, struct pool *pool,
+                         const struct http_fields *stored)
+{
+    http_fields_remove(req, HTTP_TOKEN_IF_NONE_MATCH);
+    http_fields_remove(req, HTTP_TOKEN_IF_MODIFIED_SINCE);
+    /* §4.3.1: the entity tag when there is one, and Last-Modified too */
+    str_t v;
+    bool conflict;
+    if (single_value(stored, HTTP_TOKEN_ETAG, &v, &conflict) && !conflict &&
+        add_copy(req, pool, HTTP_TOKEN_IF_NONE_MATCH, v) != 0)
+        return -1;
+    if (single_value(stored, HTTP_TOKEN_LAST_MODIFIED, &v, &conflict) && !conflict &&
+        add_copy(req, pool, HTTP_TOKEN_IF_MODIFIED_SINCE, v) != 0)
+        return -1;
+    return 0;
+}
+
+bool cache_304_selects(const struct http_fields *stored, const struct http_fields *res304)
+{
+    str_t tag, stored_tag = STR_NULL;
+    bool conflict;
+    bool stored_has_tag = single_value(stored, HTTP_TOKEN_ETAG, &stored_tag, &conflict);
+    if (single_value(res304, HTTP_TOKEN_ETAG, &tag, &conflict)) {
+        if (conflict || !stored_has_tag) return false;
+        bool weak = tag.len >= 2 && tag.p[0] == 'W' && tag.p[1] == '/';
+        return weak ? http_etag_weak_eq(stored_tag, tag) : http_etag_strong_eq(stored_tag, tag);
+    }
+    time_t lm304, lm;
+    bool stored_has_lm = http_fields_find(stored, HTTP_TOKEN_LAST_MODIFIED) != NULL;
+    if (http_fields_find(res304, HTTP_TOKEN_LAST_MODIFIED))
+        return field_date(res304, HTTP_TOKEN_LAST_MODIFIED, &lm304) &&
+               field_date(stored, HTTP_TOKEN_LAST_MODIFIED, &lm) && lm == lm304;
+    /* no validator in the 304: only a stored response without one */
+    return !stored_has_tag && !stored_has_lm;
 }
 
 /* RFC 8941 §3.3.4 sf-token. */

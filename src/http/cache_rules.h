@@ -160,6 +160,16 @@ void cache_fields_for_store(struct http_fields *fields, const struct cache_contr
 int cache_fields_update(struct http_fields *stored, struct pool *pool,
                         const struct http_fields *fresh);
 
+/* Validation (RFC 9111 §4.3.1): replaces req's If-None-Match and If-Modified-Since with the
+ * stored response's ETag and Last-Modified (those it has), copied into pool. 0, or -1 on OOM. */
+int cache_add_validators(struct http_fields *req, struct pool *pool,
+                         const struct http_fields *stored);
+/* Does a 304 select this stored response for update (RFC 9111 §4.3.4)? A strong ETag in the 304
+ * must equal the stored one strongly, a weak one weakly; without an ETag its Last-Modified must
+ * equal the stored one; without either, only a stored response without validators matches
+ * (the caller makes sure it is the only one stored). */
+bool cache_304_selects(const struct http_fields *stored, const struct http_fields *res304);
+
 /* Cache-Status (RFC 9211 §2). */
 enum cache_fwd {
     CACHE_FWD_NONE = 0, /* a hit: no fwd parameter */

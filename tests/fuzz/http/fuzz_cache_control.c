@@ -83,6 +83,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     enum cache_nostore why = cache_storable(HTTP_METHOD_GET, &f, &req, status, &f, &res);
     if (why > CACHE_NOSTORE_NO_FRESHNESS || !cache_nostore_name(why)) abort();
     (void)cache_vary_match(&f, &f, &f);
+    (void)cache_304_selects(&f, &f);
 
     char out[16];
     size_t n = cache_age_format(age, out);
@@ -112,6 +113,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (copy.count > f.count) abort();
         size_t before = copy.count;
         if (cache_fields_update(&copy, pool, &f) == 0 && copy.count > before + f.count) abort();
+        size_t n_before = copy.count;
+        if (cache_add_validators(&copy, pool, &f) == 0 && copy.count > n_before + 2) abort();
     }
     buf_free(&b);
     pool_destroy(pool);

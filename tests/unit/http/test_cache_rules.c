@@ -550,6 +550,46 @@ static void test_fields(void)
     CHECK_INT(stored.count, 6);
 }
 
+static void test_validation(void)
+{
+    /* §4.3.1: the stored validators replace the client's */
+    struct http_fields req = fields(H("If-None-Match", "\"client\"", "Accept", "*/*"));
+    struct http_fields stored =
+        fields(H("ETag", "W/\"v1\"", "Last-Modified", "Sun, 06 Nov 1994 08:49:37 GMT"));
+    CHECK_INT(cache_add_validators(&req, pool, &stored), 0);
+    CHECK_INT(req.count, 3);
+    CHECK_STR(get(&req, "if-none-match"), "W/\"v1\"");
+    CHECK_STR(get(&req, "if-modified-since"), "Sun, 06 Nov 1994 08:49:37 GMT");
+    CHECK_STR(get(&req, "accept"), "*/*");
+    req = fields(H("If-Modified-Since", "Sun, 06 Nov 1994 08:49:37 GMT"));
+    stored = fields(NONE);
+    CHECK_INT(cache_add_validators(&req, pool, &stored), 0);
+    CHECK_INT(req.count, 0);
+
+    /* §4.3.4: which stored response a 304 freshens */
+    struct http_fields strong = fields(H("ETag", "\"a\"")), weak = fields(H("ETag", "W/\"a\""));
+    struct http_fields lm = fields(H("Last-Modified", "Sun, 06 Nov 1994 08:49:37 GMT"));
+    struct http_fields none = fields(NONE);
+    struct http_fields r = fields(H("ETag", "\"a\""));
+    CHECK(cache_304_selects(&strong, &r));
+    CHECK(!cache_304_selects(&weak, &r)); /* a strong validator needs a strong match */
+    CHECK(!cache_304_selects(&none, &r));
+    r = fields(H("ETag", "W/\"a\""));
+    CHECK(cache_304_selects(&weak, &r));
+    CHECK(cache_304_selects(&strong, &r));
+    r = fields(H("ETag", "\"b\""));
+    CHECK(!cache_304_selects(&strong, &r));
+    r = fields(H("Last-Modified", "Sunday, 06-Nov-94 08:49:37 GMT"));
+    CHECK(cache_304_selects(&lm, &r));
+    CHECK(!cache_304_selects(&none, &r));
+    r = fields(H("Last-Modified", "Sun, 06 Nov 1994 08:49:38 GMT"));
+    CHECK(!cache_304_selects(&lm, &r));
+    r = fields(NONE);
+    CHECK(cache_304_selects(&none, &r));
+    CHECK(!cache_304_selects(&strong, &r));
+    CHECK(!cache_304_selects(&lm, &r));
+}
+
 static struct buf b;
 
 static const char *status(const char *name, struct cache_status st)
@@ -600,6 +640,7 @@ int main(void)
     test_vary();
     test_invalidation();
     test_fields();
+    test_validation();
     test_cache_status();
     buf_free(&b);
     pool_destroy(pool);
