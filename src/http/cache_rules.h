@@ -127,7 +127,8 @@ enum cache_use {
 /* Decides for a stored response of the given lifetime and current age. origin_error: the
  * origin could not be reached or answered 500/502/503/504 (RFC 5861 §4), so stale-if-error of
  * the request or the response may apply; an explicit directive that forbids serving stale
- * (§4.2.4) wins over it. only-if-cached is the caller's: anything but FRESH/STALE is a 504.
+ * (§4.2.4) wins over it. only-if-cached is the caller's: under it VALIDATE and VALIDATE_STRICT
+ * become a 504 (§5.2.1.7).
  * immutable (RFC 8246) is parsed but not used: a request's no-cache or max-age=0 still
  * validates. */
 enum cache_use cache_use_decide(const struct cache_control *req_cc,
