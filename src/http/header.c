@@ -138,28 +138,29 @@ void http_fields_remove(struct http_fields *f, enum http_token token)
     f->count = j;
 }
 
+bool http_split_next(str_t value, size_t *pos, char sep, str_t *part)
+{
+    if (*pos > value.len) return false;
+    size_t start = *pos, i = start;
+    bool quoted = false;
+    for (; i < value.len; i++) {
+        char c = value.p[i];
+        if (quoted && c == '\\' && i + 1 < value.len)
+            i++;
+        else if (c == '"')
+            quoted = !quoted;
+        else if (c == sep && !quoted)
+            break;
+    }
+    *part = str_trim_ows(str_make(value.p + start, i - start));
+    *pos = i + 1;
+    return true;
+}
+
 bool http_list_next(str_t value, size_t *pos, str_t *elem)
 {
-    while (*pos < value.len) {
-        size_t start = *pos;
-        bool quoted = false;
-        size_t i = start;
-        for (; i < value.len; i++) {
-            char c = value.p[i];
-            if (quoted && c == '\\' && i + 1 < value.len)
-                i++;
-            else if (c == '"')
-                quoted = !quoted;
-            else if (c == ',' && !quoted)
-                break;
-        }
-        *pos = i < value.len ? i + 1 : i;
-        str_t e = str_trim_ows(str_make(value.p + start, i - start));
-        if (e.len) {
-            *elem = e;
-            return true;
-        }
-    }
+    while (http_split_next(value, pos, ',', elem))
+        if (elem->len) return true;
     return false;
 }
 

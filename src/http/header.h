@@ -58,6 +58,9 @@ const struct http_field *http_fields_find_name(const struct http_fields *f, str_
 /* Removes every field with this token. */
 void http_fields_remove(struct http_fields *f, enum http_token token);
 
+/* Splits value at sep outside quoted strings: call with *pos = 0 first; returns true and the
+ * next part, OWS-trimmed and possibly empty, in *part, until value is used up. */
+bool http_split_next(str_t value, size_t *pos, char sep, str_t *part);
 /* Iterates the comma-separated list elements of a field value (RFC 9110 §5.6.1): call with
  * *pos = 0 first; returns true and the trimmed element in *elem (empty elements skipped). */
 bool http_list_next(str_t value, size_t *pos, str_t *elem);

@@ -54,6 +54,23 @@ int main(void)
     CHECK(http_list_next(v, &pos, &e));
     CHECK_STRN(e.p, e.len, "b");
     CHECK(!http_list_next(v, &pos, &e));
+    CHECK(!http_list_next(v, &pos, &e));
+
+    /* split parts: empty ones kept, the separator inside quotes kept */
+    v = STR_LIT("a ; \"b;c\" ;;");
+    pos = 0;
+    CHECK(http_split_next(v, &pos, ';', &e));
+    CHECK_STRN(e.p, e.len, "a");
+    CHECK(http_split_next(v, &pos, ';', &e));
+    CHECK_STRN(e.p, e.len, "\"b;c\"");
+    CHECK(http_split_next(v, &pos, ';', &e));
+    CHECK_STRN(e.p, e.len, "");
+    CHECK(http_split_next(v, &pos, ';', &e));
+    CHECK_STRN(e.p, e.len, "");
+    CHECK(!http_split_next(v, &pos, ';', &e));
+    pos = 0;
+    CHECK(http_split_next(STR_LIT(""), &pos, ';', &e) && e.len == 0);
+    CHECK(!http_split_next(STR_LIT(""), &pos, ';', &e));
 
     CHECK(http_is_token(STR_LIT("GET")));
     CHECK(http_is_token(STR_LIT("x-y_z!#$%&'*+.^`|~")));
