@@ -488,6 +488,27 @@ static void dispatch(struct h1_conn *c)
     start_response(c);
 }
 
+/* req.take_connection: the handler switches protocols (a proxied WebSocket). */
+static int take_connection(struct http_request *req, int *fd, struct tls_conn **tls, char **rest,
+                           size_t *rest_len)
+{
+    struct h1_conn *c = req->wire;
+    size_t n = buf_size(&c->in);
+    char *copy = malloc(n ? n : 1);
+    if (!copy) return -1;
+    if (n) memcpy(copy, buf_ptr(&c->in), n);
+    if (c->registered) loop_remove(c->wk->loop, &c->base.w);
+    c->registered = false;
+    wire_exchange_done(c->wk, &c->ex->req, &c->ex->resp);
+    *fd = c->tr.fd;
+    *tls = c->tr.tls;
+    *rest = copy;
+    *rest_len = n;
+    c->tr = (struct transport){-1, NULL}; /* no longer ours */
+    conn_close(c, CONN_END_NOW);
+    return 0;
+}
+
 /* Hands the connection to a registered protocol. True when it took it (c is gone). */
 static bool try_upgrade(struct h1_conn *c, const struct h1_upgrade_protocol *proto)
 {
@@ -576,6 +597,7 @@ static bool start_exchange(struct h1_conn *c, const struct h1_request_head *head
         const struct http_field *up = http_fields_find(&req->headers, HTTP_TOKEN_UPGRADE);
         const struct h1_upgrade_protocol *proto = up ? h1_upgrade_find(up->value) : NULL;
         if (proto && try_upgrade(c, proto)) return false;
+        if (!proto) req->take_connection = take_connection; /* for a handler that can (proxy) */
     }
 
     if (head->expect_unsupported) {

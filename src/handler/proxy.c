@@ -16,6 +16,7 @@
 #include "h1/parser.h"
 #include "handler/proxy_fields.h"
 #include "server/server.h"
+#include "server/tunnel.h"
 
 #define MAX_UPSTREAMS   64
 #define HEAD_MAX        65536
@@ -421,6 +422,62 @@ static int read_upstream(struct proxy_job *j)
     }
 }
 
+/* The 101 head the client gets: the upstream's fields but the connection-specific ones, its
+ * Upgrade, Connection: upgrade (RFC 9110 §7.8), then what the upstream sent after its head. */
+static int switch_head(struct proxy_job *j, size_t n, struct buf *out)
+{
+    buf_append(out, "HTTP/1.1 101 Switching Protocols\r\n", 34);
+    for (size_t i = 0; i < j->head.n_fields; i++) {
+        const struct h1_field *f = &j->head.fields[i];
+        enum http_token tk = http_token_lookup(f->name.p, f->name.len);
+        bool hop = tk != HTTP_TOKEN_NONE && (http_token_info(tk)->flags & HTTP_TOKEN_HOP_BY_HOP);
+        if ((hop && tk != HTTP_TOKEN_UPGRADE) || tk == HTTP_TOKEN_CONTENT_LENGTH ||
+            tk == HTTP_TOKEN_DATE)
+            continue;
+        buf_appendf(out, "%.*s: %.*s\r\n", (int)f->name.len, f->name.p, (int)f->value.len,
+                    f->value.p);
+    }
+    buf_append(out, "Connection: upgrade\r\n\r\n", 23);
+    return buf_append(out, buf_ptr(&j->in) + n, buf_size(&j->in) - n);
+}
+
+/* The upstream agreed to switch protocols: the client's connection and the upstream one
+ * become a tunnel (server/tunnel.h), and the request is over. */
+static void switch_protocols(struct proxy_job *j, size_t n)
+{
+    struct http_request *req = j->req;
+    struct worker *wk = j->dc.wk;
+    struct buf head = {0};
+    if (switch_head(j, n, &head) < 0) {
+        buf_free(&head);
+        fail_head(j, 502);
+        return;
+    }
+    char peer[sizeof(req->peer)];
+    memcpy(peer, req->peer, sizeof(peer));
+    int64_t idle_ms = (int64_t)(j->pc->read_timeout * 1000);
+    struct upstream_conn *uc = j->uc;
+    timer_cancel(&j->timer);
+    uncount(j);
+    j->uc = NULL; /* the tunnel's from here */
+    j->resp->status = 101;
+    int fd;
+    struct tls_conn *tls;
+    char *rest;
+    size_t rest_len;
+    if (req->take_connection(req, &fd, &tls, &rest, &rest_len) < 0) {
+        upstream_conn_close(uc);
+        buf_free(&head);
+        fail_head(j, 503);
+        return;
+    }
+    /* req and j went with the client's connection */
+    tunnel_start(wk, (struct transport){fd, tls}, peer, uc, buf_ptr(&head), buf_size(&head), rest,
+                 rest_len, idle_ms);
+    free(rest);
+    buf_free(&head);
+}
+
 static void step_head(struct proxy_job *j)
 {
     for (;;) {
@@ -441,6 +498,11 @@ static void step_head(struct proxy_job *j)
             if (n > 0) {
                 if (j->head.status >= 200) {
                     head_ready(j, (size_t)n);
+                    return;
+                }
+                if (j->head.status == 101 && j->req->take_connection &&
+                    http_fields_find(&j->req->headers, HTTP_TOKEN_UPGRADE)) {
+                    switch_protocols(j, (size_t)n);
                     return;
                 }
                 if (j->head.status == 101) { /* never asked for: an upstream gone astray */

@@ -206,7 +206,14 @@ int proxy_request_head(struct buf *out, const struct config_proxy *pc,
                      req->method == HTTP_METHOD_OPTIONS || req->method == HTTP_METHOD_TRACE ||
                      req->method == HTTP_METHOD_DELETE);
     if (!bodiless) buf_appendf(out, "Content-Length: %zu\r\n", req->body_len);
-    if (!pc->keepalive) buf_append(out, "Connection: close\r\n", 19);
+    const struct http_field *upgrade = http_fields_find(&req->headers, HTTP_TOKEN_UPGRADE);
+    if (req->take_connection && upgrade)
+        /* the client may switch protocols (WebSocket): ask the upstream the same (RFC 9110
+         * §7.8); a 101 turns both connections into a tunnel */
+        buf_appendf(out, "Connection: upgrade\r\nUpgrade: %.*s\r\n", (int)upgrade->value.len,
+                    upgrade->value.p);
+    else if (!pc->keepalive)
+        buf_append(out, "Connection: close\r\n", 19);
     return buf_append(out, "\r\n", 2);
 }
 

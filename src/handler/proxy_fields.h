@@ -14,8 +14,9 @@
 /* Appends the HTTP/1.1 request head for up to out: the request line with target (path and
  * query as they go upstream), the client's end-to-end fields (cookie lines of HTTP/2 and
  * HTTP/3 joined, RFC 9113 §8.2.3), Host per pc->host_mode, Via, Forwarded, X-Forwarded-*,
- * Max-Forwards less one, and Content-Length for the body (none for a bodiless GET or HEAD).
- * 0, or -1 on OOM. */
+ * Max-Forwards less one, Content-Length for the body (none for a bodiless GET or HEAD), and
+ * the client's Upgrade with Connection: upgrade when its wire can switch protocols
+ * (req->take_connection). 0, or -1 on OOM. */
 int proxy_request_head(struct buf *out, const struct config_proxy *pc,
                        const struct config_upstream *up, const struct http_request *req,
                        str_t target);

@@ -60,6 +60,13 @@ struct http_request {
      * BODY_WAIT, calls it when it has more. It only queues the wire's work for later in the
      * loop iteration, so it is safe from inside the handler's own callbacks. */
     void (*resume)(struct http_request *req);
+    /* Set by HTTP/1.1 when the request asks to switch protocols (Connection: upgrade with an
+     * Upgrade field, no body) and the wire can give its connection away: after a 101 the
+     * handler takes the client's socket and TLS session (*fd, *tls) and the bytes read beyond
+     * the request (*rest, malloc'ed, *rest_len; free it). The request, its pool and the wire's
+     * connection are gone when it returns; resp->status (101) is logged first. 0 or -1. */
+    int (*take_connection)(struct http_request *req, int *fd, struct tls_conn **tls, char **rest,
+                           size_t *rest_len);
     time_t now;     /* request start, seconds */
     int64_t now_ms; /* request start, monotonic-independent wall clock ms */
     /* The connection it came on, for handlers that describe it (handler/conninfo.h), set by

@@ -10,11 +10,14 @@ answers by path:
   /bad            a response with two different Content-Length fields
   /short          Content-Length 1000 but 10 bytes, then close
   /stale          on a reused connection: close without answering; else as /echo
+  /ws             a WebSocket (RFC 6455) echo: 101, then every message back, until a close
   anything else   as /echo
 """
 
+import base64
 import hashlib
 import json
+import struct
 import socket
 import threading
 import time
@@ -112,8 +115,47 @@ class Origin:
         finally:
             c.close()
 
+    def websocket(self, c, rec, buf=b""):
+        key = rec["headers"].get("sec-websocket-key", [""])[0]
+        if rec["headers"].get("upgrade", [""])[0].lower() != "websocket" or not key:
+            c.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+            return False
+        accept = base64.b64encode(hashlib.sha1(
+            (key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest())
+        c.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                  b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n\r\n")
+
+        def need(n):
+            nonlocal buf
+            while len(buf) < n:
+                d = c.recv(65536)
+                if not d:
+                    raise ConnectionError("closed")
+                buf += d
+            out, buf = buf[:n], buf[n:]
+            return out
+
+        while True:
+            b0, b1 = need(2)
+            n = b1 & 0x7f
+            if n == 126:
+                n = struct.unpack("!H", need(2))[0]
+            elif n == 127:
+                n = struct.unpack("!Q", need(8))[0]
+            mask = need(4) if b1 & 0x80 else b"\0\0\0\0"
+            data = bytes(x ^ mask[i % 4] for i, x in enumerate(need(n)))
+            op = b0 & 0x0f
+            hdr = bytes([0x80 | op])
+            hdr += bytes([n]) if n < 126 else (b"\x7e" + struct.pack("!H", n) if n < 65536
+                                               else b"\x7f" + struct.pack("!Q", n))
+            c.sendall(hdr + data)
+            if op == 8:
+                return False
+
     def respond(self, c, rec):
         path = rec["target"]
+        if path.startswith("/ws"):
+            return self.websocket(c, rec)
         if path.startswith("/stale") and rec["reused"]:
             return False
         if path.startswith("/bytes/"):

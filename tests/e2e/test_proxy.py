@@ -291,3 +291,86 @@ def test_http3_front(make_tls_server, certs, origin):  # noqa: F811
                        capture_output=True, timeout=30 * t.SLOW)
     d, f = fields_of(r.stdout)
     assert f["via"] == ["3 tern"] and f["x-forwarded-proto"] == ["https"], f
+
+
+def ws_frame(payload, op=1):
+    """A masked client frame (RFC 6455 §5.2)."""
+    mask = os.urandom(4)
+    n = len(payload)
+    head = bytes([0x80 | op])
+    head += bytes([0x80 | n]) if n < 126 else (bytes([0x80 | 126]) + n.to_bytes(2, "big")
+                                               if n < 65536 else
+                                               bytes([0x80 | 127]) + n.to_bytes(8, "big"))
+    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+def ws_read(sock, buf):
+    """One server frame from sock: (opcode, payload, rest of buf)."""
+    def need(k):
+        nonlocal buf
+        while len(buf) < k:
+            d = sock.recv(65536)
+            if not d:
+                raise ConnectionError("closed")
+            buf += d
+        out, buf = buf[:k], buf[k:]
+        return out
+    b0, b1 = need(2)
+    n = b1 & 0x7f
+    if n == 126:
+        n = int.from_bytes(need(2), "big")
+    elif n == 127:
+        n = int.from_bytes(need(8), "big")
+    return b0 & 0x0f, need(n), buf
+
+
+def ws_session(sock, host):
+    key = "dGhlIHNhbXBsZSBub25jZQ=="
+    sock.sendall(f"GET /ws HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\n"
+                 f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                 "Sec-WebSocket-Version: 13\r\n\r\n".encode())
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        d = sock.recv(65536)
+        assert d, "closed before the 101"
+        buf += d
+    head, buf = buf.split(b"\r\n\r\n", 1)
+    lines = head.decode().split("\r\n")
+    assert lines[0].startswith("HTTP/1.1 101"), head
+    fields = {ln.split(":", 1)[0].lower(): ln.split(":", 1)[1].strip() for ln in lines[1:]}
+    assert fields["sec-websocket-accept"] == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="  # RFC 6455 §1.3
+    assert fields["upgrade"].lower() == "websocket" and fields["connection"].lower() == "upgrade"
+    for msg in (b"hello", os.urandom(300), os.urandom(70000)):
+        sock.sendall(ws_frame(msg, op=2))
+        op, data, buf = ws_read(sock, buf)
+        assert (op, data) == (2, msg)
+    sock.sendall(ws_frame(b"\x03\xe8", op=8))
+    op, data, buf = ws_read(sock, buf)
+    assert op == 8
+    sock.settimeout(5 * t.SLOW)
+    assert sock.recv(10) == b""  # both sides closed: the tunnel ends
+
+
+def test_websocket_through_proxy(make_tls_server, certs, origin):  # noqa: F811
+    """A WebSocket over HTTP/1.1 and over TLS, tunnelled to the upstream after its 101; the
+    exchange is logged as 101; a request without Upgrade on the same location stays HTTP."""
+    def mutate(cfg):
+        cfg["servers"][0]["locations"].insert(0, {"exact": "/ws", "proxy": origin.url})
+
+    srv = make_tls_server(certs.leaf, certs.leaf_key, mutate=mutate)
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=5 * t.SLOW) as s:
+        ws_session(s, "localhost")
+    import ssl
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.set_alpn_protocols(["http/1.1"])
+    with socket.create_connection(("127.0.0.1", srv.tls_port), timeout=5 * t.SLOW) as raw:
+        with ctx.wrap_socket(raw, server_hostname="localhost") as s:
+            ws_session(s, "localhost")
+    assert origin.requests[0]["headers"]["upgrade"] == ["websocket"]
+    assert origin.requests[0]["headers"]["connection"] == ["upgrade"]
+    assert t.wait_for(lambda: '"GET /ws HTTP/1.1" 101' in srv.read(srv.base / "access.log"))
+    # the upstream refuses the switch: its answer goes back as an ordinary response
+    r = srv.get("/ws")
+    assert r.status == 400
