@@ -1,9 +1,12 @@
 #include "client/upstream_pool.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <unistd.h>
+
+#include "tls/tls.h"
 
 struct upstream_pool {
     struct loop *loop;
@@ -38,6 +41,7 @@ void upstream_conn_close(struct upstream_conn *uc)
     if (!uc) return;
     unlink_idle(uc);
     loop_remove(uc->pool->loop, &uc->w);
+    tls_conn_free(uc->tls); /* close_notify first, when the session is sound */
     close(uc->w.fd);
     free(uc);
 }
@@ -69,10 +73,11 @@ static void on_idle_timeout(struct timer *t)
 }
 
 struct upstream_conn *upstream_conn_open(struct upstream_pool *p, int fd,
-                                         const struct sockaddr *addr, socklen_t len)
+                                         const struct sockaddr *addr, socklen_t len,
+                                         const char *tls_name)
 {
     struct upstream_conn *uc = calloc(1, sizeof(*uc));
-    if (!uc || len > sizeof(uc->addr)) {
+    if (!uc || len > sizeof(uc->addr) || (tls_name && strlen(tls_name) >= sizeof(uc->name))) {
         free(uc);
         close(fd);
         return NULL;
@@ -83,6 +88,10 @@ struct upstream_conn *upstream_conn_open(struct upstream_pool *p, int fd,
     uc->pool = p;
     memcpy(&uc->addr, addr, len);
     uc->addr_len = len;
+    if (tls_name) {
+        uc->name[0] = '*'; /* never equal to a cleartext connection's "" */
+        strcpy(uc->name + 1, tls_name);
+    }
     if (loop_add(p->loop, &uc->w, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET) < 0) {
         close(fd);
         free(uc);
@@ -91,16 +100,35 @@ struct upstream_conn *upstream_conn_open(struct upstream_pool *p, int fd,
     return uc;
 }
 
-static bool same_addr(const struct upstream_conn *uc, const struct sockaddr *addr, socklen_t len)
+ssize_t upstream_conn_read(struct upstream_conn *uc, void *buf, size_t len)
 {
-    return uc->addr_len == len && memcmp(&uc->addr, addr, len) == 0;
+    return uc->tls ? tls_conn_read(uc->tls, buf, len) : recv(uc->w.fd, buf, len, 0);
+}
+
+ssize_t upstream_conn_write(struct upstream_conn *uc, const void *buf, size_t len)
+{
+    return uc->tls ? tls_conn_write(uc->tls, buf, len) : send(uc->w.fd, buf, len, MSG_NOSIGNAL);
+}
+
+void upstream_conn_shut_write(struct upstream_conn *uc)
+{
+    if (uc->tls) tls_conn_close_notify(uc->tls);
+    shutdown(uc->w.fd, SHUT_WR);
+}
+
+static bool same_key(const struct upstream_conn *uc, const struct sockaddr *addr, socklen_t len,
+                     const char *name)
+{
+    return uc->addr_len == len && memcmp(&uc->addr, addr, len) == 0 && strcmp(uc->name, name) == 0;
 }
 
 struct upstream_conn *upstream_pool_take(struct upstream_pool *p, const struct sockaddr *addr,
-                                         socklen_t len)
+                                         socklen_t len, const char *tls_name)
 {
+    char name[sizeof(p->head->name)];
+    snprintf(name, sizeof(name), "%s%s", tls_name ? "*" : "", tls_name ? tls_name : "");
     for (struct upstream_conn *uc = p->head; uc; uc = uc->next)
-        if (same_addr(uc, addr, len)) {
+        if (same_key(uc, addr, len, name)) {
             unlink_idle(uc);
             return uc;
         }
@@ -117,7 +145,7 @@ void upstream_pool_put(struct upstream_conn *uc, unsigned max_idle, int64_t idle
     struct upstream_conn *oldest = NULL;
     unsigned n = 0;
     for (struct upstream_conn *c = p->head; c; c = c->next)
-        if (same_addr(c, (const struct sockaddr *)&uc->addr, uc->addr_len)) {
+        if (same_key(c, (const struct sockaddr *)&uc->addr, uc->addr_len, uc->name)) {
             n++;
             oldest = c;
         }

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -17,6 +18,7 @@
 #include "handler/proxy_fields.h"
 #include "server/server.h"
 #include "server/tunnel.h"
+#include "tls/tls.h"
 
 #define MAX_UPSTREAMS   64
 #define HEAD_MAX        65536
@@ -38,9 +40,17 @@ struct proxy_worker {
     size_t n_states;
 };
 
-enum job_state { J_CONNECTING, J_SENDING, J_HEAD, J_BODY };
+enum job_state { J_CONNECTING, J_HANDSHAKE, J_SENDING, J_HEAD, J_BODY };
 
-enum attempt_error { E_CONNECT, E_CONNECT_TIMEOUT, E_SEND, E_SEND_TIMEOUT, E_READ, E_READ_TIMEOUT };
+enum attempt_error {
+    E_CONNECT,
+    E_CONNECT_TIMEOUT,
+    E_TLS,
+    E_SEND,
+    E_SEND_TIMEOUT,
+    E_READ,
+    E_READ_TIMEOUT
+};
 
 struct proxy_job {
     struct body_source src;   /* first: resp->body while the job runs */
@@ -246,6 +256,7 @@ static const char *error_text(enum attempt_error e)
     switch (e) {
     case E_CONNECT: return "connect failed";
     case E_CONNECT_TIMEOUT: return "connect timed out";
+    case E_TLS: return "TLS handshake failed";
     case E_SEND: return "sending the request failed";
     case E_SEND_TIMEOUT: return "sending the request timed out";
     case E_READ: return "closed or failed before a complete response head";
@@ -260,6 +271,9 @@ static void attempt_failed(struct proxy_job *j, enum attempt_error e, int err)
     const struct config_upstream *up = upstream(j);
     struct proxy_state *st = j->st;
     bool timeout = e == E_CONNECT_TIMEOUT || e == E_SEND_TIMEOUT || e == E_READ_TIMEOUT;
+    char why[160] = "";
+    if (e == E_TLS && j->uc && j->uc->tls && tls_conn_error(j->uc->tls))
+        snprintf(why, sizeof(why), ": %s", tls_conn_error(j->uc->tls));
     /* a pooled connection the upstream closed meanwhile (the request crossed its FIN): not
      * the upstream's fault; an idempotent request goes again on a fresh connection */
     bool stale = j->reused && !j->got_bytes && (e == E_SEND || e == E_READ);
@@ -271,8 +285,8 @@ static void attempt_failed(struct proxy_job *j, enum attempt_error e, int err)
         attempt(j);
         return;
     }
-    log_error("%s: upstream %s: %s%s%s", j->req->peer, up->url, error_text(e), err ? ": " : "",
-              err ? strerror(err) : "");
+    log_error("%s: upstream %s: %s%s%s%s", j->req->peer, up->url, error_text(e), why,
+              err ? ": " : "", err ? strerror(err) : "");
     if (st->pc == j->pc && j->pc->n_upstreams > 1 && j->pc->max_fails &&
         ++st->fails[j->up] >= j->pc->max_fails) {
         st->down_until[j->up] = loop_now_ms(j->pw->loop) + (int64_t)(j->pc->fail_timeout * 1000);
@@ -282,7 +296,8 @@ static void attempt_failed(struct proxy_job *j, enum attempt_error e, int err)
     }
     j->tried |= 1ull << j->up;
     /* nothing was sent when the connect failed: any request may go elsewhere */
-    bool may_retry = e == E_CONNECT || e == E_CONNECT_TIMEOUT || idempotent(j->req->method);
+    bool may_retry =
+        e == E_CONNECT || e == E_CONNECT_TIMEOUT || e == E_TLS || idempotent(j->req->method);
     if (may_retry && j->attempts <= j->pc->retries && pick(j) >= 0) {
         attempt(j);
         return;
@@ -344,12 +359,21 @@ static void attempt(struct proxy_job *j)
     j->st->active[j->up]++;
     j->counted = true;
     const struct sockaddr *addr = (const struct sockaddr *)&up->addr;
-    j->uc = j->no_pool ? NULL : upstream_pool_take(j->pw->pool, addr, up->addr_len);
+    /* a pooled TLS connection is reused only by the same trust settings and server name */
+    char key[sizeof(j->uc->name)];
+    const char *tls_name = NULL;
+    if (up->tls) {
+        snprintf(key, sizeof(key), "%p %s", (void *)j->pc->tls, up->server_name);
+        tls_name = key;
+    }
+    j->uc = j->no_pool ? NULL : upstream_pool_take(j->pw->pool, addr, up->addr_len, tls_name);
     j->reused = j->uc != NULL;
     j->no_pool = false;
     if (!j->uc) {
         int fd = open_socket(j);
-        if (fd < 0 || !(j->uc = upstream_conn_open(j->pw->pool, fd, addr, up->addr_len))) {
+        if (fd < 0 ||
+            !(j->uc = upstream_conn_open(j->pw->pool, fd, addr, up->addr_len, tls_name)) ||
+            (up->tls && !(j->uc->tls = tls_conn_new_client(j->pc->tls, fd, up->server_name)))) {
             attempt_failed(j, E_CONNECT, fd < 0 ? errno : ENOMEM);
             return;
         }
@@ -403,7 +427,7 @@ static int read_upstream(struct proxy_job *j)
     if (worker_buf_acquire(j->dc.wk, &j->in) < 0 || buf_reserve(&j->in, IO_BUF_SIZE / 2) < 0)
         return -1;
     for (;;) {
-        ssize_t n = read(j->uc->w.fd, buf_tail(&j->in), j->in.cap - j->in.len);
+        ssize_t n = upstream_conn_read(j->uc, buf_tail(&j->in), j->in.cap - j->in.len);
         if (n > 0) {
             buf_commit(&j->in, (size_t)n);
             j->got_bytes = true;
@@ -541,8 +565,8 @@ static void step_send(struct proxy_job *j)
 {
     while (j->out_sent < buf_size(&j->out)) {
         if (!j->can_write) return;
-        ssize_t n = send(j->uc->w.fd, buf_ptr(&j->out) + j->out_sent,
-                         buf_size(&j->out) - j->out_sent, MSG_NOSIGNAL);
+        ssize_t n = upstream_conn_write(j->uc, buf_ptr(&j->out) + j->out_sent,
+                                        buf_size(&j->out) - j->out_sent);
         if (n < 0) {
             if (errno == EINTR) continue;
             if (errno == EAGAIN) {
@@ -574,7 +598,30 @@ static void job_run(struct proxy_job *j)
             attempt_failed(j, E_CONNECT, err);
             return;
         }
+        if (j->uc->tls) {
+            j->state = J_HANDSHAKE;
+            j->can_read = true;
+            job_run(j);
+            return;
+        }
         j->state = J_SENDING;
+        step_send(j);
+        return;
+    }
+    case J_HANDSHAKE: {
+        if (!j->can_read && !j->can_write) return;
+        int r = tls_conn_handshake(j->uc->tls);
+        if (r < 0) {
+            attempt_failed(j, E_TLS, 0);
+            return;
+        }
+        if (r == 0) { /* wait for the socket; both directions are watched */
+            j->can_read = j->can_write = false;
+            return;
+        }
+        j->state = J_SENDING;
+        j->can_write = true;
+        set_deadline(j, j->pc->send_timeout);
         step_send(j);
         return;
     }
@@ -607,7 +654,8 @@ static void on_timer(struct timer *t)
         return;
     }
     switch (j->state) {
-    case J_CONNECTING: attempt_failed(j, E_CONNECT_TIMEOUT, 0); return;
+    case J_CONNECTING:
+    case J_HANDSHAKE: attempt_failed(j, E_CONNECT_TIMEOUT, 0); return;
     case J_SENDING: attempt_failed(j, E_SEND_TIMEOUT, 0); return;
     case J_HEAD: attempt_failed(j, E_READ_TIMEOUT, 0); return;
     case J_BODY:

@@ -62,10 +62,14 @@ struct config_error_page {
     char *path; /* absolute URL path, served from the location that path maps to */
 };
 
-/* One upstream of a `proxy` location: an HTTP/1.1 origin over TCP or a unix socket. */
+/* One upstream of a `proxy` location: an HTTP/1.1 origin over TCP (TLS for https) or a unix
+ * socket. */
 struct config_upstream {
     char *url;                    /* as written, for log lines */
     bool is_unix;                 /* unix:/path */
+    bool tls;                     /* https:// */
+    char *server_name;            /* https: the name sent as SNI and verified (the URL's host,
+                                     or tls_server_name) */
     struct sockaddr_storage addr; /* resolved at load (TCP), or the unix socket's path */
     unsigned addr_len;
     char *authority; /* host[:port] of the URL (Host with `host: upstream`) */
@@ -80,8 +84,11 @@ enum config_proxy_host {
     CONFIG_PROXY_HOST_SET
 };
 
+struct tls_client;
+
 /* `proxy` of a location (handler/proxy.h): a reverse proxy to its upstreams. */
 struct config_proxy {
+    struct tls_client *tls; /* for https upstreams: trust anchors, ALPN http/1.1; else NULL */
     struct config_upstream *upstreams;
     size_t n_upstreams;
     enum config_balance balance;

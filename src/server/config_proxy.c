@@ -7,6 +7,7 @@
 #include <sys/un.h>
 
 #include "server/config_internal.h"
+#include "tls/tls.h"
 
 #define MAX_UPSTREAMS 64
 
@@ -31,17 +32,19 @@ static int parse_upstream(struct loader *L, const struct cnode *v, struct config
         if (!(up->authority = strdup("localhost"))) return cfg_fail(L, v, "out of memory");
         return 0;
     }
-    if (strncmp(s, "http://", 7) != 0)
+    up->tls = strncmp(s, "https://", 8) == 0;
+    if (strncmp(s, "http://", 7) != 0 && !up->tls)
         return cfg_fail(L, v,
-                        "upstream '%s' must be http://host[:port][/path] or unix:/path "
-                        "(https and h2c upstreams are not supported yet)",
+                        "upstream '%s' must be http://host[:port][/path], https://... or "
+                        "unix:/path (h2c upstreams are not supported yet)",
                         cfg_show(v, buf, sizeof(buf)));
-    const char *a = s + 7, *end = a + strcspn(a, "/?#");
+    const char *a = s + (up->tls ? 8 : 7), *end = a + strcspn(a, "/?#");
     if (*end == '?' || *end == '#')
         return cfg_fail(L, v, "upstream '%s' has a query or fragment",
                         cfg_show(v, buf, sizeof(buf)));
     size_t alen = (size_t)(end - a);
-    char host[256], port[8] = "80";
+    char host[256], port[8];
+    strcpy(port, up->tls ? "443" : "80");
     const char *colon = NULL;
     if (alen && a[0] == '[') {
         const char *rb = memchr(a, ']', alen);
@@ -73,7 +76,8 @@ static int parse_upstream(struct loader *L, const struct cnode *v, struct config
     memcpy(&up->addr, res->ai_addr, res->ai_addrlen);
     up->addr_len = (unsigned)res->ai_addrlen;
     freeaddrinfo(res);
-    if (!(up->authority = strndup(a, alen))) return cfg_fail(L, v, "out of memory");
+    if (!(up->authority = strndup(a, alen)) || !(up->server_name = strdup(host)))
+        return cfg_fail(L, v, "out of memory");
     if (*end == '/' && !(up->path = strdup(end))) return cfg_fail(L, v, "out of memory");
     return 0;
 bad:
@@ -127,6 +131,29 @@ static int parse_host(struct loader *L, const struct cnode *v, struct config_pro
     return 0;
 }
 
+/* https upstreams: one client context for the location (OpenSSL's are thread-safe), trusting
+ * ca (PEM) or the system store, verifying unless told not to, offering ALPN http/1.1. */
+static int tls_setup(struct loader *L, const struct cnode *v, struct config_proxy *p, bool verify,
+                     const char *ca, const char *name)
+{
+    bool any = false;
+    for (size_t i = 0; i < p->n_upstreams; i++) {
+        if (!p->upstreams[i].tls) continue;
+        any = true;
+        if (name) {
+            free(p->upstreams[i].server_name);
+            if (!(p->upstreams[i].server_name = strdup(name)))
+                return cfg_fail(L, v, "out of memory");
+        }
+    }
+    if (!any) return 0;
+    char err[256];
+    static const char alpn[] = "\x08http/1.1";
+    p->tls = tls_client_create(ca, !verify, alpn, sizeof(alpn) - 1, err, sizeof(err));
+    if (!p->tls) return cfg_fail(L, v, "proxy: %s", err);
+    return 0;
+}
+
 enum px_key {
     PX_UPSTREAMS,
     PX_BALANCE,
@@ -142,15 +169,32 @@ enum px_key {
     PX_FORWARDED,
     PX_X_FORWARDED,
     PX_VIA,
+    PX_TLS_VERIFY,
+    PX_TLS_CA,
+    PX_TLS_SERVER_NAME,
     PX_COUNT
 };
 
 static int parse_options(struct loader *L, const struct cnode *v, struct config_proxy *p)
 {
-    static const char *const keys[] = {
-        "upstreams",    "balance",   "connect_timeout", "read_timeout", "send_timeout",
-        "idle_timeout", "keepalive", "retries",         "max_fails",    "fail_timeout",
-        "host",         "forwarded", "x_forwarded",     "via",          NULL};
+    static const char *const keys[] = {"upstreams",
+                                       "balance",
+                                       "connect_timeout",
+                                       "read_timeout",
+                                       "send_timeout",
+                                       "idle_timeout",
+                                       "keepalive",
+                                       "retries",
+                                       "max_fails",
+                                       "fail_timeout",
+                                       "host",
+                                       "forwarded",
+                                       "x_forwarded",
+                                       "via",
+                                       "tls_verify",
+                                       "tls_ca",
+                                       "tls_server_name",
+                                       NULL};
     static const char *const balances[] = {"round_robin", "least_conn", "hash", NULL};
     const struct cnode *val[PX_COUNT] = {0};
     uint64_t seen = 0, u;
@@ -195,7 +239,18 @@ static int parse_options(struct loader *L, const struct cnode *v, struct config_
          cfg_bool(L, val[PX_X_FORWARDED], "x_forwarded", &p->x_forwarded) < 0) ||
         (val[PX_VIA] && cfg_bool(L, val[PX_VIA], "via", &p->via) < 0))
         return -1;
-    return 0;
+    bool verify = true;
+    char *ca = NULL, *name = NULL;
+    if (val[PX_TLS_VERIFY] && cfg_bool(L, val[PX_TLS_VERIFY], "tls_verify", &verify) < 0) return -1;
+    int rc = 0;
+    if ((val[PX_TLS_CA] && cfg_path(L, val[PX_TLS_CA], "tls_ca", &ca) < 0) ||
+        (val[PX_TLS_SERVER_NAME] &&
+         cfg_string(L, val[PX_TLS_SERVER_NAME], "tls_server_name", &name) < 0))
+        rc = -1;
+    if (rc == 0) rc = tls_setup(L, v, p, verify, ca, name);
+    free(ca);
+    free(name);
+    return rc;
 }
 
 int cfg_proxy(struct loader *L, const struct cnode *v, struct config_proxy **out)
@@ -218,7 +273,8 @@ int cfg_proxy(struct loader *L, const struct cnode *v, struct config_proxy **out
     p->via = true;
     p->id = L->cfg->n_proxies++;
     if (v->kind == CNODE_MAP) return parse_options(L, v, p);
-    return parse_upstreams(L, v, p);
+    if (parse_upstreams(L, v, p) < 0) return -1;
+    return tls_setup(L, v, p, true, NULL, NULL);
 }
 
 void config_proxy_free(struct config_proxy *p)
@@ -228,7 +284,9 @@ void config_proxy_free(struct config_proxy *p)
         free(p->upstreams[i].url);
         free(p->upstreams[i].authority);
         free(p->upstreams[i].path);
+        free(p->upstreams[i].server_name);
     }
+    tls_client_free(p->tls);
     free(p->upstreams);
     free(p->host);
     free(p);

@@ -116,15 +116,15 @@ static void client_shut(void *ctx)
 }
 static ssize_t upstream_read(void *ctx, void *b, size_t n)
 {
-    return recv(((struct tunnel *)ctx)->uc->w.fd, b, n, 0);
+    return upstream_conn_read(((struct tunnel *)ctx)->uc, b, n);
 }
 static ssize_t upstream_write(void *ctx, const void *b, size_t n)
 {
-    return send(((struct tunnel *)ctx)->uc->w.fd, b, n, MSG_NOSIGNAL);
+    return upstream_conn_write(((struct tunnel *)ctx)->uc, b, n);
 }
 static void upstream_shut(void *ctx)
 {
-    shutdown(((struct tunnel *)ctx)->uc->w.fd, SHUT_WR);
+    upstream_conn_shut_write(((struct tunnel *)ctx)->uc);
 }
 
 static void run(struct tunnel *t)

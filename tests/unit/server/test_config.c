@@ -368,8 +368,8 @@ static void test_errors(void)
     EXPECT_ERROR("servers:\n  - root: /\n    locations:\n      - path: /\n        alias: x\n",
                  "t.yaml:5: unknown key 'alias' in location");
     EXPECT_ERROR("servers:\n  - root: /\n    locations:\n      - path: /\n        proxy: x\n",
-                 "t.yaml:5: upstream 'x' must be http://host[:port][/path] or unix:/path "
-                 "(https and h2c upstreams are not supported yet)");
+                 "t.yaml:5: upstream 'x' must be http://host[:port][/path], https://... or "
+                 "unix:/path (h2c upstreams are not supported yet)");
     EXPECT_ERROR("servers:\n  - root: /\n    locations:\n      - path: /\n"
                  "        proxy: {upstreams: [http://127.0.0.1:1], balance: random}\n",
                  "t.yaml:5: 'balance' cannot be 'random'");
