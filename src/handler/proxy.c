@@ -16,29 +16,13 @@
 #include "h1/chunked.h"
 #include "h1/parser.h"
 #include "handler/proxy_fields.h"
+#include "handler/proxy_internal.h"
 #include "server/server.h"
 #include "server/tunnel.h"
 #include "tls/tls.h"
 
-#define MAX_UPSTREAMS   64
 #define HEAD_MAX        65536
 #define HEAD_FIELDS_MAX 100
-
-/* Per worker and proxy location: balancing and passive health (as nginx's, per worker). */
-struct proxy_state {
-    const struct config_proxy *pc; /* the configuration this state is for (reload: reset) */
-    unsigned rr;
-    unsigned active[MAX_UPSTREAMS];
-    unsigned fails[MAX_UPSTREAMS];
-    int64_t down_until[MAX_UPSTREAMS];
-};
-
-struct proxy_worker {
-    struct loop *loop;
-    struct upstream_pool *pool;
-    struct proxy_state **states; /* by config_proxy.id */
-    size_t n_states;
-};
 
 enum job_state { J_CONNECTING, J_HANDSHAKE, J_SENDING, J_HEAD, J_BODY };
 
@@ -95,11 +79,12 @@ static const struct config_upstream *upstream(const struct proxy_job *j)
 
 /* ---- per-worker state ---- */
 
-static struct proxy_worker *worker_state(struct worker *wk)
+struct proxy_worker *proxy_worker_get(struct worker *wk)
 {
     if (wk->proxy) return wk->proxy;
     struct proxy_worker *pw = calloc(1, sizeof(*pw));
     if (!pw) return NULL;
+    pw->wk = wk;
     pw->loop = wk->loop;
     if (!(pw->pool = upstream_pool_new(wk->loop))) {
         free(pw);
@@ -109,7 +94,8 @@ static struct proxy_worker *worker_state(struct worker *wk)
     return pw;
 }
 
-static struct proxy_state *proxy_state(struct proxy_worker *pw, const struct config_proxy *pc)
+struct proxy_state *proxy_state_get(struct proxy_worker *pw, const struct config_proxy *pc,
+                                    const struct config *cfg)
 {
     if (pc->id >= pw->n_states) {
         size_t n = pc->id + 8;
@@ -122,15 +108,40 @@ static struct proxy_state *proxy_state(struct proxy_worker *pw, const struct con
     struct proxy_state *st = pw->states[pc->id];
     if (!st && !(st = pw->states[pc->id] = calloc(1, sizeof(*st)))) return NULL;
     if (st->pc != pc) { /* a reload: jobs of the old configuration no longer count here */
+        proxy_health_stop(st);
         memset(st, 0, sizeof(*st));
         st->pc = pc;
+        st->cfg = cfg;
+        st->pw = pw;
+        if (pw->wk->state == SERVER_RUNNING) proxy_health_start(st);
     }
     return st;
+}
+
+void proxy_worker_config(struct worker *wk)
+{
+    struct proxy_worker *pw = wk->proxy;
+    const struct config *cfg = wk->cfg;
+    /* the states of another configuration stop checking, and all of them at a stop */
+    for (size_t i = 0; pw && i < pw->n_states; i++)
+        if (pw->states[i] && (pw->states[i]->cfg != cfg || wk->state != SERVER_RUNNING))
+            proxy_health_stop(pw->states[i]);
+    if (wk->state != SERVER_RUNNING) return;
+    for (size_t s = 0; s < cfg->n_servers; s++)
+        for (size_t l = 0; l < cfg->servers[s].n_locations; l++) {
+            const struct config_proxy *pc = cfg->servers[s].locations[l].proxy;
+            if (!pc || !pc->health_path) continue;
+            if (!pw && !(pw = proxy_worker_get(wk))) return;
+            struct proxy_state *st = proxy_state_get(pw, pc, cfg);
+            if (st) proxy_health_start(st);
+        }
 }
 
 void proxy_worker_free(struct proxy_worker *pw)
 {
     if (!pw) return;
+    for (size_t i = 0; i < pw->n_states; i++)
+        if (pw->states[i]) proxy_health_stop(pw->states[i]);
     upstream_pool_free(pw->pool);
     for (size_t i = 0; i < pw->n_states; i++)
         free(pw->states[i]);
@@ -149,7 +160,7 @@ static uint64_t fnv1a(uint64_t h, const char *s)
 
 static bool usable(const struct proxy_job *j, size_t i, int64_t now)
 {
-    return !(j->tried & (1ull << i)) && j->st->down_until[i] <= now;
+    return !(j->tried & (1ull << i)) && j->st->down_until[i] <= now && !j->st->check_down[i];
 }
 
 /* Round robin, least connections (ties in round-robin order) or the client address hashed
@@ -160,7 +171,7 @@ static int pick(struct proxy_job *j)
     const struct config_proxy *pc = j->pc;
     size_t n = pc->n_upstreams;
     int64_t now = loop_now_ms(j->pw->loop);
-    if (n == 1) return (j->tried & 1) ? -1 : 0;
+    if (n == 1) return (j->tried & 1) || j->st->check_down[0] ? -1 : 0;
     int best = -1;
     uint64_t best_score = 0;
     unsigned start = j->st->rr++;
@@ -787,10 +798,10 @@ void proxy_handle(const struct dispatch_ctx *dc, struct http_request *req,
         resp->body = NULL;
         return;
     }
-    struct proxy_worker *pw = worker_state(dc->wk);
+    struct proxy_worker *pw = proxy_worker_get(dc->wk);
     struct proxy_job *j = pool_calloc(req->pool, sizeof(*j));
     struct h1_field *fields = pool_alloc(req->pool, HEAD_FIELDS_MAX * sizeof(*fields));
-    struct proxy_state *st = pw ? proxy_state(pw, pc) : NULL;
+    struct proxy_state *st = pw ? proxy_state_get(pw, pc, dc->cfg) : NULL;
     if (!j || !fields || !st) {
         log_error("%s: out of memory for a proxied request", req->peer);
         dispatch_error(req, resp, 503);

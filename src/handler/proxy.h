@@ -16,12 +16,16 @@
 #include "server/dispatch.h"
 
 struct proxy_worker;
+struct worker;
 
 /* Starts proxying req per dc->loc->proxy; url_path is the (percent-encoded) path to forward
  * (after any rewrite). resp is pending on return unless the request failed at once. */
 void proxy_handle(const struct dispatch_ctx *dc, struct http_request *req,
                   struct http_response *resp, str_t url_path);
 
+/* The worker's configuration or state changed (at start, after a reload, at a stop): the
+ * active health checks of the current configuration's proxies run, the others stop. */
+void proxy_worker_config(struct worker *wk);
 /* Frees a worker's proxy state (idle upstream connections) at its exit; NULL is fine. */
 void proxy_worker_free(struct proxy_worker *pw);
 

@@ -105,7 +105,11 @@ struct config_proxy {
     char *host;       /* CONFIG_PROXY_HOST_SET: the Host value */
     bool forwarded;   /* RFC 7239 Forwarded: for, proto, host */
     bool x_forwarded; /* X-Forwarded-For (appended), -Proto, -Host */
-    bool via;         /* Via on requests and responses (RFC 9110 §7.6.3) */
+    /* active health checks (handler/proxy_health.c); health_path NULL: none */
+    char *health_path;
+    double health_interval, health_timeout;
+    unsigned health_fails, health_passes;
+    bool via; /* Via on requests and responses (RFC 9110 §7.6.3) */
 };
 
 /* `auth` of a location (RFC 9110 §11): Basic (RFC 7617) against htpasswd crypt(3) hashes, or

@@ -154,6 +154,51 @@ static int tls_setup(struct loader *L, const struct cnode *v, struct config_prox
     return 0;
 }
 
+enum hc_key { HC_PATH, HC_INTERVAL, HC_TIMEOUT, HC_FAILS, HC_PASSES, HC_COUNT };
+
+/* `health_check: /path` or {path, interval, timeout, fails, passes}. */
+static int parse_health(struct loader *L, const struct cnode *v, struct config_proxy *p)
+{
+    static const char *const keys[] = {"path", "interval", "timeout", "fails", "passes", NULL};
+    const struct cnode *val[HC_COUNT] = {0};
+    uint64_t seen = 0, u;
+    p->health_interval = 5;
+    p->health_timeout = 2;
+    p->health_fails = 2;
+    p->health_passes = 1;
+    if (v->kind == CNODE_MAP) {
+        for (const struct cnode *k = v->first; k; k = k->next->next) {
+            int i = cfg_key(L, k, keys, "health_check", &seen);
+            if (i < 0) return -1;
+            val[i] = k->next;
+        }
+    } else {
+        val[HC_PATH] = v;
+    }
+    if (!val[HC_PATH]) return cfg_fail(L, v, "'health_check' has no 'path'");
+    if (cfg_string(L, val[HC_PATH], "path", &p->health_path) < 0) return -1;
+    if (p->health_path[0] != '/' || strlen(p->health_path) > 400)
+        return cfg_fail(L, val[HC_PATH], "a health check path starts with '/' (at most 400 bytes)");
+    for (const char *c = p->health_path; *c; c++)
+        if ((unsigned char)*c <= ' ' || *c == 0x7f)
+            return cfg_fail(L, val[HC_PATH],
+                            "a health check path has no space or control character");
+    if ((val[HC_INTERVAL] &&
+         cfg_duration(L, val[HC_INTERVAL], "interval", 0, false, 3600, &p->health_interval) < 0) ||
+        (val[HC_TIMEOUT] &&
+         cfg_duration(L, val[HC_TIMEOUT], "timeout", 0, false, 3600, &p->health_timeout) < 0))
+        return -1;
+    if (val[HC_FAILS]) {
+        if (cfg_uint(L, val[HC_FAILS], "fails", false, 1, 100, &u) < 0) return -1;
+        p->health_fails = (unsigned)u;
+    }
+    if (val[HC_PASSES]) {
+        if (cfg_uint(L, val[HC_PASSES], "passes", false, 1, 100, &u) < 0) return -1;
+        p->health_passes = (unsigned)u;
+    }
+    return 0;
+}
+
 enum px_key {
     PX_UPSTREAMS,
     PX_BALANCE,
@@ -172,6 +217,7 @@ enum px_key {
     PX_TLS_VERIFY,
     PX_TLS_CA,
     PX_TLS_SERVER_NAME,
+    PX_HEALTH_CHECK,
     PX_COUNT
 };
 
@@ -194,6 +240,7 @@ static int parse_options(struct loader *L, const struct cnode *v, struct config_
                                        "tls_verify",
                                        "tls_ca",
                                        "tls_server_name",
+                                       "health_check",
                                        NULL};
     static const char *const balances[] = {"round_robin", "least_conn", "hash", NULL};
     const struct cnode *val[PX_COUNT] = {0};
@@ -239,6 +286,7 @@ static int parse_options(struct loader *L, const struct cnode *v, struct config_
          cfg_bool(L, val[PX_X_FORWARDED], "x_forwarded", &p->x_forwarded) < 0) ||
         (val[PX_VIA] && cfg_bool(L, val[PX_VIA], "via", &p->via) < 0))
         return -1;
+    if (val[PX_HEALTH_CHECK] && parse_health(L, val[PX_HEALTH_CHECK], p) < 0) return -1;
     bool verify = true;
     char *ca = NULL, *name = NULL;
     if (val[PX_TLS_VERIFY] && cfg_bool(L, val[PX_TLS_VERIFY], "tls_verify", &verify) < 0) return -1;
@@ -289,5 +337,6 @@ void config_proxy_free(struct config_proxy *p)
     tls_client_free(p->tls);
     free(p->upstreams);
     free(p->host);
+    free(p->health_path);
     free(p);
 }

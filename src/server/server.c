@@ -184,6 +184,7 @@ static void worker_check_state(struct worker *wk)
         if (st != SERVER_RUNNING) close_listeners(wk);
         conn_list_shutdown(&wk->conns, st == SERVER_GRACEFUL);
     }
+    if (before != wk->cfg || st != SERVER_RUNNING) proxy_worker_config(wk);
     if (wk->state != SERVER_RUNNING && wk->conns.count == 0) loop_stop(wk->loop);
 }
 
@@ -282,6 +283,7 @@ static void *worker_main(void *arg)
 {
     struct worker *wk = arg;
     loop_set_idle(wk->loop, worker_idle, wk);
+    proxy_worker_config(wk); /* active health checks */
     loop_run(wk->loop);
     conn_list_shutdown(&wk->conns, false);
     /* the UDP sockets stay open until every worker has stopped (worker_free): closing one

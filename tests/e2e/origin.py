@@ -11,6 +11,7 @@ answers by path:
   /short          Content-Length 1000 but 10 bytes, then close
   /stale          on a reused connection: close without answering; else as /echo
   /ws             a WebSocket (RFC 6455) echo: 101, then every message back, until a close
+  /healthz        200, or 503 while `healthy` is False (not recorded in `requests`)
   anything else   as /echo
 """
 
@@ -48,6 +49,8 @@ class Origin:
         self.connections = 0
         self.lock = threading.Lock()
         self.closed = False
+        self.healthy = True
+        self.health_checks = 0
         threading.Thread(target=self._accept, daemon=True).start()
 
     @property
@@ -102,6 +105,13 @@ class Origin:
                             return
                         buf += d
                     body, buf = buf[:want], buf[want:]
+                if target == "/healthz":
+                    with self.lock:
+                        self.health_checks += 1
+                    c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n" if self.healthy
+                              else b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n")
+                    n += 1
+                    continue
                 rec = {"method": method, "target": target, "version": version,
                        "fields": fields, "headers": low, "body": body, "reused": n > 0,
                        "raw": head}

@@ -399,3 +399,38 @@ def test_https_upstream(make_server, make_tls_server, certs):  # noqa: F811
     for _ in range(3):  # the pooled TLS connection carries the next ones
         out = t.curl("-s", "--http2-prior-knowledge", f"http://127.0.0.1:{srv.port}/ok/big.bin").stdout
         assert out == big
+
+
+def test_active_health_checks(make_server):
+    """health_check: each worker GETs the path of every upstream every interval; a failing one
+    is taken out after `fails` checks and back after `passes`, logged both ways."""
+    a, b = Origin(), Origin()
+    try:
+        srv = proxied(make_server,
+                      {"path": "/", "proxy": {"upstreams": [a.url, b.url],
+                                              "health_check": {"path": "/healthz",
+                                                               "interval": 0.2, "timeout": 1,
+                                                               "fails": 2, "passes": 1}}},
+                      workers=1)
+        assert t.wait_for(lambda: a.health_checks >= 2 and b.health_checks >= 2,
+                          timeout=5 * t.SLOW)  # checks run with no traffic at all
+        a.healthy = False
+        assert t.wait_for(lambda: "health check failed (status 503), out of service"
+                          in srv.read(srv.error_log), timeout=5 * t.SLOW)
+        before = len(a.requests)
+        for _ in range(6):
+            assert srv.get("/echo").status == 200
+        assert len(a.requests) == before and len(b.requests) >= 6
+        a.healthy = True
+        assert t.wait_for(lambda: "health check passed, back in service"
+                          in srv.read(srv.error_log), timeout=5 * t.SLOW)
+        for _ in range(6):
+            assert srv.get("/echo").status == 200
+        assert len(a.requests) > before
+        # a reload keeps checking (the new configuration's checks), a stop ends them cleanly
+        srv.signal(__import__("signal").SIGHUP)
+        n = a.health_checks
+        assert t.wait_for(lambda: a.health_checks > n + 2, timeout=5 * t.SLOW)
+    finally:
+        a.close()
+        b.close()

@@ -374,6 +374,12 @@ static void test_errors(void)
                  "        proxy: {upstreams: [http://127.0.0.1:1], balance: random}\n",
                  "t.yaml:5: 'balance' cannot be 'random'");
     EXPECT_ERROR("servers:\n  - root: /\n    locations:\n      - path: /\n"
+                 "        proxy: {upstreams: [http://127.0.0.1:1], health_check: {fails: 2}}\n",
+                 "t.yaml:5: 'health_check' has no 'path'");
+    EXPECT_ERROR("servers:\n  - root: /\n    locations:\n      - path: /\n"
+                 "        proxy: {upstreams: [http://127.0.0.1:1], health_check: healthz}\n",
+                 "t.yaml:5: a health check path starts with '/' (at most 400 bytes)");
+    EXPECT_ERROR("servers:\n  - root: /\n    locations:\n      - path: /\n"
                  "        proxy: http://127.0.0.1:1\n        redirect: {to: /x}\n",
                  "t.yaml:4: a location redirects, rewrites, tries files or proxies: one of them");
     EXPECT_ERROR("root: /\n? [a, b]\n: 1\n", "t.yaml:2: a key in the top level must be a name, "
