@@ -42,6 +42,12 @@ struct exchange {
     bool chunked_in;
     struct h1_chunked_decoder dec;
     struct buf body; /* decoded request body */
+    /* The body streamed to the handler instead (req.body_in): bytes are taken from c->in as it
+     * pulls; `handed` of them were given out last time. */
+    bool streaming, body_in_done, body_in_waiting;
+    struct body_source body_src;
+    size_t handed;
+    uint64_t body_in_total;
     bool head_only;
     bool chunked_out;
     bool body_done;
@@ -79,6 +85,8 @@ static _Thread_local size_t tl_fields_cap;
 
 static void conn_run(struct h1_conn *c);
 static void start_response(struct h1_conn *c);
+static void dispatch(struct h1_conn *c);
+static int conn_read(struct h1_conn *c);
 
 static void conn_set_deadline(struct h1_conn *c, double seconds)
 {
@@ -472,6 +480,82 @@ static void on_trailer(void *ctx, str_t name, str_t value)
         http_fields_add(&ex->req.trailers, ex->pool, str_make(n, name.len), str_make(v, value.len));
 }
 
+/* req.body_in of a streamed request body: the client's bytes, de-chunked, as the handler
+ * pulls them; a read of the socket when none are buffered. */
+static enum body_next_result body_in_next(struct body_source *src, struct body_chunk *out,
+                                          size_t max)
+{
+    struct exchange *ex = (struct exchange *)((char *)src - offsetof(struct exchange, body_src));
+    struct h1_conn *c = ex->req.wire;
+    if (ex->handed) {
+        buf_consume(&c->in, ex->handed);
+        ex->handed = 0;
+    }
+    for (;;) {
+        if (ex->body_in_done) return BODY_END;
+        size_t avail = buf_size(&c->in);
+        if (avail) {
+            size_t n = avail < max ? avail : max, produced = n;
+            char *p = buf_ptr(&c->in);
+            if (!ex->chunked_in) {
+                if (n > ex->body_left) n = produced = (size_t)ex->body_left;
+                ex->body_left -= n;
+                if (ex->body_left == 0) ex->body_in_done = true;
+            } else {
+                size_t used = 0;
+                enum h1_chunked_result r = h1_chunked_decode(&ex->dec, p, n, &used, p, &produced);
+                if (r == H1_CHUNKED_ERROR) {
+                    log_info("%s: 400 malformed chunked request body", c->peer);
+                    ex->req.body_in_status = 400;
+                    return BODY_ERROR;
+                }
+                if (r == H1_CHUNKED_DONE) ex->body_in_done = true;
+                n = used;
+            }
+            ex->body_in_total += produced;
+            if (ex->body_in_total > ex->cfg->limits.body_size) {
+                log_info("%s: 413 request body larger than the limit", c->peer);
+                ex->req.body_in_status = 413;
+                return BODY_ERROR;
+            }
+            if (produced) {
+                *out = (struct body_chunk){.kind = BODY_CHUNK_MEM, .data = p, .len = produced};
+                ex->handed = n;
+                return BODY_CHUNK;
+            }
+            buf_consume(&c->in, n); /* chunk framing only */
+            continue;
+        }
+        if (!c->can_read) {
+            ex->body_in_waiting = true; /* conn_run wakes the handler when the socket is */
+            return BODY_WAIT;
+        }
+        int r = conn_read(c);
+        if (r < 0) {
+            log_info("%s: connection closed before the request body was complete", c->peer);
+            ex->req.body_in_status = 0;
+            return BODY_ERROR;
+        }
+        if (r == 0) {
+            ex->body_in_waiting = true;
+            return BODY_WAIT;
+        }
+    }
+}
+
+/* Dispatches a request whose body the handler takes as it arrives (a proxy location). */
+static void dispatch_streaming(struct h1_conn *c)
+{
+    struct exchange *ex = c->ex;
+    ex->streaming = true;
+    ex->body_src.next = body_in_next;
+    ex->req.body_in = &ex->body_src;
+    ex->req.body_in_length = ex->chunked_in ? -1 : (int64_t)ex->body_left;
+    ex->req.body = "";
+    ex->req.body_len = 0;
+    dispatch(c);
+}
+
 static void dispatch(struct h1_conn *c)
 {
     struct exchange *ex = c->ex;
@@ -627,6 +711,10 @@ static bool start_exchange(struct h1_conn *c, const struct h1_request_head *head
     /* RFC 9110 §10.1.1: say 100 Continue before a body the client is holding back */
     if (head->expect_continue && req->version >= 11 && buf_size(&c->in) == 0)
         buf_append(&c->out, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+    if (dispatch_streams_body(cfg, req)) {
+        dispatch_streaming(c);
+        return true;
+    }
     c->state = ST_BODY;
     conn_set_deadline(c, cfg->timeouts.body);
     return true;
@@ -701,6 +789,13 @@ static bool finish_exchange(struct h1_conn *c)
     struct exchange *ex = c->ex;
     wire_exchange_done(c->wk, &ex->req, &ex->resp);
     bool unread = ex->body_left > 0 || ex->resp.status >= 400; /* errors always linger */
+    if (ex->streaming && !ex->body_in_done) {
+        /* answered before the whole body came (the upstream did not want it): the rest
+         * cannot be told from a next request */
+        c->close_after = true;
+        unread = true;
+    }
+    if (ex->handed) buf_consume(&c->in, ex->handed);
     exchange_free(c);
     if (c->close_after || c->graceful) {
         /* Closing at once is safe only when the client itself said it sends nothing more and
@@ -935,6 +1030,12 @@ read_more:
 
 static void conn_run(struct h1_conn *c)
 {
+    struct exchange *ex = c->ex;
+    if (ex && ex->body_in_waiting && c->can_read) {
+        /* the handler pulling a streamed request body waits for the socket: it is readable */
+        ex->body_in_waiting = false;
+        if (ex->req.body_in_wake) ex->req.body_in_wake(ex->req.body_in_ctx);
+    }
     for (;;) {
         switch (c->state) {
         case ST_HANDSHAKE:
@@ -972,7 +1073,15 @@ static void conn_run(struct h1_conn *c)
             conn_set_deadline(c, c->ex->cfg->timeouts.body);
             break;
         }
-        case ST_WAIT: return; /* the handler's resume runs us again */
+        case ST_WAIT:
+            if (buf_size(&c->out)) { /* 100 Continue */
+                if (flush_output(c) < 0) {
+                    conn_close(c, CONN_END_NOW);
+                    return;
+                }
+                conn_set_deadline(c, 24 * 3600); /* the handler's timeouts bound the wait */
+            }
+            return; /* the handler's resume runs us again */
         case ST_RESPOND: {
             if (fill_output(c) < 0) {
                 log_error("%s: response body failed, closing", c->peer);

@@ -58,6 +58,10 @@ struct proxy_job {
     bool body_end;  /* the whole upstream response is read */
     bool keep;      /* the upstream connection may be reused after it */
     bool got_bytes; /* response bytes arrived on this attempt */
+    /* a request body streamed from the client (req->body_in): pulled while sending; once a
+     * byte of it is gone the request cannot be tried again */
+    bool body_started, body_sent, body_waiting;
+    struct loop_task body_task;
     int64_t deadline;
     str_t url_path; /* the path to forward, before the upstream's own path is applied */
     struct buf out; /* the request for this attempt's upstream: head and body */
@@ -201,6 +205,7 @@ static int pick(struct proxy_job *j)
 
 static void job_run(struct proxy_job *j);
 static void attempt(struct proxy_job *j);
+static void step_send(struct proxy_job *j);
 
 static void set_deadline(struct proxy_job *j, double seconds)
 {
@@ -231,6 +236,8 @@ static void drop_upstream(struct proxy_job *j, bool reusable)
 
 static void job_free_buffers(struct proxy_job *j)
 {
+    loop_task_cancel(&j->body_task);
+    if (j->req->body_in_ctx == j) j->req->body_in_wake = NULL;
     worker_buf_release(j->dc.wk, &j->out);
     worker_buf_release(j->dc.wk, &j->in);
 }
@@ -287,7 +294,7 @@ static void attempt_failed(struct proxy_job *j, enum attempt_error e, int err)
         snprintf(why, sizeof(why), ": %s", tls_conn_error(j->uc->tls));
     /* a pooled connection the upstream closed meanwhile (the request crossed its FIN): not
      * the upstream's fault; an idempotent request goes again on a fresh connection */
-    bool stale = j->reused && !j->got_bytes && (e == E_SEND || e == E_READ);
+    bool stale = j->reused && !j->got_bytes && (e == E_SEND || e == E_READ) && !j->body_started;
     drop_upstream(j, false);
     if (stale && idempotent(j->req->method)) {
         log_debug("%s: upstream %s: a kept-alive connection was closed, retrying", j->req->peer,
@@ -309,7 +316,7 @@ static void attempt_failed(struct proxy_job *j, enum attempt_error e, int err)
     /* nothing was sent when the connect failed: any request may go elsewhere */
     bool may_retry =
         e == E_CONNECT || e == E_CONNECT_TIMEOUT || e == E_TLS || idempotent(j->req->method);
-    if (may_retry && j->attempts <= j->pc->retries && pick(j) >= 0) {
+    if (may_retry && !j->body_started && j->attempts <= j->pc->retries && pick(j) >= 0) {
         attempt(j);
         return;
     }
@@ -572,9 +579,76 @@ static void step_head(struct proxy_job *j)
     }
 }
 
+/* The client's streamed body failed (a rule broken: 413 or 400, or the client went away). */
+static void client_body_failed(struct proxy_job *j)
+{
+    int status = j->req->body_in_status ? j->req->body_in_status : 400;
+    j->resp->close = true;
+    fail_head(j, status);
+}
+
+/* Appends the next piece of a streamed request body to out (chunked when its length is
+ * unknown). 1 appended, 0 wait for the client, -1 the job is over (answered). */
+static int pull_request_body(struct proxy_job *j)
+{
+    struct http_request *req = j->req;
+    struct body_chunk ch;
+    enum body_next_result r = req->body_in->next(req->body_in, &ch, IO_BUF_SIZE);
+    bool chunked = req->body_in_length < 0;
+    if (r == BODY_WAIT) {
+        j->body_waiting = true;
+        timer_cancel(&j->timer);
+        set_deadline(j, j->dc.cfg->timeouts.body);
+        return 0;
+    }
+    if (r == BODY_ERROR || (r == BODY_CHUNK && ch.kind != BODY_CHUNK_MEM)) {
+        client_body_failed(j);
+        return -1;
+    }
+    if (r == BODY_END) {
+        j->body_sent = true;
+        if (chunked) buf_append(&j->out, H1_CHUNKED_END, 5);
+        return 1;
+    }
+    j->body_started = true;
+    char hdr[20];
+    size_t hl = chunked ? h1_chunk_header(hdr, ch.len) : 0;
+    if (buf_append(&j->out, hdr, hl) < 0 || buf_append(&j->out, ch.data, ch.len) < 0 ||
+        (chunked && buf_append(&j->out, "\r\n", 2) < 0)) {
+        fail_head(j, 503);
+        return -1;
+    }
+    return 1;
+}
+
+/* The client sent more of a streamed body while we waited (deferred from its wire). */
+static void on_body_task(struct loop_task *t)
+{
+    struct proxy_job *j = (struct proxy_job *)((char *)t - offsetof(struct proxy_job, body_task));
+    if (!j->body_waiting || j->state != J_SENDING) return;
+    j->body_waiting = false;
+    timer_cancel(&j->timer);
+    set_deadline(j, j->pc->send_timeout);
+    step_send(j);
+}
+
+static void body_wake(void *ctx)
+{
+    struct proxy_job *j = ctx;
+    loop_defer(j->pw->loop, &j->body_task);
+}
+
 static void step_send(struct proxy_job *j)
 {
-    while (j->out_sent < buf_size(&j->out)) {
+    for (;;) {
+        if (j->out_sent == buf_size(&j->out)) {
+            if (!j->req->body_in || j->body_sent) break;
+            buf_clear(&j->out);
+            j->out_sent = 0;
+            int r = pull_request_body(j);
+            if (r <= 0) return;
+            continue;
+        }
         if (!j->can_write) return;
         ssize_t n = upstream_conn_write(j->uc, buf_ptr(&j->out) + j->out_sent,
                                         buf_size(&j->out) - j->out_sent);
@@ -667,7 +741,15 @@ static void on_timer(struct timer *t)
     switch (j->state) {
     case J_CONNECTING:
     case J_HANDSHAKE: attempt_failed(j, E_CONNECT_TIMEOUT, 0); return;
-    case J_SENDING: attempt_failed(j, E_SEND_TIMEOUT, 0); return;
+    case J_SENDING:
+        if (j->body_waiting) { /* the client stopped sending its body */
+            log_info("%s: request body stalled, 408", j->req->peer);
+            j->resp->close = true;
+            fail_head(j, 408);
+            return;
+        }
+        attempt_failed(j, E_SEND_TIMEOUT, 0);
+        return;
     case J_HEAD: attempt_failed(j, E_READ_TIMEOUT, 0); return;
     case J_BODY:
         log_error("%s: upstream %s: the response body stalled, cutting it short", j->req->peer,
@@ -818,6 +900,13 @@ void proxy_handle(const struct dispatch_ctx *dc, struct http_request *req,
     j->st = st;
     j->fields = fields;
     j->url_path = url_path;
+    j->body_task.cb = on_body_task;
+    if (req->body_in) {
+        req->body_in_wake = body_wake;
+        req->body_in_ctx = j;
+        /* a streamed body cannot be sent twice: a fresh connection, no retry once it flows */
+        j->no_pool = true;
+    }
     j->in_handle = true;
     resp->pending = true;
     resp->body = &j->src;

@@ -205,7 +205,12 @@ int proxy_request_head(struct buf *out, const struct config_proxy *pc,
                     (req->method == HTTP_METHOD_GET || req->method == HTTP_METHOD_HEAD ||
                      req->method == HTTP_METHOD_OPTIONS || req->method == HTTP_METHOD_TRACE ||
                      req->method == HTTP_METHOD_DELETE);
-    if (!bodiless) buf_appendf(out, "Content-Length: %zu\r\n", req->body_len);
+    if (req->body_in && req->body_in_length < 0)
+        buf_append(out, "Transfer-Encoding: chunked\r\n", 28); /* streamed, length unknown */
+    else if (req->body_in)
+        buf_appendf(out, "Content-Length: %lld\r\n", (long long)req->body_in_length);
+    else if (!bodiless)
+        buf_appendf(out, "Content-Length: %zu\r\n", req->body_len);
     const struct http_field *upgrade = http_fields_find(&req->headers, HTTP_TOKEN_UPGRADE);
     if (req->take_connection && upgrade)
         /* the client may switch protocols (WebSocket): ask the upstream the same (RFC 9110

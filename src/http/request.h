@@ -47,6 +47,17 @@ struct http_request {
     struct http_fields trailers;
     const char *body; /* the whole request body (buffered up to the body limit) */
     size_t body_len;
+    /* Or a body still arriving, for a handler that streams it (the proxy; HTTP/1.1 sets it for
+     * proxy locations): pulled as a response body is, BODY_WAIT while the client has sent
+     * nothing more, after which the wire calls body_in_wake(body_in_ctx) (set by the handler)
+     * once bytes arrived. body_in_length: its Content-Length, or -1 (chunked). After
+     * BODY_ERROR, body_in_status says why: 413 or 400 for a body that broke a rule, 0 for a
+     * client that went away. NULL: the body, if any, is whole in body/body_len. */
+    struct body_source *body_in;
+    int64_t body_in_length;
+    void (*body_in_wake)(void *ctx);
+    void *body_in_ctx;
+    int body_in_status;
     bool is_tls;
     /* Part of the request came in TLS early data (0-RTT), which an attacker can replay
      * (RFC 8470): the wire answers an unsafe one 425 itself; handlers may look too. */

@@ -134,6 +134,19 @@ void dispatch_request(const struct config *cfg, struct worker *wk, struct http_r
     if (!resp->pending) finish(&dc, req, resp);
 }
 
+bool dispatch_streams_body(const struct config *cfg, const struct http_request *req)
+{
+    if (req->path.len == 0 || req->path.p[0] != '/') return false;
+    const struct config_server *srv = config_find_server(cfg, req->host.p, req->host.len);
+    char path[PATH_MAX_LEN];
+    long plen = http_path_normalize(req->path.p, req->path.len, path, sizeof(path));
+    if (plen < 0) return false;
+    str_t caps[REGEX_MAX_CAPTURES + 1];
+    const struct config_location *loc = config_match_location(srv, path, (size_t)plen, caps);
+    /* a rewrite may lead elsewhere: such a request is read whole first */
+    return loc && loc->proxy && !loc->rewrite_to && req->method != HTTP_METHOD_CONNECT;
+}
+
 void dispatch_finish(const struct dispatch_ctx *dc, struct http_request *req,
                      struct http_response *resp)
 {

@@ -27,6 +27,10 @@ struct dispatch_ctx {
 void dispatch_finish(const struct dispatch_ctx *dc, struct http_request *req,
                      struct http_response *resp);
 
+/* True when req goes to a handler that takes its body as it arrives (a proxy location), so
+ * the wire should not read the body first. */
+bool dispatch_streams_body(const struct config *cfg, const struct http_request *req);
+
 /* Fills resp with a simple error response for status (e.g. from a wire-level rejection). */
 void dispatch_error(struct http_request *req, struct http_response *resp, int status);
 

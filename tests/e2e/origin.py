@@ -96,15 +96,20 @@ class Origin:
                     low.setdefault(k.lower(), []).append(v)
                 body = b""
                 if "transfer-encoding" in low:
-                    raise AssertionError("the proxy sent Transfer-Encoding upstream")
-                if "content-length" in low:
+                    if low["transfer-encoding"] != ["chunked"] or "content-length" in low:
+                        raise AssertionError("the proxy sent ambiguous framing upstream")
+                    body, buf = self._chunked(c, buf)
+                    if body is None:
+                        return
+                elif "content-length" in low:
                     want = int(low["content-length"][0])
-                    while len(buf) < want:
-                        d = c.recv(65536)
+                    got = bytearray(buf)
+                    while len(got) < want:
+                        d = c.recv(1 << 20)
                         if not d:
                             return
-                        buf += d
-                    body, buf = buf[:want], buf[want:]
+                        got += d
+                    body, buf = bytes(got[:want]), bytes(got[want:])
                 if target == "/healthz":
                     with self.lock:
                         self.health_checks += 1
@@ -124,6 +129,38 @@ class Origin:
             return
         finally:
             c.close()
+
+    @staticmethod
+    def _chunked(c, buf):
+        """A chunked body (RFC 9112 §7.1, no trailers): (body, rest), or (None, b"") at EOF."""
+        data = bytearray(buf)
+        pos = 0
+        body = bytearray()
+
+        def more():
+            d = c.recv(1 << 20)
+            if not d:
+                return False
+            data.extend(d)
+            return True
+
+        while True:
+            while data.find(b"\r\n", pos) < 0:
+                if not more():
+                    return None, b""
+            eol = data.find(b"\r\n", pos)
+            size = int(bytes(data[pos:eol]).split(b";")[0], 16)
+            pos = eol + 2
+            while len(data) < pos + size + 2:
+                if not more():
+                    return None, b""
+            if size == 0:
+                return bytes(body), bytes(data[pos + 2:])
+            body += data[pos:pos + size]
+            pos += size + 2
+            if pos > (1 << 22):  # drop what was read so the buffer stays small
+                del data[:pos]
+                pos = 0
 
     def websocket(self, c, rec, buf=b""):
         key = rec["headers"].get("sec-websocket-key", [""])[0]
@@ -200,7 +237,8 @@ class Origin:
             c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n0123456789")
             return False
         body = json.dumps({"method": rec["method"], "target": rec["target"],
-                           "fields": rec["fields"], "body": len(rec["body"])}).encode()
+                           "fields": rec["fields"], "body": len(rec["body"]),
+                           "sha256": hashlib.sha256(rec["body"]).hexdigest()}).encode()
         c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                   b"Content-Length: %d\r\n\r\n%s" % (len(body),
                                                     b"" if rec["method"] == "HEAD" else body))

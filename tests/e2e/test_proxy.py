@@ -100,7 +100,7 @@ def test_path_mapping_and_options(make_server, origin):
 def test_bodies_both_ways_any_method(make_server, origin):
     srv = proxied(make_server, {"path": "/", "proxy": origin.url})
     body = os.urandom(300000)
-    # a chunked request body goes upstream with a Content-Length (tern re-frames it)
+    # a chunked request body streams upstream as it comes, chunked again by tern
     with Conn(srv.port) as c:
         chunks = b"".join(b"%x\r\n%s\r\n" % (len(body[i:i + 65536]), body[i:i + 65536])
                           for i in range(0, len(body), 65536))
@@ -109,7 +109,7 @@ def test_bodies_both_ways_any_method(make_server, origin):
         r = c.response()
         assert r.status == 200, r
         assert origin.last()["body"] == body
-        assert origin.last()["headers"]["content-length"] == [str(len(body))]
+        assert origin.last()["headers"]["transfer-encoding"] == ["chunked"]
         # an extension method goes through too
         c.send(request("PROPFIND", "/echo", headers={"Depth": "1"}))
         r = c.response()
@@ -434,3 +434,57 @@ def test_active_health_checks(make_server):
     finally:
         a.close()
         b.close()
+
+
+def test_request_body_streamed(make_server, origin, tmp_path):
+    """An HTTP/1.1 request body goes upstream as it arrives (Content-Length kept, chunked
+    re-chunked), never held whole: a 64 MB upload sent slowly leaves tern's memory flat; the
+    body limit still holds (413, also mid-stream), and a client that stops sending gets 408."""
+    srv = proxied(make_server, {"path": "/", "proxy": origin.url},
+                  limits={"body_size": "200m"}, timeouts={"body": 1})
+    data = os.urandom(64 << 20)
+    f = tmp_path / "up.bin"
+    f.write_bytes(data)
+    want = hashlib.sha256(data).hexdigest()
+    url = f"http://127.0.0.1:{srv.port}/echo"
+    rss0 = srv.rss_kb()
+    p = subprocess.Popen(["curl", "-s", "--limit-rate", "8M", "-T", str(f), url],
+                         stdout=subprocess.PIPE)
+    time.sleep(2 * t.SLOW)
+    grown = srv.rss_kb() - rss0
+    out, _ = p.communicate(timeout=120 * t.SLOW)
+    assert grown < 30000, f"tern grew by {grown} KiB during a slow upload"
+    d = json.loads(out)
+    assert d["method"] == "PUT" and d["body"] == len(data) and d["sha256"] == want
+    assert origin.last()["headers"]["content-length"] == [str(len(data))]
+    # chunked from the client: chunked upstream, the same bytes
+    out = t.curl("-s", "-H", "Transfer-Encoding: chunked", "--data-binary", f"@{f}", url,
+                 timeout=60).stdout
+    d = json.loads(out)
+    assert d["body"] == len(data) and d["sha256"] == want
+    assert origin.last()["headers"]["transfer-encoding"] == ["chunked"]
+
+
+def test_request_body_limits(make_server, origin):
+    srv = proxied(make_server, {"path": "/", "proxy": origin.url},
+                  limits={"body_size": "1m"}, timeouts={"body": 1})
+    n = len(origin.requests)
+    with Conn(srv.port) as c:  # a Content-Length over the limit: refused before the upstream
+        c.send(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n\r\n")
+        assert c.response().status == 413
+    assert len(origin.requests) == n
+    with Conn(srv.port) as c:  # a chunked body that grows over it: 413 mid-stream, closed
+        c.send(b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+        chunk = b"%x\r\n%s\r\n" % (100000, b"x" * 100000)
+        for _ in range(12):
+            if not c.try_send(chunk):
+                break
+        r = c.response()
+        assert r.status == 413, r
+        c.assert_closed()
+    with Conn(srv.port) as c:  # a client that stops sending its body: 408
+        c.send(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc")
+        r = c.response()
+        assert r.status == 408, r
+    assert "request body stalled, 408" in srv.read(srv.error_log)
+    assert srv.get("/echo").status == 200
