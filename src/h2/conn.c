@@ -97,8 +97,23 @@ static const char *date(void *ud)
     return loop_date(c->wk->loop);
 }
 
+static bool streams_body(struct h2_session *s, struct h2_stream *st)
+{
+    struct h2_conn *c = s->ud;
+    return dispatch_streams_body(c->wk->cfg, &st->req);
+}
+
+/* A handler took streamed body bytes: the WINDOW_UPDATE goes out from the resume task. */
+static void want_write(void *ud)
+{
+    struct h2_conn *c = ud;
+    loop_defer(c->wk->loop, &c->resume);
+}
+
 static const struct h2_session_callbacks callbacks = {
     .on_request = on_request,
+    .streams_body = streams_body,
+    .want_write = want_write,
     .on_stream_close = on_stream_close,
     .take_pool = take_pool,
     .give_pool = give_pool,

@@ -224,8 +224,8 @@ static int on_field_discard(void *ctx, str_t name, str_t value, enum http_token 
 static void dispatch(struct h2_session *s, struct h2_stream *st)
 {
     st->dispatched = true;
-    st->req.body = st->body.data ? buf_ptr(&st->body) : ""; /* no NULL + 0 */
-    st->req.body_len = buf_size(&st->body);
+    st->req.body = st->body.data && !st->streaming ? buf_ptr(&st->body) : ""; /* no NULL + 0 */
+    st->req.body_len = st->streaming ? 0 : buf_size(&st->body);
     s->cb->on_request(s, st);
     if (!st->resp.pending) respond(s, st); /* else h2_session_resume, once it is ready */
 }
@@ -301,6 +301,54 @@ static void response_block(struct h2_session *s, struct h2_stream *st, const uin
 }
 
 /* Decodes a complete field block for stream id. */
+static void consume_stream(struct h2_session *s, struct h2_stream *st, uint32_t n);
+
+/* req.body_in of a streamed request: the DATA received so far, as the handler pulls it; what
+ * it took reopens the stream window (the handler's pace is the client's). */
+static enum body_next_result body_in_next(struct body_source *src, struct body_chunk *out,
+                                          size_t max)
+{
+    struct h2_stream *st = (struct h2_stream *)((char *)src - offsetof(struct h2_stream, body_src));
+    struct h2_session *s = st->session;
+    if (st->body_handed) {
+        buf_consume(&st->body, st->body_handed);
+        if (!st->end_stream_in && !s->dead) {
+            consume_stream(s, st, (uint32_t)st->body_handed);
+            if (buf_size(&s->out) && s->cb->want_write) s->cb->want_write(s->ud);
+        }
+        st->body_handed = 0;
+    }
+    if (st->req.body_in_status || s->dead) return BODY_ERROR;
+    size_t n = buf_size(&st->body);
+    if (n == 0) {
+        if (st->end_stream_in) return BODY_END;
+        st->body_in_waiting = true;
+        return BODY_WAIT;
+    }
+    if (n > max) n = max;
+    *out = (struct body_chunk){.kind = BODY_CHUNK_MEM, .data = buf_ptr(&st->body), .len = n};
+    st->body_handed = n;
+    return BODY_CHUNK;
+}
+
+/* Wakes a handler waiting for more of a streamed body (its wake only queues its work). */
+static void body_in_wake(struct h2_stream *st)
+{
+    if (!st->streaming || !st->body_in_waiting) return;
+    st->body_in_waiting = false;
+    if (st->req.body_in_wake) st->req.body_in_wake(st->req.body_in_ctx);
+}
+
+/* The request head is in, its body to come, and its handler takes the body as it arrives. */
+static void start_streaming(struct h2_session *s, struct h2_stream *st)
+{
+    st->streaming = true;
+    st->body_src.next = body_in_next;
+    st->req.body_in = &st->body_src;
+    st->req.body_in_length = st->content_length;
+    dispatch(s, st);
+}
+
 static void process_block(struct h2_session *s, uint32_t id, int kind, const uint8_t *blk,
                           size_t len, bool end_stream)
 {
@@ -378,6 +426,10 @@ static void process_block(struct h2_session *s, uint32_t id, int kind, const uin
     if (kind == BLOCK_TRAILERS && st->reject_status) {
         /* already answered; the request is now complete */
         if (st->end_stream_out) stream_close(s, st);
+        return;
+    }
+    if (!st->reject_status && !end_stream && s->cb->streams_body && s->cb->streams_body(s, st)) {
+        start_streaming(s, st);
         return;
     }
     if (st->reject_status || end_stream) dispatch(s, st);
@@ -595,6 +647,29 @@ static void on_data(struct h2_session *s, const struct h2_frame *f)
     if (st->content_length >= 0 && st->body_received > (uint64_t)st->content_length) {
         consume_conn(s, flow);
         stream_error(s, id, H2_PROTOCOL_ERROR, true);
+        return;
+    }
+    if (st->streaming) {
+        /* the window bounds what waits here; it reopens as the handler takes the bytes */
+        if (st->body_received > s->p.body_size) {
+            if (!st->req.body_in_status)
+                log_info("%s: 413 request body larger than the limit", s->peer);
+            st->req.body_in_status = 413;
+        } else if (f->data_len && buf_append(&st->body, f->data, f->data_len) < 0) {
+            conn_error(s, H2_INTERNAL_ERROR, "out of memory");
+            return;
+        }
+        consume_conn(s, flow);
+        if (f->data_len < flow) consume_stream(s, st, flow - f->data_len); /* padding */
+        if (end && st->content_length >= 0 && st->body_received != (uint64_t)st->content_length) {
+            stream_error(s, id, H2_PROTOCOL_ERROR, true);
+            return;
+        }
+        if (end && h2_stream_on_end_stream_in(st)) { /* answered already: nothing waits */
+            stream_close(s, st);
+            return;
+        }
+        body_in_wake(st);
         return;
     }
     if (!st->reject_status) {

@@ -47,6 +47,13 @@ struct h2_session_callbacks {
     void (*on_response)(struct h2_session *s, struct h2_stream *st, bool interim);
     /* Client role: response body bytes. Return -1 to cancel the stream (RST_STREAM CANCEL). */
     int (*on_data)(struct h2_session *s, struct h2_stream *st, const uint8_t *data, size_t len);
+    /* Server role, may be NULL: true when the request of st (its head complete, its body to
+     * come) goes to a handler that takes the body as it arrives (a proxy); the session then
+     * dispatches at once with st->req.body_in. */
+    bool (*streams_body)(struct h2_session *s, struct h2_stream *st);
+    /* Output was queued outside the glue's own calls (a WINDOW_UPDATE as a handler took a
+     * streamed body): write it soon. May be NULL. */
+    void (*want_write)(void *ud);
 };
 
 /* A request for h2_session_submit (client role). */

@@ -36,7 +36,12 @@ struct h2_stream {
     struct pool *pool;
     struct http_request req;
     struct http_response resp;
-    struct buf body;          /* request body received so far */
+    struct buf body; /* request body received so far */
+    /* Server role: the body streamed to the handler as it arrives (req.body_in) instead of
+     * read whole first: the stream window reopens only as the handler takes the bytes */
+    bool streaming, body_in_waiting;
+    struct body_source body_src;
+    size_t body_handed;       /* bytes at the front of body given out last time */
     int64_t content_length;   /* from the request, or -1 */
     uint64_t body_received;   /* DATA payload bytes */
     int64_t send_window;      /* peer's window for this stream */

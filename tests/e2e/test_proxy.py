@@ -463,6 +463,23 @@ def test_request_body_streamed(make_server, origin, tmp_path):
     d = json.loads(out)
     assert d["body"] == len(data) and d["sha256"] == want
     assert origin.last()["headers"]["transfer-encoding"] == ["chunked"]
+    # HTTP/2: DATA frames go up as they come, the stream window reopening as they are sent on
+    rss0 = srv.rss_kb()
+    p = subprocess.Popen(["curl", "-s", "--http2-prior-knowledge", "--limit-rate", "8M", "-T",
+                          str(f), url], stdout=subprocess.PIPE)
+    time.sleep(2 * t.SLOW)
+    grown = srv.rss_kb() - rss0
+    out, _ = p.communicate(timeout=120 * t.SLOW)
+    assert grown < 30000, f"tern grew by {grown} KiB during a slow HTTP/2 upload"
+    d = json.loads(out)
+    assert d["body"] == len(data) and d["sha256"] == want
+    assert origin.last()["headers"]["content-length"] == [str(len(data))]
+    # HTTP/2 without content-length (curl -T - reads stdin): chunked upstream
+    r = subprocess.run(["curl", "-s", "--http2-prior-knowledge", "-T", "-", url],
+                       input=data[:3_000_000], capture_output=True, timeout=60 * t.SLOW)
+    d = json.loads(r.stdout)
+    assert d["body"] == 3_000_000 and d["sha256"] == hashlib.sha256(data[:3_000_000]).hexdigest()
+    assert origin.last()["headers"]["transfer-encoding"] == ["chunked"]
 
 
 def test_request_body_limits(make_server, origin):
@@ -488,3 +505,8 @@ def test_request_body_limits(make_server, origin):
         assert r.status == 408, r
     assert "request body stalled, 408" in srv.read(srv.error_log)
     assert srv.get("/echo").status == 200
+    # HTTP/2 without a length, over the limit mid-stream: 413 on the stream
+    r = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
+                        "--http2-prior-knowledge", "-T", "-", f"http://127.0.0.1:{srv.port}/echo"],
+                       input=b"y" * 3_000_000, capture_output=True, timeout=60 * t.SLOW)
+    assert r.stdout == b"413", r
