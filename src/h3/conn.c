@@ -133,8 +133,25 @@ static void set_priority(void *ud, int64_t stream_id, struct http_priority prio)
     quic_stream_set_priority(hc->qc, stream_id, prio.urgency, prio.incremental);
 }
 
+static bool streams_body(struct h3_session *s, struct h3_stream *st)
+{
+    struct h3_conn *hc = s->ud;
+    return dispatch_streams_body(hc->wk->cfg, &st->req);
+}
+
+/* A handler took streamed body bytes: credit them, and send it from the resume task. */
+static void consumed(void *ud, int64_t stream_id, size_t n)
+{
+    struct h3_conn *hc = ud;
+    if (!hc->qc) return;
+    quic_stream_consumed(hc->qc, stream_id, n);
+    loop_defer(hc->wk->loop, &hc->resume);
+}
+
 static const struct h3_session_callbacks session_callbacks = {
     .on_request = on_request,
+    .streams_body = streams_body,
+    .consumed = consumed,
     .on_stream_close = on_stream_close,
     .take_pool = take_pool,
     .give_pool = give_pool,
@@ -268,8 +285,10 @@ static ssize_t q_stream_data(struct quic_conn *c, int64_t stream_id, const uint8
     if (recv(hc->s, stream_id, data, len, fin, loop_now_ms(hc->wk->loop)) < 0)
         log_info("%s: HTTP/3 connection error %s", hc->peer,
                  h3_error_name(h3_session_error_code(hc->s)));
+    /* streamed request body bytes get their credit as the handler takes them */
+    size_t held = hc->s ? h3_session_take_withheld(hc->s) : 0;
     pump(hc);
-    return (ssize_t)len;
+    return (ssize_t)(len - (held < len ? held : len));
 }
 
 static void q_stream_reset(struct quic_conn *c, int64_t stream_id, uint64_t app_error, void *app)

@@ -18,6 +18,7 @@
 
 static void stream_close(struct h3_session *s, struct h3_stream *st);
 static void respond(struct h3_session *s, struct h3_stream *st);
+static bool start_streaming(struct h3_session *s, struct h3_stream *st);
 static bool on_response_headers(struct h3_session *s, struct h3_stream *st, const uint8_t *p,
                                 size_t len);
 static void on_response_content(struct h3_session *s, struct h3_stream *st, const uint8_t *p,
@@ -155,8 +156,8 @@ static void flush_qpack(struct h3_session *s)
 static void dispatch(struct h3_session *s, struct h3_stream *st)
 {
     st->dispatched = true;
-    st->req.body = st->body.data ? buf_ptr(&st->body) : ""; /* no NULL + 0 */
-    st->req.body_len = buf_size(&st->body);
+    st->req.body = st->body.data && !st->streaming ? buf_ptr(&st->body) : ""; /* no NULL + 0 */
+    st->req.body_len = st->streaming ? 0 : buf_size(&st->body);
     st->req.early_data = st->early;
     s->cb->on_request(s, st);
     if (!st->resp.pending) respond(s, st); /* else h3_session_resume, once it is ready */
@@ -260,8 +261,69 @@ static bool on_headers(struct h3_session *s, struct h3_stream *st, const uint8_t
                  (long long)st->id, (int)st->req.method_name.len, st->req.method_name.p);
         st->reject_status = 425;
     }
-    if (st->reject_status) dispatch(s, st);
+    if (st->reject_status)
+        dispatch(s, st);
+    else if (!trailers)
+        start_streaming(s, st);
     return !s->dead && stream_find(s, id) != NULL;
+}
+
+/* req.body_in of a streamed request: the DATA received so far, as the handler pulls it; what
+ * it took is credited to the peer then (the handler's pace is the client's). */
+static enum body_next_result body_in_next(struct body_source *src, struct body_chunk *out,
+                                          size_t max)
+{
+    struct h3_stream *st = (struct h3_stream *)((char *)src - offsetof(struct h3_stream, body_src));
+    struct h3_session *s = st->session;
+    if (st->body_handed) {
+        buf_consume(&st->body, st->body_handed);
+        if (s->cb->consumed && !s->dead) s->cb->consumed(s->ud, st->id, st->body_handed);
+        st->body_handed = 0;
+    }
+    if (st->req.body_in_status || s->dead) return BODY_ERROR;
+    size_t n = buf_size(&st->body);
+    if (n == 0) {
+        if (st->request_done) return BODY_END;
+        st->body_in_waiting = true;
+        return BODY_WAIT;
+    }
+    if (n > max) n = max;
+    *out = (struct body_chunk){.kind = BODY_CHUNK_MEM, .data = buf_ptr(&st->body), .len = n};
+    st->body_handed = n;
+    return BODY_CHUNK;
+}
+
+/* Wakes a handler waiting for more of a streamed body (its wake only queues its work). */
+static void body_in_wake(struct h3_stream *st)
+{
+    if (!st->streaming || !st->body_in_waiting) return;
+    st->body_in_waiting = false;
+    if (st->req.body_in_wake) st->req.body_in_wake(st->req.body_in_ctx);
+}
+
+size_t h3_session_take_withheld(struct h3_session *s)
+{
+    size_t n = s->withheld;
+    s->withheld = 0;
+    return n;
+}
+
+/* A request that may have a body goes to a handler that streams it: dispatch now. A GET and
+ * the like without Content-Length is taken to have none (read whole, as usual). */
+static bool start_streaming(struct h3_session *s, struct h3_stream *st)
+{
+    enum http_method m = st->req.method;
+    bool bodyless = m == HTTP_METHOD_GET || m == HTTP_METHOD_HEAD || m == HTTP_METHOD_OPTIONS ||
+                    m == HTTP_METHOD_DELETE || m == HTTP_METHOD_TRACE;
+    if (st->request_done || st->content_length == 0 || (st->content_length < 0 && bodyless) ||
+        !s->cb->streams_body || !s->cb->streams_body(s, st))
+        return false;
+    st->streaming = true;
+    st->body_src.next = body_in_next;
+    st->req.body_in = &st->body_src;
+    st->req.body_in_length = st->content_length;
+    dispatch(s, st);
+    return true;
 }
 
 static void on_data(struct h3_session *s, struct h3_stream *st, const uint8_t *p, size_t n)
@@ -269,6 +331,21 @@ static void on_data(struct h3_session *s, struct h3_stream *st, const uint8_t *p
     st->body_received += n;
     if (st->content_length >= 0 && st->body_received > (uint64_t)st->content_length) {
         stream_error(s, st, H3_MESSAGE_ERROR, true); /* §4.1.2: more DATA than Content-Length */
+        return;
+    }
+    if (st->streaming) {
+        if (st->body_received > s->p.body_size) {
+            if (!st->req.body_in_status)
+                log_info("%s: HTTP/3 stream %lld: request body over limits.body_size, 413", s->peer,
+                         (long long)st->id);
+            st->req.body_in_status = 413;
+        } else if (buf_append(&st->body, p, n) < 0) {
+            conn_error(s, H3_INTERNAL_ERROR, "out of memory");
+            return;
+        } else {
+            s->withheld += n; /* credited as the handler takes it */
+        }
+        body_in_wake(st);
         return;
     }
     if (st->reject_status) return;
@@ -301,6 +378,8 @@ static void request_end(struct h3_session *s, struct h3_stream *st)
         dispatch(s, st);
     else if (st->fin_sent)
         stream_close(s, st);
+    else
+        body_in_wake(st); /* a streamed body has its end */
 }
 
 /* Frames of a message on a request stream (§4.1), in either role: HEADERS (a response's interim

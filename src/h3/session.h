@@ -62,7 +62,12 @@ struct h3_stream {
     struct pool *pool; /* holds req and resp; NULL for other kinds */
     struct http_request req;
     struct http_response resp;
-    struct buf body;        /* request body received so far */
+    struct buf body; /* request body received so far */
+    /* The body streamed to the handler as it arrives (req.body_in): QUIC's flow-control
+     * credit for it is given back only as the handler takes the bytes */
+    bool streaming, body_in_waiting;
+    struct body_source body_src;
+    size_t body_handed;     /* bytes at the front of body given out last time */
     int64_t content_length; /* from the request, or -1 */
     uint64_t body_received; /* DATA payload bytes */
     int reject_status;      /* 413/425/431: answered without dispatching the request */
@@ -116,6 +121,13 @@ struct h3_session_callbacks {
     /* Transport: the request stream's priority (RFC 9218), from its Priority field or a
      * PRIORITY_UPDATE frame, for the order in which streams fill packets. May be NULL. */
     void (*set_priority)(void *ud, int64_t stream_id, struct http_priority prio);
+    /* May be NULL: true when the request of st (its header section decoded, a body to come)
+     * goes to a handler that takes the body as it arrives (a proxy): the session dispatches
+     * at once with st->req.body_in. */
+    bool (*streams_body)(struct h3_session *s, struct h3_stream *st);
+    /* The handler took n bytes of a streamed body on stream_id: give the peer that much
+     * flow-control credit (and send it soon). */
+    void (*consumed)(void *ud, int64_t stream_id, size_t n);
 
     /* ---- client role ---- */
     /* Transport: opens a client bidirectional stream and returns its id, or -1. NULL: the
@@ -159,6 +171,7 @@ struct h3_request_head {
 };
 
 struct h3_session {
+    size_t withheld; /* streamed body bytes received but not yet consumed (take_withheld) */
     const struct h3_session_callbacks *cb;
     struct h3_stream *resume_head; /* streams whose handler has more (h3_session_want_resume) */
     void *ud;
@@ -219,6 +232,9 @@ int h3_session_recv_stream(struct h3_session *s, int64_t stream_id, const uint8_
  * client may send it again after the handshake. */
 int h3_session_recv_early(struct h3_session *s, int64_t stream_id, const uint8_t *data, size_t len,
                           bool fin, int64_t now_ms);
+/* Bytes of the last recv calls that the session kept for a streamed request body without
+ * consuming them (their flow-control credit comes later through cb->consumed); resets. */
+size_t h3_session_take_withheld(struct h3_session *s);
 /* The peer aborted a stream (RESET_STREAM, or STOP_SENDING for our side) with app_error. */
 void h3_session_stream_reset(struct h3_session *s, int64_t stream_id, uint64_t app_error,
                              int64_t now_ms);
