@@ -541,3 +541,22 @@ def test_request_body_streamed_http3(make_tls_server, certs, origin, tmp_path): 
     d = json.loads(r.stdout)
     assert d["body"] == 2_000_000 and d["sha256"] == hashlib.sha256(data[:2_000_000]).hexdigest()
     assert origin.last()["headers"]["transfer-encoding"] == ["chunked"]
+
+
+def test_smuggling_vectors_through_proxy(make_server, origin):
+    """Every vector of test_smuggling.py sent through the proxy with a request smuggled behind
+    it: tern answers the error and closes, and the upstream never receives the smuggled
+    request, nor any complete request of the ambiguous one (a streamed body that turns out
+    malformed leaves the upstream an unfinished request, and its connection is closed)."""
+    import test_smuggling as sm
+    srv = proxied(make_server, {"path": "/", "proxy": origin.url})
+    for name, (raw, statuses) in sm.CASES.items():
+        with Conn(srv.port) as c:
+            c.try_send(raw + sm.SMUGGLED)
+            r = c.response()
+            assert r.status in statuses, (name, r)
+            assert c.closed(), name
+            assert c.buf == b"", (name, c.buf[:200])
+    time.sleep(0.3)
+    assert [r["target"] for r in origin.requests] == [], origin.requests
+    assert srv.get("/echo").status == 200
