@@ -162,6 +162,29 @@ static uint64_t fnv1a(uint64_t h, const char *s)
     return h;
 }
 
+static uint64_t fnv1a_n(uint64_t h, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)s[i]) * 0x100000001b3ull;
+    return h;
+}
+
+/* The hashed key of balance: hash: the client address, the target, or a request field (all
+ * of its lines; none: the empty key). */
+static uint64_t hash_key(const struct proxy_job *j)
+{
+    const struct config_proxy *pc = j->pc;
+    const struct http_request *req = j->req;
+    uint64_t h = 0xcbf29ce484222325ull;
+    if (pc->hash_uri) return fnv1a_n(h, req->target.p, req->target.len);
+    if (!pc->hash_header) return fnv1a(h, req->peer);
+    str_t name = str_cstr(pc->hash_header);
+    for (size_t i = 0; i < req->headers.count; i++)
+        if (str_eq_nocase(req->headers.items[i].name, name))
+            h = fnv1a_n(h, req->headers.items[i].value.p, req->headers.items[i].value.len);
+    return h;
+}
+
 static bool usable(const struct proxy_job *j, size_t i, int64_t now)
 {
     return !(j->tried & (1ull << i)) && j->st->down_until[i] <= now && !j->st->check_down[i];
@@ -188,8 +211,7 @@ static int pick(struct proxy_job *j)
             if (best < 0 || j->st->active[i] < j->st->active[best]) best = (int)i;
             break;
         case CONFIG_BALANCE_HASH: {
-            uint64_t score =
-                fnv1a(fnv1a(0xcbf29ce484222325ull, j->req->peer), pc->upstreams[i].url);
+            uint64_t score = fnv1a(hash_key(j), pc->upstreams[i].url);
             if (best < 0 || score > best_score) {
                 best = (int)i;
                 best_score = score;

@@ -92,6 +92,10 @@ struct config_proxy {
     struct config_upstream *upstreams;
     size_t n_upstreams;
     enum config_balance balance;
+    /* balance hash: what is hashed: the client address (NULL), the request target ("uri"),
+     * or a request field (hash_header, its name) */
+    bool hash_uri;
+    char *hash_header;
     unsigned id;            /* index of this proxy in the configuration (per-worker state) */
     double connect_timeout; /* seconds; a connect slower than this: 504 (next upstream) */
     double read_timeout;    /* between two reads of the response: 504, or the response cut */

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/un.h>
 
+#include "http/header.h"
 #include "server/config_internal.h"
 #include "tls/tls.h"
 
@@ -154,6 +155,25 @@ static int tls_setup(struct loader *L, const struct cnode *v, struct config_prox
     return 0;
 }
 
+/* `hash_key: address` (the default), `uri`, or `header NAME`. */
+static int parse_hash_key(struct loader *L, const struct cnode *v, struct config_proxy *p)
+{
+    const char *s;
+    char buf[80];
+    if (cfg_text(L, v, "hash_key", &s) < 0) return -1;
+    if (strcmp(s, "address") == 0) return 0;
+    if (strcmp(s, "uri") == 0) {
+        p->hash_uri = true;
+        return 0;
+    }
+    if (strncmp(s, "header ", 7) == 0 && http_is_token(str_cstr(s + 7))) {
+        if (!(p->hash_header = strdup(s + 7))) return cfg_fail(L, v, "out of memory");
+        return 0;
+    }
+    return cfg_fail(L, v, "'hash_key' is address, uri or 'header NAME', not '%s'",
+                    cfg_show(v, buf, sizeof(buf)));
+}
+
 enum hc_key { HC_PATH, HC_INTERVAL, HC_TIMEOUT, HC_FAILS, HC_PASSES, HC_COUNT };
 
 /* `health_check: /path` or {path, interval, timeout, fails, passes}. */
@@ -218,30 +238,17 @@ enum px_key {
     PX_TLS_CA,
     PX_TLS_SERVER_NAME,
     PX_HEALTH_CHECK,
+    PX_HASH_KEY,
     PX_COUNT
 };
 
 static int parse_options(struct loader *L, const struct cnode *v, struct config_proxy *p)
 {
-    static const char *const keys[] = {"upstreams",
-                                       "balance",
-                                       "connect_timeout",
-                                       "read_timeout",
-                                       "send_timeout",
-                                       "idle_timeout",
-                                       "keepalive",
-                                       "retries",
-                                       "max_fails",
-                                       "fail_timeout",
-                                       "host",
-                                       "forwarded",
-                                       "x_forwarded",
-                                       "via",
-                                       "tls_verify",
-                                       "tls_ca",
-                                       "tls_server_name",
-                                       "health_check",
-                                       NULL};
+    static const char *const keys[] = {
+        "upstreams",    "balance",         "connect_timeout", "read_timeout", "send_timeout",
+        "idle_timeout", "keepalive",       "retries",         "max_fails",    "fail_timeout",
+        "host",         "forwarded",       "x_forwarded",     "via",          "tls_verify",
+        "tls_ca",       "tls_server_name", "health_check",    "hash_key",     NULL};
     static const char *const balances[] = {"round_robin", "least_conn", "hash", NULL};
     const struct cnode *val[PX_COUNT] = {0};
     uint64_t seen = 0, u;
@@ -287,6 +294,7 @@ static int parse_options(struct loader *L, const struct cnode *v, struct config_
         (val[PX_VIA] && cfg_bool(L, val[PX_VIA], "via", &p->via) < 0))
         return -1;
     if (val[PX_HEALTH_CHECK] && parse_health(L, val[PX_HEALTH_CHECK], p) < 0) return -1;
+    if (val[PX_HASH_KEY] && parse_hash_key(L, val[PX_HASH_KEY], p) < 0) return -1;
     bool verify = true;
     char *ca = NULL, *name = NULL;
     if (val[PX_TLS_VERIFY] && cfg_bool(L, val[PX_TLS_VERIFY], "tls_verify", &verify) < 0) return -1;
@@ -338,5 +346,6 @@ void config_proxy_free(struct config_proxy *p)
     free(p->upstreams);
     free(p->host);
     free(p->health_path);
+    free(p->hash_header);
     free(p);
 }

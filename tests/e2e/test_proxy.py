@@ -188,6 +188,8 @@ def test_balancing_and_passive_health(make_server):
                                                    "balance": "hash"}},
                       {"path": "/down/", "proxy": {"upstreams": [f"http://127.0.0.1:{dead}", a.url],
                                                    "fail_timeout": 30}},
+                      {"path": "/user/", "proxy": {"upstreams": [a.url, b.url], "balance": "hash",
+                                                   "hash_key": "header X-User"}},
                       workers=1)
         for _ in range(10):
             assert srv.get("/rr/echo").status == 200
@@ -196,6 +198,14 @@ def test_balancing_and_passive_health(make_server):
         for _ in range(6):
             assert srv.get("/hash/echo").status == 200
         assert (len(a.requests) - na, len(b.requests) - nb) in ((6, 0), (0, 6))
+        # hash_key: a request field: each user sticks to one upstream, users spread
+        seen = {}
+        for user in [f"u{i}" for i in range(12)] * 2:
+            na, nb = len(a.requests), len(b.requests)
+            assert srv.get("/user/echo", headers={"X-User": user}).status == 200
+            went = "a" if len(a.requests) > na else "b"
+            assert seen.setdefault(user, went) == went, user
+        assert set(seen.values()) == {"a", "b"}, seen
         # the dead upstream fails once (the request goes on to the live one), then is skipped
         for _ in range(6):
             assert srv.get("/down/echo").status == 200
