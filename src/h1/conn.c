@@ -670,6 +670,12 @@ static bool start_exchange(struct h1_conn *c, const struct h1_request_head *head
         split_path_query(req, req->target);
     } else if (req->target.len == 1 && req->target.p[0] == '*') {
         req->path = req->target;
+    } else if (head->target_form == H1_TARGET_AUTHORITY && cfg->forward.enabled) {
+        /* CONNECT host:port to the forward proxy (RFC 9110 §9.3.6): it tunnels the connection */
+        if (head->chunked || head->content_length > 0) return reject(c, 400, "CONNECT with a body");
+        req->authority = req->target;
+        req->path = STR_LIT("/");
+        req->take_connection = take_connection;
     } else if (!split_absolute(req)) {
         return reject(c, 400, "unsupported request-target form");
     } else if (!h1_host_is_valid(req->authority)) {

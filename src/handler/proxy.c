@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "client/resolve.h"
 #include "client/upstream_pool.h"
 #include "core/log.h"
 #include "h1/chunked.h"
@@ -146,6 +147,7 @@ void proxy_worker_free(struct proxy_worker *pw)
     if (!pw) return;
     for (size_t i = 0; i < pw->n_states; i++)
         if (pw->states[i]) proxy_health_stop(pw->states[i]);
+    resolver_free(pw->resolver);
     upstream_pool_free(pw->pool);
     for (size_t i = 0; i < pw->n_states; i++)
         free(pw->states[i]);

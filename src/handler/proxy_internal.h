@@ -30,8 +30,11 @@ struct proxy_state {
     struct health_probe *probes[PROXY_MAX_UPSTREAMS]; /* in flight */
 };
 
+struct resolver;
+
 struct proxy_worker {
     struct worker *wk;
+    struct resolver *resolver; /* forward proxy name lookups (client/resolve.h), on first use */
     struct loop *loop;
     struct upstream_pool *pool;
     struct proxy_state **states; /* by config_proxy.id */

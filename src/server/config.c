@@ -186,6 +186,7 @@ void config_free(struct config *cfg)
     for (size_t i = 0; cfg->listens && i < cfg->n_listens; i++)
         free(cfg->listens[i].host);
     free(cfg->listens);
+    free_strv(cfg->forward.allow, cfg->forward.n_allow);
     cert_free(&cfg->tls.cert);
     free(cfg->source);
     free(cfg->access_log);

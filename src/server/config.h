@@ -322,6 +322,15 @@ struct config {
     /* Every cleartext request goes to HTTPS on the first TLS listener (308, 301 for GET and
      * HEAD), but /.well-known/acme-challenge/; default false. */
     bool https_redirect;
+    /* `forward_proxy`: CONNECT tunnels (RFC 9110 §9.3.6) over HTTP/1.1 to allowed
+     * destinations (handler/forward.h); off by default */
+    struct config_forward {
+        bool enabled;
+        char **allow; /* "host:port" patterns with * wildcards (fnmatch); default "*:443" */
+        size_t n_allow;
+        bool allow_private; /* loopback, private and link-local destinations; default false */
+        double connect_timeout;
+    } forward;
 };
 
 /* Frees a location's proxy (config_proxy.c); NULL is fine. */

@@ -89,6 +89,8 @@ int cfg_servers(struct loader *L, const struct cnode *v, const char *top_root);
  * (config_guard.c); rate_limit may be NULL. */
 int cfg_location_guards(struct loader *L, struct config_location *loc, const struct cnode *n,
                         const struct cnode *rate_limit);
+/* The top level's `forward_proxy` (config_proxy.c). */
+int cfg_forward_proxy(struct loader *L, const struct cnode *v);
 /* A location's `proxy` (config_proxy.c): *out is set at once (free it on error too). */
 int cfg_proxy(struct loader *L, const struct cnode *v, struct config_proxy **out);
 /* A location's `auth` (config_auth.c): reads its user file. */

@@ -208,16 +208,17 @@ enum top_key {
     TOP_QUIC_LISTEN,
     TOP_HTTP3,
     TOP_HTTPS_REDIRECT,
+    TOP_FORWARD_PROXY,
     TOP_COUNT
 };
 
 static int parse_top(struct loader *L, const struct cnode *top)
 {
-    static const char *const keys[] = {"workers",     "listen",         "access_log", "error_log",
-                                       "log_level",   "limits",         "timeouts",   "http1",
-                                       "compression", "root",           "servers",    "tls_listen",
-                                       "tls",         "http2",          "quic",       "quic_listen",
-                                       "http3",       "https_redirect", NULL};
+    static const char *const keys[] = {
+        "workers",       "listen", "access_log",  "error_log",   "log_level", "limits",
+        "timeouts",      "http1",  "compression", "root",        "servers",   "tls_listen",
+        "tls",           "http2",  "quic",        "quic_listen", "http3",     "https_redirect",
+        "forward_proxy", NULL};
     const struct cnode *val[TOP_COUNT] = {0};
     uint64_t seen = 0, x;
     const char *s;
@@ -253,6 +254,7 @@ static int parse_top(struct loader *L, const struct cnode *top)
     if (val[TOP_QUIC] && cfg_bool(L, val[TOP_QUIC], "quic", &cfg->quic) < 0) return -1;
     if (val[TOP_QUIC_LISTEN] && cfg_quic_listen(L, val[TOP_QUIC_LISTEN]) < 0) return -1;
     if (val[TOP_HTTP3] && cfg_http3(L, val[TOP_HTTP3]) < 0) return -1;
+    if (val[TOP_FORWARD_PROXY] && cfg_forward_proxy(L, val[TOP_FORWARD_PROXY]) < 0) return -1;
     if (val[TOP_ACCESS_LOG] &&
         parse_log(L, val[TOP_ACCESS_LOG], "access_log", "stdout", &cfg->access_log) < 0)
         return -1;

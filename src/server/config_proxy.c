@@ -333,6 +333,36 @@ int cfg_proxy(struct loader *L, const struct cnode *v, struct config_proxy **out
     return tls_setup(L, v, p, true, NULL, NULL);
 }
 
+enum fw_key { FW_ENABLED, FW_ALLOW, FW_ALLOW_PRIVATE, FW_CONNECT_TIMEOUT, FW_COUNT };
+
+int cfg_forward_proxy(struct loader *L, const struct cnode *v)
+{
+    static const char *const keys[] = {"enabled", "allow", "allow_private", "connect_timeout",
+                                       NULL};
+    const struct cnode *val[FW_COUNT] = {0};
+    uint64_t seen = 0;
+    struct config_forward *f = &L->cfg->forward;
+    if (cfg_want_map(L, v, "forward_proxy") < 0) return -1;
+    for (const struct cnode *k = v->first; k; k = k->next->next) {
+        int i = cfg_key(L, k, keys, "forward_proxy", &seen);
+        if (i < 0) return -1;
+        val[i] = k->next;
+    }
+    f->connect_timeout = 10;
+    if ((val[FW_ENABLED] && cfg_bool(L, val[FW_ENABLED], "enabled", &f->enabled) < 0) ||
+        (val[FW_ALLOW_PRIVATE] &&
+         cfg_bool(L, val[FW_ALLOW_PRIVATE], "allow_private", &f->allow_private) < 0) ||
+        (val[FW_CONNECT_TIMEOUT] && cfg_duration(L, val[FW_CONNECT_TIMEOUT], "connect_timeout", 0,
+                                                 false, 3600, &f->connect_timeout) < 0))
+        return -1;
+    if (val[FW_ALLOW]) return cfg_strv(L, val[FW_ALLOW], "allow", 1024, &f->allow, &f->n_allow);
+    /* RFC 9110 §9.3.6: tunnels to arbitrary ports are a known hazard: 443 unless told */
+    if (!(f->allow = calloc(1, sizeof(char *))) || !(f->allow[0] = strdup("*:443")))
+        return cfg_fail(L, v, "out of memory");
+    f->n_allow = 1;
+    return 0;
+}
+
 void config_proxy_free(struct config_proxy *p)
 {
     if (!p) return;

@@ -9,6 +9,7 @@
 #include "core/log.h"
 #include "handler/auth.h"
 #include "handler/conninfo.h"
+#include "handler/forward.h"
 #include "handler/proxy.h"
 #include "handler/static.h"
 #include "http/path.h"
@@ -129,6 +130,10 @@ void dispatch_request(const struct config *cfg, struct worker *wk, struct http_r
                       struct http_response *resp)
 {
     struct dispatch_ctx dc = {cfg, wk, NULL, NULL};
+    if (req->method == HTTP_METHOD_CONNECT && cfg->forward.enabled) {
+        forward_connect(&dc, req, resp); /* a tunnel, not a resource of ours */
+        return;
+    }
     if (site_https_redirect(cfg, req, resp)) return;
     route(&dc, req, resp);
     if (!resp->pending) finish(&dc, req, resp);

@@ -376,6 +376,8 @@ static void test_errors(void)
     EXPECT_ERROR("servers:\n  - root: /\n    locations:\n      - path: /\n"
                  "        proxy: {upstreams: [http://127.0.0.1:1], health_check: {fails: 2}}\n",
                  "t.yaml:5: 'health_check' has no 'path'");
+    EXPECT_ERROR("root: /\nforward_proxy: {enabled: true, allow_privat: true}\n",
+                 "t.yaml:2: unknown key 'allow_privat' in forward_proxy");
     EXPECT_ERROR("servers:\n  - root: /\n    locations:\n      - path: /\n"
                  "        proxy: {upstreams: [http://127.0.0.1:1], health_check: healthz}\n",
                  "t.yaml:5: a health check path starts with '/' (at most 400 bytes)");

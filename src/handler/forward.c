@@ -1,0 +1,233 @@
+#include "handler/forward.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fnmatch.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "client/resolve.h"
+#include "client/upstream_pool.h"
+#include "core/log.h"
+#include "handler/proxy_internal.h"
+#include "server/server.h"
+#include "server/tunnel.h"
+
+#define TUNNEL_IDLE_MS (300 * 1000) /* a CONNECT tunnel with no byte either way this long */
+
+struct fw_job {
+    struct body_source src; /* first: resp->body while pending (the wire closes it to cancel) */
+    struct dispatch_ctx dc;
+    struct http_request *req;
+    struct http_response *resp;
+    struct proxy_worker *pw;
+    struct resolve_req *rq;
+    struct upstream_conn *uc;
+    struct timer timer;
+    bool in_handle;
+    char host[256], port[8];
+};
+
+static void cleanup(struct fw_job *j)
+{
+    timer_cancel(&j->timer);
+    resolve_cancel(j->rq);
+    j->rq = NULL;
+    upstream_conn_close(j->uc);
+    j->uc = NULL;
+}
+
+static void src_close(struct body_source *src)
+{
+    cleanup((struct fw_job *)src);
+}
+
+static enum body_next_result src_next(struct body_source *src, struct body_chunk *out, size_t max)
+{
+    (void)src, (void)out, (void)max;
+    return BODY_END;
+}
+
+static void fail(struct fw_job *j, int status, const char *why)
+{
+    log_info("%s: CONNECT %s:%s: %d %s", j->req->peer, j->host, j->port, status, why);
+    cleanup(j);
+    j->resp->body = NULL;
+    dispatch_error(j->req, j->resp, status);
+    j->resp->close = true;
+    if (j->in_handle)
+        j->resp->pending = false;
+    else
+        dispatch_finish(&j->dc, j->req, j->resp);
+}
+
+/* Loopback, private, link-local, shared, multicast and reserved addresses (RFC 1918, RFC 6598,
+ * RFC 3927, RFC 4193, RFC 4291): what a forward proxy must not reach for outsiders. */
+static bool is_private(const struct sockaddr *sa)
+{
+    if (sa->sa_family == AF_INET6) {
+        const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+        if (IN6_IS_ADDR_V4MAPPED(a)) {
+            struct sockaddr_in v4 = {.sin_family = AF_INET};
+            memcpy(&v4.sin_addr, a->s6_addr + 12, 4);
+            return is_private((const struct sockaddr *)&v4);
+        }
+        return IN6_IS_ADDR_LOOPBACK(a) || IN6_IS_ADDR_UNSPECIFIED(a) || IN6_IS_ADDR_LINKLOCAL(a) ||
+               IN6_IS_ADDR_MULTICAST(a) || (a->s6_addr[0] & 0xfe) == 0xfc;
+    }
+    if (sa->sa_family != AF_INET) return true;
+    uint32_t v = ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr);
+    return (v >> 24) == 0 || (v >> 24) == 10 || (v >> 24) == 127 || (v >> 16) == 0xa9fe ||
+           (v >> 20) == 0xac1 || (v >> 16) == 0xc0a8 || (v >> 22) == (100u << 2 | 1) ||
+           (v >> 28) >= 0xe;
+}
+
+static void established(struct fw_job *j)
+{
+    static const char ok[] = "HTTP/1.1 200 Connection established\r\n\r\n";
+    struct http_request *req = j->req;
+    struct worker *wk = j->dc.wk;
+    struct upstream_conn *uc = j->uc;
+    char peer[sizeof(req->peer)];
+    memcpy(peer, req->peer, sizeof(peer));
+    timer_cancel(&j->timer);
+    j->uc = NULL; /* the tunnel's */
+    j->resp->status = 200;
+    int fd;
+    struct tls_conn *tls;
+    char *rest;
+    size_t rest_len;
+    if (req->take_connection(req, &fd, &tls, &rest, &rest_len) < 0) {
+        upstream_conn_close(uc);
+        fail(j, 503, "out of memory");
+        return;
+    }
+    /* req and j went with the client's connection */
+    tunnel_start(wk, (struct transport){fd, tls}, peer, uc, ok, sizeof(ok) - 1, rest, rest_len,
+                 TUNNEL_IDLE_MS);
+    free(rest);
+}
+
+static void on_conn_event(struct upstream_conn *uc, uint32_t events)
+{
+    (void)events;
+    struct fw_job *j = uc->owner;
+    int err = 0;
+    socklen_t len = sizeof(err);
+    if (getsockopt(uc->w.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
+    if (err) {
+        fail(j, 502, strerror(err));
+        return;
+    }
+    established(j);
+}
+
+static void on_timeout(struct timer *t)
+{
+    fail((struct fw_job *)((char *)t - offsetof(struct fw_job, timer)), 504,
+         "no connection in time");
+}
+
+static void on_resolved(void *ctx, const struct addrinfo *res, int err)
+{
+    struct fw_job *j = ctx;
+    j->rq = NULL;
+    if (err || !res) {
+        fail(j, 502, err ? gai_strerror(err) : "no address");
+        return;
+    }
+    if (!j->dc.cfg->forward.allow_private && is_private(res->ai_addr)) {
+        fail(j, 403, "a private or loopback destination");
+        return;
+    }
+    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        fail(j, 502, strerror(errno));
+        return;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (connect(fd, res->ai_addr, res->ai_addrlen) < 0 && errno != EINPROGRESS) {
+        int e = errno;
+        close(fd);
+        fail(j, 502, strerror(e));
+        return;
+    }
+    j->uc = upstream_conn_open(j->pw->pool, fd, res->ai_addr, res->ai_addrlen, NULL);
+    if (!j->uc) {
+        fail(j, 503, "out of memory");
+        return;
+    }
+    j->uc->on_event = on_conn_event;
+    j->uc->owner = j;
+}
+
+/* host and port of an authority-form target ("example.com:443", "[2001:db8::1]:443"). */
+static bool split_authority(str_t a, char *host, size_t hcap, char *port, size_t pcap)
+{
+    const char *colon = a.len ? memrchr(a.p, ':', a.len) : NULL;
+    if (!colon) return false;
+    const char *h = a.p;
+    size_t hl = (size_t)(colon - a.p), pl = a.len - hl - 1;
+    if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') h++, hl -= 2;
+    if (hl == 0 || hl >= hcap || pl == 0 || pl >= pcap) return false;
+    for (size_t i = 0; i < hl; i++)
+        host[i] = (char)((h[i] >= 'A' && h[i] <= 'Z') ? h[i] + 32 : h[i]);
+    host[hl] = '\0';
+    memcpy(port, colon + 1, pl);
+    port[pl] = '\0';
+    return strspn(port, "0123456789") == pl && atoi(port) > 0 && atoi(port) < 65536;
+}
+
+static bool allowed(const struct config_forward *f, const char *host, const char *port)
+{
+    char dest[300];
+    snprintf(dest, sizeof(dest), "%s:%s", host, port);
+    for (size_t i = 0; i < f->n_allow; i++)
+        if (fnmatch(f->allow[i], dest, 0) == 0) return true;
+    return false;
+}
+
+void forward_connect(const struct dispatch_ctx *dc, struct http_request *req,
+                     struct http_response *resp)
+{
+    const struct config_forward *f = &dc->cfg->forward;
+    struct fw_job *j = pool_calloc(req->pool, sizeof(*j));
+    struct proxy_worker *pw = proxy_worker_get(dc->wk);
+    if (!j || !pw || (!pw->resolver && !(pw->resolver = resolver_new(pw->loop)))) {
+        dispatch_error(req, resp, 503);
+        return;
+    }
+    j->src.next = src_next;
+    j->src.close = src_close;
+    j->dc = *dc;
+    j->req = req;
+    j->resp = resp;
+    j->pw = pw;
+    j->timer.cb = on_timeout;
+    j->in_handle = true;
+    if (!split_authority(req->authority, j->host, sizeof(j->host), j->port, sizeof(j->port))) {
+        snprintf(j->host, sizeof(j->host), "?");
+        fail(j, 400, "not host:port");
+        return;
+    }
+    if (!req->take_connection) { /* HTTP/2 and HTTP/3 CONNECT streams: not yet */
+        fail(j, 501, "CONNECT is only tunnelled over HTTP/1.1");
+        return;
+    }
+    if (!allowed(f, j->host, j->port)) {
+        fail(j, 403, "not in forward_proxy.allow");
+        return;
+    }
+    resp->pending = true;
+    resp->body = &j->src;
+    timer_arm(pw->loop, &j->timer, loop_now_ms(pw->loop) + (int64_t)(f->connect_timeout * 1000));
+    if (!(j->rq = resolver_lookup(pw->resolver, j->host, j->port, on_resolved, j)))
+        fail(j, 502, "name resolution could not start");
+    j->in_handle = false;
+}

@@ -1,0 +1,18 @@
+/* The forward proxy's CONNECT (RFC 9110 §9.3.6), opt-in (`forward_proxy`): an HTTP/1.1 client
+ * asks for a tunnel to host:port; when the destination is allowed (the configured patterns,
+ * 443 by default; loopback, private and link-local addresses only when allowed), tern resolves
+ * it without blocking, connects, answers 200, and joins the two connections (server/tunnel.h).
+ * 403 for a refused destination, 502 when it cannot be resolved or reached, 504 when the
+ * connect takes too long; HTTP/2 and HTTP/3 CONNECT get 501 for now. */
+#ifndef TERN_HANDLER_FORWARD_H
+#define TERN_HANDLER_FORWARD_H
+
+#include "http/request.h"
+#include "http/response.h"
+#include "server/dispatch.h"
+
+/* Answers (later: resp->pending) the CONNECT request req. */
+void forward_connect(const struct dispatch_ctx *dc, struct http_request *req,
+                     struct http_response *resp);
+
+#endif
