@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -30,6 +31,7 @@ struct fw_job {
     struct upstream_conn *uc;
     struct timer timer;
     bool in_handle;
+    bool http; /* an absolute-form request, not a CONNECT */
     char host[256], port[8];
 };
 
@@ -55,7 +57,8 @@ static enum body_next_result src_next(struct body_source *src, struct body_chunk
 
 static void fail(struct fw_job *j, int status, const char *why)
 {
-    log_info("%s: CONNECT %s:%s: %d %s", j->req->peer, j->host, j->port, status, why);
+    log_info("%s: %s %s:%s: %d %s", j->req->peer, j->http ? "forward" : "CONNECT", j->host, j->port,
+             status, why);
     cleanup(j);
     j->resp->body = NULL;
     dispatch_error(j->req, j->resp, status);
@@ -133,6 +136,36 @@ static void on_timeout(struct timer *t)
          "no connection in time");
 }
 
+/* The absolute-form request goes on through the reverse proxy's machinery to the one
+ * upstream it names: a configuration made for this request in its pool. */
+static void forward_http(struct fw_job *j, const struct addrinfo *res)
+{
+    struct http_request *req = j->req;
+    const struct config *cfg = j->dc.cfg;
+    struct config_proxy *pc = pool_calloc(req->pool, sizeof(*pc));
+    struct config_upstream *up = pool_calloc(req->pool, sizeof(*up));
+    char *url = pool_printf(req->pool, NULL, "http://%s:%s", j->host, j->port);
+    char *authority = pool_strndup(req->pool, req->authority.p, req->authority.len);
+    if (!pc || !up || !url || !authority || res->ai_addrlen > sizeof(up->addr)) {
+        fail(j, 503, "out of memory");
+        return;
+    }
+    memcpy(&up->addr, res->ai_addr, res->ai_addrlen);
+    up->addr_len = (unsigned)res->ai_addrlen;
+    up->url = url;
+    up->authority = authority;
+    pc->upstreams = up;
+    pc->n_upstreams = 1;
+    pc->id = cfg->n_proxies; /* a state of its own, past the locations' */
+    pc->connect_timeout = cfg->forward.connect_timeout;
+    pc->read_timeout = pc->send_timeout = pc->idle_timeout = 60;
+    pc->keepalive = 32;
+    pc->via = true; /* RFC 9110 §7.6.3: a proxy MUST */
+    cleanup(j);
+    j->resp->body = NULL; /* the proxy's job takes over */
+    proxy_start(&j->dc, pc, req, j->resp, req->path, false);
+}
+
 static void on_resolved(void *ctx, const struct addrinfo *res, int err)
 {
     struct fw_job *j = ctx;
@@ -143,6 +176,10 @@ static void on_resolved(void *ctx, const struct addrinfo *res, int err)
     }
     if (!j->dc.cfg->forward.allow_private && is_private(res->ai_addr)) {
         fail(j, 403, "a private or loopback destination");
+        return;
+    }
+    if (j->http) {
+        forward_http(j, res);
         return;
     }
     int fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -193,8 +230,9 @@ static bool allowed(const struct config_forward *f, const char *host, const char
     return false;
 }
 
-void forward_connect(const struct dispatch_ctx *dc, struct http_request *req,
-                     struct http_response *resp)
+/* The checks both kinds share, then the lookup. */
+static void start(const struct dispatch_ctx *dc, struct http_request *req,
+                  struct http_response *resp, bool http)
 {
     const struct config_forward *f = &dc->cfg->forward;
     struct fw_job *j = pool_calloc(req->pool, sizeof(*j));
@@ -211,12 +249,25 @@ void forward_connect(const struct dispatch_ctx *dc, struct http_request *req,
     j->pw = pw;
     j->timer.cb = on_timeout;
     j->in_handle = true;
-    if (!split_authority(req->authority, j->host, sizeof(j->host), j->port, sizeof(j->port))) {
+    j->http = http;
+    bool https = http && req->target.len >= 8 && strncasecmp(req->target.p, "https://", 8) == 0;
+    str_t a = req->authority;
+    char with_port[300];
+    if (http && a.len && (a.p[a.len - 1] == ']' || !memchr(a.p, ':', a.len))) {
+        /* the scheme's default port (RFC 9110 §4.2) */
+        snprintf(with_port, sizeof(with_port), "%.*s:%s", (int)a.len, a.p, https ? "443" : "80");
+        a = str_cstr(with_port);
+    }
+    if (!split_authority(a, j->host, sizeof(j->host), j->port, sizeof(j->port))) {
         snprintf(j->host, sizeof(j->host), "?");
         fail(j, 400, "not host:port");
         return;
     }
-    if (!req->take_connection) { /* HTTP/2 and HTTP/3 CONNECT streams: not yet */
+    if (https) { /* TLS to the origin on the client's behalf: not yet (clients CONNECT) */
+        fail(j, 501, "https:// requests are tunnelled with CONNECT");
+        return;
+    }
+    if (!http && !req->take_connection) { /* HTTP/2 and HTTP/3 CONNECT streams: not yet */
         fail(j, 501, "CONNECT is only tunnelled over HTTP/1.1");
         return;
     }
@@ -230,4 +281,16 @@ void forward_connect(const struct dispatch_ctx *dc, struct http_request *req,
     if (!(j->rq = resolver_lookup(pw->resolver, j->host, j->port, on_resolved, j)))
         fail(j, 502, "name resolution could not start");
     j->in_handle = false;
+}
+
+void forward_connect(const struct dispatch_ctx *dc, struct http_request *req,
+                     struct http_response *resp)
+{
+    start(dc, req, resp, false);
+}
+
+void forward_request(const struct dispatch_ctx *dc, struct http_request *req,
+                     struct http_response *resp)
+{
+    start(dc, req, resp, true);
 }

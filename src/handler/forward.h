@@ -11,6 +11,10 @@
 #include "http/response.h"
 #include "server/dispatch.h"
 
+/* Forwards an absolute-form http:// request for another origin (the same checks, then the
+ * reverse proxy's machinery toward that one upstream, with Via, without Forwarded). */
+void forward_request(const struct dispatch_ctx *dc, struct http_request *req,
+                     struct http_response *resp);
 /* Answers (later: resp->pending) the CONNECT request req. */
 void forward_connect(const struct dispatch_ctx *dc, struct http_request *req,
                      struct http_response *resp);

@@ -897,20 +897,28 @@ static bool answer_here(struct http_request *req)
 void proxy_handle(const struct dispatch_ctx *dc, struct http_request *req,
                   struct http_response *resp, str_t url_path)
 {
-    const struct config_proxy *pc = dc->loc->proxy;
     if (answer_here(req)) {
         resp->status = 200;
         resp->content_length = 0;
         resp->body = NULL;
         return;
     }
+    proxy_start(dc, dc->loc->proxy, req, resp, url_path, true);
+}
+
+void proxy_start(const struct dispatch_ctx *dc, const struct config_proxy *pc,
+                 struct http_request *req, struct http_response *resp, str_t url_path,
+                 bool in_handle)
+{
     struct proxy_worker *pw = proxy_worker_get(dc->wk);
     struct proxy_job *j = pool_calloc(req->pool, sizeof(*j));
     struct h1_field *fields = pool_alloc(req->pool, HEAD_FIELDS_MAX * sizeof(*fields));
     struct proxy_state *st = pw ? proxy_state_get(pw, pc, dc->cfg) : NULL;
     if (!j || !fields || !st) {
         log_error("%s: out of memory for a proxied request", req->peer);
+        resp->body = NULL;
         dispatch_error(req, resp, 503);
+        if (!in_handle) dispatch_finish(dc, req, resp);
         return;
     }
     j->src.next = src_next;
@@ -931,7 +939,7 @@ void proxy_handle(const struct dispatch_ctx *dc, struct http_request *req,
         /* a streamed body cannot be sent twice: a fresh connection, no retry once it flows */
         j->no_pool = true;
     }
-    j->in_handle = true;
+    j->in_handle = in_handle;
     resp->pending = true;
     resp->body = &j->src;
     attempt(j);

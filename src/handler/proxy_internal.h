@@ -47,6 +47,16 @@ struct proxy_worker *proxy_worker_get(struct worker *wk);
 struct proxy_state *proxy_state_get(struct proxy_worker *pw, const struct config_proxy *pc,
                                     const struct config *cfg);
 
+struct dispatch_ctx;
+struct http_request;
+struct http_response;
+/* Proxies req per pc (a location's, or the forward proxy's made for one request). in_handle:
+ * called from the dispatch of req (a failure then leaves the response to it), else from a
+ * callback of the handler's own (a failure calls dispatch_finish). */
+void proxy_start(const struct dispatch_ctx *dc, const struct config_proxy *pc,
+                 struct http_request *req, struct http_response *resp, str_t url_path,
+                 bool in_handle);
+
 /* Starts the periodic checks of st's upstreams (pc->health_path set), the first at once. */
 void proxy_health_start(struct proxy_state *st);
 /* Stops them: the timer, and the probes in flight closed. */

@@ -361,6 +361,8 @@ int config_parse_listen(const char *s, struct config_listen *out);
  * names (the longest suffix wins; "*.example.org" matches "a.example.org" and "a.b.example.org",
  * not "example.org"), else the default server. One trailing dot is ignored and letters are
  * compared case-insensitively. Never NULL if the config has a server; no allocation. */
+/* True when one of the servers' names (exact or wildcard) is host. */
+bool config_names_host(const struct config *cfg, const char *host, size_t len);
 const struct config_server *config_find_server(const struct config *cfg, const char *host,
                                                size_t len);
 /* Longest location whose path is a prefix of the normalized path. Never NULL. A path ending in

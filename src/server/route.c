@@ -14,10 +14,10 @@ static bool eq_nocase(const char *a, const char *b, size_t len)
     return true;
 }
 
-const struct config_server *config_find_server(const struct config *cfg, const char *host,
-                                               size_t len)
+/* The server one of whose names (exact, else the longest wildcard) is host, or NULL. */
+static const struct config_server *find_named(const struct config *cfg, const char *host,
+                                              size_t len)
 {
-    if (!cfg->n_servers) return NULL;
     if (len && host[len - 1] == '.') /* "example.com." is the same name, RFC 1034 3.1 */
         len--;
     const struct config_server *wild = NULL;
@@ -40,7 +40,20 @@ const struct config_server *config_find_server(const struct config *cfg, const c
             }
         }
     }
-    if (wild) return wild;
+    return wild;
+}
+
+bool config_names_host(const struct config *cfg, const char *host, size_t len)
+{
+    return find_named(cfg, host, len) != NULL;
+}
+
+const struct config_server *config_find_server(const struct config *cfg, const char *host,
+                                               size_t len)
+{
+    if (!cfg->n_servers) return NULL;
+    const struct config_server *srv = find_named(cfg, host, len);
+    if (srv) return srv;
     return &cfg->servers[cfg->default_server < cfg->n_servers ? cfg->default_server : 0];
 }
 

@@ -73,3 +73,27 @@ def test_connect_off_by_default(server, origin):
         c.send(f"CONNECT 127.0.0.1:{origin.port} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
         assert c.response().status == 400
     assert not origin.requests
+
+
+def test_absolute_form_forwarded(make_server, origin):
+    """curl -x without -p: an absolute-form request for another origin is forwarded (Via, no
+    Forwarded, the origin-form target and the URI's authority as Host), kept-alive upstream
+    connections reused; refused like a CONNECT for a destination not allowed; a request for
+    one of this server's own names is served here."""
+    srv = proxy_server(make_server, allow=["127.0.0.1:*"], allow_private=True)
+    proxy = f"http://127.0.0.1:{srv.port}"
+    for _ in range(3):
+        r = t.curl("-s", "-x", proxy, f"http://127.0.0.1:{origin.port}/echo?x=1")
+        assert r.returncode == 0 and b'"target": "/echo?x=1"' in r.stdout, r
+    rec = origin.requests[-1]
+    assert rec["headers"]["host"] == [f"127.0.0.1:{origin.port}"]
+    assert rec["headers"]["via"] == ["1.1 tern"]
+    assert "forwarded" not in rec["headers"] and "proxy-connection" not in rec["headers"]
+    assert origin.connections <= 2  # kept and reused (a pool per worker thread, 2 of them)
+    r = t.curl("-s", "-o", "/dev/null", "-w", "%{http_code}", "-x", proxy,
+               "http://localhost:1/hello.txt")  # a name of this server: served here
+    assert r.stdout == b"200"
+    shut = proxy_server(make_server)  # *:443 only
+    r = t.curl("-s", "-o", "/dev/null", "-w", "%{http_code}", "-x",
+               f"http://127.0.0.1:{shut.port}", f"http://127.0.0.1:{origin.port}/echo")
+    assert r.stdout == b"403"
