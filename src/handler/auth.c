@@ -16,6 +16,18 @@
 #include "http/digest.h"
 #include "server/dispatch.h"
 
+/* Whose credentials: the origin's (401) or a proxy's (407), RFC 9110 §11.6 and §11.7. */
+struct auth_role {
+    enum http_token credentials, challenge;
+    int status;
+    str_t info;
+};
+static const struct auth_role origin_role = {HTTP_TOKEN_AUTHORIZATION, HTTP_TOKEN_WWW_AUTHENTICATE,
+                                             401, STR_LIT("authentication-info")};
+static const struct auth_role proxy_role = {HTTP_TOKEN_PROXY_AUTHORIZATION,
+                                            HTTP_TOKEN_PROXY_AUTHENTICATE, 407,
+                                            STR_LIT("proxy-authentication-info")};
+
 /* Why credentials failed, for the log line. */
 enum auth_result {
     AUTH_OK,
@@ -141,9 +153,9 @@ static const struct config_auth_user *digest_user(const struct config_auth *a, c
 
 /* RFC 7616 §3.5: Authentication-Info with rspauth, the response digest over ":" uri, so that the
  * client can tell the server knew its password. Left out when cnonce would need escaping. */
-static void add_auth_info(struct http_request *req, struct http_response *resp, int alg,
-                          const char *ha1, const char *nonce, const char *nc, const char *cnonce,
-                          const char *uri)
+static void add_auth_info(const struct auth_role *role, struct http_request *req,
+                          struct http_response *resp, int alg, const char *ha1, const char *nonce,
+                          const char *nc, const char *cnonce, const char *uri)
 {
     char rspauth[130];
     if (strpbrk(cnonce, "\"\\") ||
@@ -152,14 +164,27 @@ static void add_auth_info(struct http_request *req, struct http_response *resp, 
     size_t n;
     char *v = pool_printf(req->pool, &n, "rspauth=\"%s\", qop=auth, nc=%s, cnonce=\"%s\"", rspauth,
                           nc, cnonce);
-    if (v)
-        http_fields_add(&resp->headers, req->pool, STR_LIT("authentication-info"), str_make(v, n));
+    if (v) http_fields_add(&resp->headers, req->pool, role->info, str_make(v, n));
+}
+
+/* RFC 7616 §3.4.6: digest-uri is the request-target; for an absolute-form one (a request to
+ * a proxy) clients such as curl send its origin-form part, which names the same resource. */
+static bool uri_matches(const char *uri, const struct http_request *req)
+{
+    size_t n = strlen(uri);
+    if (n == req->target.len && memcmp(uri, req->target.p, n) == 0) return true;
+    if (!req->target.len || req->target.p[0] == '/') return false;
+    size_t plen = req->path.len + (req->has_query ? 1 + req->query.len : 0);
+    return n == plen && memcmp(uri, req->path.p, req->path.len) == 0 &&
+           (!req->has_query ||
+            (uri[req->path.len] == '?' &&
+             memcmp(uri + req->path.len + 1, req->query.p, req->query.len) == 0));
 }
 
 /* RFC 7616 §3.4: the Authorization of a Digest request, qop=auth. */
-static enum auth_result check_digest(const struct config_auth *a, const struct auth_credentials *c,
-                                     struct http_request *req, struct http_response *resp,
-                                     const char **user)
+static enum auth_result check_digest(const struct auth_role *role, const struct config_auth *a,
+                                     const struct auth_credentials *c, struct http_request *req,
+                                     struct http_response *resp, const char **user)
 {
     struct pool *p = req->pool;
     if (!str_eq_nocase(c->scheme, STR_LIT("Digest")) || c->token68.len) return AUTH_MALFORMED;
@@ -183,8 +208,7 @@ static enum auth_result check_digest(const struct config_auth *a, const struct a
     enum auth_nonce_verdict age =
         auth_nonce_check(str_cstr(nonce), a->realm, now_s(), a->nonce_lifetime);
     if (age == AUTH_NONCE_BAD) return AUTH_BAD_NONCE;
-    if (strlen(uri) != req->target.len || memcmp(uri, req->target.p, req->target.len) != 0)
-        return AUTH_WRONG_URI;
+    if (!uri_matches(uri, req)) return AUTH_WRONG_URI;
     const struct config_auth_user *u =
         digest_user(a, username, userhash && !strcasecmp(userhash, "true"), alg);
     bool known = u && u->ha1[alg][0];
@@ -208,7 +232,7 @@ static enum auth_result check_digest(const struct config_auth *a, const struct a
     switch (auth_nonce_use(str_cstr(nonce), (uint32_t)strtoul(nc, NULL, 16), now_s(),
                            a->nonce_lifetime)) {
     case AUTH_NONCE_OK:
-        add_auth_info(req, resp, alg, u->ha1[alg], nonce, nc, cnonce, uri);
+        add_auth_info(role, req, resp, alg, u->ha1[alg], nonce, nc, cnonce, uri);
         return AUTH_OK;
     case AUTH_NONCE_STALE: return AUTH_STALE;
     case AUTH_NONCE_REPLAY: return AUTH_REPLAY;
@@ -216,23 +240,26 @@ static enum auth_result check_digest(const struct config_auth *a, const struct a
     }
 }
 
-static enum auth_result check_credentials(const struct config_auth *a, struct http_request *req,
-                                          struct http_response *resp, const char **user)
+static enum auth_result check_credentials(const struct auth_role *role, const struct config_auth *a,
+                                          struct http_request *req, struct http_response *resp,
+                                          const char **user)
 {
-    const struct http_field *f = http_fields_find(&req->headers, HTTP_TOKEN_AUTHORIZATION);
-    if (http_fields_count_token(&req->headers, HTTP_TOKEN_AUTHORIZATION) > 1) return AUTH_MALFORMED;
+    const struct http_field *f = http_fields_find(&req->headers, role->credentials);
+    if (http_fields_count_token(&req->headers, role->credentials) > 1) return AUTH_MALFORMED;
     char *scratch = pool_alloc(req->pool, f->value.len + 1);
     if (!scratch) return AUTH_UNAVAILABLE;
     struct auth_credentials c;
     if (auth_credentials_parse(f->value, scratch, f->value.len + 1, &c) < 0) return AUTH_MALFORMED;
     return a->scheme == CONFIG_AUTH_BASIC ? check_basic(a, &c, req, user)
-                                          : check_digest(a, &c, req, resp, user);
+                                          : check_digest(role, a, &c, req, resp, user);
 }
 
-static int add_challenge(struct http_request *req, struct http_response *resp, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+static int add_challenge(const struct auth_role *role, struct http_request *req,
+                         struct http_response *resp, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
-static int add_challenge(struct http_request *req, struct http_response *resp, const char *fmt, ...)
+static int add_challenge(const struct auth_role *role, struct http_request *req,
+                         struct http_response *resp, const char *fmt, ...)
 {
     char buf[512];
     va_list ap;
@@ -241,23 +268,23 @@ static int add_challenge(struct http_request *req, struct http_response *resp, c
     va_end(ap);
     char *v = n > 0 && (size_t)n < sizeof(buf) ? pool_strndup(req->pool, buf, (size_t)n) : NULL;
     if (!v) return -1;
-    return http_fields_add_token(&resp->headers, req->pool, HTTP_TOKEN_WWW_AUTHENTICATE,
+    return http_fields_add_token(&resp->headers, req->pool, role->challenge,
                                  str_make(v, (size_t)n));
 }
 
 /* RFC 9110 §11.6.1: a 401 carries a challenge for the resource; Digest makes one per
  * algorithm, in the order of preference (RFC 7616 §3.7). */
-static int challenge(const struct config_auth *a, struct http_request *req,
-                     struct http_response *resp, bool stale)
+static int challenge(const struct auth_role *role, const struct config_auth *a,
+                     struct http_request *req, struct http_response *resp, bool stale)
 {
-    dispatch_error(req, resp, 401);
+    dispatch_error(req, resp, role->status);
     if (a->scheme == CONFIG_AUTH_BASIC) /* RFC 7617 §2.1: the charset we expect */
-        return add_challenge(req, resp, "Basic realm=\"%s\", charset=\"UTF-8\"", a->realm);
+        return add_challenge(role, req, resp, "Basic realm=\"%s\", charset=\"UTF-8\"", a->realm);
     char nonce[AUTH_NONCE_LEN + 1], opaque[AUTH_OPAQUE_LEN + 1];
     if (auth_nonce_make(a->realm, now_s(), nonce) < 0 || auth_opaque(a->realm, opaque) < 0)
         return -1;
     for (size_t i = 0; i < a->n_algorithms; i++)
-        if (add_challenge(req, resp,
+        if (add_challenge(role, req, resp,
                           "Digest realm=\"%s\", qop=\"auth\", algorithm=%s, nonce=\"%s\", "
                           "opaque=\"%s\", userhash=true%s",
                           a->realm, a->algorithms[i] == DIGEST_MD5 ? "MD5" : "SHA-256", nonce,
@@ -277,30 +304,44 @@ static const char *loggable(const char *s, char *buf, size_t size)
     return buf;
 }
 
-bool auth_check(const struct config_location *loc, struct http_request *req,
-                struct http_response *resp)
+static bool check(const struct auth_role *role, const struct config_auth *a, const char *where,
+                  struct http_request *req, struct http_response *resp)
 {
-    const struct config_auth *a = loc->auth;
     if (!a) return false;
     enum auth_result r = AUTH_MALFORMED;
     const char *user = NULL;
-    bool sent = http_fields_find(&req->headers, HTTP_TOKEN_AUTHORIZATION) != NULL;
+    bool sent = http_fields_find(&req->headers, role->credentials) != NULL;
     if (sent) {
-        r = check_credentials(a, req, resp, &user);
+        r = check_credentials(role, a, req, resp, &user);
         if (r == AUTH_OK) {
             req->remote_user = user;
             return false;
         }
         if (r != AUTH_STALE) {
             char name[64];
-            log_info("%s: 401 %.*s: %s for user '%s' in realm '%s' of location %s", req->peer,
-                     (int)(req->path.len > 200 ? 200 : req->path.len), req->path.p, result_text[r],
-                     loggable(user, name, sizeof(name)), a->realm, loc->path);
+            log_info("%s: %d %.*s: %s for user '%s' in realm '%s' of %s", req->peer, role->status,
+                     (int)(req->target.len > 200 ? 200 : req->target.len), req->target.p,
+                     result_text[r], loggable(user, name, sizeof(name)), a->realm, where);
         }
     }
-    if (challenge(a, req, resp, r == AUTH_STALE) < 0) {
+    if (challenge(role, a, req, resp, r == AUTH_STALE) < 0) {
         memset(resp, 0, sizeof(*resp));
         dispatch_error(req, resp, 500);
     }
     return true;
+}
+
+bool auth_check(const struct config_location *loc, struct http_request *req,
+                struct http_response *resp)
+{
+    if (!loc->auth) return false;
+    char where[300];
+    snprintf(where, sizeof(where), "location %s", loc->path);
+    return check(&origin_role, loc->auth, where, req, resp);
+}
+
+bool auth_check_proxy(const struct config_auth *a, struct http_request *req,
+                      struct http_response *resp)
+{
+    return check(&proxy_role, a, "the forward proxy", req, resp);
 }

@@ -17,5 +17,9 @@
  * line in the error log naming the client; 500 when no challenge could be made. */
 bool auth_check(const struct config_location *loc, struct http_request *req,
                 struct http_response *resp);
+/* The same for a proxy's own credentials (RFC 9110 §11.7): Proxy-Authorization against a,
+ * 407 with Proxy-Authenticate, Proxy-Authentication-Info. */
+bool auth_check_proxy(const struct config_auth *a, struct http_request *req,
+                      struct http_response *resp);
 
 #endif

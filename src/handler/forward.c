@@ -15,6 +15,7 @@
 #include "client/resolve.h"
 #include "client/upstream_pool.h"
 #include "core/log.h"
+#include "handler/auth.h"
 #include "handler/proxy_internal.h"
 #include "server/server.h"
 #include "server/tunnel.h"
@@ -235,6 +236,8 @@ static void start(const struct dispatch_ctx *dc, struct http_request *req,
                   struct http_response *resp, bool http)
 {
     const struct config_forward *f = &dc->cfg->forward;
+    /* the proxy's own credentials first (RFC 9110 §11.7.1): 407 before anything is told */
+    if (f->auth && auth_check_proxy(f->auth, req, resp)) return;
     struct fw_job *j = pool_calloc(req->pool, sizeof(*j));
     struct proxy_worker *pw = proxy_worker_get(dc->wk);
     if (!j || !pw || (!pw->resolver && !(pw->resolver = resolver_new(pw->loop)))) {

@@ -187,6 +187,7 @@ void config_free(struct config *cfg)
         free(cfg->listens[i].host);
     free(cfg->listens);
     free_strv(cfg->forward.allow, cfg->forward.n_allow);
+    config_auth_free(cfg->forward.auth);
     cert_free(&cfg->tls.cert);
     free(cfg->source);
     free(cfg->access_log);

@@ -330,6 +330,7 @@ struct config {
         size_t n_allow;
         bool allow_private; /* loopback, private and link-local destinations; default false */
         double connect_timeout;
+        struct config_auth *auth; /* Proxy-Authorization required (407), or NULL */
     } forward;
 };
 

@@ -232,6 +232,11 @@ enum auth_key { AK_SCHEME, AK_REALM, AK_USER_FILE, AK_ALGORITHM, AK_NONCE_LIFETI
 
 int cfg_location_auth(struct loader *L, struct config_location *loc, const struct cnode *v)
 {
+    return cfg_auth(L, &loc->auth, v);
+}
+
+int cfg_auth(struct loader *L, struct config_auth **out, const struct cnode *v)
+{
     static const char *const keys[] = {"scheme",    "realm",          "user_file",
                                        "algorithm", "nonce_lifetime", NULL};
     const struct cnode *val[AK_COUNT] = {0};
@@ -246,7 +251,7 @@ int cfg_location_auth(struct loader *L, struct config_location *loc, const struc
         if (!val[i]) return cfg_fail(L, v, "'auth' has no '%s'", keys[i]);
     struct config_auth *a = calloc(1, sizeof(*a));
     if (!a) return cfg_fail(L, v, "out of memory");
-    loc->auth = a;
+    *out = a;
     a->nonce_lifetime = 300;
     const char *scheme;
     if (cfg_text(L, val[AK_SCHEME], "scheme", &scheme) < 0) return -1;

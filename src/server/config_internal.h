@@ -95,6 +95,8 @@ int cfg_forward_proxy(struct loader *L, const struct cnode *v);
 int cfg_proxy(struct loader *L, const struct cnode *v, struct config_proxy **out);
 /* A location's `auth` (config_auth.c): reads its user file. */
 int cfg_location_auth(struct loader *L, struct config_location *loc, const struct cnode *v);
+/* The same into *out (set at once; free it on error too), for the forward proxy's `auth`. */
+int cfg_auth(struct loader *L, struct config_auth **out, const struct cnode *v);
 void config_auth_free(struct config_auth *auth);
 /* Builds the single default server when `servers` is absent. */
 int cfg_single_server(struct loader *L, const char *root);

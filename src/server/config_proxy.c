@@ -333,12 +333,12 @@ int cfg_proxy(struct loader *L, const struct cnode *v, struct config_proxy **out
     return tls_setup(L, v, p, true, NULL, NULL);
 }
 
-enum fw_key { FW_ENABLED, FW_ALLOW, FW_ALLOW_PRIVATE, FW_CONNECT_TIMEOUT, FW_COUNT };
+enum fw_key { FW_ENABLED, FW_ALLOW, FW_ALLOW_PRIVATE, FW_CONNECT_TIMEOUT, FW_AUTH, FW_COUNT };
 
 int cfg_forward_proxy(struct loader *L, const struct cnode *v)
 {
-    static const char *const keys[] = {"enabled", "allow", "allow_private", "connect_timeout",
-                                       NULL};
+    static const char *const keys[] = {"enabled",         "allow", "allow_private",
+                                       "connect_timeout", "auth",  NULL};
     const struct cnode *val[FW_COUNT] = {0};
     uint64_t seen = 0;
     struct config_forward *f = &L->cfg->forward;
@@ -355,6 +355,7 @@ int cfg_forward_proxy(struct loader *L, const struct cnode *v)
         (val[FW_CONNECT_TIMEOUT] && cfg_duration(L, val[FW_CONNECT_TIMEOUT], "connect_timeout", 0,
                                                  false, 3600, &f->connect_timeout) < 0))
         return -1;
+    if (val[FW_AUTH] && cfg_auth(L, &f->auth, val[FW_AUTH]) < 0) return -1;
     if (val[FW_ALLOW]) return cfg_strv(L, val[FW_ALLOW], "allow", 1024, &f->allow, &f->n_allow);
     /* RFC 9110 §9.3.6: tunnels to arbitrary ports are a known hazard: 443 unless told */
     if (!(f->allow = calloc(1, sizeof(char *))) || !(f->allow[0] = strdup("*:443")))

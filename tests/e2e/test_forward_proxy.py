@@ -97,3 +97,42 @@ def test_absolute_form_forwarded(make_server, origin):
     r = t.curl("-s", "-o", "/dev/null", "-w", "%{http_code}", "-x",
                f"http://127.0.0.1:{shut.port}", f"http://127.0.0.1:{origin.port}/echo")
     assert r.stdout == b"403"
+
+
+def test_proxy_authorization(make_server, origin, tmp_path):
+    """forward_proxy.auth: Proxy-Authorization (RFC 9110 §11.7) Basic and Digest, 407 with
+    Proxy-Authenticate before any destination check; curl --proxy-user, --proxy-digest."""
+    import subprocess as sp
+    h = sp.run(["openssl", "passwd", "-6", "s3cret"], capture_output=True, check=True)
+    users = tmp_path / "proxy.htpasswd"
+    users.write_text("pat:" + h.stdout.decode().strip() + "\n")
+    srv = proxy_server(make_server, allow=["127.0.0.1:*"], allow_private=True,
+                       auth={"scheme": "basic", "realm": "proxy", "user_file": str(users)})
+    proxy = f"http://127.0.0.1:{srv.port}"
+    url = f"http://127.0.0.1:{origin.port}/echo"
+    r = t.curl("-s", "-o", "/dev/null", "-w", "%{http_code}", "-x", proxy, url)
+    assert r.stdout == b"407"
+    with Conn(srv.port) as c:
+        c.send(f"CONNECT 127.0.0.1:{origin.port} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        r407 = c.response()
+        assert r407.status == 407
+        assert r407.header("Proxy-Authenticate") == 'Basic realm="proxy", charset="UTF-8"'
+    r = t.curl("-s", "-x", proxy, "--proxy-user", "pat:s3cret", url)
+    assert b'"target": "/echo"' in r.stdout, r
+    assert "proxy-authorization" not in origin.requests[-1]["headers"]  # never forwarded
+    r = t.curl("-s", "-p", "-x", proxy, "--proxy-user", "pat:s3cret", url)  # CONNECT
+    assert b'"target": "/echo"' in r.stdout, r
+    r = t.curl("-s", "-o", "/dev/null", "-w", "%{http_code}", "-x", proxy, "--proxy-user",
+               "pat:wrong", url)
+    assert r.stdout == b"407"
+    assert "407 http://127.0.0.1" in srv.read(srv.error_log)
+    # Digest: an htdigest line user:realm:HA1 (MD5)
+    import hashlib
+    ha1 = hashlib.md5(b"pat:proxy:s3cret").hexdigest()
+    digest = tmp_path / "proxy.htdigest"
+    digest.write_text(f"pat:proxy:{ha1}\n")
+    dsrv = proxy_server(make_server, allow=["127.0.0.1:*"], allow_private=True,
+                        auth={"scheme": "digest", "realm": "proxy", "user_file": str(digest)})
+    r = t.curl("-s", "-x", f"http://127.0.0.1:{dsrv.port}", "--proxy-digest", "--proxy-user",
+               "pat:s3cret", url)
+    assert b'"target": "/echo"' in r.stdout, r
