@@ -16,6 +16,7 @@
 #include "client/upstream_pool.h"
 #include "core/log.h"
 #include "handler/auth.h"
+#include "handler/stream_tunnel.h"
 #include "handler/proxy_internal.h"
 #include "server/server.h"
 #include "server/tunnel.h"
@@ -91,12 +92,31 @@ static bool is_private(const struct sockaddr *sa)
            (v >> 28) >= 0xe;
 }
 
+/* HTTP/2 and HTTP/3: the tunnel is the CONNECT stream itself (handler/stream_tunnel.h). */
+static void established_stream(struct fw_job *j)
+{
+    struct upstream_conn *uc = j->uc;
+    timer_cancel(&j->timer);
+    j->uc = NULL;
+    j->resp->body = NULL; /* the job is over: the tunnel's body replaces it */
+    if (stream_tunnel_start(j->dc.wk, j->req, j->resp, uc, TUNNEL_IDLE_MS) < 0) {
+        j->uc = uc;
+        fail(j, 503, "out of memory");
+        return;
+    }
+    dispatch_finish(&j->dc, j->req, j->resp);
+}
+
 static void established(struct fw_job *j)
 {
     static const char ok[] = "HTTP/1.1 200 Connection established\r\n\r\n";
     struct http_request *req = j->req;
     struct worker *wk = j->dc.wk;
     struct upstream_conn *uc = j->uc;
+    if (!req->take_connection) {
+        established_stream(j);
+        return;
+    }
     char peer[sizeof(req->peer)];
     memcpy(peer, req->peer, sizeof(peer));
     timer_cancel(&j->timer);
@@ -270,8 +290,8 @@ static void start(const struct dispatch_ctx *dc, struct http_request *req,
         fail(j, 501, "https:// requests are tunnelled with CONNECT");
         return;
     }
-    if (!http && !req->take_connection) { /* HTTP/2 and HTTP/3 CONNECT streams: not yet */
-        fail(j, 501, "CONNECT is only tunnelled over HTTP/1.1");
+    if (!http && !req->take_connection && !req->body_in) { /* a wire that can do neither */
+        fail(j, 501, "CONNECT cannot be tunnelled on this wire");
         return;
     }
     if (!allowed(f, j->host, j->port)) {

@@ -146,6 +146,8 @@ void dispatch_request(const struct config *cfg, struct worker *wk, struct http_r
 
 bool dispatch_streams_body(const struct config *cfg, const struct http_request *req)
 {
+    /* an HTTP/2 or HTTP/3 CONNECT: its DATA is the tunnel's client side */
+    if (req->method == HTTP_METHOD_CONNECT) return cfg->forward.enabled;
     if (req->path.len == 0 || req->path.p[0] != '/') return false;
     const struct config_server *srv = config_find_server(cfg, req->host.p, req->host.len);
     char path[PATH_MAX_LEN];

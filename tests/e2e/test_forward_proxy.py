@@ -136,3 +136,49 @@ def test_proxy_authorization(make_server, origin, tmp_path):
     r = t.curl("-s", "-x", f"http://127.0.0.1:{dsrv.port}", "--proxy-digest", "--proxy-user",
                "pat:s3cret", url)
     assert b'"target": "/echo"' in r.stdout, r
+
+
+def test_connect_over_http2(make_server, origin):
+    """CONNECT on an HTTP/2 stream (RFC 9113 §8.5): the stream's DATA is the tunnel, both
+    ways, with the stream's flow control; END_STREAM is the half close."""
+    import socket
+
+    import h2.config
+    import h2.connection
+    import h2.events
+    srv = proxy_server(make_server, allow=["127.0.0.1:*"], allow_private=True)
+    s = socket.create_connection(("127.0.0.1", srv.port), timeout=10 * t.SLOW)
+    # python-h2 wants a :path even on CONNECT: its outbound check is off for this request
+    conn = h2.connection.H2Connection(h2.config.H2Configuration(
+        client_side=True, validate_outbound_headers=False))
+    conn.initiate_connection()
+    conn.send_headers(1, [(":method", "CONNECT"), (":authority", f"127.0.0.1:{origin.port}")])
+    s.sendall(conn.data_to_send())
+    status, got, ended = None, b"", False
+    sent = False
+    while not ended:
+        data = s.recv(65536)
+        assert data, "connection closed"
+        for ev in conn.receive_data(data):
+            if isinstance(ev, h2.events.ResponseReceived):
+                status = dict(ev.headers)[b":status"]
+                assert status == b"200", ev.headers
+                req = f"GET /echo HTTP/1.1\r\nHost: 127.0.0.1:{origin.port}\r\n\r\n".encode()
+                conn.send_data(1, req)
+                sent = True
+            elif isinstance(ev, h2.events.DataReceived):
+                got += ev.data
+                conn.acknowledge_received_data(ev.flow_controlled_length, 1)
+                if b"\r\n\r\n" in got:
+                    head, body = got.split(b"\r\n\r\n", 1)
+                    n = int([ln.split(b":")[1] for ln in head.split(b"\r\n")
+                             if ln.lower().startswith(b"content-length")][0])
+                    if len(body) >= n and not conn.streams[1].closed:
+                        conn.end_stream(1)  # our half close: the origin then closes its side
+            elif isinstance(ev, (h2.events.StreamEnded, h2.events.StreamReset)):
+                ended = True
+        s.sendall(conn.data_to_send())
+    s.close()
+    assert sent and got.startswith(b"HTTP/1.1 200 OK"), got[:200]
+    assert b'"target": "/echo"' in got
+    assert origin.requests[-1]["target"] == "/echo"
