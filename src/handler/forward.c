@@ -117,24 +117,13 @@ static void established(struct fw_job *j)
         established_stream(j);
         return;
     }
-    char peer[sizeof(req->peer)];
-    memcpy(peer, req->peer, sizeof(peer));
     timer_cancel(&j->timer);
     j->uc = NULL; /* the tunnel's */
     j->resp->status = 200;
-    int fd;
-    struct tls_conn *tls;
-    char *rest;
-    size_t rest_len;
-    if (req->take_connection(req, &fd, &tls, &rest, &rest_len) < 0) {
+    if (tunnel_take(wk, req, uc, ok, sizeof(ok) - 1, TUNNEL_IDLE_MS) < 0) {
         upstream_conn_close(uc);
         fail(j, 503, "out of memory");
-        return;
-    }
-    /* req and j went with the client's connection */
-    tunnel_start(wk, (struct transport){fd, tls}, peer, uc, ok, sizeof(ok) - 1, rest, rest_len,
-                 TUNNEL_IDLE_MS);
-    free(rest);
+    } /* else req and j went with the client's connection */
 }
 
 static void on_conn_event(struct upstream_conn *uc, uint32_t events)

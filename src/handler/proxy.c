@@ -519,28 +519,16 @@ static void switch_protocols(struct proxy_job *j, size_t n)
         fail_head(j, 502);
         return;
     }
-    char peer[sizeof(req->peer)];
-    memcpy(peer, req->peer, sizeof(peer));
     int64_t idle_ms = (int64_t)(j->pc->read_timeout * 1000);
     struct upstream_conn *uc = j->uc;
     timer_cancel(&j->timer);
     uncount(j);
     j->uc = NULL; /* the tunnel's from here */
     j->resp->status = 101;
-    int fd;
-    struct tls_conn *tls;
-    char *rest;
-    size_t rest_len;
-    if (req->take_connection(req, &fd, &tls, &rest, &rest_len) < 0) {
+    if (tunnel_take(wk, req, uc, buf_ptr(&head), buf_size(&head), idle_ms) < 0) {
         upstream_conn_close(uc);
-        buf_free(&head);
         fail_head(j, 503);
-        return;
-    }
-    /* req and j went with the client's connection */
-    tunnel_start(wk, (struct transport){fd, tls}, peer, uc, buf_ptr(&head), buf_size(&head), rest,
-                 rest_len, idle_ms);
-    free(rest);
+    } /* else req and j went with the client's connection */
     buf_free(&head);
 }
 

@@ -11,6 +11,7 @@
 #include "client/upstream_pool.h"
 #include "core/log.h"
 #include "server/linger.h"
+#include "http/request.h"
 #include "server/server.h"
 
 /* One direction: bytes read from one side wait here until the other side takes them. */
@@ -200,6 +201,23 @@ static const struct conn_ops tunnel_ops = {
     .shutdown = op_shutdown,
     .free = op_free,
 };
+
+int tunnel_take(struct worker *wk, struct http_request *req, struct upstream_conn *uc,
+                const char *to_client, size_t n_client, int64_t idle_ms)
+{
+    char peer[sizeof(req->peer)];
+    memcpy(peer, req->peer, sizeof(peer));
+    int fd;
+    struct tls_conn *tls;
+    char *rest;
+    size_t rest_len;
+    if (req->take_connection(req, &fd, &tls, &rest, &rest_len) < 0) return -1;
+    /* req went with the client's connection: only the copies above are left */
+    tunnel_start(wk, (struct transport){fd, tls}, peer, uc, to_client, n_client, rest, rest_len,
+                 idle_ms);
+    free(rest);
+    return 0;
+}
 
 int tunnel_start(struct worker *wk, struct transport client, const char *peer,
                  struct upstream_conn *uc, const char *to_client, size_t n_client,

@@ -22,4 +22,14 @@ int tunnel_start(struct worker *wk, struct transport client, const char *peer,
                  struct upstream_conn *uc, const char *to_client, size_t n_client,
                  const char *to_upstream, size_t n_upstream, int64_t idle_ms);
 
+struct http_request;
+
+/* After the handler's answer that switches protocols (101, or 200 to a CONNECT): takes req's
+ * client connection from its HTTP/1.1 wire (req->take_connection) and starts the tunnel with
+ * to_client sent first. Returns 0 (req, its pool and its wire's connection are gone; uc is the
+ * tunnel's), or -1 when the connection could not be taken (nothing changed; uc still the
+ * caller's). */
+int tunnel_take(struct worker *wk, struct http_request *req, struct upstream_conn *uc,
+                const char *to_client, size_t n_client, int64_t idle_ms);
+
 #endif

@@ -24,6 +24,16 @@ import threading
 import time
 
 
+def recv_exact(sock, buf, n):
+    """n bytes from buf and then sock: (them, what is left of buf); ConnectionError at EOF."""
+    while len(buf) < n:
+        d = sock.recv(65536)
+        if not d:
+            raise ConnectionError("closed")
+        buf += d
+    return buf[:n], buf[n:]
+
+
 def payload(n):
     """n deterministic bytes (a repeating SHA-256 stream)."""
     out = bytearray()
@@ -174,12 +184,7 @@ class Origin:
 
         def need(n):
             nonlocal buf
-            while len(buf) < n:
-                d = c.recv(65536)
-                if not d:
-                    raise ConnectionError("closed")
-                buf += d
-            out, buf = buf[:n], buf[n:]
+            out, buf = recv_exact(c, buf, n)
             return out
 
         while True:

@@ -15,7 +15,7 @@ import time
 import pytest
 
 import tern_e2e as t
-from origin import Origin, payload
+from origin import Origin, payload, recv_exact
 from tern_e2e import Conn, request
 from tls_util import certs, make_tls_server  # noqa: F401 - fixtures
 
@@ -318,12 +318,7 @@ def ws_read(sock, buf):
     """One server frame from sock: (opcode, payload, rest of buf)."""
     def need(k):
         nonlocal buf
-        while len(buf) < k:
-            d = sock.recv(65536)
-            if not d:
-                raise ConnectionError("closed")
-            buf += d
-        out, buf = buf[:k], buf[k:]
+        out, buf = recv_exact(sock, buf, k)
         return out
     b0, b1 = need(2)
     n = b1 & 0x7f
