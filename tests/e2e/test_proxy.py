@@ -565,3 +565,26 @@ def test_smuggling_vectors_through_proxy(make_server, origin):
     time.sleep(0.3)
     assert [r["target"] for r in origin.requests] == [], origin.requests
     assert srv.get("/echo").status == 200
+
+
+@pytest.mark.parametrize("wire", ["h1", "h2c"])
+def test_proxied_download_survives_quit(make_server, origin, wire):
+    """A graceful stop (QUIT) lets proxied downloads in flight finish whole, as it does for
+    files: the upstream connections live as long as the responses that read them."""
+    import signal
+    srv = proxied(make_server, {"path": "/", "proxy": origin.url},
+                  timeouts={"graceful": 60})
+    want = hashlib.sha256(payload(30_000_000)).hexdigest()
+    args = ["curl", "-s", "--limit-rate", "10M"] + (["--http2-prior-knowledge"] if wire == "h2c"
+                                                     else [])
+    ps = [subprocess.Popen(args + [f"http://127.0.0.1:{srv.port}/bytes/30000000"],
+                           stdout=subprocess.PIPE) for _ in range(3)]
+    time.sleep(1.0 * t.SLOW)
+    assert all(p.poll() is None for p in ps)
+    srv.signal(signal.SIGQUIT)
+    for p in ps:
+        out, _ = p.communicate(timeout=60 * t.SLOW)
+        assert p.returncode == 0 and hashlib.sha256(out).hexdigest() == want, (p.returncode,
+                                                                              len(out))
+    srv.expect_exit = True
+    assert srv.proc.wait(timeout=30 * t.SLOW) == 0
