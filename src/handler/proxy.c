@@ -14,6 +14,7 @@
 #include "core/log.h"
 #include "h1/chunked.h"
 #include "h1/parser.h"
+#include "handler/cache.h"
 #include "handler/proxy_fields.h"
 #include "server/server.h"
 #include "server/tunnel.h"
@@ -394,6 +395,7 @@ static void head_ready(struct proxy_job *j, size_t n)
         job_free_buffers(j);
         resp->body = NULL;
     }
+    if (j->dc.cache) cache_on_head(j->dc.cache, req, resp, &j->head); /* may wrap resp->body */
     complete_head(j);
 }
 
