@@ -173,6 +173,10 @@ void cache_handle(struct dispatch_ctx *dc, struct http_request *req, struct http
         cache_control_parse(&e->fields, false, &res_cc);
         enum cache_use use =
             cache_use_decide(&cr->req_cc, &res_cc, e->lifetime, entry_age(e, now), false);
+        /* max-age=0 (a browser's reload) wants the origin asked even at an age of 0 seconds,
+         * which whole-second ages make common: validate, as no-cache (§5.2.1.1, §5.2.1.4) */
+        if ((cr->req_cc.flags & CACHE_CC_MAX_AGE) && cr->req_cc.max_age == 0)
+            use = CACHE_USE_VALIDATE;
         if (use == CACHE_USE_FRESH || use == CACHE_USE_STALE) {
             cr->st.hit = true;
             cr->st.fwd = CACHE_FWD_NONE;
@@ -326,6 +330,10 @@ static enum body_next_result fill_next(struct body_source *src, struct body_chun
     enum body_next_result r = f->inner->next(f->inner, out, max);
     if (!f->e) return r;
     if (r == BODY_CHUNK && !fill_append(f, out)) {
+        fill_drop(f);
+    } else if (r == BODY_CHUNK && (int64_t)f->e->body_len == f->expect) {
+        /* complete: a wire that counts the length down (HTTP/2, HTTP/3) asks no further */
+        insert(f->cr, f->e);
         fill_drop(f);
     } else if (r == BODY_END) {
         if (f->expect < 0 || (int64_t)f->e->body_len == f->expect) insert(f->cr, f->e);

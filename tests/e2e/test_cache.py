@@ -1,0 +1,235 @@
+"""The caching proxy (handler/cache, http/cache_store; RFC 9111 with RFC 9211 Cache-Status) with
+the real binary in front of the recording origin of origin.py, whose /c/ paths take their
+Cache-Control, ETag, Last-Modified and Vary from the query string and count their requests:
+hits that never reach the origin, Age and Cache-Status, expiry, what is never stored, Vary
+variants, invalidation by unsafe methods, revalidation with 304, HEAD from a stored GET,
+HTTP/2 clients, large bodies and the size limits."""
+
+import time
+
+import pytest
+
+import tern_e2e as t
+from origin import Origin, payload
+from test_proxy import proxied
+
+
+@pytest.fixture
+def origin():
+    o = Origin()
+    yield o
+    o.close()
+
+
+def cached(make_server, origin, cache=True):
+    return proxied(make_server, {"path": "/c/", "proxy": origin.url, "cache": cache})
+
+
+def status_of(r):
+    return r.header("Cache-Status")
+
+
+def test_hit_does_not_reach_origin(make_server, origin):
+    srv = cached(make_server, origin)
+    r1 = srv.get("/c/a?cc=max-age%3D60")
+    assert r1.status == 200, r1
+    assert r1.body == b"GET /c/a n=1 ae=-"
+    assert status_of(r1) == "tern; fwd=uri-miss; fwd-status=200; stored"
+    r2 = srv.get("/c/a?cc=max-age%3D60")
+    assert r2.status == 200 and r2.body == r1.body, r2
+    assert status_of(r2).startswith("tern; hit; ttl="), r2
+    ttl = int(status_of(r2).split("ttl=")[1])
+    assert 58 <= ttl <= 60
+    assert int(r2.header("Age")) <= 2
+    assert r2.header("Cache-Control") == "max-age=60"
+    assert r2.header("Date")  # tern's own, as on every response
+    assert origin.count("/c/a") == 1
+    # another query is another key
+    assert srv.get("/c/a?cc=max-age%3D61").body == b"GET /c/a n=2 ae=-"
+
+
+def test_age_from_upstream_counts(make_server, origin):
+    srv = cached(make_server, origin)
+    srv.get("/c/age?cc=max-age%3D100")
+    time.sleep(1.1)
+    r = srv.get("/c/age?cc=max-age%3D100")
+    assert int(r.header("Age")) >= 1
+    assert int(status_of(r).split("ttl=")[1]) <= 99
+
+
+def test_max_age_expiry(make_server, origin):
+    srv = cached(make_server, origin)
+    assert srv.get("/c/exp?cc=max-age%3D1").body.endswith(b"n=1 ae=-")
+    assert "hit" in status_of(srv.get("/c/exp?cc=max-age%3D1"))
+    time.sleep(2.1)
+    r = srv.get("/c/exp?cc=max-age%3D1")
+    assert r.body.endswith(b"n=2 ae=-"), r
+    # stale without validators: fetched again and stored anew
+    assert status_of(r) == "tern; fwd=stale; fwd-status=200; stored"
+    assert origin.count("/c/exp") == 2
+
+
+@pytest.mark.parametrize("cc,detail", [("no-store", "no-store"), ("private", "private")])
+def test_not_stored(make_server, origin, cc, detail):
+    srv = cached(make_server, origin)
+    for i in (1, 2):
+        r = srv.get(f"/c/{cc}?cc={cc}")
+        assert r.body.endswith(b"n=%d ae=-" % i), r
+        assert status_of(r) == f"tern; fwd=uri-miss; fwd-status=200; detail={detail}"
+    assert origin.count(f"/c/{cc}") == 2
+
+
+def test_no_freshness_not_stored(make_server, origin):
+    srv = cached(make_server, origin)
+    srv.get("/c/plain")
+    r = srv.get("/c/plain")
+    assert r.body.endswith(b"n=2 ae=-")
+    assert "stored" not in status_of(r)
+
+
+def test_authorization_bypasses(make_server, origin):
+    srv = cached(make_server, origin)
+    srv.get("/c/auth?cc=max-age%3D60")
+    r = srv.get("/c/auth?cc=max-age%3D60", headers={"Authorization": "Basic eDp5"})
+    assert r.body.endswith(b"n=2 ae=-"), r
+    assert status_of(r) == "tern; fwd=bypass; fwd-status=200; detail=authorization"
+    # and a response to it is not stored either
+    assert "hit" in status_of(srv.get("/c/auth?cc=max-age%3D60"))
+    assert origin.count("/c/auth") == 2
+
+
+def test_request_no_store_and_no_cache(make_server, origin):
+    srv = cached(make_server, origin)
+    srv.get("/c/rq?cc=max-age%3D60")
+    r = srv.get("/c/rq?cc=max-age%3D60", headers={"Cache-Control": "no-store"})
+    assert r.body.endswith(b"n=2 ae=-") and "fwd=bypass" in status_of(r)
+    # no-cache must validate; without validators that is a new fetch, stored again
+    r = srv.get("/c/rq?cc=max-age%3D60", headers={"Cache-Control": "no-cache"})
+    assert r.body.endswith(b"n=3 ae=-") and "fwd=stale" in status_of(r)
+    r = srv.get("/c/rq?cc=max-age%3D60")
+    assert r.body.endswith(b"n=3 ae=-") and "hit" in status_of(r)
+
+
+def test_only_if_cached(make_server, origin):
+    srv = cached(make_server, origin)
+    r = srv.get("/c/oic?cc=max-age%3D60", headers={"Cache-Control": "only-if-cached"})
+    assert r.status == 504 and origin.count("/c/oic") == 0
+
+
+def test_vary_keeps_variants(make_server, origin):
+    srv = cached(make_server, origin)
+    url = "/c/v?cc=max-age%3D60&vary=Accept-Encoding"
+    gz = srv.get(url, headers={"Accept-Encoding": "gzip"})
+    br = srv.get(url, headers={"Accept-Encoding": "br"})
+    assert gz.body == b"GET /c/v n=1 ae=gzip" and br.body == b"GET /c/v n=2 ae=br"
+    assert "fwd=vary-miss" in status_of(br)
+    for _ in range(2):
+        r = srv.get(url, headers={"Accept-Encoding": "gzip"})
+        assert r.body == gz.body and "hit" in status_of(r)
+        r = srv.get(url, headers={"Accept-Encoding": "br"})
+        assert r.body == br.body and "hit" in status_of(r)
+    none = srv.get(url)
+    assert none.body == b"GET /c/v n=3 ae=-"
+    assert origin.count("/c/v") == 3
+
+
+def test_post_invalidates(make_server, origin):
+    srv = cached(make_server, origin)
+    srv.get("/c/p?cc=max-age%3D60")
+    srv.get("/c/other?cc=max-age%3D60")
+    assert "hit" in status_of(srv.get("/c/p?cc=max-age%3D60"))
+    r = srv.get("/c/p?cc=max-age%3D60&loc=/c/other%3Fcc%3Dmax-age%253D60", method="POST",
+                body=b"x")
+    assert r.status == 200 and "fwd=method" in status_of(r)
+    # POST went to another target (its own query): /c/p?cc=... itself stays
+    assert "hit" in status_of(srv.get("/c/p?cc=max-age%3D60"))
+    # but the same-origin Location named /c/other?cc=max-age%3D60: gone
+    r = srv.get("/c/other?cc=max-age%3D60")
+    assert "hit" not in status_of(r) and r.body.endswith(b"n=2 ae=-")
+    r = srv.get("/c/p?cc=max-age%3D60", method="DELETE")
+    r = srv.get("/c/p?cc=max-age%3D60")
+    assert "hit" not in status_of(r), r
+    # a failed unsafe request invalidates nothing
+    srv.get("/c/p?cc=max-age%3D60&status=500", method="POST", body=b"x")
+    assert "hit" in status_of(srv.get("/c/p?cc=max-age%3D60"))
+
+
+def test_head_from_cached_get(make_server, origin):
+    srv = cached(make_server, origin)
+    body = srv.get("/c/h?cc=max-age%3D60").body
+    r = srv.get("/c/h?cc=max-age%3D60", method="HEAD")
+    assert r.status == 200 and r.body == b"" and "hit" in status_of(r), r
+    assert int(r.header("Content-Length")) == len(body)
+    assert origin.count("/c/h") == 1
+
+
+def test_revalidation_etag(make_server, origin):
+    srv = cached(make_server, origin)
+    url = "/c/e?cc=max-age%3D1&etag=%22v1%22"
+    first = srv.get(url)
+    time.sleep(2.1)
+    r = srv.get(url)
+    assert r.status == 200 and r.body == first.body, r
+    assert status_of(r).startswith("tern; fwd=stale; fwd-status=304; ttl="), r
+    assert r.header("ETag") == '"v1"'
+    assert origin.last()["headers"]["if-none-match"] == ['"v1"']
+    assert "hit" in status_of(srv.get(url))  # refreshed: fresh again
+    assert origin.count("/c/e") == 2
+
+
+def test_revalidation_last_modified(make_server, origin):
+    srv = cached(make_server, origin)
+    url = "/c/lm?cc=max-age%3D60&lm=1000"
+    first = srv.get(url)
+    r = srv.get(url, headers={"Cache-Control": "max-age=0"})
+    assert r.status == 200 and r.body == first.body, r
+    assert "fwd=stale; fwd-status=304" in status_of(r)
+    assert origin.last()["headers"]["if-modified-since"] == [first.header("Last-Modified")]
+
+
+def test_http2_hits(make_server, origin):
+    srv = cached(make_server, origin)
+    url = f"http://127.0.0.1:{srv.port}/c/h2?cc=max-age%3D60"
+    outs = [t.curl("-si", "--http2-prior-knowledge", url).stdout for _ in range(3)]
+    assert all(o.startswith(b"HTTP/2 200") for o in outs), outs
+    assert b"cache-status: tern; hit" in outs[1].lower() and b"age: " in outs[2].lower()
+    assert origin.count("/c/h2") == 1
+
+
+@pytest.mark.parametrize("framing", ["", "&chunked=1"])
+def test_large_body_intact(make_server, origin, framing):
+    srv = cached(make_server, origin)
+    url = f"http://127.0.0.1:{srv.port}/c/big?cc=max-age%3D60&size=5000000{framing}"
+    want = payload(5000000)
+    for args in ([], ["--http2-prior-knowledge"], []):
+        out = t.curl("-s", *args, url, timeout=60).stdout
+        assert out == want
+    assert origin.count("/c/big") == 1
+
+
+def test_max_object_size(make_server, origin):
+    srv = cached(make_server, origin, cache={"max_size": "1m", "max_object_size": "100k"})
+    for framing in ("", "&chunked=1"):
+        for size, stored in ((102400, True), (102401, False)):
+            url = f"/c/m{size}{framing[1:2]}?cc=max-age%3D60&size={size}{framing}"
+            srv.get(url)
+            r = srv.get(url)
+            assert r.body == payload(size)
+            assert ("hit" in status_of(r)) == stored, (url, r)
+
+
+def test_max_size_evicts(make_server, origin):
+    srv = cached(make_server, origin, cache={"max_size": "300k", "max_object_size": "100k"})
+    for i in range(5):
+        srv.get(f"/c/lru{i}?cc=max-age%3D60&size=90000")
+    # the oldest went to make room; the newest are there
+    assert "hit" in status_of(srv.get("/c/lru4?cc=max-age%3D60&size=90000"))
+    assert "hit" not in status_of(srv.get("/c/lru0?cc=max-age%3D60&size=90000"))
+
+
+def test_config_errors(make_server, origin):
+    srv = make_server(start=False)
+    srv.config["servers"][0]["locations"].insert(0, {"path": "/x/", "cache": True})
+    srv.write_config()
+    r = t.subprocess.run([t.TERN_BIN, "check", "-c", str(srv.conf_path)], capture_output=True)
+    assert r.returncode != 0 and b"'cache' needs 'proxy'" in r.stderr + r.stdout
