@@ -6,6 +6,7 @@
 #include "core/buf.h"
 #include "http/cache_rules.h"
 #include "http/cache_store.h"
+#include "http/conditional.h"
 #include "http/date.h"
 #include "handler/proxy.h"
 
@@ -134,6 +135,24 @@ static int serve_entry(struct http_request *req, struct http_response *resp,
     return 0;
 }
 
+/* A client's own If-None-Match / If-Modified-Since against a stored 200 (RFC 9111 §4.3.2,
+ * RFC 9110 §13.2.2): a 304 with the stored fields but the body and its metadata. */
+static void not_modified(struct http_request *req, struct http_response *resp,
+                         const struct cache_entry *e)
+{
+    if (e->status != 200) return;
+    const struct http_field *etag = http_fields_find(&e->fields, HTTP_TOKEN_ETAG);
+    const struct http_field *lm = http_fields_find(&e->fields, HTTP_TOKEN_LAST_MODIFIED);
+    struct http_validators v = {etag ? etag->value : STR_NULL, 0, true};
+    if (lm && !http_date_parse(lm->value.p, lm->value.len, &v.last_modified)) v.last_modified = 0;
+    if (http_conditional_eval(req, &v) != 304) return;
+    resp->status = 304;
+    resp->content_length = -1;
+    resp->body = NULL; /* a memory source over the entry: nothing to close */
+    http_fields_remove(&resp->headers, HTTP_TOKEN_CONTENT_TYPE);
+    http_fields_remove(&resp->headers, HTTP_TOKEN_CONTENT_ENCODING);
+}
+
 /* Why a request neither uses nor feeds the cache, or NULL. */
 static const char *bypass_reason(const struct http_request *req, const struct cache_control *cc)
 {
@@ -180,7 +199,10 @@ void cache_handle(struct dispatch_ctx *dc, struct http_request *req, struct http
         if (use == CACHE_USE_FRESH || use == CACHE_USE_STALE) {
             cr->st.hit = true;
             cr->st.fwd = CACHE_FWD_NONE;
-            if (serve_entry(req, resp, e, &cr->st, now) == 0) return;
+            if (serve_entry(req, resp, e, &cr->st, now) == 0) {
+                not_modified(req, resp, e);
+                return;
+            }
             resp->headers.count = 0; /* out of memory: ask the upstream */
             resp->body = NULL;
             cr->st = (struct cache_status){.fwd = CACHE_FWD_MISS};

@@ -233,3 +233,17 @@ def test_config_errors(make_server, origin):
     srv.write_config()
     r = t.subprocess.run([t.TERN_BIN, "check", "-c", str(srv.conf_path)], capture_output=True)
     assert r.returncode != 0 and b"'cache' needs 'proxy'" in r.stderr + r.stdout
+
+
+def test_conditional_hit(make_server, origin):
+    srv = cached(make_server, origin)
+    url = "/c/cond?cc=max-age%3D60&etag=%22e1%22&lm=100"
+    first = srv.get(url)
+    r = srv.get(url, headers={"If-None-Match": '"e1"'})
+    assert r.status == 304 and r.body == b"" and "hit" in status_of(r), r
+    assert r.header("ETag") == '"e1"'
+    r = srv.get(url, headers={"If-None-Match": '"other"'})
+    assert r.status == 200 and r.body == first.body
+    r = srv.get(url, headers={"If-Modified-Since": first.header("Last-Modified")})
+    assert r.status == 304, r
+    assert origin.count("/c/cond") == 1
