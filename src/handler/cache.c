@@ -15,7 +15,8 @@ struct cache_req {
     const struct config_cache *cc;
     str_t key; /* scheme://authority/path?query */
     struct cache_control req_cc;
-    struct cache_entry *stale; /* being revalidated; held by the request's pool */
+    struct cache_entry *stale; /* found but not fresh; held by the request's pool */
+    bool revalidating;         /* the request asks the upstream with stale's validators */
     struct cache_status st;
     bool bypass; /* neither looked up nor stored (method, credentials, no-store) */
 };
@@ -209,11 +210,12 @@ void cache_handle(struct dispatch_ctx *dc, struct http_request *req, struct http
         } else {
             /* stale, or the request wants it validated (§4.3.1) */
             cr->st.fwd = CACHE_FWD_STALE;
+            cr->stale = e;
             bool validators = http_fields_find(&e->fields, HTTP_TOKEN_ETAG) ||
                               http_fields_find(&e->fields, HTTP_TOKEN_LAST_MODIFIED);
             if (validators && req->method == HTTP_METHOD_GET &&
                 cache_add_validators(&req->headers, req->pool, &e->fields) == 0)
-                cr->stale = e;
+                cr->revalidating = true;
         }
     }
     if (cr->req_cc.flags & CACHE_CC_ONLY_IF_CACHED) { /* §5.2.1.7 */
@@ -455,14 +457,38 @@ static int refresh(struct cache_req *cr, struct http_request *req, struct http_r
     return serve_entry(req, resp, e, &cr->st, now);
 }
 
+/* The origin failed (an upstream 500, 502, 503, 504, or none answered): a stale response
+ * that stale-if-error covers is served instead (RFC 5861 §4). */
+static bool stale_on_error(struct cache_req *cr, struct http_request *req,
+                           struct http_response *resp, time_t now)
+{
+    const struct cache_entry *e = cr->stale;
+    if (!e || (resp->status != 500 && (resp->status < 502 || resp->status > 504))) return false;
+    struct cache_control res_cc;
+    cache_control_parse(&e->fields, false, &res_cc);
+    if (cache_use_decide(&cr->req_cc, &res_cc, e->lifetime, entry_age(e, now), true) !=
+        CACHE_USE_STALE)
+        return false;
+    if (resp->body && resp->body->close) resp->body->close(resp->body); /* the upstream's */
+    resp->body = NULL;
+    if (serve_entry(req, resp, e, &cr->st, now) == 0) return true;
+    resp->headers.count = 0;
+    resp->body = NULL;
+    dispatch_error(req, resp, 502);
+    return true;
+}
+
 void cache_on_head(struct cache_req *cr, struct http_request *req, struct http_response *resp,
                    const struct h1_response_head *head)
 {
     time_t now = time(NULL);
-    cr->st.fwd_status = resp->status;
-    if (cr->bypass) {
+    cr->st.fwd_status = head ? resp->status : 0;
+    if (stale_on_error(cr, req, resp, now)) return;
+    if (!head) {
+        /* tern's own answer: no upstream response to store or to invalidate with */
+    } else if (cr->bypass) {
         invalidate(cr, req, resp);
-    } else if (cr->stale && resp->status == 304 &&
+    } else if (cr->revalidating && resp->status == 304 &&
                cache_304_selects(&cr->stale->fields, &resp->headers)) {
         if (refresh(cr, req, resp, head, now) == 0) return;
         /* no memory for the copy: the stored response as it was */

@@ -21,8 +21,10 @@ void cache_handle(struct dispatch_ctx *dc, struct http_request *req, struct http
 
 /* The proxy's hook once resp holds the upstream's final head (status, fields, content_length,
  * and body: the proxy's own source, or NULL when none follows); head is the upstream's raw head
- * (for its Date). May replace resp->body with a source that stores what passes through it, or
- * turn a 304 to a revalidation into the refreshed stored response; adds Cache-Status. */
+ * (for its Date), or NULL when no upstream answered and resp is tern's own 502/503/504. May
+ * replace resp->body with a source that stores what passes through it, turn a 304 to a
+ * revalidation into the refreshed stored response, or an origin error into a stale one
+ * (stale-if-error); adds Cache-Status. */
 void cache_on_head(struct cache_req *cr, struct http_request *req, struct http_response *resp,
                    const struct h1_response_head *head);
 

@@ -232,6 +232,7 @@ static void fail_head(struct proxy_job *j, int status)
     job_free_buffers(j);
     j->resp->body = NULL; /* the job is over: nothing left for the wire to close */
     dispatch_error(j->req, j->resp, status);
+    if (j->dc.cache) cache_on_head(j->dc.cache, j->req, j->resp, NULL); /* stale-if-error */
     complete_head(j);
 }
 

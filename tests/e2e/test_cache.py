@@ -5,6 +5,7 @@ hits that never reach the origin, Age and Cache-Status, expiry, what is never st
 variants, invalidation by unsafe methods, revalidation with 304, HEAD from a stored GET,
 HTTP/2 clients, large bodies and the size limits."""
 
+import socket
 import time
 
 import pytest
@@ -247,3 +248,34 @@ def test_conditional_hit(make_server, origin):
     r = srv.get(url, headers={"If-Modified-Since": first.header("Last-Modified")})
     assert r.status == 304, r
     assert origin.count("/c/cond") == 1
+
+
+def test_stale_if_error(make_server, origin):
+    srv = cached(make_server, origin)
+    url = "/c/sie?cc=max-age%3D1%2C%20stale-if-error%3D60&fail=1"
+    first = srv.get(url)
+    time.sleep(2.1)
+    r = srv.get(url)  # the origin answers 500: the stale response instead
+    assert r.status == 200 and r.body == first.body, r
+    assert status_of(r).startswith("tern; fwd=stale; fwd-status=500; ttl=-"), r
+    # without stale-if-error the 500 goes through
+    url = "/c/nosie?cc=max-age%3D1&fail=1"
+    srv.get(url)
+    time.sleep(2.1)
+    r = srv.get(url)
+    assert r.status == 500 and "fwd=stale; fwd-status=500" in status_of(r), r
+
+
+def test_stale_if_error_origin_down(make_server, origin):
+    srv = proxied(make_server, {"path": "/c/", "proxy": {"upstreams": [origin.url],
+                                                         "keepalive": 0}, "cache": True})
+    url = "/c/down?cc=max-age%3D1%2C%20stale-if-error%3D60"
+    first = srv.get(url)
+    time.sleep(2.1)
+    origin.sock.shutdown(socket.SHUT_RDWR)  # wakes its accept(): the port refuses from now on
+    origin.close()
+    r = srv.get(url)
+    assert r.status == 200 and r.body == first.body, r
+    assert status_of(r).startswith("tern; fwd=stale; ttl=-"), r
+    r = srv.get("/c/never")
+    assert r.status == 502 and status_of(r) == "tern; fwd=uri-miss", r
