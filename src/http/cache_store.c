@@ -5,21 +5,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/hash.h"
+
 struct cache_store {
     pthread_mutex_t lock;
     struct cache_entry **buckets;
     size_t n_buckets; /* a power of two */
     size_t max_size, bytes, entries;
-    struct cache_entry *lru_head, *lru_tail; /* head: most recently used */
+    struct dlist lru; /* head: most recently used */
 };
-
-static uint64_t key_hash(const char *key, size_t len)
-{
-    uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ (unsigned char)key[i]) * 0x100000001b3ull;
-    return h;
-}
 
 struct cache_store *cache_store_new(size_t max_size)
 {
@@ -55,7 +49,7 @@ int cache_entry_set_key(struct cache_entry *e, const char *key, size_t len)
 {
     if (!(e->key = pool_strndup(e->pool, key, len))) return -1;
     e->key_len = len;
-    e->hash = key_hash(key, len);
+    e->hash = hash_fnv1a(key, len);
     return 0;
 }
 
@@ -74,28 +68,6 @@ void cache_entry_release(struct cache_entry *e)
 
 /* ---- under the lock ---- */
 
-static void lru_unlink(struct cache_store *s, struct cache_entry *e)
-{
-    if (e->lru_prev)
-        e->lru_prev->lru_next = e->lru_next;
-    else
-        s->lru_head = e->lru_next;
-    if (e->lru_next)
-        e->lru_next->lru_prev = e->lru_prev;
-    else
-        s->lru_tail = e->lru_prev;
-    e->lru_prev = e->lru_next = NULL;
-}
-
-static void lru_push(struct cache_store *s, struct cache_entry *e)
-{
-    e->lru_prev = NULL;
-    e->lru_next = s->lru_head;
-    if (s->lru_head) s->lru_head->lru_prev = e;
-    s->lru_head = e;
-    if (!s->lru_tail) s->lru_tail = e;
-}
-
 static bool same_key(const struct cache_entry *e, uint64_t h, const char *key, size_t len)
 {
     return e->hash == h && e->key_len == len && memcmp(e->key, key, len) == 0;
@@ -106,7 +78,7 @@ static void unlink_entry(struct cache_store *s, struct cache_entry **pp, struct 
 {
     struct cache_entry *e = *pp;
     *pp = e->hnext;
-    lru_unlink(s, e);
+    dlist_remove(&s->lru, &e->lru);
     s->bytes -= e->size;
     s->entries--;
     e->linked = false;
@@ -136,7 +108,7 @@ static void release_all(struct cache_entry *dead)
 struct cache_entry *cache_store_lookup(struct cache_store *s, const char *key, size_t len,
                                        cache_match_fn match, void *ctx, bool *seen_key)
 {
-    uint64_t h = key_hash(key, len);
+    uint64_t h = hash_fnv1a(key, len);
     struct cache_entry *found = NULL;
     bool seen = false;
     pthread_mutex_lock(&s->lock);
@@ -147,8 +119,8 @@ struct cache_entry *cache_store_lookup(struct cache_store *s, const char *key, s
         if (match && !match(e, ctx)) continue;
         found = e;
         cache_entry_ref(e);
-        lru_unlink(s, e);
-        lru_push(s, e);
+        dlist_remove(&s->lru, &e->lru);
+        dlist_push_front(&s->lru, &e->lru);
         break;
     }
     pthread_mutex_unlock(&s->lock);
@@ -175,11 +147,12 @@ int cache_store_insert(struct cache_store *s, struct cache_entry *e, cache_match
     e->hnext = *head;
     *head = e;
     e->linked = true;
-    lru_push(s, e);
+    dlist_push_front(&s->lru, &e->lru);
     s->bytes += e->size;
     s->entries++;
-    while (s->bytes > s->max_size && s->lru_tail != e)
-        unlink_entry(s, find_slot(s, s->lru_tail), &dead);
+    struct cache_entry *old;
+    while (s->bytes > s->max_size && (old = DLIST_ENTRY(s->lru.tail, struct cache_entry, lru)) != e)
+        unlink_entry(s, find_slot(s, old), &dead);
     pthread_mutex_unlock(&s->lock);
     release_all(dead); /* frees outside the lock */
     return 0;
@@ -187,7 +160,7 @@ int cache_store_insert(struct cache_store *s, struct cache_entry *e, cache_match
 
 size_t cache_store_remove(struct cache_store *s, const char *key, size_t len)
 {
-    uint64_t h = key_hash(key, len);
+    uint64_t h = hash_fnv1a(key, len);
     struct cache_entry *dead = NULL;
     size_t n = 0;
     pthread_mutex_lock(&s->lock);
@@ -216,11 +189,11 @@ void cache_store_usage(struct cache_store *s, size_t *bytes, size_t *entries)
 void cache_store_free(struct cache_store *s)
 {
     if (!s) return;
-    struct cache_entry *e = s->lru_head;
-    while (e) {
-        struct cache_entry *next = e->lru_next;
-        cache_entry_release(e);
-        e = next;
+    struct dlist_node *n = s->lru.head;
+    while (n) {
+        struct dlist_node *next = n->next;
+        cache_entry_release(DLIST_ENTRY(n, struct cache_entry, lru));
+        n = next;
     }
     pthread_mutex_destroy(&s->lock);
     free(s->buckets);

@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "core/dlist.h"
 #include "core/pool.h"
 #include "http/header.h"
 
@@ -34,7 +35,8 @@ struct cache_entry {
     atomic_uint refs;
     size_t size; /* bytes charged to the store */
     uint64_t hash;
-    struct cache_entry *hnext, *lru_prev, *lru_next;
+    struct cache_entry *hnext;
+    struct dlist_node lru;
     bool linked;
 };
 

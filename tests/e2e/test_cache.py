@@ -30,6 +30,13 @@ def status_of(r):
     return r.header("Cache-Status")
 
 
+def stored_then_stale(srv, url):
+    """Fetches url (max-age=1) into the store, waits for it to go stale, fetches it again."""
+    first = srv.get(url)
+    time.sleep(2.1)
+    return first, srv.get(url)
+
+
 def test_hit_does_not_reach_origin(make_server, origin):
     srv = cached(make_server, origin)
     r1 = srv.get("/c/a?cc=max-age%3D60")
@@ -167,9 +174,7 @@ def test_head_from_cached_get(make_server, origin):
 def test_revalidation_etag(make_server, origin):
     srv = cached(make_server, origin)
     url = "/c/e?cc=max-age%3D1&etag=%22v1%22"
-    first = srv.get(url)
-    time.sleep(2.1)
-    r = srv.get(url)
+    first, r = stored_then_stale(srv, url)
     assert r.status == 200 and r.body == first.body, r
     assert status_of(r).startswith("tern; fwd=stale; fwd-status=304; ttl="), r
     assert r.header("ETag") == '"v1"'
@@ -253,16 +258,11 @@ def test_conditional_hit(make_server, origin):
 def test_stale_if_error(make_server, origin):
     srv = cached(make_server, origin)
     url = "/c/sie?cc=max-age%3D1%2C%20stale-if-error%3D60&fail=1"
-    first = srv.get(url)
-    time.sleep(2.1)
-    r = srv.get(url)  # the origin answers 500: the stale response instead
+    first, r = stored_then_stale(srv, url)  # the origin answers 500: the stale one instead
     assert r.status == 200 and r.body == first.body, r
     assert status_of(r).startswith("tern; fwd=stale; fwd-status=500; ttl=-"), r
     # without stale-if-error the 500 goes through
-    url = "/c/nosie?cc=max-age%3D1&fail=1"
-    srv.get(url)
-    time.sleep(2.1)
-    r = srv.get(url)
+    _, r = stored_then_stale(srv, "/c/nosie?cc=max-age%3D1&fail=1")
     assert r.status == 500 and "fwd=stale; fwd-status=500" in status_of(r), r
 
 
