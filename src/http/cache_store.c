@@ -12,6 +12,7 @@ struct cache_store {
     struct cache_entry **buckets;
     size_t n_buckets; /* a power of two */
     size_t max_size, bytes, entries;
+    bool closed;
     struct dlist lru; /* head: most recently used */
 };
 
@@ -134,8 +135,12 @@ int cache_store_insert(struct cache_store *s, struct cache_entry *e, cache_match
     e->size = sizeof(*e) + pool_used(e->pool) + e->body_len;
     if (e->size > s->max_size) return -1;
     struct cache_entry *dead = NULL;
-    cache_entry_ref(e);
     pthread_mutex_lock(&s->lock);
+    if (s->closed) {
+        pthread_mutex_unlock(&s->lock);
+        return -1;
+    }
+    cache_entry_ref(e);
     struct cache_entry **pp = &s->buckets[e->hash & (s->n_buckets - 1)];
     while (*pp) {
         if (same_key(*pp, e->hash, e->key, e->key_len) && (!match || match(*pp, ctx)))
@@ -176,6 +181,17 @@ size_t cache_store_remove(struct cache_store *s, const char *key, size_t len)
     pthread_mutex_unlock(&s->lock);
     release_all(dead);
     return n;
+}
+
+void cache_store_close(struct cache_store *s)
+{
+    struct cache_entry *dead = NULL;
+    pthread_mutex_lock(&s->lock);
+    s->closed = true;
+    while (s->lru.tail)
+        unlink_entry(s, find_slot(s, DLIST_ENTRY(s->lru.tail, struct cache_entry, lru)), &dead);
+    pthread_mutex_unlock(&s->lock);
+    release_all(dead);
 }
 
 void cache_store_usage(struct cache_store *s, size_t *bytes, size_t *entries)

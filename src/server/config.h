@@ -324,6 +324,9 @@ struct config {
 void config_proxy_free(struct config_proxy *p);
 /* Frees a location's cache and its store (config_cache.c); NULL is fine. */
 void config_cache_free(struct config_cache *c);
+/* cfg was replaced by a reload (and is kept until exit for the requests still on it): its
+ * caches drop what they store and store nothing more (config_cache.c). */
+void config_caches_close(struct config *cfg);
 
 /* The default certificate: tls.cert, else the default server's, else the first server's;
  * NULL when there is none. */

@@ -50,6 +50,14 @@ int cfg_cache(struct loader *L, const struct cnode *v, struct config_cache **out
     return 0;
 }
 
+void config_caches_close(struct config *cfg)
+{
+    for (size_t i = 0; i < cfg->n_servers; i++)
+        for (size_t j = 0; j < cfg->servers[i].n_locations; j++)
+            if (cfg->servers[i].locations[j].cache)
+                cache_store_close(cfg->servers[i].locations[j].cache->store);
+}
+
 void config_cache_free(struct config_cache *c)
 {
     if (!c) return;

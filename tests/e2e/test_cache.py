@@ -5,6 +5,7 @@ hits that never reach the origin, Age and Cache-Status, expiry, what is never st
 variants, invalidation by unsafe methods, revalidation with 304, HEAD from a stored GET,
 HTTP/2 clients, large bodies and the size limits."""
 
+import signal
 import socket
 import time
 
@@ -279,3 +280,17 @@ def test_stale_if_error_origin_down(make_server, origin):
     assert status_of(r).startswith("tern; fwd=stale; ttl=-"), r
     r = srv.get("/c/never")
     assert r.status == 502 and status_of(r) == "tern; fwd=uri-miss", r
+
+
+def test_reload_starts_empty(make_server, origin):
+    srv = cached(make_server, origin)
+    url = "/c/rl?cc=max-age%3D600&size=300000"
+    srv.get(url)
+    assert "hit" in status_of(srv.get(url))
+    srv.config["servers"][0]["locations"][0]["headers"] = {"set": {"X-Gen": "2"}}
+    srv.write_config()
+    srv.signal(signal.SIGHUP)
+    assert t.wait_for(lambda: srv.get("/c/other?cc=no-store").header("X-Gen") == "2", 5)
+    r = srv.get(url)
+    assert r.body == payload(300000) and "hit" not in status_of(r), r
+    assert "hit" in status_of(srv.get(url))

@@ -168,6 +168,25 @@ static void test_vary_variants(void)
     cache_store_free(s);
 }
 
+static void test_close(void)
+{
+    struct cache_store *s = cache_store_new(1 << 20);
+    put(s, entry("a", 100, 'a', NULL, NULL));
+    struct cache_entry *reader = get(s, "a");
+    cache_store_close(s); /* a reload replaced its configuration */
+    CHECK(!has(s, "a"));
+    struct cache_entry *late = entry("b", 10, 'b', NULL, NULL);
+    CHECK_INT(cache_store_insert(s, late, NULL, NULL), -1);
+    cache_entry_release(late);
+    size_t bytes, n;
+    cache_store_usage(s, &bytes, &n);
+    CHECK_INT(n, 0);
+    CHECK_INT(bytes, 0);
+    CHECK(reader && reader->body[99] == 'a');
+    cache_entry_release(reader);
+    cache_store_free(s);
+}
+
 static struct cache_store *shared;
 
 static void *hammer(void *arg)
@@ -221,6 +240,7 @@ int main(void)
     test_lru_eviction();
     test_refcount_outlives_eviction();
     test_vary_variants();
+    test_close();
     test_threads();
     return check_done("http/cache_store");
 }
