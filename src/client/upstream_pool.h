@@ -36,7 +36,8 @@ void upstream_pool_free(struct upstream_pool *p);
  * EPOLLIN, EPOLLOUT and EPOLLRDHUP, edge-triggered. NULL (fd closed) on failure. */
 struct upstream_conn *upstream_conn_open(struct upstream_pool *p, int fd,
                                          const struct sockaddr *addr, socklen_t len);
-/* Unregisters, closes and frees uc (nothing may be queued either way that matters: an idle
+/* Unregisters and closes uc, and frees it after the loop's event pass (an event of this pass
+ * may still name it; nothing may be queued either way that matters: an idle
  * connection, or one whose exchange was abandoned). */
 void upstream_conn_close(struct upstream_conn *uc);
 /* An idle connection to addr, most recently used first, or NULL. */
