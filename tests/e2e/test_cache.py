@@ -294,3 +294,19 @@ def test_reload_starts_empty(make_server, origin):
     r = srv.get(url)
     assert r.body == payload(300000) and "hit" not in status_of(r), r
     assert "hit" in status_of(srv.get(url))
+
+
+def test_access_log_shows_cache_status(make_server, origin):
+    srv = cached(make_server, origin)
+    srv.get("/c/log?cc=max-age%3D60")
+    srv.get("/c/log?cc=max-age%3D60")
+    srv.get("/hello.txt")
+
+    def lines():
+        return [ln for ln in srv.read(srv.access_log).splitlines() if ln]
+
+    assert t.wait_for(lambda: len(lines()) >= 3, 5)
+    log = lines()
+    assert log[0].endswith('"tern; fwd=uri-miss; fwd-status=200; stored"'), log
+    assert log[1].endswith('"tern; hit; ttl=60"') or '"tern; hit; ttl=59"' in log[1], log
+    assert "tern;" not in log[2]  # not a caching location: the line as before
