@@ -310,3 +310,30 @@ def test_access_log_shows_cache_status(make_server, origin):
     assert log[0].endswith('"tern; fwd=uri-miss; fwd-status=200; stored"'), log
     assert log[1].endswith('"tern; hit; ttl=60"') or '"tern; hit; ttl=59"' in log[1], log
     assert "tern;" not in log[2]  # not a caching location: the line as before
+
+
+def test_concurrent_hits_and_evictions(make_server, origin):
+    """Two workers share one store that is too small for the working set: entries are evicted
+    and replaced while other clients are still being sent them; every body arrives intact."""
+    import random
+    import threading
+
+    srv = cached(make_server, origin, cache={"max_size": "300k", "max_object_size": "100k"})
+    want = payload(60000)
+    bad = []
+
+    def client(seed):
+        rnd = random.Random(seed)
+        for _ in range(25):
+            k = rnd.randrange(12)
+            r = srv.get(f"/c/conc{k}?cc=max-age%3D60&size=60000")
+            if r.status != 200 or r.body != want:
+                bad.append((k, r))
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(6)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert not bad, bad[:2]
+    assert sum(origin.count(f"/c/conc{k}") for k in range(12)) < 150
