@@ -5,6 +5,7 @@ hits that never reach the origin, Age and Cache-Status, expiry, what is never st
 variants, invalidation by unsafe methods, revalidation with 304, HEAD from a stored GET,
 HTTP/2 clients, large bodies and the size limits."""
 
+import shutil
 import signal
 import socket
 import time
@@ -14,6 +15,7 @@ import pytest
 import tern_e2e as t
 from origin import Origin, payload
 from test_proxy import proxied
+from tls_util import certs, make_tls_server  # noqa: F401 - fixtures
 
 
 @pytest.fixture
@@ -337,3 +339,26 @@ def test_concurrent_hits_and_evictions(make_server, origin):
         th.join()
     assert not bad, bad[:2]
     assert sum(origin.count(f"/c/conc{k}") for k in range(12)) < 150
+
+
+def test_http3_hits(make_tls_server, certs, origin, tmp_path):  # noqa: F811
+    if shutil.which("gtlsclient") is None or "http3: yes" not in t.subprocess.run(
+            [t.TERN_BIN, "-V"], capture_output=True, text=True).stdout:
+        pytest.skip("no HTTP/3 here")
+
+    def front(cfg):
+        cfg["servers"][0]["locations"].insert(0, {"path": "/c/", "proxy": origin.url,
+                                                  "cache": True})
+
+    srv = make_tls_server(certs.ec, certs.ec_key, mutate=front)
+    url = f"https://127.0.0.1:{srv.tls_port}/c/h3?cc=max-age%3D60&size=300000"
+    for i in range(2):
+        out = tmp_path / f"dl{i}"
+        out.mkdir()
+        r = t.subprocess.run(["gtlsclient", "-q", "--exit-on-all-streams-close", "--download",
+                              str(out), "127.0.0.1", str(srv.tls_port), url],
+                             capture_output=True, timeout=30 * t.SLOW)
+        assert r.returncode == 0, r.stderr
+        files = list(out.iterdir())
+        assert len(files) == 1 and files[0].read_bytes() == payload(300000), files
+    assert origin.count("/c/h3") == 1
