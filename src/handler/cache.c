@@ -4,11 +4,13 @@
 #include <string.h>
 
 #include "core/buf.h"
+#include "core/hash.h"
 #include "http/cache_rules.h"
 #include "http/cache_store.h"
 #include "http/conditional.h"
 #include "http/date.h"
 #include "handler/proxy.h"
+#include "server/server.h"
 
 /* What the cache knows about one request, from cache_handle to cache_on_head. */
 struct cache_req {
@@ -19,6 +21,23 @@ struct cache_req {
     bool revalidating;         /* the request asks the upstream with stale's validators */
     struct cache_status st;
     bool bypass; /* neither looked up nor stored (method, credentials, no-store) */
+    /* Request collapsing: a miss that others of its worker wait for (see below). */
+    bool leading;
+    struct cache_req *lnext; /* the worker's leaders */
+    struct cache_wait *waiters;
+};
+
+/* A request that waits for a leader's answer to the same key: resp is pending meanwhile, with
+ * src as its body, whose close (the client went away) cancels the wait. */
+struct cache_wait {
+    struct body_source src;
+    struct loop_task task;    /* queued when the leader is done: the request runs again */
+    struct cache_req *leader; /* NULL once woken */
+    struct cache_wait *next;
+    struct dispatch_ctx dc;
+    struct http_request *req;
+    struct http_response *resp;
+    str_t url_path;
 };
 
 /* The body source that copies what the client pulls into a new entry. */
@@ -154,6 +173,109 @@ static void not_modified(struct http_request *req, struct http_response *resp,
     http_fields_remove(&resp->headers, HTTP_TOKEN_CONTENT_ENCODING);
 }
 
+/* ---- request collapsing ----
+ * Concurrent misses of one key on one worker thread: the first goes upstream (the leader), the
+ * others wait until its response is stored (or turns out not to be) and then run again, to
+ * find it in the store. One round only: a request woken that still misses goes upstream. The
+ * leaders of each worker are in a small thread-local table; the waiters hang off theirs. */
+
+#define LEADER_BUCKETS 64
+static _Thread_local struct cache_req *leaders[LEADER_BUCKETS];
+
+static struct cache_req **leader_bucket(str_t key)
+{
+    return &leaders[hash_fnv1a(key.p, key.len) & (LEADER_BUCKETS - 1)];
+}
+
+static struct cache_req *find_leader(const struct cache_req *cr)
+{
+    for (struct cache_req *l = *leader_bucket(cr->key); l; l = l->lnext)
+        if (l->cc == cr->cc && str_eq(l->key, cr->key)) return l;
+    return NULL;
+}
+
+static void handle(struct dispatch_ctx *dc, struct http_request *req, struct http_response *resp,
+                   str_t url_path, bool collapsed);
+
+static void wait_run(struct loop_task *t)
+{
+    struct cache_wait *w = (struct cache_wait *)((char *)t - offsetof(struct cache_wait, task));
+    struct http_response *resp = w->resp;
+    resp->body = NULL;
+    resp->pending = false;
+    handle(&w->dc, w->req, resp, w->url_path, true);
+    if (!resp->pending) dispatch_finish(&w->dc, w->req, resp);
+}
+
+static enum body_next_result wait_next(struct body_source *src, struct body_chunk *out, size_t max)
+{
+    (void)src, (void)out, (void)max;
+    return BODY_ERROR; /* never asked: the response is pending */
+}
+
+static void wait_close(struct body_source *src)
+{
+    struct cache_wait *w = (struct cache_wait *)src;
+    loop_task_cancel(&w->task);
+    if (!w->leader) return;
+    struct cache_wait **pp = &w->leader->waiters;
+    while (*pp != w)
+        pp = &(*pp)->next;
+    *pp = w->next;
+    w->leader = NULL;
+}
+
+/* The leader's answer is stored, or will not be: its waiters run again. Idempotent. */
+static void leader_done(struct cache_req *cr)
+{
+    if (!cr->leading) return;
+    cr->leading = false;
+    struct cache_req **pp = leader_bucket(cr->key);
+    while (*pp != cr)
+        pp = &(*pp)->lnext;
+    *pp = cr->lnext;
+    for (struct cache_wait *w = cr->waiters; w; w = w->next) {
+        w->leader = NULL;
+        loop_defer(w->dc.wk->loop, &w->task);
+    }
+    cr->waiters = NULL;
+}
+
+static void leader_cleanup(void *cr)
+{
+    leader_done(cr); /* the leader's request is over, whatever became of it */
+}
+
+/* Joins the leader of cr's key as a waiter (true), or makes cr the leader (false). */
+static bool collapse(struct cache_req *cr, struct dispatch_ctx *dc, struct http_request *req,
+                     struct http_response *resp, str_t url_path)
+{
+    struct cache_req *leader = find_leader(cr);
+    if (leader) {
+        struct cache_wait *w = pool_calloc(req->pool, sizeof(*w));
+        if (!w) return false;
+        w->src = (struct body_source){wait_next, wait_close};
+        w->task.cb = wait_run;
+        w->leader = leader;
+        w->next = leader->waiters;
+        leader->waiters = w;
+        w->dc = *dc;
+        w->req = req;
+        w->resp = resp;
+        w->url_path = url_path;
+        resp->pending = true;
+        resp->body = &w->src;
+        return true;
+    }
+    if (pool_on_cleanup(req->pool, leader_cleanup, cr) == 0) {
+        cr->leading = true;
+        struct cache_req **b = leader_bucket(cr->key);
+        cr->lnext = *b;
+        *b = cr;
+    }
+    return false;
+}
+
 /* Why a request neither uses nor feeds the cache, or NULL. */
 static const char *bypass_reason(const struct http_request *req, const struct cache_control *cc)
 {
@@ -167,12 +289,20 @@ static const char *bypass_reason(const struct http_request *req, const struct ca
 void cache_handle(struct dispatch_ctx *dc, struct http_request *req, struct http_response *resp,
                   str_t url_path)
 {
+    handle(dc, req, resp, url_path, false);
+}
+
+/* cache_handle; collapsed: the request ran again after a leader's answer. */
+static void handle(struct dispatch_ctx *dc, struct http_request *req, struct http_response *resp,
+                   str_t url_path, bool collapsed)
+{
     struct cache_req *cr = pool_calloc(req->pool, sizeof(*cr));
     if (!cr || !(cr->key = request_key(req->pool, req)).p) { /* no memory: no caching */
         proxy_handle(dc, req, resp, url_path);
         return;
     }
     cr->cc = dc->loc->cache;
+    cr->st.collapsed = collapsed;
     dc->cache = cr;
     cache_control_parse(&req->headers, true, &cr->req_cc);
     if ((cr->st.detail = bypass_reason(req, &cr->req_cc))) {
@@ -224,6 +354,9 @@ void cache_handle(struct dispatch_ctx *dc, struct http_request *req, struct http
         add_cache_status(resp, req->pool, &cr->st);
         return;
     }
+    if (!collapsed && !cr->stale && req->method == HTTP_METHOD_GET &&
+        collapse(cr, dc, req, resp, url_path))
+        return;
     proxy_handle(dc, req, resp, url_path);
 }
 
@@ -324,6 +457,7 @@ static void fill_drop(struct cache_fill *f)
 {
     cache_entry_release(f->e);
     f->e = NULL;
+    leader_done(f->cr); /* stored or not, there is nothing more to wait for */
 }
 
 static bool fill_append(struct cache_fill *f, const struct body_chunk *c)
@@ -501,4 +635,5 @@ void cache_on_head(struct cache_req *cr, struct http_request *req, struct http_r
         maybe_store(cr, req, resp, head, now);
     }
     add_cache_status(resp, req->pool, &cr->st);
+    if (resp->body == NULL || resp->body->next != fill_next) leader_done(cr); /* no fill */
 }

@@ -3,8 +3,9 @@
  * upstream; anything else goes through the proxy, which hands each upstream response head to
  * cache_on_head. That decides whether to store it (http/cache_rules.h) and then copies the body
  * as the client pulls it, inserting the entry once the body is complete. A stale entry with
- * validators is revalidated (If-None-Match / If-Modified-Since); a 304 refreshes it. Every
- * response of such a location carries Cache-Status (RFC 9211). */
+ * validators is revalidated (If-None-Match / If-Modified-Since); a 304 refreshes it. Concurrent
+ * misses of one key on one worker are collapsed into one upstream request. Every response of
+ * such a location carries Cache-Status (RFC 9211). */
 #ifndef TERN_HANDLER_CACHE_H
 #define TERN_HANDLER_CACHE_H
 

@@ -362,3 +362,53 @@ def test_http3_hits(make_tls_server, certs, origin, tmp_path):  # noqa: F811
         files = list(out.iterdir())
         assert len(files) == 1 and files[0].read_bytes() == payload(300000), files
     assert origin.count("/c/h3") == 1
+
+
+@pytest.mark.parametrize("cc,stored", [("max-age%3D60", True), ("no-store", False)])
+def test_collapsed_misses(make_server, origin, cc, stored):
+    """Concurrent misses of one key on one worker: one goes upstream, the others wait for its
+    response in the store; when it is not stored they all go upstream after it (once)."""
+    import threading
+
+    srv = proxied(make_server, {"path": "/c/", "proxy": origin.url, "cache": True}, workers=1)
+    url = f"/c/col{stored}?cc={cc}&delay=1&size=100000"
+    results = []
+
+    def client():
+        results.append(srv.get(url))
+
+    threads = [threading.Thread(target=client) for _ in range(5)]
+    for th in threads:
+        th.start()
+        time.sleep(0.05)
+    for th in threads:
+        th.join()
+    assert all(r.status == 200 and r.body == payload(100000) for r in results), results
+    statuses = sorted(status_of(r) for r in results)
+    if stored:
+        assert origin.count(f"/c/col{stored}") == 1, statuses
+        assert sum("hit" in s and "collapsed" in s for s in statuses) == 4, statuses
+    else:
+        assert origin.count(f"/c/col{stored}") == 5, statuses
+        assert sum("collapsed" in s for s in statuses) == 4, statuses
+
+
+def test_collapsed_waiter_goes_away(make_server, origin):
+    import threading
+
+    srv = proxied(make_server, {"path": "/c/", "proxy": origin.url, "cache": True}, workers=1)
+    url = "/c/gone?cc=max-age%3D60&delay=1"
+    results = []
+    leader = threading.Thread(target=lambda: results.append(srv.get(url)))
+    leader.start()
+    time.sleep(0.2)
+    for _ in range(3):  # waiters whose clients leave before the leader's answer
+        c = srv.conn()
+        c.send(t.request("GET", url))
+        time.sleep(0.05)
+        c.close()
+    leader.join()
+    assert results[0].status == 200 and "stored" in status_of(results[0])
+    assert "hit" in status_of(srv.get(url))
+    assert origin.count("/c/gone") == 1
+    srv.assert_healthy()
