@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/hash.h"
+#include "core/refcount.h"
 
 struct cache_store {
     pthread_mutex_t lock;
@@ -56,12 +57,12 @@ int cache_entry_set_key(struct cache_entry *e, const char *key, size_t len)
 
 void cache_entry_ref(struct cache_entry *e)
 {
-    atomic_fetch_add_explicit(&e->refs, 1, memory_order_relaxed);
+    refcount_get(&e->refs);
 }
 
 void cache_entry_release(struct cache_entry *e)
 {
-    if (!e || atomic_fetch_sub_explicit(&e->refs, 1, memory_order_acq_rel) != 1) return;
+    if (!e || !refcount_put(&e->refs)) return;
     pool_destroy(e->pool);
     free(e->body);
     free(e);
