@@ -283,6 +283,8 @@ static const char *bypass_reason(const struct http_request *req, const struct ca
     /* credentials: the answer is for this user (RFC 9111 §3.5 allows some; tern keeps out) */
     if (http_fields_find(&req->headers, HTTP_TOKEN_AUTHORIZATION)) return "authorization";
     if (cc->flags & CACHE_CC_NO_STORE) return "no-store"; /* §5.2.1.5 */
+    /* a protocol switch (WebSocket) is for the upstream to answer, with a 101 */
+    if (http_fields_find(&req->headers, HTTP_TOKEN_UPGRADE)) return "upgrade";
     return NULL;
 }
 

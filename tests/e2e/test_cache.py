@@ -412,3 +412,12 @@ def test_collapsed_waiter_goes_away(make_server, origin):
     assert "hit" in status_of(srv.get(url))
     assert origin.count("/c/gone") == 1
     srv.assert_healthy()
+
+
+def test_upgrade_bypasses(make_server, origin):
+    srv = cached(make_server, origin)
+    srv.get("/c/up?cc=max-age%3D60")
+    r = srv.get("/c/up?cc=max-age%3D60",
+                headers={"Connection": "upgrade", "Upgrade": "websocket"})
+    assert r.status == 200 and status_of(r).endswith("detail=upgrade"), r
+    assert origin.count("/c/up") == 2
