@@ -32,6 +32,7 @@ struct cache_req {
 struct cache_wait {
     struct body_source src;
     struct loop_task task;    /* queued when the leader is done: the request runs again */
+    struct timer timer;       /* ... or when it has waited long enough */
     struct cache_req *leader; /* NULL once woken */
     struct cache_wait *next;
     struct dispatch_ctx dc;
@@ -180,6 +181,9 @@ static void not_modified(struct http_request *req, struct http_response *resp,
  * leaders of each worker are in a small thread-local table; the waiters hang off theirs. */
 
 #define LEADER_BUCKETS 64
+/* A waiter whose leader takes longer than this (a slow upstream, or a large body going to a
+ * slow client: the store fills as the leader's client reads) goes upstream itself. */
+#define COLLAPSE_WAIT_MS 5000
 static _Thread_local struct cache_req *leaders[LEADER_BUCKETS];
 
 static struct cache_req **leader_bucket(str_t key)
@@ -201,6 +205,7 @@ static void wait_run(struct loop_task *t)
 {
     struct cache_wait *w = (struct cache_wait *)((char *)t - offsetof(struct cache_wait, task));
     struct http_response *resp = w->resp;
+    timer_cancel(&w->timer);
     resp->body = NULL;
     resp->pending = false;
     handle(&w->dc, w->req, resp, w->url_path, true);
@@ -213,16 +218,30 @@ static enum body_next_result wait_next(struct body_source *src, struct body_chun
     return BODY_ERROR; /* never asked: the response is pending */
 }
 
-static void wait_close(struct body_source *src)
+/* Takes w off its leader's list, if it is still on one. */
+static void wait_unlink(struct cache_wait *w)
 {
-    struct cache_wait *w = (struct cache_wait *)src;
-    loop_task_cancel(&w->task);
     if (!w->leader) return;
     struct cache_wait **pp = &w->leader->waiters;
     while (*pp != w)
         pp = &(*pp)->next;
     *pp = w->next;
     w->leader = NULL;
+}
+
+static void wait_close(struct body_source *src)
+{
+    struct cache_wait *w = (struct cache_wait *)src;
+    loop_task_cancel(&w->task);
+    timer_cancel(&w->timer);
+    wait_unlink(w);
+}
+
+static void wait_timeout(struct timer *t)
+{
+    struct cache_wait *w = (struct cache_wait *)((char *)t - offsetof(struct cache_wait, timer));
+    wait_unlink(w);
+    loop_defer(w->dc.wk->loop, &w->task);
 }
 
 /* The leader's answer is stored, or will not be: its waiters run again. Idempotent. */
@@ -236,6 +255,7 @@ static void leader_done(struct cache_req *cr)
     *pp = cr->lnext;
     for (struct cache_wait *w = cr->waiters; w; w = w->next) {
         w->leader = NULL;
+        timer_cancel(&w->timer);
         loop_defer(w->dc.wk->loop, &w->task);
     }
     cr->waiters = NULL;
@@ -256,6 +276,7 @@ static bool collapse(struct cache_req *cr, struct dispatch_ctx *dc, struct http_
         if (!w) return false;
         w->src = (struct body_source){wait_next, wait_close};
         w->task.cb = wait_run;
+        w->timer.cb = wait_timeout;
         w->leader = leader;
         w->next = leader->waiters;
         leader->waiters = w;
@@ -265,6 +286,8 @@ static bool collapse(struct cache_req *cr, struct dispatch_ctx *dc, struct http_
         w->url_path = url_path;
         resp->pending = true;
         resp->body = &w->src;
+        struct loop *loop = dc->wk->loop;
+        timer_arm(loop, &w->timer, loop_now_ms(loop) + COLLAPSE_WAIT_MS);
         return true;
     }
     if (pool_on_cleanup(req->pool, leader_cleanup, cr) == 0) {

@@ -13,10 +13,11 @@ answers by path:
   /ws             a WebSocket (RFC 6455) echo: 101, then every message back, until a close
   /c/...          for the cache tests: fields from the query string (cc= Cache-Control, etag=
                   ETag, lm= Last-Modified as seconds before now, vary= Vary, loc= Location,
-                  status=; fail=N: 500 after N requests; delay=S: the head after S seconds), a
-                  body of size= bytes (payload) or naming the request (its number for this
-                  path, Accept-Encoding), chunked= for chunked framing; 304 when If-None-Match
-                  matches etag or If-Modified-Since is not older than lm
+                  status=; fail=N: 500 after N requests; delay=S: the head after S seconds;
+                  delay1=S: the first request's only), a body of size= bytes (payload) or
+                  naming the request (its number for this path, Accept-Encoding), chunked=
+                  for chunked framing; 304 when If-None-Match matches etag or
+                  If-Modified-Since is not older than lm
   anything else   as /echo
 """
 
@@ -241,6 +242,8 @@ class Origin:
             body = f"{rec['method']} {path} n={rec['n']} ae={ae}".encode()
         if "delay" in q:
             time.sleep(float(q["delay"]))
+        if "delay1" in q and rec["n"] == 1:
+            time.sleep(float(q["delay1"]))
         status = int(q.get("status", "200"))
         if "fail" in q and rec["n"] > int(q["fail"]):
             status = 500

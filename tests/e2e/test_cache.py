@@ -421,3 +421,29 @@ def test_upgrade_bypasses(make_server, origin):
                 headers={"Connection": "upgrade", "Upgrade": "websocket"})
     assert r.status == 200 and status_of(r).endswith("detail=upgrade"), r
     assert origin.count("/c/up") == 2
+
+
+def test_collapsed_wait_is_bounded(make_server, origin):
+    """A waiter whose leader is slower than 5 s goes upstream itself."""
+    import threading
+
+    srv = proxied(make_server, {"path": "/c/", "proxy": origin.url, "cache": True}, workers=1)
+    url = "/c/slow?cc=max-age%3D60&delay1=7"  # only the first request is slow
+
+    def get():
+        with srv.conn(timeout=20) as c:
+            c.send(t.request("GET", url, close=True))
+            return c.response()
+
+    results = []
+    leader = threading.Thread(target=lambda: results.append(get()))
+    leader.start()
+    time.sleep(0.3)
+    start = time.monotonic()
+    r = get()
+    waited = time.monotonic() - start
+    leader.join()
+    assert r.status == 200 and r.body.endswith(b"n=2 ae=-"), r
+    assert "collapsed" in status_of(r) and "hit" not in status_of(r), r
+    assert 4.5 < waited < 6.5, waited  # gave up waiting, before the leader's answer
+    assert results[0].status == 200 and results[0].body.endswith(b"n=1 ae=-")
