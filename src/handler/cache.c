@@ -352,6 +352,10 @@ static void handle(struct dispatch_ctx *dc, struct http_request *req, struct htt
          * which whole-second ages make common: validate, as no-cache (§5.2.1.1, §5.2.1.4) */
         if ((cr->req_cc.flags & CACHE_CC_MAX_AGE) && cr->req_cc.max_age == 0)
             use = CACHE_USE_VALIDATE;
+        /* RFC 5861 §3: while another request of this worker revalidates it, serve it stale
+         * (the revalidation is that request's, not a background one) */
+        if (use == CACHE_USE_STALE_REVALIDATE && !collapsed && find_leader(cr))
+            use = CACHE_USE_STALE;
         if (use == CACHE_USE_FRESH || use == CACHE_USE_STALE) {
             cr->st.hit = true;
             cr->st.fwd = CACHE_FWD_NONE;
@@ -366,11 +370,6 @@ static void handle(struct dispatch_ctx *dc, struct http_request *req, struct htt
             /* stale, or the request wants it validated (§4.3.1) */
             cr->st.fwd = CACHE_FWD_STALE;
             cr->stale = e;
-            bool validators = http_fields_find(&e->fields, HTTP_TOKEN_ETAG) ||
-                              http_fields_find(&e->fields, HTTP_TOKEN_LAST_MODIFIED);
-            if (validators && req->method == HTTP_METHOD_GET &&
-                cache_add_validators(&req->headers, req->pool, &e->fields) == 0)
-                cr->revalidating = true;
         }
     }
     if (cr->req_cc.flags & CACHE_CC_ONLY_IF_CACHED) { /* §5.2.1.7 */
@@ -379,9 +378,14 @@ static void handle(struct dispatch_ctx *dc, struct http_request *req, struct htt
         add_cache_status(resp, req->pool, &cr->st);
         return;
     }
-    if (!collapsed && !cr->stale && req->method == HTTP_METHOD_GET &&
-        collapse(cr, dc, req, resp, url_path))
+    if (!collapsed && req->method == HTTP_METHOD_GET && collapse(cr, dc, req, resp, url_path))
         return;
+    /* the request's own fields change only now: a waiter runs again as it came */
+    if (cr->stale && req->method == HTTP_METHOD_GET &&
+        (http_fields_find(&cr->stale->fields, HTTP_TOKEN_ETAG) ||
+         http_fields_find(&cr->stale->fields, HTTP_TOKEN_LAST_MODIFIED)) &&
+        cache_add_validators(&req->headers, req->pool, &cr->stale->fields) == 0)
+        cr->revalidating = true;
     proxy_handle(dc, req, resp, url_path);
 }
 
@@ -637,28 +641,35 @@ static bool stale_on_error(struct cache_req *cr, struct http_request *req,
     return true;
 }
 
-void cache_on_head(struct cache_req *cr, struct http_request *req, struct http_response *resp,
-                   const struct h1_response_head *head)
+/* Decides what becomes of the upstream's answer; false when resp still needs Cache-Status. */
+static bool on_head(struct cache_req *cr, struct http_request *req, struct http_response *resp,
+                    const struct h1_response_head *head, time_t now)
 {
-    time_t now = time(NULL);
-    cr->st.fwd_status = head ? resp->status : 0;
-    if (stale_on_error(cr, req, resp, now)) return;
-    if (!head) {
-        /* tern's own answer: no upstream response to store or to invalidate with */
-    } else if (cr->bypass) {
+    if (stale_on_error(cr, req, resp, now)) return true;
+    if (!head) return false; /* tern's own answer: nothing to store or to invalidate with */
+    if (cr->bypass) {
         invalidate(cr, req, resp);
-    } else if (cr->revalidating && resp->status == 304 &&
-               cache_304_selects(&cr->stale->fields, &resp->headers)) {
-        if (refresh(cr, req, resp, head, now) == 0) return;
+        return false;
+    }
+    if (cr->revalidating && resp->status == 304 &&
+        cache_304_selects(&cr->stale->fields, &resp->headers)) {
+        if (refresh(cr, req, resp, head, now) == 0) return true;
         /* no memory for the copy: the stored response as it was */
         cr->st.stored = false;
-        if (serve_entry(req, resp, cr->stale, &cr->st, now) == 0) return;
+        if (serve_entry(req, resp, cr->stale, &cr->st, now) == 0) return true;
         resp->headers.count = 0;
         resp->body = NULL;
         dispatch_error(req, resp, 503);
-    } else {
-        maybe_store(cr, req, resp, head, now);
+        return false;
     }
-    add_cache_status(resp, req->pool, &cr->st);
+    maybe_store(cr, req, resp, head, now);
+    return false;
+}
+
+void cache_on_head(struct cache_req *cr, struct http_request *req, struct http_response *resp,
+                   const struct h1_response_head *head)
+{
+    cr->st.fwd_status = head ? resp->status : 0;
+    if (!on_head(cr, req, resp, head, time(NULL))) add_cache_status(resp, req->pool, &cr->st);
     if (resp->body == NULL || resp->body->next != fill_next) leader_done(cr); /* no fill */
 }

@@ -13,11 +13,11 @@ answers by path:
   /ws             a WebSocket (RFC 6455) echo: 101, then every message back, until a close
   /c/...          for the cache tests: fields from the query string (cc= Cache-Control, etag=
                   ETag, lm= Last-Modified as seconds before now, vary= Vary, loc= Location,
-                  status=; fail=N: 500 after N requests; delay=S: the head after S seconds;
-                  delay1=S: the first request's only), a body of size= bytes (payload) or
-                  naming the request (its number for this path, Accept-Encoding), chunked=
-                  for chunked framing; 304 when If-None-Match matches etag or
-                  If-Modified-Since is not older than lm
+                  status=; fail=N: 500 after N requests; delay=S: the head after S seconds,
+                  but not for the first delayafter=N requests; delay1=S: the first's only),
+                  a body of size= bytes (payload) or naming the request (its number for this
+                  path, Accept-Encoding), chunked= for chunked framing; 304 when
+                  If-None-Match matches etag or If-Modified-Since is not older than lm
   anything else   as /echo
 """
 
@@ -214,6 +214,10 @@ class Origin:
     def cacheable(self, c, rec):
         path, _, query = rec["target"].partition("?")
         q = {k: v[0] for k, v in urllib.parse.parse_qs(query).items()}
+        if "delay" in q and rec["n"] > int(q.get("delayafter", "0")):
+            time.sleep(float(q["delay"]))
+        if "delay1" in q and rec["n"] == 1:
+            time.sleep(float(q["delay1"]))
         now = time.time()
         head = [b"Date: " + email.utils.formatdate(now, usegmt=True).encode()]
         if "cc" in q:
@@ -240,10 +244,6 @@ class Origin:
         else:
             ae = rec["headers"].get("accept-encoding", ["-"])[0]
             body = f"{rec['method']} {path} n={rec['n']} ae={ae}".encode()
-        if "delay" in q:
-            time.sleep(float(q["delay"]))
-        if "delay1" in q and rec["n"] == 1:
-            time.sleep(float(q["delay1"]))
         status = int(q.get("status", "200"))
         if "fail" in q and rec["n"] > int(q["fail"]):
             status = 500
