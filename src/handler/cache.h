@@ -4,8 +4,9 @@
  * cache_on_head. That decides whether to store it (http/cache_rules.h) and then copies the body
  * as the client pulls it, inserting the entry once the body is complete. A stale entry with
  * validators is revalidated (If-None-Match / If-Modified-Since); a 304 refreshes it. Concurrent
- * misses of one key on one worker are collapsed into one upstream request. Every response of
- * such a location carries Cache-Status (RFC 9211). */
+ * misses (and revalidations) of one key on one worker are collapsed into one upstream request,
+ * and stale-if-error / stale-while-revalidate (RFC 5861) apply. Every response of such a
+ * location carries Cache-Status (RFC 9211). */
 #ifndef TERN_HANDLER_CACHE_H
 #define TERN_HANDLER_CACHE_H
 
