@@ -323,6 +323,7 @@ static void handle(struct dispatch_ctx *dc, struct http_request *req, struct htt
 {
     struct cache_req *cr = pool_calloc(req->pool, sizeof(*cr));
     if (!cr || !(cr->key = request_key(req->pool, req)).p) { /* no memory: no caching */
+        dc->cache = NULL;
         proxy_handle(dc, req, resp, url_path);
         return;
     }
