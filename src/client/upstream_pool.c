@@ -12,12 +12,29 @@ struct upstream_pool {
     struct loop *loop;
     struct upstream_conn *head; /* idle, most recently put first */
     size_t count;
+    /* Closed ones, freed after the loop's event pass: an event of the pass that closed one
+     * (another connection's handler closing it) may still name it. */
+    struct upstream_conn *dead;
+    struct loop_task reap;
 };
+
+static void reap(struct loop_task *t)
+{
+    struct upstream_pool *p =
+        (struct upstream_pool *)((char *)t - offsetof(struct upstream_pool, reap));
+    while (p->dead) {
+        struct upstream_conn *uc = p->dead;
+        p->dead = uc->next;
+        free(uc);
+    }
+}
 
 struct upstream_pool *upstream_pool_new(struct loop *loop)
 {
     struct upstream_pool *p = calloc(1, sizeof(*p));
-    if (p) p->loop = loop;
+    if (!p) return NULL;
+    p->loop = loop;
+    p->reap.cb = reap;
     return p;
 }
 
@@ -39,11 +56,15 @@ static void unlink_idle(struct upstream_conn *uc)
 void upstream_conn_close(struct upstream_conn *uc)
 {
     if (!uc) return;
+    struct upstream_pool *p = uc->pool;
     unlink_idle(uc);
-    loop_remove(uc->pool->loop, &uc->w);
+    loop_remove(p->loop, &uc->w);
     tls_conn_free(uc->tls); /* close_notify first, when the session is sound */
     close(uc->w.fd);
-    free(uc);
+    uc->w.fd = -1; /* on_io ignores what is left of this pass for it */
+    uc->next = p->dead;
+    p->dead = uc;
+    loop_defer(p->loop, &p->reap);
 }
 
 void upstream_pool_free(struct upstream_pool *p)
@@ -51,12 +72,15 @@ void upstream_pool_free(struct upstream_pool *p)
     if (!p) return;
     while (p->head)
         upstream_conn_close(p->head);
+    loop_task_cancel(&p->reap);
+    reap(&p->reap);
     free(p);
 }
 
 static void on_io(struct io_watch *w, uint32_t events)
 {
     struct upstream_conn *uc = (struct upstream_conn *)w;
+    if (uc->w.fd < 0) return; /* closed earlier in this event pass */
     if (!uc->idle) {
         uc->on_event(uc, events);
         return;

@@ -48,7 +48,8 @@ ssize_t upstream_conn_read(struct upstream_conn *uc, void *buf, size_t len);
 ssize_t upstream_conn_write(struct upstream_conn *uc, const void *buf, size_t len);
 /* Says nothing more will be written: close_notify for TLS, then shutdown(SHUT_WR). */
 void upstream_conn_shut_write(struct upstream_conn *uc);
-/* Unregisters, closes and frees uc (nothing may be queued either way that matters: an idle
+/* Unregisters and closes uc, and frees it after the loop's event pass (an event of this pass
+ * may still name it; nothing may be queued either way that matters: an idle
  * connection, or one whose exchange was abandoned). */
 void upstream_conn_close(struct upstream_conn *uc);
 /* An idle connection to addr (with TLS to tls_name, or cleartext when NULL), most recently

@@ -12,6 +12,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "core/hash.h"
 #include "handler/fsopen.h"
 #include "http/mime.h"
 #include "http/negotiate.h"
@@ -31,8 +32,8 @@ struct static_cache {
     size_t max_entries;
     size_t count;
     struct fc_entry **buckets;
-    size_t nbuckets; /* power of two */
-    struct fc_entry *lru_head, *lru_tail;
+    size_t nbuckets;       /* power of two */
+    struct dlist lru;      /* head: most recently used */
     struct fc_root *roots; /* grows: one per distinct root seen (every vhost may have one) */
     size_t n_roots, cap_roots;
     size_t blob_bytes;
@@ -47,14 +48,6 @@ static int64_t now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static uint64_t hash_bytes(const char *p, size_t n)
-{
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)p[i]) * 1099511628211ull;
-    return h;
 }
 
 struct static_cache *static_cache_create(size_t max_entries)
@@ -105,27 +98,7 @@ void fc_entry_unref(struct fc_entry *e)
     if (e && --e->refs == 0) entry_free(e);
 }
 
-static void lru_unlink(struct static_cache *c, struct fc_entry *e)
-{
-    if (e->lru_prev)
-        e->lru_prev->lru_next = e->lru_next;
-    else
-        c->lru_head = e->lru_next;
-    if (e->lru_next)
-        e->lru_next->lru_prev = e->lru_prev;
-    else
-        c->lru_tail = e->lru_prev;
-    e->lru_prev = e->lru_next = NULL;
-}
-
-static void lru_push_front(struct static_cache *c, struct fc_entry *e)
-{
-    e->lru_prev = NULL;
-    e->lru_next = c->lru_head;
-    if (c->lru_head) c->lru_head->lru_prev = e;
-    c->lru_head = e;
-    if (!c->lru_tail) c->lru_tail = e;
-}
+#define LRU_TAIL(c) ((c)->lru.tail ? DLIST_ENTRY((c)->lru.tail, struct fc_entry, lru) : NULL)
 
 /* Takes e out of the table and the LRU and drops the cache's reference. */
 static void entry_remove(struct static_cache *c, struct fc_entry *e)
@@ -134,7 +107,7 @@ static void entry_remove(struct static_cache *c, struct fc_entry *e)
     while (*pp && *pp != e)
         pp = &(*pp)->hnext;
     if (*pp) *pp = e->hnext;
-    lru_unlink(c, e);
+    dlist_remove(&c->lru, &e->lru);
     for (int i = 0; i <= FC_BLOB_IDENTITY; i++)
         c->blob_bytes -= e->blob[i].len;
     e->cached = false;
@@ -146,8 +119,8 @@ static void entry_remove(struct static_cache *c, struct fc_entry *e)
 void static_cache_destroy(struct static_cache *c)
 {
     if (!c) return;
-    while (c->lru_head) {
-        struct fc_entry *e = c->lru_head;
+    while (c->lru.head) {
+        struct fc_entry *e = DLIST_ENTRY(c->lru.head, struct fc_entry, lru);
         entry_remove(c, e);
         /* entries still referenced by in-flight responses live on without their cache */
     }
@@ -368,7 +341,7 @@ struct fc_entry *fc_lookup(struct static_cache *c, const char *root, bool beneat
     key[0] = (char)('0' + (beneath ? 1 : 0) + (precompressed ? 2 : 0));
     memcpy(key + 1, root, root_len + 1);
     memcpy(key + 2 + root_len, rel, rel_len + 1);
-    uint64_t h = hash_bytes(key, key_len);
+    uint64_t h = hash_fnv1a(key, key_len);
 
     struct fc_entry *e = c->buckets[h & (c->nbuckets - 1)];
     while (e && !(e->hash == h && e->key_len == key_len && memcmp(e->key, key, key_len) == 0))
@@ -382,8 +355,8 @@ struct fc_entry *fc_lookup(struct static_cache *c, const char *root, bool beneat
         }
     }
     if (e) {
-        lru_unlink(c, e);
-        lru_push_front(c, e);
+        dlist_remove(&c->lru, &e->lru);
+        dlist_push_front(&c->lru, &e->lru);
         e->refs++;
         if (key != stack_key) free(key);
         return e;
@@ -392,8 +365,8 @@ struct fc_entry *fc_lookup(struct static_cache *c, const char *root, bool beneat
     e = entry_open(rootfd, root, beneath, precompressed, key, key_len, 2 + root_len, err);
     if (!e && (*err == EMFILE || *err == ENFILE) && c->count) {
         /* out of descriptors: give back the least recently used ones and try once more */
-        for (int i = 0; i < 32 && c->lru_tail; i++)
-            entry_remove(c, c->lru_tail);
+        for (int i = 0; i < 32 && c->lru.tail; i++)
+            entry_remove(c, LRU_TAIL(c));
         e = entry_open(rootfd, root, beneath, precompressed, key, key_len, 2 + root_len, err);
     }
     if (key != stack_key) free(key);
@@ -403,15 +376,15 @@ struct fc_entry *fc_lookup(struct static_cache *c, const char *root, bool beneat
     e->checked_ms = now;
     if (c->max_entries == 0 || e->incomplete)
         return e; /* not cached: the caller's reference is the only one */
-    while (c->count >= c->max_entries && c->lru_tail)
-        entry_remove(c, c->lru_tail);
+    while (c->count >= c->max_entries && c->lru.tail)
+        entry_remove(c, LRU_TAIL(c));
     e->cache = c;
     e->cached = true;
     e->refs++;
     struct fc_entry **b = &c->buckets[h & (c->nbuckets - 1)];
     e->hnext = *b;
     *b = e;
-    lru_push_front(c, e);
+    dlist_push_front(&c->lru, &e->lru);
     c->count++;
     return e;
 }

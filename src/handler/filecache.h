@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "core/dlist.h"
 #include "handler/static.h"
 #include "http/date.h"
 #include "http/etag.h"
@@ -60,7 +61,8 @@ struct fc_entry {
     const char *rel;
     uint64_t hash;
     size_t root_index;
-    struct fc_entry *hnext, *lru_prev, *lru_next;
+    struct fc_entry *hnext;
+    struct dlist_node lru;
     struct stat sibling_seen[FC_NCODINGS]; /* what fstatat saw at load (usable siblings) */
     unsigned siblings_seen;                /* mask of siblings fstatat found usable at load */
     bool incomplete; /* a sibling failed for lack of resources: serve once, do not cache */

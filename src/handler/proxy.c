@@ -16,6 +16,7 @@
 #include "core/log.h"
 #include "h1/chunked.h"
 #include "h1/parser.h"
+#include "handler/cache.h"
 #include "handler/proxy_fields.h"
 #include "handler/proxy_internal.h"
 #include "server/server.h"
@@ -283,6 +284,7 @@ static void fail_head(struct proxy_job *j, int status)
     job_free_buffers(j);
     j->resp->body = NULL; /* the job is over: nothing left for the wire to close */
     dispatch_error(j->req, j->resp, status);
+    if (j->dc.cache) cache_on_head(j->dc.cache, j->req, j->resp, NULL); /* stale-if-error */
     complete_head(j);
 }
 
@@ -460,6 +462,7 @@ static void head_ready(struct proxy_job *j, size_t n)
         job_free_buffers(j);
         resp->body = NULL;
     }
+    if (j->dc.cache) cache_on_head(j->dc.cache, req, resp, &j->head); /* may wrap resp->body */
     complete_head(j);
 }
 

@@ -79,6 +79,13 @@ void access_log_request(struct worker *wk, const struct http_request *req,
     pos = put_field(line, pos, cap, req, HTTP_TOKEN_REFERER);
     line[pos++] = ' ';
     pos = put_field(line, pos, cap, req, HTTP_TOKEN_USER_AGENT);
+    /* a caching location's answer (handler/cache.h) ends with its Cache-Status */
+    const struct http_field *cs = http_fields_find_name(&resp->headers, STR_LIT("cache-status"));
+    if (cs) {
+        pos = put_raw(line, pos, cap - 4, " \"");
+        pos = put_escaped(line, pos, cap - 2, cs->value);
+        line[pos++] = '"';
+    }
     line[pos++] = '\n';
     worker_access_log(wk, line, pos);
 }

@@ -176,6 +176,7 @@ void config_free(struct config *cfg)
             config_auth_free(loc->auth);
             config_site_free_location(loc);
             config_proxy_free(loc->proxy);
+            config_cache_free(loc->cache);
         }
         config_site_free_server(srv);
         cert_free(&srv->cert);

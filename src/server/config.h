@@ -116,6 +116,16 @@ struct config_proxy {
     bool via; /* Via on requests and responses (RFC 9110 §7.6.3) */
 };
 
+struct cache_store;
+
+/* `cache` of a proxy location (handler/cache.h): an in-memory RFC 9111 shared cache. */
+struct config_cache {
+    uint64_t max_size;         /* bytes of stored responses, default 64 MiB */
+    uint64_t max_object_size;  /* a larger response is not stored, default 8 MiB */
+    double heuristic_max;      /* cap of a heuristic freshness lifetime (§4.2.2), default 1 day */
+    struct cache_store *store; /* made at load, shared by the worker threads */
+};
+
 /* `auth` of a location (RFC 9110 §11): Basic (RFC 7617) against htpasswd crypt(3) hashes, or
  * Digest (RFC 7616) against htdigest HA1s, from a user file read at load (config_auth.c);
  * handler/auth.h checks requests. */
@@ -194,6 +204,7 @@ struct config_location {
     struct config_error_page *error_pages;
     size_t n_error_pages;
     struct config_proxy *proxy; /* NULL: files are served (handler/proxy.h) */
+    struct config_cache *cache; /* NULL: proxied responses are not cached */
 };
 
 /* A certificate and its key (PEM files), with an optional DER OCSP response to staple. */
@@ -336,6 +347,11 @@ struct config {
 
 /* Frees a location's proxy (config_proxy.c); NULL is fine. */
 void config_proxy_free(struct config_proxy *p);
+/* Frees a location's cache and its store (config_cache.c); NULL is fine. */
+void config_cache_free(struct config_cache *c);
+/* cfg was replaced by a reload (and is kept until exit for the requests still on it): its
+ * caches drop what they store and store nothing more (config_cache.c). */
+void config_caches_close(struct config *cfg);
 
 /* The default certificate: tls.cert, else the default server's, else the first server's;
  * NULL when there is none. */

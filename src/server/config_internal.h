@@ -93,6 +93,8 @@ int cfg_location_guards(struct loader *L, struct config_location *loc, const str
 int cfg_forward_proxy(struct loader *L, const struct cnode *v);
 /* A location's `proxy` (config_proxy.c): *out is set at once (free it on error too). */
 int cfg_proxy(struct loader *L, const struct cnode *v, struct config_proxy **out);
+/* A location's `cache` (config_cache.c): true, false or a mapping; *out set at once. */
+int cfg_cache(struct loader *L, const struct cnode *v, struct config_cache **out);
 /* A location's `auth` (config_auth.c): reads its user file. */
 int cfg_location_auth(struct loader *L, struct config_location *loc, const struct cnode *v);
 /* The same into *out (set at once; free it on error too), for the forward proxy's `auth`. */

@@ -172,6 +172,7 @@ enum loc_key {
     LOC_REWRITE,
     LOC_PROXY,
     LOC_AUTH,
+    LOC_CACHE,
     LOC_COUNT
 };
 
@@ -215,6 +216,7 @@ static int parse_location(struct loader *L, const struct config_server *srv, siz
                                        "rewrite",
                                        "proxy",
                                        "auth",
+                                       "cache",
                                        NULL};
     struct config_location *loc = &srv->locations[li];
     const struct cnode *val[LOC_COUNT] = {0};
@@ -308,6 +310,8 @@ static int parse_location(struct loader *L, const struct config_server *srv, siz
     if (val[LOC_REWRITE] && cfg_rewrite(L, val[LOC_REWRITE], loc->n_captures, &loc->rewrite_to) < 0)
         return -1;
     if (val[LOC_PROXY] && cfg_proxy(L, val[LOC_PROXY], &loc->proxy) < 0) return -1;
+    if (val[LOC_CACHE] && cfg_cache(L, val[LOC_CACHE], &loc->cache) < 0) return -1;
+    if (loc->cache && !loc->proxy) return cfg_fail(L, val[LOC_CACHE], "'cache' needs 'proxy'");
     if (!!loc->redirect_to + !!loc->n_try_files + !!loc->rewrite_to + !!loc->proxy > 1)
         return cfg_fail(L, n,
                         "a location redirects, rewrites, tries files or proxies: one of them");

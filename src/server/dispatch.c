@@ -8,6 +8,7 @@
 #include "core/buf.h"
 #include "core/log.h"
 #include "handler/auth.h"
+#include "handler/cache.h"
 #include "handler/conninfo.h"
 #include "handler/forward.h"
 #include "handler/proxy.h"
@@ -129,7 +130,7 @@ static void finish(const struct dispatch_ctx *dc, struct http_request *req,
 void dispatch_request(const struct config *cfg, struct worker *wk, struct http_request *req,
                       struct http_response *resp)
 {
-    struct dispatch_ctx dc = {cfg, wk, NULL, NULL};
+    struct dispatch_ctx dc = {cfg, wk, NULL, NULL, NULL};
     if (req->method == HTTP_METHOD_CONNECT && cfg->forward.enabled) {
         forward_connect(&dc, req, resp); /* a tunnel, not a resource of ours */
         return;
@@ -226,7 +227,10 @@ static void route(struct dispatch_ctx *dc, struct http_request *req, struct http
     if (site_redirect(loc, &m, req, resp)) return;
     if (loc->proxy && req->method != HTTP_METHOD_CONNECT) {
         /* every other method goes to the upstream, which knows what it allows */
-        proxy_handle(dc, req, resp, m.url_path);
+        if (loc->cache)
+            cache_handle(dc, req, resp, m.url_path);
+        else
+            proxy_handle(dc, req, resp, m.url_path);
         return;
     }
     if (req->method == HTTP_METHOD_UNKNOWN) {

@@ -8,6 +8,7 @@
 #include "server/config.h"
 
 struct worker;
+struct cache_req;
 
 /* Fills resp for req; never fails (internal errors become a 500 response). A handler that
  * answers later (the proxy) leaves resp->pending set and finishes with dispatch_finish. */
@@ -20,6 +21,7 @@ struct dispatch_ctx {
     struct worker *wk;
     const struct config_server *srv;
     const struct config_location *loc;
+    struct cache_req *cache; /* handler/cache.h: the proxy tells the cache about the answer */
 };
 
 /* Completes a pending response that the handler has just filled: the site rules that follow

@@ -453,6 +453,7 @@ void server_reload(struct server *srv, struct config *cfg, struct tls_server *tl
         }
     }
     struct config *old = atomic_exchange(&srv->cfg, cfg);
+    config_caches_close(old); /* kept for the requests still on it, but not its memory */
     struct config **r = realloc(srv->retired, (srv->n_retired + 1) * sizeof(*r));
     if (r) {
         srv->retired = r;

@@ -12,12 +12,21 @@ answers by path:
   /stale          on a reused connection: close without answering; else as /echo
   /ws             a WebSocket (RFC 6455) echo: 101, then every message back, until a close
   /healthz        200, or 503 while `healthy` is False (not recorded in `requests`)
+  /c/...          for the cache tests: fields from the query string (cc= Cache-Control, etag=
+                  ETag, lm= Last-Modified as seconds before now, vary= Vary, loc= Location,
+                  status=; fail=N: 500 after N requests; delay=S: the head after S seconds,
+                  but not for the first delayafter=N requests; delay1=S: the first's only),
+                  a body of size= bytes (payload) or naming the request (its number for this
+                  path, Accept-Encoding), chunked= for chunked framing; 304 when
+                  If-None-Match matches etag or If-Modified-Since is not older than lm
   anything else   as /echo
 """
 
 import base64
+import email.utils
 import hashlib
 import json
+import urllib.parse
 import struct
 import socket
 import threading
@@ -56,6 +65,7 @@ class Origin:
             self.port = self.sock.getsockname()[1]
         self.sock.listen(128)
         self.requests = []
+        self.counts = {}
         self.connections = 0
         self.lock = threading.Lock()
         self.closed = False
@@ -132,6 +142,9 @@ class Origin:
                        "raw": head}
                 with self.lock:
                     self.requests.append(rec)
+                    p = target.split("?")[0]
+                    self.counts[p] = self.counts.get(p, 0) + 1
+                    rec["n"] = self.counts[p]
                 n += 1
                 if not self.respond(c, rec):
                     return
@@ -227,6 +240,8 @@ class Origin:
             c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % n)
             c.sendall(data)
             return True
+        if path.startswith("/c/"):
+            return self.cacheable(c, rec)
         if path.startswith("/hop"):
             c.sendall(b"HTTP/1.1 200 OK\r\nConnection: X-Hop, keep-alive\r\nX-Hop: 1\r\n"
                       b"Keep-Alive: timeout=5\r\nProxy-Connection: keep-alive\r\n"
@@ -248,6 +263,60 @@ class Origin:
                   b"Content-Length: %d\r\n\r\n%s" % (len(body),
                                                     b"" if rec["method"] == "HEAD" else body))
         return True
+
+    def cacheable(self, c, rec):
+        path, _, query = rec["target"].partition("?")
+        q = {k: v[0] for k, v in urllib.parse.parse_qs(query).items()}
+        if "delay" in q and rec["n"] > int(q.get("delayafter", "0")):
+            time.sleep(float(q["delay"]))
+        if "delay1" in q and rec["n"] == 1:
+            time.sleep(float(q["delay1"]))
+        now = time.time()
+        head = [b"Date: " + email.utils.formatdate(now, usegmt=True).encode()]
+        if "cc" in q:
+            head.append(b"Cache-Control: " + q["cc"].encode())
+        if "etag" in q:
+            head.append(b"ETag: " + q["etag"].encode())
+        lm = now - float(q["lm"]) if "lm" in q else None
+        if lm is not None:
+            head.append(b"Last-Modified: " + email.utils.formatdate(lm, usegmt=True).encode())
+        if "vary" in q:
+            head.append(b"Vary: " + q["vary"].encode())
+        if "loc" in q:
+            head.append(b"Location: " + q["loc"].encode())
+        inm = rec["headers"].get("if-none-match", [None])[0]
+        ims = rec["headers"].get("if-modified-since", [None])[0]
+        if rec["method"] in ("GET", "HEAD") and (
+                (inm is not None and "etag" in q and inm == q["etag"]) or
+                (inm is None and ims is not None and lm is not None and
+                 email.utils.parsedate_to_datetime(ims).timestamp() >= int(lm))):
+            c.sendall(b"HTTP/1.1 304 Not Modified\r\n" + b"\r\n".join(head) + b"\r\n\r\n")
+            return True
+        if "size" in q:
+            body = payload(int(q["size"]))
+        else:
+            ae = rec["headers"].get("accept-encoding", ["-"])[0]
+            body = f"{rec['method']} {path} n={rec['n']} ae={ae}".encode()
+        status = int(q.get("status", "200"))
+        if "fail" in q and rec["n"] > int(q["fail"]):
+            status = 500
+        out = b"HTTP/1.1 %d X\r\n" % status + b"\r\n".join(head) + b"\r\n"
+        if rec["method"] == "HEAD":
+            c.sendall(out + b"Content-Length: %d\r\n\r\n" % len(body))
+        elif "chunked" in q:
+            c.sendall(out + b"Transfer-Encoding: chunked\r\n\r\n")
+            for i in range(0, len(body), 100000):
+                part = body[i:i + 100000]
+                c.sendall(b"%x\r\n%s\r\n" % (len(part), part))
+            c.sendall(b"0\r\n\r\n")
+        else:
+            c.sendall(out + b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        return True
+
+    def count(self, path):
+        """Requests received for path (without its query)."""
+        with self.lock:
+            return self.counts.get(path, 0)
 
     def last(self):
         with self.lock:

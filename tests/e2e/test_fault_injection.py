@@ -101,6 +101,8 @@ class FaultTern:
             "servers": [{"names": ["localhost"], "root": str(env["root"]), "default": True,
                          "locations": [{"path": "/"},
                                        {"path": "/up/",
+                                        "proxy": f"http://127.0.0.1:{env['upstream']}/"},
+                                       {"path": "/cached/", "cache": True,
                                         "proxy": f"http://127.0.0.1:{env['upstream']}/"}]}],
         }
         for old in (self.stderr_path, self.error_log):
@@ -335,8 +337,12 @@ SCENARIOS = {
     # source meet every fault too
     "proxy": [[("GET", "/up/hello.txt", None, b""), ("GET", "/up/mid.bin", None, b""),
                ("POST", "/up/hello.txt", {"content-type": "text/plain"}, POST_BODY)]],
+    # the caching proxy (handler/cache): stored, then answered from the store or revalidated
+    "cache": [[("GET", "/cached/hello.txt", None, b""), ("GET", "/cached/mid.bin", None, b""),
+               ("GET", "/cached/hello.txt", None, b""), ("HEAD", "/cached/mid.bin", None, b""),
+               ("GET", "/cached/mid.bin", None, b"")]],
 }
-PROXY_TRANSPORTS = ("h1", "h2c")  # the proxy's faults do not depend on the front's TLS
+PROXY_TRANSPORTS = ("h1", "h2c")  # the proxy's (and the cache's) faults do not depend on the front's TLS
 
 
 def requests(scenario):
@@ -432,7 +438,7 @@ def expected(scenario):
     """The fault-free answers the files dictate (POST: whatever tern answers without faults)."""
     out = []
     for method, path, headers, _ in requests(scenario):
-        path = path.removeprefix("/up")
+        path = path.removeprefix("/up").removeprefix("/cached")
         data = {"/hello.txt": SMALL, "/mid.bin": MID}.get(path, LARGE)
         rng = (headers or {}).get("range")
         if method == "HEAD":
@@ -450,7 +456,7 @@ def expected(scenario):
 @pytest.mark.parametrize("scenario", list(SCENARIOS))
 @pytest.mark.parametrize("transport", list(TRANSPORTS))
 def test_fault(env, transport, scenario):
-    if scenario == "proxy" and transport not in PROXY_TRANSPORTS:
+    if scenario in ("proxy", "cache") and transport not in PROXY_TRANSPORTS:
         pytest.skip("the proxy scenario runs over cleartext fronts")
     # count mode: no fault, the right answers, and how many calls of each kind they take
     srv = FaultTern(env, f"{transport}-{scenario}")

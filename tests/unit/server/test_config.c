@@ -622,8 +622,66 @@ static void test_files(const char *srcdir)
     config_free(cfg);
 }
 
+/* server/config_cache.c: a proxy location's `cache` */
+#define LOC "servers:\n  - root: /\n    locations:\n      - path: /c/\n"
+
+static const struct config_location *find(const struct config *c, const char *path)
+{
+    const struct config_server *srv = &c->servers[0];
+    for (size_t i = 0; i < srv->n_locations; i++)
+        if (strcmp(srv->locations[i].path, path) == 0) return &srv->locations[i];
+    return NULL;
+}
+
+static void test_cache_values(void)
+{
+    char err[512] = "";
+    struct config *c =
+        load(LOC "        proxy: http://127.0.0.1:1\n        cache: true\n", err, sizeof(err));
+    CHECK(c != NULL);
+    const struct config_location *loc = c ? find(c, "/c/") : NULL;
+    CHECK(loc && loc->cache && loc->cache->store);
+    if (loc && loc->cache) {
+        CHECK_INT(loc->cache->max_size, 64 << 20);
+        CHECK_INT(loc->cache->max_object_size, 8 << 20);
+        CHECK(loc->cache->heuristic_max == 86400);
+    }
+    config_free(c);
+    c = load(LOC "        proxy: http://127.0.0.1:1\n"
+                 "        cache: {max_size: 1m, max_object_size: 10k, heuristic_max: 1h}\n",
+             err, sizeof(err));
+    CHECK(c != NULL);
+    loc = c ? find(c, "/c/") : NULL;
+    CHECK(loc && loc->cache);
+    if (loc && loc->cache) {
+        CHECK_INT(loc->cache->max_size, 1 << 20);
+        CHECK_INT(loc->cache->max_object_size, 10 << 10);
+        CHECK(loc->cache->heuristic_max == 3600);
+    }
+    config_free(c);
+    c = load(LOC "        proxy: http://127.0.0.1:1\n        cache: false\n", err, sizeof(err));
+    CHECK(c != NULL);
+    loc = c ? find(c, "/c/") : NULL;
+    CHECK(loc && !loc->cache);
+    config_free(c);
+}
+
+static void test_cache_errors(void)
+{
+    EXPECT_ERROR(LOC "        cache: true\n", "t.yaml:5: 'cache' needs 'proxy'");
+    EXPECT_ERROR(LOC "        proxy: http://127.0.0.1:1\n        cache: {size: 1m}\n",
+                 "t.yaml:6: unknown key 'size' in cache");
+    EXPECT_ERROR(LOC "        proxy: http://127.0.0.1:1\n        cache: maybe\n",
+                 "t.yaml:6: 'cache' must be true or false, not 'maybe'");
+    EXPECT_ERROR(LOC "        proxy: http://127.0.0.1:1\n"
+                     "        cache: {max_size: 1m, max_object_size: 2m}\n",
+                 "t.yaml:6: 'max_object_size' is larger than 'max_size'");
+}
+
 int main(int argc, char **argv)
 {
+    test_cache_values();
+    test_cache_errors();
     char templ[] = "/tmp/tern-config-XXXXXX";
     char sub[PATH_MAX + 16];
     CHECK(mkdtemp(templ) != NULL);

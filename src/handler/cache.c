@@ -1,0 +1,676 @@
+#include "handler/cache.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "core/hash.h"
+#include "http/cache_rules.h"
+#include "http/cache_store.h"
+#include "http/conditional.h"
+#include "http/date.h"
+#include "handler/proxy.h"
+#include "server/server.h"
+
+/* What the cache knows about one request, from cache_handle to cache_on_head. */
+struct cache_req {
+    const struct config_cache *cc;
+    str_t key; /* scheme://authority/path?query */
+    struct cache_control req_cc;
+    struct cache_entry *stale; /* found but not fresh; held by the request's pool */
+    bool revalidating;         /* the request asks the upstream with stale's validators */
+    struct cache_status st;
+    bool bypass; /* neither looked up nor stored (method, credentials, no-store) */
+    /* Request collapsing: a miss that others of its worker wait for (see below). */
+    bool leading;
+    struct cache_req *lnext; /* the worker's leaders */
+    struct cache_wait *waiters;
+};
+
+/* A request that waits for a leader's answer to the same key: resp is pending meanwhile, with
+ * src as its body, whose close (the client went away) cancels the wait. */
+struct cache_wait {
+    struct body_source src;
+    struct loop_task task;    /* queued when the leader is done: the request runs again */
+    struct timer timer;       /* ... or when it has waited long enough */
+    struct cache_req *leader; /* NULL once woken */
+    struct cache_wait *next;
+    struct dispatch_ctx dc;
+    struct http_request *req;
+    struct http_response *resp;
+    str_t url_path;
+};
+
+/* The body source that copies what the client pulls into a new entry. */
+struct cache_fill {
+    struct body_source src;
+    struct body_source *inner; /* the proxy's */
+    struct cache_req *cr;
+    struct cache_entry *e; /* NULL once inserted or given up */
+    size_t cap;
+    int64_t expect; /* Content-Length, or -1 */
+};
+
+static void entry_unref(void *e)
+{
+    cache_entry_release(e);
+}
+
+/* Keeps e (a reference the caller owns) until req's pool goes: every string and byte of it
+ * can then go into the response as is. -1 (e released) on OOM. */
+static int hold(struct http_request *req, struct cache_entry *e)
+{
+    if (pool_on_cleanup(req->pool, entry_unref, e) == 0) return 0;
+    cache_entry_release(e);
+    return -1;
+}
+
+/* The cache key (RFC 9111 §2): scheme, authority (lower case), then path and query. */
+static str_t make_key(struct pool *pool, const struct http_request *req, str_t target)
+{
+    size_t n = req->scheme.len + 3 + req->authority.len + target.len;
+    char *k = pool_alloc(pool, n + 1);
+    if (!k) return STR_NULL;
+    size_t o = 0;
+    memcpy(k, req->scheme.p, req->scheme.len);
+    o += req->scheme.len;
+    memcpy(k + o, "://", 3);
+    o += 3;
+    for (size_t i = 0; i < req->authority.len; i++) {
+        char c = req->authority.p[i];
+        k[o++] = c >= 'A' && c <= 'Z' ? (char)(c + 32) : c;
+    }
+    memcpy(k + o, target.p, target.len);
+    k[n] = '\0';
+    return str_make(k, n);
+}
+
+static str_t request_key(struct pool *pool, const struct http_request *req)
+{
+    if (!req->has_query) return make_key(pool, req, req->path);
+    char *t = pool_printf(pool, NULL, "%.*s?%.*s", (int)req->path.len, req->path.p,
+                          (int)req->query.len, req->query.p);
+    return t ? make_key(pool, req, str_cstr(t)) : STR_NULL;
+}
+
+/* Vary (RFC 9111 §4.1): ctx is the new request's fields. */
+static bool vary_match(const struct cache_entry *e, void *ctx)
+{
+    return cache_vary_match(&e->fields, &e->req_fields, ctx);
+}
+
+static int add_copy(struct http_fields *f, struct pool *pool, str_t name, str_t value)
+{
+    char *n = pool_strndup(pool, name.p, name.len);
+    char *v = pool_strndup(pool, value.p, value.len);
+    return n && v ? http_fields_add(f, pool, str_make(n, name.len), str_make(v, value.len)) : -1;
+}
+
+static int add_cache_status(struct http_response *resp, struct pool *pool,
+                            const struct cache_status *st)
+{
+    struct buf b = {0};
+    char *v = cache_status_format(&b, STR_LIT("tern"), st) == 0
+                  ? pool_strndup(pool, buf_ptr(&b), buf_size(&b))
+                  : NULL;
+    size_t len = buf_size(&b);
+    buf_free(&b);
+    return v ? http_fields_add(&resp->headers, pool, STR_LIT("Cache-Status"), str_make(v, len))
+             : -1;
+}
+
+static int64_t entry_age(const struct cache_entry *e, time_t now)
+{
+    return cache_age_compute(cache_age_value(&e->fields), e->date, e->request_time,
+                             e->response_time, now);
+}
+
+/* Fills resp from e (held by req's pool): the stored status and fields, the current Age
+ * (RFC 9111 §5.1), Cache-Status, and the stored body (none for HEAD: §4.3.5's converse, a
+ * stored GET answers HEAD). 0, or -1 on OOM. */
+static int serve_entry(struct http_request *req, struct http_response *resp,
+                       const struct cache_entry *e, struct cache_status *st, time_t now)
+{
+    int64_t age = entry_age(e, now);
+    resp->status = e->status;
+    resp->headers.count = 0;
+    for (size_t i = 0; i < e->fields.count; i++) {
+        const struct http_field *f = &e->fields.items[i];
+        if (f->token != HTTP_TOKEN_AGE &&
+            http_fields_add(&resp->headers, req->pool, f->name, f->value) < 0)
+            return -1;
+    }
+    char a[16];
+    size_t n = cache_age_format(age, a);
+    char *av = pool_strndup(req->pool, a, n);
+    if (!av || http_fields_add_token(&resp->headers, req->pool, HTTP_TOKEN_AGE, str_make(av, n)))
+        return -1;
+    st->has_ttl = true;
+    st->ttl = e->lifetime - age;
+    if (add_cache_status(resp, req->pool, st) < 0) return -1;
+    resp->content_length = (int64_t)e->body_len;
+    resp->body = NULL;
+    if (req->method != HTTP_METHOD_HEAD && e->body_len &&
+        !(resp->body = body_source_mem(req->pool, e->body, e->body_len)))
+        return -1;
+    return 0;
+}
+
+/* A client's own If-None-Match / If-Modified-Since against a stored 200 (RFC 9111 §4.3.2,
+ * RFC 9110 §13.2.2): a 304 with the stored fields but the body and its metadata. */
+static void not_modified(struct http_request *req, struct http_response *resp,
+                         const struct cache_entry *e)
+{
+    if (e->status != 200) return;
+    const struct http_field *etag = http_fields_find(&e->fields, HTTP_TOKEN_ETAG);
+    const struct http_field *lm = http_fields_find(&e->fields, HTTP_TOKEN_LAST_MODIFIED);
+    struct http_validators v = {etag ? etag->value : STR_NULL, 0, true};
+    if (lm && !http_date_parse(lm->value.p, lm->value.len, &v.last_modified)) v.last_modified = 0;
+    if (http_conditional_eval(req, &v) != 304) return;
+    resp->status = 304;
+    resp->content_length = -1;
+    resp->body = NULL; /* a memory source over the entry: nothing to close */
+    http_fields_remove(&resp->headers, HTTP_TOKEN_CONTENT_TYPE);
+    http_fields_remove(&resp->headers, HTTP_TOKEN_CONTENT_ENCODING);
+}
+
+/* ---- request collapsing ----
+ * Concurrent misses of one key on one worker thread: the first goes upstream (the leader), the
+ * others wait until its response is stored (or turns out not to be) and then run again, to
+ * find it in the store. One round only: a request woken that still misses goes upstream. The
+ * leaders of each worker are in a small thread-local table; the waiters hang off theirs. */
+
+#define LEADER_BUCKETS 64
+/* A waiter whose leader takes longer than this (a slow upstream, or a large body going to a
+ * slow client: the store fills as the leader's client reads) goes upstream itself. */
+#define COLLAPSE_WAIT_MS 5000
+static _Thread_local struct cache_req *leaders[LEADER_BUCKETS];
+
+static struct cache_req **leader_bucket(str_t key)
+{
+    return &leaders[hash_fnv1a(key.p, key.len) & (LEADER_BUCKETS - 1)];
+}
+
+static struct cache_req *find_leader(const struct cache_req *cr)
+{
+    for (struct cache_req *l = *leader_bucket(cr->key); l; l = l->lnext)
+        if (l->cc == cr->cc && str_eq(l->key, cr->key)) return l;
+    return NULL;
+}
+
+static void handle(struct dispatch_ctx *dc, struct http_request *req, struct http_response *resp,
+                   str_t url_path, bool collapsed);
+
+static void wait_run(struct loop_task *t)
+{
+    struct cache_wait *w = (struct cache_wait *)((char *)t - offsetof(struct cache_wait, task));
+    struct http_response *resp = w->resp;
+    timer_cancel(&w->timer);
+    resp->body = NULL;
+    resp->pending = false;
+    handle(&w->dc, w->req, resp, w->url_path, true);
+    if (!resp->pending) dispatch_finish(&w->dc, w->req, resp);
+}
+
+static enum body_next_result wait_next(struct body_source *src, struct body_chunk *out, size_t max)
+{
+    (void)src, (void)out, (void)max;
+    return BODY_ERROR; /* never asked: the response is pending */
+}
+
+/* Takes w off its leader's list, if it is still on one. */
+static void wait_unlink(struct cache_wait *w)
+{
+    if (!w->leader) return;
+    struct cache_wait **pp = &w->leader->waiters;
+    while (*pp != w)
+        pp = &(*pp)->next;
+    *pp = w->next;
+    w->leader = NULL;
+}
+
+static void wait_close(struct body_source *src)
+{
+    struct cache_wait *w = (struct cache_wait *)src;
+    loop_task_cancel(&w->task);
+    timer_cancel(&w->timer);
+    wait_unlink(w);
+}
+
+static void wait_timeout(struct timer *t)
+{
+    struct cache_wait *w = (struct cache_wait *)((char *)t - offsetof(struct cache_wait, timer));
+    wait_unlink(w);
+    loop_defer(w->dc.wk->loop, &w->task);
+}
+
+/* The leader's answer is stored, or will not be: its waiters run again. Idempotent. */
+static void leader_done(struct cache_req *cr)
+{
+    if (!cr->leading) return;
+    cr->leading = false;
+    struct cache_req **pp = leader_bucket(cr->key);
+    while (*pp != cr)
+        pp = &(*pp)->lnext;
+    *pp = cr->lnext;
+    for (struct cache_wait *w = cr->waiters; w; w = w->next) {
+        w->leader = NULL;
+        timer_cancel(&w->timer);
+        loop_defer(w->dc.wk->loop, &w->task);
+    }
+    cr->waiters = NULL;
+}
+
+static void leader_cleanup(void *cr)
+{
+    leader_done(cr); /* the leader's request is over, whatever became of it */
+}
+
+/* Joins the leader of cr's key as a waiter (true), or makes cr the leader (false). */
+static bool collapse(struct cache_req *cr, struct dispatch_ctx *dc, struct http_request *req,
+                     struct http_response *resp, str_t url_path)
+{
+    struct cache_req *leader = find_leader(cr);
+    if (leader) {
+        struct cache_wait *w = pool_calloc(req->pool, sizeof(*w));
+        if (!w) return false;
+        w->src = (struct body_source){wait_next, wait_close};
+        w->task.cb = wait_run;
+        w->timer.cb = wait_timeout;
+        w->leader = leader;
+        w->next = leader->waiters;
+        leader->waiters = w;
+        w->dc = *dc;
+        w->req = req;
+        w->resp = resp;
+        w->url_path = url_path;
+        resp->pending = true;
+        resp->body = &w->src;
+        struct loop *loop = dc->wk->loop;
+        timer_arm(loop, &w->timer, loop_now_ms(loop) + COLLAPSE_WAIT_MS);
+        return true;
+    }
+    if (pool_on_cleanup(req->pool, leader_cleanup, cr) == 0) {
+        cr->leading = true;
+        struct cache_req **b = leader_bucket(cr->key);
+        cr->lnext = *b;
+        *b = cr;
+    }
+    return false;
+}
+
+/* Why a request neither uses nor feeds the cache, or NULL. */
+static const char *bypass_reason(const struct http_request *req, const struct cache_control *cc)
+{
+    if (req->method != HTTP_METHOD_GET && req->method != HTTP_METHOD_HEAD) return "method";
+    /* credentials: the answer is for this user (RFC 9111 §3.5 allows some; tern keeps out) */
+    if (http_fields_find(&req->headers, HTTP_TOKEN_AUTHORIZATION)) return "authorization";
+    if (cc->flags & CACHE_CC_NO_STORE) return "no-store"; /* §5.2.1.5 */
+    /* a protocol switch (WebSocket) is for the upstream to answer, with a 101 */
+    if (http_fields_find(&req->headers, HTTP_TOKEN_UPGRADE)) return "upgrade";
+    return NULL;
+}
+
+void cache_handle(struct dispatch_ctx *dc, struct http_request *req, struct http_response *resp,
+                  str_t url_path)
+{
+    handle(dc, req, resp, url_path, false);
+}
+
+/* cache_handle; collapsed: the request ran again after a leader's answer. */
+static void handle(struct dispatch_ctx *dc, struct http_request *req, struct http_response *resp,
+                   str_t url_path, bool collapsed)
+{
+    struct cache_req *cr = pool_calloc(req->pool, sizeof(*cr));
+    if (!cr || !(cr->key = request_key(req->pool, req)).p) { /* no memory: no caching */
+        dc->cache = NULL;
+        proxy_handle(dc, req, resp, url_path);
+        return;
+    }
+    cr->cc = dc->loc->cache;
+    cr->st.collapsed = collapsed;
+    dc->cache = cr;
+    cache_control_parse(&req->headers, true, &cr->req_cc);
+    if ((cr->st.detail = bypass_reason(req, &cr->req_cc))) {
+        cr->bypass = true;
+        cr->st.fwd = req->method == HTTP_METHOD_GET || req->method == HTTP_METHOD_HEAD
+                         ? CACHE_FWD_BYPASS
+                         : CACHE_FWD_METHOD;
+        proxy_handle(dc, req, resp, url_path);
+        return;
+    }
+    bool seen = false;
+    struct cache_entry *e =
+        cache_store_lookup(cr->cc->store, cr->key.p, cr->key.len, vary_match, &req->headers, &seen);
+    cr->st.fwd = seen ? CACHE_FWD_VARY_MISS : CACHE_FWD_URI_MISS;
+    if (e && hold(req, e) == 0) {
+        time_t now = time(NULL);
+        struct cache_control res_cc;
+        cache_control_parse(&e->fields, false, &res_cc);
+        enum cache_use use =
+            cache_use_decide(&cr->req_cc, &res_cc, e->lifetime, entry_age(e, now), false);
+        /* max-age=0 (a browser's reload) wants the origin asked even at an age of 0 seconds,
+         * which whole-second ages make common: validate, as no-cache (§5.2.1.1, §5.2.1.4) */
+        if ((cr->req_cc.flags & CACHE_CC_MAX_AGE) && cr->req_cc.max_age == 0)
+            use = CACHE_USE_VALIDATE;
+        /* RFC 5861 §3: while another request of this worker revalidates it, serve it stale
+         * (the revalidation is that request's, not a background one) */
+        if (use == CACHE_USE_STALE_REVALIDATE && !collapsed && find_leader(cr))
+            use = CACHE_USE_STALE;
+        if (use == CACHE_USE_FRESH || use == CACHE_USE_STALE) {
+            cr->st.hit = true;
+            cr->st.fwd = CACHE_FWD_NONE;
+            if (serve_entry(req, resp, e, &cr->st, now) == 0) {
+                not_modified(req, resp, e);
+                return;
+            }
+            resp->headers.count = 0; /* out of memory: ask the upstream */
+            resp->body = NULL;
+            cr->st = (struct cache_status){.fwd = CACHE_FWD_MISS};
+        } else {
+            /* stale, or the request wants it validated (§4.3.1) */
+            cr->st.fwd = CACHE_FWD_STALE;
+            cr->stale = e;
+        }
+    }
+    if (cr->req_cc.flags & CACHE_CC_ONLY_IF_CACHED) { /* §5.2.1.7 */
+        dispatch_error(req, resp, 504);
+        cr->st.fwd = CACHE_FWD_NONE;
+        add_cache_status(resp, req->pool, &cr->st);
+        return;
+    }
+    if (!collapsed && req->method == HTTP_METHOD_GET && collapse(cr, dc, req, resp, url_path))
+        return;
+    /* the request's own fields change only now: a waiter runs again as it came */
+    if (cr->stale && req->method == HTTP_METHOD_GET &&
+        (http_fields_find(&cr->stale->fields, HTTP_TOKEN_ETAG) ||
+         http_fields_find(&cr->stale->fields, HTTP_TOKEN_LAST_MODIFIED)) &&
+        cache_add_validators(&req->headers, req->pool, &cr->stale->fields) == 0)
+        cr->revalidating = true;
+    proxy_handle(dc, req, resp, url_path);
+}
+
+/* ---- after the upstream's head ---- */
+
+/* An unsafe method's success invalidates its target and the same-origin Location and
+ * Content-Location (RFC 9111 §4.4). */
+static void invalidate(struct cache_req *cr, struct http_request *req, struct http_response *resp)
+{
+    if (!cache_invalidates(req->method, resp->status)) return;
+    cache_store_remove(cr->cc->store, cr->key.p, cr->key.len);
+    static const enum http_token loc_fields[] = {HTTP_TOKEN_LOCATION, HTTP_TOKEN_CONTENT_LOCATION};
+    for (size_t i = 0; i < 2; i++) {
+        const struct http_field *f = http_fields_find(&resp->headers, loc_fields[i]);
+        str_t path, key;
+        if (f && cache_invalidation_uri(req->scheme, req->authority, f->value, &path) &&
+            (key = make_key(req->pool, req, path)).p)
+            cache_store_remove(cr->cc->store, key.p, key.len);
+    }
+}
+
+static void insert(struct cache_req *cr, struct cache_entry *e)
+{
+    cache_store_insert(cr->cc->store, e, vary_match, &e->req_fields);
+}
+
+/* The upstream's Date (RFC 9110 §6.6.1), which the proxy does not pass on. */
+static bool head_date(const struct h1_response_head *head, str_t *value, time_t *t)
+{
+    for (size_t i = 0; i < head->n_fields; i++)
+        if (str_eq_nocase(head->fields[i].name, STR_LIT("date"))) {
+            *value = head->fields[i].value;
+            return http_date_parse(value->p, value->len, t);
+        }
+    return false;
+}
+
+/* Copies into e the request fields that the response's Vary names (RFC 9111 §4.1). */
+static int copy_vary_fields(struct cache_entry *e, const struct http_request *req)
+{
+    for (size_t i = 0; i < e->fields.count; i++) {
+        if (e->fields.items[i].token != HTTP_TOKEN_VARY) continue;
+        size_t pos = 0;
+        str_t name;
+        while (http_list_next(e->fields.items[i].value, &pos, &name))
+            for (size_t k = 0; k < req->headers.count; k++) {
+                const struct http_field *f = &req->headers.items[k];
+                if (str_eq_nocase(f->name, name) &&
+                    add_copy(&e->req_fields, e->pool, f->name, f->value) < 0)
+                    return -1;
+            }
+    }
+    return 0;
+}
+
+/* Times and lifetime of a response received now (RFC 9111 §4.2), from its fields and the
+ * upstream's Date. 0, or -1 on OOM. */
+static int set_freshness(struct cache_entry *e, const struct cache_req *cr,
+                         const struct http_request *req, const struct h1_response_head *head,
+                         const struct cache_control *res_cc, time_t now)
+{
+    str_t date = STR_NULL;
+    time_t d;
+    bool has_date = head_date(head, &date, &d);
+    e->request_time = req->now;
+    e->response_time = now;
+    e->date = has_date ? d : now;
+    /* the lifetime reads Date from the fields: there for the computation only */
+    if (date.p && add_copy(&e->fields, e->pool, STR_LIT("Date"), date) < 0) return -1;
+    e->lifetime = cache_freshness_lifetime(&e->fields, res_cc, e->status, now,
+                                           (int64_t)cr->cc->heuristic_max, NULL);
+    http_fields_remove(&e->fields, HTTP_TOKEN_DATE);
+    return 0;
+}
+
+/* A new entry for resp (its body still to come), or NULL on OOM. */
+static struct cache_entry *new_entry(struct cache_req *cr, struct http_request *req,
+                                     struct http_response *resp,
+                                     const struct h1_response_head *head,
+                                     const struct cache_control *res_cc, time_t now)
+{
+    struct cache_entry *e = cache_entry_new();
+    if (!e) return NULL;
+    e->status = resp->status;
+    bool ok = cache_entry_set_key(e, cr->key.p, cr->key.len) == 0;
+    for (size_t i = 0; ok && i < resp->headers.count; i++)
+        ok = add_copy(&e->fields, e->pool, resp->headers.items[i].name,
+                      resp->headers.items[i].value) == 0;
+    if (ok) cache_fields_for_store(&e->fields, res_cc); /* §3.1 */
+    if (!ok || copy_vary_fields(e, req) < 0 || set_freshness(e, cr, req, head, res_cc, now) < 0) {
+        cache_entry_release(e);
+        return NULL;
+    }
+    return e;
+}
+
+static void fill_drop(struct cache_fill *f)
+{
+    cache_entry_release(f->e);
+    f->e = NULL;
+    leader_done(f->cr); /* stored or not, there is nothing more to wait for */
+}
+
+static bool fill_append(struct cache_fill *f, const struct body_chunk *c)
+{
+    struct cache_entry *e = f->e;
+    size_t max = (size_t)f->cr->cc->max_object_size;
+    if (c->kind != BODY_CHUNK_MEM || c->len > max - e->body_len) return false;
+    if (c->len > f->cap - e->body_len) {
+        size_t cap = f->cap ? f->cap : 16384;
+        while (cap < e->body_len + c->len)
+            cap *= 2;
+        if (cap > max) cap = max;
+        char *b = realloc(e->body, cap);
+        if (!b) return false;
+        e->body = b;
+        f->cap = cap;
+    }
+    memcpy(e->body + e->body_len, c->data, c->len);
+    e->body_len += c->len;
+    return true;
+}
+
+/* Passes the proxy's chunks on unchanged (BODY_WAIT included) and keeps a copy; the entry
+ * goes into the store at a complete end, and is dropped on an error or when too big. */
+static enum body_next_result fill_next(struct body_source *src, struct body_chunk *out, size_t max)
+{
+    struct cache_fill *f = (struct cache_fill *)src;
+    enum body_next_result r = f->inner->next(f->inner, out, max);
+    if (!f->e) return r;
+    if (r == BODY_CHUNK && !fill_append(f, out)) {
+        fill_drop(f);
+    } else if (r == BODY_CHUNK && (int64_t)f->e->body_len == f->expect) {
+        /* complete: a wire that counts the length down (HTTP/2, HTTP/3) asks no further */
+        insert(f->cr, f->e);
+        fill_drop(f);
+    } else if (r == BODY_END) {
+        if (f->expect < 0 || (int64_t)f->e->body_len == f->expect) insert(f->cr, f->e);
+        fill_drop(f);
+    } else if (r == BODY_ERROR) {
+        fill_drop(f);
+    }
+    return r;
+}
+
+static void fill_close(struct body_source *src)
+{
+    struct cache_fill *f = (struct cache_fill *)src;
+    if (f->inner->close) f->inner->close(f->inner);
+    fill_drop(f);
+}
+
+/* Stores resp if RFC 9111 §3 allows it and it is worth it; sets cr->st.stored or detail. */
+static void maybe_store(struct cache_req *cr, struct http_request *req, struct http_response *resp,
+                        const struct h1_response_head *head, time_t now)
+{
+    if (req->method != HTTP_METHOD_GET) return; /* a HEAD response has no body to store */
+    struct cache_control res_cc;
+    cache_control_parse(&resp->headers, false, &res_cc);
+    enum cache_nostore why = cache_storable(req->method, &req->headers, &cr->req_cc, resp->status,
+                                            &resp->headers, &res_cc);
+    if (why != CACHE_STORABLE) {
+        cr->st.detail = cache_nostore_name(why);
+        return;
+    }
+    if (resp->content_length > (int64_t)cr->cc->max_object_size) {
+        cr->st.detail = "too-large";
+        return;
+    }
+    struct cache_entry *e = new_entry(cr, req, resp, head, &res_cc, now);
+    if (!e) return;
+    bool validators = http_fields_find(&e->fields, HTTP_TOKEN_ETAG) ||
+                      http_fields_find(&e->fields, HTTP_TOKEN_LAST_MODIFIED);
+    if (e->lifetime <= 0 && !validators) { /* never usable: not worth the memory */
+        cr->st.detail = "no-freshness";
+        cache_entry_release(e);
+        return;
+    }
+    if (!resp->body) { /* an empty body: complete now */
+        insert(cr, e);
+        cache_entry_release(e);
+        cr->st.stored = true;
+        return;
+    }
+    struct cache_fill *f = pool_calloc(req->pool, sizeof(*f));
+    if (resp->content_length > 0 && f && !(e->body = malloc((size_t)resp->content_length)))
+        f = NULL;
+    if (!f) {
+        cache_entry_release(e);
+        return;
+    }
+    *f = (struct cache_fill){{fill_next, fill_close},
+                             resp->body,
+                             cr,
+                             e,
+                             resp->content_length > 0 ? (size_t)resp->content_length : 0,
+                             resp->content_length};
+    resp->body = &f->src;
+    cr->st.stored = true;
+}
+
+/* A 304 to a revalidation (RFC 9111 §4.3.3, §4.3.4): a copy of the stored entry with the 304's
+ * fields, stored in its place and served. 0, or -1 when it could not be made. */
+static int refresh(struct cache_req *cr, struct http_request *req, struct http_response *resp,
+                   const struct h1_response_head *head, time_t now)
+{
+    const struct cache_entry *old = cr->stale;
+    struct cache_entry *e = cache_entry_new();
+    if (!e) return -1;
+    e->status = old->status;
+    bool ok = cache_entry_set_key(e, old->key, old->key_len) == 0;
+    for (size_t i = 0; ok && i < old->fields.count; i++)
+        ok = add_copy(&e->fields, e->pool, old->fields.items[i].name, old->fields.items[i].value) ==
+             0;
+    for (size_t i = 0; ok && i < old->req_fields.count; i++)
+        ok = add_copy(&e->req_fields, e->pool, old->req_fields.items[i].name,
+                      old->req_fields.items[i].value) == 0;
+    ok = ok && cache_fields_update(&e->fields, e->pool, &resp->headers) == 0;
+    if (ok && old->body_len && (ok = (e->body = malloc(old->body_len)) != NULL)) {
+        memcpy(e->body, old->body, old->body_len);
+        e->body_len = old->body_len;
+    }
+    struct cache_control res_cc;
+    if (ok) cache_control_parse(&e->fields, false, &res_cc);
+    if (!ok || set_freshness(e, cr, req, head, &res_cc, now) < 0) {
+        cache_entry_release(e);
+        return -1;
+    }
+    insert(cr, e);
+    if (hold(req, e) < 0) return -1;
+    cr->st.stored = true;
+    return serve_entry(req, resp, e, &cr->st, now);
+}
+
+/* The origin failed (an upstream 500, 502, 503, 504, or none answered): a stale response
+ * that stale-if-error covers is served instead (RFC 5861 §4). */
+static bool stale_on_error(struct cache_req *cr, struct http_request *req,
+                           struct http_response *resp, time_t now)
+{
+    const struct cache_entry *e = cr->stale;
+    if (!e || (resp->status != 500 && (resp->status < 502 || resp->status > 504))) return false;
+    struct cache_control res_cc;
+    cache_control_parse(&e->fields, false, &res_cc);
+    if (cache_use_decide(&cr->req_cc, &res_cc, e->lifetime, entry_age(e, now), true) !=
+        CACHE_USE_STALE)
+        return false;
+    if (resp->body && resp->body->close) resp->body->close(resp->body); /* the upstream's */
+    resp->body = NULL;
+    if (serve_entry(req, resp, e, &cr->st, now) == 0) return true;
+    resp->headers.count = 0;
+    resp->body = NULL;
+    dispatch_error(req, resp, 502);
+    return true;
+}
+
+/* Decides what becomes of the upstream's answer; false when resp still needs Cache-Status. */
+static bool on_head(struct cache_req *cr, struct http_request *req, struct http_response *resp,
+                    const struct h1_response_head *head, time_t now)
+{
+    if (stale_on_error(cr, req, resp, now)) return true;
+    if (!head) return false; /* tern's own answer: nothing to store or to invalidate with */
+    if (cr->bypass) {
+        invalidate(cr, req, resp);
+        return false;
+    }
+    if (cr->revalidating && resp->status == 304 &&
+        cache_304_selects(&cr->stale->fields, &resp->headers)) {
+        if (refresh(cr, req, resp, head, now) == 0) return true;
+        /* no memory for the copy: the stored response as it was */
+        cr->st.stored = false;
+        if (serve_entry(req, resp, cr->stale, &cr->st, now) == 0) return true;
+        resp->headers.count = 0;
+        resp->body = NULL;
+        dispatch_error(req, resp, 503);
+        return false;
+    }
+    maybe_store(cr, req, resp, head, now);
+    return false;
+}
+
+void cache_on_head(struct cache_req *cr, struct http_request *req, struct http_response *resp,
+                   const struct h1_response_head *head)
+{
+    cr->st.fwd_status = head ? resp->status : 0;
+    if (!on_head(cr, req, resp, head, time(NULL))) add_cache_status(resp, req->pool, &cr->st);
+    if (resp->body == NULL || resp->body->next != fill_next) leader_done(cr); /* no fill */
+}

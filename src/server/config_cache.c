@@ -1,0 +1,66 @@
+/* The loader's `cache` of a proxy location: `cache: true`, or a mapping with the options of
+ * struct config_cache (docs/config.md, "Caching"). The store is made here, once per load. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "http/cache_store.h"
+#include "server/config_internal.h"
+
+enum cc_key { CC_MAX_SIZE, CC_MAX_OBJECT_SIZE, CC_HEURISTIC_MAX, CC_COUNT };
+
+static int parse_options(struct loader *L, const struct cnode *v, struct config_cache *c)
+{
+    static const char *const keys[] = {"max_size", "max_object_size", "heuristic_max", NULL};
+    const struct cnode *val[CC_COUNT] = {0};
+    uint64_t seen = 0;
+    for (const struct cnode *k = v->first; k; k = k->next->next) {
+        int i = cfg_key(L, k, keys, "cache", &seen);
+        if (i < 0) return -1;
+        val[i] = k->next;
+    }
+    const uint64_t tb = (uint64_t)1 << 40;
+    if ((val[CC_MAX_SIZE] &&
+         cfg_uint(L, val[CC_MAX_SIZE], "max_size", true, 4096, tb, &c->max_size) < 0) ||
+        (val[CC_MAX_OBJECT_SIZE] && cfg_uint(L, val[CC_MAX_OBJECT_SIZE], "max_object_size", true, 0,
+                                             tb, &c->max_object_size) < 0) ||
+        (val[CC_HEURISTIC_MAX] && cfg_duration(L, val[CC_HEURISTIC_MAX], "heuristic_max", 0, true,
+                                               365 * 86400.0, &c->heuristic_max) < 0))
+        return -1;
+    if (c->max_object_size > c->max_size)
+        return cfg_fail(L, v, "'max_object_size' is larger than 'max_size'");
+    return 0;
+}
+
+int cfg_cache(struct loader *L, const struct cnode *v, struct config_cache **out)
+{
+    *out = NULL;
+    if (v->kind != CNODE_MAP) {
+        bool on;
+        if (cfg_bool(L, v, "cache", &on) < 0) return -1;
+        if (!on) return 0;
+    }
+    struct config_cache *c = calloc(1, sizeof(*c));
+    if (!c) return cfg_fail(L, v, "out of memory");
+    *out = c; /* freed with the location, also after an error */
+    c->max_size = (uint64_t)64 << 20;
+    c->max_object_size = (uint64_t)8 << 20;
+    c->heuristic_max = 86400;
+    if (v->kind == CNODE_MAP && parse_options(L, v, c) < 0) return -1;
+    if (!(c->store = cache_store_new((size_t)c->max_size))) return cfg_fail(L, v, "out of memory");
+    return 0;
+}
+
+void config_caches_close(struct config *cfg)
+{
+    for (size_t i = 0; i < cfg->n_servers; i++)
+        for (size_t j = 0; j < cfg->servers[i].n_locations; j++)
+            if (cfg->servers[i].locations[j].cache)
+                cache_store_close(cfg->servers[i].locations[j].cache->store);
+}
+
+void config_cache_free(struct config_cache *c)
+{
+    if (!c) return;
+    cache_store_free(c->store);
+    free(c);
+}
