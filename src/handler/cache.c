@@ -5,6 +5,7 @@
 
 #include "core/buf.h"
 #include "core/hash.h"
+#include "core/log.h"
 #include "http/cache_rules.h"
 #include "http/cache_store.h"
 #include "http/conditional.h"
@@ -329,6 +330,14 @@ static void handle(struct dispatch_ctx *dc, struct http_request *req, struct htt
     }
     cr->cc = dc->loc->cache;
     cr->st.collapsed = collapsed;
+    if (cr->cc->purge && str_eq(req->method_name, STR_LIT("PURGE"))) {
+        /* the location's guards and auth ran before: whoever gets here may purge */
+        size_t n = cache_store_remove(cr->cc->store, cr->key.p, cr->key.len);
+        log_info("%s: PURGE %.*s: %zu stored response(s) removed", req->peer, (int)req->target.len,
+                 req->target.p, n);
+        dispatch_error(req, resp, n ? 200 : 404);
+        return;
+    }
     dc->cache = cr;
     cache_control_parse(&req->headers, true, &cr->req_cc);
     if ((cr->st.detail = bypass_reason(req, &cr->req_cc))) {

@@ -6,11 +6,12 @@
 #include "http/cache_store.h"
 #include "server/config_internal.h"
 
-enum cc_key { CC_MAX_SIZE, CC_MAX_OBJECT_SIZE, CC_HEURISTIC_MAX, CC_COUNT };
+enum cc_key { CC_MAX_SIZE, CC_MAX_OBJECT_SIZE, CC_HEURISTIC_MAX, CC_PURGE, CC_COUNT };
 
 static int parse_options(struct loader *L, const struct cnode *v, struct config_cache *c)
 {
-    static const char *const keys[] = {"max_size", "max_object_size", "heuristic_max", NULL};
+    static const char *const keys[] = {"max_size", "max_object_size", "heuristic_max", "purge",
+                                       NULL};
     const struct cnode *val[CC_COUNT] = {0};
     uint64_t seen = 0;
     for (const struct cnode *k = v->first; k; k = k->next->next) {
@@ -24,7 +25,8 @@ static int parse_options(struct loader *L, const struct cnode *v, struct config_
         (val[CC_MAX_OBJECT_SIZE] && cfg_uint(L, val[CC_MAX_OBJECT_SIZE], "max_object_size", true, 0,
                                              tb, &c->max_object_size) < 0) ||
         (val[CC_HEURISTIC_MAX] && cfg_duration(L, val[CC_HEURISTIC_MAX], "heuristic_max", 0, true,
-                                               365 * 86400.0, &c->heuristic_max) < 0))
+                                               365 * 86400.0, &c->heuristic_max) < 0) ||
+        (val[CC_PURGE] && cfg_bool(L, val[CC_PURGE], "purge", &c->purge) < 0))
         return -1;
     if (c->max_object_size > c->max_size)
         return cfg_fail(L, v, "'max_object_size' is larger than 'max_size'");

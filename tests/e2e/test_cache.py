@@ -480,3 +480,35 @@ def test_stale_while_revalidate(make_server, origin):
         else:
             assert waited > 0.4 and "hit" in status_of(r) and "collapsed" in status_of(r), r
         assert origin.count(f"/c/swr{swr}") == 2  # one revalidation for both
+
+
+def test_purge(make_server, origin, tmp_path):
+    """cache: {purge: true}: PURGE removes a stored URL (200; 404 when nothing was stored) and is
+    never forwarded; the location's auth guards it; without purge it is forwarded as any
+    other method."""
+    import subprocess as sp
+    h = sp.run(["openssl", "passwd", "-6", "pw"], capture_output=True, check=True)
+    users = tmp_path / "purgers"
+    users.write_text("ops:" + h.stdout.decode().strip() + "\n")
+    srv = proxied(make_server, {"path": "/c/", "proxy": origin.url, "cache": {"purge": True}},
+                  {"path": "/g/", "proxy": origin.url + "/c/", "cache": {"purge": True},
+                   "auth": {"scheme": "basic", "realm": "ops", "user_file": str(users)}},
+                  {"path": "/n/", "proxy": origin.url + "/c/", "cache": True})
+    url = "/c/p?cc=max-age%3D60"
+    srv.get(url)
+    assert status_of(srv.get(url)).startswith("tern; hit")
+    n = origin.count("/c/p")
+    r = srv.get(url, method="PURGE")
+    assert r.status == 200, r
+    assert origin.count("/c/p") == n  # answered here
+    assert "hit" not in status_of(srv.get(url))  # a miss again: fetched anew
+    assert origin.count("/c/p") == n + 1
+    srv.get(url, method="PURGE")
+    assert srv.get(url, method="PURGE").status == 404  # nothing stored any more
+    assert srv.get("/g/q?cc=max-age%3D60", method="PURGE").status == 401
+    r = t.curl("-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "PURGE", "-u", "ops:pw",
+               f"http://127.0.0.1:{srv.port}/g/q?cc=max-age%3D60")
+    assert r.stdout == b"404"
+    before = len(origin.requests)
+    srv.get("/n/x", method="PURGE")  # purge off: an ordinary method, forwarded
+    assert len(origin.requests) == before + 1 and origin.requests[-1]["method"] == "PURGE"
