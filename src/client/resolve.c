@@ -2,7 +2,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,8 +27,9 @@ struct resolve_req {
 };
 
 struct resolver {
-    struct io_watch w; /* the pipe's read end */
-    int wr;            /* its write end: the completion threads post here */
+    struct io_watch w;      /* the pipe's read end */
+    struct loop_task retry; /* a read that failed is tried again (the pipe is edge-triggered) */
+    int wr;                 /* its write end: the completion threads post here */
     struct loop *loop;
     struct resolve_req *pending;
 };
@@ -36,10 +39,13 @@ struct resolver {
 static void notify(union sigval v)
 {
     struct resolve_req *q = v.sival_ptr;
-    ssize_t n;
-    do
-        n = write(q->r->wr, &q, sizeof(q));
-    while (n < 0 && errno == EINTR);
+    /* a pipe write of a pointer is all or nothing; it cannot really fail, but if it did the
+     * request would wait for ever: try again, bounded */
+    for (int tries = 0; tries < 1000; tries++) {
+        if (write(q->r->wr, &q, sizeof(q)) == (ssize_t)sizeof(q)) return;
+        if (errno != EINTR) sched_yield();
+    }
+    log_error("name resolution of %s: its result could not be passed on", q->host);
 }
 
 static void unlink_req(struct resolve_req *q)
@@ -60,6 +66,8 @@ static void finish(struct resolve_req *q)
     free(q);
 }
 
+static void on_retry(struct loop_task *t);
+
 static void on_pipe(struct io_watch *w, uint32_t events)
 {
     (void)events;
@@ -67,10 +75,21 @@ static void on_pipe(struct io_watch *w, uint32_t events)
     struct resolve_req *batch[64];
     for (;;) {
         ssize_t n = read(r->w.fd, batch, sizeof(batch));
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && errno != EAGAIN) { /* what is in the pipe stays: read it again soon */
+            loop_defer(r->loop, &r->retry);
+            return;
+        }
         if (n <= 0) return;
         for (size_t i = 0; i < (size_t)n / sizeof(batch[0]); i++)
             finish(batch[i]);
     }
+}
+
+static void on_retry(struct loop_task *t)
+{
+    struct resolver *r = (struct resolver *)((char *)t - offsetof(struct resolver, retry));
+    on_pipe(&r->w, 0);
 }
 
 struct resolver *resolver_new(struct loop *loop)
@@ -84,6 +103,7 @@ struct resolver *resolver_new(struct loop *loop)
     fcntl(fds[0], F_SETFL, O_NONBLOCK);
     r->w.fd = fds[0];
     r->w.cb = on_pipe;
+    r->retry.cb = on_retry;
     r->wr = fds[1];
     r->loop = loop;
     if (loop_add(loop, &r->w, EPOLLIN | EPOLLET) < 0) {
@@ -111,12 +131,21 @@ void resolver_free(struct resolver *r)
     /* the helper threads still write to the pipe: wait for every request to come through */
     int flags = fcntl(r->w.fd, F_GETFL);
     fcntl(r->w.fd, F_SETFL, flags & ~O_NONBLOCK);
-    while (r->pending) {
+    for (int failures = 0; r->pending && failures < 1000;) {
         struct resolve_req *q;
-        if (read(r->w.fd, &q, sizeof(q)) != sizeof(q)) break;
-        finish(q);
+        if (read(r->w.fd, &q, sizeof(q)) == (ssize_t)sizeof(q))
+            finish(q);
+        else
+            failures++;
     }
+    loop_task_cancel(&r->retry);
     loop_remove(r->loop, &r->w);
+    if (r->pending) {
+        /* a helper thread may still write: keep the pipe (and r) rather than let its number
+         * go to another file */
+        log_error("name resolution: lookups still running at exit; their pipe is left open");
+        return;
+    }
     close(r->w.fd);
     close(r->wr);
     free(r);

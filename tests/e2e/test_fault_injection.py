@@ -98,6 +98,7 @@ class FaultTern:
             "error_log": str(self.error_log),
             "log_level": "info",
             "timeouts": {"header": 2, "keepalive": 2, "body": 2, "send": 2, "graceful": 2},
+            "forward_proxy": {"enabled": True, "allow": ["localhost:*"], "allow_private": True},
             "servers": [{"names": ["localhost"], "root": str(env["root"]), "default": True,
                          "locations": [{"path": "/"},
                                        {"path": "/up/",
@@ -237,6 +238,21 @@ class H1:
         self.c.close()
 
 
+class H1Tunnel(H1):
+    """HTTP/1.1 inside a CONNECT tunnel of the forward proxy to the plain upstream tern (by
+    name: tern resolves "localhost" off its loop), so faults meet the forward proxy, the
+    resolver's pipe and server/tunnel."""
+
+    def __init__(self, srv):
+        self.c = t.Conn(srv.port, timeout=TIMEOUT / t.SLOW)
+        self.c.send(f"CONNECT localhost:{srv.env['upstream']} HTTP/1.1\r\nHost: x\r\n\r\n"
+                    .encode())
+        r = self.c.response(head=True)  # a 2xx to CONNECT has no body (RFC 9110 §9.3.6)
+        if r.status != 200:
+            self.c.close()
+            raise t.Closed(f"CONNECT answered {r.status}")
+
+
 class H2:
     def __init__(self, srv, tls):
         import h2.config
@@ -319,7 +335,9 @@ TRANSPORTS = {
     "h1-tls": lambda srv: H1(srv, True),
     "h2c": lambda srv: H2(srv, False),
     "h2-tls": lambda srv: H2(srv, True),
+    "h1-connect": H1Tunnel,
 }
+TUNNEL_SCENARIOS = ("small", "keepalive")  # the tunnel's faults do not depend on the request
 
 # name -> the connections made one after the other, each a list of its requests:
 # (method, path, headers, body)
@@ -458,6 +476,8 @@ def expected(scenario):
 def test_fault(env, transport, scenario):
     if scenario in ("proxy", "cache") and transport not in PROXY_TRANSPORTS:
         pytest.skip("the proxy scenario runs over cleartext fronts")
+    if transport == "h1-connect" and scenario not in TUNNEL_SCENARIOS:
+        pytest.skip("a tunnel carries any request alike")
     # count mode: no fault, the right answers, and how many calls of each kind they take
     srv = FaultTern(env, f"{transport}-{scenario}")
     try:
