@@ -34,8 +34,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *buf = malloc(size - 1);
     memcpy(buf, data + 1, size - 1);
     size_t len = size - 1;
-    struct h1_parse_options opts = {.max_request_line = 8192, .max_head_size = 8192,
-                                    .max_fields = MAXF};
+    struct h1_parse_options opts = {
+        .max_request_line = 8192, .max_head_size = 8192, .max_fields = MAXF};
     struct h1_field fields[MAXF];
     struct h1_response_head head = {.fields = fields};
     struct h1_parser p = {0};

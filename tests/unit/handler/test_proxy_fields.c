@@ -38,8 +38,7 @@ static void test_request_head(void)
     add(&req, "max-forwards", "5");
     struct config_upstream up = {.authority = "10.0.0.1:8080", .path = "/v1/"};
     struct config_location loc = {.path = "/app/", .path_len = 5, .kind = CONFIG_LOC_PREFIX};
-    struct config_proxy pc = {.forwarded = true, .x_forwarded = true, .via = true,
-                              .keepalive = 8};
+    struct config_proxy pc = {.forwarded = true, .x_forwarded = true, .via = true, .keepalive = 8};
     str_t target = proxy_target(&up, &loc, &req, req.path);
     CHECK_STRN(target.p, target.len, "/v1/a%20b?x=1");
     struct buf out = {0};
