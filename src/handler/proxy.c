@@ -13,6 +13,7 @@
 
 #include "client/resolve.h"
 #include "client/upstream_pool.h"
+#include "core/hash.h"
 #include "core/log.h"
 #include "h1/chunked.h"
 #include "h1/parser.h"
@@ -158,33 +159,19 @@ void proxy_worker_free(struct proxy_worker *pw)
 
 /* ---- choosing an upstream ---- */
 
-static uint64_t fnv1a(uint64_t h, const char *s)
-{
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
-    return h;
-}
-
-static uint64_t fnv1a_n(uint64_t h, const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)s[i]) * 0x100000001b3ull;
-    return h;
-}
-
 /* The hashed key of balance: hash: the client address, the target, or a request field (all
  * of its lines; none: the empty key). */
 static uint64_t hash_key(const struct proxy_job *j)
 {
     const struct config_proxy *pc = j->pc;
     const struct http_request *req = j->req;
-    uint64_t h = 0xcbf29ce484222325ull;
-    if (pc->hash_uri) return fnv1a_n(h, req->target.p, req->target.len);
-    if (!pc->hash_header) return fnv1a(h, req->peer);
+    uint64_t h = HASH_FNV1A_INIT;
+    if (pc->hash_uri) return hash_fnv1a_more(h, req->target.p, req->target.len);
+    if (!pc->hash_header) return hash_fnv1a_more(h, req->peer, strlen(req->peer));
     str_t name = str_cstr(pc->hash_header);
     for (size_t i = 0; i < req->headers.count; i++)
         if (str_eq_nocase(req->headers.items[i].name, name))
-            h = fnv1a_n(h, req->headers.items[i].value.p, req->headers.items[i].value.len);
+            h = hash_fnv1a_more(h, req->headers.items[i].value.p, req->headers.items[i].value.len);
     return h;
 }
 
@@ -204,6 +191,8 @@ static int pick(struct proxy_job *j)
     if (n == 1) return (j->tried & 1) || j->st->check_down[0] ? -1 : 0;
     int best = -1;
     uint64_t best_score = 0;
+    uint64_t key =
+        pc->balance == CONFIG_BALANCE_HASH ? hash_key(j) : 0; /* once, not per upstream */
     unsigned start = j->st->rr++;
     for (size_t k = 0; k < n; k++) {
         size_t i = (start + k) % n;
@@ -214,7 +203,8 @@ static int pick(struct proxy_job *j)
             if (best < 0 || j->st->active[i] < j->st->active[best]) best = (int)i;
             break;
         case CONFIG_BALANCE_HASH: {
-            uint64_t score = fnv1a(hash_key(j), pc->upstreams[i].url);
+            const char *url = pc->upstreams[i].url;
+            uint64_t score = hash_fnv1a_more(key, url, strlen(url));
             if (best < 0 || score > best_score) {
                 best = (int)i;
                 best_score = score;

@@ -2,6 +2,7 @@
  * configured path on a connection of its own (TLS for https upstreams); a 2xx or 3xx status
  * line within `timeout` passes. `fails` failures in a row take the upstream out of balancing,
  * `passes` passes in a row bring it back; each change is logged. */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,7 +78,9 @@ static void parse_status(struct health_probe *p)
     char *eol = memchr(p->in, '\n', p->in_len);
     if (!eol && p->in_len < sizeof(p->in) - 1) return; /* more to come */
     int status = 0;
-    if (p->in_len >= 12 && memcmp(p->in, "HTTP/1.", 7) == 0 && p->in[8] == ' ')
+    if (p->in_len >= 12 && memcmp(p->in, "HTTP/1.", 7) == 0 && p->in[8] == ' ' &&
+        isdigit((unsigned char)p->in[9]) && isdigit((unsigned char)p->in[10]) &&
+        isdigit((unsigned char)p->in[11]))
         status = (p->in[9] - '0') * 100 + (p->in[10] - '0') * 10 + (p->in[11] - '0');
     char why[32];
     snprintf(why, sizeof(why), status ? "status %d" : "not an HTTP response", status);
