@@ -159,9 +159,10 @@ int proxy_request_head(struct buf *out, const struct config_proxy *pc,
                        const struct config_upstream *up, const struct http_request *req,
                        str_t target)
 {
-    /* room for everything first, so that no append below can fail half way (an upstream
+    /* room for everything first (the authority goes into Host, Forwarded, quoted and perhaps
+     * escaped, and X-Forwarded-Host), so that no append below can fail half way (an upstream
      * would get a head with a field missing) */
-    size_t need = 512 + req->method_name.len + target.len + 3 * req->authority.len +
+    size_t need = 512 + req->method_name.len + target.len + 5 * req->authority.len +
                   4 * sizeof(req->peer) + strlen(up->authority) + (pc->host ? strlen(pc->host) : 0);
     for (size_t i = 0; i < req->headers.count; i++)
         need += req->headers.items[i].name.len + req->headers.items[i].value.len + 4;
