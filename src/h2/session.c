@@ -386,6 +386,7 @@ static void process_block(struct h2_session *s, uint32_t id, int kind, const uin
     struct http_reqcheck c;
     http_reqcheck_init(&c, &st->req, s->p.header_count, kind == BLOCK_TRAILERS);
     c.allow_http2_settings = true;
+    c.allow_protocol = s->p.extended_connect;
     c.content_length = st->content_length;
     enum hpack_result r = hpack_decode(&s->dec, blk, len, max_list, st->pool, on_field, &c);
     if (r == HPACK_ERR_COMPRESSION) {
@@ -650,8 +651,9 @@ static void on_data(struct h2_session *s, const struct h2_frame *f)
         return;
     }
     if (st->streaming) {
-        /* the window bounds what waits here; it reopens as the handler takes the bytes */
-        if (st->body_received > s->p.body_size) {
+        /* the window bounds what waits here; it reopens as the handler takes the bytes. A
+         * CONNECT stream's DATA is a tunnel's, not a request body: no size limit */
+        if (st->body_received > s->p.body_size && st->req.method != HTTP_METHOD_CONNECT) {
             if (!st->req.body_in_status)
                 log_info("%s: 413 request body larger than the limit", s->peer);
             st->req.body_in_status = 413;
@@ -729,6 +731,14 @@ static void apply_peer_settings(struct h2_session *s, const struct h2_frame *f)
             break;
         }
         case H2_SETTINGS_MAX_FRAME_SIZE: s->peer_max_frame = v; break;
+        case H2_SETTINGS_ENABLE_CONNECT_PROTOCOL:
+            /* RFC 8441 §3: 0 or 1, and never back to 0 once 1 */
+            if (v > 1 || (s->peer_extended_connect && v == 0)) {
+                conn_error(s, H2_PROTOCOL_ERROR, "invalid SETTINGS_ENABLE_CONNECT_PROTOCOL");
+                return;
+            }
+            s->peer_extended_connect = v == 1;
+            break;
         default: break;
         }
     }
@@ -1341,6 +1351,8 @@ void h2_session_params_from_config(struct h2_session_params *p, const struct con
         p->h2.max_header_list_size = (uint32_t)cfg->limits.header_size;
     p->header_count = cfg->limits.header_count;
     p->body_size = cfg->limits.body_size;
+    /* WebSocket over HTTP/2 (RFC 8441) goes to an upstream: offered where some location proxies */
+    p->extended_connect = cfg->n_proxies > 0;
     p->is_tls = is_tls;
     p->peer = peer;
     p->client = false;
@@ -1375,8 +1387,8 @@ struct h2_session *h2_session_new(const struct h2_session_params *p,
     s->peer_error_code = UINT32_MAX;
     /* §3.4: a server's preface is a SETTINGS frame and never says ENABLE_PUSH; a client's is
      * the magic string, then SETTINGS turning push off (tern takes no pushed responses) */
-    uint16_t ids[7];
-    uint32_t vals[7];
+    uint16_t ids[8];
+    uint32_t vals[8];
     size_t n = 0;
     if (p->client) {
         s->preface_done = true;
@@ -1384,6 +1396,7 @@ struct h2_session *h2_session_new(const struct h2_session_params *p,
         ids[n] = H2_SETTINGS_ENABLE_PUSH, vals[n++] = 0;
     } else {
         ids[n] = H2_SETTINGS_MAX_CONCURRENT_STREAMS, vals[n++] = p->h2.max_concurrent_streams;
+        if (p->extended_connect) ids[n] = H2_SETTINGS_ENABLE_CONNECT_PROTOCOL, vals[n++] = 1;
     }
     if (p->h2.initial_window_size != H2_DEFAULT_WINDOW)
         ids[n] = H2_SETTINGS_INITIAL_WINDOW_SIZE, vals[n++] = p->h2.initial_window_size;

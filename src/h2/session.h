@@ -74,6 +74,8 @@ struct h2_session_params {
     bool is_tls;
     const char *peer;
     bool client; /* the client role */
+    /* server role: SETTINGS_ENABLE_CONNECT_PROTOCOL sent, :protocol accepted (RFC 8441) */
+    bool extended_connect;
 };
 
 struct h2_session {
@@ -112,6 +114,7 @@ struct h2_session {
     uint32_t hb_continuations;
     int hb_kind;
     /* peer settings */
+    bool peer_extended_connect; /* SETTINGS_ENABLE_CONNECT_PROTOCOL = 1 (RFC 8441) */
     uint32_t peer_max_frame;
     uint32_t peer_max_streams;
     uint32_t peer_initial_window;

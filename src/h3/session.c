@@ -334,7 +334,8 @@ static void on_data(struct h3_session *s, struct h3_stream *st, const uint8_t *p
         return;
     }
     if (st->streaming) {
-        if (st->body_received > s->p.body_size) {
+        /* a CONNECT stream's DATA is a tunnel's, not a request body: no size limit */
+        if (st->body_received > s->p.body_size && st->req.method != HTTP_METHOD_CONNECT) {
             if (!st->req.body_in_status)
                 log_info("%s: HTTP/3 stream %lld: request body over limits.body_size, 413", s->peer,
                          (long long)st->id);

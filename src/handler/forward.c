@@ -99,7 +99,7 @@ static void established_stream(struct fw_job *j)
     timer_cancel(&j->timer);
     j->uc = NULL;
     j->resp->body = NULL; /* the job is over: the tunnel's body replaces it */
-    if (stream_tunnel_start(j->dc.wk, j->req, j->resp, uc, TUNNEL_IDLE_MS) < 0) {
+    if (stream_tunnel_start(j->dc.wk, j->req, j->resp, uc, TUNNEL_IDLE_MS, NULL, 0) < 0) {
         j->uc = uc;
         fail(j, 503, "out of memory");
         return;

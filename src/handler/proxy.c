@@ -20,6 +20,8 @@
 #include "handler/cache.h"
 #include "handler/proxy_fields.h"
 #include "handler/proxy_internal.h"
+#include "handler/stream_tunnel.h"
+#include "http/websocket.h"
 #include "server/server.h"
 #include "server/tunnel.h"
 #include "tls/tls.h"
@@ -77,6 +79,8 @@ struct proxy_job {
     enum h1_body_kind kind;
     int64_t left; /* H1_BODY_LENGTH: bytes still to come */
     struct h1_chunked_decoder dec;
+    /* an extended CONNECT for WebSocket (RFC 8441): the key of our Upgrade to the upstream */
+    char ws_key[WEBSOCKET_KEY_LEN + 1];
 };
 
 static const struct config_upstream *upstream(const struct proxy_job *j)
@@ -380,7 +384,13 @@ static void attempt(struct proxy_job *j)
         return;
     }
     str_t target = proxy_target(up, j->dc.loc, req, j->url_path);
-    if (!target.p || proxy_request_head(&j->out, j->pc, up, req, target) < 0 ||
+    bool websocket = str_eq_nocase(req->protocol, STR_LIT("websocket"));
+    if (websocket && websocket_key_new(j->ws_key) < 0) {
+        fail_head(j, 503);
+        return;
+    }
+    if (!target.p ||
+        proxy_request_head(&j->out, j->pc, up, req, target, websocket ? j->ws_key : NULL) < 0 ||
         (req->body_len && buf_append(&j->out, req->body, req->body_len) < 0)) {
         log_error("%s: out of memory for a proxied request", req->peer);
         fail_head(j, 503);
@@ -525,6 +535,63 @@ static void switch_protocols(struct proxy_job *j, size_t n)
     buf_free(&head);
 }
 
+/* Does the upstream's 101 switch to what the extended CONNECT asked (RFC 9110 §7.8), with the
+ * right Sec-WebSocket-Accept for WebSocket (RFC 6455 §4.1)? NULL, or what is wrong. */
+static const char *stream_switch_wrong(const struct proxy_job *j)
+{
+    bool upgrade = false;
+    str_t accept = STR_NULL;
+    for (size_t i = 0; i < j->head.n_fields; i++) {
+        const struct h1_field *f = &j->head.fields[i];
+        if (str_eq_nocase(f->name, STR_LIT("upgrade")))
+            upgrade = upgrade || str_eq_nocase(f->value, j->req->protocol);
+        else if (str_eq_nocase(f->name, STR_LIT("sec-websocket-accept")))
+            accept = f->value;
+    }
+    if (!upgrade) return "a 101 to another protocol";
+    if (j->ws_key[0] && !websocket_accept_ok(j->ws_key, accept))
+        return "a 101 without the right Sec-WebSocket-Accept";
+    return NULL;
+}
+
+/* The upstream switched protocols for an extended CONNECT (RFC 8441 §5): the client gets a 200
+ * with the 101's end-to-end fields, and the stream becomes a tunnel to the upstream connection
+ * (handler/stream_tunnel.h), starting with what the upstream sent after its head. */
+static void switch_stream(struct proxy_job *j, size_t n)
+{
+    struct http_request *req = j->req;
+    struct http_response *resp = j->resp;
+    const char *wrong = stream_switch_wrong(j);
+    if (wrong) {
+        log_error("%s: upstream %s: %s", req->peer, upstream(j)->url, wrong);
+        fail_head(j, 502);
+        return;
+    }
+    resp->headers.count = 0;
+    if (proxy_response_fields(resp, req->pool, j->pc, &j->head) < 0) {
+        fail_head(j, 503);
+        return;
+    }
+    for (size_t i = 0; i < resp->headers.count; i++) /* the handshake's, not the client's */
+        if (str_eq_nocase(resp->headers.items[i].name, STR_LIT("sec-websocket-accept")))
+            resp->headers.items[i--] = resp->headers.items[--resp->headers.count];
+    struct upstream_conn *uc = j->uc;
+    timer_cancel(&j->timer);
+    uncount(j);
+    if (j->st->pc == j->pc) j->st->fails[j->up] = 0;
+    j->uc = NULL;
+    resp->body = NULL; /* the job is over: the tunnel's body replaces it */
+    int rc = stream_tunnel_start(j->dc.wk, req, resp, uc, (int64_t)(j->pc->read_timeout * 1000),
+                                 buf_ptr(&j->in) + n, buf_size(&j->in) - n);
+    job_free_buffers(j);
+    if (rc < 0) {
+        upstream_conn_close(uc);
+        fail_head(j, 503);
+        return;
+    }
+    complete_head(j);
+}
+
 static void step_head(struct proxy_job *j)
 {
     for (;;) {
@@ -543,8 +610,20 @@ static void step_head(struct proxy_job *j)
                 return;
             }
             if (n > 0) {
+                if (j->req->protocol.len && j->head.status >= 200 && j->head.status < 300) {
+                    /* a tunnel that is not one: the client would take it for established */
+                    log_error("%s: upstream %s: %d to an Upgrade to %.*s", j->req->peer,
+                              upstream(j)->url, j->head.status, (int)j->req->protocol.len,
+                              j->req->protocol.p);
+                    fail_head(j, 502);
+                    return;
+                }
                 if (j->head.status >= 200) {
                     head_ready(j, (size_t)n);
+                    return;
+                }
+                if (j->head.status == 101 && j->req->protocol.len) {
+                    switch_stream(j, (size_t)n);
                     return;
                 }
                 if (j->head.status == 101 && j->req->take_connection &&
@@ -647,7 +726,8 @@ static void step_send(struct proxy_job *j)
 {
     for (;;) {
         if (j->out_sent == buf_size(&j->out)) {
-            if (!j->req->body_in || j->body_sent) break;
+            /* an extended CONNECT's DATA goes only after the upstream's 101 */
+            if (!j->req->body_in || j->body_sent || j->req->protocol.len) break;
             buf_clear(&j->out);
             j->out_sent = 0;
             int r = pull_request_body(j);

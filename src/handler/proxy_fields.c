@@ -157,18 +157,22 @@ static void max_forwards(struct buf *out, const struct http_request *req)
 
 int proxy_request_head(struct buf *out, const struct config_proxy *pc,
                        const struct config_upstream *up, const struct http_request *req,
-                       str_t target)
+                       str_t target, const char *upgrade_key)
 {
+    /* an extended CONNECT (RFC 8441 §5) becomes the HTTP/1.1 Upgrade it stands for: a GET
+     * asking to switch to :protocol, its DATA the bytes after the upstream's 101 */
+    bool extended = req->protocol.len > 0;
+    str_t method = extended ? STR_LIT("GET") : req->method_name;
     /* room for everything first (the authority goes into Host, Forwarded, quoted and perhaps
      * escaped, and X-Forwarded-Host), so that no append below can fail half way (an upstream
      * would get a head with a field missing) */
-    size_t need = 512 + req->method_name.len + target.len + 5 * req->authority.len +
+    size_t need = 600 + req->protocol.len + target.len + 5 * req->authority.len +
                   4 * sizeof(req->peer) + strlen(up->authority) + (pc->host ? strlen(pc->host) : 0);
     for (size_t i = 0; i < req->headers.count; i++)
         need += req->headers.items[i].name.len + req->headers.items[i].value.len + 4;
     if (buf_reserve(out, need) < 0) return -1;
-    buf_appendf(out, "%.*s %.*s HTTP/1.1\r\n", (int)req->method_name.len, req->method_name.p,
-                (int)target.len, target.p);
+    buf_appendf(out, "%.*s %.*s HTTP/1.1\r\n", (int)method.len, method.p, (int)target.len,
+                target.p);
     str_t host = str_cstr(up->authority);
     if (pc->host_mode == CONFIG_PROXY_HOST_SET)
         host = str_cstr(pc->host);
@@ -197,6 +201,7 @@ int proxy_request_head(struct buf *out, const struct config_proxy *pc,
             continue;
         }
         if (request_field_dropped(f) || request_connection_names(&req->headers, f->name)) continue;
+        if (extended && str_eq_nocase(f->name, STR_LIT("sec-websocket-key"))) continue; /* ours */
         buf_appendf(out, "%.*s: %.*s\r\n", (int)f->name.len, f->name.p, (int)f->value.len,
                     f->value.p);
     }
@@ -206,14 +211,20 @@ int proxy_request_head(struct buf *out, const struct config_proxy *pc,
                     (req->method == HTTP_METHOD_GET || req->method == HTTP_METHOD_HEAD ||
                      req->method == HTTP_METHOD_OPTIONS || req->method == HTTP_METHOD_TRACE ||
                      req->method == HTTP_METHOD_DELETE);
-    if (req->body_in && req->body_in_length < 0)
+    if (extended)
+        ; /* no body: the stream's DATA follows the switch */
+    else if (req->body_in && req->body_in_length < 0)
         buf_append(out, "Transfer-Encoding: chunked\r\n", 28); /* streamed, length unknown */
     else if (req->body_in)
         buf_appendf(out, "Content-Length: %lld\r\n", (long long)req->body_in_length);
     else if (!bodiless)
         buf_appendf(out, "Content-Length: %zu\r\n", req->body_len);
     const struct http_field *upgrade = http_fields_find(&req->headers, HTTP_TOKEN_UPGRADE);
-    if (req->take_connection && upgrade)
+    if (extended) {
+        buf_appendf(out, "Connection: upgrade\r\nUpgrade: %.*s\r\n", (int)req->protocol.len,
+                    req->protocol.p);
+        if (upgrade_key) buf_appendf(out, "Sec-WebSocket-Key: %s\r\n", upgrade_key);
+    } else if (req->take_connection && upgrade)
         /* the client may switch protocols (WebSocket): ask the upstream the same (RFC 9110
          * §7.8); a 101 turns both connections into a tunnel */
         buf_appendf(out, "Connection: upgrade\r\nUpgrade: %.*s\r\n", (int)upgrade->value.len,

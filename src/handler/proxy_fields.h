@@ -16,10 +16,11 @@
  * HTTP/3 joined, RFC 9113 §8.2.3), Host per pc->host_mode, Via, Forwarded, X-Forwarded-*,
  * Max-Forwards less one, Content-Length for the body (none for a bodiless GET or HEAD), and
  * the client's Upgrade with Connection: upgrade when its wire can switch protocols
- * (req->take_connection). 0, or -1 on OOM. */
+ * (req->take_connection). An extended CONNECT (RFC 8441, req->protocol) becomes a GET with
+ * Upgrade: its :protocol, and upgrade_key (NULL: none) as Sec-WebSocket-Key. 0, or -1 on OOM. */
 int proxy_request_head(struct buf *out, const struct config_proxy *pc,
                        const struct config_upstream *up, const struct http_request *req,
-                       str_t target);
+                       str_t target, const char *upgrade_key);
 
 /* The upstream target for a request whose (percent-encoded) path is url_path: the URL's path
  * in place of the location's prefix when the upstream URL has one, else url_path; the query

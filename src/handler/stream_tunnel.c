@@ -25,6 +25,7 @@ struct stream_tunnel {
     bool can_read, can_write;
     struct buf down; /* upstream bytes handed to the wire (valid until the next pull) */
     struct buf up;   /* client bytes not yet written upstream */
+    struct buf pre;  /* upstream bytes read before the tunnel began, handed out first */
 };
 
 static void touch(struct stream_tunnel *t)
@@ -36,7 +37,8 @@ static void touch(struct stream_tunnel *t)
 static void fail(struct stream_tunnel *t, const char *why)
 {
     if (t->failed) return;
-    log_info("%s: CONNECT tunnel: %s", t->req->peer, why);
+    log_info("%s: %s tunnel: %s", t->req->peer,
+             t->req->protocol.len ? "extended CONNECT" : "CONNECT", why);
     t->failed = true;
     if (t->down_waiting) {
         t->down_waiting = false;
@@ -133,6 +135,15 @@ static enum body_next_result src_next(struct body_source *src, struct body_chunk
     if (t->failed) return BODY_ERROR;
     if (worker_buf_acquire(t->wk, &t->down) < 0) return BODY_ERROR;
     buf_clear(&t->down);
+    if (buf_size(&t->pre)) {
+        size_t n = buf_size(&t->pre) < max ? buf_size(&t->pre) : max;
+        if (n > t->down.cap) n = t->down.cap;
+        memcpy(buf_tail(&t->down), buf_ptr(&t->pre), n);
+        buf_commit(&t->down, n);
+        buf_consume(&t->pre, n);
+        *out = (struct body_chunk){.kind = BODY_CHUNK_MEM, .data = buf_ptr(&t->down), .len = n};
+        return BODY_CHUNK;
+    }
     size_t room = t->down.cap < max ? t->down.cap : max;
     for (;;) {
         ssize_t n = upstream_conn_read(t->uc, buf_tail(&t->down), room);
@@ -164,13 +175,15 @@ static void src_close(struct body_source *src)
     t->uc = NULL;
     worker_buf_release(t->wk, &t->down);
     buf_free(&t->up);
+    buf_free(&t->pre);
 }
 
 int stream_tunnel_start(struct worker *wk, struct http_request *req, struct http_response *resp,
-                        struct upstream_conn *uc, int64_t idle_ms)
+                        struct upstream_conn *uc, int64_t idle_ms, const void *pre, size_t len)
 {
     struct stream_tunnel *t = pool_calloc(req->pool, sizeof(*t));
     if (!t || !req->body_in) return -1;
+    if (len && buf_append(&t->pre, pre, len) < 0) return -1;
     t->src.next = src_next;
     t->src.close = src_close;
     t->wk = wk;

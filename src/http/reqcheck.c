@@ -99,6 +99,9 @@ static int pseudo(struct http_reqcheck *c, str_t name, str_t value)
     } else if (name.len == 10 && memcmp(name.p, ":authority", 10) == 0) {
         slot = &c->authority;
         has = &c->has_authority;
+    } else if (name.len == 9 && memcmp(name.p, ":protocol", 9) == 0 && c->allow_protocol) {
+        slot = &c->protocol; /* RFC 8441 §4; unknown (malformed) where not offered */
+        has = &c->has_protocol;
     } else {
         return malformed(c, "unknown pseudo-header");
     }
@@ -182,8 +185,16 @@ bool http_reqcheck_finish(struct http_reqcheck *c)
     if (!c->has_method) return malformed(c, "missing :method"), false;
     req->method_name = c->method;
     req->method = http_method_from_str(c->method);
-    if (req->method == HTTP_METHOD_CONNECT) {
-        /* §8.5 / §4.4: :authority only. tern proxies nothing: dispatch answers it (405/501). */
+    if (c->has_protocol) {
+        /* RFC 8441 §4: only on CONNECT, which then has :scheme, :path and :authority */
+        if (req->method != HTTP_METHOD_CONNECT || !c->has_authority)
+            return malformed(c, ":protocol without an extended CONNECT"), false;
+        /* an Upgrade token (RFC 9110 §7.8) as it may go upstream in one */
+        if (!http_is_token(c->protocol)) return malformed(c, "invalid :protocol"), false;
+        req->protocol = c->protocol;
+    }
+    if (req->method == HTTP_METHOD_CONNECT && !c->has_protocol) {
+        /* §8.5 / §4.4: :authority only; dispatch tunnels it (forward proxy) or refuses it */
         if (c->has_scheme || c->has_path || !c->has_authority)
             return malformed(c, "malformed CONNECT"), false;
         req->target = c->authority;

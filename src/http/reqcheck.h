@@ -21,14 +21,15 @@ struct http_reqcheck {
     size_t max_count;           /* regular fields allowed; more sets too_many */
     bool trailers;              /* a trailer section: no pseudo-headers, fields to req->trailers */
     bool allow_http2_settings;  /* HTTP2-Settings passes (h2c Upgrade), other wires reject it */
+    bool allow_protocol; /* :protocol accepted: extended CONNECT offered (RFC 8441, RFC 9220) */
     bool regular_seen;
     bool malformed; /* the message is malformed (why says how) */
     bool too_many;  /* more than max_count fields: answer 431 */
     const char *why;
     size_t count;
     int64_t content_length; /* from Content-Length, or -1 */
-    str_t method, scheme, path, authority;
-    bool has_method, has_scheme, has_path, has_authority;
+    str_t method, scheme, path, authority, protocol;
+    bool has_method, has_scheme, has_path, has_authority, has_protocol;
     int status; /* response: the :status value (0: not seen yet) */
 };
 

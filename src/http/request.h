@@ -42,6 +42,8 @@ struct http_request {
     str_t authority; /* host[:port]: absolute-form authority, else Host, else :authority */
     str_t host;      /* authority without port, lower-cased copy, no trailing dot */
     str_t scheme;    /* "http" or "https" */
+    /* An extended CONNECT's :protocol (RFC 8441, RFC 9220), e.g. "websocket"; empty otherwise */
+    str_t protocol;
     int version;
     struct http_fields headers;
     struct http_fields trailers;

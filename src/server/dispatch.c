@@ -131,7 +131,7 @@ void dispatch_request(const struct config *cfg, struct worker *wk, struct http_r
                       struct http_response *resp)
 {
     struct dispatch_ctx dc = {cfg, wk, NULL, NULL, NULL};
-    if (req->method == HTTP_METHOD_CONNECT && cfg->forward.enabled) {
+    if (req->method == HTTP_METHOD_CONNECT && !req->protocol.len && cfg->forward.enabled) {
         forward_connect(&dc, req, resp); /* a tunnel, not a resource of ours */
         return;
     }
@@ -148,7 +148,7 @@ void dispatch_request(const struct config *cfg, struct worker *wk, struct http_r
 bool dispatch_streams_body(const struct config *cfg, const struct http_request *req)
 {
     /* an HTTP/2 or HTTP/3 CONNECT: its DATA is the tunnel's client side */
-    if (req->method == HTTP_METHOD_CONNECT) return cfg->forward.enabled;
+    if (req->method == HTTP_METHOD_CONNECT && !req->protocol.len) return cfg->forward.enabled;
     if (req->path.len == 0 || req->path.p[0] != '/') return false;
     const struct config_server *srv = config_find_server(cfg, req->host.p, req->host.len);
     char path[PATH_MAX_LEN];
@@ -157,7 +157,9 @@ bool dispatch_streams_body(const struct config *cfg, const struct http_request *
     str_t caps[REGEX_MAX_CAPTURES + 1];
     const struct config_location *loc = config_match_location(srv, path, (size_t)plen, caps);
     /* a rewrite may lead elsewhere: such a request is read whole first */
-    return loc && loc->proxy && !loc->rewrite_to && req->method != HTTP_METHOD_CONNECT;
+    /* an extended CONNECT (RFC 8441: WebSocket over HTTP/2) is a tunnel to a proxy location */
+    return loc && loc->proxy && !loc->rewrite_to &&
+           (req->method != HTTP_METHOD_CONNECT || req->protocol.len);
 }
 
 void dispatch_finish(const struct dispatch_ctx *dc, struct http_request *req,
@@ -225,6 +227,14 @@ static void route(struct dispatch_ctx *dc, struct http_request *req, struct http
         if (n >= 0) m.url_path = str_make(e, (size_t)n);
     }
     if (site_redirect(loc, &m, req, resp)) return;
+    if (loc->proxy && req->method == HTTP_METHOD_CONNECT && req->protocol.len) {
+        /* an extended CONNECT (RFC 8441): a tunnel, never the cache's */
+        if (req->body_in)
+            proxy_handle(dc, req, resp, m.url_path);
+        else /* a rewrite led here: its DATA was not kept for a tunnel */
+            dispatch_error(req, resp, 501);
+        return;
+    }
     if (loc->proxy && req->method != HTTP_METHOD_CONNECT) {
         /* every other method goes to the upstream, which knows what it allows */
         if (loc->cache)

@@ -71,6 +71,7 @@ class Origin:
         self.closed = False
         self.healthy = True
         self.health_checks = 0
+        self.ws_done = threading.Event()  # a WebSocket session ended with a close frame
         threading.Thread(target=self._accept, daemon=True).start()
 
     @property
@@ -215,6 +216,7 @@ class Origin:
                                                else b"\x7f" + struct.pack("!Q", n))
             c.sendall(hdr + data)
             if op == 8:
+                self.ws_done.set()
                 return False
 
     def respond(self, c, rec):
@@ -250,6 +252,8 @@ class Origin:
             return True
         if path.startswith("/slow/"):
             time.sleep(float(path.split("/")[2]))
+        if path.startswith("/wait-ws"):  # answers once a WebSocket session has ended
+            self.ws_done.wait(10)
         if path.startswith("/bad"):
             c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello")
             return False

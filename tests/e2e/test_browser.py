@@ -120,3 +120,46 @@ def test_chromium_loads_site_over_h3(make_tls_server, certs):  # noqa: F811
     log = srv.read(srv.access_log)
     for path in ("/", "/style.css", "/logo.png", ENDPOINT):
         assert re.search(rf'"GET {re.escape(path)} HTTP/3\.0" 200 ', log), log
+
+
+WS_PAGE = """<!doctype html><html><head><title>ws</title></head><body><p id="out">pending</p>
+<script>
+const out = document.getElementById("out");
+const ws = new WebSocket("wss://" + location.host + "/ws");
+ws.onopen = () => ws.send("hello through tern");
+ws.onmessage = (e) => { out.textContent = "echo: " + e.data; ws.close(); };
+ws.onerror = () => { out.textContent = "error"; };
+</script>
+<!-- the page's load (and so the DOM dump) waits for this: the origin answers it once the
+     WebSocket session above has ended -->
+<iframe src="/wait-ws"></iframe></body></html>
+"""
+
+
+def test_chromium_websocket_over_h2(make_tls_server, certs, tmp_path):  # noqa: F811
+    """The browser's own WebSocket over the page's HTTP/2 connection (RFC 8441: tern offers
+    extended CONNECT where a location proxies), tunnelled to an HTTP/1.1 upstream's Upgrade."""
+    from origin import Origin
+
+    origin = Origin()
+    root = tmp_path / "wsroot"
+    root.mkdir()
+    (root / "index.html").write_text(WS_PAGE)
+
+    def mutate(cfg):
+        cfg["servers"][0]["root"] = str(root)
+        cfg["servers"][0]["locations"].insert(0, {"exact": "/ws", "proxy": origin.url})
+        cfg["servers"][0]["locations"].insert(0, {"exact": "/wait-ws", "proxy": origin.url})
+
+    try:
+        srv = make_tls_server(certs.ec, certs.ec_key, name="browserws", mutate=mutate)
+        r = _dump_dom(f"https://127.0.0.1:{srv.tls_port}/")
+        dom = r.stdout.decode(errors="replace")
+        assert r.returncode == 0, r.stderr.decode(errors="replace")[-2000:]
+        assert "echo: hello through tern" in dom, (dom, srv.read(srv.access_log))
+        log = srv.read(srv.access_log)
+        assert re.search(r'"CONNECT /ws HTTP/2\.0" 200 ', log), log
+        ws = [rec for rec in origin.requests if rec["target"] == "/ws"]
+        assert len(ws) == 1 and ws[0]["headers"]["upgrade"] == ["websocket"], origin.requests
+    finally:
+        origin.close()

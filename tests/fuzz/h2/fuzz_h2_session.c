@@ -46,6 +46,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         .header_count = 50,
         .body_size = 4096,
         .peer = "fuzz",
+        .extended_connect = (data[0] & 2) != 0, /* :protocol accepted or not (RFC 8441) */
     };
     int64_t now = 1000000;
     struct h2_session *s = h2_session_new(&p, &cbs, NULL, now);

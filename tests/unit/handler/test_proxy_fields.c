@@ -42,7 +42,7 @@ static void test_request_head(void)
     str_t target = proxy_target(&up, &loc, &req, req.path);
     CHECK_STRN(target.p, target.len, "/v1/a%20b?x=1");
     struct buf out = {0};
-    CHECK_INT(proxy_request_head(&out, &pc, &up, &req, target), 0);
+    CHECK_INT(proxy_request_head(&out, &pc, &up, &req, target, NULL), 0);
     buf_append(&out, "", 1);
     CHECK_STR(buf_ptr(&out), "GET /v1/a%20b?x=1 HTTP/1.1\r\n"
                              "Host: example.org\r\n"
@@ -63,7 +63,7 @@ static void test_request_head(void)
     pc = (struct config_proxy){.host_mode = CONFIG_PROXY_HOST_UPSTREAM};
     req.headers.count = 0;
     add(&req, "max-forwards", "5");
-    CHECK_INT(proxy_request_head(&out, &pc, &up, &req, STR_LIT("*")), 0);
+    CHECK_INT(proxy_request_head(&out, &pc, &up, &req, STR_LIT("*"), NULL), 0);
     buf_append(&out, "", 1);
     CHECK_STR(buf_ptr(&out), "OPTIONS * HTTP/1.1\r\nHost: 10.0.0.1:8080\r\nMax-Forwards: 4\r\n"
                              "Content-Length: 2\r\nConnection: close\r\n\r\n");
