@@ -231,6 +231,45 @@ static bool split_authority(str_t a, char *host, size_t hcap, char *port, size_t
     return strspn(port, "0123456789") == pl && atoi(port) > 0 && atoi(port) < 65536;
 }
 
+/* Does the authority name the listener req came to: its port, with a name or with the
+ * listener's own address? Without a known connection (HTTP/3 for now): yes. */
+static bool names_this_listener(const struct http_request *req)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    if (!req->has_conn || getsockname(req->conn_fd, (struct sockaddr *)&ss, &len) < 0) return true;
+    str_t a = req->authority;
+    bool bare = a.p[a.len - 1] == ']' || !memchr(a.p, ':', a.len);
+    char host[256], port[8];
+    char with_port[300];
+    if (bare) {
+        snprintf(with_port, sizeof(with_port), "%.*s:80", (int)a.len, a.p);
+        a = str_cstr(with_port);
+    }
+    if (!split_authority(a, host, sizeof(host), port, sizeof(port))) return true;
+    unsigned local_port = ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
+                                                   : ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    if ((unsigned)atoi(port) != local_port) return false;
+    unsigned char want[16];
+    if (inet_pton(AF_INET, host, want) == 1)
+        return ss.ss_family == AF_INET &&
+               memcmp(&((struct sockaddr_in *)&ss)->sin_addr, want, 4) == 0;
+    if (inet_pton(AF_INET6, host, want) == 1)
+        return ss.ss_family == AF_INET6 &&
+               memcmp(&((struct sockaddr_in6 *)&ss)->sin6_addr, want, 16) == 0;
+    return true; /* a name on this port: this server's, known to it or not */
+}
+
+bool forward_wants(const struct config *cfg, const struct http_request *req)
+{
+    if (!cfg->forward.enabled || req->method == HTTP_METHOD_CONNECT || !req->authority.len)
+        return false;
+    if (config_names_host(cfg, req->host.p, req->host.len)) return false;
+    if (req->version < 20)
+        return req->target.len && req->target.p[0] != '/' && req->target.p[0] != '*';
+    return str_eq(req->scheme, STR_LIT("http")) && !names_this_listener(req);
+}
+
 static bool allowed(const struct config_forward *f, const char *host, const char *port)
 {
     char dest[300];

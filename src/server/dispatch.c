@@ -135,9 +135,8 @@ void dispatch_request(const struct config *cfg, struct worker *wk, struct http_r
         forward_connect(&dc, req, resp); /* a tunnel, not a resource of ours */
         return;
     }
-    if (cfg->forward.enabled && req->target.len && req->target.p[0] != '/' &&
-        req->target.p[0] != '*' && !config_names_host(cfg, req->host.p, req->host.len)) {
-        forward_request(&dc, req, resp); /* absolute-form for another origin (RFC 9112 §3.2.2) */
+    if (forward_wants(cfg, req)) {
+        forward_request(&dc, req, resp); /* for another origin */
         return;
     }
     if (site_https_redirect(cfg, req, resp)) return;

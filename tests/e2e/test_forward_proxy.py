@@ -182,3 +182,48 @@ def test_connect_over_http2(make_server, origin):
     assert sent and got.startswith(b"HTTP/1.1 200 OK"), got[:200]
     assert b'"target": "/echo"' in got
     assert origin.requests[-1]["target"] == "/echo"
+
+
+def test_authority_form_over_http2(make_server, origin):
+    """HTTP/2 has no absolute form: a request with :scheme http and the :authority of another
+    origin is forwarded (RFC 9113 §8.3.1), its body too; the :authority of this very listener
+    (its address or a name on its port) is served here; the allow list still decides."""
+    import socket
+
+    import h2.events
+
+    from test_websocket_h2 import H2
+    srv = proxy_server(make_server, allow=["127.0.0.1:*"], allow_private=True)
+
+    def get(conn, sid, authority, path, body=None):
+        conn.send(sid, [(b":method", b"POST" if body else b"GET"), (b":scheme", b"http"),
+                        (b":path", path.encode()), (b":authority", authority.encode())],
+                  end=body is None)
+        if body:
+            conn.send_data(sid, body)
+            conn.c.end_stream(sid)
+            conn.s.sendall(conn.c.data_to_send())
+        head = conn.response(sid)
+        conn.ended(sid)
+        data = b"".join(ev.data for ev in conn.events
+                        if isinstance(ev, h2.events.DataReceived) and ev.stream_id == sid)
+        return head[b":status"], data
+
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=10 * t.SLOW) as s:
+        conn = H2(s)
+        status, data = get(conn, 1, f"127.0.0.1:{origin.port}", "/echo?x=1")
+        assert status == b"200" and b'"target": "/echo?x=1"' in data, data
+        rec = origin.requests[-1]
+        assert rec["headers"]["host"] == [f"127.0.0.1:{origin.port}"]
+        assert rec["headers"]["via"] == ["2 tern"], rec["headers"]
+        status, data = get(conn, 3, f"127.0.0.1:{origin.port}", "/echo", body=b"x" * 5000)
+        assert status == b"200" and origin.requests[-1]["body"] == b"x" * 5000
+        n = len(origin.requests)
+        for sid, authority in ((5, f"127.0.0.1:{srv.port}"), (7, f"localhost:{srv.port}")):
+            status, data = get(conn, sid, authority, "/hello.txt")
+            assert status == b"200" and data == t.HELLO, (authority, data)
+        assert len(origin.requests) == n
+    shut = proxy_server(make_server)  # *:443 only
+    with socket.create_connection(("127.0.0.1", shut.port), timeout=10 * t.SLOW) as s:
+        status, _ = get(H2(s), 1, f"127.0.0.1:{origin.port}", "/echo")
+        assert status == b"403"
