@@ -121,7 +121,7 @@ static void forwarding_fields(struct buf *out, const struct config_proxy *pc,
         buf_append(out, "Forwarded: ", 11);
         if (append_existing(out, h, HTTP_TOKEN_FORWARDED)) buf_append(out, ", ", 2);
         buf_append(out, "for=", 4);
-        forwarded_node(out, req->peer);
+        forwarded_node(out, req->hop_peer ? req->hop_peer : req->peer);
         buf_appendf(out, ";proto=%.*s", (int)req->scheme.len, req->scheme.p);
         if (req->authority.len) {
             buf_append(out, ";host=", 6);
@@ -132,8 +132,8 @@ static void forwarding_fields(struct buf *out, const struct config_proxy *pc,
     if (pc->x_forwarded) {
         buf_append(out, "X-Forwarded-For: ", 17);
         if (append_existing(out, h, HTTP_TOKEN_X_FORWARDED_FOR)) buf_append(out, ", ", 2);
-        buf_appendf(out, "%s\r\nX-Forwarded-Proto: %.*s\r\n", req->peer, (int)req->scheme.len,
-                    req->scheme.p);
+        buf_appendf(out, "%s\r\nX-Forwarded-Proto: %.*s\r\n",
+                    req->hop_peer ? req->hop_peer : req->peer, (int)req->scheme.len, req->scheme.p);
         if (req->authority.len)
             buf_appendf(out, "X-Forwarded-Host: %.*s\r\n", (int)req->authority.len,
                         req->authority.p);

@@ -65,6 +65,9 @@ struct http_request {
      * (RFC 8470): the wire answers an unsafe one 425 itself; handlers may look too. */
     bool early_data;
     char peer[64]; /* client address as text, for logs */
+    /* The connection's peer when real_ip (server/config.h) put the client a trusted proxy
+     * reported in peer; NULL otherwise. The forwarding fields name the hop we saw. */
+    const char *hop_peer;
     /* Sends an interim (1xx) response such as 103 Early Hints before the final one; set by the
      * wire layer (NULL when it cannot, e.g. HTTP/1.0). Returns 0 or -1. */
     int (*send_interim)(struct http_request *req, int status, const struct http_fields *fields);

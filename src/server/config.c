@@ -189,6 +189,7 @@ void config_free(struct config *cfg)
     free(cfg->listens);
     free_strv(cfg->forward.allow, cfg->forward.n_allow);
     config_auth_free(cfg->forward.auth);
+    free(cfg->real_ip.from);
     cert_free(&cfg->tls.cert);
     free(cfg->source);
     free(cfg->access_log);

@@ -11,6 +11,7 @@
 #include "core/str.h"
 #include "http/cidr.h"
 #include "http/digest.h"
+#include "http/realip.h"
 #include "server/rate_bucket.h"
 
 /* Bit per method a location allows (static content: GET, HEAD, OPTIONS, TRACE). */
@@ -344,6 +345,14 @@ struct config {
         double connect_timeout;
         struct config_auth *auth; /* Proxy-Authorization required (407), or NULL */
     } forward;
+    /* `real_ip`: the client address proxies in `from` report (http/realip.h), which then stands
+     * for the peer in logs, access rules, rate limits and forwarding fields; off when n_from
+     * is 0 */
+    struct config_real_ip {
+        struct cidr *from;
+        size_t n_from;
+        struct realip_rules rules;
+    } real_ip;
 };
 
 /* Frees a location's proxy (config_proxy.c); NULL is fine. */

@@ -1,6 +1,7 @@
 /* The loader's access rules (`allow`, `deny`) and `rate_limit` of a location. */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "server/config_internal.h"
 #include "server/rate_table.h"
@@ -12,27 +13,24 @@ static bool key_is(const struct cnode *k, const char *name)
     return k->kind == CNODE_SCALAR && k->len == strlen(name) && memcmp(k->str, name, k->len) == 0;
 }
 
-static int add_rule(struct loader *L, struct config_location *loc, const struct cnode *item,
-                    bool allow)
+/* One address, prefix or `all` of key's value into *net. */
+static int parse_prefix(struct loader *L, const struct cnode *item, const char *key,
+                        struct cidr *net)
 {
-    const char *key = allow ? "allow" : "deny", *s;
+    const char *s;
     char buf[80], fixed[64];
     if (cfg_text(L, item, key, &s) < 0) return -1;
-    struct config_access_rule *r = &loc->access[loc->n_access];
-    r->allow = allow;
-    r->line = item->line;
     if (strcmp(s, "all") == 0) {
-        r->net = cidr_all();
-        loc->n_access++;
+        *net = cidr_all();
         return 0;
     }
-    switch (cidr_parse(s, strlen(s), &r->net)) {
-    case CIDR_OK: loc->n_access++; return 0;
+    switch (cidr_parse(s, strlen(s), net)) {
+    case CIDR_OK: return 0;
     case CIDR_HOST_BITS:
         /* refused rather than masked: "10.0.0.1/8" is more often a typo than a wish */
         return cfg_fail(L, item, "'%s' value '%s' has bits set after its prefix length; write %s",
                         key, cfg_show(item, buf, sizeof(buf)),
-                        cidr_format(&r->net, fixed, sizeof(fixed)));
+                        cidr_format(net, fixed, sizeof(fixed)));
     case CIDR_BAD_LENGTH:
         return cfg_fail(L, item,
                         "'%s' value '%s' has a prefix length beyond the address (at most 32 for "
@@ -44,6 +42,68 @@ static int add_rule(struct loader *L, struct config_location *loc, const struct 
                         "or 2001:db8::/32) or 'all'",
                         key, cfg_show(item, buf, sizeof(buf)));
     }
+}
+
+static int add_rule(struct loader *L, struct config_location *loc, const struct cnode *item,
+                    bool allow)
+{
+    struct config_access_rule *r = &loc->access[loc->n_access];
+    if (parse_prefix(L, item, allow ? "allow" : "deny", &r->net) < 0) return -1;
+    r->allow = allow;
+    r->line = item->line;
+    loc->n_access++;
+    return 0;
+}
+
+enum { RI_FROM, RI_HEADER, RI_RECURSIVE, RI_COUNT };
+
+int cfg_real_ip(struct loader *L, const struct cnode *v)
+{
+    static const char *const keys[] = {"from", "header", "recursive", NULL};
+    const struct cnode *val[RI_COUNT] = {0};
+    uint64_t seen = 0;
+    struct config_real_ip *ri = &L->cfg->real_ip;
+    if (cfg_want_map(L, v, "real_ip") < 0) return -1;
+    for (const struct cnode *k = v->first; k; k = k->next->next) {
+        int i = cfg_key(L, k, keys, "real_ip", &seen);
+        if (i < 0) return -1;
+        val[i] = k->next;
+    }
+    const struct cnode *from = val[RI_FROM];
+    if (!from) return cfg_fail(L, v, "'real_ip' needs 'from': the proxies to believe");
+    size_t n = 1;
+    if (from->kind == CNODE_SEQ) {
+        n = 0;
+        for (const struct cnode *item = from->first; item; item = item->next)
+            n++;
+    }
+    if (from->kind == CNODE_MAP || n == 0 || n > CONFIG_MAX_ACCESS_RULES)
+        return cfg_fail(L, from,
+                        "'from' must be an address, a prefix or a list of them (at most %d)",
+                        CONFIG_MAX_ACCESS_RULES);
+    if (!(ri->from = calloc(n, sizeof(*ri->from)))) return cfg_fail(L, from, "out of memory");
+    const struct cnode *item = from->kind == CNODE_SEQ ? from->first : from;
+    for (; item && ri->n_from < n; item = item->next) {
+        if (parse_prefix(L, item, "from", &ri->from[ri->n_from]) < 0) return -1;
+        ri->n_from++;
+    }
+    ri->rules.trusted = ri->from;
+    ri->rules.n_trusted = ri->n_from;
+    ri->rules.header = REALIP_X_FORWARDED_FOR;
+    if (val[RI_HEADER]) {
+        const char *s;
+        char buf[80];
+        if (cfg_text(L, val[RI_HEADER], "header", &s) < 0) return -1;
+        if (strcasecmp(s, "forwarded") == 0)
+            ri->rules.header = REALIP_FORWARDED;
+        else if (strcasecmp(s, "x-forwarded-for") != 0)
+            return cfg_fail(L, val[RI_HEADER],
+                            "'header' must be X-Forwarded-For or Forwarded, not '%s'",
+                            cfg_show(val[RI_HEADER], buf, sizeof(buf)));
+    }
+    if (val[RI_RECURSIVE] && cfg_bool(L, val[RI_RECURSIVE], "recursive", &ri->rules.recursive) < 0)
+        return -1;
+    return 0;
 }
 
 /* The rules of one `allow` or `deny` value: an entry or a list of them. */

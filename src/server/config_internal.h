@@ -91,6 +91,8 @@ int cfg_location_guards(struct loader *L, struct config_location *loc, const str
                         const struct cnode *rate_limit);
 /* The top level's `forward_proxy` (config_proxy.c). */
 int cfg_forward_proxy(struct loader *L, const struct cnode *v);
+/* The top-level `real_ip` (config_guard.c). */
+int cfg_real_ip(struct loader *L, const struct cnode *v);
 /* A location's `proxy` (config_proxy.c): *out is set at once (free it on error too). */
 int cfg_proxy(struct loader *L, const struct cnode *v, struct config_proxy **out);
 /* A location's `cache` (config_cache.c): true, false or a mapping; *out set at once. */

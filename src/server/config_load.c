@@ -209,16 +209,17 @@ enum top_key {
     TOP_HTTP3,
     TOP_HTTPS_REDIRECT,
     TOP_FORWARD_PROXY,
+    TOP_REAL_IP,
     TOP_COUNT
 };
 
 static int parse_top(struct loader *L, const struct cnode *top)
 {
     static const char *const keys[] = {
-        "workers",       "listen", "access_log",  "error_log",   "log_level", "limits",
-        "timeouts",      "http1",  "compression", "root",        "servers",   "tls_listen",
-        "tls",           "http2",  "quic",        "quic_listen", "http3",     "https_redirect",
-        "forward_proxy", NULL};
+        "workers",       "listen",  "access_log",  "error_log",   "log_level", "limits",
+        "timeouts",      "http1",   "compression", "root",        "servers",   "tls_listen",
+        "tls",           "http2",   "quic",        "quic_listen", "http3",     "https_redirect",
+        "forward_proxy", "real_ip", NULL};
     const struct cnode *val[TOP_COUNT] = {0};
     uint64_t seen = 0, x;
     const char *s;
@@ -255,6 +256,7 @@ static int parse_top(struct loader *L, const struct cnode *top)
     if (val[TOP_QUIC_LISTEN] && cfg_quic_listen(L, val[TOP_QUIC_LISTEN]) < 0) return -1;
     if (val[TOP_HTTP3] && cfg_http3(L, val[TOP_HTTP3]) < 0) return -1;
     if (val[TOP_FORWARD_PROXY] && cfg_forward_proxy(L, val[TOP_FORWARD_PROXY]) < 0) return -1;
+    if (val[TOP_REAL_IP] && cfg_real_ip(L, val[TOP_REAL_IP]) < 0) return -1;
     if (val[TOP_ACCESS_LOG] &&
         parse_log(L, val[TOP_ACCESS_LOG], "access_log", "stdout", &cfg->access_log) < 0)
         return -1;

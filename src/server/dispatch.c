@@ -127,10 +127,25 @@ static void finish(const struct dispatch_ctx *dc, struct http_request *req,
     }
 }
 
+/* real_ip: a trusted proxy's peer address gives way to the client address it reports. */
+static void apply_real_ip(const struct config_real_ip *ri, struct http_request *req)
+{
+    struct ip_addr peer, client;
+    if (!ip_addr_parse(req->peer, strlen(req->peer), &peer) || !realip_trusted(&ri->rules, &peer) ||
+        !realip_pick(&ri->rules, &req->headers, &client))
+        return;
+    char *hop = pool_strndup(req->pool, req->peer, strlen(req->peer));
+    if (!hop) return;
+    req->hop_peer = hop;
+    ip_addr_format(&client, req->peer, sizeof(req->peer));
+    req->peer_port = 0; /* the proxy's, not the client's */
+}
+
 void dispatch_request(const struct config *cfg, struct worker *wk, struct http_request *req,
                       struct http_response *resp)
 {
     struct dispatch_ctx dc = {cfg, wk, NULL, NULL, NULL};
+    if (cfg->real_ip.n_from) apply_real_ip(&cfg->real_ip, req);
     if (req->method == HTTP_METHOD_CONNECT && !req->protocol.len && cfg->forward.enabled) {
         forward_connect(&dc, req, resp); /* a tunnel, not a resource of ours */
         return;
