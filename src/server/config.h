@@ -36,6 +36,13 @@ struct config_rate_limit {
     struct rate_spec spec;
 };
 
+/* `limit_conn` of a location: requests of one client address in flight at once (as nginx's
+ * limit_conn; HTTP/2 and HTTP/3 streams count one each), in the same table. */
+struct config_limit_conn {
+    uint32_t id; /* 0: no limit */
+    uint32_t max;
+};
+
 /* Response fields set, added or removed for a server or a location (issue #14; nginx's
  * add_header, Caddy's header). Without `always` they apply to 2xx and 3xx responses only. */
 struct config_field {
@@ -195,6 +202,7 @@ struct config_location {
     struct config_access_rule *access;
     size_t n_access;
     struct config_rate_limit rate_limit;
+    struct config_limit_conn limit_conn;
     struct config_auth *auth; /* NULL: no authentication */
     /* Site rules (server/site.h): fields, a redirect instead of content, try_files, and
      * error pages (looked up here first, then in the server's). */

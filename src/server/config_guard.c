@@ -201,10 +201,24 @@ static int parse_rate_limit(struct loader *L, struct config_location *loc, const
     return 0;
 }
 
+/* `limit_conn: N`: at most N requests of one client in flight here at once. */
+static int parse_limit_conn(struct loader *L, struct config_location *loc, const struct cnode *v)
+{
+    uint64_t max;
+    if (cfg_uint(L, v, "limit_conn", false, 1, RATE_MAX_COUNT, &max) < 0) return -1;
+    struct config *cfg = L->cfg;
+    if (!cfg->rate_table && !(cfg->rate_table = rate_table_new(RATE_TABLE_ENTRIES)))
+        return cfg_fail(L, v, "out of memory");
+    loc->limit_conn.max = (uint32_t)max;
+    loc->limit_conn.id = ++cfg->n_rate_limits; /* the same table, a key of its own */
+    return 0;
+}
+
 int cfg_location_guards(struct loader *L, struct config_location *loc, const struct cnode *n,
-                        const struct cnode *rate_limit)
+                        const struct cnode *rate_limit, const struct cnode *limit_conn)
 {
     if (parse_access(L, loc, n) < 0) return -1;
     if (rate_limit && parse_rate_limit(L, loc, rate_limit) < 0) return -1;
+    if (limit_conn && parse_limit_conn(L, loc, limit_conn) < 0) return -1;
     return 0;
 }

@@ -88,7 +88,7 @@ int cfg_servers(struct loader *L, const struct cnode *v, const char *top_root);
 /* A location's `allow`, `deny` (in the order of the keys of mapping n) and `rate_limit`
  * (config_guard.c); rate_limit may be NULL. */
 int cfg_location_guards(struct loader *L, struct config_location *loc, const struct cnode *n,
-                        const struct cnode *rate_limit);
+                        const struct cnode *rate_limit, const struct cnode *limit_conn);
 /* The top level's `forward_proxy` (config_proxy.c). */
 int cfg_forward_proxy(struct loader *L, const struct cnode *v);
 /* The top-level `real_ip` (config_guard.c). */

@@ -173,6 +173,7 @@ enum loc_key {
     LOC_PROXY,
     LOC_AUTH,
     LOC_CACHE,
+    LOC_LIMIT_CONN,
     LOC_COUNT
 };
 
@@ -217,6 +218,7 @@ static int parse_location(struct loader *L, const struct config_server *srv, siz
                                        "proxy",
                                        "auth",
                                        "cache",
+                                       "limit_conn",
                                        NULL};
     struct config_location *loc = &srv->locations[li];
     const struct cnode *val[LOC_COUNT] = {0};
@@ -296,8 +298,8 @@ static int parse_location(struct loader *L, const struct config_server *srv, siz
     if (val[LOC_CONNECTION_INFO] &&
         cfg_bool(L, val[LOC_CONNECTION_INFO], "connection_info", &loc->connection_info) < 0)
         return -1;
-    if ((val[LOC_ALLOW] || val[LOC_DENY] || val[LOC_RATE_LIMIT]) &&
-        cfg_location_guards(L, loc, n, val[LOC_RATE_LIMIT]) < 0)
+    if ((val[LOC_ALLOW] || val[LOC_DENY] || val[LOC_RATE_LIMIT] || val[LOC_LIMIT_CONN]) &&
+        cfg_location_guards(L, loc, n, val[LOC_RATE_LIMIT], val[LOC_LIMIT_CONN]) < 0)
         return -1;
     if (val[LOC_AUTH] && cfg_location_auth(L, loc, val[LOC_AUTH]) < 0) return -1;
     if (val[LOC_HEADERS] && cfg_headers(L, val[LOC_HEADERS], &loc->headers) < 0) return -1;

@@ -63,14 +63,55 @@ static bool refuse_over_limit(const struct config *cfg, const struct config_loca
     return true;
 }
 
+struct inflight {
+    struct rate_table *table;
+    long slot;
+};
+
+static void leave(void *arg)
+{
+    struct inflight *f = arg;
+    rate_table_leave(f->table, f->slot);
+}
+
+/* limit_conn: counted in until the request's end (its pool's cleanup); 503 at the limit, as
+ * nginx's limit_conn answers. */
+static bool refuse_too_many(const struct config *cfg, const struct config_location *loc,
+                            const struct ip_addr *client, struct http_request *req,
+                            struct http_response *resp)
+{
+    bool log;
+    long slot = rate_table_enter(cfg->rate_table, loc->limit_conn.id, loc->limit_conn.max, client,
+                                 monotonic_ms(), 1000, &log);
+    if (slot == -1) {
+        if (log)
+            log_info("%s: 503 %.*s: over limit_conn %u of location %s", req->peer,
+                     (int)(req->path.len > 200 ? 200 : req->path.len), req->path.p,
+                     loc->limit_conn.max, loc->path);
+        dispatch_error(req, resp, 503);
+        return true;
+    }
+    if (slot < 0) return false;
+    struct inflight *f = pool_alloc(req->pool, sizeof(*f));
+    if (!f || pool_on_cleanup(req->pool, leave, f) < 0) {
+        rate_table_leave(cfg->rate_table, slot); /* not counted rather than never let out */
+        return false;
+    }
+    f->table = cfg->rate_table;
+    f->slot = slot;
+    return false;
+}
+
 bool guard_refuses(const struct config *cfg, const struct config_location *loc,
                    struct http_request *req, struct http_response *resp)
 {
-    if (!loc->n_access && !loc->rate_limit.id) return false;
+    if (!loc->n_access && !loc->rate_limit.id && !loc->limit_conn.id) return false;
     /* an address that does not parse (no socket peer) matches only `all` and shares one
      * bucket with every other such client */
     struct ip_addr client;
     ip_addr_parse(req->peer, strlen(req->peer), &client);
     if (loc->n_access && refuse_denied(loc, &client, req, resp)) return true;
-    return loc->rate_limit.id && cfg->rate_table && refuse_over_limit(cfg, loc, &client, req, resp);
+    if (loc->rate_limit.id && cfg->rate_table && refuse_over_limit(cfg, loc, &client, req, resp))
+        return true;
+    return loc->limit_conn.id && cfg->rate_table && refuse_too_many(cfg, loc, &client, req, resp);
 }

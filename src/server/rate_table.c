@@ -14,6 +14,7 @@ struct rate_entry {
     int64_t full_at_ms; /* when the bucket will have refilled: from then on the slot is idle */
     int64_t logged_ms;  /* last refusal logged for this client */
     uint32_t limit;     /* 0: empty slot */
+    uint32_t inflight;  /* limit_conn: requests in flight (the slot is held while > 0) */
     struct ip_addr addr;
 };
 
@@ -79,7 +80,8 @@ void rate_table_free(struct rate_table *t)
 }
 
 /* The slot of (limit, addr) in set, or the one to give it: an empty or idle slot, else the
- * slot that will be idle first (its client loses what it had spent). */
+ * slot that will be idle first (its client loses what it had spent); never one with requests
+ * in flight (NULL when all are). */
 static struct rate_entry *find_slot(struct rate_entry *set, uint32_t limit, const struct ip_addr *a,
                                     bool *found)
 {
@@ -90,6 +92,7 @@ static struct rate_entry *find_slot(struct rate_entry *set, uint32_t limit, cons
             *found = true;
             return e;
         }
+        if (e->inflight) continue;
         if (!victim || (victim->limit && (!e->limit || e->full_at_ms < victim->full_at_ms)))
             victim = e;
     }
@@ -107,6 +110,10 @@ struct rate_verdict rate_table_take(struct rate_table *t, uint32_t limit, const 
     pthread_mutex_lock(lock);
     bool found;
     struct rate_entry *e = find_slot(&t->entries[set * RATE_TABLE_WAYS], limit, addr, &found);
+    if (!e) { /* every slot holds requests in flight: not limited (rare; bounded table) */
+        pthread_mutex_unlock(lock);
+        return v;
+    }
     if (!found) {
         e->limit = limit;
         e->addr = *addr;
@@ -121,6 +128,46 @@ struct rate_verdict rate_table_take(struct rate_table *t, uint32_t limit, const 
     }
     pthread_mutex_unlock(lock);
     return v;
+}
+
+long rate_table_enter(struct rate_table *t, uint32_t limit, uint32_t max,
+                      const struct ip_addr *addr, int64_t now_ms, int64_t log_interval_ms,
+                      bool *log)
+{
+    size_t set = set_of(t, limit, addr);
+    pthread_mutex_t *lock = &t->shards[set % RATE_TABLE_SHARDS].lock;
+    pthread_mutex_lock(lock);
+    bool found;
+    struct rate_entry *e = find_slot(&t->entries[set * RATE_TABLE_WAYS], limit, addr, &found);
+    long slot = -2;
+    *log = false;
+    if (e && !found) {
+        memset(e, 0, sizeof(*e)); /* no bucket: idle whenever nothing is in flight */
+        e->limit = limit;
+        e->addr = *addr;
+        e->logged_ms = INT64_MIN;
+    }
+    if (e && e->inflight >= max) {
+        slot = -1;
+        if (e->logged_ms == INT64_MIN || now_ms - e->logged_ms >= log_interval_ms) {
+            e->logged_ms = now_ms;
+            *log = true;
+        }
+    } else if (e) {
+        e->inflight++;
+        slot = (long)(e - t->entries);
+    }
+    pthread_mutex_unlock(lock);
+    return slot;
+}
+
+void rate_table_leave(struct rate_table *t, long slot)
+{
+    size_t set = (size_t)slot / RATE_TABLE_WAYS;
+    pthread_mutex_t *lock = &t->shards[set % RATE_TABLE_SHARDS].lock;
+    pthread_mutex_lock(lock);
+    if (t->entries[slot].inflight) t->entries[slot].inflight--;
+    pthread_mutex_unlock(lock);
 }
 
 size_t rate_table_used(struct rate_table *t)

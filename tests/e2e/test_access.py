@@ -212,3 +212,41 @@ def test_guards_of_a_rewrite_target(make_server):
     assert srv.get("/pub/x").status == 403
     assert srv.get("/shut/x").status == 403
     assert srv.get("/hello.txt").status == 200
+
+
+def test_limit_conn_in_flight(make_server):
+    """limit_conn: at most N requests of one client in flight in a location at once, over
+    HTTP/1.1 connections and HTTP/2 streams alike; the rest 503 (as nginx) with one log line;
+    a request that ended frees its place, and keep-alive between requests holds none."""
+    import threading
+
+    from origin import Origin
+    origin = Origin()
+    try:
+        srv = make_server(start=False)
+        locations(srv, {"path": "/slow/", "proxy": origin.url, "limit_conn": 2})
+        srv.start()
+        url = f"http://127.0.0.1:{srv.port}/slow/1"
+        codes = []
+
+        def one(*args):
+            codes.append(curl_status(url, *args).split()[0])
+
+        threads = [threading.Thread(target=one) for _ in range(4)]
+        for th in threads:
+            th.start()
+            time.sleep(0.05)
+        for th in threads:
+            th.join()
+        assert sorted(codes) == ["200", "200", "503", "503"], codes
+        assert t.wait_for(lambda: "503 /slow/1: over limit_conn 2 of location /slow/"
+                          in srv.read(srv.error_log))
+        # HTTP/2: three streams on one connection, two in flight at most
+        r = t.curl("-s", "-w", "%{http_code}\n", "--http2-prior-knowledge", "-Z",
+                   "--parallel-immediate", *["-o", "/dev/null", url] * 3)
+        assert sorted(r.stdout.decode().split()) == ["200", "200", "503"], r.stdout
+        # sequential requests on one kept-alive connection: each place freed at its end
+        r = t.curl("-s", "-w", "%{http_code}\n", *["-o", "/dev/null", url[:-1] + "0"] * 4)
+        assert r.stdout.decode().split() == ["200"] * 4, r.stdout
+    finally:
+        origin.close()

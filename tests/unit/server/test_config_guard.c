@@ -94,6 +94,15 @@ static void test_rate_limit(void)
     CHECK_INT(m->rate_limit.spec.burst, 30); /* default: one period's worth */
     CHECK_INT(find(cfg, "/")->rate_limit.id, 0);
     config_free(cfg);
+    cfg = load(LOC "        rate_limit: {rate: 5/s}\n        limit_conn: 3\n", err, sizeof(err));
+    CHECK(cfg && cfg->rate_table);
+    if (cfg) {
+        p = find(cfg, "/p/");
+        CHECK_INT(p->limit_conn.max, 3);
+        CHECK(p->limit_conn.id != 0 && p->limit_conn.id != p->rate_limit.id);
+        CHECK_INT(find(cfg, "/")->limit_conn.id, 0);
+    }
+    config_free(cfg);
     cfg = load("root: /\n", err, sizeof(err));
     CHECK(cfg && !cfg->rate_table);
     config_free(cfg);
@@ -101,6 +110,10 @@ static void test_rate_limit(void)
 
 static void test_errors(void)
 {
+    EXPECT_ERROR(LOC "        limit_conn: 0\n",
+                 "t.yaml:5: 'limit_conn' must be between 1 and 1000000, not '0'");
+    EXPECT_ERROR(LOC "        limit_conn: {max: 2}\n",
+                 "t.yaml:5: 'limit_conn' must be a single value, not a mapping");
     EXPECT_ERROR(LOC "        allow: 10.0.0.1/8\n",
                  "t.yaml:5: 'allow' value '10.0.0.1/8' has bits set after its prefix length; "
                  "write 10.0.0.0/8");

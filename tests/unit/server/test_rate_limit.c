@@ -176,6 +176,38 @@ static void test_table_eviction(void)
     rate_table_free(t);
 }
 
+/* limit_conn: requests in flight counted per (limit, client), refused at max, let out at the
+ * end; a slot with requests in flight is never given to another client or bucket. */
+static void test_in_flight(void)
+{
+    struct rate_table *t = rate_table_new(RATE_TABLE_WAYS); /* one set: every key collides */
+    struct ip_addr a = addr_n(1), b = addr_n(2);
+    bool log;
+    long s1 = rate_table_enter(t, 5, 2, &a, 0, 1000, &log);
+    long s2 = rate_table_enter(t, 5, 2, &a, 0, 1000, &log);
+    CHECK(s1 >= 0 && s1 == s2);
+    CHECK_INT(rate_table_enter(t, 5, 2, &a, 0, 1000, &log), -1);
+    CHECK(log);
+    CHECK_INT(rate_table_enter(t, 5, 2, &a, 10, 1000, &log), -1);
+    CHECK(!log);                                               /* once per client per interval */
+    CHECK(rate_table_enter(t, 5, 2, &b, 10, 1000, &log) >= 0); /* another client */
+    CHECK(rate_table_enter(t, 6, 2, &a, 10, 1000, &log) >= 0); /* another location */
+    rate_table_leave(t, s1);
+    long s3 = rate_table_enter(t, 5, 2, &a, 20, 1000, &log);
+    CHECK_INT(s3, s1);
+    /* five more clients fill the set with requests in flight: none is evicted for a bucket */
+    for (unsigned i = 10; i < 15; i++) {
+        struct ip_addr c = addr_n(i);
+        CHECK(rate_table_enter(t, 5, 1, &c, 30, 1000, &log) >= 0);
+    }
+    struct ip_addr newcomer = addr_n(99);
+    CHECK_INT(rate_table_enter(t, 5, 1, &newcomer, 40, 1000, &log), -2); /* let in, uncounted */
+    struct rate_spec s = {.count = 1, .period_ms = 1000, .burst = 1};
+    CHECK_INT(rate_table_take(t, 1, &s, &newcomer, 40, 1000).wait_ms, 0); /* not limited */
+    CHECK_INT(rate_table_enter(t, 5, 2, &a, 50, 1000, &log), -1);         /* a's count survived */
+    rate_table_free(t);
+}
+
 /* Two threads drain one client's bucket at one instant: exactly burst tokens in all. */
 static struct rate_table *shared;
 static const struct rate_spec shared_spec = {.count = 10, .period_ms = 1000, .burst = 1000};
@@ -208,6 +240,7 @@ int main(void)
     test_against_reference();
     test_table_keys();
     test_table_eviction();
+    test_in_flight();
     test_threads();
     return check_done("server/rate_limit");
 }
