@@ -165,11 +165,11 @@ static int parse_rate(struct loader *L, const struct cnode *v, struct rate_spec 
     return 0;
 }
 
-enum rl_key { RL_RATE, RL_BURST, RL_KEY, RL_COUNT };
+enum rl_key { RL_RATE, RL_BURST, RL_KEY, RL_QUEUE, RL_COUNT };
 
 static int parse_rate_limit(struct loader *L, struct config_location *loc, const struct cnode *v)
 {
-    static const char *const keys[] = {"rate", "burst", "key", NULL};
+    static const char *const keys[] = {"rate", "burst", "key", "queue", NULL};
     const struct cnode *val[RL_COUNT] = {0};
     uint64_t seen = 0, burst;
     char buf[80];
@@ -186,6 +186,11 @@ static int parse_rate_limit(struct loader *L, struct config_location *loc, const
     if (val[RL_BURST]) {
         if (cfg_uint(L, val[RL_BURST], "burst", false, 1, RATE_MAX_COUNT, &burst) < 0) return -1;
         spec->burst = (uint32_t)burst;
+    }
+    if (val[RL_QUEUE]) { /* as nginx's limit_req without nodelay: wait for the token */
+        uint64_t queue;
+        if (cfg_uint(L, val[RL_QUEUE], "queue", false, 0, RATE_MAX_COUNT, &queue) < 0) return -1;
+        spec->queue = (uint32_t)queue;
     }
     const char *key;
     if (val[RL_KEY]) { /* what tells clients apart; only the address for now */

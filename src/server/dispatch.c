@@ -176,6 +176,15 @@ bool dispatch_streams_body(const struct config *cfg, const struct http_request *
            (req->method != HTTP_METHOD_CONNECT || req->protocol.len);
 }
 
+void dispatch_again(const struct dispatch_ctx *prev, struct http_request *req,
+                    struct http_response *resp)
+{
+    struct dispatch_ctx dc = {prev->cfg, prev->wk, NULL, NULL, NULL};
+    resp->pending = false;
+    route(&dc, req, resp);
+    if (!resp->pending) dispatch_finish(&dc, req, resp);
+}
+
 void dispatch_finish(const struct dispatch_ctx *dc, struct http_request *req,
                      struct http_response *resp)
 {
@@ -222,7 +231,7 @@ static void route(struct dispatch_ctx *dc, struct http_request *req, struct http
     dc->loc = loc;
     /* allow/deny, rate_limit, then auth: of the location matched, then of the one a rewrite leads
      * to */
-    if (guard_refuses(cfg, loc, req, resp) || auth_check(loc, req, resp)) return;
+    if (guard_refuses(dc, loc, req, resp) || auth_check(loc, req, resp)) return;
     const struct config_location *matched = loc;
     int rewrites = 0;
     if (loc->rewrite_to) {
@@ -231,7 +240,7 @@ static void route(struct dispatch_ctx *dc, struct http_request *req, struct http
             return;
         }
         dc->loc = loc;
-        if (loc != matched && (guard_refuses(cfg, loc, req, resp) || auth_check(loc, req, resp)))
+        if (loc != matched && (guard_refuses(dc, loc, req, resp) || auth_check(loc, req, resp)))
             return;
     }
     struct site_match m = {.caps = caps, .n_caps = loc->n_captures, .url_path = req->path};

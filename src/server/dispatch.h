@@ -29,6 +29,11 @@ struct dispatch_ctx {
 void dispatch_finish(const struct dispatch_ctx *dc, struct http_request *req,
                      struct http_response *resp);
 
+/* Routes req again from its server and location, for a request whose routing was put off (a
+ * rate limit's queue, server/guard.h) with resp pending; finishes it unless pending again. */
+void dispatch_again(const struct dispatch_ctx *dc, struct http_request *req,
+                    struct http_response *resp);
+
 /* True when req goes to a handler that takes its body as it arrives (a proxy location), so
  * the wire should not read the body first. */
 bool dispatch_streams_body(const struct config *cfg, const struct http_request *req);

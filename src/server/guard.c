@@ -1,6 +1,7 @@
 /* Access rules and rate limits of a location, see guard.h. */
 #include "server/guard.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -8,6 +9,7 @@
 #include "core/log.h"
 #include "server/dispatch.h"
 #include "server/rate_table.h"
+#include "server/server.h"
 
 /* The first rule whose prefix holds the client, or NULL (then the client is allowed). */
 static const struct config_access_rule *first_match(const struct config_location *loc,
@@ -38,13 +40,66 @@ static bool refuse_denied(const struct config_location *loc, const struct ip_add
     return true;
 }
 
-static bool refuse_over_limit(const struct config *cfg, const struct config_location *loc,
+/* A request waiting for the token it took on credit: resp's body while pending, so that the
+ * wire closing it (the client gone) stops the wait. */
+struct delayed {
+    struct body_source src;
+    struct timer timer;
+    struct dispatch_ctx dc;
+    struct http_request *req;
+    struct http_response *resp;
+};
+
+static enum body_next_result delayed_next(struct body_source *src, struct body_chunk *out,
+                                          size_t max)
+{
+    (void)src, (void)out, (void)max;
+    return BODY_ERROR; /* never pulled while pending */
+}
+
+static void delayed_close(struct body_source *src)
+{
+    timer_cancel(&((struct delayed *)src)->timer);
+}
+
+static void delayed_expired(struct timer *t)
+{
+    struct delayed *d = (struct delayed *)((char *)t - offsetof(struct delayed, timer));
+    d->resp->body = NULL;
+    dispatch_again(&d->dc, d->req, d->resp);
+}
+
+/* Puts req off for delay_ms (the rate limit's queue). False when it cannot (then it goes now). */
+static bool put_off(const struct dispatch_ctx *dc, struct http_request *req,
+                    struct http_response *resp, int64_t delay_ms)
+{
+    struct delayed *d = pool_calloc(req->pool, sizeof(*d));
+    if (!d) return false;
+    d->src.next = delayed_next;
+    d->src.close = delayed_close;
+    d->timer.cb = delayed_expired;
+    d->dc = *dc;
+    d->req = req;
+    d->resp = resp;
+    resp->pending = true;
+    resp->body = &d->src;
+    timer_arm(dc->wk->loop, &d->timer, loop_now_ms(dc->wk->loop) + delay_ms);
+    return true;
+}
+
+static bool refuse_over_limit(const struct dispatch_ctx *dc, const struct config_location *loc,
                               const struct ip_addr *client, struct http_request *req,
                               struct http_response *resp)
 {
+    const struct config *cfg = dc->cfg;
     const struct rate_spec *s = &loc->rate_limit.spec;
+    if (req->rate_passed == loc->rate_limit.id) return false; /* its token came while it waited */
     struct rate_verdict v = rate_table_take(cfg->rate_table, loc->rate_limit.id, s, client,
                                             monotonic_ms(), s->period_ms);
+    if (v.delay_ms) {
+        req->rate_passed = loc->rate_limit.id;
+        return put_off(dc, req, resp, v.delay_ms);
+    }
     if (!v.wait_ms) return false;
     /* RFC 9110 §10.2.3: delay-seconds, whole; rounded up so a client that obeys it finds a
      * token waiting */
@@ -102,16 +157,17 @@ static bool refuse_too_many(const struct config *cfg, const struct config_locati
     return false;
 }
 
-bool guard_refuses(const struct config *cfg, const struct config_location *loc,
+bool guard_refuses(const struct dispatch_ctx *dc, const struct config_location *loc,
                    struct http_request *req, struct http_response *resp)
 {
+    const struct config *cfg = dc->cfg;
     if (!loc->n_access && !loc->rate_limit.id && !loc->limit_conn.id) return false;
     /* an address that does not parse (no socket peer) matches only `all` and shares one
      * bucket with every other such client */
     struct ip_addr client;
     ip_addr_parse(req->peer, strlen(req->peer), &client);
     if (loc->n_access && refuse_denied(loc, &client, req, resp)) return true;
-    if (loc->rate_limit.id && cfg->rate_table && refuse_over_limit(cfg, loc, &client, req, resp))
+    if (loc->rate_limit.id && cfg->rate_table && refuse_over_limit(dc, loc, &client, req, resp))
         return true;
     return loc->limit_conn.id && cfg->rate_table && refuse_too_many(cfg, loc, &client, req, resp);
 }

@@ -12,6 +12,7 @@ struct rate_spec {
     uint32_t count;     /* tokens added per period, >= 1 */
     uint32_t period_ms; /* 1000 (N/s) or 60000 (N/m) */
     uint32_t burst;     /* bucket size in tokens, >= 1; a full bucket starts it */
+    uint32_t queue;     /* tokens that may be owed: requests beyond burst that wait, not fail */
 };
 
 /* Credit is counted in units of 1/period_ms of a token per ms of count: one token is
@@ -26,6 +27,11 @@ void rate_bucket_init(struct rate_bucket *b, const struct rate_spec *s, int64_t 
 /* Takes one token. Returns 0 when there was one, else the ms until one is back (> 0), taking
  * nothing. A clock that goes back is taken as standing still. */
 int64_t rate_bucket_take(struct rate_bucket *b, const struct rate_spec *s, int64_t now_ms);
+/* As rate_bucket_take, but with s->queue tokens that may be owed: a request that finds no token
+ * takes one on credit while fewer than queue are owed, and *delay_ms says how long it waits for
+ * it (> 0; 0 when a token was there). Returns as rate_bucket_take for a refusal. */
+int64_t rate_bucket_take_queued(struct rate_bucket *b, const struct rate_spec *s, int64_t now_ms,
+                                int64_t *delay_ms);
 /* When the bucket will have refilled completely (from then on forgetting it loses nothing). */
 int64_t rate_bucket_full_at(const struct rate_bucket *b, const struct rate_spec *s);
 

@@ -104,7 +104,7 @@ struct rate_verdict rate_table_take(struct rate_table *t, uint32_t limit, const 
                                     const struct ip_addr *addr, int64_t now_ms,
                                     int64_t log_interval_ms)
 {
-    struct rate_verdict v = {0, false};
+    struct rate_verdict v = {0, 0, false};
     size_t set = set_of(t, limit, addr);
     pthread_mutex_t *lock = &t->shards[set % RATE_TABLE_SHARDS].lock;
     pthread_mutex_lock(lock);
@@ -120,7 +120,7 @@ struct rate_verdict rate_table_take(struct rate_table *t, uint32_t limit, const 
         e->logged_ms = INT64_MIN;
         rate_bucket_init(&e->bucket, s, now_ms);
     }
-    v.wait_ms = rate_bucket_take(&e->bucket, s, now_ms);
+    v.wait_ms = rate_bucket_take_queued(&e->bucket, s, now_ms, &v.delay_ms);
     e->full_at_ms = rate_bucket_full_at(&e->bucket, s);
     if (v.wait_ms && (e->logged_ms == INT64_MIN || now_ms - e->logged_ms >= log_interval_ms)) {
         e->logged_ms = now_ms;

@@ -25,8 +25,9 @@ struct rate_table *rate_table_new(size_t entries);
 void rate_table_free(struct rate_table *t);
 
 struct rate_verdict {
-    int64_t wait_ms; /* 0: allowed; else ms until this client has a token again */
-    bool log;        /* refused, and this client was not logged for log_interval_ms */
+    int64_t wait_ms;  /* 0: allowed; else ms until this client has a token again */
+    int64_t delay_ms; /* allowed on credit (spec queue): ms until its token has come */
+    bool log;         /* refused, and this client was not logged for log_interval_ms */
 };
 
 /* Takes a token from the bucket of (limit, addr) under spec s at now_ms (a monotonic clock).

@@ -250,3 +250,28 @@ def test_limit_conn_in_flight(make_server):
         assert r.stdout.decode().split() == ["200"] * 4, r.stdout
     finally:
         origin.close()
+
+
+def test_rate_limit_queue_delays(make_server):
+    """`queue`: beyond the burst, up to queue requests wait for their token (nginx's limit_req
+    without nodelay) instead of a 429, each served when its token has come; beyond the queue,
+    429. A client that leaves while its request waits leaves nothing behind."""
+    srv = make_server(start=False)
+    locations(srv, {"path": "/q/", "root": own_root(srv),
+                    "rate_limit": {"rate": "5/s", "burst": 1, "queue": 3}})
+    srv.start()
+    url = f"http://127.0.0.1:{srv.port}/q/hello.txt"
+    r = t.curl("-s", "--http2-prior-knowledge", "-Z", "--parallel-immediate", "-w",
+               "%{http_code} %{time_total}\n", *["-o", "/dev/null", url] * 6)
+    got = sorted((float(tt), code) for code, tt in
+                 (ln.split() for ln in r.stdout.decode().split("\n") if ln))
+    codes = sorted(code for _, code in got)
+    assert codes == ["200"] * 4 + ["429"] * 2, got
+    served = [tt for tt, code in got if code == "200"]
+    # one at once, then one every 200 ms: the last about 600 ms later
+    assert served[0] < 0.15 * t.SLOW and served[-1] >= 0.55, got
+    time.sleep(1.2)  # the debt paid back
+    # a waiting request whose client goes away
+    r = t.curl("-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "0.1", url, url)
+    time.sleep(1.2)
+    assert srv.get("/q/hello.txt").status == 200

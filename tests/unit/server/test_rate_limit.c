@@ -85,8 +85,8 @@ static uint64_t next_rand(void)
 static void test_against_reference(void)
 {
     static const struct rate_spec specs[] = {
-        {1, 1000, 1},  {5, 1000, 5},    {5, 1000, 1},   {3, 1000, 7},
-        {7, 60000, 2}, {100, 1000, 20}, {1, 60000, 10}, {1000, 1000, 1},
+        {1, 1000, 1, 0},  {5, 1000, 5, 0},    {5, 1000, 1, 0},   {3, 1000, 7, 0},
+        {7, 60000, 2, 0}, {100, 1000, 20, 0}, {1, 60000, 10, 0}, {1000, 1000, 1, 0},
     };
     for (size_t k = 0; k < sizeof(specs) / sizeof(specs[0]); k++) {
         const struct rate_spec *s = &specs[k];
@@ -176,6 +176,32 @@ static void test_table_eviction(void)
     rate_table_free(t);
 }
 
+/* The queue: requests beyond the burst take a token on credit and wait for it, at the rate,
+ * up to queue owed; beyond that refused as without it. */
+static void test_queue(void)
+{
+    struct rate_spec s = {.count = 5, .period_ms = 1000, .burst = 2, .queue = 3};
+    struct rate_bucket b;
+    int64_t delay;
+    rate_bucket_init(&b, &s, 1000);
+    CHECK_INT(rate_bucket_take_queued(&b, &s, 1000, &delay), 0);
+    CHECK_INT(delay, 0);
+    CHECK_INT(rate_bucket_take_queued(&b, &s, 1000, &delay), 0);
+    CHECK_INT(delay, 0);
+    for (int i = 1; i <= 3; i++) { /* the queue: a token every 200 ms, each one later */
+        CHECK_INT(rate_bucket_take_queued(&b, &s, 1000, &delay), 0);
+        CHECK_INT(delay, 200 * i);
+    }
+    CHECK_INT(rate_bucket_take_queued(&b, &s, 1000, &delay), 800); /* full: refused */
+    CHECK_INT(delay, 0);
+    CHECK_INT(rate_bucket_take(&b, &s, 1000), 800); /* without the queue: the same debt */
+    /* 200 ms later one token has come: one more place in the queue, waiting 600 ms */
+    CHECK_INT(rate_bucket_take_queued(&b, &s, 1200, &delay), 0);
+    CHECK_INT(delay, 600);
+    /* all paid back and refilled 1.4 s after the last debt */
+    CHECK_INT(rate_bucket_full_at(&b, &s), 1200 + 600 + 400);
+}
+
 /* limit_conn: requests in flight counted per (limit, client), refused at max, let out at the
  * end; a slot with requests in flight is never given to another client or bucket. */
 static void test_in_flight(void)
@@ -241,6 +267,7 @@ int main(void)
     test_table_keys();
     test_table_eviction();
     test_in_flight();
+    test_queue();
     test_threads();
     return check_done("server/rate_limit");
 }
