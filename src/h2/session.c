@@ -600,8 +600,10 @@ static void response_data(struct h2_session *s, struct h2_stream *st, const stru
     }
     if (end)
         response_end(s, st);
-    else
+    else if (!s->p.hold_window)
         consume_stream(s, st, flow);
+    else if (flow > f->data_len)
+        consume_stream(s, st, flow - (uint32_t)f->data_len); /* padding: nobody takes it */
 }
 
 static void on_data(struct h2_session *s, const struct h2_frame *f)
@@ -1232,6 +1234,18 @@ struct h2_stream *h2_session_client_upgraded(struct h2_session *s, void *user, b
     st->headers_out = true;
     end_stream_sent(s, st); /* the request is complete: half-closed (local) */
     return st;
+}
+
+void h2_session_consumed(struct h2_session *s, struct h2_stream *st, size_t n)
+{
+    if (!s->p.client || s->dead || st->end_stream_in || n == 0) return;
+    consume_stream(s, st, (uint32_t)n);
+}
+
+void h2_session_resume_upload(struct h2_session *s, struct h2_stream *st)
+{
+    if (!s->p.client || s->dead || !st->upload || st->end_stream_out) return;
+    http_sched_add(&s->sched, &st->sched);
 }
 
 void h2_session_cancel(struct h2_session *s, struct h2_stream *st)
