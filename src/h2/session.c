@@ -1392,9 +1392,10 @@ struct h2_session *h2_session_new(const struct h2_session_params *p,
     uint16_t ids[7];
     uint32_t vals[7];
     size_t n = 0;
+    int rc = 0;
     if (p->client) {
         s->preface_done = true;
-        buf_append(&s->out, H2_PREFACE, H2_PREFACE_LEN);
+        rc |= buf_append(&s->out, H2_PREFACE, H2_PREFACE_LEN);
         ids[n] = H2_SETTINGS_ENABLE_PUSH, vals[n++] = 0;
     } else {
         ids[n] = H2_SETTINGS_MAX_CONCURRENT_STREAMS, vals[n++] = p->h2.max_concurrent_streams;
@@ -1407,10 +1408,14 @@ struct h2_session *h2_session_new(const struct h2_session_params *p,
         ids[n] = H2_SETTINGS_HEADER_TABLE_SIZE, vals[n++] = p->h2.header_table_size;
     ids[n] = H2_SETTINGS_MAX_HEADER_LIST_SIZE, vals[n++] = p->h2.max_header_list_size;
     ids[n] = H2_SETTINGS_NO_RFC7540_PRIORITIES, vals[n++] = 1;
-    h2_write_settings(&s->out, ids, vals, n);
+    rc |= h2_write_settings(&s->out, ids, vals, n);
     if (p->h2.connection_window > H2_DEFAULT_WINDOW) {
-        h2_write_window_update(&s->out, 0, p->h2.connection_window - H2_DEFAULT_WINDOW);
+        rc |= h2_write_window_update(&s->out, 0, p->h2.connection_window - H2_DEFAULT_WINDOW);
         s->recv_window = p->h2.connection_window;
+    }
+    if (rc < 0) { /* a session without its whole preface would stall the peer: none */
+        h2_session_free(s);
+        return NULL;
     }
     s->settings_deadline_ms = now_ms + SETTINGS_ACK_TIMEOUT_MS;
     if (!p->client) s->idle_deadline_ms = now_ms + (int64_t)(p->h2.idle_timeout * 1000);
