@@ -13,6 +13,7 @@ streams and the resets it receives, and behaves by path:
                     next connection answers 200
   /goaway-processed GOAWAY that covers this stream, then the close without an answer
   /slow             a head, then 16 KB every 20 ms for a long time (cancellation)
+  /hints            103 Early Hints with a Link, then 200
 """
 
 import email.utils
@@ -48,6 +49,7 @@ class H2Origin:
         self.resets = []   # (path, error code) of RST_STREAMs received
         self.max_open = 0  # most streams open at once on one connection
         self.refused = set()
+        self.sent = {}  # path -> DATA bytes sent
         self.goaway_sent = False
         self.stopping = False
         self.threads = []
@@ -221,6 +223,9 @@ class Session:
             self.c.send_headers(st.id, [(":status", "200"), ("content-length", "1048576")])
             st.out = payload(65536)
             st.rst_after = True
+        elif p == "/hints":
+            self.c.send_headers(st.id, [(":status", "103"), ("link", "</s.css>; rel=preload")])
+            self.respond(st, 200, b"hinted", [])
         elif p == "/slow":
             self.c.send_headers(st.id, [(":status", "200")])
             st.next_at = time.monotonic()
@@ -265,6 +270,8 @@ class Session:
                 self.streams.pop(st.id, None)
                 return
             st.sent += len(chunk)
+            with self.o.lock:
+                self.o.sent[st.path] = self.o.sent.get(st.path, 0) + len(chunk)
             self.flush()
             if last:
                 self.streams.pop(st.id, None)

@@ -7,6 +7,8 @@ a client that goes away cancels its stream; the cache on top."""
 import concurrent.futures
 import hashlib
 import json
+import os
+import shutil
 import socket
 import ssl
 import subprocess
@@ -156,6 +158,44 @@ def test_client_cancel_resets_upstream_stream(make_server, h2origin):
     assert h2origin.connections == conns or h2origin.connections <= 2
 
 
+def test_h2_front_cancel_resets_upstream_stream(make_server, h2origin):
+    """An HTTP/2 client's RST_STREAM reaches the upstream as RST_STREAM(CANCEL); the other
+    stream on both connections goes on."""
+    import h2.config
+    import h2.connection
+    import h2.events
+
+    srv = proxied(make_server, {"path": "/up/", "proxy": h2origin.url + "/"})
+    s = socket.create_connection(("127.0.0.1", srv.port), timeout=5 * t.SLOW)
+    c = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True,
+                                                             header_encoding="utf-8"))
+    c.initiate_connection()
+    hd = [(":method", "GET"), (":scheme", "http"), (":authority", "localhost")]
+    c.send_headers(1, hd + [(":path", "/up/slow")], end_stream=True)
+    c.send_headers(3, hd + [(":path", "/up/bytes/200000")], end_stream=True)
+    s.sendall(c.data_to_send())
+    got, ended, reset = 0, False, False
+    while not ended:
+        for ev in c.receive_data(s.recv(65536)):
+            if isinstance(ev, h2.events.DataReceived):
+                c.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
+                if ev.stream_id == 3:
+                    got += len(ev.data)
+                elif not reset:
+                    c.reset_stream(1, 8)
+                    reset = True
+            elif isinstance(ev, h2.events.StreamEnded) and ev.stream_id == 3:
+                ended = True
+        s.sendall(c.data_to_send())
+    if not reset:
+        c.reset_stream(1, 8)
+        s.sendall(c.data_to_send())
+    time.sleep(0.2)
+    s.close()
+    assert got == 200000
+    assert wait_for(lambda: ("/slow", 8) in h2origin.resets), h2origin.resets
+
+
 def test_tern_upstream_h2c(make_server):
     up = make_server()
     srv = proxied(make_server, {"path": "/up/", "proxy": f"h2c://127.0.0.1:{up.port}/"})
@@ -209,3 +249,72 @@ def test_cache_over_h2_upstream(make_server, h2origin):
     assert r1.status == r2.status == 200 and r1.body == r2.body == payload(3000)
     assert "hit" in (r2.header("Cache-Status") or ""), r2.headers
     assert len([s for s in h2origin.streams if s[2] == "/bytes/3000"]) == 1
+
+
+def test_download_back_pressure(make_server, h2origin):
+    """A client that does not read holds the upstream: the stream window reopens only as the
+    client takes the bytes, so the upstream has sent little of a 30 MB body."""
+    srv = proxied(make_server, {"path": "/up/", "proxy": h2origin.url + "/"})
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    s.connect(("127.0.0.1", srv.port))
+    s.sendall(request("GET", "/up/bytes/30000000"))
+    got = s.recv(1000)
+    time.sleep(1.5 * t.SLOW)
+    sent = h2origin.sent.get("/bytes/30000000", 0)
+    print("upstream sent before the client read on:", sent)
+    assert 0 < sent < 12_000_000, sent
+    # reading on lets it go on to the end, byte-exact
+    want = payload(30_000_000)
+    s.settimeout(20 * t.SLOW)
+    while len(got.partition(b"\r\n\r\n")[2]) < len(want):
+        d = s.recv(1 << 20)
+        if not d:
+            break
+        got += d
+    s.close()
+    assert got.partition(b"\r\n\r\n")[2] == want
+
+
+def test_early_hints_passed_on(make_server, h2origin):
+    srv = proxied(make_server, {"path": "/up/", "proxy": h2origin.url + "/"})
+    with Conn(srv.port) as c:
+        c.send(request("GET", "/up/hints", close=True))
+        data = c.read_until_close()
+    assert data.startswith(b"HTTP/1.1 103"), data[:200]
+    assert b"</s.css>; rel=preload" in data.split(b"\r\n\r\n")[0]
+    assert data.endswith(b"hinted")
+
+
+@pytest.mark.skipif(shutil.which("nginx") is None, reason="nginx is not installed")
+def test_nginx_h2c_upstream(make_server, tmp_path):
+    """nginx 1.22 serves HTTP/2 with prior knowledge on a cleartext `listen ... http2`."""
+    root = tmp_path / "root"
+    root.mkdir()
+    big = os.urandom(10 << 20)
+    (root / "big.bin").write_bytes(big)
+    port = t.free_port()
+    conf = tmp_path / "nginx.conf"
+    user = "user root;" if os.geteuid() == 0 else ""
+    conf.write_text(f"""{user} daemon off; pid {tmp_path}/nginx.pid; error_log {tmp_path}/error.log;
+events {{}}
+http {{ access_log {tmp_path}/access.log; client_body_temp_path {tmp_path};
+  proxy_temp_path {tmp_path}; fastcgi_temp_path {tmp_path}; uwsgi_temp_path {tmp_path};
+  scgi_temp_path {tmp_path};
+  server {{ listen 127.0.0.1:{port} http2; root {root}; gzip off; }} }}
+""")
+    p = subprocess.Popen(["nginx", "-c", str(conf), "-p", str(tmp_path)], stderr=subprocess.PIPE)
+    try:
+        assert t.wait_port(port, "127.0.0.1", p)
+        srv = proxied(make_server, {"path": "/up/", "proxy": f"h2c://127.0.0.1:{port}/"})
+        with concurrent.futures.ThreadPoolExecutor(8) as ex:
+            rs = list(ex.map(lambda i: curl("-o", "-", f"http://127.0.0.1:{srv.port}/up/big.bin"),
+                             range(8)))
+        assert all(r.returncode == 0 and r.stdout == big for r in rs)
+        r = srv.get("/up/none")
+        assert r.status == 404
+        log = (tmp_path / "access.log").read_text()
+        assert '"GET /big.bin HTTP/2.0" 200' in log, log
+    finally:
+        p.terminate()
+        p.wait()
