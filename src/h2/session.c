@@ -762,6 +762,23 @@ static void on_settings(struct h2_session *s, const struct h2_frame *f)
     s->control_queued += H2_FRAME_HEADER_LEN;
 }
 
+static struct body_source **out_body(struct h2_stream *st);
+
+/* True while st has a body still to send, between pulls of its source (a streamed upload or a
+ * proxied response waiting for its next bytes): the peer's WINDOW_UPDATEs acknowledge what it
+ * got, and a peer that sends one per DATA frame is doing nothing wrong. */
+static bool body_in_progress(struct h2_stream *st)
+{
+    return st->headers_out && !st->end_stream_out && *out_body(st);
+}
+
+static bool any_body_in_progress(struct h2_session *s)
+{
+    for (struct h2_stream *st = s->streams.all; st; st = st->next)
+        if (body_in_progress(st)) return true;
+    return false;
+}
+
 static void on_window_update(struct h2_session *s, const struct h2_frame *f)
 {
     uint32_t id = f->hd.stream_id;
@@ -770,7 +787,7 @@ static void on_window_update(struct h2_session *s, const struct h2_frame *f)
             conn_error(s, H2_FLOW_CONTROL_ERROR, "connection window above 2^31-1");
             return;
         }
-        if (s->sched.count == 0) count_idle(s);
+        if (s->sched.count == 0 && !any_body_in_progress(s)) count_idle(s);
         return;
     }
     struct h2_stream *st = h2_stream_find(&s->streams, id);
@@ -786,7 +803,7 @@ static void on_window_update(struct h2_session *s, const struct h2_frame *f)
         stream_error(s, id, H2_FLOW_CONTROL_ERROR, true);
         return;
     }
-    if (!st->sched.queued) count_idle(s);
+    if (!st->sched.queued && !body_in_progress(st)) count_idle(s);
 }
 
 static void on_rst_stream(struct h2_session *s, const struct h2_frame *f)

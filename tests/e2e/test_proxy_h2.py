@@ -84,7 +84,8 @@ def test_h2c_upload_streamed(make_server, h2origin, tmp_path):
     for extra in ([], ["-H", "Transfer-Encoding: chunked"], ["--http2-prior-knowledge"]):
         r = curl(*extra, "--data-binary", f"@{f}", "-H", "Content-Type: application/octet-stream",
                  f"http://127.0.0.1:{srv.port}/up/echo")
-        assert r.returncode == 0, r.stderr
+        assert r.returncode == 0 and r.stdout.startswith(b"{"), (extra, r.stdout[:300], r.stderr,
+                                                                 srv.read(srv.error_log)[-3000:])
         d = json.loads(r.stdout)
         assert d["method"] == "POST" and d["length"] == len(body) and d["sha256"] == want, extra
 
