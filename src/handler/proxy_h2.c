@@ -621,7 +621,9 @@ static void conn_after(struct proxy_h2_conn *c)
 {
     if (c->state == C_READY) {
         do_pending(c);
-        while (c->waiting && c->state == C_READY && !c->s->dead) {
+        /* streams only after the upstream's SETTINGS: its stream limit is known then (a round
+         * trip on a new connection, for no stream refused or over the limit) */
+        while (c->waiting && c->state == C_READY && !c->s->dead && c->s->settings_in) {
             struct proxy_job *j = c->waiting;
             unlink_waiting(c, j);
             j->h2 = NULL;

@@ -195,7 +195,7 @@ class Session:
                 first = not o.goaway_sent
                 o.goaway_sent = True
             if first:
-                self.c.close_connection(last_stream_id=st.id - 2)
+                self.c.close_connection(last_stream_id=max(0, st.id - 2))
                 self.closing = True
         elif p == "/goaway-processed":
             self.c.close_connection(last_stream_id=st.id)
