@@ -119,7 +119,7 @@ def test_stream_limit_opens_more_connections(make_server):
 
 
 def test_upstream_resets_and_goaway(make_server, h2origin):
-    srv = proxied(make_server, {"path": "/up/", "proxy": h2origin.url + "/"})
+    srv = proxied(make_server, {"path": "/up/", "proxy": h2origin.url + "/"}, workers=1)
     r = srv.get("/up/rst")
     assert r.status == 502, r
     r = srv.get("/up/refuse-once")  # not processed: sent again
