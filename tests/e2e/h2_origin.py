@@ -14,6 +14,7 @@ streams and the resets it receives, and behaves by path:
   /goaway-processed GOAWAY that covers this stream, then the close without an answer
   /slow             a head, then 16 KB every 20 ms for a long time (cancellation)
   /hints            103 Early Hints with a Link, then 200
+  /stall-upload     takes the request body but never gives its window back
 """
 
 import email.utils
@@ -50,6 +51,7 @@ class H2Origin:
         self.max_open = 0  # most streams open at once on one connection
         self.refused = set()
         self.sent = {}  # path -> DATA bytes sent
+        self.received = {}  # path -> DATA bytes received
         self.goaway_sent = False
         self.stopping = False
         self.threads = []
@@ -165,7 +167,10 @@ class Session:
             if st:
                 st.body.update(ev.data)
                 st.length += len(ev.data)
-            self.c.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
+                with o.lock:
+                    o.received[st.path] = o.received.get(st.path, 0) + len(ev.data)
+            if not (st and st.path == "/stall-upload"):
+                self.c.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
         elif isinstance(ev, h2.events.StreamEnded):
             st = self.streams.get(ev.stream_id)
             if st:

@@ -277,6 +277,29 @@ def test_download_back_pressure(make_server, h2origin):
     assert got.partition(b"\r\n\r\n")[2] == want
 
 
+def test_upload_back_pressure(make_server, h2origin):
+    """An upstream that gives no window back stops the upload at tern, which stops reading
+    the client: the client gets only a few MB of 40 into the connection."""
+    srv = proxied(make_server, {"path": "/up/", "proxy": h2origin.url + "/"},
+                  limits={"body_size": "64m"})
+    s = socket.create_connection(("127.0.0.1", srv.port))
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 65536)
+    s.sendall(b"POST /up/stall-upload HTTP/1.1\r\nHost: localhost\r\n"
+              b"Content-Length: 40000000\r\n\r\n")
+    s.settimeout(2 * t.SLOW)
+    chunk, sent = b"x" * 65536, 0
+    try:
+        while sent < 40_000_000:
+            sent += s.send(chunk)
+    except (socket.timeout, BlockingIOError):
+        pass
+    print("client got in:", sent, "upstream took:", h2origin.received.get("/stall-upload"))
+    assert h2origin.received.get("/stall-upload", 0) <= 65535  # its initial window
+    assert sent < 12_000_000, sent
+    s.close()
+    srv.assert_healthy()
+
+
 def test_early_hints_passed_on(make_server, h2origin):
     srv = proxied(make_server, {"path": "/up/", "proxy": h2origin.url + "/"})
     with Conn(srv.port) as c:
