@@ -52,6 +52,8 @@ class H2Origin:
         self.refused = set()
         self.sent = {}  # path -> DATA bytes sent
         self.received = {}  # path -> DATA bytes received
+        self.closed = 0     # connections ended
+        self.goaways = 0    # GOAWAY frames received
         self.goaway_sent = False
         self.stopping = False
         self.threads = []
@@ -95,6 +97,8 @@ class H2Origin:
         except (OSError, h2.exceptions.ProtocolError):
             pass
         finally:
+            with self.lock:
+                self.closed += 1
             try:
                 sock.close()
             except OSError:
@@ -180,6 +184,8 @@ class Session:
             with o.lock:
                 o.resets.append((st.path if st else None, ev.error_code))
         elif isinstance(ev, h2.events.ConnectionTerminated):
+            with o.lock:
+                o.goaways += 1
             self.closing = True
 
     def on_head(self, st):

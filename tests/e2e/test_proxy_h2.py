@@ -300,6 +300,18 @@ def test_upload_back_pressure(make_server, h2origin):
     srv.assert_healthy()
 
 
+def test_idle_connection_closed(make_server, h2origin):
+    """An HTTP/2 upstream connection without streams for idle_timeout says GOAWAY and closes."""
+    srv = proxied(make_server, {"path": "/up/", "proxy": {"upstreams": [h2origin.url + "/"],
+                                                          "idle_timeout": "1s"}}, workers=1)
+    assert srv.get("/up/bytes/100").status == 200
+    assert h2origin.connections == 1 and h2origin.closed == 0
+    assert wait_for(lambda: h2origin.closed == 1, 4), h2origin.closed
+    assert h2origin.goaways == 1
+    assert srv.get("/up/bytes/100").status == 200  # a new one
+    assert h2origin.connections == 2
+
+
 def test_early_hints_passed_on(make_server, h2origin):
     srv = proxied(make_server, {"path": "/up/", "proxy": h2origin.url + "/"})
     with Conn(srv.port) as c:
