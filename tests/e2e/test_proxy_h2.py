@@ -280,7 +280,8 @@ def test_download_back_pressure(make_server, h2origin):
 def test_upload_back_pressure(make_server, h2origin):
     """An upstream that gives no window back stops the upload at tern, which stops reading
     the client: the client gets only a few MB of 40 into the connection."""
-    srv = proxied(make_server, {"path": "/up/", "proxy": h2origin.url + "/"},
+    srv = proxied(make_server, {"path": "/up/", "proxy": {"upstreams": [h2origin.url + "/"],
+                                                          "send_timeout": "3s"}},
                   limits={"body_size": "64m"})
     s = socket.create_connection(("127.0.0.1", srv.port))
     s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 65536)
@@ -296,7 +297,17 @@ def test_upload_back_pressure(make_server, h2origin):
     print("client got in:", sent, "upstream took:", h2origin.received.get("/stall-upload"))
     assert h2origin.received.get("/stall-upload", 0) <= 65535  # its initial window
     assert sent < 12_000_000, sent
+    # send_timeout: tern gives up on the stalled stream (reset upstream) and answers 504
+    s.settimeout(10 * t.SLOW)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        d = s.recv(65536)
+        if not d:
+            break
+        data += d
     s.close()
+    assert data.startswith(b"HTTP/1.1 504"), data[:100]
+    assert wait_for(lambda: any(p == "/stall-upload" for p, _ in h2origin.resets))
     srv.assert_healthy()
 
 
