@@ -601,8 +601,10 @@ static void response_data(struct h2_session *s, struct h2_stream *st, const stru
     }
     if (end)
         response_end(s, st);
-    else
+    else if (!s->p.hold_window)
         consume_stream(s, st, flow);
+    else if (flow > f->data_len)
+        consume_stream(s, st, flow - (uint32_t)f->data_len); /* padding: nobody takes it */
 }
 
 static void on_data(struct h2_session *s, const struct h2_frame *f)
@@ -770,6 +772,23 @@ static void on_settings(struct h2_session *s, const struct h2_frame *f)
     s->control_queued += H2_FRAME_HEADER_LEN;
 }
 
+static struct body_source **out_body(struct h2_stream *st);
+
+/* True while st has a body still to send, between pulls of its source (a streamed upload or a
+ * proxied response waiting for its next bytes): the peer's WINDOW_UPDATEs acknowledge what it
+ * got, and a peer that sends one per DATA frame is doing nothing wrong. */
+static bool body_in_progress(struct h2_stream *st)
+{
+    return st->headers_out && !st->end_stream_out && *out_body(st);
+}
+
+static bool any_body_in_progress(struct h2_session *s)
+{
+    for (struct h2_stream *st = s->streams.all; st; st = st->next)
+        if (body_in_progress(st)) return true;
+    return false;
+}
+
 static void on_window_update(struct h2_session *s, const struct h2_frame *f)
 {
     uint32_t id = f->hd.stream_id;
@@ -778,7 +797,7 @@ static void on_window_update(struct h2_session *s, const struct h2_frame *f)
             conn_error(s, H2_FLOW_CONTROL_ERROR, "connection window above 2^31-1");
             return;
         }
-        if (s->sched.count == 0) count_idle(s);
+        if (s->sched.count == 0 && !any_body_in_progress(s)) count_idle(s);
         return;
     }
     struct h2_stream *st = h2_stream_find(&s->streams, id);
@@ -794,7 +813,7 @@ static void on_window_update(struct h2_session *s, const struct h2_frame *f)
         stream_error(s, id, H2_FLOW_CONTROL_ERROR, true);
         return;
     }
-    if (!st->sched.queued) count_idle(s);
+    if (!st->sched.queued && !body_in_progress(st)) count_idle(s);
 }
 
 static void on_rst_stream(struct h2_session *s, const struct h2_frame *f)
@@ -1244,6 +1263,18 @@ struct h2_stream *h2_session_client_upgraded(struct h2_session *s, void *user, b
     return st;
 }
 
+void h2_session_consumed(struct h2_session *s, struct h2_stream *st, size_t n)
+{
+    if (!s->p.client || s->dead || st->end_stream_in || n == 0) return;
+    consume_stream(s, st, (uint32_t)n);
+}
+
+void h2_session_resume_upload(struct h2_session *s, struct h2_stream *st)
+{
+    if (!s->p.client || s->dead || !st->upload || st->end_stream_out) return;
+    http_sched_add(&s->sched, &st->sched);
+}
+
 void h2_session_cancel(struct h2_session *s, struct h2_stream *st)
 {
     st->error = "cancelled";
@@ -1390,9 +1421,10 @@ struct h2_session *h2_session_new(const struct h2_session_params *p,
     uint16_t ids[8];
     uint32_t vals[8];
     size_t n = 0;
+    int rc = 0;
     if (p->client) {
         s->preface_done = true;
-        buf_append(&s->out, H2_PREFACE, H2_PREFACE_LEN);
+        rc |= buf_append(&s->out, H2_PREFACE, H2_PREFACE_LEN);
         ids[n] = H2_SETTINGS_ENABLE_PUSH, vals[n++] = 0;
     } else {
         ids[n] = H2_SETTINGS_MAX_CONCURRENT_STREAMS, vals[n++] = p->h2.max_concurrent_streams;
@@ -1406,10 +1438,14 @@ struct h2_session *h2_session_new(const struct h2_session_params *p,
         ids[n] = H2_SETTINGS_HEADER_TABLE_SIZE, vals[n++] = p->h2.header_table_size;
     ids[n] = H2_SETTINGS_MAX_HEADER_LIST_SIZE, vals[n++] = p->h2.max_header_list_size;
     ids[n] = H2_SETTINGS_NO_RFC7540_PRIORITIES, vals[n++] = 1;
-    h2_write_settings(&s->out, ids, vals, n);
+    rc |= h2_write_settings(&s->out, ids, vals, n);
     if (p->h2.connection_window > H2_DEFAULT_WINDOW) {
-        h2_write_window_update(&s->out, 0, p->h2.connection_window - H2_DEFAULT_WINDOW);
+        rc |= h2_write_window_update(&s->out, 0, p->h2.connection_window - H2_DEFAULT_WINDOW);
         s->recv_window = p->h2.connection_window;
+    }
+    if (rc < 0) { /* a session without its whole preface would stall the peer: none */
+        h2_session_free(s);
+        return NULL;
     }
     s->settings_deadline_ms = now_ms + SETTINGS_ACK_TIMEOUT_MS;
     if (!p->client) s->idle_deadline_ms = now_ms + (int64_t)(p->h2.idle_timeout * 1000);

@@ -76,6 +76,10 @@ struct h2_session_params {
     bool client; /* the client role */
     /* server role: SETTINGS_ENABLE_CONNECT_PROTOCOL sent, :protocol accepted (RFC 8441) */
     bool extended_connect;
+    /* Client role: a response's stream window reopens only as the caller takes its bytes
+     * (h2_session_consumed), not as they arrive: a proxy passing them on at its client's pace
+     * buffers at most a window per stream. */
+    bool hold_window;
 };
 
 struct h2_session {
@@ -217,6 +221,11 @@ size_t h2_session_settings_payload(const struct h2_session *s, const uint8_t **p
 /* Client role, after the server's 101: the request that went over HTTP/1.1 is stream 1,
  * half-closed (local); its response arrives on it. NULL on OOM. */
 struct h2_stream *h2_session_client_upgraded(struct h2_session *s, void *user, bool head_request);
+/* Client role with params.hold_window: the caller took n response body bytes of st; the
+ * stream window reopens by them (WINDOW_UPDATE queued at half the window). */
+void h2_session_consumed(struct h2_session *s, struct h2_stream *st, size_t n);
+/* Client role: the request body of st, which said BODY_WAIT, has more: schedule it again. */
+void h2_session_resume_upload(struct h2_session *s, struct h2_stream *st);
 /* Client role: cancels a stream (RST_STREAM CANCEL); on_stream_close follows at once. */
 void h2_session_cancel(struct h2_session *s, struct h2_stream *st);
 

@@ -26,63 +26,6 @@
 #include "server/tunnel.h"
 #include "tls/tls.h"
 
-#define HEAD_MAX        65536
-#define HEAD_FIELDS_MAX 100
-
-enum job_state { J_CONNECTING, J_HANDSHAKE, J_SENDING, J_HEAD, J_BODY };
-
-enum attempt_error {
-    E_CONNECT,
-    E_CONNECT_TIMEOUT,
-    E_TLS,
-    E_SEND,
-    E_SEND_TIMEOUT,
-    E_READ,
-    E_READ_TIMEOUT
-};
-
-struct proxy_job {
-    struct body_source src;   /* first: resp->body while the job runs */
-    struct upstream_conn *uc; /* the upstream connection of this attempt, or NULL */
-    struct timer timer;
-    struct dispatch_ctx dc;
-    struct http_request *req;
-    struct http_response *resp;
-    const struct config_proxy *pc;
-    struct proxy_worker *pw;
-    struct proxy_state *st;
-    size_t up; /* upstream index */
-    uint64_t tried;
-    unsigned attempts;
-    enum job_state state;
-    bool reused, no_pool, can_read, can_write;
-    bool in_handle; /* still inside proxy_handle: dispatch finishes the response itself */
-    bool counted;   /* st->active[up] holds this job */
-    bool waiting;   /* the body said BODY_WAIT: resume the wire when the upstream is readable */
-    bool failed;    /* the body failed after the head: BODY_ERROR */
-    bool body_end;  /* the whole upstream response is read */
-    bool keep;      /* the upstream connection may be reused after it */
-    bool got_bytes; /* response bytes arrived on this attempt */
-    /* a request body streamed from the client (req->body_in): pulled while sending; once a
-     * byte of it is gone the request cannot be tried again */
-    bool body_started, body_sent, body_waiting;
-    struct loop_task body_task;
-    int64_t deadline;
-    str_t url_path; /* the path to forward, before the upstream's own path is applied */
-    struct buf out; /* the request for this attempt's upstream: head and body */
-    size_t out_sent;
-    struct buf in;
-    size_t handed; /* bytes at the front of in given out as the last chunk */
-    struct h1_parser parser;
-    struct h1_response_head head;
-    struct h1_field *fields;
-    enum h1_body_kind kind;
-    int64_t left; /* H1_BODY_LENGTH: bytes still to come */
-    struct h1_chunked_decoder dec;
-    /* an extended CONNECT for WebSocket (RFC 8441): the key of our Upgrade to the upstream */
-    char ws_key[WEBSOCKET_KEY_LEN + 1];
-};
-
 static const struct config_upstream *upstream(const struct proxy_job *j)
 {
     return &j->pc->upstreams[j->up];
@@ -154,6 +97,7 @@ void proxy_worker_free(struct proxy_worker *pw)
     for (size_t i = 0; i < pw->n_states; i++)
         if (pw->states[i]) proxy_health_stop(pw->states[i]);
     resolver_free(pw->resolver);
+    proxy_h2_free_all(pw);
     upstream_pool_free(pw->pool);
     for (size_t i = 0; i < pw->n_states; i++)
         free(pw->states[i]);
@@ -223,10 +167,9 @@ static int pick(struct proxy_job *j)
 /* ---- the upstream connection ---- */
 
 static void job_run(struct proxy_job *j);
-static void attempt(struct proxy_job *j);
 static void step_send(struct proxy_job *j);
 
-static void set_deadline(struct proxy_job *j, double seconds)
+void proxy_set_deadline(struct proxy_job *j, double seconds)
 {
     j->deadline = loop_now_ms(j->pw->loop) + (int64_t)(seconds * 1000);
     if (!timer_armed(&j->timer) || j->timer.expires_ms > j->deadline)
@@ -241,10 +184,11 @@ static void uncount(struct proxy_job *j)
 
 /* Lets go of the upstream socket: back to the pool when the response ended cleanly on a
  * persistent connection with nothing more from the upstream, else closed. */
-static void drop_upstream(struct proxy_job *j, bool reusable)
+void proxy_drop_upstream(struct proxy_job *j, bool reusable)
 {
     timer_cancel(&j->timer);
     uncount(j);
+    proxy_h2_detach(j);
     if (!j->uc) return;
     if (reusable && j->pc->keepalive)
         upstream_pool_put(j->uc, j->pc->keepalive, (int64_t)(j->pc->idle_timeout * 1000));
@@ -253,17 +197,18 @@ static void drop_upstream(struct proxy_job *j, bool reusable)
     j->uc = NULL;
 }
 
-static void job_free_buffers(struct proxy_job *j)
+void proxy_job_free_buffers(struct proxy_job *j)
 {
     loop_task_cancel(&j->body_task);
     if (j->req->body_in_ctx == j) j->req->body_in_wake = NULL;
     worker_buf_release(j->dc.wk, &j->out);
     worker_buf_release(j->dc.wk, &j->in);
+    buf_free(&j->h2body);
 }
 
 /* The response head is final (an answer of the upstream's or tern's own error): finish the
  * pending response, unless still inside proxy_handle, whose caller finishes it. */
-static void complete_head(struct proxy_job *j)
+void proxy_complete_head(struct proxy_job *j)
 {
     if (j->in_handle)
         j->resp->pending = false;
@@ -272,14 +217,14 @@ static void complete_head(struct proxy_job *j)
 }
 
 /* No response from any upstream: tern answers status itself. */
-static void fail_head(struct proxy_job *j, int status)
+void proxy_fail_head(struct proxy_job *j, int status)
 {
-    drop_upstream(j, false);
-    job_free_buffers(j);
+    proxy_drop_upstream(j, false);
+    proxy_job_free_buffers(j);
     j->resp->body = NULL; /* the job is over: nothing left for the wire to close */
     dispatch_error(j->req, j->resp, status);
     if (j->dc.cache) cache_on_head(j->dc.cache, j->req, j->resp, NULL); /* stale-if-error */
-    complete_head(j);
+    proxy_complete_head(j);
 }
 
 static bool idempotent(enum http_method m)
@@ -304,7 +249,7 @@ static const char *error_text(enum attempt_error e)
 }
 
 /* This attempt failed before a response head: try again where that is safe, else answer. */
-static void attempt_failed(struct proxy_job *j, enum attempt_error e, int err)
+void proxy_attempt_failed(struct proxy_job *j, enum attempt_error e, int err)
 {
     const struct config_upstream *up = upstream(j);
     struct proxy_state *st = j->st;
@@ -315,12 +260,12 @@ static void attempt_failed(struct proxy_job *j, enum attempt_error e, int err)
     /* a pooled connection the upstream closed meanwhile (the request crossed its FIN): not
      * the upstream's fault; an idempotent request goes again on a fresh connection */
     bool stale = j->reused && !j->got_bytes && (e == E_SEND || e == E_READ) && !j->body_started;
-    drop_upstream(j, false);
+    proxy_drop_upstream(j, false);
     if (stale && idempotent(j->req->method)) {
         log_debug("%s: upstream %s: a kept-alive connection was closed, retrying", j->req->peer,
                   up->url);
         j->no_pool = true;
-        attempt(j);
+        proxy_attempt(j);
         return;
     }
     log_error("%s: upstream %s: %s%s%s%s", j->req->peer, up->url, error_text(e), why,
@@ -337,13 +282,13 @@ static void attempt_failed(struct proxy_job *j, enum attempt_error e, int err)
     bool may_retry =
         e == E_CONNECT || e == E_CONNECT_TIMEOUT || e == E_TLS || idempotent(j->req->method);
     if (may_retry && !j->body_started && j->attempts <= j->pc->retries && pick(j) >= 0) {
-        attempt(j);
+        proxy_attempt(j);
         return;
     }
-    fail_head(j, timeout ? 504 : 502);
+    proxy_fail_head(j, timeout ? 504 : 502);
 }
 
-static int open_socket(struct proxy_job *j)
+int proxy_open_socket(const struct proxy_job *j)
 {
     const struct config_upstream *up = upstream(j);
     int fd = socket(up->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -364,13 +309,18 @@ static int open_socket(struct proxy_job *j)
 
 static void on_event(struct upstream_conn *uc, uint32_t events);
 
+void proxy_tls_key(const struct proxy_job *j, char *key, size_t cap)
+{
+    snprintf(key, cap, "%p %s", (void *)j->pc->tls, upstream(j)->server_name);
+}
+
 /* One try: an upstream chosen, a pooled or new connection, the request sent from the start. */
-static void attempt(struct proxy_job *j)
+void proxy_attempt(struct proxy_job *j)
 {
     int i = pick(j);
     if (i < 0) {
         log_error("%s: no live upstream for %s", j->req->peer, j->pc->upstreams[0].url);
-        fail_head(j, 503);
+        proxy_fail_head(j, 503);
         return;
     }
     j->up = (size_t)i;
@@ -378,22 +328,37 @@ static void attempt(struct proxy_job *j)
     j->out_sent = 0;
     const struct config_upstream *up = upstream(j);
     struct http_request *req = j->req;
+    j->via_h2 = false;
+    if (req->protocol.len && proxy_h2_wanted(j)) {
+        /* extended CONNECT is tunnelled to HTTP/1.1 upstreams only (their Upgrade) */
+        log_error("%s: upstream %s: no tunnel for an extended CONNECT over HTTP/2 upstreams",
+                  req->peer, up->url);
+        proxy_fail_head(j, 501);
+        return;
+    }
+    if (proxy_h2_wanted(j)) {
+        j->st->active[j->up]++;
+        j->counted = true;
+        j->reused = false;
+        proxy_h2_start(j);
+        return;
+    }
     buf_clear(&j->out);
     if (worker_buf_acquire(j->dc.wk, &j->out) < 0) {
-        fail_head(j, 503);
+        proxy_fail_head(j, 503);
         return;
     }
     str_t target = proxy_target(up, j->dc.loc, req, j->url_path);
     bool websocket = str_eq_nocase(req->protocol, STR_LIT("websocket"));
     if (websocket && websocket_key_new(j->ws_key) < 0) {
-        fail_head(j, 503);
+        proxy_fail_head(j, 503);
         return;
     }
     if (!target.p ||
         proxy_request_head(&j->out, j->pc, up, req, target, websocket ? j->ws_key : NULL) < 0 ||
         (req->body_len && buf_append(&j->out, req->body, req->body_len) < 0)) {
         log_error("%s: out of memory for a proxied request", req->peer);
-        fail_head(j, 503);
+        proxy_fail_head(j, 503);
         return;
     }
     j->got_bytes = false;
@@ -407,18 +372,18 @@ static void attempt(struct proxy_job *j)
     char key[sizeof(j->uc->name)];
     const char *tls_name = NULL;
     if (up->tls) {
-        snprintf(key, sizeof(key), "%p %s", (void *)j->pc->tls, up->server_name);
+        proxy_tls_key(j, key, sizeof(key));
         tls_name = key;
     }
     j->uc = j->no_pool ? NULL : upstream_pool_take(j->pw->pool, addr, up->addr_len, tls_name);
     j->reused = j->uc != NULL;
     j->no_pool = false;
     if (!j->uc) {
-        int fd = open_socket(j);
+        int fd = proxy_open_socket(j);
         if (fd < 0 ||
             !(j->uc = upstream_conn_open(j->pw->pool, fd, addr, up->addr_len, tls_name)) ||
             (up->tls && !(j->uc->tls = tls_conn_new_client(j->pc->tls, fd, up->server_name)))) {
-            attempt_failed(j, E_CONNECT, fd < 0 ? errno : ENOMEM);
+            proxy_attempt_failed(j, E_CONNECT, fd < 0 ? errno : ENOMEM);
             return;
         }
     }
@@ -427,7 +392,7 @@ static void attempt(struct proxy_job *j)
     j->state = j->reused ? J_SENDING : J_CONNECTING;
     j->can_write = j->reused;
     timer_cancel(&j->timer);
-    set_deadline(j, j->reused ? j->pc->send_timeout : j->pc->connect_timeout);
+    proxy_set_deadline(j, j->reused ? j->pc->send_timeout : j->pc->connect_timeout);
     job_run(j);
 }
 
@@ -442,7 +407,7 @@ static void head_ready(struct proxy_job *j, size_t n)
     resp->status = j->head.status;
     resp->headers.count = 0;
     if (proxy_response_fields(resp, req->pool, j->pc, &j->head) < 0) {
-        fail_head(j, 502);
+        proxy_fail_head(j, 502);
         return;
     }
     /* the wire frames the body again: a length when the upstream gave one, else chunked (or
@@ -458,12 +423,12 @@ static void head_ready(struct proxy_job *j, size_t n)
     if (j->kind == H1_BODY_CHUNKED) h1_chunked_decoder_init(&j->dec);
     if (j->kind == H1_BODY_NONE || (j->kind == H1_BODY_LENGTH && j->left == 0)) {
         /* nothing follows: the connection is free now and the job is over */
-        drop_upstream(j, j->keep && buf_size(&j->in) == 0);
-        job_free_buffers(j);
+        proxy_drop_upstream(j, j->keep && buf_size(&j->in) == 0);
+        proxy_job_free_buffers(j);
         resp->body = NULL;
     }
     if (j->dc.cache) cache_on_head(j->dc.cache, req, resp, &j->head); /* may wrap resp->body */
-    complete_head(j);
+    proxy_complete_head(j);
 }
 
 /* Reads once into j->in. 1 data, 0 would block, -1 EOF (errno 0) or error. */
@@ -519,7 +484,7 @@ static void switch_protocols(struct proxy_job *j, size_t n)
     struct buf head = {0};
     if (switch_head(j, n, &head) < 0) {
         buf_free(&head);
-        fail_head(j, 502);
+        proxy_fail_head(j, 502);
         return;
     }
     int64_t idle_ms = (int64_t)(j->pc->read_timeout * 1000);
@@ -530,7 +495,7 @@ static void switch_protocols(struct proxy_job *j, size_t n)
     j->resp->status = 101;
     if (tunnel_take(wk, req, uc, buf_ptr(&head), buf_size(&head), idle_ms) < 0) {
         upstream_conn_close(uc);
-        fail_head(j, 503);
+        proxy_fail_head(j, 503);
     } /* else req and j went with the client's connection */
     buf_free(&head);
 }
@@ -564,12 +529,12 @@ static void switch_stream(struct proxy_job *j, size_t n)
     const char *wrong = stream_switch_wrong(j);
     if (wrong) {
         log_error("%s: upstream %s: %s", req->peer, upstream(j)->url, wrong);
-        fail_head(j, 502);
+        proxy_fail_head(j, 502);
         return;
     }
     resp->headers.count = 0;
     if (proxy_response_fields(resp, req->pool, j->pc, &j->head) < 0) {
-        fail_head(j, 503);
+        proxy_fail_head(j, 503);
         return;
     }
     for (size_t i = 0; i < resp->headers.count; i++) /* the handshake's, not the client's */
@@ -583,13 +548,13 @@ static void switch_stream(struct proxy_job *j, size_t n)
     resp->body = NULL; /* the job is over: the tunnel's body replaces it */
     int rc = stream_tunnel_start(j->dc.wk, req, resp, uc, (int64_t)(j->pc->read_timeout * 1000),
                                  buf_ptr(&j->in) + n, buf_size(&j->in) - n);
-    job_free_buffers(j);
+    proxy_job_free_buffers(j);
     if (rc < 0) {
         upstream_conn_close(uc);
-        fail_head(j, 503);
+        proxy_fail_head(j, 503);
         return;
     }
-    complete_head(j);
+    proxy_complete_head(j);
 }
 
 static void step_head(struct proxy_job *j)
@@ -606,7 +571,7 @@ static void step_head(struct proxy_job *j)
             if (n < 0) {
                 log_error("%s: upstream %s: invalid response: %s", j->req->peer, upstream(j)->url,
                           err.reason ? err.reason : "malformed head");
-                fail_head(j, 502);
+                proxy_fail_head(j, 502);
                 return;
             }
             if (n > 0) {
@@ -615,7 +580,7 @@ static void step_head(struct proxy_job *j)
                     log_error("%s: upstream %s: %d to an Upgrade to %.*s", j->req->peer,
                               upstream(j)->url, j->head.status, (int)j->req->protocol.len,
                               j->req->protocol.p);
-                    fail_head(j, 502);
+                    proxy_fail_head(j, 502);
                     return;
                 }
                 if (j->head.status >= 200) {
@@ -634,7 +599,7 @@ static void step_head(struct proxy_job *j)
                 if (j->head.status == 101) { /* never asked for: an upstream gone astray */
                     log_error("%s: upstream %s: 101 to a request without Upgrade", j->req->peer,
                               upstream(j)->url);
-                    fail_head(j, 502);
+                    proxy_fail_head(j, 502);
                     return;
                 }
                 /* interim: 100 Continue is ours to drop (the body was sent whole), 103 Early
@@ -655,20 +620,20 @@ static void step_head(struct proxy_job *j)
         if (!j->can_read) return;
         int r = read_upstream(j);
         if (r < 0) {
-            attempt_failed(j, E_READ, errno);
+            proxy_attempt_failed(j, E_READ, errno);
             return;
         }
         if (r == 0) return;
-        set_deadline(j, j->pc->read_timeout);
+        proxy_set_deadline(j, j->pc->read_timeout);
     }
 }
 
 /* The client's streamed body failed (a rule broken: 413 or 400, or the client went away). */
-static void client_body_failed(struct proxy_job *j)
+void proxy_client_body_failed(struct proxy_job *j)
 {
     int status = j->req->body_in_status ? j->req->body_in_status : 400;
     j->resp->close = true;
-    fail_head(j, status);
+    proxy_fail_head(j, status);
 }
 
 /* Appends the next piece of a streamed request body to out (chunked when its length is
@@ -682,11 +647,11 @@ static int pull_request_body(struct proxy_job *j)
     if (r == BODY_WAIT) {
         j->body_waiting = true;
         timer_cancel(&j->timer);
-        set_deadline(j, j->dc.cfg->timeouts.body);
+        proxy_set_deadline(j, j->dc.cfg->timeouts.body);
         return 0;
     }
     if (r == BODY_ERROR || (r == BODY_CHUNK && ch.kind != BODY_CHUNK_MEM)) {
-        client_body_failed(j);
+        proxy_client_body_failed(j);
         return -1;
     }
     if (r == BODY_END) {
@@ -699,7 +664,7 @@ static int pull_request_body(struct proxy_job *j)
     size_t hl = chunked ? h1_chunk_header(hdr, ch.len) : 0;
     if (buf_append(&j->out, hdr, hl) < 0 || buf_append(&j->out, ch.data, ch.len) < 0 ||
         (chunked && buf_append(&j->out, "\r\n", 2) < 0)) {
-        fail_head(j, 503);
+        proxy_fail_head(j, 503);
         return -1;
     }
     return 1;
@@ -709,10 +674,14 @@ static int pull_request_body(struct proxy_job *j)
 static void on_body_task(struct loop_task *t)
 {
     struct proxy_job *j = (struct proxy_job *)((char *)t - offsetof(struct proxy_job, body_task));
+    if (j->via_h2) {
+        proxy_h2_body_more(j);
+        return;
+    }
     if (!j->body_waiting || j->state != J_SENDING) return;
     j->body_waiting = false;
     timer_cancel(&j->timer);
-    set_deadline(j, j->pc->send_timeout);
+    proxy_set_deadline(j, j->pc->send_timeout);
     step_send(j);
 }
 
@@ -743,15 +712,15 @@ static void step_send(struct proxy_job *j)
                 j->can_write = false;
                 return;
             }
-            attempt_failed(j, E_SEND, errno);
+            proxy_attempt_failed(j, E_SEND, errno);
             return;
         }
         j->out_sent += (size_t)n;
-        set_deadline(j, j->pc->send_timeout);
+        proxy_set_deadline(j, j->pc->send_timeout);
     }
     j->state = J_HEAD;
     timer_cancel(&j->timer);
-    set_deadline(j, j->pc->read_timeout);
+    proxy_set_deadline(j, j->pc->read_timeout);
     j->can_read = true; /* a read tells; the edge may have come before we looked */
     step_head(j);
 }
@@ -765,7 +734,7 @@ static void job_run(struct proxy_job *j)
         socklen_t len = sizeof(err);
         if (getsockopt(j->uc->w.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
         if (err) {
-            attempt_failed(j, E_CONNECT, err);
+            proxy_attempt_failed(j, E_CONNECT, err);
             return;
         }
         if (j->uc->tls) {
@@ -782,7 +751,7 @@ static void job_run(struct proxy_job *j)
         if (!j->can_read && !j->can_write) return;
         int r = tls_conn_handshake(j->uc->tls);
         if (r < 0) {
-            attempt_failed(j, E_TLS, 0);
+            proxy_attempt_failed(j, E_TLS, 0);
             return;
         }
         if (r == 0) { /* wait for the socket; both directions are watched */
@@ -791,7 +760,7 @@ static void job_run(struct proxy_job *j)
         }
         j->state = J_SENDING;
         j->can_write = true;
-        set_deadline(j, j->pc->send_timeout);
+        proxy_set_deadline(j, j->pc->send_timeout);
         step_send(j);
         return;
     }
@@ -825,22 +794,22 @@ static void on_timer(struct timer *t)
     }
     switch (j->state) {
     case J_CONNECTING:
-    case J_HANDSHAKE: attempt_failed(j, E_CONNECT_TIMEOUT, 0); return;
+    case J_HANDSHAKE: proxy_attempt_failed(j, E_CONNECT_TIMEOUT, 0); return;
     case J_SENDING:
         if (j->body_waiting) { /* the client stopped sending its body */
             log_info("%s: request body stalled, 408", j->req->peer);
             j->resp->close = true;
-            fail_head(j, 408);
+            proxy_fail_head(j, 408);
             return;
         }
-        attempt_failed(j, E_SEND_TIMEOUT, 0);
+        proxy_attempt_failed(j, E_SEND_TIMEOUT, 0);
         return;
-    case J_HEAD: attempt_failed(j, E_READ_TIMEOUT, 0); return;
+    case J_HEAD: proxy_attempt_failed(j, E_READ_TIMEOUT, 0); return;
     case J_BODY:
         log_error("%s: upstream %s: the response body stalled, cutting it short", j->req->peer,
                   upstream(j)->url);
         j->failed = true;
-        drop_upstream(j, false);
+        proxy_drop_upstream(j, false);
         if (j->waiting) j->req->resume(j->req);
         return;
     }
@@ -884,6 +853,7 @@ static ssize_t take_body(struct proxy_job *j, size_t max, size_t *consumed)
 static enum body_next_result src_next(struct body_source *src, struct body_chunk *out, size_t max)
 {
     struct proxy_job *j = (struct proxy_job *)src;
+    if (j->via_h2) return proxy_h2_next(j, out, max);
     if (j->handed) {
         buf_consume(&j->in, j->handed);
         j->handed = 0;
@@ -897,7 +867,7 @@ static enum body_next_result src_next(struct body_source *src, struct body_chunk
                 log_error("%s: upstream %s: malformed chunked body: %s", j->req->peer,
                           upstream(j)->url, j->dec.error ? j->dec.error : "?");
                 j->failed = true;
-                drop_upstream(j, false);
+                proxy_drop_upstream(j, false);
                 return BODY_ERROR;
             }
             if (n > 0) {
@@ -911,7 +881,7 @@ static enum body_next_result src_next(struct body_source *src, struct body_chunk
         }
         if (j->body_end) {
             /* bytes beyond the response on a connection we did not pipeline on: not reusable */
-            drop_upstream(j, j->keep && buf_size(&j->in) == 0);
+            proxy_drop_upstream(j, j->keep && buf_size(&j->in) == 0);
             return BODY_END;
         }
         if (!j->uc) return BODY_ERROR;
@@ -920,7 +890,7 @@ static enum body_next_result src_next(struct body_source *src, struct body_chunk
         if (r > 0) continue;
         if (r == 0) {
             j->waiting = true;
-            set_deadline(j, j->pc->read_timeout);
+            proxy_set_deadline(j, j->pc->read_timeout);
             return BODY_WAIT;
         }
         if (errno == 0 && j->kind == H1_BODY_CLOSE) { /* the end of a close-delimited body */
@@ -931,7 +901,7 @@ static enum body_next_result src_next(struct body_source *src, struct body_chunk
         log_error("%s: upstream %s: the response ended early%s%s", j->req->peer, upstream(j)->url,
                   errno ? ": " : "", errno ? strerror(errno) : "");
         j->failed = true;
-        drop_upstream(j, false);
+        proxy_drop_upstream(j, false);
         return BODY_ERROR;
     }
 }
@@ -941,8 +911,8 @@ static void src_close(struct body_source *src)
     struct proxy_job *j = (struct proxy_job *)src;
     /* the wire is done with the response, whole or not: the connection is reusable only after
      * a complete body (src_next already gave it back then) */
-    drop_upstream(j, false);
-    job_free_buffers(j);
+    proxy_drop_upstream(j, false);
+    proxy_job_free_buffers(j);
 }
 
 /* ---- the handler ---- */
@@ -1003,6 +973,6 @@ void proxy_start(const struct dispatch_ctx *dc, const struct config_proxy *pc,
     j->in_handle = in_handle;
     resp->pending = true;
     resp->body = &j->src;
-    attempt(j);
+    proxy_attempt(j);
     j->in_handle = false;
 }

@@ -1,5 +1,7 @@
 /* The reverse proxy handler: a location's request goes to one of its upstreams over HTTP/1.1
- * (TCP or a unix socket), from a per-worker pool of keep-alive connections, and the response
+ * (TCP or a unix socket), from a per-worker pool of keep-alive connections, or over HTTP/2
+ * (h2c://, or https:// with http2 and ALPN h2) as a stream of a shared connection
+ * (proxy_h2.c), and the response
  * comes back streamed: the client's wire pulls the body and each pull reads the upstream, so
  * a slow client slows the upstream read (back-pressure) and nothing is buffered whole.
  *

@@ -234,6 +234,59 @@ int proxy_request_head(struct buf *out, const struct config_proxy *pc,
     return buf_append(out, "\r\n", 2);
 }
 
+int proxy_request_h2(struct proxy_h2_head *h, const struct config_proxy *pc,
+                     const struct config_upstream *up, struct http_request *req, str_t target)
+{
+    /* the HTTP/1.1 head says what crosses; its lines become HTTP/2 fields */
+    struct buf text = {0};
+    int rc = -1;
+    *h = (struct proxy_h2_head){.body_length = 0};
+    if (proxy_request_head(&text, pc, up, req, target, NULL) < 0) goto out;
+    size_t max = req->headers.count + 16;
+    h->names = pool_alloc(req->pool, max * sizeof(str_t));
+    h->values = pool_alloc(req->pool, max * sizeof(str_t));
+    if (!h->names || !h->values) goto out;
+    const char *p = buf_ptr(&text), *end = p + buf_size(&text);
+    p = memchr(p, '\n', (size_t)(end - p)) + 1; /* past the request line */
+    while (p < end) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        if (!eol || eol - p < 2) break; /* the empty line */
+        const char *colon = memchr(p, ':', (size_t)(eol - p));
+        if (!colon) break;
+        str_t name = str_make(p, (size_t)(colon - p));
+        const char *v = colon + 1;
+        while (*v == ' ')
+            v++;
+        str_t value = str_make(v, (size_t)(eol - 1 - v));
+        p = eol + 1;
+        enum http_token tk = http_token_lookup(name.p, name.len);
+        if (tk == HTTP_TOKEN_TRANSFER_ENCODING) h->body_length = -1; /* chunked: length unknown */
+        if (tk == HTTP_TOKEN_CONTENT_LENGTH) {
+            h->body_length = 0;
+            for (size_t i = 0; i < value.len; i++)
+                h->body_length = h->body_length * 10 + (value.p[i] - '0');
+        }
+        if (tk != HTTP_TOKEN_NONE && (http_token_info(tk)->flags & HTTP_TOKEN_HOP_BY_HOP))
+            continue; /* RFC 9113 §8.2.2 */
+        char *vc = pool_strndup(req->pool, value.p, value.len);
+        if (!vc) goto out;
+        if (tk == HTTP_TOKEN_HOST) {
+            h->authority = str_make(vc, value.len);
+            continue;
+        }
+        char *nc = pool_strndup(req->pool, name.p, name.len);
+        if (!nc || h->n == max) goto out;
+        for (size_t i = 0; i < name.len; i++)
+            if (nc[i] >= 'A' && nc[i] <= 'Z') nc[i] = (char)(nc[i] - 'A' + 'a');
+        h->names[h->n] = str_make(nc, name.len);
+        h->values[h->n++] = str_make(vc, value.len);
+    }
+    rc = h->authority.p ? 0 : -1;
+out:
+    buf_free(&text);
+    return rc;
+}
+
 str_t proxy_target(const struct config_upstream *up, const struct config_location *loc,
                    const struct http_request *req, str_t url_path)
 {
@@ -307,7 +360,10 @@ int proxy_response_fields(struct http_response *resp, struct pool *pool,
     }
     int rc = 0;
     if (pc->via) {
-        buf_appendf(&via, "%s%s tern", have_via ? ", " : "", head->version == 10 ? "1.0" : "1.1");
+        buf_appendf(&via, "%s%s tern", have_via ? ", " : "",
+                    head->version == 10   ? "1.0"
+                    : head->version == 20 ? "2"
+                                          : "1.1");
         char *v = pool_strndup(pool, buf_ptr(&via), buf_size(&via));
         rc = v ? http_fields_add_token(&resp->headers, pool, HTTP_TOKEN_VIA,
                                        str_make(v, buf_size(&via)))

@@ -22,6 +22,19 @@ int proxy_request_head(struct buf *out, const struct config_proxy *pc,
                        const struct config_upstream *up, const struct http_request *req,
                        str_t target, const char *upgrade_key);
 
+/* A request head for an HTTP/2 upstream: the fields of proxy_request_head (the same rules,
+ * made by it) as lower-case names and values, without the connection-specific ones (RFC 9113
+ * §8.2.2: Connection, Upgrade, Transfer-Encoding, Keep-Alive...); Host becomes authority. */
+struct proxy_h2_head {
+    str_t authority;
+    str_t *names, *values;
+    size_t n;
+    int64_t body_length; /* the Content-Length sent, or -1 (a streamed body of unknown size) */
+};
+/* Fills h (in req's pool) for up and target. 0, or -1 on OOM. */
+int proxy_request_h2(struct proxy_h2_head *h, const struct config_proxy *pc,
+                     const struct config_upstream *up, struct http_request *req, str_t target);
+
 /* The upstream target for a request whose (percent-encoded) path is url_path: the URL's path
  * in place of the location's prefix when the upstream URL has one, else url_path; the query
  * kept. In req's pool; STR_NULL on OOM. */

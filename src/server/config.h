@@ -76,6 +76,7 @@ struct config_upstream {
     char *url;                    /* as written, for log lines */
     bool is_unix;                 /* unix:/path */
     bool tls;                     /* https:// */
+    bool h2c;                     /* h2c://: HTTP/2 with prior knowledge over cleartext */
     char *server_name;            /* https: the name sent as SNI and verified (the URL's host,
                                      or tls_server_name) */
     struct sockaddr_storage addr; /* resolved at load (TCP), or the unix socket's path */
@@ -97,6 +98,10 @@ struct tls_client;
 /* `proxy` of a location (handler/proxy.h): a reverse proxy to its upstreams. */
 struct config_proxy {
     struct tls_client *tls; /* for https upstreams: trust anchors, ALPN http/1.1; else NULL */
+    /* http2: true: https upstreams are offered ALPN "h2,http/1.1" on new connections (this
+     * context), and use HTTP/2 when they select h2 */
+    struct tls_client *tls_h2;
+    bool http2;
     struct config_upstream *upstreams;
     size_t n_upstreams;
     enum config_balance balance;

@@ -12,8 +12,8 @@
 
 #define MAX_UPSTREAMS 64
 
-/* "http://host[:port][/path]" or "unix:/path/to/socket". Host names are resolved now, once
- * (as nginx does): the event loop never waits for DNS. */
+/* "http://host[:port][/path]", "https://...", "h2c://..." or "unix:/path/to/socket". Host names are
+ * resolved now, once (as nginx does): the event loop never waits for DNS. */
 static int parse_upstream(struct loader *L, const struct cnode *v, struct config_upstream *up)
 {
     const char *s;
@@ -34,12 +34,13 @@ static int parse_upstream(struct loader *L, const struct cnode *v, struct config
         return 0;
     }
     up->tls = strncmp(s, "https://", 8) == 0;
-    if (strncmp(s, "http://", 7) != 0 && !up->tls)
+    up->h2c = strncmp(s, "h2c://", 6) == 0;
+    if (strncmp(s, "http://", 7) != 0 && !up->tls && !up->h2c)
         return cfg_fail(L, v,
-                        "upstream '%s' must be http://host[:port][/path], https://... or "
-                        "unix:/path (h2c upstreams are not supported yet)",
+                        "upstream '%s' must be http://host[:port][/path], https://..., "
+                        "h2c://... or unix:/path",
                         cfg_show(v, buf, sizeof(buf)));
-    const char *a = s + (up->tls ? 8 : 7), *end = a + strcspn(a, "/?#");
+    const char *a = s + (up->tls ? 8 : up->h2c ? 6 : 7), *end = a + strcspn(a, "/?#");
     if (*end == '?' || *end == '#')
         return cfg_fail(L, v, "upstream '%s' has a query or fragment",
                         cfg_show(v, buf, sizeof(buf)));
@@ -133,7 +134,8 @@ static int parse_host(struct loader *L, const struct cnode *v, struct config_pro
 }
 
 /* https upstreams: one client context for the location (OpenSSL's are thread-safe), trusting
- * ca (PEM) or the system store, verifying unless told not to, offering ALPN http/1.1. */
+ * ca (PEM) or the system store, verifying unless told not to, offering ALPN http/1.1; with
+ * `http2: true` a second one offering "h2,http/1.1" for the connections that try HTTP/2. */
 static int tls_setup(struct loader *L, const struct cnode *v, struct config_proxy *p, bool verify,
                      const char *ca, const char *name)
 {
@@ -152,6 +154,10 @@ static int tls_setup(struct loader *L, const struct cnode *v, struct config_prox
     static const char alpn[] = "\x08http/1.1";
     p->tls = tls_client_create(ca, !verify, alpn, sizeof(alpn) - 1, err, sizeof(err));
     if (!p->tls) return cfg_fail(L, v, "proxy: %s", err);
+    static const char alpn_h2[] = "\x02h2\x08http/1.1";
+    if (p->http2 && !(p->tls_h2 = tls_client_create(ca, !verify, alpn_h2, sizeof(alpn_h2) - 1, err,
+                                                    sizeof(err))))
+        return cfg_fail(L, v, "proxy: %s", err);
     return 0;
 }
 
@@ -239,16 +245,33 @@ enum px_key {
     PX_TLS_SERVER_NAME,
     PX_HEALTH_CHECK,
     PX_HASH_KEY,
+    PX_HTTP2,
     PX_COUNT
 };
 
 static int parse_options(struct loader *L, const struct cnode *v, struct config_proxy *p)
 {
-    static const char *const keys[] = {
-        "upstreams",    "balance",         "connect_timeout", "read_timeout", "send_timeout",
-        "idle_timeout", "keepalive",       "retries",         "max_fails",    "fail_timeout",
-        "host",         "forwarded",       "x_forwarded",     "via",          "tls_verify",
-        "tls_ca",       "tls_server_name", "health_check",    "hash_key",     NULL};
+    static const char *const keys[] = {"upstreams",
+                                       "balance",
+                                       "connect_timeout",
+                                       "read_timeout",
+                                       "send_timeout",
+                                       "idle_timeout",
+                                       "keepalive",
+                                       "retries",
+                                       "max_fails",
+                                       "fail_timeout",
+                                       "host",
+                                       "forwarded",
+                                       "x_forwarded",
+                                       "via",
+                                       "tls_verify",
+                                       "tls_ca",
+                                       "tls_server_name",
+                                       "health_check",
+                                       "hash_key",
+                                       "http2",
+                                       NULL};
     static const char *const balances[] = {"round_robin", "least_conn", "hash", NULL};
     const struct cnode *val[PX_COUNT] = {0};
     uint64_t seen = 0, u;
@@ -295,6 +318,7 @@ static int parse_options(struct loader *L, const struct cnode *v, struct config_
         return -1;
     if (val[PX_HEALTH_CHECK] && parse_health(L, val[PX_HEALTH_CHECK], p) < 0) return -1;
     if (val[PX_HASH_KEY] && parse_hash_key(L, val[PX_HASH_KEY], p) < 0) return -1;
+    if (val[PX_HTTP2] && cfg_bool(L, val[PX_HTTP2], "http2", &p->http2) < 0) return -1;
     bool verify = true;
     char *ca = NULL, *name = NULL;
     if (val[PX_TLS_VERIFY] && cfg_bool(L, val[PX_TLS_VERIFY], "tls_verify", &verify) < 0) return -1;
@@ -374,6 +398,7 @@ void config_proxy_free(struct config_proxy *p)
         free(p->upstreams[i].server_name);
     }
     tls_client_free(p->tls);
+    tls_client_free(p->tls_h2);
     free(p->upstreams);
     free(p->host);
     free(p->health_path);

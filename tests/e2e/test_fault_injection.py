@@ -103,6 +103,8 @@ class FaultTern:
                          "locations": [{"path": "/"},
                                        {"path": "/up/",
                                         "proxy": f"http://127.0.0.1:{env['upstream']}/"},
+                                       {"path": "/up2/",
+                                        "proxy": f"h2c://127.0.0.1:{env['upstream']}/"},
                                        {"path": "/cached/", "cache": True,
                                         "proxy": f"http://127.0.0.1:{env['upstream']}/"}]}],
         }
@@ -355,6 +357,11 @@ SCENARIOS = {
     # source meet every fault too
     "proxy": [[("GET", "/up/hello.txt", None, b""), ("GET", "/up/mid.bin", None, b""),
                ("POST", "/up/hello.txt", {"content-type": "text/plain"}, POST_BODY)]],
+    # the same over HTTP/2 to the upstream (handler/proxy_h2): its connection, session and
+    # streams
+    "proxy-h2": [[("GET", "/up2/hello.txt", None, b""), ("GET", "/up2/mid.bin", None, b""),
+                  ("POST", "/up2/hello.txt", {"content-type": "text/plain"}, POST_BODY),
+                  ("GET", "/up2/mid.bin", None, b"")]],
     # the caching proxy (handler/cache): stored, then answered from the store or revalidated
     "cache": [[("GET", "/cached/hello.txt", None, b""), ("GET", "/cached/mid.bin", None, b""),
                ("GET", "/cached/hello.txt", None, b""), ("HEAD", "/cached/mid.bin", None, b""),
@@ -456,7 +463,7 @@ def expected(scenario):
     """The fault-free answers the files dictate (POST: whatever tern answers without faults)."""
     out = []
     for method, path, headers, _ in requests(scenario):
-        path = path.removeprefix("/up").removeprefix("/cached")
+        path = path.removeprefix("/up2").removeprefix("/up").removeprefix("/cached")
         data = {"/hello.txt": SMALL, "/mid.bin": MID}.get(path, LARGE)
         rng = (headers or {}).get("range")
         if method == "HEAD":
@@ -474,7 +481,7 @@ def expected(scenario):
 @pytest.mark.parametrize("scenario", list(SCENARIOS))
 @pytest.mark.parametrize("transport", list(TRANSPORTS))
 def test_fault(env, transport, scenario):
-    if scenario in ("proxy", "cache") and transport not in PROXY_TRANSPORTS:
+    if scenario in ("proxy", "proxy-h2", "cache") and transport not in PROXY_TRANSPORTS:
         pytest.skip("the proxy scenario runs over cleartext fronts")
     if transport == "h1-connect" and scenario not in TUNNEL_SCENARIOS:
         pytest.skip("a tunnel carries any request alike")

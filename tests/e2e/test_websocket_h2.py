@@ -250,3 +250,17 @@ def test_malformed_extended_connect(make_server, server, origin):
         conn.send(1, extended_connect(f"127.0.0.1:{server.port}"))
         ev = conn.response(1)
         assert isinstance(ev, h2.events.StreamReset) and ev.error_code == 1, ev
+
+
+def test_no_tunnel_to_http2_upstreams(make_server, origin):
+    """An extended CONNECT goes to HTTP/1.1 upstreams (their Upgrade) only: toward an h2c://
+    upstream it is a 501, and the connection serves on."""
+    srv = proxied(make_server, {"exact": "/ws", "proxy": "h2c://127.0.0.1:9"},
+                  {"exact": "/echo", "proxy": origin.url})
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=10 * t.SLOW) as s:
+        conn = H2(s)
+        conn.send(1, extended_connect(f"127.0.0.1:{srv.port}"))
+        assert conn.response(1)[b":status"] == b"501"
+        conn.send(3, [(b":method", b"GET"), (b":scheme", b"http"), (b":path", b"/echo"),
+                      (b":authority", f"127.0.0.1:{srv.port}".encode())], end=True)
+        assert conn.response(3)[b":status"] == b"200"

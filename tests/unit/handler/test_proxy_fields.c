@@ -75,6 +75,52 @@ static void test_request_head(void)
     pool_destroy(pool);
 }
 
+static int no_take(struct http_request *r, int *fd, struct tls_conn **tls, char **b, size_t *n)
+{
+    (void)r, (void)fd, (void)tls, (void)b, (void)n;
+    return -1;
+}
+
+/* HTTP/2 upstreams: the same fields, lower-case, without the connection-specific ones (RFC
+ * 9113 §8.2.2), Host as the authority; the body length from the framing tern chose. */
+static void test_request_h2(void)
+{
+    struct pool *pool = pool_create(4096);
+    struct http_request req = make_request(pool, 11);
+    add(&req, "Cookie", "a=1");
+    add(&req, "Connection", "x-gone, upgrade");
+    add(&req, "X-Gone", "1");
+    add(&req, "Upgrade", "websocket");
+    add(&req, "TE", "trailers");
+    add(&req, "X-Keep", "kept");
+    req.take_connection = no_take; /* an h1 client that could switch: not asked of an h2 hop */
+    struct body_source src = {0};
+    req.body_in = &src;
+    req.body_in_length = -1;
+    req.method = HTTP_METHOD_POST;
+    req.method_name = STR_LIT("POST");
+    struct config_upstream up = {.authority = "10.0.0.1:8080"};
+    struct config_proxy pc = {.via = true};
+    struct proxy_h2_head h;
+    CHECK_INT(proxy_request_h2(&h, &pc, &up, &req, STR_LIT("/x")), 0);
+    CHECK_STRN(h.authority.p, h.authority.len, "example.org");
+    CHECK_INT((int)h.body_length, -1);
+    const char *want[][2] = {{"cookie", "a=1"}, {"x-keep", "kept"}, {"via", "1.1 tern"}};
+    CHECK_INT((int)h.n, 3);
+    for (size_t i = 0; i < h.n && i < 3; i++) {
+        CHECK_STRN(h.names[i].p, h.names[i].len, want[i][0]);
+        CHECK_STRN(h.values[i].p, h.values[i].len, want[i][1]);
+    }
+    /* a known length goes as content-length; host: upstream is the URL's authority */
+    req.body_in_length = 12;
+    pc.host_mode = CONFIG_PROXY_HOST_UPSTREAM;
+    CHECK_INT(proxy_request_h2(&h, &pc, &up, &req, STR_LIT("/x")), 0);
+    CHECK_STRN(h.authority.p, h.authority.len, "10.0.0.1:8080");
+    CHECK_INT((int)h.body_length, 12);
+    CHECK_STRN(h.names[h.n - 1].p, h.names[h.n - 1].len, "content-length");
+    pool_destroy(pool);
+}
+
 static void test_response_fields(void)
 {
     struct pool *pool = pool_create(4096);
@@ -102,6 +148,7 @@ static void test_response_fields(void)
 int main(void)
 {
     test_request_head();
+    test_request_h2();
     test_response_fields();
     return check_done("handler/proxy_fields");
 }

@@ -1,6 +1,8 @@
 /* The YAML loader: a full configuration, every kind of error with its line, defaults, inheritance
  * and the example file. Run under ASan, the error cases double as leak tests of config_free. */
+#include <arpa/inet.h>
 #include <limits.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -368,8 +370,8 @@ static void test_errors(void)
     EXPECT_ERROR("servers:\n  - root: /\n    locations:\n      - path: /\n        alias: x\n",
                  "t.yaml:5: unknown key 'alias' in location");
     EXPECT_ERROR("servers:\n  - root: /\n    locations:\n      - path: /\n        proxy: x\n",
-                 "t.yaml:5: upstream 'x' must be http://host[:port][/path], https://... or "
-                 "unix:/path (h2c upstreams are not supported yet)");
+                 "t.yaml:5: upstream 'x' must be http://host[:port][/path], https://..., "
+                 "h2c://... or unix:/path");
     EXPECT_ERROR("servers:\n  - root: /\n    locations:\n      - path: /\n"
                  "        proxy: {upstreams: [http://127.0.0.1:1], balance: random}\n",
                  "t.yaml:5: 'balance' cannot be 'random'");
@@ -666,6 +668,34 @@ static void test_cache_values(void)
     config_free(c);
 }
 
+/* server/config_proxy.c: h2c:// upstreams and `http2` for https ones */
+static void test_proxy_h2(void)
+{
+    char err[512] = "";
+    struct config *c = load(LOC "        proxy: h2c://127.0.0.1/v1/\n", err, sizeof(err));
+    const struct config_location *loc = c ? find(c, "/c/") : NULL;
+    CHECK(loc && loc->proxy);
+    if (loc && loc->proxy) {
+        const struct config_upstream *up = &loc->proxy->upstreams[0];
+        CHECK(up->h2c && !up->tls && !loc->proxy->tls && !loc->proxy->http2);
+        CHECK_STR(up->authority, "127.0.0.1");
+        CHECK_STR(up->path, "/v1/");
+        CHECK_INT(ntohs(((const struct sockaddr_in *)&up->addr)->sin_port), 80);
+    }
+    config_free(c);
+    c = load(LOC "        proxy: {upstreams: [https://127.0.0.1:8443], http2: true}\n", err,
+             sizeof(err));
+    loc = c ? find(c, "/c/") : NULL;
+    CHECK(loc && loc->proxy && loc->proxy->http2 && loc->proxy->tls && loc->proxy->tls_h2);
+    config_free(c);
+    c = load(LOC "        proxy: {upstreams: [https://127.0.0.1:8443]}\n", err, sizeof(err));
+    loc = c ? find(c, "/c/") : NULL;
+    CHECK(loc && loc->proxy && !loc->proxy->http2 && loc->proxy->tls && !loc->proxy->tls_h2);
+    config_free(c);
+    EXPECT_ERROR(LOC "        proxy: {upstreams: [h2c://127.0.0.1:1], http2: maybe}\n",
+                 "t.yaml:5: 'http2' must be true or false, not 'maybe'");
+}
+
 static void test_cache_errors(void)
 {
     EXPECT_ERROR(LOC "        cache: true\n", "t.yaml:5: 'cache' needs 'proxy'");
@@ -682,6 +712,7 @@ int main(int argc, char **argv)
 {
     test_cache_values();
     test_cache_errors();
+    test_proxy_h2();
     char templ[] = "/tmp/tern-config-XXXXXX";
     char sub[PATH_MAX + 16];
     CHECK(mkdtemp(templ) != NULL);
