@@ -1,7 +1,11 @@
 #include "handler/cache.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/buf.h"
 #include "core/hash.h"
@@ -126,9 +130,31 @@ static int64_t entry_age(const struct cache_entry *e, time_t now)
                              e->response_time, now);
 }
 
+static void fd_close(void *fd)
+{
+    close((int)(intptr_t)fd);
+}
+
+/* The stored body of e (held by req's pool): memory, or a range of its file, opened now and
+ * closed with the pool (a file unlinked meanwhile stays readable through it). */
+static struct body_source *entry_body(struct http_request *req, const struct cache_entry *e)
+{
+    if (!e->path) return body_source_mem(req->pool, e->body, e->body_len);
+    int fd = open(e->path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        log_warn("cache: %s: %s", e->path, strerror(errno));
+        return NULL;
+    }
+    if (pool_on_cleanup(req->pool, fd_close, (void *)(intptr_t)fd) < 0) {
+        close(fd);
+        return NULL;
+    }
+    return body_source_file(req->pool, fd, e->body_off, e->body_len);
+}
+
 /* Fills resp from e (held by req's pool): the stored status and fields, the current Age
  * (RFC 9111 §5.1), Cache-Status, and the stored body (none for HEAD: §4.3.5's converse, a
- * stored GET answers HEAD). 0, or -1 on OOM. */
+ * stored GET answers HEAD). 0, or -1 on OOM or when a disk entry's file cannot be opened. */
 static int serve_entry(struct http_request *req, struct http_response *resp,
                        const struct cache_entry *e, struct cache_status *st, time_t now)
 {
@@ -152,7 +178,7 @@ static int serve_entry(struct http_request *req, struct http_response *resp,
     resp->content_length = (int64_t)e->body_len;
     resp->body = NULL;
     if (req->method != HTTP_METHOD_HEAD && e->body_len &&
-        !(resp->body = body_source_mem(req->pool, e->body, e->body_len)))
+        !(resp->body = entry_body(req, e)))
         return -1;
     return 0;
 }
@@ -417,9 +443,11 @@ static void invalidate(struct cache_req *cr, struct http_request *req, struct ht
     }
 }
 
-static void insert(struct cache_req *cr, struct cache_entry *e)
+/* Inserts e, a disk entry's file first completed and renamed into place. 0 or -1. */
+static int insert(struct cache_req *cr, struct cache_entry *e)
 {
-    cache_store_insert(cr->cc->store, e, vary_match, &e->req_fields);
+    if (e->wfd >= 0 && cache_store_file_commit(cr->cc->store, e) < 0) return -1;
+    return cache_store_insert(cr->cc->store, e, vary_match, &e->req_fields);
 }
 
 /* The upstream's Date (RFC 9110 §6.6.1), which the proxy does not pass on. */
@@ -504,6 +532,7 @@ static bool fill_append(struct cache_fill *f, const struct body_chunk *c)
     struct cache_entry *e = f->e;
     size_t max = (size_t)f->cr->cc->max_object_size;
     if (c->kind != BODY_CHUNK_MEM || c->len > max - e->body_len) return false;
+    if (e->wfd >= 0) return cache_entry_file_append(e, c->data, c->len) == 0;
     if (c->len > f->cap - e->body_len) {
         size_t cap = f->cap ? f->cap : 16384;
         while (cap < e->body_len + c->len)
@@ -574,14 +603,19 @@ static void maybe_store(struct cache_req *cr, struct http_request *req, struct h
         cache_entry_release(e);
         return;
     }
-    if (!resp->body) { /* an empty body: complete now */
-        insert(cr, e);
+    bool disk = cache_store_on_disk(cr->cc->store);
+    if (disk && cache_store_file_begin(cr->cc->store, e) < 0) {
         cache_entry_release(e);
-        cr->st.stored = true;
+        return;
+    }
+    if (!resp->body) { /* an empty body: complete now */
+        cr->st.stored = insert(cr, e) == 0;
+        cache_entry_release(e);
         return;
     }
     struct cache_fill *f = pool_calloc(req->pool, sizeof(*f));
-    if (resp->content_length > 0 && f && !(e->body = malloc((size_t)resp->content_length)))
+    if (resp->content_length > 0 && f && !disk &&
+        !(e->body = malloc((size_t)resp->content_length)))
         f = NULL;
     if (!f) {
         cache_entry_release(e);
@@ -614,17 +648,23 @@ static int refresh(struct cache_req *cr, struct http_request *req, struct http_r
         ok = add_copy(&e->req_fields, e->pool, old->req_fields.items[i].name,
                       old->req_fields.items[i].value) == 0;
     ok = ok && cache_fields_update(&e->fields, e->pool, &resp->headers) == 0;
-    if (ok && old->body_len && (ok = (e->body = malloc(old->body_len)) != NULL)) {
-        memcpy(e->body, old->body, old->body_len);
-        e->body_len = old->body_len;
-    }
     struct cache_control res_cc;
     if (ok) cache_control_parse(&e->fields, false, &res_cc);
-    if (!ok || set_freshness(e, cr, req, head, &res_cc, now) < 0) {
+    ok = ok && set_freshness(e, cr, req, head, &res_cc, now) == 0;
+    if (ok && old->path) { /* a new file: the header changed, the body is copied over */
+        ok = cache_store_file_begin(cr->cc->store, e) == 0 &&
+             cache_entry_file_copy(e, old) == 0 && insert(cr, e) == 0;
+    } else if (ok) {
+        if (old->body_len && (ok = (e->body = malloc(old->body_len)) != NULL)) {
+            memcpy(e->body, old->body, old->body_len);
+            e->body_len = old->body_len;
+        }
+        if (ok) insert(cr, e);
+    }
+    if (!ok) {
         cache_entry_release(e);
         return -1;
     }
-    insert(cr, e);
     if (hold(req, e) < 0) return -1;
     cr->st.stored = true;
     return serve_entry(req, resp, e, &cr->st, now);

@@ -1,5 +1,5 @@
 /* The caching layer of a `proxy` location with `cache` (RFC 9111, shared cache): a fresh stored
- * response is answered from the location's in-memory store (http/cache_store.h) without the
+ * response is answered from the location's store (http/cache_store.h: memory, or files) without the
  * upstream; anything else goes through the proxy, which hands each upstream response head to
  * cache_on_head. That decides whether to store it (http/cache_rules.h) and then copies the body
  * as the client pulls it, inserting the entry once the body is complete. A stale entry with
