@@ -26,20 +26,19 @@ struct cache_req {
     bool revalidating;         /* the request asks the upstream with stale's validators */
     struct cache_status st;
     bool bypass; /* neither looked up nor stored (method, credentials, no-store) */
-    /* Request collapsing: a miss that others of its worker wait for (see below). */
-    bool leading;
-    struct cache_req *lnext; /* the worker's leaders */
-    struct cache_wait *waiters;
+    /* Request collapsing: the fetch that others, on any worker, wait for (see below). */
+    struct cache_flight *flight; /* set while this request leads one */
 };
 
 /* A request that waits for a leader's answer to the same key: resp is pending meanwhile, with
  * src as its body, whose close (the client went away) cancels the wait. */
 struct cache_wait {
     struct body_source src;
-    struct loop_task task;    /* queued when the leader is done: the request runs again */
-    struct timer timer;       /* ... or when it has waited long enough */
-    struct cache_req *leader; /* NULL once woken */
-    struct cache_wait *next;
+    struct loop_task task;       /* queued when the leader is done: the request runs again */
+    struct timer timer;          /* ... or when it has waited long enough */
+    struct cache_flight *flight; /* NULL once woken */
+    struct cache_store *store;
+    struct cache_wait *next; /* the worker's waiters */
     struct dispatch_ctx dc;
     struct http_request *req;
     struct http_response *resp;
@@ -177,8 +176,7 @@ static int serve_entry(struct http_request *req, struct http_response *resp,
     if (add_cache_status(resp, req->pool, st) < 0) return -1;
     resp->content_length = (int64_t)e->body_len;
     resp->body = NULL;
-    if (req->method != HTTP_METHOD_HEAD && e->body_len &&
-        !(resp->body = entry_body(req, e)))
+    if (req->method != HTTP_METHOD_HEAD && e->body_len && !(resp->body = entry_body(req, e)))
         return -1;
     return 0;
 }
@@ -202,28 +200,22 @@ static void not_modified(struct http_request *req, struct http_response *resp,
 }
 
 /* ---- request collapsing ----
- * Concurrent misses of one key on one worker thread: the first goes upstream (the leader), the
- * others wait until its response is stored (or turns out not to be) and then run again, to
- * find it in the store. One round only: a request woken that still misses goes upstream. The
- * leaders of each worker are in a small thread-local table; the waiters hang off theirs. */
+ * Concurrent misses of one key, on any worker thread: the first goes upstream (the leader),
+ * the others wait until its response is stored (or turns out not to be) and then run again,
+ * to find it in the store. One round only: a request woken that still misses goes upstream.
+ * The flights in the air are the store's (http/cache_store.h), under its lock; each waiter
+ * hangs off a list of its own worker (thread-local), and a leader that is done wakes the
+ * loops of the workers with waiters (loop_notify), whose hook runs the waiters whose flight is
+ * done. */
 
-#define LEADER_BUCKETS 64
 /* A waiter whose leader takes longer than this (a slow upstream, or a large body going to a
  * slow client: the store fills as the leader's client reads) goes upstream itself. */
 #define COLLAPSE_WAIT_MS 5000
-static _Thread_local struct cache_req *leaders[LEADER_BUCKETS];
 
-static struct cache_req **leader_bucket(str_t key)
-{
-    return &leaders[hash_fnv1a(key.p, key.len) & (LEADER_BUCKETS - 1)];
-}
-
-static struct cache_req *find_leader(const struct cache_req *cr)
-{
-    for (struct cache_req *l = *leader_bucket(cr->key); l; l = l->lnext)
-        if (l->cc == cr->cc && str_eq(l->key, cr->key)) return l;
-    return NULL;
-}
+/* This worker's waiters, and the hook of its loop that runs those whose flight is done. */
+static _Thread_local struct cache_wait *waiters;
+static _Thread_local struct loop_hook waiters_hook;
+static _Thread_local struct loop *waiters_loop;
 
 static void handle(struct dispatch_ctx *dc, struct http_request *req, struct http_response *resp,
                    str_t url_path, bool collapsed);
@@ -245,15 +237,16 @@ static enum body_next_result wait_next(struct body_source *src, struct body_chun
     return BODY_ERROR; /* never asked: the response is pending */
 }
 
-/* Takes w off its leader's list, if it is still on one. */
+/* Takes w off its worker's list and its flight, if it still waits. */
 static void wait_unlink(struct cache_wait *w)
 {
-    if (!w->leader) return;
-    struct cache_wait **pp = &w->leader->waiters;
+    if (!w->flight) return;
+    struct cache_wait **pp = &waiters;
     while (*pp != w)
         pp = &(*pp)->next;
     *pp = w->next;
-    w->leader = NULL;
+    cache_store_flight_leave(w->store, w->flight, w->dc.wk->loop);
+    w->flight = NULL;
 }
 
 static void wait_close(struct body_source *src)
@@ -271,21 +264,35 @@ static void wait_timeout(struct timer *t)
     loop_defer(w->dc.wk->loop, &w->task);
 }
 
-/* The leader's answer is stored, or will not be: its waiters run again. Idempotent. */
-static void leader_done(struct cache_req *cr)
+/* The loop's hook (loop_notify): the waiters whose flight is done run again. */
+static void waiters_wake(struct loop_hook *h)
 {
-    if (!cr->leading) return;
-    cr->leading = false;
-    struct cache_req **pp = leader_bucket(cr->key);
-    while (*pp != cr)
-        pp = &(*pp)->lnext;
-    *pp = cr->lnext;
-    for (struct cache_wait *w = cr->waiters; w; w = w->next) {
-        w->leader = NULL;
+    (void)h;
+    struct cache_wait **pp = &waiters;
+    while (*pp) {
+        struct cache_wait *w = *pp;
+        if (!atomic_load(&w->flight->done)) {
+            pp = &w->next;
+            continue;
+        }
+        wait_unlink(w); /* takes it off the list: *pp is the next one */
         timer_cancel(&w->timer);
         loop_defer(w->dc.wk->loop, &w->task);
     }
-    cr->waiters = NULL;
+}
+
+static void notify_loop(void *loop)
+{
+    loop_notify(loop);
+}
+
+/* The leader's answer is stored, or will not be: its waiters run again. Idempotent. */
+static void leader_done(struct cache_req *cr)
+{
+    if (!cr->flight) return;
+    struct cache_flight *f = cr->flight;
+    cr->flight = NULL;
+    cache_store_flight_end(cr->cc->store, f, notify_loop);
 }
 
 static void leader_cleanup(void *cr)
@@ -293,37 +300,41 @@ static void leader_cleanup(void *cr)
     leader_done(cr); /* the leader's request is over, whatever became of it */
 }
 
-/* Joins the leader of cr's key as a waiter (true), or makes cr the leader (false). */
+/* Joins the flight of cr's key as a waiter (true), or makes cr its leader (false). */
 static bool collapse(struct cache_req *cr, struct dispatch_ctx *dc, struct http_request *req,
                      struct http_response *resp, str_t url_path)
 {
-    struct cache_req *leader = find_leader(cr);
-    if (leader) {
-        struct cache_wait *w = pool_calloc(req->pool, sizeof(*w));
-        if (!w) return false;
-        w->src = (struct body_source){wait_next, wait_close};
-        w->task.cb = wait_run;
-        w->timer.cb = wait_timeout;
-        w->leader = leader;
-        w->next = leader->waiters;
-        leader->waiters = w;
-        w->dc = *dc;
-        w->req = req;
-        w->resp = resp;
-        w->url_path = url_path;
-        resp->pending = true;
-        resp->body = &w->src;
-        struct loop *loop = dc->wk->loop;
-        timer_arm(loop, &w->timer, loop_now_ms(loop) + COLLAPSE_WAIT_MS);
-        return true;
+    struct loop *loop = dc->wk->loop;
+    if (waiters_loop != loop) { /* the worker's first: its loop gets the hook */
+        waiters_hook.cb = waiters_wake;
+        if (loop_hook_add(loop, &waiters_hook) < 0) return false;
+        waiters_loop = loop;
     }
-    if (pool_on_cleanup(req->pool, leader_cleanup, cr) == 0) {
-        cr->leading = true;
-        struct cache_req **b = leader_bucket(cr->key);
-        cr->lnext = *b;
-        *b = cr;
+    struct cache_wait *w = pool_calloc(req->pool, sizeof(*w));
+    if (!w || pool_on_cleanup(req->pool, leader_cleanup, cr) < 0) return false;
+    struct cache_flight *f;
+    switch (cache_store_flight_join(cr->cc->store, cr->key.p, cr->key.len, loop, &f)) {
+    case CACHE_FLIGHT_LEAD: cr->flight = f; return false;
+    case CACHE_FLIGHT_NONE: return false;
+    case CACHE_FLIGHT_WAIT: break;
     }
-    return false;
+    w->src = (struct body_source){wait_next, wait_close};
+    w->task.cb = wait_run;
+    w->timer.cb = wait_timeout;
+    w->flight = f;
+    w->store = cr->cc->store;
+    w->next = waiters;
+    waiters = w;
+    w->dc = *dc;
+    w->req = req;
+    w->resp = resp;
+    w->url_path = url_path;
+    resp->pending = true;
+    resp->body = &w->src;
+    timer_arm(loop, &w->timer, loop_now_ms(loop) + COLLAPSE_WAIT_MS);
+    /* done before we were on the list: no wakeup will come for us */
+    if (atomic_load(&f->done)) loop_notify(loop);
+    return true;
 }
 
 /* Why a request neither uses nor feeds the cache, or NULL. */
@@ -388,9 +399,10 @@ static void handle(struct dispatch_ctx *dc, struct http_request *req, struct htt
          * which whole-second ages make common: validate, as no-cache (§5.2.1.1, §5.2.1.4) */
         if ((cr->req_cc.flags & CACHE_CC_MAX_AGE) && cr->req_cc.max_age == 0)
             use = CACHE_USE_VALIDATE;
-        /* RFC 5861 §3: while another request of this worker revalidates it, serve it stale
+        /* RFC 5861 §3: while another request (of any worker) revalidates it, serve it stale
          * (the revalidation is that request's, not a background one) */
-        if (use == CACHE_USE_STALE_REVALIDATE && !collapsed && find_leader(cr))
+        if (use == CACHE_USE_STALE_REVALIDATE && !collapsed &&
+            cache_store_flight_busy(cr->cc->store, cr->key.p, cr->key.len))
             use = CACHE_USE_STALE;
         if (use == CACHE_USE_FRESH || use == CACHE_USE_STALE) {
             cr->st.hit = true;
@@ -614,8 +626,7 @@ static void maybe_store(struct cache_req *cr, struct http_request *req, struct h
         return;
     }
     struct cache_fill *f = pool_calloc(req->pool, sizeof(*f));
-    if (resp->content_length > 0 && f && !disk &&
-        !(e->body = malloc((size_t)resp->content_length)))
+    if (resp->content_length > 0 && f && !disk && !(e->body = malloc((size_t)resp->content_length)))
         f = NULL;
     if (!f) {
         cache_entry_release(e);
@@ -652,8 +663,8 @@ static int refresh(struct cache_req *cr, struct http_request *req, struct http_r
     if (ok) cache_control_parse(&e->fields, false, &res_cc);
     ok = ok && set_freshness(e, cr, req, head, &res_cc, now) == 0;
     if (ok && old->path) { /* a new file: the header changed, the body is copied over */
-        ok = cache_store_file_begin(cr->cc->store, e) == 0 &&
-             cache_entry_file_copy(e, old) == 0 && insert(cr, e) == 0;
+        ok = cache_store_file_begin(cr->cc->store, e) == 0 && cache_entry_file_copy(e, old) == 0 &&
+             insert(cr, e) == 0;
     } else if (ok) {
         if (old->body_len && (ok = (e->body = malloc(old->body_len)) != NULL)) {
             memcpy(e->body, old->body, old->body_len);

@@ -26,8 +26,9 @@ struct cache_store {
     size_t n_buckets; /* a power of two */
     size_t max_size, bytes, entries;
     bool closed;
-    struct dlist lru; /* head: most recently used */
-    char *dir;        /* a disk store's directory, or NULL */
+    struct dlist lru;                 /* head: most recently used */
+    char *dir;                        /* a disk store's directory, or NULL */
+    struct cache_flight *flights[64]; /* fetches in the air, by key hash */
 };
 
 struct cache_store *cache_store_new(size_t max_size)
@@ -296,8 +297,8 @@ static void file_abort(struct cache_entry *e)
 
 int cache_store_file_begin(struct cache_store *s, struct cache_entry *e)
 {
-    e->tmp_path = pool_printf(e->pool, NULL, "%s/.tmp-%ld-%016" PRIx64, s->dir, (long)getpid(),
-                              random64());
+    e->tmp_path =
+        pool_printf(e->pool, NULL, "%s/.tmp-%ld-%016" PRIx64, s->dir, (long)getpid(), random64());
     if (!e->tmp_path) return -1;
     struct buf b = {0};
     if (cache_disk_encode(&b, e) < 0) {
@@ -351,8 +352,8 @@ int cache_store_file_commit(struct cache_store *s, struct cache_entry *e)
     char prefix[CACHE_DISK_PREFIX] = {0};
     cache_disk_set_body_len(prefix, e->body_len);
     /* the body length is the prefix's bytes 16..23 (http/cache_disk.h) */
-    char *path = pool_printf(e->pool, NULL, "%s/%016" PRIx64 "-%016" PRIx64, s->dir, e->hash,
-                             random64());
+    char *path =
+        pool_printf(e->pool, NULL, "%s/%016" PRIx64 "-%016" PRIx64, s->dir, e->hash, random64());
     int fd = e->wfd;
     e->wfd = -1;
     if (!path || pwrite(fd, prefix + 16, 8, 16) != 8) {
@@ -396,7 +397,8 @@ static struct cache_entry *load(struct cache_store *s, int dfd, const char *n, u
         cache_disk_parse_prefix(prefix, sizeof(prefix), &head_len, &body_len) < 0 ||
         (uint64_t)st.st_size != CACHE_DISK_PREFIX + head_len + body_len ||
         !(head = malloc(head_len)) ||
-        pread(fd, head, head_len, CACHE_DISK_PREFIX) != (ssize_t)head_len || !(e = cache_entry_new()))
+        pread(fd, head, head_len, CACHE_DISK_PREFIX) != (ssize_t)head_len ||
+        !(e = cache_entry_new()))
         goto fail;
     if (cache_disk_decode(e, prefix, head, head_len) < 0 || e->hash != hash ||
         !(e->path = pool_printf(e->pool, NULL, "%s/%s", s->dir, n)))
@@ -456,8 +458,7 @@ static int scan(struct cache_store *s)
         cache_entry_release(e);
     }
     closedir(d);
-    log_info("cache: %s: %zu stored response(s) found, %zu file(s) removed", s->dir, kept,
-             removed);
+    log_info("cache: %s: %zu stored response(s) found, %zu file(s) removed", s->dir, kept, removed);
     return 0;
 }
 
@@ -475,4 +476,85 @@ struct cache_store *cache_store_new_disk(const char *dir, size_t max_size)
         return NULL;
     }
     return s;
+}
+
+/* ---- flights ---- */
+
+static void flight_put(struct cache_flight *f)
+{
+    if (refcount_put(&f->refs)) free(f);
+}
+
+static struct cache_flight **flight_slot(struct cache_store *s, uint64_t h, const char *key,
+                                         size_t len)
+{
+    struct cache_flight **pp = &s->flights[h & 63];
+    while (*pp && !((*pp)->hash == h && (*pp)->key_len == len && memcmp((*pp)->key, key, len) == 0))
+        pp = &(*pp)->next;
+    return pp;
+}
+
+enum cache_flight_role cache_store_flight_join(struct cache_store *s, const char *key, size_t len,
+                                               void *waker, struct cache_flight **out)
+{
+    uint64_t h = hash_fnv1a(key, len);
+    enum cache_flight_role role = CACHE_FLIGHT_NONE;
+    *out = NULL;
+    pthread_mutex_lock(&s->lock);
+    struct cache_flight **pp = flight_slot(s, h, key, len), *f = *pp;
+    if (f) {
+        size_t i, free_i = CACHE_FLIGHT_WAKERS;
+        for (i = 0; i < CACHE_FLIGHT_WAKERS && f->wakers[i] != waker; i++)
+            if (!f->waiting[i] && free_i == CACHE_FLIGHT_WAKERS) free_i = i;
+        if (i == CACHE_FLIGHT_WAKERS && (i = free_i) < CACHE_FLIGHT_WAKERS) f->wakers[i] = waker;
+        if (i < CACHE_FLIGHT_WAKERS) {
+            f->waiting[i]++;
+            refcount_get(&f->refs);
+            *out = f;
+            role = CACHE_FLIGHT_WAIT;
+        }
+    } else if ((f = calloc(1, sizeof(*f) + len))) {
+        atomic_init(&f->refs, 1);
+        atomic_init(&f->done, false);
+        f->hash = h;
+        f->key_len = len;
+        memcpy(f->key, key, len);
+        *pp = f;
+        *out = f;
+        role = CACHE_FLIGHT_LEAD;
+    }
+    pthread_mutex_unlock(&s->lock);
+    return role;
+}
+
+bool cache_store_flight_busy(struct cache_store *s, const char *key, size_t len)
+{
+    pthread_mutex_lock(&s->lock);
+    bool busy = *flight_slot(s, hash_fnv1a(key, len), key, len) != NULL;
+    pthread_mutex_unlock(&s->lock);
+    return busy;
+}
+
+void cache_store_flight_end(struct cache_store *s, struct cache_flight *f, void (*wake)(void *))
+{
+    pthread_mutex_lock(&s->lock);
+    struct cache_flight **pp = flight_slot(s, f->hash, f->key, f->key_len);
+    if (*pp == f) *pp = f->next;
+    atomic_store(&f->done, true);
+    for (size_t i = 0; i < CACHE_FLIGHT_WAKERS; i++)
+        if (f->waiting[i]) wake(f->wakers[i]);
+    pthread_mutex_unlock(&s->lock);
+    flight_put(f);
+}
+
+void cache_store_flight_leave(struct cache_store *s, struct cache_flight *f, void *waker)
+{
+    pthread_mutex_lock(&s->lock);
+    for (size_t i = 0; i < CACHE_FLIGHT_WAKERS; i++)
+        if (f->wakers[i] == waker && f->waiting[i]) {
+            f->waiting[i]--;
+            break;
+        }
+    pthread_mutex_unlock(&s->lock);
+    flight_put(f);
 }

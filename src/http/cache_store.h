@@ -99,6 +99,39 @@ int cache_entry_file_copy(struct cache_entry *e, const struct cache_entry *src);
  * cache_store_insert. 0, or -1 (the temporary file removed). */
 int cache_store_file_commit(struct cache_store *s, struct cache_entry *e);
 
+/* ---- Request collapsing across threads (handler/cache.c) ----
+ * A flight is one upstream fetch of a key that other requests, on any worker thread, wait
+ * for. The store keeps the flights in the air in a small table under its lock. A waiter is
+ * known by its waker (an opaque pointer: the handler passes its worker's loop), and a flight
+ * counts its waiters per waker, for at most CACHE_FLIGHT_WAKERS wakers. */
+#define CACHE_FLIGHT_WAKERS 32
+struct cache_flight {
+    atomic_uint refs;
+    atomic_bool done; /* the leader's answer is stored, or will not be */
+    uint64_t hash;
+    struct cache_flight *next;
+    void *wakers[CACHE_FLIGHT_WAKERS];
+    unsigned waiting[CACHE_FLIGHT_WAKERS];
+    size_t key_len;
+    char key[]; /* not NUL-terminated */
+};
+enum cache_flight_role {
+    CACHE_FLIGHT_LEAD, /* no flight for the key: one was made, the caller fetches */
+    CACHE_FLIGHT_WAIT, /* one is in the air: the caller waits for it */
+    CACHE_FLIGHT_NONE, /* no collapsing (out of memory, too many wakers): fetch alone */
+};
+/* Leads or joins the flight of key; *out gets a reference (LEAD and WAIT). */
+enum cache_flight_role cache_store_flight_join(struct cache_store *s, const char *key, size_t len,
+                                               void *waker, struct cache_flight **out);
+/* Is a fetch of key in the air? (stale-while-revalidate serves the stale entry meanwhile) */
+bool cache_store_flight_busy(struct cache_store *s, const char *key, size_t len);
+/* The leader is done: marks f done, takes it out of the table, calls wake(waker) under the
+ * lock for every waker with waiters (which therefore cannot leave meanwhile), and drops the
+ * leader's reference. */
+void cache_store_flight_end(struct cache_store *s, struct cache_flight *f, void (*wake)(void *));
+/* A waiter of waker stops waiting (woken, timed out or gone) and drops its reference. */
+void cache_store_flight_leave(struct cache_store *s, struct cache_flight *f, void *waker);
+
 /* Drops the table's references and frees the store; entries still read live on. NULL is fine. */
 void cache_store_free(struct cache_store *s);
 

@@ -397,6 +397,37 @@ def test_collapsed_misses(make_server, origin, cc, stored):
         assert sum("collapsed" in s for s in statuses) == 4, statuses
 
 
+@pytest.mark.parametrize("disk", [False, True])
+def test_collapsed_across_workers(make_server, origin, tmp_path, disk):
+    """Concurrent misses of one key on four worker threads (SO_REUSEPORT spreads the twelve
+    connections over them): one upstream fetch, the others wait for it whatever their worker,
+    woken through their own loop; with the disk store too."""
+    import threading
+
+    cache = {"path": str(tmp_path)} if disk else True
+    srv = proxied(make_server, {"path": "/c/", "proxy": origin.url, "cache": cache}, workers=4)
+    url = "/c/xw?cc=max-age%3D60&delay=1&size=200000"
+    results = []
+    barrier = threading.Barrier(12)
+
+    def client():
+        with srv.conn(timeout=10) as c:
+            barrier.wait()
+            c.send(t.request("GET", url, close=True))
+            results.append(c.response())
+
+    threads = [threading.Thread(target=client) for _ in range(12)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert len(results) == 12
+    assert all(r.status == 200 and r.body == payload(200000) for r in results), results
+    statuses = [status_of(r) for r in results]
+    assert origin.count("/c/xw") == 1, statuses
+    assert sum("hit" in s and "collapsed" in s for s in statuses) == 11, statuses
+
+
 def test_collapsed_waiter_goes_away(make_server, origin):
     import threading
 
