@@ -217,8 +217,11 @@ static _Thread_local struct cache_wait *waiters;
 static _Thread_local struct loop_hook waiters_hook;
 static _Thread_local struct loop *waiters_loop;
 
+/* How a request comes to handle(): the first time, again after a leader's answer, or as a
+ * background revalidation (leading the flight it was started with). */
+enum run { RUN_FIRST, RUN_COLLAPSED, RUN_BACKGROUND };
 static void handle(struct dispatch_ctx *dc, struct http_request *req, struct http_response *resp,
-                   str_t url_path, bool collapsed);
+                   str_t url_path, enum run run, struct cache_flight *flight);
 
 static void wait_run(struct loop_task *t)
 {
@@ -227,7 +230,7 @@ static void wait_run(struct loop_task *t)
     timer_cancel(&w->timer);
     resp->body = NULL;
     resp->pending = false;
-    handle(&w->dc, w->req, resp, w->url_path, true);
+    handle(&w->dc, w->req, resp, w->url_path, RUN_COLLAPSED, NULL);
     if (!resp->pending) dispatch_finish(&w->dc, w->req, resp);
 }
 
@@ -287,12 +290,17 @@ static void notify_loop(void *loop)
 }
 
 /* The leader's answer is stored, or will not be: its waiters run again. Idempotent. */
+static void leader_done_flight(struct cache_store *s, struct cache_flight *f)
+{
+    cache_store_flight_end(s, f, notify_loop);
+}
+
 static void leader_done(struct cache_req *cr)
 {
     if (!cr->flight) return;
     struct cache_flight *f = cr->flight;
     cr->flight = NULL;
-    cache_store_flight_end(cr->cc->store, f, notify_loop);
+    leader_done_flight(cr->cc->store, f);
 }
 
 static void leader_cleanup(void *cr)
@@ -352,13 +360,148 @@ static const char *bypass_reason(const struct http_request *req, const struct ca
 void cache_handle(struct dispatch_ctx *dc, struct http_request *req, struct http_response *resp,
                   str_t url_path)
 {
-    handle(dc, req, resp, url_path, false);
+    handle(dc, req, resp, url_path, RUN_FIRST, NULL);
 }
 
-/* cache_handle; collapsed: the request ran again after a leader's answer. */
-static void handle(struct dispatch_ctx *dc, struct http_request *req, struct http_response *resp,
-                   str_t url_path, bool collapsed)
+/* ---- background revalidation (RFC 5861 §3) ----
+ * A request that finds a stale entry within its stale-while-revalidate window is answered
+ * from it at once, and a request of tern's own, made from it, revalidates the entry: it leads
+ * the key's flight (so there is one per key at a time, and misses meanwhile wait for it), goes
+ * through handle() and the proxy as any request, and its response body is pulled here to the
+ * end, which stores it (a 200) or has refreshed the entry (a 304). It has no connection: a
+ * stop of the worker while it is in the air abandons it. */
+
+struct cache_bg {
+    struct loop_task task; /* runs the request, then pulls its body */
+    struct loop *loop;
+    struct http_request req;
+    struct http_response resp;
+    struct dispatch_ctx dc;
+    str_t url_path;
+    struct cache_flight *flight; /* until handle() takes it */
+    bool started;
+};
+
+static void bg_end(struct cache_bg *bg)
 {
+    struct body_source *b = bg->resp.body;
+    if (b && b->close) b->close(b);
+    if (bg->flight) leader_done_flight(bg->dc.loc->cache->store, bg->flight);
+    pool_destroy(bg->req.pool); /* bg lives in it */
+}
+
+static void bg_run(struct loop_task *t)
+{
+    struct cache_bg *bg = (struct cache_bg *)t;
+    if (!bg->started) {
+        bg->started = true;
+        struct cache_flight *f = bg->flight;
+        bg->flight = NULL;
+        handle(&bg->dc, &bg->req, &bg->resp, bg->url_path, RUN_BACKGROUND, f);
+    }
+    if (bg->resp.pending) return; /* the proxy's dispatch_finish resumes it */
+    struct body_source *b = bg->resp.body;
+    for (int i = 0; b && i < 64; i++) {
+        struct body_chunk c;
+        enum body_next_result r = b->next(b, &c, 65536);
+        if (r == BODY_WAIT) return; /* the source resumes it */
+        if (r != BODY_CHUNK) break;
+        if (i == 63) { /* a large body: let the loop breathe */
+            loop_defer(bg->loop, &bg->task);
+            return;
+        }
+    }
+    log_info("cache: background revalidation of %.*s: %d", (int)bg->req.target.len,
+             bg->req.target.p, bg->resp.status);
+    bg_end(bg);
+}
+
+static void bg_resume(struct http_request *req)
+{
+    struct cache_bg *bg = req->wire;
+    loop_defer(bg->loop, &bg->task);
+}
+
+/* The client's fields that describe the request itself, not its own conditions or wishes. */
+static bool bg_keeps(const struct http_field *f)
+{
+    switch (f->token) {
+    case HTTP_TOKEN_IF_MATCH:
+    case HTTP_TOKEN_IF_MODIFIED_SINCE:
+    case HTTP_TOKEN_IF_NONE_MATCH:
+    case HTTP_TOKEN_IF_RANGE:
+    case HTTP_TOKEN_IF_UNMODIFIED_SINCE:
+    case HTTP_TOKEN_RANGE:
+    case HTTP_TOKEN_CACHE_CONTROL:
+    case HTTP_TOKEN_CONTENT_LENGTH:
+    case HTTP_TOKEN_TRANSFER_ENCODING: return false;
+    case HTTP_TOKEN_NONE: return true;
+    default: return !(http_token_info(f->token)->flags & HTTP_TOKEN_HOP_BY_HOP);
+    }
+}
+
+static str_t bg_copy(struct pool *pool, str_t s)
+{
+    char *c = s.p ? pool_strndup(pool, s.p, s.len) : NULL;
+    return c ? str_make(c, s.len) : STR_NULL;
+}
+
+/* Starts a background revalidation of cr's key, made from req, unless one is in the air. */
+static void background_start(const struct dispatch_ctx *dc, const struct http_request *req,
+                             struct cache_req *cr, str_t url_path)
+{
+    struct pool *pool = pool_create(4096);
+    struct cache_bg *bg = pool ? pool_calloc(pool, sizeof(*bg)) : NULL;
+    if (!bg) {
+        pool_destroy(pool);
+        return;
+    }
+    struct http_request *r = &bg->req;
+    r->pool = pool;
+    r->method = HTTP_METHOD_GET;
+    r->method_name = STR_LIT("GET");
+    r->target = bg_copy(pool, req->target);
+    r->path = bg_copy(pool, req->path);
+    r->query = bg_copy(pool, req->query);
+    r->has_query = req->has_query;
+    r->authority = bg_copy(pool, req->authority);
+    r->host = bg_copy(pool, req->host);
+    r->scheme = bg_copy(pool, req->scheme);
+    r->version = 11;
+    r->is_tls = req->is_tls;
+    memcpy(r->peer, req->peer, sizeof(r->peer));
+    r->now = time(NULL);
+    r->now_ms = loop_now_ms(dc->wk->loop);
+    r->resume = bg_resume;
+    r->wire = bg;
+    r->body_in_length = -1;
+    bool ok = r->target.p && r->path.p && r->authority.p && r->host.p && r->scheme.p;
+    for (size_t i = 0; ok && i < req->headers.count; i++) {
+        const struct http_field *f = &req->headers.items[i];
+        if (bg_keeps(f)) ok = add_copy(&r->headers, pool, f->name, f->value) == 0;
+    }
+    bg->url_path = bg_copy(pool, url_path);
+    if (!ok || !bg->url_path.p ||
+        cache_store_flight_join(cr->cc->store, cr->key.p, cr->key.len, dc->wk->loop, &bg->flight) !=
+            CACHE_FLIGHT_LEAD) {
+        if (bg->flight) cache_store_flight_leave(cr->cc->store, bg->flight, dc->wk->loop);
+        pool_destroy(pool);
+        return;
+    }
+    bg->loop = dc->wk->loop;
+    bg->dc = *dc;
+    bg->dc.cache = NULL;
+    bg->resp.content_length = -1;
+    bg->task.cb = bg_run;
+    loop_defer(bg->loop, &bg->task); /* outside the client's request */
+}
+
+/* cache_handle, or a run again after a leader's answer, or a background revalidation that
+ * leads flight. */
+static void handle(struct dispatch_ctx *dc, struct http_request *req, struct http_response *resp,
+                   str_t url_path, enum run run, struct cache_flight *flight)
+{
+    bool collapsed = run == RUN_COLLAPSED;
     struct cache_req *cr = pool_calloc(req->pool, sizeof(*cr));
     if (!cr || !(cr->key = request_key(req->pool, req)).p) { /* no memory: no caching */
         dc->cache = NULL;
@@ -399,11 +542,15 @@ static void handle(struct dispatch_ctx *dc, struct http_request *req, struct htt
          * which whole-second ages make common: validate, as no-cache (§5.2.1.1, §5.2.1.4) */
         if ((cr->req_cc.flags & CACHE_CC_MAX_AGE) && cr->req_cc.max_age == 0)
             use = CACHE_USE_VALIDATE;
-        /* RFC 5861 §3: while another request (of any worker) revalidates it, serve it stale
-         * (the revalidation is that request's, not a background one) */
-        if (use == CACHE_USE_STALE_REVALIDATE && !collapsed &&
-            cache_store_flight_busy(cr->cc->store, cr->key.p, cr->key.len))
+        /* RFC 5861 §3: serve it stale, and revalidate it in the background unless a request
+         * (of any worker) already does; the background request itself goes upstream */
+        if (use == CACHE_USE_STALE_REVALIDATE && run == RUN_BACKGROUND) {
+            use = CACHE_USE_VALIDATE;
+        } else if (use == CACHE_USE_STALE_REVALIDATE && run == RUN_FIRST) {
+            if (!cache_store_flight_busy(cr->cc->store, cr->key.p, cr->key.len))
+                background_start(dc, req, cr, url_path);
             use = CACHE_USE_STALE;
+        }
         if (use == CACHE_USE_FRESH || use == CACHE_USE_STALE) {
             cr->st.hit = true;
             cr->st.fwd = CACHE_FWD_NONE;
@@ -426,8 +573,16 @@ static void handle(struct dispatch_ctx *dc, struct http_request *req, struct htt
         add_cache_status(resp, req->pool, &cr->st);
         return;
     }
-    if (!collapsed && req->method == HTTP_METHOD_GET && collapse(cr, dc, req, resp, url_path))
+    if (run == RUN_BACKGROUND) { /* the flight's leader from the start */
+        if (flight && pool_on_cleanup(req->pool, leader_cleanup, cr) == 0)
+            cr->flight = flight;
+        else if (flight)
+            leader_done_flight(cr->cc->store, flight);
+        flight = NULL;
+    } else if (!collapsed && req->method == HTTP_METHOD_GET &&
+               collapse(cr, dc, req, resp, url_path)) {
         return;
+    }
     /* the request's own fields change only now: a waiter runs again as it came */
     if (cr->stale && req->method == HTTP_METHOD_GET &&
         (http_fields_find(&cr->stale->fields, HTTP_TOKEN_ETAG) ||
