@@ -368,10 +368,11 @@ void cache_handle(struct dispatch_ctx *dc, struct http_request *req, struct http
  * from it at once, and a request of tern's own, made from it, revalidates the entry: it leads
  * the key's flight (so there is one per key at a time, and misses meanwhile wait for it), goes
  * through handle() and the proxy as any request, and its response body is pulled here to the
- * end, which stores it (a 200) or has refreshed the entry (a 304). It has no connection: a
- * stop of the worker while it is in the air abandons it. */
+ * end, which stores it (a 200) or has refreshed the entry (a 304). It counts as one of the
+ * worker's connections (core/conn.h): a graceful stop waits for it, a fast one cancels it. */
 
 struct cache_bg {
+    struct conn conn;      /* first; w.fd -1: it has no socket */
     struct loop_task task; /* runs the request, then pulls its body */
     struct loop *loop;
     struct http_request req;
@@ -382,17 +383,33 @@ struct cache_bg {
     bool started;
 };
 
+/* Done, or cancelled: the body (the proxy's work) closed, the flight ended, bg retired. */
 static void bg_end(struct cache_bg *bg)
 {
+    loop_task_cancel(&bg->task);
     struct body_source *b = bg->resp.body;
+    bg->resp.body = NULL;
     if (b && b->close) b->close(b);
     if (bg->flight) leader_done_flight(bg->dc.loc->cache->store, bg->flight);
-    pool_destroy(bg->req.pool); /* bg lives in it */
+    bg->flight = NULL;
+    worker_retire_conn(bg->dc.wk, &bg->conn); /* bg_free at the end of the iteration */
 }
+
+static void bg_shutdown(struct conn *c, bool graceful)
+{
+    if (!graceful) bg_end((struct cache_bg *)c); /* graceful: it ends by itself */
+}
+
+static void bg_free(struct conn *c)
+{
+    pool_destroy(((struct cache_bg *)c)->req.pool); /* bg lives in it */
+}
+
+static const struct conn_ops bg_ops = {"cache-revalidation", bg_shutdown, NULL, bg_free};
 
 static void bg_run(struct loop_task *t)
 {
-    struct cache_bg *bg = (struct cache_bg *)t;
+    struct cache_bg *bg = (struct cache_bg *)((char *)t - offsetof(struct cache_bg, task));
     if (!bg->started) {
         bg->started = true;
         struct cache_flight *f = bg->flight;
@@ -450,6 +467,7 @@ static str_t bg_copy(struct pool *pool, str_t s)
 static void background_start(const struct dispatch_ctx *dc, const struct http_request *req,
                              struct cache_req *cr, str_t url_path)
 {
+    if (dc->wk->state != SERVER_RUNNING) return; /* stopping: no new work */
     struct pool *pool = pool_create(4096);
     struct cache_bg *bg = pool ? pool_calloc(pool, sizeof(*bg)) : NULL;
     if (!bg) {
@@ -493,6 +511,8 @@ static void background_start(const struct dispatch_ctx *dc, const struct http_re
     bg->dc.cache = NULL;
     bg->resp.content_length = -1;
     bg->task.cb = bg_run;
+    bg->conn.w.fd = -1;
+    worker_add_conn(dc->wk, &bg->conn, &bg_ops);
     loop_defer(bg->loop, &bg->task); /* outside the client's request */
 }
 

@@ -560,3 +560,26 @@ def test_stale_while_revalidate_background(make_server, origin, tmp_path, disk):
     r = srv.get(url2)
     assert r.body.endswith(b"n=2 ae=-") and "hit" in status_of(r), r
     assert origin.count("/c/bg2") == 2
+
+
+@pytest.mark.parametrize("sig", ["TERM", "QUIT"])
+def test_stop_during_background_revalidation(make_server, origin, sig):
+    """A stop while a background revalidation waits for a slow origin: a fast stop (TERM)
+    cancels it, a graceful one (QUIT) lets it finish; either way a clean exit, nothing leaked."""
+    srv = proxied(make_server, {"path": "/c/", "proxy": origin.url, "cache": True}, workers=1)
+    url = "/c/stop?cc=max-age%3D1%2C%20stale-while-revalidate%3D60&etag=%22t%22&delay=2&delayafter=1"
+    srv.get(url)
+    time.sleep(1.1 + 1.0)
+    assert int(status_of(srv.get(url)).split("ttl=")[1]) <= 0
+    assert wait_count(origin, "/c/stop", 2) == 2  # the revalidation waits for its answer
+    start = time.monotonic()
+    srv.signal(getattr(signal, "SIG" + sig))
+    rc = srv.wait(15)
+    took = time.monotonic() - start
+    assert rc == 0, rc
+    if sig == "TERM":
+        assert took < 1.5, took
+    else:
+        assert took > 1.0, took  # it waited for the revalidation's answer
+        assert "background revalidation of /c/stop" in srv.read(srv.error_log)
+    srv.expect_exit = True

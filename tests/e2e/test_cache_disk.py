@@ -218,3 +218,19 @@ def test_config_errors(make_server, origin, tmp_path):
         p = subprocess.run([t.TERN_BIN, "check", "-c", str(srv.conf_path)], capture_output=True,
                            text=True)
         assert p.returncode != 0 and "Permission denied" in p.stderr, p.stderr
+
+
+@pytest.mark.parametrize("framing", ["", "&chunked=1"])
+def test_large_body_other_wires(make_server, origin, tmp_path, framing):
+    """A disk entry's body goes out through sendfile (cleartext HTTP/1.1) and through copies
+    of its file's ranges (HTTP/2 frames); a chunked upstream body is stored whole too."""
+    d = tmp_path / "cache"
+    d.mkdir()
+    srv = disk_cached(make_server, origin, d)
+    url = f"http://127.0.0.1:{srv.port}/c/big?cc=max-age%3D60&size=5000000{framing}"
+    want = payload(5000000)
+    for args in ([], ["--http2-prior-knowledge"], [], ["--http2-prior-knowledge"]):
+        out = t.curl("-s", *args, url, timeout=60).stdout
+        assert out == want
+    assert origin.count("/c/big") == 1
+    assert len(entries(d)) == 1
