@@ -381,11 +381,14 @@ struct cache_bg {
     str_t url_path;
     struct cache_flight *flight; /* until handle() takes it */
     bool started;
+    bool ended; /* retired: waits for bg_free, runs no more */
 };
 
 /* Done, or cancelled: the body (the proxy's work) closed, the flight ended, bg retired. */
 static void bg_end(struct cache_bg *bg)
 {
+    if (bg->ended) return;
+    bg->ended = true;
     loop_task_cancel(&bg->task);
     struct body_source *b = bg->resp.body;
     bg->resp.body = NULL;
@@ -436,7 +439,7 @@ static void bg_run(struct loop_task *t)
 static void bg_resume(struct http_request *req)
 {
     struct cache_bg *bg = req->wire;
-    loop_defer(bg->loop, &bg->task);
+    if (!bg->ended) loop_defer(bg->loop, &bg->task);
 }
 
 /* The client's fields that describe the request itself, not its own conditions or wishes. */

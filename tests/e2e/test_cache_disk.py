@@ -34,6 +34,15 @@ def entries(cache_dir):
     return sorted(n for n in os.listdir(cache_dir) if not n.startswith("."))
 
 
+def wait_entries(cache_dir, n, timeout=3.0):
+    """entries(cache_dir) once it holds n files (a file is unlinked when its last reader, a
+    request being torn down, lets go), or as it is after timeout."""
+    deadline = time.time() + timeout
+    while len(entries(cache_dir)) != n and time.time() < deadline:
+        time.sleep(0.02)
+    return entries(cache_dir)
+
+
 def restart(srv):
     assert srv.stop() == []
     srv.start()
@@ -88,8 +97,12 @@ def test_revalidation_rewrites_file(make_server, origin, tmp_path):
     r = srv.get(url)
     assert status_of(r).startswith("tern; fwd=stale; fwd-status=304;"), r
     assert r.body == payload(70000)
+    # a new file; the old one is unlinked once the request that read it is over
+    deadline = time.time() + 3
+    while len(entries(d)) > 1 and time.time() < deadline:
+        time.sleep(0.02)
     after = entries(d)
-    assert len(after) == 1 and after != before  # a new file, the old one unlinked
+    assert len(after) == 1 and after != before
     restart(srv)
     r = srv.get(url)
     assert status_of(r).startswith("tern; hit"), r
@@ -186,9 +199,9 @@ def test_purge_and_invalidation_unlink(make_server, origin, tmp_path):
     srv.get("/c/q?cc=max-age%3D60")
     assert len(entries(d)) == 2
     assert srv.get("/c/p?cc=max-age%3D60", method="PURGE").status == 200
-    assert len(entries(d)) == 1
+    assert len(wait_entries(d, 1)) == 1
     assert srv.get("/c/q?cc=max-age%3D60", method="DELETE").status == 200
-    assert entries(d) == []
+    assert wait_entries(d, 0) == []
     restart(srv)
     assert srv.get("/c/p?cc=max-age%3D60").body.endswith(b"n=2 ae=-")
 
