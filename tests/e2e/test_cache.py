@@ -3,12 +3,19 @@ the real binary in front of the recording origin of origin.py, whose /c/ paths t
 Cache-Control, ETag, Last-Modified and Vary from the query string and count their requests:
 hits that never reach the origin, Age and Cache-Status, expiry, what is never stored, Vary
 variants, invalidation by unsafe methods, revalidation with 304, HEAD from a stored GET,
-HTTP/2 clients, large bodies and the size limits."""
+HTTP/2 clients, large bodies and the size limits.
 
+TERN_CACHE_DISK=1 runs every test against the disk store (`path`, a fresh directory per
+location; `max_size` becomes `max_disk_size`), but the one whose subject is the memory store's
+reload; test_cache_disk.py has the disk store's own tests."""
+
+import atexit
+import os
 import re
 import shutil
 import signal
 import socket
+import tempfile
 import time
 
 import pytest
@@ -19,6 +26,23 @@ from test_proxy import proxied
 from tls_util import certs, make_tls_server  # noqa: F401 - fixtures
 
 
+DISK = os.environ.get("TERN_CACHE_DISK") == "1"
+_disk_dirs = []
+atexit.register(lambda: [shutil.rmtree(d, ignore_errors=True) for d in _disk_dirs])
+
+
+def store(conf=True):
+    """A location's `cache` value: conf, or conf on a fresh disk store when TERN_CACHE_DISK=1."""
+    if not DISK:
+        return conf
+    conf = {} if conf is True else dict(conf)
+    if "max_size" in conf:
+        conf["max_disk_size"] = conf.pop("max_size")
+    _disk_dirs.append(tempfile.mkdtemp(prefix="tern-cache-"))
+    conf["path"] = _disk_dirs[-1]
+    return conf
+
+
 @pytest.fixture
 def origin():
     o = Origin()
@@ -27,7 +51,7 @@ def origin():
 
 
 def cached(make_server, origin, cache=True):
-    return proxied(make_server, {"path": "/c/", "proxy": origin.url, "cache": cache})
+    return proxied(make_server, {"path": "/c/", "proxy": origin.url, "cache": store(cache)})
 
 
 def status_of(r):
@@ -272,7 +296,7 @@ def test_stale_if_error(make_server, origin):
 
 def test_stale_if_error_origin_down(make_server, origin):
     srv = proxied(make_server, {"path": "/c/", "proxy": {"upstreams": [origin.url],
-                                                         "keepalive": 0}, "cache": True})
+                                                         "keepalive": 0}, "cache": store()})
     url = "/c/down?cc=max-age%3D1%2C%20stale-if-error%3D60"
     first = srv.get(url)
     time.sleep(2.1)
@@ -285,6 +309,7 @@ def test_stale_if_error_origin_down(make_server, origin):
     assert r.status == 502 and status_of(r) == "tern; fwd=uri-miss", r
 
 
+@pytest.mark.skipif(DISK, reason="a disk store keeps its entries: test_cache_disk.py")
 def test_reload_starts_empty(make_server, origin):
     srv = cached(make_server, origin)
     url = "/c/rl?cc=max-age%3D600&size=300000"
@@ -352,7 +377,7 @@ def test_http3_hits(make_tls_server, certs, origin, tmp_path):  # noqa: F811
 
     def front(cfg):
         cfg["servers"][0]["locations"].insert(0, {"path": "/c/", "proxy": origin.url,
-                                                  "cache": True})
+                                                  "cache": store()})
 
     srv = make_tls_server(certs.ec, certs.ec_key, mutate=front)
     url = f"https://127.0.0.1:{srv.tls_port}/c/h3?cc=max-age%3D60&size=300000"
@@ -374,7 +399,7 @@ def test_collapsed_misses(make_server, origin, cc, stored):
     response in the store; when it is not stored they all go upstream after it (once)."""
     import threading
 
-    srv = proxied(make_server, {"path": "/c/", "proxy": origin.url, "cache": True}, workers=1)
+    srv = proxied(make_server, {"path": "/c/", "proxy": origin.url, "cache": store()}, workers=1)
     url = f"/c/col{stored}?cc={cc}&delay=1&size=100000"
     results = []
 
@@ -431,7 +456,7 @@ def test_collapsed_across_workers(make_server, origin, tmp_path, disk):
 def test_collapsed_waiter_goes_away(make_server, origin):
     import threading
 
-    srv = proxied(make_server, {"path": "/c/", "proxy": origin.url, "cache": True}, workers=1)
+    srv = proxied(make_server, {"path": "/c/", "proxy": origin.url, "cache": store()}, workers=1)
     url = "/c/gone?cc=max-age%3D60&delay=1"
     results = []
     leader = threading.Thread(target=lambda: results.append(srv.get(url)))
@@ -462,7 +487,7 @@ def test_collapsed_wait_is_bounded(make_server, origin):
     """A waiter whose leader is slower than 5 s goes upstream itself."""
     import threading
 
-    srv = proxied(make_server, {"path": "/c/", "proxy": origin.url, "cache": True}, workers=1)
+    srv = proxied(make_server, {"path": "/c/", "proxy": origin.url, "cache": store()}, workers=1)
     url = "/c/slow?cc=max-age%3D60&delay1=7"  # only the first request is slow
 
     def get():
@@ -497,7 +522,7 @@ def test_stale_while_revalidate(make_server, origin):
     any worker wait for that revalidation."""
     import threading
 
-    srv = proxied(make_server, {"path": "/c/", "proxy": origin.url, "cache": True}, workers=1)
+    srv = proxied(make_server, {"path": "/c/", "proxy": origin.url, "cache": store()}, workers=1)
     for swr in (True, False):
         cc = "max-age%3D2%2C%20stale-while-revalidate%3D30" if swr else "max-age%3D2"
         url = f"/c/swr{swr}?cc={cc}&etag=%22s%22&delay=0.8&delayafter=1"
@@ -541,7 +566,8 @@ def test_stale_while_revalidate_background(make_server, origin, tmp_path, disk):
         r = srv.get(url)
         assert time.monotonic() - start < 0.6
         assert r.status == 200 and r.body == payload(50000), r
-        assert status_of(r).startswith("tern; hit; ttl=") and int(status_of(r).split("ttl=")[1]) <= 0, r
+        assert status_of(r).startswith("tern; hit; ttl="), r
+        assert int(status_of(r).split("ttl=")[1]) <= 0, r
     assert wait_count(origin, "/c/bg", 2) == 2
     assert origin.last()["headers"].get("if-none-match") == ['"b"']
     time.sleep(1.3)  # the revalidation's 304 is in after its 1 s delay
@@ -566,8 +592,9 @@ def test_stale_while_revalidate_background(make_server, origin, tmp_path, disk):
 def test_stop_during_background_revalidation(make_server, origin, sig):
     """A stop while a background revalidation waits for a slow origin: a fast stop (TERM)
     cancels it, a graceful one (QUIT) lets it finish; either way a clean exit, nothing leaked."""
-    srv = proxied(make_server, {"path": "/c/", "proxy": origin.url, "cache": True}, workers=1)
-    url = "/c/stop?cc=max-age%3D1%2C%20stale-while-revalidate%3D60&etag=%22t%22&delay=2&delayafter=1"
+    srv = proxied(make_server, {"path": "/c/", "proxy": origin.url, "cache": store()}, workers=1)
+    url = ("/c/stop?cc=max-age%3D1%2C%20stale-while-revalidate%3D60&etag=%22t%22"
+           "&delay=2&delayafter=1")
     srv.get(url)
     time.sleep(1.1 + 1.0)
     assert int(status_of(srv.get(url)).split("ttl=")[1]) <= 0
@@ -583,3 +610,36 @@ def test_stop_during_background_revalidation(make_server, origin, sig):
         assert took > 1.0, took  # it waited for the revalidation's answer
         assert "background revalidation of /c/stop" in srv.read(srv.error_log)
     srv.expect_exit = True
+
+
+def test_purge(make_server, origin, tmp_path):
+    """cache: {purge: true}: PURGE removes a stored URL (200; 404 when nothing was stored) and is
+    never forwarded; the location's auth guards it; without purge it is forwarded as any
+    other method."""
+    import subprocess as sp
+    h = sp.run(["openssl", "passwd", "-6", "pw"], capture_output=True, check=True)
+    users = tmp_path / "purgers"
+    users.write_text("ops:" + h.stdout.decode().strip() + "\n")
+    srv = proxied(make_server,
+                  {"path": "/c/", "proxy": origin.url, "cache": store({"purge": True})},
+                  {"path": "/g/", "proxy": origin.url + "/c/", "cache": store({"purge": True}),
+                   "auth": {"scheme": "basic", "realm": "ops", "user_file": str(users)}},
+                  {"path": "/n/", "proxy": origin.url + "/c/", "cache": store()})
+    url = "/c/p?cc=max-age%3D60"
+    srv.get(url)
+    assert status_of(srv.get(url)).startswith("tern; hit")
+    n = origin.count("/c/p")
+    r = srv.get(url, method="PURGE")
+    assert r.status == 200, r
+    assert origin.count("/c/p") == n  # answered here
+    assert "hit" not in status_of(srv.get(url))  # a miss again: fetched anew
+    assert origin.count("/c/p") == n + 1
+    srv.get(url, method="PURGE")
+    assert srv.get(url, method="PURGE").status == 404  # nothing stored any more
+    assert srv.get("/g/q?cc=max-age%3D60", method="PURGE").status == 401
+    r = t.curl("-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "PURGE", "-u", "ops:pw",
+               f"http://127.0.0.1:{srv.port}/g/q?cc=max-age%3D60")
+    assert r.stdout == b"404"
+    before = len(origin.requests)
+    srv.get("/n/x", method="PURGE")  # purge off: an ordinary method, forwarded
+    assert len(origin.requests) == before + 1 and origin.requests[-1]["method"] == "PURGE"

@@ -134,7 +134,7 @@ def test_killed_mid_body_never_served(make_server, origin, tmp_path):
     srv.stop()
     srv.start()
     assert os.listdir(d) == []  # the dead process's temporary file is gone
-    r = srv.get(url, )
+    r = srv.get(url)
     assert r.status == 200 and len(r.body) == size and r.body == payload(size)
     assert status_of(r) == "tern; fwd=uri-miss; fwd-status=200; stored"
     assert origin.count("/c/huge") == 2
