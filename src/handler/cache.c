@@ -8,7 +8,6 @@
 #include <unistd.h>
 
 #include "core/buf.h"
-#include "core/hash.h"
 #include "core/log.h"
 #include "http/cache_rules.h"
 #include "http/cache_store.h"
@@ -289,12 +288,13 @@ static void notify_loop(void *loop)
     loop_notify(loop);
 }
 
-/* The leader's answer is stored, or will not be: its waiters run again. Idempotent. */
+/* The leader's answer is stored, or will not be: the flight's waiters run again. */
 static void leader_done_flight(struct cache_store *s, struct cache_flight *f)
 {
     cache_store_flight_end(s, f, notify_loop);
 }
 
+/* leader_done_flight for cr's flight, if it leads one. Idempotent. */
 static void leader_done(struct cache_req *cr)
 {
     if (!cr->flight) return;
