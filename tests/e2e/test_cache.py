@@ -453,6 +453,34 @@ def test_collapsed_across_workers(make_server, origin, tmp_path, disk):
     assert sum("hit" in s and "collapsed" in s for s in statuses) == 11, statuses
 
 
+def test_collapsed_across_workers_not_stored(make_server, origin):
+    """The one fetch's response is not stored (no-store): the waiters of every worker go
+    upstream after it, each on its own, and all get the right answer."""
+    import threading
+
+    srv = proxied(make_server, {"path": "/c/", "proxy": origin.url, "cache": store()}, workers=4)
+    url = "/c/xn?cc=no-store&delay=0.5&delayafter=1&size=30000"
+    results = []
+    barrier = threading.Barrier(8)
+
+    def client():
+        with srv.conn(timeout=10) as c:
+            barrier.wait()
+            c.send(t.request("GET", url, close=True))
+            results.append(c.response())
+
+    threads = [threading.Thread(target=client) for _ in range(8)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert len(results) == 8
+    assert all(r.status == 200 and r.body == payload(30000) for r in results), results
+    statuses = [status_of(r) for r in results]
+    assert origin.count("/c/xn") == 8, statuses
+    assert sum("collapsed" in s and "hit" not in s for s in statuses) == 7, statuses
+
+
 def test_collapsed_waiter_goes_away(make_server, origin):
     import threading
 

@@ -236,7 +236,7 @@ static void test_threads(void)
 
 /* Flights: one leader per key, waiters counted per waker, the wakers with waiters woken once
  * at the end (not those that left), a new flight after the end. */
-static void *woken[8];
+static void *woken[CACHE_FLIGHT_WAKERS];
 static size_t n_woken;
 
 static void wake(void *w)
@@ -270,6 +270,24 @@ static void test_flights(void)
     cache_store_flight_end(s, lead, wake);
     cache_store_flight_end(s, other, wake);
     CHECK_INT(n_woken, 1);
+    /* more wakers than a flight counts: the others fetch alone */
+    static int many[CACHE_FLIGHT_WAKERS + 1];
+    struct cache_flight *fl[CACHE_FLIGHT_WAKERS + 1];
+    CHECK_INT(cache_store_flight_join(s, "m", 1, &a, &lead), CACHE_FLIGHT_LEAD);
+    for (size_t i = 0; i < CACHE_FLIGHT_WAKERS; i++)
+        CHECK_INT(cache_store_flight_join(s, "m", 1, &many[i], &fl[i]), CACHE_FLIGHT_WAIT);
+    CHECK_INT(cache_store_flight_join(s, "m", 1, &many[CACHE_FLIGHT_WAKERS], &other),
+              CACHE_FLIGHT_NONE);
+    CHECK(other == NULL);
+    /* a waker that left frees its slot for another */
+    cache_store_flight_leave(s, fl[3], &many[3]);
+    CHECK_INT(cache_store_flight_join(s, "m", 1, &many[CACHE_FLIGHT_WAKERS], &fl[3]),
+              CACHE_FLIGHT_WAIT);
+    n_woken = 0;
+    cache_store_flight_end(s, lead, wake);
+    CHECK_INT(n_woken, CACHE_FLIGHT_WAKERS); /* each once */
+    for (size_t i = 0; i < CACHE_FLIGHT_WAKERS; i++)
+        cache_store_flight_leave(s, fl[i], i == 3 ? &many[CACHE_FLIGHT_WAKERS] : &many[i]);
     cache_store_free(s);
 }
 
