@@ -163,8 +163,7 @@ static bool sane_time(int64_t t)
     return t >= 0 && t < ((int64_t)1 << 36);
 }
 
-int cache_disk_decode(struct cache_entry *e, const char *prefix, const char *head,
-                      size_t head_len)
+int cache_disk_decode(struct cache_entry *e, const char *prefix, const char *head, size_t head_len)
 {
     if (head_len != get_u32(prefix + 8) || hash_fnv1a(head, head_len) != get_u64(prefix + 24))
         return -1;

@@ -34,7 +34,6 @@ int cache_disk_parse_prefix(const char *p, size_t len, size_t *header_len, uint6
 /* Decodes a header (checked against the prefix's checksum) into e, an entry fresh from
  * cache_entry_new: key, status, times, lifetime and both field lists, copied into e's pool.
  * 0, or -1 when it is malformed or memory ran out (e is then to be released). */
-int cache_disk_decode(struct cache_entry *e, const char *prefix, const char *head,
-                      size_t head_len);
+int cache_disk_decode(struct cache_entry *e, const char *prefix, const char *head, size_t head_len);
 
 #endif

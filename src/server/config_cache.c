@@ -18,11 +18,10 @@ enum cc_key {
     CC_COUNT
 };
 
-
 static int parse_options(struct loader *L, const struct cnode *v, struct config_cache *c)
 {
-    static const char *const keys[] = {"max_size", "max_object_size", "heuristic_max", "purge",
-                                       "path",     "max_disk_size",   NULL};
+    static const char *const keys[] = {
+        "max_size", "max_object_size", "heuristic_max", "purge", "path", "max_disk_size", NULL};
     const struct cnode *val[CC_COUNT] = {0};
     uint64_t seen = 0;
     for (const struct cnode *k = v->first; k; k = k->next->next) {
@@ -43,8 +42,9 @@ static int parse_options(struct loader *L, const struct cnode *v, struct config_
         return -1;
     if (val[CC_PATH]) {
         if (val[CC_MAX_SIZE])
-            return cfg_fail(L, val[CC_MAX_SIZE],
-                            "'max_size' bounds the memory store: with 'path', 'max_disk_size' does");
+            return cfg_fail(
+                L, val[CC_MAX_SIZE],
+                "'max_size' bounds the memory store: with 'path', 'max_disk_size' does");
         if (cfg_root(L, val[CC_PATH], "path", &c->path) < 0) return -1;
         if (access(c->path, W_OK | X_OK) < 0)
             return cfg_fail(L, val[CC_PATH], "path '%s': %s", c->path, strerror(errno));

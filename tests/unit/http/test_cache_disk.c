@@ -36,8 +36,7 @@ static bool same_fields(const struct http_fields *a, const struct http_fields *b
     if (a->count != b->count) return false;
     for (size_t i = 0; i < a->count; i++)
         if (!str_eq(a->items[i].name, b->items[i].name) ||
-            !str_eq(a->items[i].value, b->items[i].value) ||
-            a->items[i].token != b->items[i].token)
+            !str_eq(a->items[i].value, b->items[i].value) || a->items[i].token != b->items[i].token)
             return false;
     return true;
 }
