@@ -1,9 +1,12 @@
 #include "core/loop.h"
 
 #include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "core/log.h"
@@ -25,6 +28,8 @@ struct loop {
     loop_idle_fn idle;
     void *idle_arg;
     struct loop_task tasks; /* sentinel of the deferred tasks' circular list */
+    struct io_watch notify; /* eventfd of loop_notify; fd -1 when none */
+    struct loop_hook *hooks;
 };
 
 static int64_t wall_ms(void)
@@ -48,12 +53,62 @@ struct loop *loop_create(void)
     l->tasks.next = l->tasks.prev = &l->tasks;
     l->now_ms = wall_ms();
     l->wheel_ms = l->now_ms - l->now_ms % SLOT_MS;
+    l->notify.fd = -1;
     return l;
+}
+
+static void on_notify(struct io_watch *w, uint32_t events)
+{
+    (void)events;
+    struct loop *l = (struct loop *)((char *)w - offsetof(struct loop, notify));
+    uint64_t v;
+    while (read(w->fd, &v, sizeof(v)) > 0) {
+    }
+    for (struct loop_hook *h = l->hooks, *next; h; h = next) {
+        next = h->next; /* a hook may remove itself */
+        h->cb(h);
+    }
+}
+
+int loop_hook_add(struct loop *l, struct loop_hook *h)
+{
+    if (l->notify.fd < 0) { /* made on first use: loops that never need it have none */
+        int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        if (fd < 0) return -1;
+        l->notify.fd = fd;
+        l->notify.cb = on_notify;
+        if (loop_add(l, &l->notify, EPOLLIN | EPOLLET) < 0) {
+            close(fd);
+            l->notify.fd = -1;
+            return -1;
+        }
+    }
+    h->next = l->hooks;
+    l->hooks = h;
+    return 0;
+}
+
+void loop_hook_remove(struct loop *l, struct loop_hook *h)
+{
+    for (struct loop_hook **pp = &l->hooks; *pp; pp = &(*pp)->next)
+        if (*pp == h) {
+            *pp = h->next;
+            return;
+        }
+}
+
+void loop_notify(struct loop *l)
+{
+    uint64_t one = 1;
+    if (l->notify.fd >= 0 && write(l->notify.fd, &one, sizeof(one)) < 0) {
+        /* EAGAIN: the counter is full, so a wakeup is pending anyway */
+    }
 }
 
 void loop_destroy(struct loop *l)
 {
     if (!l) return;
+    if (l->notify.fd >= 0) close(l->notify.fd);
     close(l->epfd);
     free(l);
 }

@@ -63,6 +63,19 @@ static inline bool loop_task_queued(const struct loop_task *t)
     return t->prev != 0;
 }
 
+/* Cross-thread wakeup: loop_notify, from any thread, makes the loop run each of its hooks once
+ * soon on its own thread (several notifies before it wakes may run them once). Hooks are
+ * added and removed on the loop's own thread; one eventfd per loop. */
+struct loop_hook {
+    struct loop_hook *next;
+    void (*cb)(struct loop_hook *h);
+};
+/* 0, or -1 when the loop has no eventfd (it could not be made at loop_create). */
+int loop_hook_add(struct loop *loop, struct loop_hook *h);
+void loop_hook_remove(struct loop *loop, struct loop_hook *h);
+/* Thread-safe and async-signal-safe: one write(2) to the loop's eventfd. */
+void loop_notify(struct loop *loop);
+
 static inline bool timer_armed(const struct timer *t)
 {
     return t->prev != 0;

@@ -1,10 +1,13 @@
 #include "handler/cache.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/buf.h"
-#include "core/hash.h"
 #include "core/log.h"
 #include "http/cache_rules.h"
 #include "http/cache_store.h"
@@ -22,20 +25,19 @@ struct cache_req {
     bool revalidating;         /* the request asks the upstream with stale's validators */
     struct cache_status st;
     bool bypass; /* neither looked up nor stored (method, credentials, no-store) */
-    /* Request collapsing: a miss that others of its worker wait for (see below). */
-    bool leading;
-    struct cache_req *lnext; /* the worker's leaders */
-    struct cache_wait *waiters;
+    /* Request collapsing: the fetch that others, on any worker, wait for (see below). */
+    struct cache_flight *flight; /* set while this request leads one */
 };
 
 /* A request that waits for a leader's answer to the same key: resp is pending meanwhile, with
  * src as its body, whose close (the client went away) cancels the wait. */
 struct cache_wait {
     struct body_source src;
-    struct loop_task task;    /* queued when the leader is done: the request runs again */
-    struct timer timer;       /* ... or when it has waited long enough */
-    struct cache_req *leader; /* NULL once woken */
-    struct cache_wait *next;
+    struct loop_task task;       /* queued when the leader is done: the request runs again */
+    struct timer timer;          /* ... or when it has waited long enough */
+    struct cache_flight *flight; /* NULL once woken */
+    struct cache_store *store;
+    struct cache_wait *next; /* the worker's waiters */
     struct dispatch_ctx dc;
     struct http_request *req;
     struct http_response *resp;
@@ -126,9 +128,31 @@ static int64_t entry_age(const struct cache_entry *e, time_t now)
                              e->response_time, now);
 }
 
+static void fd_close(void *fd)
+{
+    close((int)(intptr_t)fd);
+}
+
+/* The stored body of e (held by req's pool): memory, or a range of its file, opened now and
+ * closed with the pool (a file unlinked meanwhile stays readable through it). */
+static struct body_source *entry_body(struct http_request *req, const struct cache_entry *e)
+{
+    if (!e->path) return body_source_mem(req->pool, e->body, e->body_len);
+    int fd = open(e->path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        log_warn("cache: %s: %s", e->path, strerror(errno));
+        return NULL;
+    }
+    if (pool_on_cleanup(req->pool, fd_close, (void *)(intptr_t)fd) < 0) {
+        close(fd);
+        return NULL;
+    }
+    return body_source_file(req->pool, fd, e->body_off, e->body_len);
+}
+
 /* Fills resp from e (held by req's pool): the stored status and fields, the current Age
  * (RFC 9111 §5.1), Cache-Status, and the stored body (none for HEAD: §4.3.5's converse, a
- * stored GET answers HEAD). 0, or -1 on OOM. */
+ * stored GET answers HEAD). 0, or -1 on OOM or when a disk entry's file cannot be opened. */
 static int serve_entry(struct http_request *req, struct http_response *resp,
                        const struct cache_entry *e, struct cache_status *st, time_t now)
 {
@@ -151,8 +175,7 @@ static int serve_entry(struct http_request *req, struct http_response *resp,
     if (add_cache_status(resp, req->pool, st) < 0) return -1;
     resp->content_length = (int64_t)e->body_len;
     resp->body = NULL;
-    if (req->method != HTTP_METHOD_HEAD && e->body_len &&
-        !(resp->body = body_source_mem(req->pool, e->body, e->body_len)))
+    if (req->method != HTTP_METHOD_HEAD && e->body_len && !(resp->body = entry_body(req, e)))
         return -1;
     return 0;
 }
@@ -176,31 +199,28 @@ static void not_modified(struct http_request *req, struct http_response *resp,
 }
 
 /* ---- request collapsing ----
- * Concurrent misses of one key on one worker thread: the first goes upstream (the leader), the
- * others wait until its response is stored (or turns out not to be) and then run again, to
- * find it in the store. One round only: a request woken that still misses goes upstream. The
- * leaders of each worker are in a small thread-local table; the waiters hang off theirs. */
+ * Concurrent misses of one key, on any worker thread: the first goes upstream (the leader),
+ * the others wait until its response is stored (or turns out not to be) and then run again,
+ * to find it in the store. One round only: a request woken that still misses goes upstream.
+ * The flights in the air are the store's (http/cache_store.h), under its lock; each waiter
+ * hangs off a list of its own worker (thread-local), and a leader that is done wakes the
+ * loops of the workers with waiters (loop_notify), whose hook runs the waiters whose flight is
+ * done. */
 
-#define LEADER_BUCKETS 64
 /* A waiter whose leader takes longer than this (a slow upstream, or a large body going to a
  * slow client: the store fills as the leader's client reads) goes upstream itself. */
 #define COLLAPSE_WAIT_MS 5000
-static _Thread_local struct cache_req *leaders[LEADER_BUCKETS];
 
-static struct cache_req **leader_bucket(str_t key)
-{
-    return &leaders[hash_fnv1a(key.p, key.len) & (LEADER_BUCKETS - 1)];
-}
+/* This worker's waiters, and the hook of its loop that runs those whose flight is done. */
+static _Thread_local struct cache_wait *waiters;
+static _Thread_local struct loop_hook waiters_hook;
+static _Thread_local struct loop *waiters_loop;
 
-static struct cache_req *find_leader(const struct cache_req *cr)
-{
-    for (struct cache_req *l = *leader_bucket(cr->key); l; l = l->lnext)
-        if (l->cc == cr->cc && str_eq(l->key, cr->key)) return l;
-    return NULL;
-}
-
+/* How a request comes to handle(): the first time, again after a leader's answer, or as a
+ * background revalidation (leading the flight it was started with). */
+enum run { RUN_FIRST, RUN_COLLAPSED, RUN_BACKGROUND };
 static void handle(struct dispatch_ctx *dc, struct http_request *req, struct http_response *resp,
-                   str_t url_path, bool collapsed);
+                   str_t url_path, enum run run, struct cache_flight *flight);
 
 static void wait_run(struct loop_task *t)
 {
@@ -209,7 +229,7 @@ static void wait_run(struct loop_task *t)
     timer_cancel(&w->timer);
     resp->body = NULL;
     resp->pending = false;
-    handle(&w->dc, w->req, resp, w->url_path, true);
+    handle(&w->dc, w->req, resp, w->url_path, RUN_COLLAPSED, NULL);
     if (!resp->pending) dispatch_finish(&w->dc, w->req, resp);
 }
 
@@ -219,15 +239,16 @@ static enum body_next_result wait_next(struct body_source *src, struct body_chun
     return BODY_ERROR; /* never asked: the response is pending */
 }
 
-/* Takes w off its leader's list, if it is still on one. */
+/* Takes w off its worker's list and its flight, if it still waits. */
 static void wait_unlink(struct cache_wait *w)
 {
-    if (!w->leader) return;
-    struct cache_wait **pp = &w->leader->waiters;
+    if (!w->flight) return;
+    struct cache_wait **pp = &waiters;
     while (*pp != w)
         pp = &(*pp)->next;
     *pp = w->next;
-    w->leader = NULL;
+    cache_store_flight_leave(w->store, w->flight, w->dc.wk->loop);
+    w->flight = NULL;
 }
 
 static void wait_close(struct body_source *src)
@@ -245,21 +266,41 @@ static void wait_timeout(struct timer *t)
     loop_defer(w->dc.wk->loop, &w->task);
 }
 
-/* The leader's answer is stored, or will not be: its waiters run again. Idempotent. */
-static void leader_done(struct cache_req *cr)
+/* The loop's hook (loop_notify): the waiters whose flight is done run again. */
+static void waiters_wake(struct loop_hook *h)
 {
-    if (!cr->leading) return;
-    cr->leading = false;
-    struct cache_req **pp = leader_bucket(cr->key);
-    while (*pp != cr)
-        pp = &(*pp)->lnext;
-    *pp = cr->lnext;
-    for (struct cache_wait *w = cr->waiters; w; w = w->next) {
-        w->leader = NULL;
+    (void)h;
+    struct cache_wait **pp = &waiters;
+    while (*pp) {
+        struct cache_wait *w = *pp;
+        if (!atomic_load(&w->flight->done)) {
+            pp = &w->next;
+            continue;
+        }
+        wait_unlink(w); /* takes it off the list: *pp is the next one */
         timer_cancel(&w->timer);
         loop_defer(w->dc.wk->loop, &w->task);
     }
-    cr->waiters = NULL;
+}
+
+static void notify_loop(void *loop)
+{
+    loop_notify(loop);
+}
+
+/* The leader's answer is stored, or will not be: the flight's waiters run again. */
+static void leader_done_flight(struct cache_store *s, struct cache_flight *f)
+{
+    cache_store_flight_end(s, f, notify_loop);
+}
+
+/* leader_done_flight for cr's flight, if it leads one. Idempotent. */
+static void leader_done(struct cache_req *cr)
+{
+    if (!cr->flight) return;
+    struct cache_flight *f = cr->flight;
+    cr->flight = NULL;
+    leader_done_flight(cr->cc->store, f);
 }
 
 static void leader_cleanup(void *cr)
@@ -267,37 +308,41 @@ static void leader_cleanup(void *cr)
     leader_done(cr); /* the leader's request is over, whatever became of it */
 }
 
-/* Joins the leader of cr's key as a waiter (true), or makes cr the leader (false). */
+/* Joins the flight of cr's key as a waiter (true), or makes cr its leader (false). */
 static bool collapse(struct cache_req *cr, struct dispatch_ctx *dc, struct http_request *req,
                      struct http_response *resp, str_t url_path)
 {
-    struct cache_req *leader = find_leader(cr);
-    if (leader) {
-        struct cache_wait *w = pool_calloc(req->pool, sizeof(*w));
-        if (!w) return false;
-        w->src = (struct body_source){wait_next, wait_close};
-        w->task.cb = wait_run;
-        w->timer.cb = wait_timeout;
-        w->leader = leader;
-        w->next = leader->waiters;
-        leader->waiters = w;
-        w->dc = *dc;
-        w->req = req;
-        w->resp = resp;
-        w->url_path = url_path;
-        resp->pending = true;
-        resp->body = &w->src;
-        struct loop *loop = dc->wk->loop;
-        timer_arm(loop, &w->timer, loop_now_ms(loop) + COLLAPSE_WAIT_MS);
-        return true;
+    struct loop *loop = dc->wk->loop;
+    if (waiters_loop != loop) { /* the worker's first: its loop gets the hook */
+        waiters_hook.cb = waiters_wake;
+        if (loop_hook_add(loop, &waiters_hook) < 0) return false;
+        waiters_loop = loop;
     }
-    if (pool_on_cleanup(req->pool, leader_cleanup, cr) == 0) {
-        cr->leading = true;
-        struct cache_req **b = leader_bucket(cr->key);
-        cr->lnext = *b;
-        *b = cr;
+    struct cache_wait *w = pool_calloc(req->pool, sizeof(*w));
+    if (!w || pool_on_cleanup(req->pool, leader_cleanup, cr) < 0) return false;
+    struct cache_flight *f;
+    switch (cache_store_flight_join(cr->cc->store, cr->key.p, cr->key.len, loop, &f)) {
+    case CACHE_FLIGHT_LEAD: cr->flight = f; return false;
+    case CACHE_FLIGHT_NONE: return false;
+    case CACHE_FLIGHT_WAIT: break;
     }
-    return false;
+    w->src = (struct body_source){wait_next, wait_close};
+    w->task.cb = wait_run;
+    w->timer.cb = wait_timeout;
+    w->flight = f;
+    w->store = cr->cc->store;
+    w->next = waiters;
+    waiters = w;
+    w->dc = *dc;
+    w->req = req;
+    w->resp = resp;
+    w->url_path = url_path;
+    resp->pending = true;
+    resp->body = &w->src;
+    timer_arm(loop, &w->timer, loop_now_ms(loop) + COLLAPSE_WAIT_MS);
+    /* done before we were on the list: no wakeup will come for us */
+    if (atomic_load(&f->done)) loop_notify(loop);
+    return true;
 }
 
 /* Why a request neither uses nor feeds the cache, or NULL. */
@@ -315,13 +360,171 @@ static const char *bypass_reason(const struct http_request *req, const struct ca
 void cache_handle(struct dispatch_ctx *dc, struct http_request *req, struct http_response *resp,
                   str_t url_path)
 {
-    handle(dc, req, resp, url_path, false);
+    handle(dc, req, resp, url_path, RUN_FIRST, NULL);
 }
 
-/* cache_handle; collapsed: the request ran again after a leader's answer. */
-static void handle(struct dispatch_ctx *dc, struct http_request *req, struct http_response *resp,
-                   str_t url_path, bool collapsed)
+/* ---- background revalidation (RFC 5861 §3) ----
+ * A request that finds a stale entry within its stale-while-revalidate window is answered
+ * from it at once, and a request of tern's own, made from it, revalidates the entry: it leads
+ * the key's flight (so there is one per key at a time, and misses meanwhile wait for it), goes
+ * through handle() and the proxy as any request, and its response body is pulled here to the
+ * end, which stores it (a 200) or has refreshed the entry (a 304). It counts as one of the
+ * worker's connections (core/conn.h): a graceful stop waits for it, a fast one cancels it. */
+
+struct cache_bg {
+    struct conn conn;      /* first; w.fd -1: it has no socket */
+    struct loop_task task; /* runs the request, then pulls its body */
+    struct loop *loop;
+    struct http_request req;
+    struct http_response resp;
+    struct dispatch_ctx dc;
+    str_t url_path;
+    struct cache_flight *flight; /* until handle() takes it */
+    bool started;
+    bool ended; /* retired: waits for bg_free, runs no more */
+};
+
+/* Done, or cancelled: the body (the proxy's work) closed, the flight ended, bg retired. */
+static void bg_end(struct cache_bg *bg)
 {
+    if (bg->ended) return;
+    bg->ended = true;
+    loop_task_cancel(&bg->task);
+    struct body_source *b = bg->resp.body;
+    bg->resp.body = NULL;
+    if (b && b->close) b->close(b);
+    if (bg->flight) leader_done_flight(bg->dc.loc->cache->store, bg->flight);
+    bg->flight = NULL;
+    worker_retire_conn(bg->dc.wk, &bg->conn); /* bg_free at the end of the iteration */
+}
+
+static void bg_shutdown(struct conn *c, bool graceful)
+{
+    if (!graceful) bg_end((struct cache_bg *)c); /* graceful: it ends by itself */
+}
+
+static void bg_free(struct conn *c)
+{
+    pool_destroy(((struct cache_bg *)c)->req.pool); /* bg lives in it */
+}
+
+static const struct conn_ops bg_ops = {"cache-revalidation", bg_shutdown, NULL, bg_free};
+
+static void bg_run(struct loop_task *t)
+{
+    struct cache_bg *bg = (struct cache_bg *)((char *)t - offsetof(struct cache_bg, task));
+    if (!bg->started) {
+        bg->started = true;
+        struct cache_flight *f = bg->flight;
+        bg->flight = NULL;
+        handle(&bg->dc, &bg->req, &bg->resp, bg->url_path, RUN_BACKGROUND, f);
+    }
+    if (bg->resp.pending) return; /* the proxy's dispatch_finish resumes it */
+    struct body_source *b = bg->resp.body;
+    for (int i = 0; b && i < 64; i++) {
+        struct body_chunk c;
+        enum body_next_result r = b->next(b, &c, 65536);
+        if (r == BODY_WAIT) return; /* the source resumes it */
+        if (r != BODY_CHUNK) break;
+        if (i == 63) { /* a large body: let the loop breathe */
+            loop_defer(bg->loop, &bg->task);
+            return;
+        }
+    }
+    log_info("cache: background revalidation of %.*s: %d", (int)bg->req.target.len,
+             bg->req.target.p, bg->resp.status);
+    bg_end(bg);
+}
+
+static void bg_resume(struct http_request *req)
+{
+    struct cache_bg *bg = req->wire;
+    if (!bg->ended) loop_defer(bg->loop, &bg->task);
+}
+
+/* The client's fields that describe the request itself, not its own conditions or wishes. */
+static bool bg_keeps(const struct http_field *f)
+{
+    switch (f->token) {
+    case HTTP_TOKEN_IF_MATCH:
+    case HTTP_TOKEN_IF_MODIFIED_SINCE:
+    case HTTP_TOKEN_IF_NONE_MATCH:
+    case HTTP_TOKEN_IF_RANGE:
+    case HTTP_TOKEN_IF_UNMODIFIED_SINCE:
+    case HTTP_TOKEN_RANGE:
+    case HTTP_TOKEN_CACHE_CONTROL:
+    case HTTP_TOKEN_CONTENT_LENGTH:
+    case HTTP_TOKEN_TRANSFER_ENCODING: return false;
+    case HTTP_TOKEN_NONE: return true;
+    default: return !(http_token_info(f->token)->flags & HTTP_TOKEN_HOP_BY_HOP);
+    }
+}
+
+static str_t bg_copy(struct pool *pool, str_t s)
+{
+    char *c = s.p ? pool_strndup(pool, s.p, s.len) : NULL;
+    return c ? str_make(c, s.len) : STR_NULL;
+}
+
+/* Starts a background revalidation of cr's key, made from req, unless one is in the air. */
+static void background_start(const struct dispatch_ctx *dc, const struct http_request *req,
+                             struct cache_req *cr, str_t url_path)
+{
+    if (dc->wk->state != SERVER_RUNNING) return; /* stopping: no new work */
+    struct pool *pool = pool_create(4096);
+    struct cache_bg *bg = pool ? pool_calloc(pool, sizeof(*bg)) : NULL;
+    if (!bg) {
+        pool_destroy(pool);
+        return;
+    }
+    struct http_request *r = &bg->req;
+    r->pool = pool;
+    r->method = HTTP_METHOD_GET;
+    r->method_name = STR_LIT("GET");
+    r->target = bg_copy(pool, req->target);
+    r->path = bg_copy(pool, req->path);
+    r->query = bg_copy(pool, req->query);
+    r->has_query = req->has_query;
+    r->authority = bg_copy(pool, req->authority);
+    r->host = bg_copy(pool, req->host);
+    r->scheme = bg_copy(pool, req->scheme);
+    r->version = 11;
+    r->is_tls = req->is_tls;
+    memcpy(r->peer, req->peer, sizeof(r->peer));
+    r->now = time(NULL);
+    r->now_ms = loop_now_ms(dc->wk->loop);
+    r->resume = bg_resume;
+    r->wire = bg;
+    r->body_in_length = -1;
+    bool ok = r->target.p && r->path.p && r->authority.p && r->host.p && r->scheme.p;
+    for (size_t i = 0; ok && i < req->headers.count; i++) {
+        const struct http_field *f = &req->headers.items[i];
+        if (bg_keeps(f)) ok = add_copy(&r->headers, pool, f->name, f->value) == 0;
+    }
+    bg->url_path = bg_copy(pool, url_path);
+    if (!ok || !bg->url_path.p ||
+        cache_store_flight_join(cr->cc->store, cr->key.p, cr->key.len, dc->wk->loop, &bg->flight) !=
+            CACHE_FLIGHT_LEAD) {
+        if (bg->flight) cache_store_flight_leave(cr->cc->store, bg->flight, dc->wk->loop);
+        pool_destroy(pool);
+        return;
+    }
+    bg->loop = dc->wk->loop;
+    bg->dc = *dc;
+    bg->dc.cache = NULL;
+    bg->resp.content_length = -1;
+    bg->task.cb = bg_run;
+    bg->conn.w.fd = -1;
+    worker_add_conn(dc->wk, &bg->conn, &bg_ops);
+    loop_defer(bg->loop, &bg->task); /* outside the client's request */
+}
+
+/* cache_handle, or a run again after a leader's answer, or a background revalidation that
+ * leads flight. */
+static void handle(struct dispatch_ctx *dc, struct http_request *req, struct http_response *resp,
+                   str_t url_path, enum run run, struct cache_flight *flight)
+{
+    bool collapsed = run == RUN_COLLAPSED;
     struct cache_req *cr = pool_calloc(req->pool, sizeof(*cr));
     if (!cr || !(cr->key = request_key(req->pool, req)).p) { /* no memory: no caching */
         dc->cache = NULL;
@@ -362,10 +565,15 @@ static void handle(struct dispatch_ctx *dc, struct http_request *req, struct htt
          * which whole-second ages make common: validate, as no-cache (§5.2.1.1, §5.2.1.4) */
         if ((cr->req_cc.flags & CACHE_CC_MAX_AGE) && cr->req_cc.max_age == 0)
             use = CACHE_USE_VALIDATE;
-        /* RFC 5861 §3: while another request of this worker revalidates it, serve it stale
-         * (the revalidation is that request's, not a background one) */
-        if (use == CACHE_USE_STALE_REVALIDATE && !collapsed && find_leader(cr))
+        /* RFC 5861 §3: serve it stale, and revalidate it in the background unless a request
+         * (of any worker) already does; the background request itself goes upstream */
+        if (use == CACHE_USE_STALE_REVALIDATE && run == RUN_BACKGROUND) {
+            use = CACHE_USE_VALIDATE;
+        } else if (use == CACHE_USE_STALE_REVALIDATE && run == RUN_FIRST) {
+            if (!cache_store_flight_busy(cr->cc->store, cr->key.p, cr->key.len))
+                background_start(dc, req, cr, url_path);
             use = CACHE_USE_STALE;
+        }
         if (use == CACHE_USE_FRESH || use == CACHE_USE_STALE) {
             cr->st.hit = true;
             cr->st.fwd = CACHE_FWD_NONE;
@@ -388,8 +596,16 @@ static void handle(struct dispatch_ctx *dc, struct http_request *req, struct htt
         add_cache_status(resp, req->pool, &cr->st);
         return;
     }
-    if (!collapsed && req->method == HTTP_METHOD_GET && collapse(cr, dc, req, resp, url_path))
+    if (run == RUN_BACKGROUND) { /* the flight's leader from the start */
+        if (flight && pool_on_cleanup(req->pool, leader_cleanup, cr) == 0)
+            cr->flight = flight;
+        else if (flight)
+            leader_done_flight(cr->cc->store, flight);
+        flight = NULL;
+    } else if (!collapsed && req->method == HTTP_METHOD_GET &&
+               collapse(cr, dc, req, resp, url_path)) {
         return;
+    }
     /* the request's own fields change only now: a waiter runs again as it came */
     if (cr->stale && req->method == HTTP_METHOD_GET &&
         (http_fields_find(&cr->stale->fields, HTTP_TOKEN_ETAG) ||
@@ -417,9 +633,11 @@ static void invalidate(struct cache_req *cr, struct http_request *req, struct ht
     }
 }
 
-static void insert(struct cache_req *cr, struct cache_entry *e)
+/* Inserts e, a disk entry's file first completed and renamed into place. 0 or -1. */
+static int insert(struct cache_req *cr, struct cache_entry *e)
 {
-    cache_store_insert(cr->cc->store, e, vary_match, &e->req_fields);
+    if (e->wfd >= 0 && cache_store_file_commit(cr->cc->store, e) < 0) return -1;
+    return cache_store_insert(cr->cc->store, e, vary_match, &e->req_fields);
 }
 
 /* The upstream's Date (RFC 9110 §6.6.1), which the proxy does not pass on. */
@@ -504,6 +722,7 @@ static bool fill_append(struct cache_fill *f, const struct body_chunk *c)
     struct cache_entry *e = f->e;
     size_t max = (size_t)f->cr->cc->max_object_size;
     if (c->kind != BODY_CHUNK_MEM || c->len > max - e->body_len) return false;
+    if (e->wfd >= 0) return cache_entry_file_append(e, c->data, c->len) == 0;
     if (c->len > f->cap - e->body_len) {
         size_t cap = f->cap ? f->cap : 16384;
         while (cap < e->body_len + c->len)
@@ -574,14 +793,18 @@ static void maybe_store(struct cache_req *cr, struct http_request *req, struct h
         cache_entry_release(e);
         return;
     }
-    if (!resp->body) { /* an empty body: complete now */
-        insert(cr, e);
+    bool disk = cache_store_on_disk(cr->cc->store);
+    if (disk && cache_store_file_begin(cr->cc->store, e) < 0) {
         cache_entry_release(e);
-        cr->st.stored = true;
+        return;
+    }
+    if (!resp->body) { /* an empty body: complete now */
+        cr->st.stored = insert(cr, e) == 0;
+        cache_entry_release(e);
         return;
     }
     struct cache_fill *f = pool_calloc(req->pool, sizeof(*f));
-    if (resp->content_length > 0 && f && !(e->body = malloc((size_t)resp->content_length)))
+    if (resp->content_length > 0 && f && !disk && !(e->body = malloc((size_t)resp->content_length)))
         f = NULL;
     if (!f) {
         cache_entry_release(e);
@@ -614,17 +837,23 @@ static int refresh(struct cache_req *cr, struct http_request *req, struct http_r
         ok = add_copy(&e->req_fields, e->pool, old->req_fields.items[i].name,
                       old->req_fields.items[i].value) == 0;
     ok = ok && cache_fields_update(&e->fields, e->pool, &resp->headers) == 0;
-    if (ok && old->body_len && (ok = (e->body = malloc(old->body_len)) != NULL)) {
-        memcpy(e->body, old->body, old->body_len);
-        e->body_len = old->body_len;
-    }
     struct cache_control res_cc;
     if (ok) cache_control_parse(&e->fields, false, &res_cc);
-    if (!ok || set_freshness(e, cr, req, head, &res_cc, now) < 0) {
+    ok = ok && set_freshness(e, cr, req, head, &res_cc, now) == 0;
+    if (ok && old->path) { /* a new file: the header changed, the body is copied over */
+        ok = cache_store_file_begin(cr->cc->store, e) == 0 && cache_entry_file_copy(e, old) == 0 &&
+             insert(cr, e) == 0;
+    } else if (ok) {
+        if (old->body_len && (ok = (e->body = malloc(old->body_len)) != NULL)) {
+            memcpy(e->body, old->body, old->body_len);
+            e->body_len = old->body_len;
+        }
+        if (ok) insert(cr, e);
+    }
+    if (!ok) {
         cache_entry_release(e);
         return -1;
     }
-    insert(cr, e);
     if (hold(req, e) < 0) return -1;
     cr->st.stored = true;
     return serve_entry(req, resp, e, &cr->st, now);

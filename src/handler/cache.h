@@ -1,12 +1,13 @@
 /* The caching layer of a `proxy` location with `cache` (RFC 9111, shared cache): a fresh stored
- * response is answered from the location's in-memory store (http/cache_store.h) without the
- * upstream; anything else goes through the proxy, which hands each upstream response head to
- * cache_on_head. That decides whether to store it (http/cache_rules.h) and then copies the body
- * as the client pulls it, inserting the entry once the body is complete. A stale entry with
- * validators is revalidated (If-None-Match / If-Modified-Since); a 304 refreshes it. Concurrent
- * misses (and revalidations) of one key on one worker are collapsed into one upstream request,
- * and stale-if-error / stale-while-revalidate (RFC 5861) apply. Every response of such a
- * location carries Cache-Status (RFC 9211). */
+ * response is answered from the location's store (http/cache_store.h: in memory, or one file
+ * per response) without the upstream; anything else goes through the proxy, which hands each
+ * upstream response head to cache_on_head. That decides whether to store it
+ * (http/cache_rules.h) and then copies the body as the client pulls it, inserting the entry
+ * once the body is complete. A stale entry with validators is revalidated (If-None-Match /
+ * If-Modified-Since); a 304 refreshes it. Concurrent misses (and revalidations) of one key,
+ * on any worker thread, are collapsed into one upstream request; stale-if-error and
+ * stale-while-revalidate (RFC 5861, with a background revalidation) apply. Every response of
+ * such a location carries Cache-Status (RFC 9211). */
 #ifndef TERN_HANDLER_CACHE_H
 #define TERN_HANDLER_CACHE_H
 

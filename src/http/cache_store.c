@@ -1,12 +1,24 @@
-/* The caching proxy's shared in-memory store: chained hash table, LRU list, reference counts. */
+/* The caching proxy's shared store: chained hash table, LRU list, reference counts; for a disk
+ * store, the entry files under its directory (the design: http/cache_store.h). */
 #include "http/cache_store.h"
 
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/hash.h"
+#include "core/log.h"
 #include "core/refcount.h"
+#include "http/cache_disk.h"
+#include "http/cache_rules.h"
 
 struct cache_store {
     pthread_mutex_t lock;
@@ -14,7 +26,9 @@ struct cache_store {
     size_t n_buckets; /* a power of two */
     size_t max_size, bytes, entries;
     bool closed;
-    struct dlist lru; /* head: most recently used */
+    struct dlist lru;                 /* head: most recently used */
+    char *dir;                        /* a disk store's directory, or NULL */
+    struct cache_flight *flights[64]; /* fetches in the air, by key hash */
 };
 
 struct cache_store *cache_store_new(size_t max_size)
@@ -44,6 +58,7 @@ struct cache_entry *cache_entry_new(void)
         return NULL;
     }
     atomic_init(&e->refs, 1);
+    e->wfd = -1;
     return e;
 }
 
@@ -63,6 +78,11 @@ void cache_entry_ref(struct cache_entry *e)
 void cache_entry_release(struct cache_entry *e)
 {
     if (!e || !refcount_put(&e->refs)) return;
+    if (e->wfd >= 0) { /* given up while being written */
+        close(e->wfd);
+        unlink(e->tmp_path);
+    }
+    if (e->path && !e->keep_file) unlink(e->path); /* dropped from its store, and unread */
     pool_destroy(e->pool);
     free(e->body);
     free(e);
@@ -130,24 +150,25 @@ struct cache_entry *cache_store_lookup(struct cache_store *s, const char *key, s
     return found;
 }
 
-int cache_store_insert(struct cache_store *s, struct cache_entry *e, cache_match_fn match,
-                       void *ctx)
+/* Links e in (the table takes its own reference) in place of the variants of its key that match
+ * accepts, then evicts to fit. keep_newer (the scan): a matching variant that is as new as e
+ * stays and e is dropped instead. Under the lock; what is dropped goes to *dead. */
+static void insert_locked(struct cache_store *s, struct cache_entry *e, cache_match_fn match,
+                          void *ctx, bool keep_newer, struct cache_entry **dead)
 {
-    e->size = sizeof(*e) + pool_used(e->pool) + e->body_len;
-    if (e->size > s->max_size) return -1;
-    struct cache_entry *dead = NULL;
-    pthread_mutex_lock(&s->lock);
-    if (s->closed) {
-        pthread_mutex_unlock(&s->lock);
-        return -1;
-    }
     cache_entry_ref(e);
     struct cache_entry **pp = &s->buckets[e->hash & (s->n_buckets - 1)];
     while (*pp) {
-        if (same_key(*pp, e->hash, e->key, e->key_len) && (!match || match(*pp, ctx)))
-            unlink_entry(s, pp, &dead);
-        else
+        if (same_key(*pp, e->hash, e->key, e->key_len) && (!match || match(*pp, ctx))) {
+            if (keep_newer && (*pp)->response_time >= e->response_time) {
+                e->hnext = *dead;
+                *dead = e;
+                return;
+            }
+            unlink_entry(s, pp, dead);
+        } else {
             pp = &(*pp)->hnext;
+        }
     }
     struct cache_entry **head = &s->buckets[e->hash & (s->n_buckets - 1)];
     e->hnext = *head;
@@ -158,9 +179,24 @@ int cache_store_insert(struct cache_store *s, struct cache_entry *e, cache_match
     s->entries++;
     struct cache_entry *old;
     while (s->bytes > s->max_size && (old = DLIST_ENTRY(s->lru.tail, struct cache_entry, lru)) != e)
-        unlink_entry(s, find_slot(s, old), &dead);
+        unlink_entry(s, find_slot(s, old), dead);
+}
+
+int cache_store_insert(struct cache_store *s, struct cache_entry *e, cache_match_fn match,
+                       void *ctx)
+{
+    /* a disk entry is charged its file's size, set when the file was made */
+    if (!e->path) e->size = sizeof(*e) + pool_used(e->pool) + e->body_len;
+    if (e->size > s->max_size) return -1;
+    struct cache_entry *dead = NULL;
+    pthread_mutex_lock(&s->lock);
+    if (s->closed) {
+        pthread_mutex_unlock(&s->lock);
+        return -1;
+    }
+    insert_locked(s, e, match, ctx, false, &dead);
     pthread_mutex_unlock(&s->lock);
-    release_all(dead); /* frees outside the lock */
+    release_all(dead); /* frees (and unlinks) outside the lock */
     return 0;
 }
 
@@ -189,8 +225,11 @@ void cache_store_close(struct cache_store *s)
     struct cache_entry *dead = NULL;
     pthread_mutex_lock(&s->lock);
     s->closed = true;
-    while (s->lru.tail)
-        unlink_entry(s, find_slot(s, DLIST_ENTRY(s->lru.tail, struct cache_entry, lru)), &dead);
+    while (s->lru.tail) {
+        struct cache_entry *e = DLIST_ENTRY(s->lru.tail, struct cache_entry, lru);
+        e->keep_file = true; /* for the next store on the directory (a reload) */
+        unlink_entry(s, find_slot(s, e), &dead);
+    }
     pthread_mutex_unlock(&s->lock);
     release_all(dead);
 }
@@ -209,10 +248,313 @@ void cache_store_free(struct cache_store *s)
     struct dlist_node *n = s->lru.head;
     while (n) {
         struct dlist_node *next = n->next;
-        cache_entry_release(DLIST_ENTRY(n, struct cache_entry, lru));
+        struct cache_entry *e = DLIST_ENTRY(n, struct cache_entry, lru);
+        e->keep_file = true;
+        cache_entry_release(e);
         n = next;
     }
     pthread_mutex_destroy(&s->lock);
+    free(s->dir);
     free(s->buckets);
     free(s);
+}
+
+/* ---- the disk store ---- */
+
+bool cache_store_on_disk(const struct cache_store *s)
+{
+    return s->dir != NULL;
+}
+
+static uint64_t random64(void)
+{
+    uint64_t r;
+    if (getrandom(&r, sizeof(r), GRND_NONBLOCK) == (ssize_t)sizeof(r)) return r;
+    static atomic_uint_fast64_t seq;
+    return hash_fnv1a_more((uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32),
+                           &(uint_fast64_t){atomic_fetch_add(&seq, 1)}, sizeof(uint_fast64_t));
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static void file_abort(struct cache_entry *e)
+{
+    if (e->wfd < 0) return;
+    close(e->wfd);
+    unlink(e->tmp_path);
+    e->wfd = -1;
+}
+
+int cache_store_file_begin(struct cache_store *s, struct cache_entry *e)
+{
+    e->tmp_path =
+        pool_printf(e->pool, NULL, "%s/.tmp-%ld-%016" PRIx64, s->dir, (long)getpid(), random64());
+    if (!e->tmp_path) return -1;
+    struct buf b = {0};
+    if (cache_disk_encode(&b, e) < 0) {
+        buf_free(&b);
+        return -1;
+    }
+    e->wfd = open(e->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (e->wfd < 0) {
+        log_warn("cache: %s: %s", e->tmp_path, strerror(errno));
+        buf_free(&b);
+        return -1;
+    }
+    int r = write_all(e->wfd, buf_ptr(&b), buf_size(&b));
+    e->body_off = (off_t)buf_size(&b);
+    e->body_len = 0;
+    buf_free(&b);
+    if (r < 0) file_abort(e);
+    return r;
+}
+
+int cache_entry_file_append(struct cache_entry *e, const void *p, size_t n)
+{
+    if (e->wfd < 0 || write_all(e->wfd, p, n) < 0) return -1;
+    e->body_len += n;
+    return 0;
+}
+
+int cache_entry_file_copy(struct cache_entry *e, const struct cache_entry *src)
+{
+    int in = open(src->path, O_RDONLY | O_CLOEXEC);
+    if (in < 0) return -1;
+    char buf[16384];
+    off_t off = src->body_off;
+    size_t left = src->body_len;
+    while (left) {
+        ssize_t r = pread(in, buf, left < sizeof(buf) ? left : sizeof(buf), off);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0 || cache_entry_file_append(e, buf, (size_t)r) < 0) {
+            close(in);
+            return -1;
+        }
+        off += r;
+        left -= (size_t)r;
+    }
+    close(in);
+    return 0;
+}
+
+int cache_store_file_commit(struct cache_store *s, struct cache_entry *e)
+{
+    char prefix[CACHE_DISK_PREFIX] = {0};
+    cache_disk_set_body_len(prefix, e->body_len);
+    /* the body length is the prefix's bytes 16..23 (http/cache_disk.h) */
+    char *path =
+        pool_printf(e->pool, NULL, "%s/%016" PRIx64 "-%016" PRIx64, s->dir, e->hash, random64());
+    int fd = e->wfd;
+    e->wfd = -1;
+    if (!path || pwrite(fd, prefix + 16, 8, 16) != 8) {
+        close(fd);
+        unlink(e->tmp_path);
+        return -1;
+    }
+    if (close(fd) < 0 || rename(e->tmp_path, path) < 0) {
+        log_warn("cache: %s: %s", e->tmp_path, strerror(errno));
+        unlink(e->tmp_path);
+        return -1;
+    }
+    e->path = path;
+    e->size = (size_t)e->body_off + e->body_len;
+    return 0;
+}
+
+/* An entry file's name: the key's hash and a random part, 16 hex digits each. */
+static bool entry_name(const char *n, uint64_t *hash)
+{
+    if (strlen(n) != 33 || n[16] != '-') return false;
+    for (size_t i = 0; i < 33; i++)
+        if (i != 16 && !((n[i] >= '0' && n[i] <= '9') || (n[i] >= 'a' && n[i] <= 'f')))
+            return false;
+    *hash = strtoull(n, NULL, 16);
+    return true;
+}
+
+/* The entry stored in dir's file n (name checked), or NULL when it is not a whole one. */
+static struct cache_entry *load(struct cache_store *s, int dfd, const char *n, uint64_t hash)
+{
+    int fd = openat(dfd, n, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) return NULL;
+    struct cache_entry *e = NULL;
+    char prefix[CACHE_DISK_PREFIX], *head = NULL;
+    size_t head_len;
+    uint64_t body_len;
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+        pread(fd, prefix, sizeof(prefix), 0) != (ssize_t)sizeof(prefix) ||
+        cache_disk_parse_prefix(prefix, sizeof(prefix), &head_len, &body_len) < 0 ||
+        (uint64_t)st.st_size != CACHE_DISK_PREFIX + head_len + body_len ||
+        !(head = malloc(head_len)) ||
+        pread(fd, head, head_len, CACHE_DISK_PREFIX) != (ssize_t)head_len ||
+        !(e = cache_entry_new()))
+        goto fail;
+    if (cache_disk_decode(e, prefix, head, head_len) < 0 || e->hash != hash ||
+        !(e->path = pool_printf(e->pool, NULL, "%s/%s", s->dir, n)))
+        goto fail;
+    e->body_off = (off_t)(CACHE_DISK_PREFIX + head_len);
+    e->body_len = (size_t)body_len;
+    e->size = (size_t)st.st_size;
+    free(head);
+    close(fd);
+    return e;
+fail:
+    if (e) e->path = NULL; /* the caller removes the file */
+    cache_entry_release(e);
+    free(head);
+    close(fd);
+    return NULL;
+}
+
+/* Rebuilds the index from dir: whole entry files go in, in the directory's order (which is
+ * then the order of eviction: recency of use is not kept across restarts), and the others of
+ * tern's naming are removed. */
+static int scan(struct cache_store *s)
+{
+    DIR *d = opendir(s->dir);
+    if (!d) return -1;
+    int dfd = dirfd(d);
+    long me = (long)getpid();
+    size_t kept = 0, removed = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        const char *n = de->d_name;
+        uint64_t hash;
+        if (strncmp(n, ".tmp-", 5) == 0) {
+            /* a partial entry of a process that is gone (ours are being written) */
+            if (strtol(n + 5, NULL, 10) != me && unlinkat(dfd, n, 0) == 0) removed++;
+            continue;
+        }
+        if (!entry_name(n, &hash)) continue; /* not tern's: left alone */
+        struct cache_entry *e = load(s, dfd, n, hash);
+        if (!e) {
+            log_warn("cache: %s/%s is not a whole stored response: removed", s->dir, n);
+            if (unlinkat(dfd, n, 0) == 0) removed++;
+            continue;
+        }
+        struct cache_entry *dead = NULL;
+        pthread_mutex_lock(&s->lock);
+        if (e->size <= s->max_size) {
+            insert_locked(s, e, cache_entry_vary_match, &e->req_fields, true, &dead);
+            kept++;
+        } else {
+            e->hnext = dead;
+            dead = e;
+            cache_entry_ref(e);
+        }
+        pthread_mutex_unlock(&s->lock);
+        release_all(dead);
+        cache_entry_release(e);
+    }
+    closedir(d);
+    log_info("cache: %s: %zu stored response(s) found, %zu file(s) removed", s->dir, kept, removed);
+    return 0;
+}
+
+bool cache_entry_vary_match(const struct cache_entry *e, void *ctx)
+{
+    return cache_vary_match(&e->fields, &e->req_fields, ctx);
+}
+
+struct cache_store *cache_store_new_disk(const char *dir, size_t max_size)
+{
+    struct cache_store *s = cache_store_new(max_size);
+    if (!s) return NULL;
+    if (!(s->dir = strdup(dir)) || scan(s) < 0) {
+        cache_store_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+/* ---- flights ---- */
+
+static void flight_put(struct cache_flight *f)
+{
+    if (refcount_put(&f->refs)) free(f);
+}
+
+static struct cache_flight **flight_slot(struct cache_store *s, uint64_t h, const char *key,
+                                         size_t len)
+{
+    struct cache_flight **pp = &s->flights[h & 63];
+    while (*pp && !((*pp)->hash == h && (*pp)->key_len == len && memcmp((*pp)->key, key, len) == 0))
+        pp = &(*pp)->next;
+    return pp;
+}
+
+enum cache_flight_role cache_store_flight_join(struct cache_store *s, const char *key, size_t len,
+                                               void *waker, struct cache_flight **out)
+{
+    uint64_t h = hash_fnv1a(key, len);
+    enum cache_flight_role role = CACHE_FLIGHT_NONE;
+    *out = NULL;
+    pthread_mutex_lock(&s->lock);
+    struct cache_flight **pp = flight_slot(s, h, key, len), *f = *pp;
+    if (f) {
+        size_t i, free_i = CACHE_FLIGHT_WAKERS;
+        for (i = 0; i < CACHE_FLIGHT_WAKERS && f->wakers[i] != waker; i++)
+            if (!f->waiting[i] && free_i == CACHE_FLIGHT_WAKERS) free_i = i;
+        if (i == CACHE_FLIGHT_WAKERS && (i = free_i) < CACHE_FLIGHT_WAKERS) f->wakers[i] = waker;
+        if (i < CACHE_FLIGHT_WAKERS) {
+            f->waiting[i]++;
+            refcount_get(&f->refs);
+            *out = f;
+            role = CACHE_FLIGHT_WAIT;
+        }
+    } else if ((f = calloc(1, sizeof(*f) + len))) {
+        atomic_init(&f->refs, 1);
+        atomic_init(&f->done, false);
+        f->hash = h;
+        f->key_len = len;
+        memcpy(f->key, key, len);
+        *pp = f;
+        *out = f;
+        role = CACHE_FLIGHT_LEAD;
+    }
+    pthread_mutex_unlock(&s->lock);
+    return role;
+}
+
+bool cache_store_flight_busy(struct cache_store *s, const char *key, size_t len)
+{
+    pthread_mutex_lock(&s->lock);
+    bool busy = *flight_slot(s, hash_fnv1a(key, len), key, len) != NULL;
+    pthread_mutex_unlock(&s->lock);
+    return busy;
+}
+
+void cache_store_flight_end(struct cache_store *s, struct cache_flight *f, void (*wake)(void *))
+{
+    pthread_mutex_lock(&s->lock);
+    struct cache_flight **pp = flight_slot(s, f->hash, f->key, f->key_len);
+    if (*pp == f) *pp = f->next;
+    atomic_store(&f->done, true);
+    for (size_t i = 0; i < CACHE_FLIGHT_WAKERS; i++)
+        if (f->waiting[i]) wake(f->wakers[i]);
+    pthread_mutex_unlock(&s->lock);
+    flight_put(f);
+}
+
+void cache_store_flight_leave(struct cache_store *s, struct cache_flight *f, void *waker)
+{
+    pthread_mutex_lock(&s->lock);
+    for (size_t i = 0; i < CACHE_FLIGHT_WAKERS; i++)
+        if (f->wakers[i] == waker && f->waiting[i]) {
+            f->waiting[i]--;
+            break;
+        }
+    pthread_mutex_unlock(&s->lock);
+    flight_put(f);
 }

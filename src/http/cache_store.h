@@ -4,7 +4,30 @@
  * shared by the worker threads: a mutex guards the table for a lookup, insert or removal only.
  * Entries are reference-counted: the table holds one reference, each reader another, so an
  * entry evicted or replaced while it is being served lives until its last reader lets go. An
- * entry is immutable once inserted, and only inserted once its body is complete. */
+ * entry is immutable once inserted, and only inserted once its body is complete.
+ *
+ * A disk store (cache_store_new_disk) keeps the same table as an index, but each entry's body
+ * lives in a file of its own under the store's directory (format: http/cache_disk.h); only the
+ * metadata (key, fields, times) stays in memory. Why this shape:
+ * - One file per entry, named by the key's hash and 64 random bits: a new response for a key
+ *   is a new file, so a file never changes once it has its name, and a reader with the file
+ *   open (or about to open it: it holds a reference on the entry) is never disturbed.
+ * - A response is written to a temporary file (".tmp-PID-...") in the directory and renamed
+ *   to its name only when its body is complete: a partial entry never has a name, and the scan
+ *   at start removes temporary files that a dead process left.
+ * - A file is unlinked when its entry is dropped from the table (eviction, replacement, PURGE,
+ *   invalidation) and its last reader lets it go: the entry's release unlinks it. Closing or
+ *   freeing the store (reload, exit) keeps the files for the next store on the same directory.
+ * - The index is rebuilt at start by a scan of the directory that reads each file's prefix and
+ *   header only (never a body): work proportional to the number of entries. A file whose name,
+ *   size, header or checksum is wrong is removed, not served. Files are charged by their size
+ *   to max_size (`max_disk_size`); the least recently used are unlinked past it.
+ * - No fsync: this is a cache. A process crash loses nothing renamed; a machine crash may
+ *   leave a renamed file whose data never reached the disk, which the size and header checks
+ *   catch when it is short or garbled (a body of zeros of the right length is not caught).
+ * - No second copy in memory: the kernel's page cache is the hot tier, and bodies go to the
+ *   client from the file (sendfile on cleartext HTTP/1). Writes are plain write(2) on the
+ *   worker thread, as the body passes through it to the client. */
 #ifndef TERN_HTTP_CACHE_STORE_H
 #define TERN_HTTP_CACHE_STORE_H
 
@@ -12,6 +35,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <time.h>
 
 #include "core/dlist.h"
@@ -31,6 +55,12 @@ struct cache_entry {
     time_t request_time, response_time; /* RFC 9111 §4.2.3 */
     time_t date;                        /* the response's Date (response_time when none) */
     int64_t lifetime;                   /* freshness lifetime in seconds (§4.2.1) */
+    /* Disk store: the file (full path, in the pool; NULL: the body is in memory) and where
+     * its body starts; while the body is being written, the temporary file. */
+    char *path;
+    off_t body_off;
+    int wfd; /* the temporary file being written, or -1 */
+    char *tmp_path;
     /* Store-private. */
     atomic_uint refs;
     size_t size; /* bytes charged to the store */
@@ -38,6 +68,7 @@ struct cache_entry {
     struct cache_entry *hnext;
     struct dlist_node lru;
     bool linked;
+    bool keep_file; /* the store was closed or freed with it: its file stays for the next */
 };
 
 /* Does a stored variant e answer for the request described by ctx? */
@@ -47,6 +78,60 @@ struct cache_store;
 
 /* A store holding at most max_size bytes of entries. NULL on OOM. */
 struct cache_store *cache_store_new(size_t max_size);
+/* A store whose entries live in files under dir (an existing, writable directory), at most
+ * max_size bytes of them, with its index rebuilt from what dir holds now: files that are not
+ * whole entries are removed, and of two files for one variant (Vary) the older. NULL on OOM
+ * or when dir cannot be read. */
+struct cache_store *cache_store_new_disk(const char *dir, size_t max_size);
+/* A cache_match_fn for Vary (RFC 9111 §4.1): does e answer a request with the fields ctx (a
+ * struct http_fields)? */
+bool cache_entry_vary_match(const struct cache_entry *e, void *ctx);
+/* Is s a disk store? */
+bool cache_store_on_disk(const struct cache_store *s);
+/* Disk store: opens a temporary file for e (its key, status, fields and times final) and
+ * writes its prefix and header. 0, or -1 (nothing left behind). */
+int cache_store_file_begin(struct cache_store *s, struct cache_entry *e);
+/* Appends body bytes to e's temporary file. 0, or -1 on a write error (a full disk). */
+int cache_entry_file_append(struct cache_entry *e, const void *p, size_t n);
+/* Appends the whole body of src (a disk entry) to e's temporary file. 0 or -1. */
+int cache_entry_file_copy(struct cache_entry *e, const struct cache_entry *src);
+/* Completes e's file (body length in the prefix) and renames it into place, ready for
+ * cache_store_insert. 0, or -1 (the temporary file removed). */
+int cache_store_file_commit(struct cache_store *s, struct cache_entry *e);
+
+/* ---- Request collapsing across threads (handler/cache.c) ----
+ * A flight is one upstream fetch of a key that other requests, on any worker thread, wait
+ * for. The store keeps the flights in the air in a small table under its lock. A waiter is
+ * known by its waker (an opaque pointer: the handler passes its worker's loop), and a flight
+ * counts its waiters per waker, for at most CACHE_FLIGHT_WAKERS wakers. */
+#define CACHE_FLIGHT_WAKERS 32
+struct cache_flight {
+    atomic_uint refs;
+    atomic_bool done; /* the leader's answer is stored, or will not be */
+    uint64_t hash;
+    struct cache_flight *next;
+    void *wakers[CACHE_FLIGHT_WAKERS];
+    unsigned waiting[CACHE_FLIGHT_WAKERS];
+    size_t key_len;
+    char key[]; /* not NUL-terminated */
+};
+enum cache_flight_role {
+    CACHE_FLIGHT_LEAD, /* no flight for the key: one was made, the caller fetches */
+    CACHE_FLIGHT_WAIT, /* one is in the air: the caller waits for it */
+    CACHE_FLIGHT_NONE, /* no collapsing (out of memory, too many wakers): fetch alone */
+};
+/* Leads or joins the flight of key; *out gets a reference (LEAD and WAIT). */
+enum cache_flight_role cache_store_flight_join(struct cache_store *s, const char *key, size_t len,
+                                               void *waker, struct cache_flight **out);
+/* Is a fetch of key in the air? (stale-while-revalidate serves the stale entry meanwhile) */
+bool cache_store_flight_busy(struct cache_store *s, const char *key, size_t len);
+/* The leader is done: marks f done, takes it out of the table, calls wake(waker) under the
+ * lock for every waker with waiters (which therefore cannot leave meanwhile), and drops the
+ * leader's reference. */
+void cache_store_flight_end(struct cache_store *s, struct cache_flight *f, void (*wake)(void *));
+/* A waiter of waker stops waiting (woken, timed out or gone) and drops its reference. */
+void cache_store_flight_leave(struct cache_store *s, struct cache_flight *f, void *waker);
+
 /* Drops the table's references and frees the store; entries still read live on. NULL is fine. */
 void cache_store_free(struct cache_store *s);
 

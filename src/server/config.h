@@ -131,12 +131,14 @@ struct config_proxy {
 
 struct cache_store;
 
-/* `cache` of a proxy location (handler/cache.h): an in-memory RFC 9111 shared cache. */
+/* `cache` of a proxy location (handler/cache.h): an RFC 9111 shared cache, in memory or on disk. */
 struct config_cache {
     uint64_t max_size;        /* bytes of stored responses, default 64 MiB */
     uint64_t max_object_size; /* a larger response is not stored, default 8 MiB */
     double heuristic_max;     /* cap of a heuristic freshness lifetime (§4.2.2), default 1 day */
     bool purge; /* PURGE removes a stored URL (answered here, never forwarded); default false */
+    char *path; /* the disk store's directory (resolved), or NULL: in memory */
+    uint64_t max_disk_size;    /* bytes of the disk store's files, default 1 GiB */
     struct cache_store *store; /* made at load, shared by the worker threads */
 };
 

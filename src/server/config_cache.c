@@ -1,17 +1,27 @@
 /* The loader's `cache` of a proxy location: `cache: true`, or a mapping with the options of
  * struct config_cache (docs/config.md, "Caching"). The store is made here, once per load. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "http/cache_store.h"
 #include "server/config_internal.h"
 
-enum cc_key { CC_MAX_SIZE, CC_MAX_OBJECT_SIZE, CC_HEURISTIC_MAX, CC_PURGE, CC_COUNT };
+enum cc_key {
+    CC_MAX_SIZE,
+    CC_MAX_OBJECT_SIZE,
+    CC_HEURISTIC_MAX,
+    CC_PURGE,
+    CC_PATH,
+    CC_MAX_DISK_SIZE,
+    CC_COUNT
+};
 
 static int parse_options(struct loader *L, const struct cnode *v, struct config_cache *c)
 {
-    static const char *const keys[] = {"max_size", "max_object_size", "heuristic_max", "purge",
-                                       NULL};
+    static const char *const keys[] = {
+        "max_size", "max_object_size", "heuristic_max", "purge", "path", "max_disk_size", NULL};
     const struct cnode *val[CC_COUNT] = {0};
     uint64_t seen = 0;
     for (const struct cnode *k = v->first; k; k = k->next->next) {
@@ -26,10 +36,25 @@ static int parse_options(struct loader *L, const struct cnode *v, struct config_
                                              tb, &c->max_object_size) < 0) ||
         (val[CC_HEURISTIC_MAX] && cfg_duration(L, val[CC_HEURISTIC_MAX], "heuristic_max", 0, true,
                                                365 * 86400.0, &c->heuristic_max) < 0) ||
-        (val[CC_PURGE] && cfg_bool(L, val[CC_PURGE], "purge", &c->purge) < 0))
+        (val[CC_PURGE] && cfg_bool(L, val[CC_PURGE], "purge", &c->purge) < 0) ||
+        (val[CC_MAX_DISK_SIZE] && cfg_uint(L, val[CC_MAX_DISK_SIZE], "max_disk_size", true, 4096,
+                                           (uint64_t)1 << 50, &c->max_disk_size) < 0))
         return -1;
-    if (c->max_object_size > c->max_size)
-        return cfg_fail(L, v, "'max_object_size' is larger than 'max_size'");
+    if (val[CC_PATH]) {
+        if (val[CC_MAX_SIZE])
+            return cfg_fail(
+                L, val[CC_MAX_SIZE],
+                "'max_size' bounds the memory store: with 'path', 'max_disk_size' does");
+        if (cfg_root(L, val[CC_PATH], "path", &c->path) < 0) return -1;
+        if (access(c->path, W_OK | X_OK) < 0)
+            return cfg_fail(L, val[CC_PATH], "path '%s': %s", c->path, strerror(errno));
+    } else if (val[CC_MAX_DISK_SIZE]) {
+        return cfg_fail(L, val[CC_MAX_DISK_SIZE], "'max_disk_size' needs 'path'");
+    }
+    uint64_t bound = c->path ? c->max_disk_size : c->max_size;
+    if (c->max_object_size > bound)
+        return cfg_fail(L, v, "'max_object_size' is larger than '%s'",
+                        c->path ? "max_disk_size" : "max_size");
     return 0;
 }
 
@@ -47,7 +72,14 @@ int cfg_cache(struct loader *L, const struct cnode *v, struct config_cache **out
     c->max_size = (uint64_t)64 << 20;
     c->max_object_size = (uint64_t)8 << 20;
     c->heuristic_max = 86400;
+    c->max_disk_size = (uint64_t)1 << 30;
     if (v->kind == CNODE_MAP && parse_options(L, v, c) < 0) return -1;
+    if (c->path) {
+        /* a reload with the same path finds what the running store wrote */
+        if (!(c->store = cache_store_new_disk(c->path, (size_t)c->max_disk_size)))
+            return cfg_fail(L, v, "cache path '%s' cannot be read (or out of memory)", c->path);
+        return 0;
+    }
     if (!(c->store = cache_store_new((size_t)c->max_size))) return cfg_fail(L, v, "out of memory");
     return 0;
 }
@@ -64,5 +96,6 @@ void config_cache_free(struct config_cache *c)
 {
     if (!c) return;
     cache_store_free(c->store);
+    free(c->path);
     free(c);
 }

@@ -3,12 +3,19 @@ the real binary in front of the recording origin of origin.py, whose /c/ paths t
 Cache-Control, ETag, Last-Modified and Vary from the query string and count their requests:
 hits that never reach the origin, Age and Cache-Status, expiry, what is never stored, Vary
 variants, invalidation by unsafe methods, revalidation with 304, HEAD from a stored GET,
-HTTP/2 clients, large bodies and the size limits."""
+HTTP/2 clients, large bodies and the size limits.
 
+TERN_CACHE_DISK=1 runs every test against the disk store (`path`, a fresh directory per
+location; `max_size` becomes `max_disk_size`), but the one whose subject is the memory store's
+reload; test_cache_disk.py has the disk store's own tests."""
+
+import atexit
+import os
 import re
 import shutil
 import signal
 import socket
+import tempfile
 import time
 
 import pytest
@@ -19,6 +26,23 @@ from test_proxy import proxied
 from tls_util import certs, make_tls_server  # noqa: F401 - fixtures
 
 
+DISK = os.environ.get("TERN_CACHE_DISK") == "1"
+_disk_dirs = []
+atexit.register(lambda: [shutil.rmtree(d, ignore_errors=True) for d in _disk_dirs])
+
+
+def store(conf=True):
+    """A location's `cache` value: conf, or conf on a fresh disk store when TERN_CACHE_DISK=1."""
+    if not DISK:
+        return conf
+    conf = {} if conf is True else dict(conf)
+    if "max_size" in conf:
+        conf["max_disk_size"] = conf.pop("max_size")
+    _disk_dirs.append(tempfile.mkdtemp(prefix="tern-cache-"))
+    conf["path"] = _disk_dirs[-1]
+    return conf
+
+
 @pytest.fixture
 def origin():
     o = Origin()
@@ -27,7 +51,7 @@ def origin():
 
 
 def cached(make_server, origin, cache=True):
-    return proxied(make_server, {"path": "/c/", "proxy": origin.url, "cache": cache})
+    return proxied(make_server, {"path": "/c/", "proxy": origin.url, "cache": store(cache)})
 
 
 def status_of(r):
@@ -272,7 +296,7 @@ def test_stale_if_error(make_server, origin):
 
 def test_stale_if_error_origin_down(make_server, origin):
     srv = proxied(make_server, {"path": "/c/", "proxy": {"upstreams": [origin.url],
-                                                         "keepalive": 0}, "cache": True})
+                                                         "keepalive": 0}, "cache": store()})
     url = "/c/down?cc=max-age%3D1%2C%20stale-if-error%3D60"
     first = srv.get(url)
     time.sleep(2.1)
@@ -285,6 +309,7 @@ def test_stale_if_error_origin_down(make_server, origin):
     assert r.status == 502 and status_of(r) == "tern; fwd=uri-miss", r
 
 
+@pytest.mark.skipif(DISK, reason="a disk store keeps its entries: test_cache_disk.py")
 def test_reload_starts_empty(make_server, origin):
     srv = cached(make_server, origin)
     url = "/c/rl?cc=max-age%3D600&size=300000"
@@ -352,7 +377,7 @@ def test_http3_hits(make_tls_server, certs, origin, tmp_path):  # noqa: F811
 
     def front(cfg):
         cfg["servers"][0]["locations"].insert(0, {"path": "/c/", "proxy": origin.url,
-                                                  "cache": True})
+                                                  "cache": store()})
 
     srv = make_tls_server(certs.ec, certs.ec_key, mutate=front)
     url = f"https://127.0.0.1:{srv.tls_port}/c/h3?cc=max-age%3D60&size=300000"
@@ -374,7 +399,7 @@ def test_collapsed_misses(make_server, origin, cc, stored):
     response in the store; when it is not stored they all go upstream after it (once)."""
     import threading
 
-    srv = proxied(make_server, {"path": "/c/", "proxy": origin.url, "cache": True}, workers=1)
+    srv = proxied(make_server, {"path": "/c/", "proxy": origin.url, "cache": store()}, workers=1)
     url = f"/c/col{stored}?cc={cc}&delay=1&size=100000"
     results = []
 
@@ -397,10 +422,69 @@ def test_collapsed_misses(make_server, origin, cc, stored):
         assert sum("collapsed" in s for s in statuses) == 4, statuses
 
 
+@pytest.mark.parametrize("disk", [False, True])
+def test_collapsed_across_workers(make_server, origin, tmp_path, disk):
+    """Concurrent misses of one key on four worker threads (SO_REUSEPORT spreads the twelve
+    connections over them): one upstream fetch, the others wait for it whatever their worker,
+    woken through their own loop; with the disk store too."""
+    import threading
+
+    cache = {"path": str(tmp_path)} if disk else True
+    srv = proxied(make_server, {"path": "/c/", "proxy": origin.url, "cache": cache}, workers=4)
+    url = "/c/xw?cc=max-age%3D60&delay=1&size=200000"
+    results = []
+    barrier = threading.Barrier(12)
+
+    def client():
+        with srv.conn(timeout=10) as c:
+            barrier.wait()
+            c.send(t.request("GET", url, close=True))
+            results.append(c.response())
+
+    threads = [threading.Thread(target=client) for _ in range(12)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert len(results) == 12
+    assert all(r.status == 200 and r.body == payload(200000) for r in results), results
+    statuses = [status_of(r) for r in results]
+    assert origin.count("/c/xw") == 1, statuses
+    assert sum("hit" in s and "collapsed" in s for s in statuses) == 11, statuses
+
+
+def test_collapsed_across_workers_not_stored(make_server, origin):
+    """The one fetch's response is not stored (no-store): the waiters of every worker go
+    upstream after it, each on its own, and all get the right answer."""
+    import threading
+
+    srv = proxied(make_server, {"path": "/c/", "proxy": origin.url, "cache": store()}, workers=4)
+    url = "/c/xn?cc=no-store&delay=0.5&delayafter=1&size=30000"
+    results = []
+    barrier = threading.Barrier(8)
+
+    def client():
+        with srv.conn(timeout=10) as c:
+            barrier.wait()
+            c.send(t.request("GET", url, close=True))
+            results.append(c.response())
+
+    threads = [threading.Thread(target=client) for _ in range(8)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert len(results) == 8
+    assert all(r.status == 200 and r.body == payload(30000) for r in results), results
+    statuses = [status_of(r) for r in results]
+    assert origin.count("/c/xn") == 8, statuses
+    assert sum("collapsed" in s and "hit" not in s for s in statuses) == 7, statuses
+
+
 def test_collapsed_waiter_goes_away(make_server, origin):
     import threading
 
-    srv = proxied(make_server, {"path": "/c/", "proxy": origin.url, "cache": True}, workers=1)
+    srv = proxied(make_server, {"path": "/c/", "proxy": origin.url, "cache": store()}, workers=1)
     url = "/c/gone?cc=max-age%3D60&delay=1"
     results = []
     leader = threading.Thread(target=lambda: results.append(srv.get(url)))
@@ -431,7 +515,7 @@ def test_collapsed_wait_is_bounded(make_server, origin):
     """A waiter whose leader is slower than 5 s goes upstream itself."""
     import threading
 
-    srv = proxied(make_server, {"path": "/c/", "proxy": origin.url, "cache": True}, workers=1)
+    srv = proxied(make_server, {"path": "/c/", "proxy": origin.url, "cache": store()}, workers=1)
     url = "/c/slow?cc=max-age%3D60&delay1=7"  # only the first request is slow
 
     def get():
@@ -453,12 +537,20 @@ def test_collapsed_wait_is_bounded(make_server, origin):
     assert results[0].status == 200 and results[0].body.endswith(b"n=1 ae=-")
 
 
+def wait_count(origin, path, n, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while origin.count(path) < n and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return origin.count(path)
+
+
 def test_stale_while_revalidate(make_server, origin):
-    """While one request revalidates a stale response, the others of its worker get it stale
-    at once (RFC 5861 §3); without stale-while-revalidate they wait for the revalidation."""
+    """Within stale-while-revalidate (RFC 5861 §3) every request gets the stale response at once
+    and one background revalidation runs; without it a request revalidates and the others of
+    any worker wait for that revalidation."""
     import threading
 
-    srv = proxied(make_server, {"path": "/c/", "proxy": origin.url, "cache": True}, workers=1)
+    srv = proxied(make_server, {"path": "/c/", "proxy": origin.url, "cache": store()}, workers=1)
     for swr in (True, False):
         cc = "max-age%3D2%2C%20stale-while-revalidate%3D30" if swr else "max-age%3D2"
         url = f"/c/swr{swr}?cc={cc}&etag=%22s%22&delay=0.8&delayafter=1"
@@ -466,20 +558,86 @@ def test_stale_while_revalidate(make_server, origin):
         time.sleep(2.1)
         results = []
         leader = threading.Thread(target=lambda: results.append(srv.get(url)))
+        start = time.monotonic()
         leader.start()
         time.sleep(0.2)
-        start = time.monotonic()
         r = srv.get(url)
         waited = time.monotonic() - start
         leader.join()
         assert r.status == 200 and r.body == first.body, r
-        assert "fwd=stale; fwd-status=304" in status_of(results[0]), results[0]
         if swr:
-            assert waited < 0.4 and status_of(r).startswith("tern; hit; ttl="), (waited, r)
-            assert int(status_of(r).split("ttl=")[1]) <= 0  # served stale
+            for x in (r, results[0]):
+                assert status_of(x).startswith("tern; hit; ttl="), (waited, x)
+                assert int(status_of(x).split("ttl=")[1]) <= 0  # served stale
+            assert waited < 0.6, waited
+            assert wait_count(origin, f"/c/swr{swr}", 2) == 2
         else:
-            assert waited > 0.4 and "hit" in status_of(r) and "collapsed" in status_of(r), r
+            assert "fwd=stale; fwd-status=304" in status_of(results[0]), results[0]
+            assert waited > 0.6 and "hit" in status_of(r) and "collapsed" in status_of(r), r
+        time.sleep(1.0)
         assert origin.count(f"/c/swr{swr}") == 2  # one revalidation for both
+
+
+@pytest.mark.parametrize("disk", [False, True])
+def test_stale_while_revalidate_background(make_server, origin, tmp_path, disk):
+    """RFC 5861 §3 in the background: the stale response goes out at once, one revalidation of
+    tern's own (with the stored validator) refreshes the entry, requests meanwhile start no
+    other, and the next request finds it fresh; a 200 to the revalidation replaces it."""
+    cache = {"path": str(tmp_path)} if disk else True
+    srv = proxied(make_server, {"path": "/c/", "proxy": origin.url, "cache": cache}, workers=2)
+    cc = "max-age%3D4%2C%20stale-while-revalidate%3D60"  # fresh long enough to see it fresh
+    url = f"/c/bg?cc={cc}&etag=%22b%22&delay=1&delayafter=1&size=50000"
+    assert srv.get(url).body == payload(50000)
+    time.sleep(4.1)
+    for _ in range(3):  # stale at once; one background revalidation for all
+        start = time.monotonic()
+        r = srv.get(url)
+        assert time.monotonic() - start < 0.6
+        assert r.status == 200 and r.body == payload(50000), r
+        assert status_of(r).startswith("tern; hit; ttl="), r
+        assert int(status_of(r).split("ttl=")[1]) <= 0, r
+    assert wait_count(origin, "/c/bg", 2) == 2
+    assert origin.last()["headers"].get("if-none-match") == ['"b"']
+    time.sleep(1.3)  # the revalidation's 304 is in after its 1 s delay
+    r = srv.get(url)
+    assert status_of(r).startswith("tern; hit; ttl=") and int(status_of(r).split("ttl=")[1]) > 0, r
+    assert r.body == payload(50000)
+    assert origin.count("/c/bg") == 2
+    # no validator: the background request is a plain GET, whose 200 replaces the entry
+    url2 = f"/c/bg2?cc={cc}"
+    assert srv.get(url2).body.endswith(b"n=1 ae=-")
+    time.sleep(4.1)
+    r = srv.get(url2)
+    assert r.body.endswith(b"n=1 ae=-") and int(status_of(r).split("ttl=")[1]) <= 0, r
+    assert wait_count(origin, "/c/bg2", 2) == 2
+    time.sleep(0.3)
+    r = srv.get(url2)
+    assert r.body.endswith(b"n=2 ae=-") and "hit" in status_of(r), r
+    assert origin.count("/c/bg2") == 2
+
+
+@pytest.mark.parametrize("sig", ["TERM", "QUIT"])
+def test_stop_during_background_revalidation(make_server, origin, sig):
+    """A stop while a background revalidation waits for a slow origin: a fast stop (TERM)
+    cancels it, a graceful one (QUIT) lets it finish; either way a clean exit, nothing leaked."""
+    srv = proxied(make_server, {"path": "/c/", "proxy": origin.url, "cache": store()}, workers=1)
+    url = ("/c/stop?cc=max-age%3D1%2C%20stale-while-revalidate%3D60&etag=%22t%22"
+           "&delay=2&delayafter=1")
+    srv.get(url)
+    time.sleep(1.1 + 1.0)
+    assert int(status_of(srv.get(url)).split("ttl=")[1]) <= 0
+    assert wait_count(origin, "/c/stop", 2) == 2  # the revalidation waits for its answer
+    start = time.monotonic()
+    srv.signal(getattr(signal, "SIG" + sig))
+    rc = srv.wait(15)
+    took = time.monotonic() - start
+    assert rc == 0, rc
+    if sig == "TERM":
+        assert took < 1.5, took
+    else:
+        assert took > 1.0, took  # it waited for the revalidation's answer
+        assert "background revalidation of /c/stop" in srv.read(srv.error_log)
+    srv.expect_exit = True
 
 
 def test_purge(make_server, origin, tmp_path):
@@ -490,10 +648,11 @@ def test_purge(make_server, origin, tmp_path):
     h = sp.run(["openssl", "passwd", "-6", "pw"], capture_output=True, check=True)
     users = tmp_path / "purgers"
     users.write_text("ops:" + h.stdout.decode().strip() + "\n")
-    srv = proxied(make_server, {"path": "/c/", "proxy": origin.url, "cache": {"purge": True}},
-                  {"path": "/g/", "proxy": origin.url + "/c/", "cache": {"purge": True},
+    srv = proxied(make_server,
+                  {"path": "/c/", "proxy": origin.url, "cache": store({"purge": True})},
+                  {"path": "/g/", "proxy": origin.url + "/c/", "cache": store({"purge": True}),
                    "auth": {"scheme": "basic", "realm": "ops", "user_file": str(users)}},
-                  {"path": "/n/", "proxy": origin.url + "/c/", "cache": True})
+                  {"path": "/n/", "proxy": origin.url + "/c/", "cache": store()})
     url = "/c/p?cc=max-age%3D60"
     srv.get(url)
     assert status_of(srv.get(url)).startswith("tern; hit")

@@ -108,6 +108,13 @@ class FaultTern:
                                        {"path": "/cached/", "cache": True,
                                         "proxy": f"http://127.0.0.1:{env['upstream']}/"}]}],
         }
+        # the disk store's directory starts empty for each run: the same calls every time
+        cache_dir = d / f"{tag}.cache"
+        shutil.rmtree(cache_dir, ignore_errors=True)
+        cache_dir.mkdir()
+        cfg["servers"][0]["locations"].append(
+            {"path": "/dcached/", "cache": {"path": str(cache_dir)},
+             "proxy": f"http://127.0.0.1:{self.env['upstream']}/"})
         for old in (self.stderr_path, self.error_log):
             old.unlink(missing_ok=True)
         conf = d / f"{tag}.yaml"
@@ -366,6 +373,11 @@ SCENARIOS = {
     "cache": [[("GET", "/cached/hello.txt", None, b""), ("GET", "/cached/mid.bin", None, b""),
                ("GET", "/cached/hello.txt", None, b""), ("HEAD", "/cached/mid.bin", None, b""),
                ("GET", "/cached/mid.bin", None, b"")]],
+    # the same with the disk store (http/cache_store.c's files): the temporary file, its writes
+    # and rename, then the file opened and sent (sendfile) or read for each hit
+    "cache_disk": [[("GET", "/dcached/hello.txt", None, b""), ("GET", "/dcached/mid.bin", None, b""),
+                    ("GET", "/dcached/hello.txt", None, b""), ("HEAD", "/dcached/mid.bin", None, b""),
+                    ("GET", "/dcached/mid.bin", None, b"")]],
 }
 PROXY_TRANSPORTS = ("h1", "h2c")  # the proxy's (and the cache's) faults do not depend on the front's TLS
 
@@ -463,7 +475,8 @@ def expected(scenario):
     """The fault-free answers the files dictate (POST: whatever tern answers without faults)."""
     out = []
     for method, path, headers, _ in requests(scenario):
-        path = path.removeprefix("/up2").removeprefix("/up").removeprefix("/cached")
+        for prefix in ("/up2", "/up", "/cached", "/dcached"):
+            path = path.removeprefix(prefix)
         data = {"/hello.txt": SMALL, "/mid.bin": MID}.get(path, LARGE)
         rng = (headers or {}).get("range")
         if method == "HEAD":
@@ -481,7 +494,7 @@ def expected(scenario):
 @pytest.mark.parametrize("scenario", list(SCENARIOS))
 @pytest.mark.parametrize("transport", list(TRANSPORTS))
 def test_fault(env, transport, scenario):
-    if scenario in ("proxy", "proxy-h2", "cache") and transport not in PROXY_TRANSPORTS:
+    if scenario in ("proxy", "proxy-h2", "cache", "cache_disk") and transport not in PROXY_TRANSPORTS:
         pytest.skip("the proxy scenario runs over cleartext fronts")
     if transport == "h1-connect" and scenario not in TUNNEL_SCENARIOS:
         pytest.skip("a tunnel carries any request alike")

@@ -1,5 +1,6 @@
-/* The event loop with a real pipe and real timers. */
+/* The event loop with a real pipe and real timers, and loop_notify from other threads. */
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -31,8 +32,54 @@ static void on_read(struct io_watch *w, uint32_t events)
             reads++;
 }
 
+/* loop_notify: a hook runs on the loop's thread after other threads notify it. */
+static struct loop *nloop;
+static int hook_runs, other_runs;
+static pthread_t loop_thread;
+
+static void on_hook(struct loop_hook *h)
+{
+    (void)h;
+    CHECK(pthread_equal(pthread_self(), loop_thread));
+    if (++hook_runs >= 1) loop_stop(nloop);
+}
+
+static void on_other(struct loop_hook *h)
+{
+    (void)h;
+    other_runs++;
+}
+
+static void *notifier(void *arg)
+{
+    (void)arg;
+    usleep(20000);
+    loop_notify(nloop);
+    return NULL;
+}
+
+static void test_notify(void)
+{
+    nloop = loop_create();
+    loop_thread = pthread_self();
+    struct loop_hook h = {.cb = on_hook}, other = {.cb = on_other}, gone = {.cb = on_other};
+    CHECK_INT(loop_hook_add(nloop, &h), 0);
+    CHECK_INT(loop_hook_add(nloop, &other), 0);
+    CHECK_INT(loop_hook_add(nloop, &gone), 0);
+    loop_hook_remove(nloop, &gone);
+    pthread_t th[3];
+    for (int i = 0; i < 3; i++)
+        pthread_create(&th[i], NULL, notifier, NULL);
+    loop_run(nloop); /* returns once the hook ran */
+    for (int i = 0; i < 3; i++)
+        pthread_join(th[i], NULL);
+    CHECK(hook_runs >= 1 && other_runs == hook_runs);
+    loop_destroy(nloop);
+}
+
 int main(void)
 {
+    test_notify();
     loop = loop_create();
     CHECK(loop != NULL);
     int fds[2];

@@ -234,8 +234,66 @@ static void test_threads(void)
     cache_store_free(shared);
 }
 
+/* Flights: one leader per key, waiters counted per waker, the wakers with waiters woken once
+ * at the end (not those that left), a new flight after the end. */
+static void *woken[CACHE_FLIGHT_WAKERS];
+static size_t n_woken;
+
+static void wake(void *w)
+{
+    woken[n_woken++] = w;
+}
+
+static void test_flights(void)
+{
+    struct cache_store *s = cache_store_new(1 << 20);
+    int a, b, c;
+    struct cache_flight *lead, *w1, *w2, *w3, *other;
+    CHECK_INT(cache_store_flight_join(s, "k", 1, &a, &lead), CACHE_FLIGHT_LEAD);
+    CHECK(cache_store_flight_busy(s, "k", 1));
+    CHECK(!cache_store_flight_busy(s, "j", 1));
+    CHECK_INT(cache_store_flight_join(s, "j", 1, &a, &other), CACHE_FLIGHT_LEAD);
+    CHECK_INT(cache_store_flight_join(s, "k", 1, &b, &w1), CACHE_FLIGHT_WAIT);
+    CHECK_INT(cache_store_flight_join(s, "k", 1, &b, &w2), CACHE_FLIGHT_WAIT);
+    CHECK_INT(cache_store_flight_join(s, "k", 1, &c, &w3), CACHE_FLIGHT_WAIT);
+    CHECK(w1 == lead && w2 == lead && w3 == lead);
+    cache_store_flight_leave(s, w3, &c); /* c's only waiter left: c is not woken */
+    CHECK(!atomic_load(&lead->done));
+    cache_store_flight_end(s, lead, wake);
+    CHECK_INT(n_woken, 1);
+    CHECK(woken[0] == &b);
+    CHECK(atomic_load(&w1->done));
+    CHECK(!cache_store_flight_busy(s, "k", 1));
+    cache_store_flight_leave(s, w1, &b);
+    cache_store_flight_leave(s, w2, &b); /* the last reference: freed (ASan checks) */
+    CHECK_INT(cache_store_flight_join(s, "k", 1, &c, &lead), CACHE_FLIGHT_LEAD);
+    cache_store_flight_end(s, lead, wake);
+    cache_store_flight_end(s, other, wake);
+    CHECK_INT(n_woken, 1);
+    /* more wakers than a flight counts: the others fetch alone */
+    static int many[CACHE_FLIGHT_WAKERS + 1];
+    struct cache_flight *fl[CACHE_FLIGHT_WAKERS + 1];
+    CHECK_INT(cache_store_flight_join(s, "m", 1, &a, &lead), CACHE_FLIGHT_LEAD);
+    for (size_t i = 0; i < CACHE_FLIGHT_WAKERS; i++)
+        CHECK_INT(cache_store_flight_join(s, "m", 1, &many[i], &fl[i]), CACHE_FLIGHT_WAIT);
+    CHECK_INT(cache_store_flight_join(s, "m", 1, &many[CACHE_FLIGHT_WAKERS], &other),
+              CACHE_FLIGHT_NONE);
+    CHECK(other == NULL);
+    /* a waker that left frees its slot for another */
+    cache_store_flight_leave(s, fl[3], &many[3]);
+    CHECK_INT(cache_store_flight_join(s, "m", 1, &many[CACHE_FLIGHT_WAKERS], &fl[3]),
+              CACHE_FLIGHT_WAIT);
+    n_woken = 0;
+    cache_store_flight_end(s, lead, wake);
+    CHECK_INT(n_woken, CACHE_FLIGHT_WAKERS); /* each once */
+    for (size_t i = 0; i < CACHE_FLIGHT_WAKERS; i++)
+        cache_store_flight_leave(s, fl[i], i == 3 ? &many[CACHE_FLIGHT_WAKERS] : &many[i]);
+    cache_store_free(s);
+}
+
 int main(void)
 {
+    test_flights();
     test_basic();
     test_lru_eviction();
     test_refcount_outlives_eviction();
