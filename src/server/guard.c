@@ -206,15 +206,17 @@ static void shared_expired(struct timer *t)
     shared_resume(w, NULL);
 }
 
-/* The worker's link to cfg's Redis, made (or made again after a reload changed the address)
- * on first use; NULL without memory. */
+/* The worker's link to cfg's Redis, made on first use, or again when a reload changed the
+ * address. NULL without memory, or for a request of a replaced configuration whose address is
+ * no longer the worker's (then on_error decides): two configurations do not take turns. */
 static struct redis_link *worker_redis(struct worker *wk, const struct config *cfg)
 {
-    if (wk->redis && !redis_link_matches(wk->redis, &cfg->redis)) {
-        redis_link_free(wk->redis);
-        wk->redis = NULL;
-    }
-    if (!wk->redis) wk->redis = redis_link_new(wk->loop, &cfg->redis);
+    if (wk->redis && redis_link_matches(wk->redis, &cfg->redis)) return wk->redis;
+    if (cfg != wk->cfg) return NULL;
+    struct redis_link *old = wk->redis;
+    wk->redis = NULL; /* the calls it ends (done NULL) do not find it */
+    redis_link_free(old);
+    wk->redis = redis_link_new(wk->loop, &cfg->redis);
     return wk->redis;
 }
 
