@@ -141,11 +141,9 @@ static void on_connect(const redisAsyncContext *ac, int status)
         return; /* hiredis frees ac: ev_cleanup */
     }
     timer_cancel(&l->timer);
-    l->state = LINK_UP;
-    l->backoff_ms = BACKOFF_MIN_MS;
+    l->state = LINK_UP; /* reported up, and the back-off reset, at its first sound answer: a
+                         * server that accepts and then talks nonsense is not "back" */
     l->timeouts_in_row = 0;
-    if (report(REPORTED_UP))
-        log_info("redis %s: connected, shared rate limits use it", l->cfg.address);
 }
 
 static void on_disconnect(const redisAsyncContext *ac, int status)
@@ -307,8 +305,11 @@ static void on_rate_reply(redisAsyncContext *ac, void *r, void *priv)
                      "fall back to their on_error",
                      l->cfg.address,
                      reply->type == REDIS_REPLY_ERROR ? reply->str : "not two integers");
-        else if (rc == 0 && report(REPORTED_UP))
-            log_info("redis %s: answering, shared rate limits use it", l->cfg.address);
+        else if (rc == 0) {
+            l->backoff_ms = BACKOFF_MIN_MS;
+            if (report(REPORTED_UP))
+                log_info("redis %s: answering, shared rate limits use it", l->cfg.address);
+        }
     }
     if (c->done) c->done(c->arg, rc == 0 ? &v : NULL);
     free(c);

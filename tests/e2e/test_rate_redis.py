@@ -5,7 +5,9 @@ sockets. Skipped when redis-server is not installed."""
 import os
 import shutil
 import signal
+import socket
 import subprocess
+import threading
 import time
 
 import pytest
@@ -162,7 +164,7 @@ def test_redis_down_on_error_and_back(make_server, tmp_path):
         assert t.wait_for(lambda: get(srv, "/closed/hello.txt")[0].status == 200,
                           timeout=15 * t.SLOW, step=0.3)
         assert redis.cli("EXISTS", "tern:rl:localhost,main.test:/closed/:127.0.0.1") == "1"
-        assert t.wait_for(lambda: f"redis 127.0.0.1:{redis.port}: connected"
+        assert t.wait_for(lambda: f"redis 127.0.0.1:{redis.port}: answering"
                           in srv.read(srv.error_log))
         # shared now: /open/ has one token in Redis
         assert statuses("/open/hello.txt", 2) == [200, 429]
@@ -181,6 +183,85 @@ def test_redis_down_on_error_and_back(make_server, tmp_path):
         redis.stop()
     # down again: the worker keeps serving
     assert statuses("/open/hello.txt", 3) == [200] * 3
+
+
+class FakeRedis:
+    """A listener that answers every command with `answer` (a well-formed reply of the wrong
+    kind, or bytes that are not RESP at all)."""
+
+    def __init__(self, answer):
+        self.answer = answer
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.stop = False
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        self.sock.settimeout(0.1)
+        conns = []
+        while not self.stop:
+            try:
+                conns.append(self.sock.accept()[0])
+            except OSError:
+                pass
+            for c in list(conns):
+                c.settimeout(0.01)
+                try:
+                    data = c.recv(65536)
+                except socket.timeout:
+                    continue
+                except OSError:
+                    data = b""
+                if not data:
+                    conns.remove(c)
+                    c.close()
+                    continue
+                # one answer per command: each starts a line with '*' (the script has no "\r\n*")
+                n = data.count(b"\r\n*") + (1 if data.startswith(b"*") else 0)
+                try:
+                    c.sendall(self.answer * n)
+                except OSError:
+                    pass
+        for c in conns:
+            c.close()
+
+    def close(self):
+        self.stop = True
+        self.thread.join(timeout=5)
+        self.sock.close()
+
+
+@pytest.mark.parametrize("answer", [b":1\r\n", b"-ERR no such thing\r\n", b"!!garbage\r\n"])
+def test_garbage_answers(make_server, answer):
+    fake = FakeRedis(answer)
+    try:
+        srv = make_server(start=False)
+        srv.config["redis"] = {"address": f"127.0.0.1:{fake.port}", "timeout": "200ms"}
+        srv.config["servers"][0]["locations"] += [
+            {"path": "/local/", "root": str(srv.base / "root"),
+             "rate_limit": {"rate": "1/m", "burst": 2, "shared": True}},
+            {"path": "/closed/", "root": str(srv.base / "root"),
+             "rate_limit": {"rate": "1/m", "burst": 2, "shared": True, "on_error": "closed"}}]
+        srv.start()
+        slack = 0.2 + 0.5 * t.SLOW
+        for path, want in (("/local/hello.txt", [200, 200, 429]), ("/closed/hello.txt", [503] * 3)):
+            got = []
+            for _ in want:
+                r, took = get(srv, path)
+                assert took < slack, (path, took)
+                got.append(r.status)
+            assert got == want, (path, got)
+        log = srv.read(srv.error_log)
+        assert "unexpected answer to the rate script" in log or "unreachable" in log, log
+        time.sleep(1)  # reconnections to a server that talks nonsense are not logged each
+        log = srv.read(srv.error_log)
+        assert log.count("redis 127.0.0.1") == 1, log
+        assert srv.get("/hello.txt").status == 200
+    finally:
+        fake.close()
 
 
 def test_config_errors(tmp_path):
