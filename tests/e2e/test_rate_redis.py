@@ -185,6 +185,47 @@ def test_redis_down_on_error_and_back(make_server, tmp_path):
     assert statuses("/open/hello.txt", 3) == [200] * 3
 
 
+def test_reload_keeps_buckets_and_follows_address(make_server, redis, tmp_path_factory):
+    srv = make_server(start=False)
+    srv.config["redis"] = {"address": f"127.0.0.1:{redis.port}", "timeout": "1s"}
+    srv.config["servers"][0]["locations"].append(
+        {"path": "/api/", "root": str(srv.base / "root"),
+         "rate_limit": {"rate": "1/m", "burst": 3, "shared": True}})
+    srv.start()
+    # several connections at once: both worker threads hold a link
+    assert [r.status for r in burst_conns(srv, "/api/hello.txt", 5)].count(200) == 3
+    # HUP: a new configuration, the same key in Redis: still refused (a local limit would start
+    # again with a full bucket)
+    srv.signal(signal.SIGHUP)
+    assert t.wait_for(lambda: "configuration reloaded" in srv.read(srv.error_log))
+    assert get(srv, "/api/hello.txt")[0].status == 429
+    # another Redis: the workers' links follow the address (a fresh bucket there)
+    other = Redis(tmp_path_factory.mktemp("redis2"))
+    other.start()
+    try:
+        srv.config["redis"]["address"] = f"127.0.0.1:{other.port}"
+        srv.write_config()
+        srv.signal(signal.SIGHUP)
+        assert t.wait_for(lambda: srv.read(srv.error_log).count("configuration reloaded") == 2)
+        codes = [r.status for r in burst_conns(srv, "/api/hello.txt", 5)]
+        assert codes.count(200) == 3 and codes.count(429) == 2, codes
+        assert other.cli("EXISTS", "tern:rl:localhost,main.test:/api/:127.0.0.1") == "1"
+    finally:
+        other.stop()
+
+
+def burst_conns(srv, path, n):
+    """n GETs of path sent at once on n connections (spread over the worker threads)."""
+    conns = [Conn(srv.port) for _ in range(n)]
+    try:
+        for c in conns:
+            c.send(request("GET", path, close=True))
+        return [c.response() for c in conns]
+    finally:
+        for c in conns:
+            c.close()
+
+
 class FakeRedis:
     """A listener that answers every command with `answer` (a well-formed reply of the wrong
     kind, or bytes that are not RESP at all)."""
