@@ -214,6 +214,39 @@ def test_reload_keeps_buckets_and_follows_address(make_server, redis, tmp_path_f
         other.stop()
 
 
+@pytest.mark.skipif(not shutil.which("h2load"), reason="no h2load")
+def test_client_leaves_while_waiting_and_http2(make_server, redis):
+    srv = make_server(start=False)
+    srv.config["redis"] = {"address": f"127.0.0.1:{redis.port}", "timeout": "1s"}
+    srv.config["servers"][0]["locations"].append(
+        {"path": "/api/", "root": str(srv.base / "root"),
+         "rate_limit": {"rate": "1/m", "burst": 4, "shared": True, "on_error": "closed"}})
+    srv.start()
+    assert get(srv, "/api/hello.txt")[0].status == 200  # connected
+    # Redis stops answering; clients send and leave while their requests wait for it
+    redis.proc.send_signal(signal.SIGSTOP)
+    try:
+        for _ in range(5):
+            c = Conn(srv.port)
+            c.send(request("GET", "/api/hello.txt"))
+            c.close()
+        time.sleep(0.3)
+    finally:
+        redis.proc.send_signal(signal.SIGCONT)
+    # the answers to the abandoned calls came in (each took a token): 4 - 1 - 5 < 0
+    time.sleep(0.3)
+    assert get(srv, "/api/hello.txt")[0].status == 429
+    assert srv.get("/hello.txt").status == 200
+    # HTTP/2: streams of one connection at once, each waiting for its own verdict
+    key = "tern:rl:localhost,main.test:/api/:127.0.0.1"
+    redis.cli("DEL", key)  # the bucket starts again full, on every instance
+    r = subprocess.run(["h2load", "-n", "6", "-c", "1", "-m", "6",
+                        f"http://127.0.0.1:{srv.port}/api/hello.txt"],
+                       capture_output=True, timeout=30 * t.SLOW)
+    out = r.stdout.decode()
+    assert "status codes: 4 2xx, 0 3xx, 2 4xx, 0 5xx" in out, out
+
+
 def burst_conns(srv, path, n):
     """n GETs of path sent at once on n connections (spread over the worker threads)."""
     conns = [Conn(srv.port) for _ in range(n)]
