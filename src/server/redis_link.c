@@ -318,7 +318,11 @@ static void on_rate_reply(redisAsyncContext *ac, void *r, void *priv)
 struct redis_call *redis_link_rate(struct redis_link *l, const char *key, const struct rate_spec *s,
                                    redis_rate_done done, void *arg)
 {
-    if (!l->ac || l->state == LINK_DOWN || l->calls_out >= MAX_CALLS_OUT) return NULL;
+    /* a context being freed (its calls ending with done(NULL), whose requests may come back
+     * here) or disconnected takes no more */
+    if (!l->ac || l->state == LINK_DOWN || l->calls_out >= MAX_CALLS_OUT ||
+        (l->ac->c.flags & (REDIS_FREEING | REDIS_DISCONNECTING)))
+        return NULL;
     size_t klen = strlen(key);
     struct redis_call *c = malloc(sizeof(*c) + klen + 1);
     if (!c) return NULL;
