@@ -102,6 +102,28 @@ def test_one_limit_across_two_instances(make_server, redis):
         assert "unreachable" not in log, log
 
 
+def test_unix_socket(make_server, tmp_path):
+    sock = tmp_path / "redis.sock"
+    proc = subprocess.Popen([REDIS, "--port", "0", "--unixsocket", str(sock), "--save", "",
+                             "--appendonly", "no", "--dir", str(tmp_path)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert t.wait_for(sock.exists, timeout=5 * t.SLOW)
+        srv = make_server(start=False)
+        srv.config["redis"] = {"address": f"unix:{sock}", "timeout": "1s", "key_prefix": "t2."}
+        srv.config["servers"][0]["locations"].append(
+            {"path": "/api/", "root": str(srv.base / "root"),
+             "rate_limit": {"rate": "1/m", "burst": 2, "shared": True, "on_error": "open"}})
+        srv.start()
+        assert [get(srv, "/api/hello.txt")[0].status for _ in range(3)] == [200, 200, 429]
+        keys = subprocess.run([REDIS_CLI, "-s", str(sock), "KEYS", "*"], capture_output=True,
+                              timeout=10).stdout.decode().split()
+        assert keys == ["t2.rl:localhost,main.test:/api/:127.0.0.1"], keys
+    finally:
+        proc.kill()  # this redis-server only, by its pid
+        proc.wait(timeout=10)
+
+
 def test_queue_with_shared_limit(make_server, redis):
     srv = shared_server(make_server, redis.port, [])
     srv.config["servers"][0]["locations"].append(
