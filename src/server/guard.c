@@ -89,6 +89,18 @@ static bool put_off(const struct dispatch_ctx *dc, struct http_request *req,
     return true;
 }
 
+static bool rate_passed(const struct http_request *req, uint32_t id)
+{
+    return req->rate_passed[0] == id || req->rate_passed[1] == id;
+}
+
+/* Remembers that req has its token of limit id, for its next routing. */
+static void pass_rate(struct http_request *req, uint32_t id)
+{
+    if (rate_passed(req, id)) return;
+    req->rate_passed[req->rate_passed[0] ? 1 : 0] = id;
+}
+
 /* Answers 429 for a request over the rate limit, with Retry-After. */
 static void answer_429(const struct config_location *loc, struct http_request *req,
                        struct http_response *resp, int64_t wait_ms, bool log, bool shared)
@@ -120,7 +132,7 @@ static bool local_verdict(const struct dispatch_ctx *dc, const struct config_loc
     struct rate_verdict v = rate_table_take(dc->cfg->rate_table, loc->rate_limit.id, s, client,
                                             monotonic_ms(), s->period_ms);
     if (v.delay_ms) {
-        req->rate_passed = loc->rate_limit.id;
+        pass_rate(req, loc->rate_limit.id);
         return put_off(dc, req, resp, v.delay_ms);
     }
     if (!v.wait_ms) return false;
@@ -177,7 +189,7 @@ static void shared_resume(struct shared_wait *w, const struct rate_verdict *v)
         answered = true;
     } else {
         if (v->delay_ms && put_off(&w->dc, req, resp, v->delay_ms)) {
-            req->rate_passed = loc->rate_limit.id;
+            pass_rate(req, loc->rate_limit.id);
             return;
         }
         answered = false;
@@ -186,7 +198,7 @@ static void shared_resume(struct shared_wait *w, const struct rate_verdict *v)
         dispatch_finish(&w->dc, req, resp);
         return;
     }
-    req->rate_passed = loc->rate_limit.id; /* routed again, it passes this limit */
+    pass_rate(req, loc->rate_limit.id); /* routed again, it passes this limit */
     dispatch_again(&w->dc, req, resp);
 }
 
@@ -255,7 +267,7 @@ static bool refuse_over_limit(const struct dispatch_ctx *dc, const struct config
                               const struct ip_addr *client, struct http_request *req,
                               struct http_response *resp)
 {
-    if (req->rate_passed == loc->rate_limit.id) return false; /* its token came while it waited */
+    if (rate_passed(req, loc->rate_limit.id)) return false; /* its token came while it waited */
     if (loc->rate_limit.shared && dc->cfg->redis.address && dc->srv)
         return ask_redis(dc, loc, client, req, resp);
     return local_verdict(dc, loc, client, req, resp);

@@ -358,6 +358,7 @@ void redis_call_abandon(struct redis_call *c, bool timed_out)
 
 bool redis_link_log_refusal(struct redis_link *l)
 {
+    if (!l) return true;
     int64_t now = loop_now_ms(l->loop);
     if (now - l->refusal_logged_ms < 1000) return false;
     l->refusal_logged_ms = now;

@@ -124,6 +124,22 @@ def test_unix_socket(make_server, tmp_path):
         proc.wait(timeout=10)
 
 
+def test_rewrite_between_shared_limits(make_server, redis):
+    """A rewrite from one shared-limited location to another: each limit takes one token per
+    request (the request, routed again after each verdict, passes the limits it already has)."""
+    srv = make_server(start=False)
+    srv.config["redis"] = {"address": f"127.0.0.1:{redis.port}", "timeout": "1s"}
+    root = str(srv.base / "root")
+    srv.config["servers"][0]["locations"] += [
+        {"path": "/old/", "rewrite": "/api/hello.txt",
+         "rate_limit": {"rate": "1/m", "burst": 5, "shared": True}},
+        {"path": "/api/", "root": root, "rate_limit": {"rate": "1/m", "burst": 5, "shared": True}}]
+    srv.start()
+    assert [get(srv, "/old/x")[0].status for _ in range(3)] == [200] * 3
+    assert [get(srv, "/api/hello.txt")[0].status for _ in range(3)] == [200, 200, 429]
+    assert [get(srv, "/old/x")[0].status for _ in range(2)] == [429, 429]  # /api/'s bucket
+
+
 def test_queue_with_shared_limit(make_server, redis):
     srv = shared_server(make_server, redis.port, [])
     srv.config["servers"][0]["locations"].append(
