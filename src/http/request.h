@@ -98,9 +98,10 @@ struct http_request {
     /* The peer's port when the wire knows it without asking the socket (HTTP/3: the QUIC
      * path the request came on), else 0. */
     uint16_t peer_port;
-    /* The rate limit (its id) whose token this request took on credit and waited for: passed
-     * when it is routed again (server/guard.h). 0: none. */
-    uint32_t rate_passed;
+    /* The rate limits (their ids) whose tokens this request took on credit and waited for, or
+     * that Redis granted while it waited: passed when it is routed again (server/guard.h). Two:
+     * the location matched and the one a rewrite leads to. 0: none. */
+    uint32_t rate_passed[2];
     /* The user the location's authentication admitted (handler/auth.h), for the access log;
      * NULL when none. */
     const char *remote_user;

@@ -190,6 +190,10 @@ void config_free(struct config *cfg)
     free_strv(cfg->forward.allow, cfg->forward.n_allow);
     config_auth_free(cfg->forward.auth);
     free(cfg->real_ip.from);
+    free(cfg->redis.address);
+    free(cfg->redis.host);
+    free(cfg->redis.path);
+    free(cfg->redis.key_prefix);
     cert_free(&cfg->tls.cert);
     free(cfg->source);
     free(cfg->access_log);

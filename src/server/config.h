@@ -34,6 +34,13 @@ struct config_access_rule {
 struct config_rate_limit {
     uint32_t id; /* 0: no limit; else this location's key in struct config's rate_table */
     struct rate_spec spec;
+    bool shared; /* `shared`: the buckets live in Redis (top-level `redis`), see server/redis_rate.h
+                  */
+    enum config_rate_on_error {
+        CONFIG_RATE_ON_ERROR_LOCAL = 0, /* the process's own table decides */
+        CONFIG_RATE_ON_ERROR_OPEN,      /* let the request through */
+        CONFIG_RATE_ON_ERROR_CLOSED,    /* 503 */
+    } on_error;                         /* what decides while Redis does not answer (shared only) */
 };
 
 /* `limit_conn` of a location: requests of one client address in flight at once (as nginx's
@@ -368,6 +375,16 @@ struct config {
         size_t n_from;
         struct realip_rules rules;
     } real_ip;
+    /* `redis`: where the buckets of `shared` rate limits live (server/redis_link.h); address
+     * NULL when unset */
+    struct config_redis {
+        char *address;    /* as written: "host:port" or "unix:/path", for log lines */
+        char *host;       /* TCP: an IP literal or name; NULL for a Unix socket */
+        int port;         /* TCP */
+        char *path;       /* Unix socket, or NULL */
+        int timeout_ms;   /* per command; default 50 */
+        char *key_prefix; /* default "tern:" */
+    } redis;
 };
 
 /* Frees a location's proxy (config_proxy.c); NULL is fine. */

@@ -1,5 +1,7 @@
 /* The loader's access rules (`allow`, `deny`) and `rate_limit` of a location. */
 #include <stdlib.h>
+#include <netdb.h>
+#include <arpa/inet.h>
 #include <string.h>
 #include <strings.h>
 
@@ -165,11 +167,11 @@ static int parse_rate(struct loader *L, const struct cnode *v, struct rate_spec 
     return 0;
 }
 
-enum rl_key { RL_RATE, RL_BURST, RL_KEY, RL_QUEUE, RL_COUNT };
+enum rl_key { RL_RATE, RL_BURST, RL_KEY, RL_QUEUE, RL_SHARED, RL_ON_ERROR, RL_COUNT };
 
 static int parse_rate_limit(struct loader *L, struct config_location *loc, const struct cnode *v)
 {
-    static const char *const keys[] = {"rate", "burst", "key", "queue", NULL};
+    static const char *const keys[] = {"rate", "burst", "key", "queue", "shared", "on_error", NULL};
     const struct cnode *val[RL_COUNT] = {0};
     uint64_t seen = 0, burst;
     char buf[80];
@@ -199,6 +201,25 @@ static int parse_rate_limit(struct loader *L, struct config_location *loc, const
             return cfg_fail(L, val[RL_KEY], "'key' of 'rate_limit' must be 'address', not '%s'",
                             cfg_show(val[RL_KEY], buf, sizeof(buf)));
     }
+    if (val[RL_SHARED] && cfg_bool(L, val[RL_SHARED], "shared", &loc->rate_limit.shared) < 0)
+        return -1;
+    if (val[RL_ON_ERROR]) {
+        const char *e;
+        if (cfg_text(L, val[RL_ON_ERROR], "on_error", &e) < 0) return -1;
+        if (strcmp(e, "local") == 0)
+            loc->rate_limit.on_error = CONFIG_RATE_ON_ERROR_LOCAL;
+        else if (strcmp(e, "open") == 0)
+            loc->rate_limit.on_error = CONFIG_RATE_ON_ERROR_OPEN;
+        else if (strcmp(e, "closed") == 0)
+            loc->rate_limit.on_error = CONFIG_RATE_ON_ERROR_CLOSED;
+        else
+            return cfg_fail(L, val[RL_ON_ERROR],
+                            "'on_error' of 'rate_limit' must be local, open or closed, not '%s'",
+                            cfg_show(val[RL_ON_ERROR], buf, sizeof(buf)));
+        if (!loc->rate_limit.shared)
+            return cfg_fail(L, val[RL_ON_ERROR],
+                            "'on_error' applies to a 'shared' rate limit only");
+    }
     struct config *cfg = L->cfg;
     if (!cfg->rate_table && !(cfg->rate_table = rate_table_new(RATE_TABLE_ENTRIES)))
         return cfg_fail(L, v, "out of memory");
@@ -225,5 +246,104 @@ int cfg_location_guards(struct loader *L, struct config_location *loc, const str
     if (parse_access(L, loc, n) < 0) return -1;
     if (rate_limit && parse_rate_limit(L, loc, rate_limit) < 0) return -1;
     if (limit_conn && parse_limit_conn(L, loc, limit_conn) < 0) return -1;
+    return 0;
+}
+
+#define REDIS_MAX_PREFIX 128
+
+/* "unix:/path", "host:port" or "[v6]:port" into cfg->redis. */
+static int parse_redis_address(struct loader *L, const struct cnode *v, struct config_redis *r)
+{
+    const char *s;
+    char buf[80];
+    if (cfg_text(L, v, "address", &s) < 0) return -1;
+    if (!(r->address = strdup(s))) return cfg_fail(L, v, "out of memory");
+    if (strncmp(s, "unix:", 5) == 0) {
+        if (s[5] != '/' || strlen(s + 5) >= 108)
+            return cfg_fail(L, v, "'address' unix:PATH needs an absolute path (under 108 bytes)");
+        if (!(r->path = strdup(s + 5))) return cfg_fail(L, v, "out of memory");
+        return 0;
+    }
+    const char *colon = strrchr(s, ':');
+    const char *host = s, *host_end = colon;
+    if (s[0] == '[') {
+        const char *close = strchr(s, ']');
+        if (!close || close + 1 != colon) colon = NULL;
+        host = s + 1;
+        host_end = close;
+    }
+    uint64_t port = 0;
+    bool ok = colon && host_end > host && colon[1];
+    for (const char *p = colon ? colon + 1 : s; ok && *p; p++) {
+        ok = *p >= '0' && *p <= '9' && port < 65536;
+        port = port * 10 + (uint64_t)(*p - '0');
+    }
+    if (!ok || port < 1 || port > 65535)
+        return cfg_fail(L, v, "'address' of 'redis' must be host:port or unix:/path, not '%s'",
+                        cfg_show(v, buf, sizeof(buf)));
+    char name[256];
+    if ((size_t)(host_end - host) >= sizeof(name))
+        return cfg_fail(L, v, "'address' of 'redis' has a host name too long");
+    memcpy(name, host, (size_t)(host_end - host));
+    name[host_end - host] = '\0';
+    /* resolved once, here: hiredis would resolve on every connect, blocking the worker */
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
+    int rc = getaddrinfo(name, NULL, &hints, &res);
+    char numeric[INET6_ADDRSTRLEN];
+    if (rc != 0 || getnameinfo(res->ai_addr, res->ai_addrlen, numeric, sizeof(numeric), NULL, 0,
+                               NI_NUMERICHOST) != 0) {
+        if (res) freeaddrinfo(res);
+        return cfg_fail(L, v, "'address' of 'redis': cannot resolve '%s': %s", name,
+                        rc ? gai_strerror(rc) : "no address");
+    }
+    freeaddrinfo(res);
+    if (!(r->host = strdup(numeric))) return cfg_fail(L, v, "out of memory");
+    r->port = (int)port;
+    return 0;
+}
+
+enum { RD_ADDRESS, RD_TIMEOUT, RD_PREFIX, RD_COUNT };
+
+int cfg_redis(struct loader *L, const struct cnode *v)
+{
+    static const char *const keys[] = {"address", "timeout", "key_prefix", NULL};
+    const struct cnode *val[RD_COUNT] = {0};
+    uint64_t seen = 0;
+    struct config_redis *r = &L->cfg->redis;
+    if (cfg_want_map(L, v, "redis") < 0) return -1;
+    for (const struct cnode *k = v->first; k; k = k->next->next) {
+        int i = cfg_key(L, k, keys, "redis", &seen);
+        if (i < 0) return -1;
+        val[i] = k->next;
+    }
+    if (!val[RD_ADDRESS])
+        return cfg_fail(L, v, "'redis' needs 'address' (host:port or unix:/path)");
+    if (parse_redis_address(L, val[RD_ADDRESS], r) < 0) return -1;
+    r->timeout_ms = 50;
+    if (val[RD_TIMEOUT]) {
+        double secs;
+        if (cfg_duration(L, val[RD_TIMEOUT], "timeout", 0.001, true, 10, &secs) < 0) return -1;
+        r->timeout_ms = (int)(secs * 1000 + 0.5);
+    }
+    const char *prefix = "tern:";
+    if (val[RD_PREFIX] && cfg_text(L, val[RD_PREFIX], "key_prefix", &prefix) < 0) return -1;
+    if (strlen(prefix) > REDIS_MAX_PREFIX)
+        return cfg_fail(L, val[RD_PREFIX], "'key_prefix' is longer than %d bytes",
+                        REDIS_MAX_PREFIX);
+    if (!(r->key_prefix = strdup(prefix))) return cfg_fail(L, v, "out of memory");
+    return 0;
+}
+
+int cfg_check_shared_limits(struct loader *L, const struct cnode *top)
+{
+    struct config *cfg = L->cfg;
+    if (cfg->redis.address) return 0;
+    for (size_t i = 0; i < cfg->n_servers; i++)
+        for (size_t j = 0; j < cfg->servers[i].n_locations; j++)
+            if (cfg->servers[i].locations[j].rate_limit.shared)
+                return cfg_fail(L, top,
+                                "location %s has a 'shared' rate limit but there is no top-level "
+                                "'redis' to share it through",
+                                cfg->servers[i].locations[j].path);
     return 0;
 }

@@ -83,6 +83,11 @@ int cfg_root(struct loader *L, const struct cnode *v, const char *key, char **ds
 /* Joins a relative file path onto base_dir (no check that it exists) into *dst. */
 int cfg_path(struct loader *L, const struct cnode *v, const char *key, char **dst);
 
+/* The top-level `redis` (config_guard.c). */
+int cfg_redis(struct loader *L, const struct cnode *v);
+/* A `shared` rate limit needs the top-level `redis` (config_guard.c). */
+int cfg_check_shared_limits(struct loader *L, const struct cnode *top);
+
 /* Parses the `servers` list (top_root: resolved top-level root or NULL). */
 int cfg_servers(struct loader *L, const struct cnode *v, const char *top_root);
 /* A location's `allow`, `deny` (in the order of the keys of mapping n) and `rate_limit`

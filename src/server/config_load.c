@@ -210,6 +210,7 @@ enum top_key {
     TOP_HTTPS_REDIRECT,
     TOP_FORWARD_PROXY,
     TOP_REAL_IP,
+    TOP_REDIS,
     TOP_COUNT
 };
 
@@ -219,7 +220,7 @@ static int parse_top(struct loader *L, const struct cnode *top)
         "workers",       "listen",  "access_log",  "error_log",   "log_level", "limits",
         "timeouts",      "http1",   "compression", "root",        "servers",   "tls_listen",
         "tls",           "http2",   "quic",        "quic_listen", "http3",     "https_redirect",
-        "forward_proxy", "real_ip", NULL};
+        "forward_proxy", "real_ip", "redis",       NULL};
     const struct cnode *val[TOP_COUNT] = {0};
     uint64_t seen = 0, x;
     const char *s;
@@ -257,6 +258,7 @@ static int parse_top(struct loader *L, const struct cnode *top)
     if (val[TOP_HTTP3] && cfg_http3(L, val[TOP_HTTP3]) < 0) return -1;
     if (val[TOP_FORWARD_PROXY] && cfg_forward_proxy(L, val[TOP_FORWARD_PROXY]) < 0) return -1;
     if (val[TOP_REAL_IP] && cfg_real_ip(L, val[TOP_REAL_IP]) < 0) return -1;
+    if (val[TOP_REDIS] && cfg_redis(L, val[TOP_REDIS]) < 0) return -1;
     if (val[TOP_ACCESS_LOG] &&
         parse_log(L, val[TOP_ACCESS_LOG], "access_log", "stdout", &cfg->access_log) < 0)
         return -1;
@@ -288,6 +290,7 @@ static int parse_top(struct loader *L, const struct cnode *top)
         rc = cfg_fail(L, top, "nothing to serve: set 'root' or 'servers'");
     free(root);
     if (rc == 0) rc = cfg_check_tls(L, top);
+    if (rc == 0) rc = cfg_check_shared_limits(L, top);
     if (rc == 0 && cfg->https_redirect) {
         bool tls = false;
         for (size_t i = 0; i < cfg->n_listens; i++)

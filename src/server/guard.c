@@ -9,6 +9,8 @@
 #include "core/log.h"
 #include "server/dispatch.h"
 #include "server/rate_table.h"
+#include "server/redis_link.h"
+#include "server/redis_rate.h"
 #include "server/server.h"
 
 /* The first rule whose prefix holds the client, or NULL (then the client is allowed). */
@@ -87,27 +89,31 @@ static bool put_off(const struct dispatch_ctx *dc, struct http_request *req,
     return true;
 }
 
-static bool refuse_over_limit(const struct dispatch_ctx *dc, const struct config_location *loc,
-                              const struct ip_addr *client, struct http_request *req,
-                              struct http_response *resp)
+static bool rate_passed(const struct http_request *req, uint32_t id)
 {
-    const struct config *cfg = dc->cfg;
+    return req->rate_passed[0] == id || req->rate_passed[1] == id;
+}
+
+/* Remembers that req has its token of limit id, for its next routing. */
+static void pass_rate(struct http_request *req, uint32_t id)
+{
+    if (rate_passed(req, id)) return;
+    req->rate_passed[req->rate_passed[0] ? 1 : 0] = id;
+}
+
+/* Answers 429 for a request over the rate limit, with Retry-After. */
+static void answer_429(const struct config_location *loc, struct http_request *req,
+                       struct http_response *resp, int64_t wait_ms, bool log, bool shared)
+{
     const struct rate_spec *s = &loc->rate_limit.spec;
-    if (req->rate_passed == loc->rate_limit.id) return false; /* its token came while it waited */
-    struct rate_verdict v = rate_table_take(cfg->rate_table, loc->rate_limit.id, s, client,
-                                            monotonic_ms(), s->period_ms);
-    if (v.delay_ms) {
-        req->rate_passed = loc->rate_limit.id;
-        return put_off(dc, req, resp, v.delay_ms);
-    }
-    if (!v.wait_ms) return false;
     /* RFC 9110 §10.2.3: delay-seconds, whole; rounded up so a client that obeys it finds a
      * token waiting */
-    long long secs = (v.wait_ms + 999) / 1000;
-    if (v.log)
-        log_info("%s: 429 %.*s: over the rate limit of location %s (%u/%s, burst %u)", req->peer,
-                 (int)(req->path.len > 200 ? 200 : req->path.len), req->path.p, loc->path, s->count,
-                 s->period_ms == 1000 ? "s" : "m", s->burst);
+    long long secs = (wait_ms + 999) / 1000;
+    if (log)
+        log_info("%s: 429 %.*s: over the %srate limit of location %s (%u/%s, burst %u)", req->peer,
+                 (int)(req->path.len > 200 ? 200 : req->path.len), req->path.p,
+                 shared ? "shared " : "", loc->path, s->count, s->period_ms == 1000 ? "s" : "m",
+                 s->burst);
     dispatch_error(req, resp, 429);
     char *value = pool_alloc(req->pool, 24);
     if (value) {
@@ -115,7 +121,156 @@ static bool refuse_over_limit(const struct dispatch_ctx *dc, const struct config
         http_fields_add_token(&resp->headers, req->pool, HTTP_TOKEN_RETRY_AFTER,
                               str_make(value, (size_t)n));
     }
+}
+
+/* The process's own bucket decides: true when it answered or put req off. */
+static bool local_verdict(const struct dispatch_ctx *dc, const struct config_location *loc,
+                          const struct ip_addr *client, struct http_request *req,
+                          struct http_response *resp)
+{
+    const struct rate_spec *s = &loc->rate_limit.spec;
+    struct rate_verdict v = rate_table_take(dc->cfg->rate_table, loc->rate_limit.id, s, client,
+                                            monotonic_ms(), s->period_ms);
+    if (v.delay_ms) {
+        pass_rate(req, loc->rate_limit.id);
+        return put_off(dc, req, resp, v.delay_ms);
+    }
+    if (!v.wait_ms) return false;
+    answer_429(loc, req, resp, v.wait_ms, v.log, false);
     return true;
+}
+
+/* Without an answer from Redis, the location's on_error decides. */
+static bool on_error_verdict(const struct dispatch_ctx *dc, const struct config_location *loc,
+                             const struct ip_addr *client, struct http_request *req,
+                             struct http_response *resp)
+{
+    switch (loc->rate_limit.on_error) {
+    case CONFIG_RATE_ON_ERROR_OPEN: return false;
+    case CONFIG_RATE_ON_ERROR_CLOSED: dispatch_error(req, resp, 503); return true;
+    default: return local_verdict(dc, loc, client, req, resp);
+    }
+}
+
+/* A request waiting for Redis's verdict on its shared rate limit: resp's body while pending,
+ * as struct delayed, so that the client leaving stops the wait. */
+struct shared_wait {
+    struct body_source src;
+    struct timer timer; /* the redis timeout */
+    struct dispatch_ctx dc;
+    struct http_request *req;
+    struct http_response *resp;
+    struct redis_call *call; /* NULL once answered or abandoned */
+    struct ip_addr client;
+};
+
+static void shared_close(struct body_source *src)
+{
+    struct shared_wait *w = (struct shared_wait *)src;
+    timer_cancel(&w->timer);
+    if (w->call) redis_call_abandon(w->call, false);
+    w->call = NULL;
+}
+
+/* Goes on with the request once the verdict is in (v NULL: on_error decides). */
+static void shared_resume(struct shared_wait *w, const struct rate_verdict *v)
+{
+    const struct config_location *loc = w->dc.loc;
+    struct http_request *req = w->req;
+    struct http_response *resp = w->resp;
+    resp->body = NULL;
+    resp->pending = false; /* until put off again */
+    bool answered;
+    if (!v) {
+        answered = on_error_verdict(&w->dc, loc, &w->client, req, resp);
+        if (answered && resp->pending) return; /* put off by the local queue */
+    } else if (v->wait_ms) {
+        answer_429(loc, req, resp, v->wait_ms, redis_link_log_refusal(w->dc.wk->redis), true);
+        answered = true;
+    } else {
+        if (v->delay_ms && put_off(&w->dc, req, resp, v->delay_ms)) {
+            pass_rate(req, loc->rate_limit.id);
+            return;
+        }
+        answered = false;
+    }
+    if (answered) {
+        dispatch_finish(&w->dc, req, resp);
+        return;
+    }
+    pass_rate(req, loc->rate_limit.id); /* routed again, it passes this limit */
+    dispatch_again(&w->dc, req, resp);
+}
+
+static void shared_answered(void *arg, const struct rate_verdict *v)
+{
+    struct shared_wait *w = arg;
+    w->call = NULL;
+    timer_cancel(&w->timer);
+    shared_resume(w, v);
+}
+
+static void shared_expired(struct timer *t)
+{
+    struct shared_wait *w = (struct shared_wait *)((char *)t - offsetof(struct shared_wait, timer));
+    if (w->call) redis_call_abandon(w->call, true);
+    w->call = NULL;
+    shared_resume(w, NULL);
+}
+
+/* The worker's link to cfg's Redis, made on first use, or again when a reload changed the
+ * address. NULL without memory, or for a request of a replaced configuration whose address is
+ * no longer the worker's (then on_error decides): two configurations do not take turns. */
+static struct redis_link *worker_redis(struct worker *wk, const struct config *cfg)
+{
+    if (wk->redis && redis_link_matches(wk->redis, &cfg->redis)) return wk->redis;
+    if (cfg != wk->cfg) return NULL;
+    struct redis_link *old = wk->redis;
+    wk->redis = NULL; /* the calls it ends (done NULL) do not find it */
+    redis_link_free(old);
+    wk->redis = redis_link_new(wk->loop, &cfg->redis);
+    return wk->redis;
+}
+
+/* A shared rate limit: asks Redis and puts req off until it answers (or the timeout). True
+ * when it answered or put req off. */
+static bool ask_redis(const struct dispatch_ctx *dc, const struct config_location *loc,
+                      const struct ip_addr *client, struct http_request *req,
+                      struct http_response *resp)
+{
+    const struct config *cfg = dc->cfg;
+    struct redis_link *link = worker_redis(dc->wk, cfg);
+    if (!link) return on_error_verdict(dc, loc, client, req, resp);
+    size_t need = redis_rate_key(NULL, 0, cfg->redis.key_prefix, dc->srv->names, dc->srv->n_names,
+                                 loc->path, req->peer);
+    char *key = pool_alloc(req->pool, need + 1);
+    struct shared_wait *w = pool_calloc(req->pool, sizeof(*w));
+    if (!key || !w) return on_error_verdict(dc, loc, client, req, resp);
+    redis_rate_key(key, need + 1, cfg->redis.key_prefix, dc->srv->names, dc->srv->n_names,
+                   loc->path, req->peer);
+    w->call = redis_link_rate(link, key, &loc->rate_limit.spec, shared_answered, w);
+    if (!w->call) return on_error_verdict(dc, loc, client, req, resp);
+    w->src.next = delayed_next;
+    w->src.close = shared_close;
+    w->timer.cb = shared_expired;
+    w->dc = *dc;
+    w->req = req;
+    w->resp = resp;
+    w->client = *client;
+    resp->pending = true;
+    resp->body = &w->src;
+    timer_arm(dc->wk->loop, &w->timer, loop_now_ms(dc->wk->loop) + cfg->redis.timeout_ms);
+    return true;
+}
+
+static bool refuse_over_limit(const struct dispatch_ctx *dc, const struct config_location *loc,
+                              const struct ip_addr *client, struct http_request *req,
+                              struct http_response *resp)
+{
+    if (rate_passed(req, loc->rate_limit.id)) return false; /* its token came while it waited */
+    if (loc->rate_limit.shared && dc->cfg->redis.address && dc->srv)
+        return ask_redis(dc, loc, client, req, resp);
+    return local_verdict(dc, loc, client, req, resp);
 }
 
 struct inflight {

@@ -20,6 +20,7 @@
 #include "handler/static.h"
 #include "server/access_log.h"
 #include "server/linger.h"
+#include "server/redis_link.h"
 #include "server/wire.h"
 #include "tls/tls.h"
 
@@ -291,6 +292,8 @@ static void *worker_main(void *arg)
     conn_list_reap(&wk->conns);
     proxy_worker_free(wk->proxy); /* after the connections: their proxied requests are over */
     wk->proxy = NULL;
+    redis_link_free(wk->redis);
+    wk->redis = NULL;
     wire_thread_cleanup();
     worker_flush_log(wk);
     struct server *srv = wk->srv;

@@ -27,6 +27,7 @@ struct tls_server;
 struct static_cache;
 struct server;
 struct proxy_worker;
+struct redis_link;
 
 struct listener {
     struct io_watch watch;
@@ -52,6 +53,7 @@ struct worker {
     const struct config *cfg; /* refreshed from srv->cfg when woken */
     struct static_cache *cache;
     struct proxy_worker *proxy; /* upstream connections and balancing state (handler/proxy.h) */
+    struct redis_link *redis;   /* shared rate limits (server/redis_link.h), made when first used */
     struct conn_list conns;     /* every open connection, whatever its wire (stop, limits) */
     struct tls_server *tls;     /* TLS contexts for TLS listeners, or NULL */
     enum server_state state;

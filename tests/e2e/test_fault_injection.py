@@ -106,7 +106,12 @@ class FaultTern:
                                        {"path": "/up2/",
                                         "proxy": f"h2c://127.0.0.1:{env['upstream']}/"},
                                        {"path": "/cached/", "cache": True,
-                                        "proxy": f"http://127.0.0.1:{env['upstream']}/"}]}],
+                                        "proxy": f"http://127.0.0.1:{env['upstream']}/"},
+                                       {"path": "/shared/", "root": str(env["root"]),
+                                        "rate_limit": {"rate": "1000000/s", "burst": 1000000,
+                                                       "shared": True}}]}],
+            # a real redis-server when installed, else a port nobody listens on (on_error local)
+            "redis": {"address": f"127.0.0.1:{env['redis']}", "timeout": "1s"},
         }
         # the disk store's directory starts empty for each run: the same calls every time
         cache_dir = d / f"{tag}.cache"
@@ -378,7 +383,12 @@ SCENARIOS = {
     "cache_disk": [[("GET", "/dcached/hello.txt", None, b""), ("GET", "/dcached/mid.bin", None, b""),
                     ("GET", "/dcached/hello.txt", None, b""), ("HEAD", "/dcached/mid.bin", None, b""),
                     ("GET", "/dcached/mid.bin", None, b"")]],
+    # a rate limit shared through Redis (server/redis_link): the worker's hiredis connection,
+    # its adapter on the loop and the request's wait for the verdict meet every fault
+    "shared": [[("GET", "/shared/hello.txt", None, b""), ("GET", "/shared/mid.bin", None, b"")],
+               [("GET", "/shared/hello.txt", None, b"")]],
 }
+PROXY_SCENARIOS = ("proxy", "proxy-h2", "cache", "cache_disk", "shared")
 PROXY_TRANSPORTS = ("h1", "h2c")  # the proxy's (and the cache's) faults do not depend on the front's TLS
 
 
@@ -466,16 +476,28 @@ def env(tmp_path_factory, certs):  # noqa: F811
                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                           stderr=subprocess.DEVNULL)
     assert t.wait_port(port, proc=up)
-    yield {"dir": d, "root": root, "cert": certs.leaf, "key": certs.leaf_key, "upstream": port}
+    # the shared scenario's Redis (skipped without redis-server: nothing on its port then)
+    redis_port, redis = t.free_port(), None
+    if shutil.which("redis-server"):
+        redis = subprocess.Popen(["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1",
+                                  "--save", "", "--appendonly", "no", "--dir", str(d)],
+                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL)
+        assert t.wait_port(redis_port, proc=redis)
+    yield {"dir": d, "root": root, "cert": certs.leaf, "key": certs.leaf_key, "upstream": port,
+           "redis": redis_port}
     up.terminate()
     up.wait(timeout=10)
+    if redis is not None:
+        redis.terminate()
+        redis.wait(timeout=10)
 
 
 def expected(scenario):
     """The fault-free answers the files dictate (POST: whatever tern answers without faults)."""
     out = []
     for method, path, headers, _ in requests(scenario):
-        for prefix in ("/up2", "/up", "/cached", "/dcached"):
+        for prefix in ("/up2", "/up", "/cached", "/dcached", "/shared"):
             path = path.removeprefix(prefix)
         data = {"/hello.txt": SMALL, "/mid.bin": MID}.get(path, LARGE)
         rng = (headers or {}).get("range")
@@ -494,7 +516,7 @@ def expected(scenario):
 @pytest.mark.parametrize("scenario", list(SCENARIOS))
 @pytest.mark.parametrize("transport", list(TRANSPORTS))
 def test_fault(env, transport, scenario):
-    if scenario in ("proxy", "proxy-h2", "cache", "cache_disk") and transport not in PROXY_TRANSPORTS:
+    if scenario in PROXY_SCENARIOS and transport not in PROXY_TRANSPORTS:
         pytest.skip("the proxy scenario runs over cleartext fronts")
     if transport == "h1-connect" and scenario not in TUNNEL_SCENARIOS:
         pytest.skip("a tunnel carries any request alike")
