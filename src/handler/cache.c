@@ -1,4 +1,5 @@
 #include "handler/cache.h"
+#include "handler/cache_range.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -24,7 +25,8 @@ struct cache_req {
     struct cache_entry *stale; /* found but not fresh; held by the request's pool */
     bool revalidating;         /* the request asks the upstream with stale's validators */
     struct cache_status st;
-    bool bypass; /* neither looked up nor stored (method, credentials, no-store) */
+    bool bypass;       /* neither looked up nor stored (method, credentials, no-store) */
+    size_t max_ranges; /* limits.ranges: a stored response answers Range (cache_range.h) */
     /* Request collapsing: the fetch that others, on any worker, wait for (see below). */
     struct cache_flight *flight; /* set while this request leads one */
 };
@@ -133,28 +135,35 @@ static void fd_close(void *fd)
     close((int)(intptr_t)fd);
 }
 
-/* The stored body of e (held by req's pool): memory, or a range of its file, opened now and
- * closed with the pool (a file unlinked meanwhile stays readable through it). */
-static struct body_source *entry_body(struct http_request *req, const struct cache_entry *e)
+/* Where the stored body of e (held by req's pool) is: memory, or its file, opened now and
+ * closed with the pool (a file unlinked meanwhile stays readable through it). -1 when the
+ * file cannot be opened. */
+static int entry_data(struct http_request *req, const struct cache_entry *e,
+                      struct multipart_data *d)
 {
-    if (!e->path) return body_source_mem(req->pool, e->body, e->body_len);
+    *d = (struct multipart_data){e->body, -1, 0};
+    if (!e->path) return 0;
     int fd = open(e->path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         log_warn("cache: %s: %s", e->path, strerror(errno));
-        return NULL;
+        return -1;
     }
     if (pool_on_cleanup(req->pool, fd_close, (void *)(intptr_t)fd) < 0) {
         close(fd);
-        return NULL;
+        return -1;
     }
-    return body_source_file(req->pool, fd, e->body_off, e->body_len);
+    *d = (struct multipart_data){NULL, fd, (uint64_t)e->body_off};
+    return 0;
 }
 
 /* Fills resp from e (held by req's pool): the stored status and fields, the current Age
  * (RFC 9111 §5.1), Cache-Status, and the stored body (none for HEAD: §4.3.5's converse, a
- * stored GET answers HEAD). 0, or -1 on OOM or when a disk entry's file cannot be opened. */
+ * stored GET answers HEAD), or the ranges a GET asks for (at most max_ranges; 0: the whole
+ * body, as a server may, RFC 9110 §14.2). 0, or -1 on OOM or when a disk entry's file cannot
+ * be opened. */
 static int serve_entry(struct http_request *req, struct http_response *resp,
-                       const struct cache_entry *e, struct cache_status *st, time_t now)
+                       const struct cache_entry *e, struct cache_status *st, time_t now,
+                       size_t max_ranges)
 {
     int64_t age = entry_age(e, now);
     resp->status = e->status;
@@ -175,9 +184,15 @@ static int serve_entry(struct http_request *req, struct http_response *resp,
     if (add_cache_status(resp, req->pool, st) < 0) return -1;
     resp->content_length = (int64_t)e->body_len;
     resp->body = NULL;
-    if (req->method != HTTP_METHOD_HEAD && e->body_len && !(resp->body = entry_body(req, e)))
-        return -1;
-    return 0;
+    if (req->method == HTTP_METHOD_HEAD || !e->body_len) return 0;
+    struct multipart_data d;
+    if (entry_data(req, e, &d) < 0) return -1;
+    resp->body = d.mem ? body_source_mem(req->pool, d.mem, e->body_len)
+                       : body_source_file(req->pool, d.fd, (off_t)d.offset, e->body_len);
+    if (!resp->body) return -1;
+    return max_ranges && http_fields_find(&req->headers, HTTP_TOKEN_RANGE)
+               ? cache_range_apply(req, resp, e, &d, max_ranges)
+               : 0;
 }
 
 /* A client's own If-None-Match / If-Modified-Since against a stored 200 (RFC 9111 §4.3.2,
@@ -186,16 +201,15 @@ static void not_modified(struct http_request *req, struct http_response *resp,
                          const struct cache_entry *e)
 {
     if (e->status != 200) return;
-    const struct http_field *etag = http_fields_find(&e->fields, HTTP_TOKEN_ETAG);
-    const struct http_field *lm = http_fields_find(&e->fields, HTTP_TOKEN_LAST_MODIFIED);
-    struct http_validators v = {etag ? etag->value : STR_NULL, 0, true};
-    if (lm && !http_date_parse(lm->value.p, lm->value.len, &v.last_modified)) v.last_modified = 0;
+    struct http_validators v;
+    cache_entry_validators(e, &v);
     if (http_conditional_eval(req, &v) != 304) return;
     resp->status = 304;
     resp->content_length = -1;
     resp->body = NULL; /* a memory source over the entry: nothing to close */
     http_fields_remove(&resp->headers, HTTP_TOKEN_CONTENT_TYPE);
     http_fields_remove(&resp->headers, HTTP_TOKEN_CONTENT_ENCODING);
+    http_fields_remove(&resp->headers, HTTP_TOKEN_CONTENT_RANGE); /* 304 before Range */
 }
 
 /* ---- request collapsing ----
@@ -533,6 +547,7 @@ static void handle(struct dispatch_ctx *dc, struct http_request *req, struct htt
     }
     cr->cc = dc->loc->cache;
     cr->st.collapsed = collapsed;
+    cr->max_ranges = dc->cfg->limits.ranges ? dc->cfg->limits.ranges : 16;
     if (cr->cc->purge && str_eq(req->method_name, STR_LIT("PURGE"))) {
         /* the location's guards and auth ran before: whoever gets here may purge */
         size_t n = cache_store_remove(cr->cc->store, cr->key.p, cr->key.len);
@@ -577,7 +592,7 @@ static void handle(struct dispatch_ctx *dc, struct http_request *req, struct htt
         if (use == CACHE_USE_FRESH || use == CACHE_USE_STALE) {
             cr->st.hit = true;
             cr->st.fwd = CACHE_FWD_NONE;
-            if (serve_entry(req, resp, e, &cr->st, now) == 0) {
+            if (serve_entry(req, resp, e, &cr->st, now, cr->max_ranges) == 0) {
                 not_modified(req, resp, e);
                 return;
             }
@@ -856,7 +871,7 @@ static int refresh(struct cache_req *cr, struct http_request *req, struct http_r
     }
     if (hold(req, e) < 0) return -1;
     cr->st.stored = true;
-    return serve_entry(req, resp, e, &cr->st, now);
+    return serve_entry(req, resp, e, &cr->st, now, cr->max_ranges);
 }
 
 /* The origin failed (an upstream 500, 502, 503, 504, or none answered): a stale response
@@ -873,7 +888,7 @@ static bool stale_on_error(struct cache_req *cr, struct http_request *req,
         return false;
     if (resp->body && resp->body->close) resp->body->close(resp->body); /* the upstream's */
     resp->body = NULL;
-    if (serve_entry(req, resp, e, &cr->st, now) == 0) return true;
+    if (serve_entry(req, resp, e, &cr->st, now, cr->max_ranges) == 0) return true;
     resp->headers.count = 0;
     resp->body = NULL;
     dispatch_error(req, resp, 502);
@@ -895,7 +910,7 @@ static bool on_head(struct cache_req *cr, struct http_request *req, struct http_
         if (refresh(cr, req, resp, head, now) == 0) return true;
         /* no memory for the copy: the stored response as it was */
         cr->st.stored = false;
-        if (serve_entry(req, resp, cr->stale, &cr->st, now) == 0) return true;
+        if (serve_entry(req, resp, cr->stale, &cr->st, now, cr->max_ranges) == 0) return true;
         resp->headers.count = 0;
         resp->body = NULL;
         dispatch_error(req, resp, 503);

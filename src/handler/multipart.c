@@ -15,7 +15,7 @@ struct part {
 
 struct multipart_src {
     struct body_source base;
-    int fd;
+    struct multipart_data data;
     struct part *parts;
     size_t count;
     const char *tail; /* "\r\n--B--\r\n" */
@@ -58,10 +58,16 @@ static enum body_next_result mp_next(struct body_source *src, struct body_chunk 
         if (m->done < p->len) {
             uint64_t n = p->len - m->done;
             n = n < max ? n : max;
-            *out = (struct body_chunk){.kind = BODY_CHUNK_FILE,
-                                       .len = (size_t)n,
-                                       .fd = m->fd,
-                                       .offset = (off_t)(p->first + m->done)};
+            if (m->data.mem)
+                *out = (struct body_chunk){.kind = BODY_CHUNK_MEM,
+                                           .data = m->data.mem + p->first + m->done,
+                                           .len = (size_t)n,
+                                           .fd = -1};
+            else
+                *out = (struct body_chunk){.kind = BODY_CHUNK_FILE,
+                                           .len = (size_t)n,
+                                           .fd = m->data.fd,
+                                           .offset = (off_t)(m->data.offset + p->first + m->done)};
             m->done += (size_t)n;
             return BODY_CHUNK;
         }
@@ -74,6 +80,14 @@ static enum body_next_result mp_next(struct body_source *src, struct body_chunk 
 int multipart_build(struct pool *pool, int fd, uint64_t size, const char *ctype,
                     const char *boundary, const struct http_range *ranges, size_t count,
                     struct multipart *out)
+{
+    struct multipart_data d = {NULL, fd, 0};
+    return multipart_build_from(pool, &d, size, ctype, boundary, ranges, count, out);
+}
+
+int multipart_build_from(struct pool *pool, const struct multipart_data *d, uint64_t size,
+                         const char *ctype, const char *boundary, const struct http_range *ranges,
+                         size_t count, struct multipart *out)
 {
     struct multipart_src *m = pool_calloc(pool, sizeof(*m));
     struct part *parts = pool_alloc(pool, count * sizeof(*parts));
@@ -97,7 +111,7 @@ int multipart_build(struct pool *pool, int fd, uint64_t size, const char *ctype,
     if (!m->tail || !out->content_type) return -1;
     total += (int64_t)m->tail_len;
     m->base.next = mp_next;
-    m->fd = fd;
+    m->data = *d;
     m->parts = parts;
     m->count = count;
     out->body = &m->base;

@@ -14,8 +14,20 @@ struct multipart {
     const char *content_type; /* "multipart/byteranges; boundary=..." */
 };
 
-/* Builds the body over ranges of fd (a representation of size bytes and type ctype), with the
- * given boundary (1..70 bchars). The fd is not owned. Returns 0 or -1 on OOM. */
+/* Where a representation's bytes are: in memory at mem, or else in fd from offset on (the fd
+ * is not owned). */
+struct multipart_data {
+    const char *mem;
+    int fd;
+    uint64_t offset;
+};
+
+/* Builds the body over ranges of d (a representation of size bytes and type ctype), with the
+ * given boundary (1..70 bchars). Returns 0 or -1 on OOM. */
+int multipart_build_from(struct pool *pool, const struct multipart_data *d, uint64_t size,
+                         const char *ctype, const char *boundary, const struct http_range *ranges,
+                         size_t count, struct multipart *out);
+/* The same over fd from its start. */
 int multipart_build(struct pool *pool, int fd, uint64_t size, const char *ctype,
                     const char *boundary, const struct http_range *ranges, size_t count,
                     struct multipart *out);

@@ -459,7 +459,7 @@ def test_collapsed_across_workers_not_stored(make_server, origin):
     import threading
 
     srv = proxied(make_server, {"path": "/c/", "proxy": origin.url, "cache": store()}, workers=4)
-    url = "/c/xn?cc=no-store&delay=0.5&delayafter=1&size=30000"
+    url = "/c/xn?cc=no-store&delay1=1&size=30000"  # the leader slow: all others wait
     results = []
     barrier = threading.Barrier(8)
 
@@ -671,3 +671,42 @@ def test_purge(make_server, origin, tmp_path):
     before = len(origin.requests)
     srv.get("/n/x", method="PURGE")  # purge off: an ordinary method, forwarded
     assert len(origin.requests) == before + 1 and origin.requests[-1]["method"] == "PURGE"
+
+
+@pytest.mark.parametrize("disk", [False, True])
+def test_ranges_from_stored(make_server, origin, tmp_path, disk):
+    """A stored 200 answers Range itself (RFC 9111 §3.4, RFC 9110 §14): one range as a 206,
+    several as multipart/byteranges, none satisfiable as a 416, If-Range with the stored ETag
+    honoured and with another one the whole 200; the origin is asked once. Memory and disk."""
+    cache = {"path": str(tmp_path)} if disk else True
+    srv = proxied(make_server, {"path": "/c/", "proxy": origin.url, "cache": cache})
+    url = "/c/rg?cc=max-age%3D60&size=100000&etag=%22v1%22"
+    whole = payload(100000)
+    assert srv.get(url).body == whole
+    r = srv.get(url, headers={"Range": "bytes=10-19"})
+    assert r.status == 206 and r.body == whole[10:20], r
+    assert r.header("Content-Range") == "bytes 10-19/100000"
+    assert "hit" in status_of(r)
+    r = srv.get(url, headers={"Range": "bytes=-5"})
+    assert r.status == 206 and r.body == whole[-5:]
+    r = srv.get(url, headers={"Range": "bytes=0-1, 99990-"})
+    assert r.status == 206, r
+    ctype = r.header("Content-Type")
+    assert ctype.startswith("multipart/byteranges; boundary="), ctype
+    boundary = ctype.split("boundary=")[1].encode()
+    parts = r.body.split(b"--" + boundary)
+    assert parts[-1] == b"--\r\n" and len(parts) == 4, r.body[:300]
+    assert parts[1].endswith(b"\r\n\r\n" + whole[0:2] + b"\r\n"), parts[1]
+    assert b"Content-Range: bytes 99990-99999/100000" in parts[2]
+    assert parts[2].endswith(whole[99990:] + b"\r\n")
+    r = srv.get(url, headers={"Range": "bytes=200000-"})
+    assert r.status == 416 and r.header("Content-Range") == "bytes */100000", r
+    r = srv.get(url, headers={"Range": "bytes=5-9", "If-Range": '"v1"'})
+    assert r.status == 206 and r.body == whole[5:10]
+    r = srv.get(url, headers={"Range": "bytes=5-9", "If-Range": '"v0"'})
+    assert r.status == 200 and r.body == whole
+    r = srv.get(url, headers={"Range": "bytes=5-9", "If-None-Match": '"v1"'})
+    assert r.status == 304 and r.header("Content-Range") is None, r
+    r = srv.get(url, headers={"Range": "items=1-2"})  # not bytes: ignored
+    assert r.status == 200 and r.body == whole
+    assert origin.count("/c/rg") == 1

@@ -377,12 +377,14 @@ SCENARIOS = {
     # the caching proxy (handler/cache): stored, then answered from the store or revalidated
     "cache": [[("GET", "/cached/hello.txt", None, b""), ("GET", "/cached/mid.bin", None, b""),
                ("GET", "/cached/hello.txt", None, b""), ("HEAD", "/cached/mid.bin", None, b""),
-               ("GET", "/cached/mid.bin", None, b"")]],
+               ("GET", "/cached/mid.bin", None, b""),
+               ("GET", "/cached/mid.bin", {"range": "bytes=100-299"}, b"")]],
     # the same with the disk store (http/cache_store.c's files): the temporary file, its writes
     # and rename, then the file opened and sent (sendfile) or read for each hit
     "cache_disk": [[("GET", "/dcached/hello.txt", None, b""), ("GET", "/dcached/mid.bin", None, b""),
                     ("GET", "/dcached/hello.txt", None, b""), ("HEAD", "/dcached/mid.bin", None, b""),
-                    ("GET", "/dcached/mid.bin", None, b"")]],
+                    ("GET", "/dcached/mid.bin", None, b""),
+                    ("GET", "/dcached/mid.bin", {"range": "bytes=100-299"}, b"")]],
     # a rate limit shared through Redis (server/redis_link): the worker's hiredis connection,
     # its adapter on the loop and the request's wait for the verdict meet every fault
     "shared": [[("GET", "/shared/hello.txt", None, b""), ("GET", "/shared/mid.bin", None, b"")],
