@@ -111,9 +111,11 @@ static int add_copy(struct http_fields *f, struct pool *pool, str_t name, str_t 
     return n && v ? http_fields_add(f, pool, str_make(n, name.len), str_make(v, value.len)) : -1;
 }
 
+/* Adds Cache-Status to the response of a cache location, counted for its metrics. */
 static int add_cache_status(struct http_response *resp, struct pool *pool,
-                            const struct cache_status *st)
+                            const struct cache_status *st, struct cache_store *store)
 {
+    cache_store_count(store, st);
     struct buf b = {0};
     char *v = cache_status_format(&b, STR_LIT("tern"), st) == 0
                   ? pool_strndup(pool, buf_ptr(&b), buf_size(&b))
@@ -161,10 +163,11 @@ static int entry_data(struct http_request *req, const struct cache_entry *e,
  * stored GET answers HEAD), or the ranges a GET asks for (at most max_ranges; 0: the whole
  * body, as a server may, RFC 9110 §14.2). 0, or -1 on OOM or when a disk entry's file cannot
  * be opened. */
-static int serve_entry(struct http_request *req, struct http_response *resp,
-                       const struct cache_entry *e, struct cache_status *st, time_t now,
-                       size_t max_ranges)
+static int serve_entry(struct cache_req *cr, struct http_request *req, struct http_response *resp,
+                       const struct cache_entry *e, time_t now)
 {
+    struct cache_status *st = &cr->st;
+    size_t max_ranges = cr->max_ranges;
     int64_t age = entry_age(e, now);
     resp->status = e->status;
     resp->headers.count = 0;
@@ -181,7 +184,7 @@ static int serve_entry(struct http_request *req, struct http_response *resp,
         return -1;
     st->has_ttl = true;
     st->ttl = e->lifetime - age;
-    if (add_cache_status(resp, req->pool, st) < 0) return -1;
+    if (add_cache_status(resp, req->pool, st, cr->cc->store) < 0) return -1;
     resp->content_length = (int64_t)e->body_len;
     resp->body = NULL;
     if (req->method == HTTP_METHOD_HEAD || !e->body_len) return 0;
@@ -592,7 +595,7 @@ static void handle(struct dispatch_ctx *dc, struct http_request *req, struct htt
         if (use == CACHE_USE_FRESH || use == CACHE_USE_STALE) {
             cr->st.hit = true;
             cr->st.fwd = CACHE_FWD_NONE;
-            if (serve_entry(req, resp, e, &cr->st, now, cr->max_ranges) == 0) {
+            if (serve_entry(cr, req, resp, e, now) == 0) {
                 not_modified(req, resp, e);
                 return;
             }
@@ -608,7 +611,7 @@ static void handle(struct dispatch_ctx *dc, struct http_request *req, struct htt
     if (cr->req_cc.flags & CACHE_CC_ONLY_IF_CACHED) { /* §5.2.1.7 */
         dispatch_error(req, resp, 504);
         cr->st.fwd = CACHE_FWD_NONE;
-        add_cache_status(resp, req->pool, &cr->st);
+        add_cache_status(resp, req->pool, &cr->st, cr->cc->store);
         return;
     }
     if (run == RUN_BACKGROUND) { /* the flight's leader from the start */
@@ -871,7 +874,7 @@ static int refresh(struct cache_req *cr, struct http_request *req, struct http_r
     }
     if (hold(req, e) < 0) return -1;
     cr->st.stored = true;
-    return serve_entry(req, resp, e, &cr->st, now, cr->max_ranges);
+    return serve_entry(cr, req, resp, e, now);
 }
 
 /* The origin failed (an upstream 500, 502, 503, 504, or none answered): a stale response
@@ -888,7 +891,7 @@ static bool stale_on_error(struct cache_req *cr, struct http_request *req,
         return false;
     if (resp->body && resp->body->close) resp->body->close(resp->body); /* the upstream's */
     resp->body = NULL;
-    if (serve_entry(req, resp, e, &cr->st, now, cr->max_ranges) == 0) return true;
+    if (serve_entry(cr, req, resp, e, now) == 0) return true;
     resp->headers.count = 0;
     resp->body = NULL;
     dispatch_error(req, resp, 502);
@@ -910,7 +913,7 @@ static bool on_head(struct cache_req *cr, struct http_request *req, struct http_
         if (refresh(cr, req, resp, head, now) == 0) return true;
         /* no memory for the copy: the stored response as it was */
         cr->st.stored = false;
-        if (serve_entry(req, resp, cr->stale, &cr->st, now, cr->max_ranges) == 0) return true;
+        if (serve_entry(cr, req, resp, cr->stale, now) == 0) return true;
         resp->headers.count = 0;
         resp->body = NULL;
         dispatch_error(req, resp, 503);
@@ -924,6 +927,7 @@ void cache_on_head(struct cache_req *cr, struct http_request *req, struct http_r
                    const struct h1_response_head *head)
 {
     cr->st.fwd_status = head ? resp->status : 0;
-    if (!on_head(cr, req, resp, head, time(NULL))) add_cache_status(resp, req->pool, &cr->st);
+    if (!on_head(cr, req, resp, head, time(NULL)))
+        add_cache_status(resp, req->pool, &cr->st, cr->cc->store);
     if (resp->body == NULL || resp->body->next != fill_next) leader_done(cr); /* no fill */
 }

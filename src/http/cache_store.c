@@ -29,6 +29,8 @@ struct cache_store {
     struct dlist lru;                 /* head: most recently used */
     char *dir;                        /* a disk store's directory, or NULL */
     struct cache_flight *flights[64]; /* fetches in the air, by key hash */
+    /* cache_stats' counters, counted without the lock */
+    atomic_uint_fast64_t hits, stale_hits, misses, bypasses, stores, evictions;
 };
 
 struct cache_store *cache_store_new(size_t max_size)
@@ -178,8 +180,11 @@ static void insert_locked(struct cache_store *s, struct cache_entry *e, cache_ma
     s->bytes += e->size;
     s->entries++;
     struct cache_entry *old;
-    while (s->bytes > s->max_size && (old = DLIST_ENTRY(s->lru.tail, struct cache_entry, lru)) != e)
+    while (s->bytes > s->max_size &&
+           (old = DLIST_ENTRY(s->lru.tail, struct cache_entry, lru)) != e) {
         unlink_entry(s, find_slot(s, old), dead);
+        atomic_fetch_add_explicit(&s->evictions, 1, memory_order_relaxed);
+    }
 }
 
 int cache_store_insert(struct cache_store *s, struct cache_entry *e, cache_match_fn match,
@@ -232,6 +237,28 @@ void cache_store_close(struct cache_store *s)
     }
     pthread_mutex_unlock(&s->lock);
     release_all(dead);
+}
+
+void cache_store_count(struct cache_store *s, const struct cache_status *st)
+{
+    atomic_uint_fast64_t *c = st->hit && st->has_ttl && st->ttl < 0 ? &s->stale_hits
+                              : st->hit                             ? &s->hits
+                              : st->fwd == CACHE_FWD_BYPASS || st->fwd == CACHE_FWD_METHOD
+                                  ? &s->bypasses
+                                  : &s->misses;
+    atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
+    if (st->stored) atomic_fetch_add_explicit(&s->stores, 1, memory_order_relaxed);
+}
+
+void cache_store_stats(struct cache_store *s, struct cache_stats *out)
+{
+    out->hits = atomic_load_explicit(&s->hits, memory_order_relaxed);
+    out->stale_hits = atomic_load_explicit(&s->stale_hits, memory_order_relaxed);
+    out->misses = atomic_load_explicit(&s->misses, memory_order_relaxed);
+    out->bypasses = atomic_load_explicit(&s->bypasses, memory_order_relaxed);
+    out->stores = atomic_load_explicit(&s->stores, memory_order_relaxed);
+    out->evictions = atomic_load_explicit(&s->evictions, memory_order_relaxed);
+    cache_store_usage(s, &out->bytes, &out->entries);
 }
 
 void cache_store_usage(struct cache_store *s, size_t *bytes, size_t *entries)

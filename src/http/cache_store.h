@@ -162,4 +162,16 @@ void cache_store_close(struct cache_store *s);
 /* Bytes and entries held (for tests and metrics). */
 void cache_store_usage(struct cache_store *s, size_t *bytes, size_t *entries);
 
+/* What a store has done since it was made, for metrics: the responses of its location by
+ * their Cache-Status (fresh hits, stale ones, misses that went upstream, bypasses), the
+ * responses stored, and the entries evicted to make room. */
+struct cache_stats {
+    uint64_t hits, stale_hits, misses, bypasses, stores, evictions;
+    size_t bytes, entries;
+};
+struct cache_status;
+/* Counts a response of the store's location by its Cache-Status (lock-free). */
+void cache_store_count(struct cache_store *s, const struct cache_status *st);
+void cache_store_stats(struct cache_store *s, struct cache_stats *out);
+
 #endif

@@ -212,6 +212,7 @@ struct config_location {
     /* Answer GET/HEAD with JSON describing how the request came (HTTP version, TLS, client)
      * instead of serving files; default false. See handler/conninfo.h. */
     bool connection_info;
+    bool metrics; /* `metrics`: the Prometheus endpoint (handler/metrics.h) */
     /* access rules and rate limit (server/guard.h checks them before the handler) */
     struct config_access_rule *access;
     size_t n_access;

@@ -174,6 +174,7 @@ enum loc_key {
     LOC_AUTH,
     LOC_CACHE,
     LOC_LIMIT_CONN,
+    LOC_METRICS,
     LOC_COUNT
 };
 
@@ -219,6 +220,7 @@ static int parse_location(struct loader *L, const struct config_server *srv, siz
                                        "auth",
                                        "cache",
                                        "limit_conn",
+                                       "metrics",
                                        NULL};
     struct config_location *loc = &srv->locations[li];
     const struct cnode *val[LOC_COUNT] = {0};
@@ -295,8 +297,9 @@ static int parse_location(struct loader *L, const struct config_server *srv, siz
     if (val[LOC_EARLY_HINTS] && cfg_strv(L, val[LOC_EARLY_HINTS], "early_hints", 64,
                                          &loc->early_hints, &loc->n_early_hints) < 0)
         return -1;
-    if (val[LOC_CONNECTION_INFO] &&
-        cfg_bool(L, val[LOC_CONNECTION_INFO], "connection_info", &loc->connection_info) < 0)
+    if ((val[LOC_CONNECTION_INFO] &&
+         cfg_bool(L, val[LOC_CONNECTION_INFO], "connection_info", &loc->connection_info) < 0) ||
+        (val[LOC_METRICS] && cfg_bool(L, val[LOC_METRICS], "metrics", &loc->metrics) < 0))
         return -1;
     if ((val[LOC_ALLOW] || val[LOC_DENY] || val[LOC_RATE_LIMIT] || val[LOC_LIMIT_CONN]) &&
         cfg_location_guards(L, loc, n, val[LOC_RATE_LIMIT], val[LOC_LIMIT_CONN]) < 0)

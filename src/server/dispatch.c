@@ -11,6 +11,7 @@
 #include "handler/cache.h"
 #include "handler/conninfo.h"
 #include "handler/forward.h"
+#include "handler/metrics.h"
 #include "handler/proxy.h"
 #include "handler/static.h"
 #include "http/path.h"
@@ -281,8 +282,8 @@ static void route(struct dispatch_ctx *dc, struct http_request *req, struct http
     case HTTP_METHOD_TRACE: respond_trace(req, resp); return;
     default: break;
     }
-    if (loc->connection_info) {
-        if (conninfo_handle(req, resp) < 0) {
+    if (loc->connection_info || loc->metrics) {
+        if ((loc->metrics ? metrics_handle(cfg, req, resp) : conninfo_handle(req, resp)) < 0) {
             memset(resp, 0, sizeof(*resp));
             dispatch_error(req, resp, 500);
         }

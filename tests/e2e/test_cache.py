@@ -710,3 +710,38 @@ def test_ranges_from_stored(make_server, origin, tmp_path, disk):
     r = srv.get(url, headers={"Range": "items=1-2"})  # not bytes: ignored
     assert r.status == 200 and r.body == whole
     assert origin.count("/c/rg") == 1
+
+
+def test_metrics(make_server, origin, tmp_path):
+    """`metrics: true`: the caching locations' counters in Prometheus's text format (promtool
+    checks it when installed): hits, stale hits, misses, bypasses, stores, bytes and entries,
+    labelled by the server's name and the location's path only."""
+    import shutil
+    import subprocess
+
+    srv = proxied(make_server, {"path": "/c/", "proxy": origin.url, "cache": True},
+                  {"path": "/d/", "proxy": origin.url + "/c/", "cache": {"path": str(tmp_path)}},
+                  {"exact": "/metrics", "metrics": True, "allow": "127.0.0.1", "deny": "all"})
+    for url in ("/c/m?cc=max-age%3D60", "/c/m?cc=max-age%3D60", "/c/m?cc=max-age%3D60",
+                "/d/m?cc=max-age%3D60&size=5000", "/d/m?cc=max-age%3D60&size=5000"):
+        assert srv.get(url).status == 200
+    assert srv.get("/c/m?cc=max-age%3D60", headers={"Authorization": "Basic eDp5"}).status == 200
+    r = srv.get("/metrics")
+    assert r.status == 200 and r.header("Content-Type").startswith("text/plain; version=0.0.4")
+    text = r.body.decode()
+    samples = {ln.rsplit(" ", 1)[0]: float(ln.rsplit(" ", 1)[1])
+               for ln in text.splitlines() if ln and not ln.startswith("#")}
+    c = 'server="localhost",location="/c/"'
+    d = 'server="localhost",location="/d/"'
+    assert samples[f'tern_cache_responses_total{{{c},result="hit"}}'] == 2, text
+    assert samples[f'tern_cache_responses_total{{{c},result="miss"}}'] == 1, text
+    assert samples[f'tern_cache_responses_total{{{c},result="bypass"}}'] == 1, text
+    assert samples[f'tern_cache_responses_total{{{d},result="hit"}}'] == 1, text
+    assert samples[f"tern_cache_stores_total{{{c}}}"] == 1
+    assert samples[f"tern_cache_entries{{{c}}}"] == 1 and samples[f"tern_cache_entries{{{d}}}"] == 1
+    assert samples[f"tern_cache_bytes{{{d}}}"] > 5000
+    assert "# TYPE tern_cache_responses_total counter" in text
+    assert "# TYPE tern_cache_bytes gauge" in text
+    if shutil.which("promtool"):
+        p = subprocess.run(["promtool", "check", "metrics"], input=r.body, capture_output=True)
+        assert p.returncode == 0, p.stdout + p.stderr
