@@ -365,3 +365,31 @@ http {{ access_log {tmp_path}/access.log; client_body_temp_path {tmp_path};
     finally:
         p.terminate()
         p.wait()
+
+
+def test_http3_front_to_h2c_upstream(make_tls_server, certs, h2origin):  # noqa: F811
+    """An HTTP/3 client through tern to an HTTP/2 upstream: a 5 MB download byte-exact and the
+    fields the upstream sees (Via names the client's wire, 3)."""
+    out = subprocess.run([t.TERN_BIN, "-V"], capture_output=True).stdout.decode()
+    if "http3: yes" not in out:
+        pytest.skip("tern was built without QUIC")
+
+    def mutate(cfg):
+        cfg["servers"][0]["locations"].insert(0, {"path": "/up/", "proxy": h2origin.url + "/"})
+
+    srv = make_tls_server(certs.leaf, certs.leaf_key, mutate=mutate)
+    want = hashlib.sha256(payload(5_000_000)).hexdigest()
+    r = subprocess.run([t.TERN_BIN, "get", "--http3", "-k", "-s",
+                        f"https://127.0.0.1:{srv.tls_port}/up/bytes/5000000"],
+                       capture_output=True, timeout=60 * t.SLOW)
+    assert r.returncode == 0, r.stderr
+    assert hashlib.sha256(r.stdout).hexdigest() == want
+    r = subprocess.run([t.TERN_BIN, "get", "--http3", "-k", "-s",
+                        f"https://127.0.0.1:{srv.tls_port}/up/echo"],
+                       capture_output=True, timeout=30 * t.SLOW)
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    f = {}
+    for k, v in d["fields"]:
+        f.setdefault(k, []).append(v)
+    assert f["via"] == ["3 tern"] and f["x-forwarded-proto"] == ["https"], f
