@@ -3,6 +3,7 @@
  * wait behind Retry-After; the table's keys, its eviction of idle slots first, and one bucket
  * shared by two threads. */
 #include <pthread.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -234,6 +235,30 @@ static void test_in_flight(void)
     rate_table_free(t);
 }
 
+/* A million clients through the process's table: it holds RATE_TABLE_ENTRIES of them at most
+ * and allocates nothing as they come (the memory is the table's, fixed at its making); the
+ * most recent clients are still limited. */
+static void test_million_keys(void)
+{
+    struct rate_table *t = rate_table_new(RATE_TABLE_ENTRIES);
+    struct rate_spec s = {.count = 1, .period_ms = 60000, .burst = 1};
+    struct rusage before, after;
+    getrusage(RUSAGE_SELF, &before);
+    for (unsigned i = 0; i < 1000000; i++) {
+        struct ip_addr a = {.family = IP_V6};
+        memcpy(a.bytes + 12, &i, sizeof(i));
+        rate_table_take(t, 1, &s, &a, (int64_t)i / 100, 1000);
+    }
+    getrusage(RUSAGE_SELF, &after);
+    CHECK(rate_table_used(t) <= RATE_TABLE_ENTRIES);
+    CHECK(after.ru_maxrss - before.ru_maxrss < 1024); /* KiB: nothing grew */
+    struct ip_addr last = {.family = IP_V6};
+    unsigned i = 999999;
+    memcpy(last.bytes + 12, &i, sizeof(i));
+    CHECK(rate_table_take(t, 1, &s, &last, 10000, 1000).wait_ms > 0);
+    rate_table_free(t);
+}
+
 /* Two threads drain one client's bucket at one instant: exactly burst tokens in all. */
 static struct rate_table *shared;
 static const struct rate_spec shared_spec = {.count = 10, .period_ms = 1000, .burst = 1000};
@@ -268,6 +293,7 @@ int main(void)
     test_table_eviction();
     test_in_flight();
     test_queue();
+    test_million_keys();
     test_threads();
     return check_done("server/rate_limit");
 }
