@@ -21,8 +21,8 @@ static int label_value(struct buf *b, const char *v)
 }
 
 /* A sample's name and its labels, up to the closing brace (left for more labels). */
-static int cache_sample(struct buf *b, const char *name, const struct config_server *srv,
-                        const struct config_location *loc)
+static int location_sample(struct buf *b, const char *name, const struct config_server *srv,
+                           const struct config_location *loc)
 {
     return buf_appendf(b, "%s{server=\"", name) |
            label_value(b, srv->n_names ? srv->names[0] : "_") |
@@ -60,7 +60,7 @@ static int cache_family(struct buf *b, const struct config *cfg, enum cache_metr
                 const char *result[] = {"hit", "stale", "miss", "bypass"};
                 uint64_t v[] = {st.hits, st.stale_hits, st.misses, st.bypasses};
                 for (size_t i = 0; i < 4; i++)
-                    rc |= cache_sample(b, name, srv, loc) |
+                    rc |= location_sample(b, name, srv, loc) |
                           buf_appendf(b, ",result=\"%s\"} %" PRIu64 "\n", result[i], v[i]);
                 continue;
             }
@@ -68,7 +68,36 @@ static int cache_family(struct buf *b, const struct config *cfg, enum cache_metr
                          : m == CM_EVICTIONS ? st.evictions
                          : m == CM_BYTES     ? (uint64_t)st.bytes
                                              : (uint64_t)st.entries;
-            rc |= cache_sample(b, name, srv, loc) | buf_appendf(b, "} %" PRIu64 "\n", v);
+            rc |= location_sample(b, name, srv, loc) | buf_appendf(b, "} %" PRIu64 "\n", v);
+        }
+    }
+    return rc ? -1 : 0;
+}
+
+/* The guards' refusals and delays (server/guard.c) of every location that has guards. */
+static int guard_family(struct buf *b, const struct config *cfg)
+{
+    const char *name = "tern_guard_requests_total";
+    int rc =
+        buf_appendf(b,
+                    "# HELP %s Requests a location's guards answered or held: denied (403 by "
+                    "allow/deny), limited (429 by rate_limit, or 503 by its on_error), delayed "
+                    "(in rate_limit's queue), too_many (503 by limit_conn).\n# TYPE %s counter\n",
+                    name, name);
+    for (size_t s = 0; s < cfg->n_servers; s++) {
+        const struct config_server *srv = &cfg->servers[s];
+        for (size_t l = 0; l < srv->n_locations; l++) {
+            const struct config_location *loc = &srv->locations[l];
+            const struct guard_counts *g = loc->guard_counts;
+            if (!g) continue;
+            const char *result[] = {"denied", "limited", "delayed", "too_many"};
+            uint64_t v[] = {atomic_load_explicit(&g->denied, memory_order_relaxed),
+                            atomic_load_explicit(&g->limited, memory_order_relaxed),
+                            atomic_load_explicit(&g->delayed, memory_order_relaxed),
+                            atomic_load_explicit(&g->too_many, memory_order_relaxed)};
+            for (size_t i = 0; i < 4; i++)
+                rc |= location_sample(b, name, srv, loc) |
+                      buf_appendf(b, ",result=\"%s\"} %" PRIu64 "\n", result[i], v[i]);
         }
     }
     return rc ? -1 : 0;
@@ -79,7 +108,7 @@ int metrics_text(const struct config *cfg, struct buf *b)
     int rc = 0;
     for (int m = 0; m < CM_COUNT; m++)
         rc |= cache_family(b, cfg, (enum cache_metric)m);
-    return rc ? -1 : 0;
+    return (rc | guard_family(b, cfg)) ? -1 : 0;
 }
 
 int metrics_handle(const struct config *cfg, struct http_request *req, struct http_response *resp)

@@ -1,7 +1,8 @@
 /* The metrics endpoint (`metrics: true` on a location): Prometheus's text exposition format
  * 0.0.4, drawn from counters the parts keep for themselves. Labels come from the
  * configuration only (a server's first name, a location's path), never from a request, so
- * their number is bounded. For now: each caching location's store (http/cache_store.h). */
+ * their number is bounded. For now: each caching location's store (http/cache_store.h), and
+ * what each guarded location's access rules and limits did (server/guard.c). */
 #ifndef TERN_HANDLER_METRICS_H
 #define TERN_HANDLER_METRICS_H
 

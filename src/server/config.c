@@ -173,6 +173,7 @@ void config_free(struct config *cfg)
             free_strv(loc->push_paths, loc->n_push_paths);
             free_strv(loc->early_hints, loc->n_early_hints);
             free(loc->access);
+            free(loc->guard_counts);
             config_auth_free(loc->auth);
             config_site_free_location(loc);
             config_proxy_free(loc->proxy);

@@ -2,6 +2,7 @@
 #ifndef TERN_SERVER_CONFIG_H
 #define TERN_SERVER_CONFIG_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -48,6 +49,14 @@ struct config_rate_limit {
 struct config_limit_conn {
     uint32_t id; /* 0: no limit */
     uint32_t max;
+};
+
+/* What a location's guards did (server/guard.c), for metrics: counted lock-free. */
+struct guard_counts {
+    atomic_uint_fast64_t denied;   /* 403 by allow/deny */
+    atomic_uint_fast64_t limited;  /* 429 (or on_error closed's 503) by rate_limit */
+    atomic_uint_fast64_t delayed;  /* put off in rate_limit's queue */
+    atomic_uint_fast64_t too_many; /* 503 by limit_conn */
 };
 
 /* Response fields set, added or removed for a server or a location (issue #14; nginx's
@@ -218,7 +227,8 @@ struct config_location {
     size_t n_access;
     struct config_rate_limit rate_limit;
     struct config_limit_conn limit_conn;
-    struct config_auth *auth; /* NULL: no authentication */
+    struct guard_counts *guard_counts; /* with any guard: what they did (metrics) */
+    struct config_auth *auth;          /* NULL: no authentication */
     /* Site rules (server/site.h): fields, a redirect instead of content, try_files, and
      * error pages (looked up here first, then in the server's). */
     struct config_headers headers;

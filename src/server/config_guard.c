@@ -243,6 +243,8 @@ static int parse_limit_conn(struct loader *L, struct config_location *loc, const
 int cfg_location_guards(struct loader *L, struct config_location *loc, const struct cnode *n,
                         const struct cnode *rate_limit, const struct cnode *limit_conn)
 {
+    if (!(loc->guard_counts = calloc(1, sizeof(*loc->guard_counts))))
+        return cfg_fail(L, n, "out of memory");
     if (parse_access(L, loc, n) < 0) return -1;
     if (rate_limit && parse_rate_limit(L, loc, rate_limit) < 0) return -1;
     if (limit_conn && parse_limit_conn(L, loc, limit_conn) < 0) return -1;

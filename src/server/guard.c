@@ -14,6 +14,13 @@
 #include "server/server.h"
 
 /* The first rule whose prefix holds the client, or NULL (then the client is allowed). */
+/* Counts what a guard did for the location's metrics (when it has counts). */
+#define GUARD_COUNT(loc, what)                                                                     \
+    do {                                                                                           \
+        if ((loc)->guard_counts)                                                                   \
+            atomic_fetch_add_explicit(&(loc)->guard_counts->what, 1, memory_order_relaxed);        \
+    } while (0)
+
 static const struct config_access_rule *first_match(const struct config_location *loc,
                                                     const struct ip_addr *client)
 {
@@ -38,6 +45,7 @@ static bool refuse_denied(const struct config_location *loc, const struct ip_add
     log_info("%s: 403 %.*s: denied by 'deny %s' (line %d) of location %s", req->peer,
              (int)(req->path.len > 200 ? 200 : req->path.len), req->path.p,
              cidr_format(&r->net, net, sizeof(net)), r->line, loc->path);
+    GUARD_COUNT(loc, denied);
     dispatch_error(req, resp, 403);
     return true;
 }
@@ -114,6 +122,7 @@ static void answer_429(const struct config_location *loc, struct http_request *r
                  (int)(req->path.len > 200 ? 200 : req->path.len), req->path.p,
                  shared ? "shared " : "", loc->path, s->count, s->period_ms == 1000 ? "s" : "m",
                  s->burst);
+    GUARD_COUNT(loc, limited);
     dispatch_error(req, resp, 429);
     char *value = pool_alloc(req->pool, 24);
     if (value) {
@@ -133,6 +142,7 @@ static bool local_verdict(const struct dispatch_ctx *dc, const struct config_loc
                                             monotonic_ms(), s->period_ms);
     if (v.delay_ms) {
         pass_rate(req, loc->rate_limit.id);
+        GUARD_COUNT(loc, delayed);
         return put_off(dc, req, resp, v.delay_ms);
     }
     if (!v.wait_ms) return false;
@@ -147,7 +157,10 @@ static bool on_error_verdict(const struct dispatch_ctx *dc, const struct config_
 {
     switch (loc->rate_limit.on_error) {
     case CONFIG_RATE_ON_ERROR_OPEN: return false;
-    case CONFIG_RATE_ON_ERROR_CLOSED: dispatch_error(req, resp, 503); return true;
+    case CONFIG_RATE_ON_ERROR_CLOSED:
+        GUARD_COUNT(loc, limited);
+        dispatch_error(req, resp, 503);
+        return true;
     default: return local_verdict(dc, loc, client, req, resp);
     }
 }
@@ -190,6 +203,7 @@ static void shared_resume(struct shared_wait *w, const struct rate_verdict *v)
     } else {
         if (v->delay_ms && put_off(&w->dc, req, resp, v->delay_ms)) {
             pass_rate(req, loc->rate_limit.id);
+            GUARD_COUNT(loc, delayed);
             return;
         }
         answered = false;
@@ -298,6 +312,7 @@ static bool refuse_too_many(const struct config *cfg, const struct config_locati
             log_info("%s: 503 %.*s: over limit_conn %u of location %s", req->peer,
                      (int)(req->path.len > 200 ? 200 : req->path.len), req->path.p,
                      loc->limit_conn.max, loc->path);
+        GUARD_COUNT(loc, too_many);
         dispatch_error(req, resp, 503);
         return true;
     }

@@ -275,3 +275,33 @@ def test_rate_limit_queue_delays(make_server):
     r = t.curl("-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "0.1", url, url)
     time.sleep(1.2)
     assert srv.get("/q/hello.txt").status == 200
+
+
+def test_guard_metrics(make_server):
+    """The metrics endpoint counts what the guards did per location: denied, limited, delayed
+    (promtool checks the text when installed)."""
+    import shutil
+
+    srv = make_server(start=False)
+    locations(srv, {"path": "/no/", "deny": "all"},
+              {"path": "/few/", "root": own_root(srv), "rate_limit": {"rate": "1/m", "burst": 1}},
+              {"path": "/slow/", "root": own_root(srv),
+               "rate_limit": {"rate": "20/s", "burst": 1, "queue": 5}},
+              {"exact": "/metrics", "metrics": True})
+    srv.start()
+    assert srv.get("/no/hello.txt").status == 403
+    assert [srv.get("/few/hello.txt").status for _ in range(3)] == [200, 429, 429]
+    assert all(r.status == 200 for r in burst(srv, "/slow/hello.txt", 3))
+    r = srv.get("/metrics")
+    text = r.body.decode()
+    samples = {ln.rsplit(" ", 1)[0]: float(ln.rsplit(" ", 1)[1])
+               for ln in text.splitlines() if ln and not ln.startswith("#")}
+
+    def v(loc, result):
+        return samples[f'tern_guard_requests_total{{server="localhost",location="{loc}",'
+                       f'result="{result}"}}']
+    assert v("/no/", "denied") == 1 and v("/few/", "limited") == 2, text
+    assert v("/slow/", "delayed") == 2 and v("/slow/", "limited") == 0, text
+    if shutil.which("promtool"):
+        p = subprocess.run(["promtool", "check", "metrics"], input=r.body, capture_output=True)
+        assert p.returncode == 0, p.stdout + p.stderr
