@@ -264,10 +264,12 @@ bool forward_wants(const struct config *cfg, const struct http_request *req)
 {
     if (!cfg->forward.enabled || req->method == HTTP_METHOD_CONNECT || !req->authority.len)
         return false;
-    if (config_names_host(cfg, req->host.p, req->host.len)) return false;
-    if (req->version < 20)
-        return req->target.len && req->target.p[0] != '/' && req->target.p[0] != '*';
-    return str_eq(req->scheme, STR_LIT("http")) && !names_this_listener(req);
+    /* the form first (cheap), the names of this server only for what could be another's */
+    bool other_form = req->version < 20
+                          ? req->target.len && req->target.p[0] != '/' && req->target.p[0] != '*'
+                          : str_eq(req->scheme, STR_LIT("http"));
+    if (!other_form || config_names_host(cfg, req->host.p, req->host.len)) return false;
+    return req->version < 20 || !names_this_listener(req);
 }
 
 static bool allowed(const struct config_forward *f, const char *host, const char *port)
