@@ -434,7 +434,9 @@ static void release_waiting(struct proxy_h2_conn *c, bool after_ready, enum atte
         struct proxy_job *j = list;
         list = j->h2next;
         j->h2next = NULL;
-        if (after_ready) {
+        if (after_ready && ++j->h2_refused <= MAX_REFUSED) {
+            /* not sent yet: again, on another connection, a bounded number of times (an
+             * upstream that dies before every stream must not make a reconnect storm) */
             proxy_drop_upstream(j, false);
             j->attempts--;
             proxy_attempt(j);
@@ -628,6 +630,10 @@ static void conn_after(struct proxy_h2_conn *c)
             unlink_waiting(c, j);
             j->h2 = NULL;
             if (!h2_session_can_submit(c->s)) { /* the peer's limit fell, or GOAWAY came */
+                if (++j->h2_refused > MAX_REFUSED) {
+                    proxy_attempt_failed(j, E_READ, 0);
+                    continue;
+                }
                 proxy_drop_upstream(j, false);
                 j->attempts--;
                 proxy_attempt(j);

@@ -393,3 +393,36 @@ def test_http3_front_to_h2c_upstream(make_tls_server, certs, h2origin):  # noqa:
     for k, v in d["fields"]:
         f.setdefault(k, []).append(v)
     assert f["via"] == ["3 tern"] and f["x-forwarded-proto"] == ["https"], f
+
+
+def test_h2c_to_an_http11_server_is_bounded(make_server):
+    """An h2c:// upstream that is really an HTTP/1.1 server (it answers the preface with a 400
+    and closes before any SETTINGS): a few fresh tries, then a 502, not a storm."""
+    import threading
+    lsock = socket.socket()
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(64)
+    conns = []
+
+    def serve():
+        while True:
+            try:
+                c, _ = lsock.accept()
+            except OSError:
+                return
+            conns.append(c)
+            c.recv(4096)
+            c.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            c.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        srv = proxied(make_server,
+                      {"path": "/up/", "proxy": f"h2c://127.0.0.1:{lsock.getsockname()[1]}/"})
+        t0 = time.monotonic()
+        r = srv.get("/up/x")
+        assert r.status == 502, r
+        assert time.monotonic() - t0 < 5 * t.SLOW
+        assert len(conns) <= 8, len(conns)
+    finally:
+        lsock.close()
