@@ -13,20 +13,6 @@ bool realip_trusted(const struct realip_rules *r, const struct ip_addr *addr)
     return false;
 }
 
-static bool is_ows(char c)
-{
-    return c == ' ' || c == '\t';
-}
-
-static str_t trim(const char *p, size_t n)
-{
-    while (n && is_ows(*p))
-        p++, n--;
-    while (n && is_ows(p[n - 1]))
-        n--;
-    return str_make(p, n);
-}
-
 /* An address with an optional port: "192.0.2.1", "192.0.2.1:80", "2001:db8::1",
  * "[2001:db8::1]", "[2001:db8::1]:80". */
 static bool parse_node(str_t v, struct ip_addr *out)
@@ -45,52 +31,32 @@ static bool parse_node(str_t v, struct ip_addr *out)
     return ip_addr_parse(v.p, v.len, out) && out->family;
 }
 
-/* The next sep-separated piece of v from *i (separators inside quoted strings do not count),
- * trimmed; *i moves past its separator. */
-static str_t next_piece(str_t v, size_t *i, char sep)
-{
-    size_t start = *i, k = *i;
-    bool quoted = false;
-    while (k < v.len && (quoted || v.p[k] != sep)) {
-        if (v.p[k] == '"') quoted = !quoted;
-        if (quoted && v.p[k] == '\\' && k + 1 < v.len) k++;
-        k++;
-    }
-    *i = k + 1;
-    return trim(v.p + start, (k < v.len ? k : v.len) - start);
-}
-
 /* The for= value of one Forwarded element ("for=192.0.2.60;proto=http;by=203.0.113.43"), its
  * quotes removed; STR_NULL when it has none. */
 static str_t forwarded_for(str_t el)
 {
     size_t i = 0;
-    while (i < el.len) {
-        str_t pair = next_piece(el, &i, ';');
+    str_t pair;
+    while (i < el.len && http_split_next(el, &i, ';', &pair)) {
         const char *eq = memchr(pair.p, '=', pair.len);
         if (!eq) continue;
-        str_t name = trim(pair.p, (size_t)(eq - pair.p));
+        str_t name = str_trim_ows(str_make(pair.p, (size_t)(eq - pair.p)));
         if (!str_eq_nocase(name, STR_LIT("for"))) continue;
-        str_t v = trim(eq + 1, pair.len - (size_t)(eq - pair.p) - 1);
+        str_t v = str_trim_ows(str_make(eq + 1, pair.len - (size_t)(eq - pair.p) - 1));
         if (v.len >= 2 && v.p[0] == '"' && v.p[v.len - 1] == '"') v = str_make(v.p + 1, v.len - 2);
         return v;
     }
     return STR_NULL;
 }
 
-/* Splits the list value at commas outside quotes, appending the elements to els. */
+/* The list elements of value (RFC 9110 §5.6.1, empty ones skipped) appended to the ring els:
+ * *n counts them all, the last MAX_ELEMENTS stay. */
 static void split_list(str_t value, str_t *els, size_t *n)
 {
-    size_t i = 0;
-    while (i <= value.len) {
-        str_t el = next_piece(value, &i, ',');
-        if (el.len == 0) continue; /* RFC 9110 §5.6.1: empty list elements do not count */
-        if (*n == MAX_ELEMENTS) {  /* keep the last ones */
-            memmove(els, els + 1, (MAX_ELEMENTS - 1) * sizeof(*els));
-            (*n)--;
-        }
-        els[(*n)++] = el;
-    }
+    size_t pos = 0;
+    str_t el;
+    while (http_list_next(value, &pos, &el))
+        els[(*n)++ % MAX_ELEMENTS] = el;
 }
 
 bool realip_pick(const struct realip_rules *r, const struct http_fields *fields,
@@ -102,10 +68,12 @@ bool realip_pick(const struct realip_rules *r, const struct http_fields *fields,
     size_t n = 0;
     for (size_t i = 0; i < fields->count; i++)
         if (fields->items[i].token == token) split_list(fields->items[i].value, els, &n);
-    for (size_t k = n; k-- > 0;) {
-        str_t node = r->header == REALIP_FORWARDED ? forwarded_for(els[k]) : els[k];
+    size_t first = n > MAX_ELEMENTS ? n - MAX_ELEMENTS : 0; /* the ring keeps the last ones */
+    for (size_t k = n; k-- > first;) {
+        str_t el = els[k % MAX_ELEMENTS];
+        str_t node = r->header == REALIP_FORWARDED ? forwarded_for(el) : el;
         if (!node.p || !parse_node(node, out)) return false;
-        if (!r->recursive || k == 0 || !realip_trusted(r, out)) return true;
+        if (!r->recursive || k == first || !realip_trusted(r, out)) return true;
     }
     return false;
 }
