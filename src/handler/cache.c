@@ -139,15 +139,17 @@ static void fd_close(void *fd)
 
 /* Where the stored body of e (held by req's pool) is: memory, or its file, opened now and
  * closed with the pool (a file unlinked meanwhile stays readable through it). -1 when the
- * file cannot be opened. */
+ * file cannot be opened; a file that is gone takes its key out of store, so that the next
+ * request does not try it again. */
 static int entry_data(struct http_request *req, const struct cache_entry *e,
-                      struct multipart_data *d)
+                      struct cache_store *store, struct multipart_data *d)
 {
     *d = (struct multipart_data){e->body, -1, 0};
     if (!e->path) return 0;
     int fd = open(e->path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         log_warn("cache: %s: %s", e->path, strerror(errno));
+        if (errno == ENOENT) cache_store_remove(store, e->key, e->key_len);
         return -1;
     }
     if (pool_on_cleanup(req->pool, fd_close, (void *)(intptr_t)fd) < 0) {
@@ -184,15 +186,17 @@ static int serve_entry(struct cache_req *cr, struct http_request *req, struct ht
         return -1;
     st->has_ttl = true;
     st->ttl = e->lifetime - age;
-    if (add_cache_status(resp, req->pool, st, cr->cc->store) < 0) return -1;
     resp->content_length = (int64_t)e->body_len;
     resp->body = NULL;
-    if (req->method == HTTP_METHOD_HEAD || !e->body_len) return 0;
     struct multipart_data d;
-    if (entry_data(req, e, &d) < 0) return -1;
-    resp->body = d.mem ? body_source_mem(req->pool, d.mem, e->body_len)
-                       : body_source_file(req->pool, d.fd, (off_t)d.offset, e->body_len);
-    if (!resp->body) return -1;
+    if (req->method != HTTP_METHOD_HEAD && e->body_len) { /* before Cache-Status is counted */
+        if (entry_data(req, e, cr->cc->store, &d) < 0) return -1;
+        resp->body = d.mem ? body_source_mem(req->pool, d.mem, e->body_len)
+                           : body_source_file(req->pool, d.fd, (off_t)d.offset, e->body_len);
+        if (!resp->body) return -1;
+    }
+    if (add_cache_status(resp, req->pool, st, cr->cc->store) < 0) return -1;
+    if (!resp->body) return 0;
     return max_ranges && http_fields_find(&req->headers, HTTP_TOKEN_RANGE)
                ? cache_range_apply(req, resp, e, &d, max_ranges)
                : 0;

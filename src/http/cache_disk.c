@@ -143,6 +143,16 @@ static bool rd_str(struct rd *r, struct pool *pool, str_t *s)
     return true;
 }
 
+/* A field value tern may send: no CR, LF or NUL (RFC 9110 §5.5). */
+static bool value_ok(str_t v)
+{
+    for (size_t i = 0; i < v.len; i++)
+        if (v.p[i] == '\r' || v.p[i] == '\n' || v.p[i] == '\0') return false;
+    return true;
+}
+
+/* The fields of a header; a name that is not a token or a value that could split a head makes
+ * the file garbled (the checksum finds damage, not a file written by someone else). */
 static bool rd_fields(struct rd *r, struct pool *pool, struct http_fields *f)
 {
     uint32_t n;
@@ -150,8 +160,8 @@ static bool rd_fields(struct rd *r, struct pool *pool, struct http_fields *f)
     if (!rd_u32(r, &n) || n > r->left / 8) return false;
     for (uint32_t i = 0; i < n; i++) {
         str_t name, value;
-        if (!rd_str(r, pool, &name) || !rd_str(r, pool, &value) || name.len == 0 ||
-            http_fields_add(f, pool, name, value) < 0)
+        if (!rd_str(r, pool, &name) || !rd_str(r, pool, &value) || !http_is_token(name) ||
+            !value_ok(value) || http_fields_add(f, pool, name, value) < 0)
             return false;
     }
     return true;
