@@ -62,8 +62,8 @@ static void on_notify(struct io_watch *w, uint32_t events)
     (void)events;
     struct loop *l = (struct loop *)((char *)w - offsetof(struct loop, notify));
     uint64_t v;
-    while (read(w->fd, &v, sizeof(v)) > 0) {
-    }
+    /* one read takes the whole count (not EFD_SEMAPHORE) and makes the eventfd unreadable */
+    if (read(w->fd, &v, sizeof(v)) < 0) v = 0;
     for (struct loop_hook *h = l->hooks, *next; h; h = next) {
         next = h->next; /* a hook may remove itself */
         h->cb(h);

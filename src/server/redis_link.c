@@ -291,8 +291,10 @@ static void on_rate_reply(redisAsyncContext *ac, void *r, void *priv)
     if (reply && reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, "NOSCRIPT", 8) == 0 &&
         !c->retried && !(ac->c.flags & (REDIS_FREEING | REDIS_DISCONNECTING))) {
         c->retried = true; /* the script was flushed: send it whole, and load it again */
-        l->sha[0] = '\0';
-        redisAsyncCommand(l->ac, on_script_loaded, NULL, "SCRIPT LOAD %s", redis_rate_script);
+        if (l->sha[0]) {   /* once: the calls in flight that meet NOSCRIPT too need no more */
+            l->sha[0] = '\0';
+            redisAsyncCommand(l->ac, on_script_loaded, NULL, "SCRIPT LOAD %s", redis_rate_script);
+        }
         if (send_call(l, c) == 0) return;
     }
     l->calls_out--;
