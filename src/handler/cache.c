@@ -98,12 +98,6 @@ static str_t request_key(struct pool *pool, const struct http_request *req)
     return t ? make_key(pool, req, str_cstr(t)) : STR_NULL;
 }
 
-/* Vary (RFC 9111 §4.1): ctx is the new request's fields. */
-static bool vary_match(const struct cache_entry *e, void *ctx)
-{
-    return cache_vary_match(&e->fields, &e->req_fields, ctx);
-}
-
 static int add_copy(struct http_fields *f, struct pool *pool, str_t name, str_t value)
 {
     char *n = pool_strndup(pool, name.p, name.len);
@@ -574,8 +568,8 @@ static void handle(struct dispatch_ctx *dc, struct http_request *req, struct htt
         return;
     }
     bool seen = false;
-    struct cache_entry *e =
-        cache_store_lookup(cr->cc->store, cr->key.p, cr->key.len, vary_match, &req->headers, &seen);
+    struct cache_entry *e = cache_store_lookup(cr->cc->store, cr->key.p, cr->key.len,
+                                               cache_entry_vary_match, &req->headers, &seen);
     cr->st.fwd = seen ? CACHE_FWD_VARY_MISS : CACHE_FWD_URI_MISS;
     if (e && hold(req, e) == 0) {
         time_t now = time(NULL);
@@ -659,7 +653,7 @@ static void invalidate(struct cache_req *cr, struct http_request *req, struct ht
 static int insert(struct cache_req *cr, struct cache_entry *e)
 {
     if (e->wfd >= 0 && cache_store_file_commit(cr->cc->store, e) < 0) return -1;
-    return cache_store_insert(cr->cc->store, e, vary_match, &e->req_fields);
+    return cache_store_insert(cr->cc->store, e, cache_entry_vary_match, &e->req_fields);
 }
 
 /* The upstream's Date (RFC 9110 §6.6.1), which the proxy does not pass on. */
