@@ -70,7 +70,7 @@ struct loop_hook {
     struct loop_hook *next;
     void (*cb)(struct loop_hook *h);
 };
-/* 0, or -1 when the loop has no eventfd (it could not be made at loop_create). */
+/* 0, or -1 when the loop has no eventfd (it is made on the first hook, and that failed). */
 int loop_hook_add(struct loop *loop, struct loop_hook *h);
 void loop_hook_remove(struct loop *loop, struct loop_hook *h);
 /* Thread-safe and async-signal-safe: one write(2) to the loop's eventfd. */
