@@ -146,7 +146,7 @@ int cli_bench(int argc, char **argv)
     if (json) {
         printf("{\"protocol\":\"%s\",\"connections\":%d,\"depth\":%d,\"threads\":%d,"
                "\"requests\":%llu,\"started\":%llu,\"done\":%llu,\"succeeded\":%llu,"
-               "\"failed\":%llu,\"errored\":%llu,\"timeout\":%llu,"
+               "\"failed\":%llu,\"errored\":%llu,\"timeout\":%llu,\"retried\":%llu,"
                "\"status\":{\"1xx\":%llu,\"2xx\":%llu,\"3xx\":%llu,\"4xx\":%llu,\"5xx\":%llu},"
                "\"bytes\":{\"total\":%llu,\"headers\":%llu,\"data\":%llu,"
                "\"headers_decoded\":%llu},"
@@ -159,12 +159,13 @@ int cli_bench(int argc, char **argv)
                (unsigned long long)r.started, (unsigned long long)r.done,
                (unsigned long long)r.succeeded, (unsigned long long)r.failed,
                (unsigned long long)r.errored, (unsigned long long)r.timeouts,
-               (unsigned long long)r.status[1], (unsigned long long)r.status[2],
-               (unsigned long long)r.status[3], (unsigned long long)r.status[4],
-               (unsigned long long)r.status[5], (unsigned long long)r.bytes_total,
-               (unsigned long long)r.bytes_head, (unsigned long long)r.bytes_body,
-               (unsigned long long)r.bytes_head_decoded, (unsigned long long)r.connects,
-               (unsigned long long)r.connect_errors, r.seconds, rps, mbps);
+               (unsigned long long)r.retried, (unsigned long long)r.status[1],
+               (unsigned long long)r.status[2], (unsigned long long)r.status[3],
+               (unsigned long long)r.status[4], (unsigned long long)r.status[5],
+               (unsigned long long)r.bytes_total, (unsigned long long)r.bytes_head,
+               (unsigned long long)r.bytes_body, (unsigned long long)r.bytes_head_decoded,
+               (unsigned long long)r.connects, (unsigned long long)r.connect_errors, r.seconds, rps,
+               mbps);
         printf("\"latency_ms\":{");
         json_hist("request", &r.latency, false);
         json_hist("connect", &r.connect, false);
@@ -173,11 +174,12 @@ int cli_bench(int argc, char **argv)
     } else {
         printf("finished in %.2fs, %.2f req/s, %.2f MB/s\n", r.seconds, rps, mbps);
         printf("requests: %llu total, %llu started, %llu done, %llu succeeded, %llu failed, "
-               "%llu errored, %llu timeout\n",
+               "%llu errored, %llu timeout, %llu retried\n",
                (unsigned long long)(p.requests ? p.requests : r.started),
                (unsigned long long)r.started, (unsigned long long)r.done,
                (unsigned long long)r.succeeded, (unsigned long long)r.failed,
-               (unsigned long long)r.errored, (unsigned long long)r.timeouts);
+               (unsigned long long)r.errored, (unsigned long long)r.timeouts,
+               (unsigned long long)r.retried);
         printf("status codes: %llu 2xx, %llu 3xx, %llu 4xx, %llu 5xx\n",
                (unsigned long long)r.status[2], (unsigned long long)r.status[3],
                (unsigned long long)r.status[4], (unsigned long long)r.status[5]);

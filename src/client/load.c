@@ -83,6 +83,7 @@ void load_conn_close(struct lconn *c)
     buf_clear(&c->out);
     buf_clear(&c->in);
     c->inflight = 0;
+    c->served = 0;
     c->in_body = false;
     c->close_after = false;
     h1_parser_reset(&c->parser);
@@ -98,6 +99,21 @@ void load_conn_fail(struct lconn *c, bool timeout)
     else
         r->errored += (uint64_t)c->inflight;
     load_conn_close(c);
+}
+
+/* RFC 9112 §9.3.1: a server may close a kept-alive connection just as a request goes out on
+ * it; a client then sends the (idempotent) request again on a new connection, as browsers and
+ * curl do. True when that is the case for c (HTTP/1.1, a response already read on it, not a
+ * byte of the next one), and the requests in flight were put back to start again. */
+static bool load_conn_retry(struct lconn *c)
+{
+    if (c->h2 || c->h3 || !c->inflight || !c->served || c->first_byte || c->in_body ||
+        buf_size(&c->in))
+        return false;
+    c->t->r.started -= (uint64_t)c->inflight;
+    c->t->r.retried += (uint64_t)c->inflight;
+    load_conn_close(c);
+    return true;
 }
 
 /* A connect failed. While no connection has worked yet the server is taken to be down: the
@@ -163,6 +179,7 @@ static void complete(struct lconn *c)
     hist_record(&t->r.latency, (uint64_t)(now - c->due[slot]));
     c->ring = (c->ring + 1) % MAX_DEPTH;
     c->inflight--;
+    c->served++;
     c->in_body = false;
     c->first_byte = false;
     if (!c->head.keep_alive || t->p->reconnect) c->close_after = true;
@@ -389,7 +406,7 @@ static bool fill_and_write(struct lconn *c)
         }
         if (n < 0 && errno == EAGAIN) break;
         if (n < 0 && errno == EINTR) continue;
-        load_conn_fail(c, false);
+        if (!load_conn_retry(c)) load_conn_fail(c, false);
         return false;
     }
     buf_compact(&c->out);
@@ -419,6 +436,7 @@ static bool read_all(struct lconn *c)
         if (n < 0 && errno == EINTR) continue;
         /* the end of the stream: a close-delimited body ends here, the rest failed */
         if (n == 0 && c->in_body && c->kind == H1_BODY_CLOSE) complete(c);
+        if (load_conn_retry(c)) return false;
         if (c->inflight)
             load_conn_fail(c, false);
         else
@@ -589,6 +607,7 @@ static void sum_into(struct load_result *r, const struct load_result *x)
     r->succeeded += x->succeeded;
     r->failed += x->failed;
     r->errored += x->errored;
+    r->retried += x->retried;
     r->timeouts += x->timeouts;
     for (int i = 0; i < 6; i++)
         r->status[i] += x->status[i];

@@ -36,6 +36,7 @@ struct load_params {
 
 struct load_result {
     uint64_t started, done, succeeded, failed, errored, timeouts;
+    uint64_t retried;   /* sent again after a kept-alive connection closed under them */
     uint64_t status[6]; /* by class: [1]=1xx ... [5]=5xx */
     uint64_t bytes_total, bytes_head, bytes_body;
     /* bytes_head is what came over the wire (HTTP/2: the HPACK-coded field blocks, as

@@ -48,6 +48,7 @@ struct lconn {
     int64_t left;
     struct h1_chunked_decoder dec;
     int inflight;
+    uint32_t served;                         /* responses read on this connection */
     int64_t due[MAX_DEPTH], sent[MAX_DEPTH]; /* ring of the requests in flight (µs) */
     int ring;                                /* index of the oldest */
     bool first_byte;                         /* of the response being read */
