@@ -21,9 +21,16 @@ count_meson() { # builddir label
   passed=$((passed + ${ok:-0})); failed=$((failed + ${fail:-0}))
   if [ "$rc" != 0 ]; then failures+=("$2"); [ "${fail:-0}" = 0 ] && failed=$((failed + 1)); fi
 }
+# The end-to-end tests mostly wait on sockets and timers: two pytest-xdist workers (a test file
+# stays on one worker, so its module fixtures are made once) halve the wall time. E2E_JOBS=1 runs
+# them in one process.
+E2E_JOBS=${E2E_JOBS:-2}
+xdist_args() {
+  [ "$E2E_JOBS" -gt 1 ] && $PY -c 'import xdist' 2>/dev/null && echo "-n $E2E_JOBS --dist loadfile"
+}
 count_pytest() { # tern-binary label
   local out rc p f e
-  out=$(TERN_BIN=$1 $PY -m pytest -q -p no:cacheprovider tests/e2e 2>&1); rc=$?
+  out=$(TERN_BIN=$1 $PY -m pytest -q -p no:cacheprovider $(xdist_args) tests/e2e 2>&1); rc=$?
   echo "$out" | tail -n 25
   p=$(echo "$out" | tail -1 | grep -o '[0-9]* passed' | grep -o '[0-9]*')
   f=$(echo "$out" | tail -1 | grep -o '[0-9]* failed' | grep -o '[0-9]*')

@@ -225,20 +225,33 @@ def base_config(base: Path, port: int, **overrides):
 # The server process
 
 
+def _port_range():
+    """Ports below the kernel's ephemeral range (so no client's source port takes one between
+    the probe and tern's bind), split between pytest-xdist workers so parallel runs never pick
+    the same number."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+    index = int(worker[2:]) if worker[2:].isdigit() else 0
+    low, high = 20000, 32000
+    span = (high - low) // max(count, 1)
+    return low + index * span, low + (index + 1) * span
+
+
 def free_port(family=socket.AF_INET, host="127.0.0.1"):
     """A port free for TCP and for UDP alike: a TLS listener also binds HTTP/3's UDP socket on
     the same number, and QUIC clients (gtlsclient) hold ephemeral UDP ports from the same
     range."""
-    for _ in range(100):
-        with socket.socket(family, socket.SOCK_STREAM) as s:
-            s.bind((host, 0))
-            port = s.getsockname()[1]
-            try:
+    low, high = _port_range()
+    for _ in range(200):
+        port = random.randrange(low, high)
+        try:
+            with socket.socket(family, socket.SOCK_STREAM) as s:
+                s.bind((host, port))
                 with socket.socket(family, socket.SOCK_DGRAM) as u:
                     u.bind((host, port))
-            except OSError:
-                continue
-            return port
+        except OSError:
+            continue
+        return port
     raise RuntimeError("no port free for both TCP and UDP")
 
 
@@ -290,16 +303,19 @@ class Tern:
         os.replace(tmp, self.conf_path)
 
     def start(self):
+        binary = getattr(self, "binary", None) or TERN_BIN  # a test may run a copy of it
         if self.args is not None:
-            cmd = [TERN_BIN] + list(self.args)
+            cmd = [binary] + list(self.args)
         else:
             self.write_config()
-            cmd = [TERN_BIN, "serve", "-c", str(self.conf_path)]
+            cmd = [binary, "serve", "-c", str(self.conf_path)]
+        cmd = getattr(self, "wrapper", []) + cmd  # e.g. systemd-socket-activate
         self.cmd = cmd
         self.out = open(self.stdout_path, "ab")
         self.err = open(self.stderr_path, "ab")
+        env = {**os.environ, **getattr(self, "env", {})}
         self.proc = subprocess.Popen(cmd, stdout=self.out, stderr=self.err, stdin=subprocess.DEVNULL,
-                                     cwd=str(self.cwd))
+                                     cwd=str(self.cwd), env=env)
         Tern.instances.append(self)
         if not wait_port(self.port, self.host, self.proc):
             rc = self.proc.poll()
