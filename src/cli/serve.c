@@ -6,13 +6,17 @@
 #include <time.h>
 
 #include "cli/cli.h"
+#include "cli/privileges.h"
 #include "cli/quic_process.h"
+#include "cli/sd_notify.h"
+#include "cli/upgrade.h"
 #include "core/log.h"
 #include "h1/conn.h"
 #include "h1/serialize.h"
 #include "h2/h2c.h"
 #include "h3/conn.h"
 #include "server/config.h"
+#include "server/listen_inherit.h"
 #include "server/server.h"
 #include "tls/tls.h"
 
@@ -268,6 +272,11 @@ int cli_serve(int argc, char **argv)
     int ready_fd = -1;
     bool quic_child = quic_process_is_child(&ready_fd);
     if (quic_child) log_set_process_tag("http3");
+    upgrade_remember_binary();
+    sd_notify_init(); /* before the HTTP/3 child starts: it must not notify */
+    const char *from = getenv("TERN_UPGRADE_FROM");
+    long upgraded_from = from ? strtol(from, NULL, 10) : 0;
+    unsetenv("TERN_UPGRADE_FROM");
     struct serve_args args;
     if (parse_args(argc, argv, &args) < 0) return 2;
     char err[1024];
@@ -281,6 +290,8 @@ int cli_serve(int argc, char **argv)
         return 1;
     }
     h1_canonical_name(HTTP_TOKEN_NONE); /* build the shared table before threads start */
+    size_t inherited = quic_child ? 0 : listen_inherit_collect();
+    if (inherited) log_info("%zu listening sockets inherited", inherited);
 
     sigset_t set;
     sigemptyset(&set);
@@ -289,6 +300,7 @@ int cli_serve(int argc, char **argv)
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGUSR1);
+    sigaddset(&set, SIGUSR2);
     sigaddset(&set, SIGCHLD);
     pthread_sigmask(SIG_BLOCK, &set, NULL); /* workers inherit the mask; main waits below */
     signal(SIGPIPE, SIG_IGN);
@@ -325,26 +337,51 @@ int cli_serve(int argc, char **argv)
         return 1;
     }
     log_listeners(&srv, cfg);
+    if (cfg->user && privileges_drop(cfg->user) < 0) {
+        server_stop(&srv, false);
+        server_free(&srv);
+        if (qp) quic_process_stop(qp, SIGTERM, 5000), quic_process_free(qp);
+        return 1;
+    }
     if (quic_child) {
         log_info("HTTP/3 process %ld serving with %d workers", (long)getpid(), srv.n_workers);
         quic_process_ready(ready_fd);
+    } else if (upgraded_from) {
+        log_info("tern %s started with %d workers (binary upgrade from pid %ld)", TERN_VERSION,
+                 srv.n_workers, upgraded_from);
     } else {
         log_info("tern %s started with %d workers", TERN_VERSION, srv.n_workers);
     }
+    sd_notify_send("READY=1\nSTATUS=serving");
+    pid_t upgrade_pid = 0;
 
     bool graceful = false;
     for (;;) {
         int sig = next_signal(&set, qp);
         if (sig < 0 || sig == SIGCHLD) {
+            if (sig == SIGCHLD) upgrade_reap(&upgrade_pid);
             if (qp && sig == SIGCHLD) quic_process_reap(qp);
             if (qp) quic_process_restart_due(qp);
             continue;
         }
+        if (sig == SIGUSR2) { /* binary upgrade; the HTTP/3 process is not told */
+            if (quic_child) continue;
+            if (upgrade_pid > 0) {
+                log_warn("binary upgrade: pid %ld is already running", (long)upgrade_pid);
+                continue;
+            }
+            int fds[4096];
+            size_t n = server_listen_fds(&srv, fds, sizeof(fds) / sizeof(fds[0]));
+            upgrade_pid = upgrade_start(argc, argv, fds, n);
+            continue;
+        }
         if (qp && sig != SIGCHLD) quic_process_signal(qp, sig); /* it reloads, reopens, stops */
         if (sig == SIGHUP) {
+            sd_notify_reloading();
             struct config *next = load_config(&args, err, sizeof(err));
             if (!next) {
                 log_error("reload failed, keeping the running configuration: %s", err);
+                sd_notify_send("READY=1");
                 continue;
             }
             struct config *cur = atomic_load(&srv.cfg);
@@ -355,6 +392,7 @@ int cli_serve(int argc, char **argv)
                 !(next_tls = tls_server_create(next, err, sizeof(err)))) {
                 log_error("reload failed, keeping the running configuration: TLS: %s", err);
                 config_free(next);
+                sd_notify_send("READY=1");
                 continue;
             }
             struct tls_server *old_tls = atomic_load(&srv.tls);
@@ -365,16 +403,19 @@ int cli_serve(int argc, char **argv)
                 apply_logs(cur);
                 config_free(next);
                 if (next_tls) tls_server_free(next_tls);
+                sd_notify_send("READY=1");
                 continue;
             }
             server_reload(&srv, next, next_tls);
             log_info("configuration reloaded");
+            sd_notify_send("READY=1");
         } else if (sig == SIGUSR1) {
             log_reopen();
             log_info("log files reopened");
         } else {
             graceful = sig == SIGQUIT;
             log_info("%s stop on signal %d", graceful ? "graceful" : "fast", sig);
+            sd_notify_send("STOPPING=1");
             break;
         }
     }

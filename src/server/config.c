@@ -160,6 +160,7 @@ static void free_strv(char **v, size_t n)
 void config_free(struct config *cfg)
 {
     if (!cfg) return;
+    free(cfg->user);
     for (size_t i = 0; cfg->servers && i < cfg->n_servers; i++) {
         struct config_server *srv = &cfg->servers[i];
         free_strv(srv->names, srv->n_names);

@@ -339,6 +339,7 @@ struct config {
     struct config_listen *listens;
     size_t n_listens;
     int workers;      /* 0 = number of CPUs */
+    char *user;       /* `user:` NAME or NAME:GROUP to serve as once bound (from root), or NULL */
     char *access_log; /* path, "stdout" or "off"; default "off" for serve, see cli */
     char *error_log;  /* path or "stderr"; default "stderr" */
     int log_level;    /* enum log_level; default info */

@@ -17,11 +17,12 @@ enum cnode_kind { CNODE_SCALAR, CNODE_MAP, CNODE_SEQ };
 /* One YAML node. A mapping's children alternate key, value, key, value. */
 struct cnode {
     enum cnode_kind kind;
-    int line;     /* 1-based line where the node starts */
-    bool plain;   /* scalar written without quotes (so "~" and "" may mean null) */
-    char *str;    /* scalar text, NUL-terminated (may hold NULs before len) */
-    size_t len;   /* scalar length */
-    size_t count; /* children: items of a sequence, keys + values of a mapping */
+    int line;         /* 1-based line where the node starts */
+    const char *file; /* the included file it comes from, or NULL: the main one */
+    bool plain;       /* scalar written without quotes (so "~" and "" may mean null) */
+    char *str;        /* scalar text, NUL-terminated (may hold NULs before len) */
+    size_t len;       /* scalar length */
+    size_t count;     /* children: items of a sequence, keys + values of a mapping */
     struct cnode *first, *last, *next;
 };
 
@@ -30,6 +31,16 @@ struct cnode {
  * more than one document and nesting deeper than CONFIG_MAX_DEPTH. */
 int config_tree_parse(struct pool *pool, const char *name, const char *data, size_t len,
                       struct cnode **root, char *err, size_t errlen);
+
+/* Replaces the `include` keys of the top-level mapping root with what the files they name hold
+ * (server/config_include.c). name is the main file, base_dir its directory (NULL: the current
+ * one). 0, or -1 with "file:line: message" in err. */
+int config_include_expand(struct pool *pool, struct cnode *root, const char *name,
+                          const char *base_dir, char *err, size_t errlen);
+
+/* Reads a configuration file of at most CONFIG_MAX_FILE bytes (malloc'd; a larger one is
+ * reported by the parser). NULL with "path: why" in err. */
+char *config_read_file(const char *path, size_t *len, char *err, size_t errlen);
 
 /* Builds a configuration from a parsed tree. base_dir (may be NULL = current directory) is where
  * relative roots and log paths are resolved. Returns NULL with "name:line: message" in err. */

@@ -211,6 +211,7 @@ enum top_key {
     TOP_FORWARD_PROXY,
     TOP_REAL_IP,
     TOP_REDIS,
+    TOP_USER,
     TOP_COUNT
 };
 
@@ -220,7 +221,7 @@ static int parse_top(struct loader *L, const struct cnode *top)
         "workers",       "listen",  "access_log",  "error_log",   "log_level", "limits",
         "timeouts",      "http1",   "compression", "root",        "servers",   "tls_listen",
         "tls",           "http2",   "quic",        "quic_listen", "http3",     "https_redirect",
-        "forward_proxy", "real_ip", "redis",       NULL};
+        "forward_proxy", "real_ip", "redis",       "user",        NULL};
     const struct cnode *val[TOP_COUNT] = {0};
     uint64_t seen = 0, x;
     const char *s;
@@ -259,6 +260,11 @@ static int parse_top(struct loader *L, const struct cnode *top)
     if (val[TOP_FORWARD_PROXY] && cfg_forward_proxy(L, val[TOP_FORWARD_PROXY]) < 0) return -1;
     if (val[TOP_REAL_IP] && cfg_real_ip(L, val[TOP_REAL_IP]) < 0) return -1;
     if (val[TOP_REDIS] && cfg_redis(L, val[TOP_REDIS]) < 0) return -1;
+    if (val[TOP_USER]) {
+        if (cfg_string(L, val[TOP_USER], "user", &cfg->user) < 0) return -1;
+        if (!*cfg->user || strlen(cfg->user) > 200)
+            return cfg_fail(L, val[TOP_USER], "user: want NAME or NAME:GROUP");
+    }
     if (val[TOP_ACCESS_LOG] &&
         parse_log(L, val[TOP_ACCESS_LOG], "access_log", "stdout", &cfg->access_log) < 0)
         return -1;
@@ -318,8 +324,9 @@ struct config *config_from_tree(const char *name, const struct cnode *root, cons
     return L.cfg;
 }
 
+/* includes: expand `include` keys (only for a file: a buffer names no directory) */
 static struct config *load(const char *name, const char *data, size_t len, const char *base_dir,
-                           char *err, size_t errlen)
+                           bool includes, char *err, size_t errlen)
 {
     struct pool *pool = pool_create(16384);
     struct cnode *root;
@@ -328,7 +335,8 @@ static struct config *load(const char *name, const char *data, size_t len, const
         snprintf(err, errlen, "%s: out of memory", name);
         return NULL;
     }
-    if (config_tree_parse(pool, name, data, len, &root, err, errlen) == 0)
+    if (config_tree_parse(pool, name, data, len, &root, err, errlen) == 0 &&
+        (!includes || config_include_expand(pool, root, name, base_dir, err, errlen) == 0))
         cfg = config_from_tree(name, root, base_dir, err, errlen);
     pool_destroy(pool);
     return cfg;
@@ -340,11 +348,11 @@ struct config *config_load_buffer(const char *name, const char *data, size_t len
     char dummy[1];
     if (!err || !errlen) err = dummy, errlen = sizeof(dummy);
     if (!name) name = "<config>";
-    return load(name, data ? data : "", data ? len : 0, NULL, err, errlen);
+    return load(name, data ? data : "", data ? len : 0, NULL, false, err, errlen);
 }
 
 /* Reads at most CONFIG_MAX_FILE + 1 bytes so an oversized file is reported, not swallowed. */
-static char *read_file(const char *path, size_t *len, char *err, size_t errlen)
+char *config_read_file(const char *path, size_t *len, char *err, size_t errlen)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
@@ -382,12 +390,12 @@ struct config *config_load_file(const char *path, char *err, size_t errlen)
     char dummy[1], resolved[PATH_MAX];
     size_t len;
     if (!err || !errlen) err = dummy, errlen = sizeof(dummy);
-    char *data = read_file(path, &len, err, errlen);
+    char *data = config_read_file(path, &len, err, errlen);
     if (!data) return NULL;
     /* relative roots and log paths are relative to the directory holding the file */
     const char *base = NULL;
     if (realpath(path, resolved)) base = dirname(resolved);
-    struct config *cfg = load(path, data, len, base, err, errlen);
+    struct config *cfg = load(path, data, len, base, true, err, errlen);
     free(data);
     if (cfg) {
         cfg->source = strdup(path);

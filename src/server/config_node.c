@@ -14,7 +14,8 @@
 int cfg_fail(struct loader *L, const struct cnode *n, const char *fmt, ...)
 {
     if (!L->errlen) return -1;
-    int n0 = snprintf(L->err, L->errlen, "%s:%d: ", L->name, n ? n->line : 1);
+    const char *file = n && n->file ? n->file : L->name;
+    int n0 = snprintf(L->err, L->errlen, "%s:%d: ", file, n ? n->line : 1);
     if (n0 >= 0 && (size_t)n0 < L->errlen) {
         va_list ap;
         va_start(ap, fmt);

@@ -20,11 +20,13 @@
 #include "handler/static.h"
 #include "server/access_log.h"
 #include "server/linger.h"
+#include "server/listen_inherit.h"
 #include "server/redis_link.h"
 #include "server/wire.h"
 #include "tls/tls.h"
 
-#define ACCEPT_BATCH 64
+#define ACCEPT_BATCH   64
+#define MAX_LISTEN_FDS 64 /* inherited sockets one worker serves for one address */
 
 static int listen_socket(const struct config_listen *l)
 {
@@ -45,15 +47,6 @@ static int listen_socket(const struct config_listen *l)
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
     setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
     if (res->ai_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-    /* accepted sockets inherit TCP_NODELAY from the listener: responses written in several
-     * pieces (a head then sendfile, TLS records, HTTP/2 frames) must not wait for an ACK */
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    /* Every protocol served here has the client speak first, so let the kernel hand over a
-     * connection only once its first bytes arrived: one wakeup per connection fewer (about
-     * -35% CPU per connection-per-request in the harness). A client that sends nothing is
-     * accepted anyway after about a second and then meets the usual deadlines. */
-    int defer_s = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer_s, sizeof(defer_s));
     if (bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 4096) < 0) {
         close(fd);
         fd = -1;
@@ -65,6 +58,21 @@ fail:
     log_error("listen %s:%d: %s", l->host, l->port, strerror(errno));
     freeaddrinfo(res);
     return -1;
+}
+
+/* Options for a listening socket, ours or inherited. */
+static void socket_options(int fd)
+{
+    int one = 1;
+    /* accepted sockets inherit TCP_NODELAY from the listener: responses written in several
+     * pieces (a head then sendfile, TLS records, HTTP/2 frames) must not wait for an ACK */
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    /* Every protocol served here has the client speak first, so let the kernel hand over a
+     * connection only once its first bytes arrived: one wakeup per connection fewer (about
+     * -35% CPU per connection-per-request in the harness). A client that sends nothing is
+     * accepted anyway after about a second and then meets the usual deadlines. */
+    int defer_s = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer_s, sizeof(defer_s));
 }
 
 static void peer_text(const struct sockaddr_storage *ss, char *out, size_t cap)
@@ -344,25 +352,43 @@ static int worker_init(struct server *srv, struct worker *wk, int id, const stru
     wk->wake_watch.fd = wk->wake_fd;
     wk->wake_watch.cb = on_wake;
     loop_add(wk->loop, &wk->wake_watch, EPOLLIN | EPOLLET);
-    wk->n_listeners = cfg->n_listens;
-    wk->listeners = calloc(cfg->n_listens, sizeof(*wk->listeners));
-    if (!wk->listeners) return -1;
+    /* every listener is in place before any is watched: the loop keeps pointers to them */
     for (size_t i = 0; i < cfg->n_listens; i++) {
-        struct listener *ls = &wk->listeners[i];
-        ls->worker = wk;
-        ls->watch.fd = -1;
         /* UDP only: worker_open_udp */
         if (cfg->listens[i].quic_only || srv->part == SERVER_PART_UDP) continue;
-        ls->tls = cfg->listens[i].tls;
-        ls->open = wire_accept_for(ls->tls ? LISTENER_TCP_TLS : LISTENER_TCP);
-        if (!ls->open) {
-            log_error("no protocol registered for %s listeners", ls->tls ? "TLS" : "TCP");
+        bool tls = cfg->listens[i].tls;
+        void (*open)(struct worker *, int, const char *) =
+            wire_accept_for(tls ? LISTENER_TCP_TLS : LISTENER_TCP);
+        if (!open) {
+            log_error("no protocol registered for %s listeners", tls ? "TLS" : "TCP");
             return -1;
         }
-        ls->watch.cb = on_accept;
-        ls->watch.fd = listen_socket(&cfg->listens[i]);
-        if (ls->watch.fd < 0) return -1;
-        loop_add(wk->loop, &ls->watch, EPOLLIN);
+        /* sockets handed over (socket activation, binary upgrade) first, else one of our own */
+        int fds[MAX_LISTEN_FDS];
+        size_t n = listen_inherit_take(SOCK_STREAM, &cfg->listens[i], id, srv->n_workers, fds,
+                                       MAX_LISTEN_FDS);
+        if (n == 0 && (fds[0] = listen_socket(&cfg->listens[i])) >= 0) n = 1;
+        if (n == 0) return -1;
+        struct listener *more = realloc(wk->listeners, (wk->n_listeners + n) * sizeof(*more));
+        if (!more) {
+            for (size_t k = 0; k < n; k++)
+                close(fds[k]);
+            return -1;
+        }
+        wk->listeners = more;
+        for (size_t k = 0; k < n; k++) {
+            socket_options(fds[k]);
+            struct listener *ls = &wk->listeners[wk->n_listeners++];
+            memset(ls, 0, sizeof(*ls));
+            ls->tls = tls;
+            ls->open = open;
+            ls->watch.cb = on_accept;
+            ls->watch.fd = fds[k];
+        }
+    }
+    for (size_t k = 0; k < wk->n_listeners; k++) {
+        wk->listeners[k].worker = wk;
+        loop_add(wk->loop, &wk->listeners[k].watch, EPOLLIN);
     }
     return worker_open_udp(wk, cfg);
 }
@@ -423,9 +449,11 @@ int server_start(struct server *srv, struct config *cfg, struct tls_server *tls,
                 worker_free(&srv->workers[j]);
             free(srv->workers);
             srv->workers = NULL;
+            listen_inherit_done();
             return -1;
         }
     }
+    listen_inherit_done(); /* the workers hold their own descriptors of what they took */
     for (int i = 0; i < n; i++) {
         srv->n_running++;
         if (pthread_create(&srv->workers[i].thread, NULL, worker_main, &srv->workers[i]) != 0) {
@@ -435,6 +463,17 @@ int server_start(struct server *srv, struct config *cfg, struct tls_server *tls,
         }
     }
     return 0;
+}
+
+size_t server_listen_fds(const struct server *srv, int *fds, size_t max)
+{
+    size_t n = 0;
+    for (int i = 0; i < srv->n_workers; i++) {
+        const struct worker *wk = &srv->workers[i];
+        for (size_t k = 0; k < wk->n_listeners && n < max; k++)
+            if (wk->listeners[k].watch.fd >= 0) fds[n++] = wk->listeners[k].watch.fd;
+    }
+    return n;
 }
 
 static void wake_all(struct server *srv)

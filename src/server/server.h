@@ -83,13 +83,18 @@ struct server {
     int n_running;
 };
 
-/* Binds every listen address of the part once per worker (SO_REUSEPORT) and starts the
- * workers. On failure logs why and returns -1 (nothing left running). Takes ownership of cfg
- * and tls (the TLS contexts, required when cfg has TLS listeners). */
+/* Binds every listen address of the part once per worker (SO_REUSEPORT), or takes the sockets
+ * handed over for it (server/listen_inherit.h), and starts the workers. On failure logs why and
+ * returns -1 (nothing left running). Takes ownership of cfg and tls (the TLS contexts, required
+ * when cfg has TLS listeners). */
 int server_start(struct server *srv, struct config *cfg, struct tls_server *tls,
                  enum server_part part);
 /* True when cfg asks for HTTP/3 on some UDP address (and the build has a datagram wire). */
 bool server_config_has_udp(const struct config *cfg);
+/* The listening TCP sockets of every worker (for a binary upgrade, before server_stop), up to
+ * max; returns how many. Workers that share an inherited socket each list their own descriptor
+ * of it. */
+size_t server_listen_fds(const struct server *srv, int *fds, size_t max);
 /* Installs a new configuration (listeners stay as they are) and, when the listeners include
  * TLS, its new TLS contexts (tls may be NULL otherwise). Takes ownership of both. */
 void server_reload(struct server *srv, struct config *cfg, struct tls_server *tls);

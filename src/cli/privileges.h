@@ -1,0 +1,11 @@
+/* `user:` in the configuration: a tern started as root serves as that user once its listeners
+ * are bound (ports below 1024 need root or CAP_NET_BIND_SERVICE only to bind). */
+#ifndef TERN_CLI_PRIVILEGES_H
+#define TERN_CLI_PRIVILEGES_H
+
+/* Switches the whole process (every thread) to user ("NAME" or "NAME:GROUP"; the group defaults
+ * to the user's own) with its supplementary groups. Does nothing, with a warning, when not
+ * running as root. 0, or -1 with a log line saying why (the caller must not go on as root). */
+int privileges_drop(const char *user);
+
+#endif
