@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "server/access_format.h"
 #include "server/server.h"
 
 #define LINE_MAX_LEN 4096
@@ -49,10 +50,26 @@ static size_t put_field(char *out, size_t pos, size_t cap, const struct http_req
     return pos;
 }
 
+/* A JSON or custom line, written straight into the worker's batch */
+static void log_formatted(struct worker *wk, const struct http_request *req,
+                          const struct http_response *resp)
+{
+    const struct config_access_log *a = &wk->cfg->access;
+    size_t mark;
+    struct buf *b = worker_access_begin(wk, &mark);
+    int rc = a->format == CONFIG_LOG_JSON ? access_format_json(b, wk, req, resp)
+                                          : access_format_custom(b, &a->custom, wk, req, resp);
+    worker_access_end(wk, mark, rc == 0);
+}
+
 void access_log_request(struct worker *wk, const struct http_request *req,
                         const struct http_response *resp)
 {
     if (!log_access_enabled()) return;
+    if (wk->cfg->access.format != CONFIG_LOG_COMBINED) {
+        log_formatted(wk, req, resp);
+        return;
+    }
     char line[LINE_MAX_LEN];
     size_t cap = sizeof(line) - 1, pos = 0;
     pos = put_raw(line, pos, cap, req->peer[0] ? req->peer : "-");

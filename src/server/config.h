@@ -13,6 +13,7 @@
 #include "http/cidr.h"
 #include "http/digest.h"
 #include "http/realip.h"
+#include "server/log_format.h"
 #include "server/rate_bucket.h"
 
 /* Bit per method a location allows (static content: GET, HEAD, OPTIONS, TRACE). */
@@ -331,6 +332,23 @@ struct config_compression {
     bool precompressed; /* look for .br/.zst/.gz siblings; default true */
 };
 
+/* The access log's format and batching (top-level `access_log` as a mapping); its path stays
+ * config.access_log. */
+enum config_log_format { CONFIG_LOG_COMBINED, CONFIG_LOG_JSON, CONFIG_LOG_CUSTOM };
+struct config_access_log {
+    enum config_log_format format; /* default Combined */
+    struct log_format custom;      /* CONFIG_LOG_CUSTOM: the compiled format string */
+    size_t buffer;                 /* bytes a worker batches before it writes them; default 32k */
+    int flush_ms; /* longest a line waits in the batch; 0 (default): written at the end of
+                   * the event loop iteration that logged it */
+};
+
+/* Request ids (http/request_id.h, top-level `request_id`). */
+struct config_request_id {
+    char *header;          /* request field an id is taken from, and the proxy sends it in */
+    char *response_header; /* response field it goes back to the client in; NULL: none */
+};
+
 /* Ownership: every pointer in a struct config (strings, arrays, listen hosts) is its own malloc
  * block, freed by config_free(); a caller may replace one with free() + strdup(). Locations keep
  * their own copy of an inherited root. */
@@ -340,8 +358,10 @@ struct config {
     size_t n_listens;
     int workers;      /* 0 = number of CPUs */
     char *access_log; /* path, "stdout" or "off"; default "off" for serve, see cli */
-    char *error_log;  /* path or "stderr"; default "stderr" */
-    int log_level;    /* enum log_level; default info */
+    struct config_access_log access;
+    struct config_request_id request_id;
+    char *error_log; /* path or "stderr"; default "stderr" */
+    int log_level;   /* enum log_level; default info */
     struct config_limits limits;
     struct config_timeouts timeouts;
     struct config_http1 http1;

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -169,10 +170,15 @@ static void close_listeners(struct worker *wk)
     }
 }
 
+static void worker_flush_log(struct worker *wk);
+
 static void worker_check_state(struct worker *wk)
 {
     struct server *srv = wk->srv;
     const struct config *before = wk->cfg;
+    /* a reload or a stop writes what was batched under the old configuration */
+    if (atomic_load(&srv->cfg) != before || atomic_load(&srv->state) != SERVER_RUNNING)
+        worker_flush_log(wk);
     wk->cfg = atomic_load(&srv->cfg);
     wk->tls = atomic_load(&srv->tls);
     /* Reload: HTTP/2 connections were set up with the old settings; GOAWAY them gracefully
@@ -205,13 +211,19 @@ static void worker_flush_log(struct worker *wk)
         log_access_write(buf_ptr(&wk->access_buf), buf_size(&wk->access_buf));
         buf_clear(&wk->access_buf);
     }
+    timer_cancel(&wk->access_timer);
+}
+
+static void access_flush_due(struct timer *t)
+{
+    worker_flush_log((struct worker *)((char *)t - offsetof(struct worker, access_timer)));
 }
 
 static void worker_idle(void *arg)
 {
     struct worker *wk = arg;
     conn_list_reap(&wk->conns);
-    worker_flush_log(wk);
+    if (!wk->cfg->access.flush_ms) worker_flush_log(wk); /* else access_timer does */
     log_flush_suppressed();
     if (wk->state != SERVER_RUNNING && wk->conns.count == 0) loop_stop(wk->loop);
 }
@@ -227,10 +239,32 @@ void worker_retire_conn(struct worker *wk, struct conn *c)
     if (wk->state != SERVER_RUNNING && wk->conns.count == 0) loop_stop(wk->loop);
 }
 
+struct buf *worker_access_begin(struct worker *wk, size_t *mark)
+{
+    *mark = buf_size(&wk->access_buf);
+    return &wk->access_buf;
+}
+
+void worker_access_end(struct worker *wk, size_t mark, bool ok)
+{
+    struct buf *b = &wk->access_buf;
+    if (!ok) { /* out of memory half way: the line is left out, never written cut */
+        b->len = b->start + mark;
+        return;
+    }
+    const struct config_access_log *a = &wk->cfg->access;
+    if (mark == 0 && a->flush_ms) {
+        wk->access_first_ms = loop_now_ms(wk->loop);
+        timer_arm(wk->loop, &wk->access_timer, wk->access_first_ms + a->flush_ms);
+    }
+    if (buf_size(b) >= a->buffer) worker_flush_log(wk);
+}
+
 void worker_access_log(struct worker *wk, const char *line, size_t len)
 {
-    buf_append(&wk->access_buf, line, len);
-    if (buf_size(&wk->access_buf) > 32768) worker_flush_log(wk);
+    size_t mark;
+    struct buf *b = worker_access_begin(wk, &mark);
+    worker_access_end(wk, mark, buf_append(b, line, len) == 0);
 }
 
 const char *worker_log_time(struct worker *wk)
@@ -331,6 +365,21 @@ static int worker_open_udp(struct worker *wk, const struct config *cfg)
     return 0;
 }
 
+/* A random prefix per worker start makes generated request ids unique across workers and
+ * restarts; without randomness, the time, process and worker make one that differs as well. */
+static void request_id_seed(struct worker *wk)
+{
+    uint64_t r = 0;
+    if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r)) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        r = ((uint64_t)ts.tv_sec * 1000000007u) ^ (uint64_t)ts.tv_nsec ^
+            ((uint64_t)getpid() << 32) ^ ((uint64_t)wk->id << 56);
+    }
+    wk->request_id_prefix = r;
+    wk->request_id_seq = 0;
+}
+
 static int worker_init(struct server *srv, struct worker *wk, int id, const struct config *cfg)
 {
     wk->id = id;
@@ -341,6 +390,8 @@ static int worker_init(struct server *srv, struct worker *wk, int id, const stru
     wk->cache = static_cache_create(1024);
     if (!wk->loop || wk->wake_fd < 0 || !wk->cache) return -1;
     wk->accept_timer.cb = listeners_resume;
+    wk->access_timer.cb = access_flush_due;
+    request_id_seed(wk);
     wk->wake_watch.fd = wk->wake_fd;
     wk->wake_watch.cb = on_wake;
     loop_add(wk->loop, &wk->wake_watch, EPOLLIN | EPOLLET);

@@ -8,6 +8,7 @@
 #include "core/log.h"
 #include "handler/static.h"
 #include "http/path.h"
+#include "http/request_id.h"
 #include "http/template.h"
 #include "server/dispatch.h"
 
@@ -22,6 +23,8 @@ static void request_vars(const struct http_request *req, str_t path, struct temp
     v->host = req->host;
     v->path = path;
     v->query = req->has_query ? req->query : STR_NULL;
+    char *id = pool_alloc(req->pool, REQUEST_ID_MAX + 1);
+    if (id) v->request_id = str_make(id, request_id_format(req, id));
     /* the port: from the authority, else the scheme's */
     str_t a = req->authority;
     const char *colon = a.len && a.p[a.len - 1] != ']' ? memrchr(a.p, ':', a.len) : NULL;
