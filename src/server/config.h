@@ -84,7 +84,9 @@ struct config_hsts {
 /* A page served, with the original status, for the statuses of an error. */
 struct config_error_page {
     int status;
-    char *path; /* absolute URL path, served from the location that path maps to */
+    char *path;    /* absolute URL path, served from the location that path maps to; or NULL */
+    bool template; /* the page at path is a template (http/template.h), expanded per request */
+    char *body;    /* or an inline template (served as text/html), when path is NULL */
 };
 
 /* One upstream of a `proxy` location: an HTTP/1.1 origin over TCP (TLS for https) or a unix
