@@ -264,6 +264,8 @@ struct config_server {
     struct config_hsts hsts;
     struct config_error_page *error_pages;
     size_t n_error_pages;
+    /* Its requests' access log (path and format), or NULL: the top-level one */
+    struct config_access_log *access;
 };
 
 struct config_listen {
@@ -343,6 +345,10 @@ struct config_access_log {
     size_t buffer;                 /* bytes a worker batches before it writes them; default 32k */
     int flush_ms; /* longest a line waits in the batch; 0 (default): written at the end of
                    * the event loop iteration that logged it */
+    /* A server's own log (config_server.access): its path ("off": none), and the slot
+     * (core/log.h) the serving process opened it in; unused at the top level. */
+    char *path;
+    int slot;
 };
 
 /* Request ids (http/request_id.h, top-level `request_id`). */
@@ -361,6 +367,7 @@ struct config {
     int workers;      /* 0 = number of CPUs */
     char *access_log; /* path, "stdout" or "off"; default "off" for serve, see cli */
     struct config_access_log access;
+    bool server_logs; /* some server has an access log of its own */
     struct config_request_id request_id;
     char *error_log; /* path or "stderr"; default "stderr" */
     int log_level;   /* enum log_level; default info */

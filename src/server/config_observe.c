@@ -41,35 +41,57 @@ static int log_format(struct loader *L, const struct cnode *v, struct config_acc
     return 0;
 }
 
-int cfg_access_log(struct loader *L, const struct cnode *v)
+/* access_log as a path, or {path, format, buffer, flush} (a server's: {path, format}) */
+static int access_log_into(struct loader *L, const struct cnode *v, char **path,
+                           struct config_access_log *a, bool top)
 {
-    struct config *cfg = L->cfg;
-    if (v->kind == CNODE_SCALAR) return log_path(L, v, &cfg->access_log);
+    if (v->kind == CNODE_SCALAR) return log_path(L, v, path);
     if (cfg_want_map(L, v, "access_log") < 0) return -1;
     static const char *const keys[] = {"path", "format", "buffer", "flush", NULL};
+    static const char *const server_keys[] = {"path", "format", NULL};
     enum { PATH, FORMAT, BUFFER, FLUSH };
     const struct cnode *val[4] = {0};
     uint64_t seen = 0, x;
     for (const struct cnode *k = v->first; k; k = k->next->next) {
-        int i = cfg_key(L, k, keys, "access_log", &seen);
+        int i = cfg_key(L, k, top ? keys : server_keys, "access_log", &seen);
         if (i < 0) return -1;
         val[i] = k->next;
     }
     if (!val[PATH]) return cfg_fail(L, v, "'access_log' needs a 'path' (a file, stdout or off)");
-    if (log_path(L, val[PATH], &cfg->access_log) < 0) return -1;
-    if (val[FORMAT] && log_format(L, val[FORMAT], &cfg->access) < 0) return -1;
+    if (log_path(L, val[PATH], path) < 0) return -1;
+    if (val[FORMAT] && log_format(L, val[FORMAT], a) < 0) return -1;
     if (val[BUFFER]) {
-        /* a batch larger than PIPE_BUF may interleave with another worker's when the log is a
-         * pipe; a file opened O_APPEND takes each write whole */
+        /* a file opened O_APPEND takes each write whole, however large */
         if (cfg_uint(L, val[BUFFER], "buffer", true, 0, 16 << 20, &x) < 0) return -1;
-        cfg->access.buffer = (size_t)x;
+        a->buffer = (size_t)x;
     }
     if (val[FLUSH]) {
         double d;
         if (cfg_duration(L, val[FLUSH], "flush", 0, true, 60, &d) < 0) return -1;
-        cfg->access.flush_ms = (int)(d * 1000 + 0.5);
+        a->flush_ms = (int)(d * 1000 + 0.5);
     }
     return 0;
+}
+
+int cfg_access_log(struct loader *L, const struct cnode *v)
+{
+    return access_log_into(L, v, &L->cfg->access_log, &L->cfg->access, true);
+}
+
+int cfg_server_access_log(struct loader *L, const struct cnode *v, struct config_server *srv)
+{
+    if (!(srv->access = calloc(1, sizeof(*srv->access)))) return cfg_fail(L, v, "out of memory");
+    srv->access->slot = -1;
+    L->cfg->server_logs = true;
+    return access_log_into(L, v, &srv->access->path, srv->access, false);
+}
+
+void config_access_log_free(struct config_access_log *a)
+{
+    if (!a) return;
+    log_format_free(&a->custom);
+    free(a->path);
+    free(a);
 }
 
 static int field_name(struct loader *L, const struct cnode *v, const char *key, char **dst)

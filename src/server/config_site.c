@@ -255,4 +255,5 @@ void config_site_free_server(struct config_server *srv)
     headers_free(&srv->headers);
     error_pages_free(srv->error_pages, srv->n_error_pages);
     free(srv->hsts.value);
+    config_access_log_free(srv->access);
 }

@@ -207,10 +207,14 @@ static void on_wake(struct io_watch *w, uint32_t events)
 
 static void worker_flush_log(struct worker *wk)
 {
-    if (buf_size(&wk->access_buf)) {
-        log_access_write(buf_ptr(&wk->access_buf), buf_size(&wk->access_buf));
-        buf_clear(&wk->access_buf);
+    for (int i = 0; wk->access_pending && i < LOG_ACCESS_SLOTS; i++) {
+        struct buf *b = &wk->access_buf[i];
+        if (!buf_size(b)) continue;
+        log_access_write_slot(i, buf_ptr(b), buf_size(b));
+        wk->access_pending -= buf_size(b);
+        buf_clear(b);
     }
+    wk->access_pending = 0;
     timer_cancel(&wk->access_timer);
 }
 
@@ -239,32 +243,33 @@ void worker_retire_conn(struct worker *wk, struct conn *c)
     if (wk->state != SERVER_RUNNING && wk->conns.count == 0) loop_stop(wk->loop);
 }
 
-struct buf *worker_access_begin(struct worker *wk, size_t *mark)
+struct buf *worker_access_begin(struct worker *wk, int slot, size_t *mark)
 {
-    *mark = buf_size(&wk->access_buf);
-    return &wk->access_buf;
+    *mark = buf_size(&wk->access_buf[slot]);
+    return &wk->access_buf[slot];
 }
 
-void worker_access_end(struct worker *wk, size_t mark, bool ok)
+void worker_access_end(struct worker *wk, int slot, size_t mark, bool ok)
 {
-    struct buf *b = &wk->access_buf;
+    struct buf *b = &wk->access_buf[slot];
     if (!ok) { /* out of memory half way: the line is left out, never written cut */
         b->len = b->start + mark;
         return;
     }
     const struct config_access_log *a = &wk->cfg->access;
-    if (mark == 0 && a->flush_ms) {
+    if (!wk->access_pending && a->flush_ms) {
         wk->access_first_ms = loop_now_ms(wk->loop);
         timer_arm(wk->loop, &wk->access_timer, wk->access_first_ms + a->flush_ms);
     }
-    if (buf_size(b) >= a->buffer) worker_flush_log(wk);
+    wk->access_pending += buf_size(b) - mark;
+    if (wk->access_pending >= a->buffer) worker_flush_log(wk);
 }
 
-void worker_access_log(struct worker *wk, const char *line, size_t len)
+void worker_access_log(struct worker *wk, int slot, const char *line, size_t len)
 {
     size_t mark;
-    struct buf *b = worker_access_begin(wk, &mark);
-    worker_access_end(wk, mark, buf_append(b, line, len) == 0);
+    struct buf *b = worker_access_begin(wk, slot, &mark);
+    worker_access_end(wk, slot, mark, buf_append(b, line, len) == 0);
 }
 
 const char *worker_log_time(struct worker *wk)
@@ -431,7 +436,8 @@ static void worker_free(struct worker *wk)
         pool_destroy(wk->spare_pools[i]);
     for (size_t i = 0; i < wk->n_spare_bufs; i++)
         free(wk->spare_bufs[i]);
-    buf_free(&wk->access_buf);
+    for (int i = 0; i < LOG_ACCESS_SLOTS; i++)
+        buf_free(&wk->access_buf[i]);
     static_cache_destroy(wk->cache);
     loop_destroy(wk->loop);
 }

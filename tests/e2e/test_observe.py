@@ -248,3 +248,33 @@ def test_config_errors(tmp_path, snippet, words):
     assert r.returncode != 0
     assert re.search(r"bad\.yaml:\d+:", r.stderr + r.stdout), r.stderr
     assert words in r.stderr + r.stdout, r.stderr
+
+
+def test_server_access_logs(make_server):
+    """A server's own access log (its format), one turned off, the rest in the top-level log;
+    USR1 reopens them all; a reload keeps writing to the same files."""
+    import signal
+    srv = make_server(start=False)
+    a_log, b_log = srv.base / "a.log", srv.base / "b.log"
+    srv.config["servers"][1]["access_log"] = {"path": str(a_log), "format": "json"}
+    srv.config["servers"][2]["access_log"] = "off"
+    srv.start()
+    srv.get("/a.txt?vhost=a", host="a.test")
+    srv.get("/b.txt?vhost=b", host="x.b.test")
+    srv.get("/hello.txt?vhost=main", host="localhost")
+    assert t.wait_for(lambda: "vhost=main" in srv.read(srv.access_log))
+    assert t.wait_for(lambda: a_log.exists() and "vhost=a" in srv.read(a_log))
+    rec = json.loads([ln for ln in srv.read(a_log).splitlines() if "vhost=a" in ln][0])
+    assert rec["host"] == "a.test" and rec["target"] == "/a.txt?vhost=a"
+    main = srv.read(srv.access_log)
+    assert "vhost=a" not in main and "vhost=b" not in main
+    assert not b_log.exists()
+    a_log.rename(srv.base / "a.log.1")
+    srv.signal(signal.SIGUSR1)
+    assert t.wait_for(lambda: a_log.exists())
+    srv.get("/a.txt?vhost=a2", host="a.test")
+    assert t.wait_for(lambda: "vhost=a2" in srv.read(a_log))
+    srv.signal(signal.SIGHUP)
+    assert t.wait_for(lambda: "configuration reloaded" in srv.read(srv.error_log))
+    srv.get("/a.txt?vhost=a3", host="a.test")
+    assert t.wait_for(lambda: "vhost=a3" in srv.read(a_log))
