@@ -266,6 +266,7 @@ def test_server_access_logs(make_server):
     assert t.wait_for(lambda: a_log.exists() and "vhost=a" in srv.read(a_log))
     rec = json.loads([ln for ln in srv.read(a_log).splitlines() if "vhost=a" in ln][0])
     assert rec["host"] == "a.test" and rec["target"] == "/a.txt?vhost=a"
+    assert isinstance(rec["duration_us"], int)
     main = srv.read(srv.access_log)
     assert "vhost=a" not in main and "vhost=b" not in main
     assert not b_log.exists()
