@@ -20,13 +20,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         return 0;
     }
-    size_t tlen = strlen(f.text);
+    size_t at = 0; /* the literals lie one after the other in the text, within the input */
     static char again[8192 * 2 + 64];
     size_t n = 0;
     for (size_t i = 0; i < f.n_items; i++) {
         const struct log_format_item *it = &f.items[i];
         if (it->var < 0) {
-            if ((size_t)it->off + it->len > tlen) abort();
+            if (it->off != at || it->len == 0 || (size_t)it->off + it->len > size) abort();
+            at += it->len;
             for (uint32_t k = 0; k < it->len; k++) { /* '$' written back as "$$" */
                 char c = f.text[it->off + k];
                 if (c == '$') again[n++] = '$';
