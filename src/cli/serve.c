@@ -217,7 +217,22 @@ static struct config *load_config(const struct serve_args *a, char *err, size_t 
     return cfg;
 }
 
-static int apply_logs(const struct config *cfg)
+/* Opens the servers' own access logs (their slots go into cfg before workers see it) */
+static int open_server_logs(struct config *cfg)
+{
+    for (size_t i = 0; i < cfg->n_servers; i++) {
+        struct config_access_log *a = cfg->servers[i].access;
+        if (!a) continue;
+        a->slot = log_open_access_slot(a->path);
+        if (a->slot < -1) {
+            log_error("cannot open access log %s: %s", a->path, strerror(errno));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int apply_logs(struct config *cfg)
 {
     log_set_level((enum log_level)cfg->log_level);
     if (log_open_error(cfg->error_log) < 0) {
@@ -228,7 +243,7 @@ static int apply_logs(const struct config *cfg)
         log_error("cannot open access log %s: %s", cfg->access_log, strerror(errno));
         return -1;
     }
-    return 0;
+    return open_server_logs(cfg);
 }
 
 static bool same_listens(const struct config *a, const struct config *b)

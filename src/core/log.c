@@ -18,6 +18,11 @@ struct log_target {
 
 static struct log_target error_log = {"stderr", 2};
 static struct log_target access_log = {"off", -1};
+/* The servers' own access logs, by slot (0 is the top-level log above); opened once per path
+ * and kept to the end, so that a reload that names a path again reuses its slot. */
+static struct log_target server_logs[LOG_ACCESS_SLOTS];
+static int n_server_logs = 1;
+
 static enum log_level current_level = LOG_INFO;
 static pthread_mutex_t reopen_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -79,11 +84,39 @@ void log_reopen(void)
     snprintf(p, sizeof(p), "%s", access_log.path);
     if (open_target(&access_log, p, 1, "stdout") < 0)
         log_error("cannot reopen access log %s: %s", p, strerror(errno));
+    pthread_mutex_lock(&reopen_lock);
+    int n = n_server_logs;
+    pthread_mutex_unlock(&reopen_lock);
+    for (int i = 1; i < n; i++) {
+        snprintf(p, sizeof(p), "%s", server_logs[i].path);
+        if (open_target(&server_logs[i], p, 1, "stdout") < 0)
+            log_error("cannot reopen access log %s: %s", p, strerror(errno));
+    }
 }
 
 int log_access_enabled(void)
 {
     return access_log.fd >= 0;
+}
+
+int log_open_access_slot(const char *path)
+{
+    if (!strcmp(path, "off")) return -1;
+    pthread_mutex_lock(&reopen_lock);
+    int n = n_server_logs;
+    pthread_mutex_unlock(&reopen_lock);
+    for (int i = 1; i < n; i++)
+        if (!strcmp(server_logs[i].path, path)) return i;
+    if (n == LOG_ACCESS_SLOTS) {
+        errno = EMFILE;
+        return -2;
+    }
+    server_logs[n].fd = -1;
+    if (open_target(&server_logs[n], path, 1, "stdout") < 0) return -2;
+    pthread_mutex_lock(&reopen_lock);
+    n_server_logs = n + 1;
+    pthread_mutex_unlock(&reopen_lock);
+    return n;
 }
 
 static void write_all(int fd, const char *p, size_t n)
@@ -102,6 +135,16 @@ static void write_all(int fd, const char *p, size_t n)
 void log_access_write(const char *line, size_t len)
 {
     int fd = access_log.fd;
+    if (fd >= 0) write_all(fd, line, len);
+}
+
+void log_access_write_slot(int slot, const char *line, size_t len)
+{
+    if (slot <= 0 || slot >= LOG_ACCESS_SLOTS) {
+        log_access_write(line, len);
+        return;
+    }
+    int fd = server_logs[slot].fd;
     if (fd >= 0) write_all(fd, line, len);
 }
 

@@ -22,6 +22,14 @@ void log_reopen(void);
 int log_access_enabled(void);
 /* Writes one already-formatted access log line (with its trailing newline). */
 void log_access_write(const char *line, size_t len);
+/* Access logs of servers of their own: slot 0 is the top-level log, 1.. the servers'. */
+#define LOG_ACCESS_SLOTS 32
+/* The slot of the access log at path (a file or "stdout"), opened the first time a path is
+ * named and kept open (reopened by log_reopen); -1 for "off"; -2 with errno when it cannot be
+ * opened or all slots are taken. From one thread (the main one). */
+int log_open_access_slot(const char *path);
+/* Writes to slot's log (slot 0: the top-level one). */
+void log_access_write_slot(int slot, const char *line, size_t len);
 
 /* Names the process in every error-log line after the level ("[info] http3: ..."); set once,
  * before threads start. "" for none (the default). */

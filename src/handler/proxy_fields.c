@@ -1,4 +1,5 @@
 #include "handler/proxy_fields.h"
+#include "http/request_id.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -167,7 +168,9 @@ int proxy_request_head(struct buf *out, const struct config_proxy *pc,
      * escaped, and X-Forwarded-Host), so that no append below can fail half way (an upstream
      * would get a head with a field missing) */
     size_t need = 600 + req->protocol.len + target.len + 5 * req->authority.len +
-                  4 * sizeof(req->peer) + strlen(up->authority) + (pc->host ? strlen(pc->host) : 0);
+                  4 * sizeof(req->peer) + strlen(up->authority) +
+                  (pc->host ? strlen(pc->host) : 0) +
+                  (req->id_field ? strlen(req->id_field) + REQUEST_ID_MAX + 4 : 0);
     for (size_t i = 0; i < req->headers.count; i++)
         need += req->headers.items[i].name.len + req->headers.items[i].value.len + 4;
     if (buf_reserve(out, need) < 0) return -1;
@@ -201,11 +204,17 @@ int proxy_request_head(struct buf *out, const struct config_proxy *pc,
             continue;
         }
         if (request_field_dropped(f) || request_connection_names(&req->headers, f->name)) continue;
+        if (req->id_field && str_eq_nocase(f->name, str_cstr(req->id_field))) continue; /* ours */
         if (extended && str_eq_nocase(f->name, STR_LIT("sec-websocket-key"))) continue; /* ours */
         buf_appendf(out, "%.*s: %.*s\r\n", (int)f->name.len, f->name.p, (int)f->value.len,
                     f->value.p);
     }
     forwarding_fields(out, pc, req);
+    if (req->id_field) { /* the request id, so that the upstream's logs can name it too */
+        char id[REQUEST_ID_MAX + 1];
+        size_t n = request_id_format(req, id);
+        if (n) buf_appendf(out, "%s: %.*s\r\n", req->id_field, (int)n, id);
+    }
     max_forwards(out, req);
     bool bodiless = req->body_len == 0 &&
                     (req->method == HTTP_METHOD_GET || req->method == HTTP_METHOD_HEAD ||

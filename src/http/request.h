@@ -105,6 +105,16 @@ struct http_request {
     /* The user the location's authentication admitted (handler/auth.h), for the access log;
      * NULL when none. */
     const char *remote_user;
+    /* The request id (http/request_id.h): the value of the configured request field when it
+     * was acceptable (id_given), else made on demand from the worker's random prefix and its
+     * count of requests (id_seq 0: not assigned yet). id_field: the configured field's name
+     * (server/config.h request_id), which the proxy sends the id upstream in; NULL: none. */
+    str_t id_given;
+    uint64_t id_prefix, id_seq;
+    const char *id_field;
+    /* CLOCK_MONOTONIC in µs when the request was dispatched, taken only when the access log
+     * writes durations (0: not taken) */
+    int64_t start_us;
 };
 
 /* Records the connection (socket and TLS session, NULL for cleartext) req arrived on; both

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "server/access_format.h"
 #include "server/server.h"
 
 #define LINE_MAX_LEN 4096
@@ -49,10 +50,35 @@ static size_t put_field(char *out, size_t pos, size_t cap, const struct http_req
     return pos;
 }
 
+/* A JSON or custom line, written straight into the worker's batch */
+static void log_formatted(struct worker *wk, int slot, const struct config_access_log *a,
+                          const struct http_request *req, const struct http_response *resp)
+{
+    size_t mark;
+    struct buf *b = worker_access_begin(wk, slot, &mark);
+    int rc = a->format == CONFIG_LOG_JSON ? access_format_json(b, wk, req, resp)
+                                          : access_format_custom(b, &a->custom, wk, req, resp);
+    worker_access_end(wk, slot, mark, rc == 0);
+}
+
 void access_log_request(struct worker *wk, const struct http_request *req,
                         const struct http_response *resp)
 {
-    if (!log_access_enabled()) return;
+    const struct config *cfg = wk->cfg;
+    const struct config_access_log *a = &cfg->access;
+    int slot = 0;
+    if (cfg->server_logs) { /* the log of the server the request went to, when it has one */
+        const struct config_server *srv = config_find_server(cfg, req->host.p, req->host.len);
+        if (srv && srv->access) {
+            a = srv->access;
+            if ((slot = a->slot) < 0) return; /* off */
+        }
+    }
+    if (!slot && !log_access_enabled()) return;
+    if (a->format != CONFIG_LOG_COMBINED) {
+        log_formatted(wk, slot, a, req, resp);
+        return;
+    }
     char line[LINE_MAX_LEN];
     size_t cap = sizeof(line) - 1, pos = 0;
     pos = put_raw(line, pos, cap, req->peer[0] ? req->peer : "-");
@@ -87,5 +113,5 @@ void access_log_request(struct worker *wk, const struct http_request *req,
         line[pos++] = '"';
     }
     line[pos++] = '\n';
-    worker_access_log(wk, line, pos);
+    worker_access_log(wk, slot, line, pos);
 }

@@ -37,6 +37,7 @@ static void set_scalar_defaults(struct config *cfg)
 {
     cfg->workers = 0;
     cfg->log_level = LOG_INFO;
+    cfg->access = (struct config_access_log){.format = CONFIG_LOG_COMBINED, .buffer = 32768};
     cfg->limits = (struct config_limits){
         .request_line = 8192,
         .header_size = 32768,
@@ -199,6 +200,9 @@ void config_free(struct config *cfg)
     cert_free(&cfg->tls.cert);
     free(cfg->source);
     free(cfg->access_log);
+    log_format_free(&cfg->access.custom);
+    free(cfg->request_id.header);
+    free(cfg->request_id.response_header);
     free(cfg->error_log);
     free(cfg);
 }

@@ -13,6 +13,7 @@
 #include "http/cidr.h"
 #include "http/digest.h"
 #include "http/realip.h"
+#include "server/log_format.h"
 #include "server/rate_bucket.h"
 
 /* Bit per method a location allows (static content: GET, HEAD, OPTIONS, TRACE). */
@@ -83,7 +84,9 @@ struct config_hsts {
 /* A page served, with the original status, for the statuses of an error. */
 struct config_error_page {
     int status;
-    char *path; /* absolute URL path, served from the location that path maps to */
+    char *path;    /* absolute URL path, served from the location that path maps to; or NULL */
+    bool template; /* the page at path is a template (http/template.h), expanded per request */
+    char *body;    /* or an inline template (served as text/html), when path is NULL */
 };
 
 /* One upstream of a `proxy` location: an HTTP/1.1 origin over TCP (TLS for https) or a unix
@@ -261,6 +264,8 @@ struct config_server {
     struct config_hsts hsts;
     struct config_error_page *error_pages;
     size_t n_error_pages;
+    /* Its requests' access log (path and format), or NULL: the top-level one */
+    struct config_access_log *access;
 };
 
 struct config_listen {
@@ -331,6 +336,27 @@ struct config_compression {
     bool precompressed; /* look for .br/.zst/.gz siblings; default true */
 };
 
+/* The access log's format and batching (top-level `access_log` as a mapping); its path stays
+ * config.access_log. */
+enum config_log_format { CONFIG_LOG_COMBINED, CONFIG_LOG_JSON, CONFIG_LOG_CUSTOM };
+struct config_access_log {
+    enum config_log_format format; /* default Combined */
+    struct log_format custom;      /* CONFIG_LOG_CUSTOM: the compiled format string */
+    size_t buffer;                 /* bytes a worker batches before it writes them; default 32k */
+    int flush_ms; /* longest a line waits in the batch; 0 (default): written at the end of
+                   * the event loop iteration that logged it */
+    /* A server's own log (config_server.access): its path ("off": none), and the slot
+     * (core/log.h) the serving process opened it in; unused at the top level. */
+    char *path;
+    int slot;
+};
+
+/* Request ids (http/request_id.h, top-level `request_id`). */
+struct config_request_id {
+    char *header;          /* request field an id is taken from, and the proxy sends it in */
+    char *response_header; /* response field it goes back to the client in; NULL: none */
+};
+
 /* Ownership: every pointer in a struct config (strings, arrays, listen hosts) is its own malloc
  * block, freed by config_free(); a caller may replace one with free() + strdup(). Locations keep
  * their own copy of an inherited root. */
@@ -341,8 +367,11 @@ struct config {
     int workers;      /* 0 = number of CPUs */
     char *user;       /* `user:` NAME or NAME:GROUP to serve as once bound (from root), or NULL */
     char *access_log; /* path, "stdout" or "off"; default "off" for serve, see cli */
-    char *error_log;  /* path or "stderr"; default "stderr" */
-    int log_level;    /* enum log_level; default info */
+    struct config_access_log access;
+    bool server_logs; /* some server has an access log of its own */
+    struct config_request_id request_id;
+    char *error_log; /* path or "stderr"; default "stderr" */
+    int log_level;   /* enum log_level; default info */
     struct config_limits limits;
     struct config_timeouts timeouts;
     struct config_http1 http1;

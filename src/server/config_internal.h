@@ -94,6 +94,13 @@ int cfg_root(struct loader *L, const struct cnode *v, const char *key, char **ds
 /* Joins a relative file path onto base_dir (no check that it exists) into *dst. */
 int cfg_path(struct loader *L, const struct cnode *v, const char *key, char **dst);
 
+/* The top-level `access_log`: a path, or {path, format, buffer, flush} (config_observe.c). */
+int cfg_access_log(struct loader *L, const struct cnode *v);
+/* A server's `access_log`: a path, or {path, format} (config_observe.c). */
+int cfg_server_access_log(struct loader *L, const struct cnode *v, struct config_server *srv);
+void config_access_log_free(struct config_access_log *a);
+/* The top-level `request_id`: {header, response_header} (config_observe.c). */
+int cfg_request_id(struct loader *L, const struct cnode *v);
 /* The top-level `redis` (config_guard.c). */
 int cfg_redis(struct loader *L, const struct cnode *v);
 /* A `shared` rate limit needs the top-level `redis` (config_guard.c). */

@@ -396,14 +396,15 @@ enum srv_key {
     SRV_HEADERS,
     SRV_HSTS,
     SRV_ERROR_PAGES,
+    SRV_ACCESS_LOG,
     SRV_COUNT
 };
 
 static int parse_server(struct loader *L, size_t si, const struct cnode *n, const char *top_root,
                         const struct cnode **default_at)
 {
-    static const char *const keys[] = {"names",   "root", "default",     "locations", "tls",
-                                       "headers", "hsts", "error_pages", NULL};
+    static const char *const keys[] = {"names",   "root", "default",     "locations",  "tls",
+                                       "headers", "hsts", "error_pages", "access_log", NULL};
     struct config_server *srv = &L->cfg->servers[si];
     const struct cnode *val[SRV_COUNT] = {0};
     uint64_t seen = 0;
@@ -440,6 +441,7 @@ static int parse_server(struct loader *L, size_t si, const struct cnode *n, cons
     if (val[SRV_ERROR_PAGES] &&
         cfg_error_pages(L, val[SRV_ERROR_PAGES], &srv->error_pages, &srv->n_error_pages) < 0)
         return -1;
+    if (val[SRV_ACCESS_LOG] && cfg_server_access_log(L, val[SRV_ACCESS_LOG], srv) < 0) return -1;
     if (parse_locations(L, srv, val[SRV_LOCATIONS]) < 0) return -1;
     return finish_locations(L, srv, n);
 }

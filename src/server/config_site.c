@@ -118,18 +118,37 @@ int cfg_error_pages(struct loader *L, const struct cnode *v, struct config_error
     if (!*out) return cfg_fail(L, v, "out of memory");
     for (const struct cnode *k = v->first; k; k = k->next->next) {
         uint64_t status;
-        const char *path;
+        const char *path = NULL, *body = NULL;
+        const struct cnode *pv = k->next;
+        bool template = false;
         if (cfg_uint(L, k, "error_pages", false, 400, 599, &status) < 0) return -1;
-        if (cfg_text(L, k->next, "error page", &path) < 0) return -1;
-        if (path[0] != '/' || strchr(path, '?') || !field_value_ok(path))
-            return cfg_fail(L, k->next, "an error page is a path starting with '/', not '%s'",
-                            path);
+        if (k->next->kind == CNODE_MAP) { /* {template: PATH} or {body: TEXT} */
+            static const char *const keys[] = {"template", "body", NULL};
+            uint64_t seen = 0;
+            for (const struct cnode *ek = k->next->first; ek; ek = ek->next->next) {
+                int i = cfg_key(L, ek, keys, "error page", &seen);
+                if (i < 0) return -1;
+                if (cfg_text(L, ek->next, keys[i], i == 0 ? &path : &body) < 0) return -1;
+                pv = ek->next;
+            }
+            if (k->next->count != 2)
+                return cfg_fail(L, k->next, "an error page is {template: PATH} or {body: TEXT}");
+            template = true;
+        } else if (cfg_text(L, k->next, "error page", &path) < 0) {
+            return -1;
+        }
+        if (path && (path[0] != '/' || strchr(path, '?') || !field_value_ok(path)))
+            return cfg_fail(L, pv, "an error page is a path starting with '/', not '%s'", path);
+        if (body && (!*body || strlen(body) > 65536))
+            return cfg_fail(L, pv, "an error page's body is 1 to 65536 bytes");
         for (size_t i = 0; i < *n; i++)
             if ((*out)[i].status == (int)status)
                 return cfg_fail(L, k, "error page for %d given twice", (int)status);
         struct config_error_page *e = &(*out)[(*n)++];
         e->status = (int)status;
-        if (!(e->path = strdup(path))) return cfg_fail(L, k, "out of memory");
+        e->template = template;
+        if (path && !(e->path = strdup(path))) return cfg_fail(L, k, "out of memory");
+        if (body && !(e->body = strdup(body))) return cfg_fail(L, k, "out of memory");
     }
     return 0;
 }
@@ -212,8 +231,10 @@ static void headers_free(struct config_headers *h)
 
 static void error_pages_free(struct config_error_page *p, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         free(p[i].path);
+        free(p[i].body);
+    }
     free(p);
 }
 
@@ -234,4 +255,5 @@ void config_site_free_server(struct config_server *srv)
     headers_free(&srv->headers);
     error_pages_free(srv->error_pages, srv->n_error_pages);
     free(srv->hsts.value);
+    config_access_log_free(srv->access);
 }

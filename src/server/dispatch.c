@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/buf.h"
 #include "core/log.h"
@@ -15,6 +16,7 @@
 #include "handler/proxy.h"
 #include "handler/static.h"
 #include "http/path.h"
+#include "http/request_id.h"
 #include "server/guard.h"
 #include "server/server.h"
 
@@ -113,11 +115,29 @@ static void respond_trace(struct http_request *req, struct http_response *resp)
 
 static void route(struct dispatch_ctx *dc, struct http_request *req, struct http_response *resp);
 
+static void remove_named(struct http_fields *f, str_t name)
+{
+    size_t j = 0;
+    for (size_t i = 0; i < f->count; i++)
+        if (!str_eq_nocase(f->items[i].name, name)) f->items[j++] = f->items[i];
+    f->count = j;
+}
+
 /* What follows every handler's answer. */
 static void finish(const struct dispatch_ctx *dc, struct http_request *req,
                    struct http_response *resp)
 {
     site_finish(dc->wk->cache, dc->cfg, dc->srv, dc->loc, req, resp);
+    const char *id_name = dc->cfg->request_id.response_header;
+    if (id_name) {
+        char *id = pool_alloc(req->pool, REQUEST_ID_MAX + 1);
+        size_t n = id ? request_id_format(req, id) : 0;
+        if (n) {
+            str_t name = str_cstr(id_name);
+            remove_named(&resp->headers, name); /* an upstream's gives way */
+            http_fields_add(&resp->headers, req->pool, name, str_make(id, n));
+        }
+    }
     if (req->alt_svc_port) {
         /* RFC 7838 §3: HTTP/3 on the same host, this UDP port, remembered for a day */
         char *v = pool_alloc(req->pool, 32);
@@ -142,10 +162,31 @@ static void apply_real_ip(const struct config_real_ip *ri, struct http_request *
     req->peer_port = 0; /* the proxy's, not the client's */
 }
 
+/* Gives req its id (http/request_id.h): the configured field's, when acceptable, else the
+ * worker's next. Numbers only: the text is made where it is used. */
+static void assign_request_id(const struct config *cfg, struct worker *wk, struct http_request *req)
+{
+    req->id_field = cfg->request_id.header;
+    if (cfg->request_id.header) {
+        const struct http_field *f =
+            http_fields_find_name(&req->headers, str_cstr(cfg->request_id.header));
+        if (f && request_id_acceptable(f->value)) req->id_given = f->value;
+    }
+    req->id_prefix = wk->request_id_prefix;
+    req->id_seq = ++wk->request_id_seq;
+    /* durations, for a JSON or custom format (a server's perhaps): vDSO, no system call */
+    if (cfg->access.format != CONFIG_LOG_COMBINED || cfg->server_logs) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        req->start_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+    }
+}
+
 void dispatch_request(const struct config *cfg, struct worker *wk, struct http_request *req,
                       struct http_response *resp)
 {
     struct dispatch_ctx dc = {cfg, wk, NULL, NULL, NULL};
+    assign_request_id(cfg, wk, req);
     if (cfg->real_ip.n_from) apply_real_ip(&cfg->real_ip, req);
     if (req->method == HTTP_METHOD_CONNECT && !req->protocol.len && cfg->forward.enabled) {
         forward_connect(&dc, req, resp); /* a tunnel, not a resource of ours */

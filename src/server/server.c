@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -177,10 +178,15 @@ static void close_listeners(struct worker *wk)
     }
 }
 
+static void worker_flush_log(struct worker *wk);
+
 static void worker_check_state(struct worker *wk)
 {
     struct server *srv = wk->srv;
     const struct config *before = wk->cfg;
+    /* a reload or a stop writes what was batched under the old configuration */
+    if (atomic_load(&srv->cfg) != before || atomic_load(&srv->state) != SERVER_RUNNING)
+        worker_flush_log(wk);
     wk->cfg = atomic_load(&srv->cfg);
     wk->tls = atomic_load(&srv->tls);
     /* Reload: HTTP/2 connections were set up with the old settings; GOAWAY them gracefully
@@ -209,17 +215,27 @@ static void on_wake(struct io_watch *w, uint32_t events)
 
 static void worker_flush_log(struct worker *wk)
 {
-    if (buf_size(&wk->access_buf)) {
-        log_access_write(buf_ptr(&wk->access_buf), buf_size(&wk->access_buf));
-        buf_clear(&wk->access_buf);
+    for (int i = 0; wk->access_pending && i < LOG_ACCESS_SLOTS; i++) {
+        struct buf *b = &wk->access_buf[i];
+        if (!buf_size(b)) continue;
+        log_access_write_slot(i, buf_ptr(b), buf_size(b));
+        wk->access_pending -= buf_size(b);
+        buf_clear(b);
     }
+    wk->access_pending = 0;
+    timer_cancel(&wk->access_timer);
+}
+
+static void access_flush_due(struct timer *t)
+{
+    worker_flush_log((struct worker *)((char *)t - offsetof(struct worker, access_timer)));
 }
 
 static void worker_idle(void *arg)
 {
     struct worker *wk = arg;
     conn_list_reap(&wk->conns);
-    worker_flush_log(wk);
+    if (!wk->cfg->access.flush_ms) worker_flush_log(wk); /* else access_timer does */
     log_flush_suppressed();
     if (wk->state != SERVER_RUNNING && wk->conns.count == 0) loop_stop(wk->loop);
 }
@@ -235,10 +251,33 @@ void worker_retire_conn(struct worker *wk, struct conn *c)
     if (wk->state != SERVER_RUNNING && wk->conns.count == 0) loop_stop(wk->loop);
 }
 
-void worker_access_log(struct worker *wk, const char *line, size_t len)
+struct buf *worker_access_begin(struct worker *wk, int slot, size_t *mark)
 {
-    buf_append(&wk->access_buf, line, len);
-    if (buf_size(&wk->access_buf) > 32768) worker_flush_log(wk);
+    *mark = buf_size(&wk->access_buf[slot]);
+    return &wk->access_buf[slot];
+}
+
+void worker_access_end(struct worker *wk, int slot, size_t mark, bool ok)
+{
+    struct buf *b = &wk->access_buf[slot];
+    if (!ok) { /* out of memory half way: the line is left out, never written cut */
+        b->len = b->start + mark;
+        return;
+    }
+    const struct config_access_log *a = &wk->cfg->access;
+    if (!wk->access_pending && a->flush_ms) {
+        wk->access_first_ms = loop_now_ms(wk->loop);
+        timer_arm(wk->loop, &wk->access_timer, wk->access_first_ms + a->flush_ms);
+    }
+    wk->access_pending += buf_size(b) - mark;
+    if (wk->access_pending >= a->buffer) worker_flush_log(wk);
+}
+
+void worker_access_log(struct worker *wk, int slot, const char *line, size_t len)
+{
+    size_t mark;
+    struct buf *b = worker_access_begin(wk, slot, &mark);
+    worker_access_end(wk, slot, mark, buf_append(b, line, len) == 0);
 }
 
 const char *worker_log_time(struct worker *wk)
@@ -339,6 +378,21 @@ static int worker_open_udp(struct worker *wk, const struct config *cfg)
     return 0;
 }
 
+/* A random prefix per worker start makes generated request ids unique across workers and
+ * restarts; without randomness, the time, process and worker make one that differs as well. */
+static void request_id_seed(struct worker *wk)
+{
+    uint64_t r = 0;
+    if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r)) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        r = ((uint64_t)ts.tv_sec * 1000000007u) ^ (uint64_t)ts.tv_nsec ^
+            ((uint64_t)getpid() << 32) ^ ((uint64_t)wk->id << 56);
+    }
+    wk->request_id_prefix = r;
+    wk->request_id_seq = 0;
+}
+
 static int worker_init(struct server *srv, struct worker *wk, int id, const struct config *cfg)
 {
     wk->id = id;
@@ -349,6 +403,8 @@ static int worker_init(struct server *srv, struct worker *wk, int id, const stru
     wk->cache = static_cache_create(1024);
     if (!wk->loop || wk->wake_fd < 0 || !wk->cache) return -1;
     wk->accept_timer.cb = listeners_resume;
+    wk->access_timer.cb = access_flush_due;
+    request_id_seed(wk);
     wk->wake_watch.fd = wk->wake_fd;
     wk->wake_watch.cb = on_wake;
     loop_add(wk->loop, &wk->wake_watch, EPOLLIN | EPOLLET);
@@ -406,7 +462,8 @@ static void worker_free(struct worker *wk)
         pool_destroy(wk->spare_pools[i]);
     for (size_t i = 0; i < wk->n_spare_bufs; i++)
         free(wk->spare_bufs[i]);
-    buf_free(&wk->access_buf);
+    for (int i = 0; i < LOG_ACCESS_SLOTS; i++)
+        buf_free(&wk->access_buf[i]);
     static_cache_destroy(wk->cache);
     loop_destroy(wk->loop);
 }

@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "core/buf.h"
+#include "core/log.h"
 #include "core/conn.h"
 #include "core/loop.h"
 #include "core/pool.h"
@@ -61,7 +62,13 @@ struct worker {
     size_t n_spare_pools;
     char *spare_bufs[WORKER_SPARE_BUFS]; /* IO_BUF_SIZE buffers kept for reuse */
     size_t n_spare_bufs;
-    struct buf access_buf; /* access log lines batched per loop iteration */
+    /* access log lines batched (config_access_log), per log slot (core/log.h) */
+    struct buf access_buf[LOG_ACCESS_SLOTS];
+    size_t access_pending;     /* bytes in them all */
+    int64_t access_first_ms;   /* when the oldest line batched was logged */
+    struct timer access_timer; /* writes the batch once it is flush_ms old */
+    /* request ids (http/request_id.h): random per worker start, and the requests counted */
+    uint64_t request_id_prefix, request_id_seq;
     time_t log_time_sec;
     char log_time[32]; /* "[22/Nov/2026:00:18:15 +0000]" */
     bool exited;
@@ -120,7 +127,11 @@ int worker_buf_acquire(struct worker *wk, struct buf *b);
 void worker_buf_release(struct worker *wk, struct buf *b);
 void worker_give_pool(struct worker *wk, struct pool *pool);
 /* Appends one access-log line; flushed once per loop iteration. */
-void worker_access_log(struct worker *wk, const char *line, size_t len);
+void worker_access_log(struct worker *wk, int slot, const char *line, size_t len);
+/* Appending a line in place: the batch to append to, and its size now in *mark; then
+ * worker_access_end with ok false when an append failed (the line is taken back). */
+struct buf *worker_access_begin(struct worker *wk, int slot, size_t *mark);
+void worker_access_end(struct worker *wk, int slot, size_t mark, bool ok);
 /* "[dd/Mon/yyyy:HH:MM:SS +0000]" for the loop's current second. */
 const char *worker_log_time(struct worker *wk);
 

@@ -8,6 +8,7 @@
 #include "core/log.h"
 #include "handler/static.h"
 #include "http/path.h"
+#include "http/request_id.h"
 #include "http/template.h"
 #include "server/dispatch.h"
 
@@ -22,6 +23,8 @@ static void request_vars(const struct http_request *req, str_t path, struct temp
     v->host = req->host;
     v->path = path;
     v->query = req->has_query ? req->query : STR_NULL;
+    char *id = pool_alloc(req->pool, REQUEST_ID_MAX + 1);
+    if (id) v->request_id = str_make(id, request_id_format(req, id));
     /* the port: from the authority, else the scheme's */
     str_t a = req->authority;
     const char *colon = a.len && a.p[a.len - 1] != ']' ? memrchr(a.p, ':', a.len) : NULL;
@@ -224,8 +227,55 @@ static const struct config_error_page *find_page(const struct config_error_page 
     return NULL;
 }
 
+#define ERROR_TEMPLATE_MAX 65536 /* bytes of a template page read */
+
+/* The whole body of a page fetched for a template, NUL-terminated in the pool; NULL when it is
+ * larger than ERROR_TEMPLATE_MAX or cannot be read. */
+static char *read_page(struct http_request *req, struct http_response *page, size_t *len)
+{
+    if (page->content_length < 0 || page->content_length > ERROR_TEMPLATE_MAX) return NULL;
+    size_t want = (size_t)page->content_length, n = 0;
+    char *text = pool_alloc(req->pool, want + 1);
+    if (!text) return NULL;
+    while (n < want && page->body) {
+        struct body_chunk chunk;
+        if (page->body->next(page->body, &chunk, want - n) != BODY_CHUNK) break;
+        ssize_t got = body_chunk_copy(&chunk, text + n, want - n);
+        if (got <= 0) return NULL;
+        n += (size_t)got;
+    }
+    if (n != want) return NULL;
+    text[n] = 0;
+    *len = n;
+    return text;
+}
+
+/* Expands an error page template for req into resp's body (HTML-escaped values: the path and
+ * the id come from the client). False when it does not fit or memory is short. */
+static bool expand_page(struct http_request *req, int status, const char *tpl, size_t len,
+                        struct http_response *out)
+{
+    struct template_vars v;
+    request_vars(req, req->path, &v);
+    v.html = true;
+    char code[8];
+    v.status = str_make(code, (size_t)snprintf(code, sizeof(code), "%d", status));
+    v.reason = str_cstr(http_status_reason(status));
+    /* each placeholder's value grows at most six times (&quot;) and is at most a target long */
+    size_t cap = len + 6 * (req->target.len + req->authority.len + REQUEST_ID_MAX) + 256;
+    char *body = pool_alloc(req->pool, cap);
+    long n = body ? template_expand(tpl, &v, body, cap) : -1;
+    if (n < 0) return false;
+    out->body = (size_t)n && req->method != HTTP_METHOD_HEAD
+                    ? body_source_mem(req->pool, body, (size_t)n)
+                    : NULL;
+    out->content_length = n;
+    return true;
+}
+
 /* Serves the error page's content under the original status; a missing page (or one that
- * answers other than 200) leaves the response as it was: no loop, no second error. */
+ * answers other than 200) leaves the response as it was: no loop, no second error. A template
+ * page (or an inline body) is expanded with the status, its reason and the request id. */
 static void error_page(struct static_cache *cache, const struct config *cfg,
                        const struct config_server *srv, const struct config_location *loc,
                        struct http_request *req, struct http_response *resp)
@@ -234,16 +284,40 @@ static void error_page(struct static_cache *cache, const struct config *cfg,
     if (loc) page = find_page(loc->error_pages, loc->n_error_pages, resp->status);
     if (!page) page = find_page(srv->error_pages, srv->n_error_pages, resp->status);
     if (!page) return;
-    size_t len = strlen(page->path);
-    const struct config_location *pl = config_find_location(srv, page->path, len);
     struct http_response alt = {0};
-    enum http_method method = req->method;
-    if (method != HTTP_METHOD_HEAD) req->method = HTTP_METHOD_GET; /* the page is fetched */
-    int rc = static_handle(cache, cfg, pl, req, page->path, &alt);
-    req->method = method;
-    if (rc < 0 || alt.status != 200) {
-        drop_response(&alt);
-        return;
+    if (page->body) {
+        if (!expand_page(req, resp->status, page->body, strlen(page->body), &alt)) return;
+        alt.status = 200;
+        http_fields_add_token(&alt.headers, req->pool, HTTP_TOKEN_CONTENT_TYPE,
+                              STR_LIT("text/html; charset=utf-8"));
+    } else {
+        size_t len = strlen(page->path);
+        const struct config_location *pl = config_find_location(srv, page->path, len);
+        enum http_method method = req->method;
+        /* the page is fetched; a template's body even for HEAD, to know its length */
+        if (method != HTTP_METHOD_HEAD || page->template) req->method = HTTP_METHOD_GET;
+        /* a template is read as it is on disk: no coding, range or condition of the client's */
+        struct http_fields fields = req->headers;
+        if (page->template) req->headers = (struct http_fields){0};
+        int rc = static_handle(cache, cfg, pl, req, page->path, &alt);
+        req->method = method;
+        req->headers = fields;
+        if (rc < 0 || alt.status != 200) {
+            drop_response(&alt);
+            return;
+        }
+        if (page->template) {
+            size_t tlen = 0;
+            char *tpl = read_page(req, &alt, &tlen);
+            struct body_source *file = alt.body;
+            alt.body = NULL;
+            bool ok = tpl && expand_page(req, resp->status, tpl, tlen, &alt);
+            if (file && file->close) file->close(file);
+            if (!ok) {
+                drop_response(&alt);
+                return;
+            }
+        }
     }
     int status = resp->status;
     struct http_fields keep = {0}; /* Allow, WWW-Authenticate, Retry-After... stay */

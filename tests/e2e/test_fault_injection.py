@@ -120,6 +120,11 @@ class FaultTern:
         cfg["servers"][0]["locations"].append(
             {"path": "/dcached/", "cache": {"path": str(cache_dir)},
              "proxy": f"http://127.0.0.1:{self.env['upstream']}/"})
+        if name.endswith("-observe"):  # JSON lines, request ids and an error page template
+            cfg["access_log"] = {"path": str(d / "access.json"), "format": "json",
+                                 "buffer": "1k"}
+            cfg["request_id"] = {"header": "X-Request-Id", "response_header": "X-Request-Id"}
+            cfg["servers"][0]["error_pages"] = {404: {"template": "/errors/404.html"}}
         for old in (self.stderr_path, self.error_log):
             old.unlink(missing_ok=True)
         conf = d / f"{tag}.yaml"
@@ -389,8 +394,14 @@ SCENARIOS = {
     # its adapter on the loop and the request's wait for the verdict meet every fault
     "shared": [[("GET", "/shared/hello.txt", None, b""), ("GET", "/shared/mid.bin", None, b"")],
                [("GET", "/shared/hello.txt", None, b"")]],
+    # the JSON access log (its batch in the worker), request ids taken from the request and
+    # sent back, and an error page template read and expanded (server/site.c)
+    "observe": [[("GET", "/hello.txt", {"x-request-id": "fault-1"}, b""),
+                 ("GET", "/nothing-here", {"x-request-id": "fault-2"}, b""),
+                 ("GET", "/mid.bin", None, b"")]],
 }
-PROXY_SCENARIOS = ("proxy", "proxy-h2", "cache", "cache_disk", "shared")
+PROXY_SCENARIOS = ("proxy", "proxy-h2", "cache", "cache_disk", "shared", "observe")
+TEMPLATE_404 = b"<p>{status} {reason} {request_id} {path}</p>\n"
 PROXY_TRANSPORTS = ("h1", "h2c")  # the proxy's (and the cache's) faults do not depend on the front's TLS
 
 
@@ -431,6 +442,8 @@ def judge(got, want):
         return None
     if got.status is not None and got.status >= 500:
         return None
+    if got.complete and want.status == 404 and got.status == 404 and b"<h1>404" in got.body:
+        return None  # the template could not be read or expanded: the plain error page
     if not got.complete:
         if got.status is None or (got.status == want.status and want.body.startswith(got.body)):
             return None
@@ -471,6 +484,8 @@ def env(tmp_path_factory, certs):  # noqa: F811
     (root / "hello.txt").write_bytes(SMALL)
     (root / "large.bin").write_bytes(LARGE)
     (root / "mid.bin").write_bytes(MID)
+    (root / "errors").mkdir()
+    (root / "errors" / "404.html").write_bytes(TEMPLATE_404)
     # the proxy scenario's upstream: a plain tern (no faults) serving the same files
     port = t.free_port()
     up = subprocess.Popen([t.TERN_BIN, "serve", str(root), "--listen", f"127.0.0.1:{port}",
@@ -503,7 +518,11 @@ def expected(scenario):
             path = path.removeprefix(prefix)
         data = {"/hello.txt": SMALL, "/mid.bin": MID}.get(path, LARGE)
         rng = (headers or {}).get("range")
-        if method == "HEAD":
+        if path == "/nothing-here":
+            rid = headers["x-request-id"].encode()
+            out.append((404, TEMPLATE_404.replace(b"{status} {reason}", b"404 Not Found")
+                        .replace(b"{request_id}", rid).replace(b"{path}", path.encode())))
+        elif method == "HEAD":
             out.append((200, b""))
         elif method != "GET":
             out.append(None)

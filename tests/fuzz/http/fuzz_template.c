@@ -21,6 +21,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     v.query = str_make(rest + rlen / 2, rlen - rlen / 2);
     v.caps[1] = v.path;
     v.n_caps = 1;
+    /* an error page's placeholders, and its HTML escaping on every other input */
+    v.request_id = v.query;
+    v.status = STR_LIT("404");
+    v.reason = STR_LIT("Not Found");
+    v.html = size & 1;
     const char *why;
     (void)template_check(tpl, 1, &why);
     static char full[65536], part[65536];

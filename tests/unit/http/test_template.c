@@ -1,5 +1,5 @@
-/* Templates: each placeholder, {uri} with and without a query, captures, the load-time check
- * and the size bound. */
+/* Templates: each placeholder, {uri} with and without a query, captures, the load-time check,
+ * the size bound, and error pages' {status}, {reason} and HTML escaping. */
 #include <string.h>
 
 #include "check.h"
@@ -50,5 +50,22 @@ int main(void)
     CHECK_INT(template_check("/{2}", 1, &why), -1);
     CHECK_INT(template_check("/a\r\nb", 0, &why), -1);
     CHECK_INT(template_check("/{}", 0, &why), -1);
+    /* the request id anywhere; status and reason only in error pages (never checked) */
+    CHECK_INT(template_check("/x?id={request_id}", 0, &why), 0);
+    CHECK_INT(template_check("/{status}", 0, &why), -1);
+    CHECK_INT(template_check("/{reason}", 0, &why), -1);
+
+    /* an error page: values HTML-escaped, literal text and unknown placeholders as written */
+    struct template_vars e = {.path = STR_LIT("/<a href=\"x\">&'"),
+                              .request_id = STR_LIT("abc"),
+                              .status = STR_LIT("404"),
+                              .reason = STR_LIT("Not Found"),
+                              .html = true};
+    expect("<p>{status} {reason}</p>{path} {request_id} {other} <b>", &e,
+           "<p>404 Not Found</p>/&lt;a href=&quot;x&quot;&gt;&amp;&#39; abc {other} <b>");
+    char tiny[12];
+    CHECK_INT(template_expand("{path}", &e, tiny, sizeof(tiny)), -1); /* escaped, it is longer */
+    e.html = false;
+    expect("{path}", &e, "/<a href=\"x\">&'");
     return check_done("http/template");
 }
