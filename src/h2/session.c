@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "h2/fingerprint.h"
 #include "h2/flow.h"
 #include "http/reqcheck.h"
 
@@ -211,6 +212,19 @@ static int on_field(void *ctx, str_t name, str_t value, enum http_token token)
     return http_reqcheck_field(ctx, name, value, token);
 }
 
+/* The same, while the first request's fields also make the client's fingerprint. */
+struct fingerprint_ctx {
+    struct http_reqcheck *check;
+    struct h2_fingerprint *fp;
+};
+
+static int on_field_fingerprint(void *ctx, str_t name, str_t value, enum http_token token)
+{
+    struct fingerprint_ctx *x = ctx;
+    h2_fingerprint_field(x->fp, name);
+    return http_reqcheck_field(x->check, name, value, token);
+}
+
 static int on_field_discard(void *ctx, str_t name, str_t value, enum http_token token)
 {
     (void)ctx;
@@ -224,6 +238,7 @@ static int on_field_discard(void *ctx, str_t name, str_t value, enum http_token 
 static void dispatch(struct h2_session *s, struct h2_stream *st)
 {
     st->dispatched = true;
+    if (s->fp && s->fp->done) st->req.h2_fingerprint = s->fp->text;
     st->req.body = st->body.data && !st->streaming ? buf_ptr(&st->body) : ""; /* no NULL + 0 */
     st->req.body_len = st->streaming ? 0 : buf_size(&st->body);
     s->cb->on_request(s, st);
@@ -388,7 +403,12 @@ static void process_block(struct h2_session *s, uint32_t id, int kind, const uin
     c.allow_http2_settings = true;
     c.allow_protocol = s->p.extended_connect;
     c.content_length = st->content_length;
-    enum hpack_result r = hpack_decode(&s->dec, blk, len, max_list, st->pool, on_field, &c);
+    struct fingerprint_ctx fx = {&c, s->fp};
+    bool first = s->fp && !s->fp->done && kind == BLOCK_REQUEST;
+    enum hpack_result r =
+        hpack_decode(&s->dec, blk, len, max_list, st->pool, first ? on_field_fingerprint : on_field,
+                     first ? (void *)&fx : (void *)&c);
+    if (first) h2_fingerprint_finish(s->fp);
     if (r == HPACK_ERR_COMPRESSION) {
         conn_error(s, H2_COMPRESSION_ERROR, "HPACK decoding failed");
         return;
@@ -900,6 +920,12 @@ static void on_frame(struct h2_session *s, const struct h2_frame_header *hd, con
         conn_error(s, H2_PROTOCOL_ERROR, "first SETTINGS is an ACK");
         return;
     }
+    if (s->p.fingerprint && (!s->fp || !s->fp->done)) { /* before the first request only */
+        if (!s->fp && !(s->fp = calloc(1, sizeof(*s->fp))))
+            s->p.fingerprint = false; /* out of memory: the log shows none */
+        else
+            h2_fingerprint_frame(s->fp, hd->type, hd->flags, hd->stream_id, payload, hd->length);
+    }
     switch (hd->type) {
     case H2_DATA: on_data(s, &f); break;
     case H2_HEADERS: on_headers(s, &f); break;
@@ -1384,6 +1410,7 @@ void h2_session_params_from_config(struct h2_session_params *p, const struct con
     p->body_size = cfg->limits.body_size;
     /* WebSocket over HTTP/2 (RFC 8441) goes to an upstream: offered where some location proxies */
     p->extended_connect = cfg->n_proxies > 0;
+    p->fingerprint = cfg->log_h2_fingerprint;
     p->is_tls = is_tls;
     p->peer = peer;
     p->client = false;
@@ -1460,6 +1487,7 @@ void h2_session_free(struct h2_session *s)
         stream_close(s, s->streams.all);
     hpack_decoder_free(&s->dec);
     hpack_encoder_free(&s->enc);
+    free(s->fp);
     h2_session_trim(s);
     buf_free(&s->hbuf);
     buf_free(&s->out);

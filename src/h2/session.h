@@ -13,6 +13,7 @@
 
 #include "core/buf.h"
 #include "h2/defence.h"
+#include "h2/fingerprint.h"
 #include "h2/frame.h"
 #include "h2/hpack.h"
 #include "http/priority.h"
@@ -76,6 +77,7 @@ struct h2_session_params {
     bool client; /* the client role */
     /* server role: SETTINGS_ENABLE_CONNECT_PROTOCOL sent, :protocol accepted (RFC 8441) */
     bool extended_connect;
+    bool fingerprint; /* server: keep the client's fingerprint (an access log writes it) */
     /* Client role: a response's stream window reopens only as the caller takes its bytes
      * (h2_session_consumed), not as they arrive: a proxy passing them on at its client's pace
      * buffers at most a window per stream. */
@@ -88,6 +90,7 @@ struct h2_session {
     void *ud;
     struct h2_session_params p;
     char peer[64];
+    struct h2_fingerprint *fp; /* the client's, while p.fingerprint (allocated at its SETTINGS) */
     size_t peer_len;
     int64_t now_ms;
     struct buf out;

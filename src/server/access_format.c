@@ -68,6 +68,7 @@ static const char *tls_fact(const struct http_request *req, enum log_var v)
         case LOG_VAR_TLS_CIPHER: return tls_conn_cipher(req->tls);
         case LOG_VAR_SNI: return tls_conn_sni(req->tls);
         case LOG_VAR_ALPN: return tls_conn_alpn(req->tls);
+        case LOG_VAR_JA4: return tls_conn_ja4(req->tls);
         default: return NULL;
         }
     }
@@ -118,7 +119,8 @@ static enum value_kind value_of(struct line_ctx *c, enum log_var v, char *tmp, s
     case LOG_VAR_TLS_VERSION:
     case LOG_VAR_TLS_CIPHER:
     case LOG_VAR_SNI:
-    case LOG_VAR_ALPN: {
+    case LOG_VAR_ALPN:
+    case LOG_VAR_JA4: {
         const char *s = tls_fact(req, v);
         *out = s ? str_cstr(s) : STR_NULL;
         break;
@@ -126,6 +128,9 @@ static enum value_kind value_of(struct line_ctx *c, enum log_var v, char *tmp, s
     case LOG_VAR_USER_AGENT: *out = field(&req->headers, HTTP_TOKEN_USER_AGENT); break;
     case LOG_VAR_REFERER: *out = field(&req->headers, HTTP_TOKEN_REFERER); break;
     case LOG_VAR_HOST: *out = req->host; break;
+    case LOG_VAR_HTTP2_FINGERPRINT:
+        *out = req->h2_fingerprint ? str_cstr(req->h2_fingerprint) : STR_NULL;
+        break;
     case LOG_VAR_CACHE_STATUS: {
         const struct http_field *cs =
             http_fields_find_name(&resp->headers, STR_LIT("cache-status"));
@@ -141,11 +146,11 @@ int access_format_json(struct buf *b, struct worker *wk, const struct http_reque
                        const struct http_response *resp)
 {
     static const enum log_var fields[] = {
-        LOG_VAR_TIME,        LOG_VAR_REMOTE_ADDR, LOG_VAR_REMOTE_USER, LOG_VAR_METHOD,
-        LOG_VAR_TARGET,      LOG_VAR_VERSION,     LOG_VAR_STATUS,      LOG_VAR_BYTES,
-        LOG_VAR_DURATION_US, LOG_VAR_REQUEST_ID,  LOG_VAR_TLS_VERSION, LOG_VAR_TLS_CIPHER,
-        LOG_VAR_SNI,         LOG_VAR_ALPN,        LOG_VAR_USER_AGENT,  LOG_VAR_REFERER,
-        LOG_VAR_HOST,        LOG_VAR_CACHE_STATUS};
+        LOG_VAR_TIME,        LOG_VAR_REMOTE_ADDR,  LOG_VAR_REMOTE_USER, LOG_VAR_METHOD,
+        LOG_VAR_TARGET,      LOG_VAR_VERSION,      LOG_VAR_STATUS,      LOG_VAR_BYTES,
+        LOG_VAR_DURATION_US, LOG_VAR_REQUEST_ID,   LOG_VAR_TLS_VERSION, LOG_VAR_TLS_CIPHER,
+        LOG_VAR_SNI,         LOG_VAR_ALPN,         LOG_VAR_USER_AGENT,  LOG_VAR_REFERER,
+        LOG_VAR_HOST,        LOG_VAR_CACHE_STATUS, LOG_VAR_JA4,         LOG_VAR_HTTP2_FINGERPRINT};
     struct line_ctx c = {.wk = wk, .req = req, .resp = resp};
     line_id(&c);
     for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {

@@ -336,6 +336,10 @@ struct config_compression {
     bool precompressed; /* look for .br/.zst/.gz siblings; default true */
 };
 
+/* True when some access log (the top-level one or a server's) writes v. */
+struct config;
+bool config_logs_use(const struct config *cfg, enum log_var v);
+
 /* The access log's format and batching (top-level `access_log` as a mapping); its path stays
  * config.access_log. */
 enum config_log_format { CONFIG_LOG_COMBINED, CONFIG_LOG_JSON, CONFIG_LOG_CUSTOM };
@@ -368,7 +372,8 @@ struct config {
     char *user;       /* `user:` NAME or NAME:GROUP to serve as once bound (from root), or NULL */
     char *access_log; /* path, "stdout" or "off"; default "off" for serve, see cli */
     struct config_access_log access;
-    bool server_logs; /* some server has an access log of its own */
+    bool log_h2_fingerprint; /* some access log writes http2_fingerprint: sessions keep it */
+    bool server_logs;        /* some server has an access log of its own */
     struct config_request_id request_id;
     char *error_log; /* path or "stderr"; default "stderr" */
     int log_level;   /* enum log_level; default info */

@@ -321,6 +321,7 @@ struct config *config_from_tree(const char *name, const struct cnode *root, cons
         config_free(L.cfg);
         return NULL;
     }
+    L.cfg->log_h2_fingerprint = config_logs_use(L.cfg, LOG_VAR_HTTP2_FINGERPRINT);
     return L.cfg;
 }
 

@@ -73,6 +73,23 @@ static int access_log_into(struct loader *L, const struct cnode *v, char **path,
     return 0;
 }
 
+static bool log_uses(const struct config_access_log *a, enum log_var v)
+{
+    if (!a || a->format == CONFIG_LOG_COMBINED) return false;
+    if (a->format == CONFIG_LOG_JSON) return true; /* every field */
+    for (size_t i = 0; i < a->custom.n_items; i++)
+        if (a->custom.items[i].var == (int)v) return true;
+    return false;
+}
+
+bool config_logs_use(const struct config *cfg, enum log_var v)
+{
+    if (log_uses(&cfg->access, v)) return true;
+    for (size_t i = 0; i < cfg->n_servers; i++)
+        if (log_uses(cfg->servers[i].access, v)) return true;
+    return false;
+}
+
 int cfg_access_log(struct loader *L, const struct cnode *v)
 {
     return access_log_into(L, v, &L->cfg->access_log, &L->cfg->access, true);

@@ -8,10 +8,11 @@
 #define LOG_FORMAT_MAX_ITEMS 256
 
 static const char *const var_names[LOG_VAR_COUNT] = {
-    "time",        "time_local", "remote_addr", "remote_user", "request",
-    "method",      "target",     "version",     "status",      "bytes",
-    "duration_us", "request_id", "tls_version", "tls_cipher",  "sni",
-    "alpn",        "user_agent", "referer",     "host",        "cache_status"};
+    "time",        "time_local",       "remote_addr", "remote_user", "request",
+    "method",      "target",           "version",     "status",      "bytes",
+    "duration_us", "request_id",       "tls_version", "tls_cipher",  "sni",
+    "alpn",        "user_agent",       "referer",     "host",        "cache_status",
+    "ja4",         "http2_fingerprint"};
 
 const char *log_var_name(enum log_var v)
 {

@@ -28,7 +28,9 @@ enum log_var {
     LOG_VAR_USER_AGENT,
     LOG_VAR_REFERER,
     LOG_VAR_HOST,
-    LOG_VAR_CACHE_STATUS, /* the response's Cache-Status (a caching location) */
+    LOG_VAR_CACHE_STATUS,      /* the response's Cache-Status (a caching location) */
+    LOG_VAR_JA4,               /* the TLS client's JA4 fingerprint (tls/ja4.h) */
+    LOG_VAR_HTTP2_FINGERPRINT, /* the HTTP/2 client's Akamai fingerprint (h2/fingerprint.h) */
     LOG_VAR_COUNT
 };
 

@@ -11,21 +11,37 @@
 
 #include "core/log.h"
 #include "tls/internal.h"
+#include "tls/ja4.h"
 #include "tls/tls.h"
 
 struct tls_conn {
     SSL *ssl;
     struct tls_server *srv;
     int fd;
-    bool done;         /* handshake finished */
-    bool fatal;        /* a fatal error or EOF: no more I/O, no close_notify */
-    bool eof;          /* the peer ended its side (cleanly or not): reads return 0 */
-    bool want_write;   /* the last call that blocked waits for the socket to be writable */
-    bool read_blocked; /* the last read needed bytes from the socket */
-    bool notified;     /* close_notify sent (or given up) */
-    bool client;       /* our side connects (tls_conn_new_client) */
-    char error[160];   /* why the handshake failed */
+    bool done;             /* handshake finished */
+    bool fatal;            /* a fatal error or EOF: no more I/O, no close_notify */
+    bool eof;              /* the peer ended its side (cleanly or not): reads return 0 */
+    bool want_write;       /* the last call that blocked waits for the socket to be writable */
+    bool read_blocked;     /* the last read needed bytes from the socket */
+    bool notified;         /* close_notify sent (or given up) */
+    bool client;           /* our side connects (tls_conn_new_client) */
+    char error[160];       /* why the handshake failed */
+    char ja4[JA4_LEN + 1]; /* the client's fingerprint (server side), or "" */
 };
+
+/* OpenSSL shows each handshake message as it reads it: the ClientHello, as it came, is what
+ * JA4 is made from. The callback is dropped after it, so later records cost nothing. */
+static void hello_seen(int write_p, int version, int content_type, const void *buf, size_t len,
+                       SSL *ssl, void *arg)
+{
+    (void)version;
+    const uint8_t *p = buf;
+    if (write_p || content_type != SSL3_RT_HANDSHAKE || len < 4 || p[0] != SSL3_MT_CLIENT_HELLO)
+        return;
+    struct tls_conn *c = arg;
+    ja4_from_client_hello('t', p, len, c->ja4);
+    SSL_set_msg_callback(ssl, NULL);
+}
 
 struct tls_conn *tls_conn_new(struct tls_server *srv, int fd)
 {
@@ -40,6 +56,8 @@ struct tls_conn *tls_conn_new(struct tls_server *srv, int fd)
         return NULL;
     }
     SSL_set_accept_state(c->ssl);
+    SSL_set_msg_callback(c->ssl, hello_seen);
+    SSL_set_msg_callback_arg(c->ssl, c);
     c->fd = fd;
     c->srv = srv;
     tls_server_retain(srv);
@@ -239,6 +257,11 @@ const char *tls_conn_alpn(const struct tls_conn *c)
 const char *tls_conn_sni(const struct tls_conn *c)
 {
     return SSL_get_servername(c->ssl, TLSEXT_NAMETYPE_host_name);
+}
+
+const char *tls_conn_ja4(const struct tls_conn *c)
+{
+    return c->ja4[0] ? c->ja4 : NULL;
 }
 
 const char *tls_conn_version(const struct tls_conn *c)

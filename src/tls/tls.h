@@ -37,6 +37,9 @@ struct tls_conn *tls_conn_new(struct tls_server *srv, int fd);
 int tls_conn_handshake(struct tls_conn *c);
 /* ALPN result after the handshake: "h2", "http/1.1", or NULL when none was negotiated. */
 const char *tls_conn_alpn(const struct tls_conn *c);
+/* The client's JA4 fingerprint (tls/ja4.h) from its ClientHello, or NULL (a client-side
+ * connection, a ClientHello not yet read or malformed). */
+const char *tls_conn_ja4(const struct tls_conn *c);
 /* SNI host name sent by the client, or NULL. */
 const char *tls_conn_sni(const struct tls_conn *c);
 /* Like read(2)/write(2) on the plaintext: >0 bytes, 0 on EOF (read; close_notify or a bare

@@ -11,6 +11,8 @@ static const char body[] = "fuzz response body, long enough to need a few frames
 static void on_request(struct h2_session *s, struct h2_stream *st)
 {
     (void)s;
+    if (st->req.h2_fingerprint && strnlen(st->req.h2_fingerprint, H2_FP_TEXT) >= H2_FP_TEXT)
+        __builtin_trap(); /* the fingerprint text stays within its buffer */
     st->resp.status = st->reject_status ? st->reject_status : 200;
     if (st->reject_status || st->req.method == HTTP_METHOD_HEAD) {
         st->resp.content_length = 0;
@@ -47,6 +49,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         .body_size = 4096,
         .peer = "fuzz",
         .extended_connect = (data[0] & 2) != 0, /* :protocol accepted or not (RFC 8441) */
+        .fingerprint = (data[0] & 4) != 0,      /* the client's Akamai fingerprint kept */
     };
     int64_t now = 1000000;
     struct h2_session *s = h2_session_new(&p, &cbs, NULL, now);
