@@ -1,8 +1,43 @@
+#include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli/cli.h"
 #include "server/config.h"
+#include "server/server.h"
+#include "tls/tls.h"
+
+/* What `tern serve` would find wrong past the configuration itself: certificates and keys that
+ * cannot be read or do not match, an unknown user.
+ * 0, or -1 with the reason printed. */
+static int check_resources(const char *file, const struct config *cfg)
+{
+    char err[1024];
+    if (server_config_has_tls(cfg) || cfg->tls.cert.cert_file) {
+        struct tls_server *tls = tls_server_create(cfg, err, sizeof(err));
+        if (!tls) {
+            fprintf(stderr, "%s: TLS: %s\n", file, err);
+            return -1;
+        }
+        tls_server_free(tls);
+    }
+    if (cfg->user) {
+        char name[256];
+        snprintf(name, sizeof(name), "%s", cfg->user);
+        char *group = strchr(name, ':');
+        if (group) *group++ = '\0';
+        if (!getpwnam(name)) {
+            fprintf(stderr, "%s: user %s: no such user\n", file, name);
+            return -1;
+        }
+        if (group && !getgrnam(group)) {
+            fprintf(stderr, "%s: user %s: no such group %s\n", file, cfg->user, group);
+            return -1;
+        }
+    }
+    return 0;
+}
 
 int cli_check(int argc, char **argv)
 {
@@ -25,7 +60,9 @@ int cli_check(int argc, char **argv)
         fprintf(stderr, "%s\n", err);
         return 1;
     }
+    int rc = check_resources(file, cfg);
     config_free(cfg);
+    if (rc < 0) return 1;
     printf("configuration ok\n");
     return 0;
 }

@@ -395,3 +395,31 @@ def test_fault_binary_upgrade(tmp_path):
     for n in range(before + 1, before + 7):
         refusals += run(f"malloc:{n}")[1]
     assert refusals >= 1, "no allocation of the upgrade was made to fail"
+
+
+def test_check_validates_what_serve_would_load(tmp_path):
+    """`tern check` loads the certificates and keys as `serve` would, and looks the user up."""
+    from tls_util import EC, _self_signed
+    cert, key = _self_signed(tmp_path, "ec", EC, "localhost")
+    other_cert, other_key = _self_signed(tmp_path, "ec2", EC, "other")
+    (tmp_path / "www").mkdir()
+    cfg = tmp_path / "c.yaml"
+
+    def run(text):
+        cfg.write_text(text)
+        p = subprocess.run([t.TERN_BIN, "check", "-c", str(cfg)], capture_output=True, text=True)
+        return p.returncode, p.stdout + p.stderr
+
+    base = f"tls_listen: 127.0.0.1:{t.free_port()}\nroot: www\n"
+    rc, out = run(base + f"tls: {{cert: {cert}, key: {key}}}\n")
+    assert rc == 0 and "configuration ok" in out, out
+    rc, out = run(base + f"tls: {{cert: {cert}, key: {other_key}}}\n")
+    assert rc == 1 and "does not match" in out and str(other_key) in out, out
+    rc, out = run(base + f"tls: {{cert: {tmp_path / 'missing.pem'}, key: {key}}}\n")
+    assert rc == 1 and "missing.pem" in out, out
+    rc, out = run(base + f"tls: {{cert: {cert}, key: {key}}}\nuser: no-such-user-here\n")
+    assert rc == 1 and "user no-such-user-here: no such user" in out, out
+    rc, out = run(base + f"tls: {{cert: {cert}, key: {key}}}\nuser: 'nobody:nogroup'\n")
+    assert rc == 0, out
+    rc, out = run(base + f"tls: {{cert: {cert}, key: {key}}}\nuser: 'nobody:no-such-group'\n")
+    assert rc == 1 and "no such group no-such-group" in out, out
