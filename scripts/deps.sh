@@ -6,7 +6,7 @@
 set -euo pipefail
 what=${1:-build}
 build_pkgs=(gcc make meson ninja-build pkg-config libyaml-dev zlib1g-dev libbrotli-dev libzstd-dev libssl-dev openssl libngtcp2-dev libngtcp2-crypto-gnutls-dev libgnutls28-dev libpcre2-dev libcrypt-dev libhiredis-dev)
-test_pkgs=(clang libclang-rt-14-dev python3 python3-pytest python3-pytest-xdist python3-h2 systemd groff-base curl nghttp2-client brotli zstd chromium ngtcp2-client ngtcp2-server nginx h2o apache2-utils redis-server prometheus)
+test_pkgs=(clang libclang-rt-14-dev python3 python3-pytest python3-pytest-xdist python3-h2 python3-cryptography systemd groff-base curl nghttp2-client brotli zstd chromium ngtcp2-client ngtcp2-server nginx h2o apache2-utils redis-server prometheus)
 pkgs=("${build_pkgs[@]}")
 [ "$what" = test ] && pkgs+=("${test_pkgs[@]}")
 

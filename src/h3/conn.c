@@ -73,6 +73,7 @@ static void on_request(struct h3_session *s, struct h3_stream *st)
     const struct config *cfg = hc->wk->cfg;
     st->req.now = loop_now(hc->wk->loop);
     st->req.now_ms = loop_now_ms(hc->wk->loop);
+    st->req.ja4 = quic_conn_ja4(hc->qc);
     struct sockaddr_storage ss; /* the path now: a migrated client's new port */
     if (quic_conn_remote(hc->qc, &ss) > 0)
         st->req.peer_port =

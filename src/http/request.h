@@ -95,6 +95,8 @@ struct http_request {
     uint16_t alt_svc_port;
     int conn_fd;
     const struct tls_conn *tls;
+    /* HTTP/3: the client's JA4 (over TCP it comes from tls, tls_conn_ja4) */
+    const char *ja4;
     /* HTTP/2: the client's Akamai fingerprint (h2/fingerprint.h), when a log asks for it */
     const char *h2_fingerprint;
     /* The peer's port when the wire knows it without asking the socket (HTTP/3: the QUIC

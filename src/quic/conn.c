@@ -359,6 +359,11 @@ enum quic_conn_state quic_conn_state(const struct quic_conn *c)
     return c->state;
 }
 
+const char *quic_conn_ja4(const struct quic_conn *c)
+{
+    return c->client || !c->tls ? NULL : quic_tls_session_ja4(c->tls);
+}
+
 bool quic_conn_handshake_done(const struct quic_conn *c)
 {
     return c->handshake_done;

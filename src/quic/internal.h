@@ -24,6 +24,8 @@
 gnutls_session_t quic_tls_session_new(struct quic_tls *t, ngtcp2_crypto_conn_ref *conn_ref);
 /* The handshake is complete: sends a NewSessionTicket when tickets are on. */
 void quic_tls_session_handshake_done(gnutls_session_t s);
+/* The client's JA4 (tls/ja4.h, transport "q") from its ClientHello, or NULL. */
+const char *quic_tls_session_ja4(gnutls_session_t s);
 /* Frees a session made by quic_tls_session_new (and what it holds). */
 void quic_tls_session_free(gnutls_session_t s);
 

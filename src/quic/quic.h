@@ -197,6 +197,8 @@ static inline bool quic_conn_is_closed(const struct quic_conn *c)
     return quic_conn_state(c) == QUIC_CONN_CLOSED;
 }
 bool quic_conn_handshake_done(const struct quic_conn *c);
+/* Server side: the client's JA4 fingerprint (tls/ja4.h, "q..."), or NULL. */
+const char *quic_conn_ja4(const struct quic_conn *c);
 /* Within the stream_data callback: true when those bytes came in 0-RTT packets (early data,
  * RFC 9001 §4.6.1), which an attacker may have replayed. */
 bool quic_conn_rx_early(const struct quic_conn *c);

@@ -8,6 +8,7 @@
 #include <ngtcp2/ngtcp2_crypto_gnutls.h>
 
 #include "quic/internal.h"
+#include "tls/ja4.h"
 
 /* RFC 9001 §4.6.1: a ticket that allows 0-RTT says max_early_data_size 0xffffffff. */
 #define QUIC_MAX_EARLY_DATA 0xffffffffu
@@ -42,6 +43,7 @@ struct quic_tls {
 struct session_ctx {
     struct quic_certs *certs;
     struct quic_antireplay *ar; /* NULL: no 0-RTT for this session */
+    char ja4[JA4_LEN + 1];      /* the client's fingerprint, from its first ClientHello */
 };
 
 /* ---- certificates ---- */
@@ -203,7 +205,22 @@ void quic_tls_free(struct quic_tls *t)
 static int alpn_hook(gnutls_session_t s, unsigned htype, unsigned when, unsigned incoming,
                      const gnutls_datum_t *msg)
 {
-    (void)htype, (void)when, (void)incoming, (void)msg;
+    (void)htype, (void)when, (void)incoming;
+    struct session_ctx *sc = gnutls_db_get_ptr(s);
+    if (!sc->ja4[0] && msg && msg->size > 0) { /* JA4 with "q": the ClientHello as sent */
+        if (msg->data[0] == 1) {               /* the handshake header included */
+            ja4_from_client_hello('q', msg->data, msg->size, sc->ja4);
+        } else if (msg->size < (1u << 24) - 4) {
+            uint8_t *m = malloc(msg->size + 4);
+            if (m) {
+                m[0] = 1, m[1] = (uint8_t)(msg->size >> 16), m[2] = (uint8_t)(msg->size >> 8),
+                m[3] = (uint8_t)msg->size;
+                memcpy(m + 4, msg->data, msg->size);
+                ja4_from_client_hello('q', m, msg->size + 4, sc->ja4);
+                free(m);
+            }
+        }
+    }
     gnutls_datum_t sel;
     if (gnutls_alpn_get_selected_protocol(s, &sel) != 0 || sel.size != sizeof(ALPN_H3) - 1 ||
         memcmp(sel.data, ALPN_H3, sel.size) != 0)
@@ -274,6 +291,12 @@ gnutls_session_t quic_tls_session_new(struct quic_tls *t, ngtcp2_crypto_conn_ref
     if (early) gnutls_anti_replay_enable(s, quic_antireplay_get(sc->ar));
     gnutls_session_set_ptr(s, conn_ref);
     return s;
+}
+
+const char *quic_tls_session_ja4(gnutls_session_t s)
+{
+    const struct session_ctx *sc = gnutls_db_get_ptr(s);
+    return sc && sc->ja4[0] ? sc->ja4 : NULL;
 }
 
 void quic_tls_session_handshake_done(gnutls_session_t s)

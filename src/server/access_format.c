@@ -75,6 +75,7 @@ static const char *tls_fact(const struct http_request *req, enum log_var v)
     if (req->version == 30) { /* QUIC always runs TLS 1.3 (RFC 9001); its session is in quic/ */
         if (v == LOG_VAR_TLS_VERSION) return "TLSv1.3";
         if (v == LOG_VAR_ALPN) return "h3";
+        if (v == LOG_VAR_JA4) return req->ja4;
     }
     return NULL;
 }

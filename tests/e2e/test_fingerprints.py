@@ -305,3 +305,153 @@ def test_custom_format_fields(make_server, tmp_path):
     assert t.wait_for(lambda: log.exists() and log.read_text().strip(), 5 * t.SLOW)
     status, fp, ja = log.read_text().split("\n")[0].split(" ")
     assert status == "200" and fp.count("|") == 3 and ja == "-"
+
+
+# ---------------------------------------------------------------------------------------------
+# HTTP/3: the ClientHello travels in the client's Initial packets, whose keys come from the
+# connection id the client chose (RFC 9001 §5.2); the test removes that protection itself.
+
+
+def _hkdf_expand_label(secret, label, length):
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDFExpand
+    full = b"tls13 " + label
+    info = length.to_bytes(2, "big") + bytes([len(full)]) + full + b"\x00"
+    return HKDFExpand(hashes.SHA256(), length, info).derive(secret)
+
+
+def _varint(b, p):
+    n = 1 << (b[p] >> 6)
+    v = b[p] & 0x3F
+    for i in range(1, n):
+        v = (v << 8) | b[p + i]
+    return v, p + n
+
+
+def quic_client_hello(datagrams):
+    """The ClientHello (with its handshake header) from the client's first Initial packets."""
+    import hmac
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    salt = bytes.fromhex("38762cf7f55934b34d179ae6a4c80cadccbb7f0a")  # QUIC v1
+    crypto, keys = {}, None
+    for d in datagrams:
+        p = 0
+        while p < len(d) and d[p] & 0x80:  # long header packets, coalesced
+            first = d[p]
+            dcid_len = d[p + 5]
+            dcid = d[p + 6:p + 6 + dcid_len]
+            q = p + 6 + dcid_len
+            q += 1 + d[q]  # scid
+            ptype = (first >> 4) & 3
+            if ptype == 0:
+                tok_len, q = _varint(d, q)
+                q += tok_len
+            length, q = _varint(d, q)
+            end = q + length
+            if ptype != 0:  # not Initial
+                p = end
+                continue
+            if keys is None:
+                init = hmac.new(salt, dcid, "sha256").digest()
+                secret = _hkdf_expand_label(init, b"client in", 32)
+                keys = (_hkdf_expand_label(secret, b"quic key", 16),
+                        _hkdf_expand_label(secret, b"quic iv", 12),
+                        _hkdf_expand_label(secret, b"quic hp", 16))
+            key, iv, hp = keys
+            sample = d[q + 4:q + 20]
+            mask = Cipher(algorithms.AES(hp), modes.ECB()).encryptor().update(sample)
+            first_plain = first ^ (mask[0] & 0x0F)
+            pn_len = (first_plain & 3) + 1
+            pn_bytes = bytes(d[q + i] ^ mask[1 + i] for i in range(pn_len))
+            header = bytes([first_plain]) + d[p + 1:q] + pn_bytes
+            pn = int.from_bytes(pn_bytes, "big")
+            nonce = (int.from_bytes(iv, "big") ^ pn).to_bytes(12, "big")
+            plain = AESGCM(key).decrypt(nonce, bytes(d[q + pn_len:end]), header)
+            f = 0
+            while f < len(plain):
+                ftype = plain[f]
+                if ftype in (0, 1):  # PADDING, PING
+                    f += 1
+                elif ftype == 6:  # CRYPTO
+                    off, f = _varint(plain, f + 1)
+                    ln, f = _varint(plain, f)
+                    crypto[off] = plain[f:f + ln]
+                    f += ln
+                elif ftype in (2, 3):  # ACK: not in a client's first flight; stop reading
+                    break
+                else:
+                    break
+            p = end
+    data, off = b"", 0
+    while off in crypto:
+        data += crypto[off]
+        off += len(crypto[off])
+    assert data[:1] == b"\x01", "no ClientHello in the Initial packets"
+    return data[:4 + int.from_bytes(data[1:4], "big")]
+
+
+class UdpRelay:
+    def __init__(self, port):
+        self.target = ("127.0.0.1", port)
+        self.front = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.front.bind(("127.0.0.1", 0))
+        self.port = self.front.getsockname()[1]
+        self.back = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.back.bind(("127.0.0.1", 0))
+        self.client = None
+        self.sent = []  # the client's datagrams, the first ones
+        self.stop = False
+        threading.Thread(target=self._up, daemon=True).start()
+        threading.Thread(target=self._down, daemon=True).start()
+
+    def _up(self):
+        self.front.settimeout(0.2)
+        while not self.stop:
+            try:
+                d, addr = self.front.recvfrom(65536)
+            except (socket.timeout, OSError):
+                continue
+            self.client = addr
+            if len(self.sent) < 8:
+                self.sent.append(d)
+            self.back.sendto(d, self.target)
+
+    def _down(self):
+        self.back.settimeout(0.2)
+        while not self.stop:
+            try:
+                d, _ = self.back.recvfrom(65536)
+            except (socket.timeout, OSError):
+                continue
+            if self.client:
+                self.front.sendto(d, self.client)
+
+    def close(self):
+        self.stop = True
+
+
+H3_CLIENTS = {
+    "tern-get": lambda port, path: subprocess.run(
+        [t.TERN_BIN, "get", "--http3", "-k", "-s", "-o", "/dev/null",
+         f"https://localhost:{port}{path}"], capture_output=True, timeout=30),
+    "gtlsclient": lambda port, path: subprocess.run(
+        ["gtlsclient", "--exit-on-all-streams-close", "-q", "127.0.0.1", str(port),
+         f"https://localhost:{port}{path}"], capture_output=True, timeout=30),
+}
+
+
+@pytest.mark.parametrize("client", sorted(H3_CLIENTS))
+def test_ja4_over_quic(site, client):
+    relay = UdpRelay(site.tls_port)
+    try:
+        path = f"/hello.txt?ja4q={client}"
+        r = H3_CLIENTS[client](relay.port, path)
+        assert r.returncode == 0, r.stderr
+        line = logged(site, f"ja4q={client}")
+        hello = quic_client_hello(relay.sent)
+        want = ja4(hello[4:], transport="q")
+        assert line["ja4"] == want, (line, want)
+        assert want.startswith("q13") and want[8:10] == "h3"
+    finally:
+        relay.close()
