@@ -220,12 +220,18 @@ def test_big_file_default_windows_not_delayed(h2s, client):
     cmd = {"h2load": ["h2load", "-n", "1", "-c", "1", "-m", "1", "-w", "16", "-W", "16"],
            "nghttp": ["nghttp", "-n", "-w", "16", "-W", "16"]}[client]
     times = {}
+    # the best of three: Nagle's delay is there every time, a busy machine (tests run in
+    # parallel) only now and then
     for name, url in (("h2c", f"http://127.0.0.1:{h2s.port}/big.bin"),
                       ("tls", h2s.url("/big.bin"))):
-        start = time.monotonic()
-        r = subprocess.run(cmd + [url], capture_output=True, timeout=60 * t.SLOW)
-        times[name] = time.monotonic() - start
-        assert r.returncode == 0, r
+        for _ in range(3):
+            start = time.monotonic()
+            r = subprocess.run(cmd + [url], capture_output=True, timeout=60 * t.SLOW)
+            took = time.monotonic() - start
+            assert r.returncode == 0, r
+            times[name] = min(times.get(name, took), took)
+            if times[name] < 0.5 * t.SLOW:
+                break
     assert times["tls"] < 0.5 * t.SLOW, \
         f"3 MB over HTTP/2+TLS with 64 KiB windows took {times['tls']:.2f}s " \
         f"(h2c: {times['h2c']:.2f}s): TLS records held back (TCP_NODELAY not set?)"
