@@ -21,12 +21,13 @@ count_meson() { # builddir label
   passed=$((passed + ${ok:-0})); failed=$((failed + ${fail:-0}))
   if [ "$rc" != 0 ]; then failures+=("$2"); [ "${fail:-0}" = 0 ] && failed=$((failed + 1)); fi
 }
-# The end-to-end tests mostly wait on sockets and timers: two pytest-xdist workers (a test file
-# stays on one worker, so its module fixtures are made once) halve the wall time. E2E_JOBS=1 runs
-# them in one process.
+# The end-to-end tests mostly wait on sockets and timers: two pytest-xdist workers nearly halve
+# the wall time. Tests are handed out one by one (the fault-injection file alone is a third of
+# the run), so a module's fixtures may be made once per worker. E2E_JOBS=1 runs them in one
+# process.
 E2E_JOBS=${E2E_JOBS:-2}
 xdist_args() {
-  [ "$E2E_JOBS" -gt 1 ] && $PY -c 'import xdist' 2>/dev/null && echo "-n $E2E_JOBS --dist loadfile"
+  [ "$E2E_JOBS" -gt 1 ] && $PY -c 'import xdist' 2>/dev/null && echo "-n $E2E_JOBS --dist load"
 }
 count_pytest() { # tern-binary label
   local out rc p f e
