@@ -282,6 +282,15 @@ static int next_signal(const sigset_t *set, const struct quic_process *qp)
     return sigtimedwait(set, NULL, &ts);
 }
 
+/* After a binary upgrade that failed: this process's HTTP/3 process, stopped for it, again. */
+static void restart_http3(struct quic_process *qp, int argc, char **argv)
+{
+    char err[256];
+    quic_process_free(qp);
+    if (quic_process_start(qp, argc, argv, err, sizeof(err)) < 0)
+        log_error("HTTP/3 process: cannot start it again: %s", err);
+}
+
 int cli_serve(int argc, char **argv)
 {
     int ready_fd = -1;
@@ -374,7 +383,8 @@ int cli_serve(int argc, char **argv)
     for (;;) {
         int sig = next_signal(&set, qp);
         if (sig < 0 || sig == SIGCHLD) {
-            if (sig == SIGCHLD) upgrade_reap(&upgrade_pid);
+            if (sig == SIGCHLD && upgrade_reap(&upgrade_pid) && qp)
+                restart_http3(qp, argc, argv); /* the upgrade failed: serve HTTP/3 again */
             if (qp && sig == SIGCHLD) quic_process_reap(qp);
             if (qp) quic_process_restart_due(qp);
             continue;
@@ -387,7 +397,18 @@ int cli_serve(int argc, char **argv)
             }
             int fds[4096];
             size_t n = server_listen_fds(&srv, fds, sizeof(fds) / sizeof(fds[0]));
+            if (qp && qp->pid) {
+                /* HTTP/3's UDP sockets are not handed over: a program on their group steers
+                 * each packet to a worker of the HTTP/3 process, and a group shared with the
+                 * new one's would send packets astray. This HTTP/3 process ends gracefully
+                 * first (its clients get GOAWAY and come back), then the new one binds. */
+                log_info("binary upgrade: stopping HTTP/3 here first so the new binary's "
+                         "HTTP/3 process can take the UDP port");
+                int grace_ms = (int)(atomic_load(&srv.cfg)->timeouts.graceful * 1000);
+                quic_process_stop(qp, SIGQUIT, grace_ms + 1000);
+            }
             upgrade_pid = upgrade_start(argc, argv, fds, n);
+            if (upgrade_pid < 0 && qp) restart_http3(qp, argc, argv);
             continue;
         }
         if (qp && sig != SIGCHLD) quic_process_signal(qp, sig); /* it reloads, reopens, stops */

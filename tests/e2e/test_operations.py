@@ -4,6 +4,7 @@ unit file (systemd-analyze verify) and `make install`."""
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -423,3 +424,52 @@ def test_check_validates_what_serve_would_load(tmp_path):
     assert rc == 0, out
     rc, out = run(base + f"tls: {{cert: {cert}, key: {key}}}\nuser: 'nobody:no-such-group'\n")
     assert rc == 1 and "no such group no-such-group" in out, out
+
+
+def h3_get(port, timeout=10):
+    r = subprocess.run([t.TERN_BIN, "get", "--http3", "-k", "-s", "-m", str(int(5 * t.SLOW)),
+                        f"https://127.0.0.1:{port}/hello.txt"], capture_output=True,
+                       timeout=timeout * t.SLOW + 10)
+    return r.returncode, r.stdout
+
+
+def test_binary_upgrade_http3(make_server, tmp_path):
+    """HTTP/3's UDP port goes to the new binary's HTTP/3 process (the old one ends first), and a
+    failed upgrade gives the old process its HTTP/3 back."""
+    from tls_util import EC, _self_signed
+    cert, key = _self_signed(tmp_path, "ec", EC, "localhost")
+    tls_port = t.free_port()
+    srv = make_server(start=False, workers=2, tls_listen=[f"127.0.0.1:{tls_port}"],
+                      tls={"cert": str(cert), "key": str(key)})
+    binary = copy_binary(tmp_path / "bin" / "tern")
+    srv.binary = str(binary)
+    srv.start()
+    assert t.wait_for(lambda: h3_get(tls_port)[1] == HELLO, 10 * t.SLOW)
+    old = srv.pid
+    # a failed upgrade first: HTTP/3 comes back here
+    good = binary.with_name("good")
+    os.link(binary, good)
+    broken = binary.with_name("broken")
+    broken.write_text("#!/bin/sh\nexit 3\n")
+    broken.chmod(0o755)
+    os.replace(broken, binary)
+    srv.signal(signal.SIGUSR2)
+    assert t.wait_for(lambda: "this one keeps serving" in srv.read(srv.error_log), 10 * t.SLOW)
+    assert t.wait_for(lambda: h3_get(tls_port)[1] == HELLO, 15 * t.SLOW), srv.read(srv.error_log)
+    # then a real one
+    os.replace(good, binary)
+    srv.signal(signal.SIGUSR2)
+    new = new_pid_from_log(srv, old)
+    try:
+        # HTTP/3 processes that served: the first, the one after the failed upgrade, the new one's
+        assert t.wait_for(lambda: len(re.findall(r"http3: HTTP/3 process \d+ serving",
+                                                 srv.read(srv.error_log))) >= 3, 10 * t.SLOW)
+        srv.expect_exit = True
+        srv.signal(signal.SIGQUIT)
+        assert srv.wait(15) == 0
+        for _ in range(3):
+            rc, body = h3_get(tls_port)
+            assert rc == 0 and body == HELLO, (rc, srv.read(srv.error_log)[-2000:])
+        assert get_status(srv.port) == 200
+    finally:
+        assert stop_pid(new)
