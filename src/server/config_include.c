@@ -55,16 +55,16 @@ static struct cnode *find_value(struct cnode *map, const char *name)
     return NULL;
 }
 
-static void append_pair(struct cnode *map, struct cnode *k, struct cnode *v)
+/* Puts n at the end of parent's children. */
+static void append_child(struct cnode *parent, struct cnode *n)
 {
-    k->next = v;
-    v->next = NULL;
-    if (map->last)
-        map->last->next = k;
+    n->next = NULL;
+    if (parent->last)
+        parent->last->next = n;
     else
-        map->first = k;
-    map->last = v;
-    map->count += 2;
+        parent->first = n;
+    parent->last = n;
+    parent->count++;
 }
 
 /* Joins what an included mapping holds into map. */
@@ -77,16 +77,11 @@ static void merge(struct cnode *map, struct cnode *included)
         if (servers && servers->kind == CNODE_SEQ && v->kind == CNODE_SEQ) {
             for (struct cnode *item = v->first, *nx; item; item = nx) {
                 nx = item->next;
-                item->next = NULL;
-                if (servers->last)
-                    servers->last->next = item;
-                else
-                    servers->first = item;
-                servers->last = item;
-                servers->count++;
+                append_child(servers, item);
             }
         } else {
-            append_pair(map, k, v);
+            append_child(map, k);
+            append_child(map, v);
         }
         k = next;
     }
