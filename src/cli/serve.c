@@ -8,6 +8,7 @@
 #include "cli/cli.h"
 #include "cli/quic_process.h"
 #include "core/log.h"
+#include "core/stats.h"
 #include "h1/conn.h"
 #include "h1/serialize.h"
 #include "h2/h2c.h"
@@ -308,6 +309,9 @@ int cli_serve(int argc, char **argv)
     static struct quic_process qproc;
     struct quic_process *qp = NULL;
     if (!quic_child && cfg->http3.isolate && server_config_has_udp(cfg)) {
+        /* the counters' mapping first: the HTTP/3 process counts in it too */
+        if (stats_region_create() < 0)
+            log_warn("metrics: no shared memory for the counters: %s", strerror(errno));
         if (quic_process_start(&qproc, argc, argv, err, sizeof(err)) < 0) {
             log_error("cannot start: %s", err);
             quic_process_free(&qproc);

@@ -386,6 +386,17 @@ struct config {
         size_t n_from;
         struct realip_rules rules;
     } real_ip;
+    /* `metrics`: a cleartext listener of its own serving /metrics (handler/metrics.h) and,
+     * with `status`, the status page at /status; off when enabled is false. The listener is
+     * bound at start (a reload keeps it); allow is read per request. */
+    struct config_metrics {
+        bool enabled;
+        struct config_listen listen;
+        struct cidr *allow; /* who may ask (403 otherwise); NULL: everyone */
+        size_t n_allow;
+        bool status;            /* the HTML status page at /status; default false */
+        double sample_interval; /* seconds between the status page's samples; default 5 */
+    } metrics;
     /* `redis`: where the buckets of `shared` rate limits live (server/redis_link.h); address
      * NULL when unset */
     struct config_redis {

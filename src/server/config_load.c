@@ -211,6 +211,7 @@ enum top_key {
     TOP_FORWARD_PROXY,
     TOP_REAL_IP,
     TOP_REDIS,
+    TOP_METRICS,
     TOP_COUNT
 };
 
@@ -220,7 +221,7 @@ static int parse_top(struct loader *L, const struct cnode *top)
         "workers",       "listen",  "access_log",  "error_log",   "log_level", "limits",
         "timeouts",      "http1",   "compression", "root",        "servers",   "tls_listen",
         "tls",           "http2",   "quic",        "quic_listen", "http3",     "https_redirect",
-        "forward_proxy", "real_ip", "redis",       NULL};
+        "forward_proxy", "real_ip", "redis",       "metrics",     NULL};
     const struct cnode *val[TOP_COUNT] = {0};
     uint64_t seen = 0, x;
     const char *s;
@@ -259,6 +260,7 @@ static int parse_top(struct loader *L, const struct cnode *top)
     if (val[TOP_FORWARD_PROXY] && cfg_forward_proxy(L, val[TOP_FORWARD_PROXY]) < 0) return -1;
     if (val[TOP_REAL_IP] && cfg_real_ip(L, val[TOP_REAL_IP]) < 0) return -1;
     if (val[TOP_REDIS] && cfg_redis(L, val[TOP_REDIS]) < 0) return -1;
+    if (val[TOP_METRICS] && cfg_metrics(L, val[TOP_METRICS]) < 0) return -1;
     if (val[TOP_ACCESS_LOG] &&
         parse_log(L, val[TOP_ACCESS_LOG], "access_log", "stdout", &cfg->access_log) < 0)
         return -1;

@@ -17,10 +17,13 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/stats.h"
 #include "handler/static.h"
 #include "server/access_log.h"
+#include "server/exchange_stats.h"
 #include "server/linger.h"
 #include "server/redis_link.h"
+#include "server/status_ring.h"
 #include "server/wire.h"
 #include "tls/tls.h"
 
@@ -143,6 +146,7 @@ static void on_accept(struct io_watch *w, uint32_t events)
             return;
         }
         wk->accept_backoff_ms = 0;
+        STATS_INC(accepted[ls->tls ? ST_TLS : ST_TCP]);
         if (wk->conns.count >= wk->cfg->limits.connections) {
             log_warn("connection limit %zu reached, refusing a new connection",
                      wk->cfg->limits.connections);
@@ -161,6 +165,7 @@ static void close_listeners(struct worker *wk)
     for (size_t i = 0; i < wk->n_udp; i++)
         udp->stop(wk->udp[i]); /* the sockets stay: their connections finish on them */
     timer_cancel(&wk->accept_timer);
+    timer_cancel(&wk->sample_timer);
     for (size_t i = 0; i < wk->n_listeners; i++) {
         if (wk->listeners[i].watch.fd < 0) continue;
         if (!wk->accept_paused) loop_remove(wk->loop, &wk->listeners[i].watch);
@@ -280,11 +285,25 @@ void worker_give_pool(struct worker *wk, struct pool *pool)
         pool_destroy(pool);
 }
 
+/* The status page's samples (server/status_ring.h), taken by the first worker on a timer. */
+static void on_sample_timer(struct timer *t)
+{
+    struct worker *wk = (struct worker *)((char *)t - offsetof(struct worker, sample_timer));
+    int64_t now = loop_now_ms(wk->loop);
+    status_ring_take(now);
+    if (wk->state == SERVER_RUNNING)
+        timer_arm(wk->loop, t, now + (int64_t)(wk->cfg->metrics.sample_interval * 1000));
+}
+
 static void *worker_main(void *arg)
 {
     struct worker *wk = arg;
+    stats_thread_use(stats_region_block(wk->id));
     loop_set_idle(wk->loop, worker_idle, wk);
-    proxy_worker_config(wk); /* active health checks */
+    if (wk->id == 0 && wk->cfg->metrics.enabled && wk->cfg->metrics.status &&
+        wk->srv->part != SERVER_PART_UDP)
+        on_sample_timer(&wk->sample_timer); /* a first sample at start, then on the timer */
+    proxy_worker_config(wk);                /* active health checks */
     loop_run(wk->loop);
     conn_list_shutdown(&wk->conns, false);
     /* the UDP sockets stay open until every worker has stopped (worker_free): closing one
@@ -296,6 +315,7 @@ static void *worker_main(void *arg)
     wk->redis = NULL;
     wire_thread_cleanup();
     worker_flush_log(wk);
+    stats_thread_use(NULL);
     struct server *srv = wk->srv;
     pthread_mutex_lock(&srv->lock);
     wk->exited = true;
@@ -341,11 +361,13 @@ static int worker_init(struct server *srv, struct worker *wk, int id, const stru
     wk->cache = static_cache_create(1024);
     if (!wk->loop || wk->wake_fd < 0 || !wk->cache) return -1;
     wk->accept_timer.cb = listeners_resume;
+    wk->sample_timer.cb = on_sample_timer;
     wk->wake_watch.fd = wk->wake_fd;
     wk->wake_watch.cb = on_wake;
     loop_add(wk->loop, &wk->wake_watch, EPOLLIN | EPOLLET);
     wk->n_listeners = cfg->n_listens;
-    wk->listeners = calloc(cfg->n_listens, sizeof(*wk->listeners));
+    /* one more for the metrics listener */
+    wk->listeners = calloc(cfg->n_listens + 1, sizeof(*wk->listeners));
     if (!wk->listeners) return -1;
     for (size_t i = 0; i < cfg->n_listens; i++) {
         struct listener *ls = &wk->listeners[i];
@@ -361,6 +383,15 @@ static int worker_init(struct server *srv, struct worker *wk, int id, const stru
         }
         ls->watch.cb = on_accept;
         ls->watch.fd = listen_socket(&cfg->listens[i]);
+        if (ls->watch.fd < 0) return -1;
+        loop_add(wk->loop, &ls->watch, EPOLLIN);
+    }
+    if (cfg->metrics.enabled && srv->part != SERVER_PART_UDP) {
+        struct listener *ls = &wk->listeners[wk->n_listeners++];
+        ls->worker = wk;
+        ls->open = wire_accept_for(LISTENER_TCP_METRICS);
+        ls->watch.cb = on_accept;
+        ls->watch.fd = ls->open ? listen_socket(&cfg->metrics.listen) : -1;
         if (ls->watch.fd < 0) return -1;
         loop_add(wk->loop, &ls->watch, EPOLLIN);
     }
@@ -410,9 +441,16 @@ int server_start(struct server *srv, struct config *cfg, struct tls_server *tls,
     pthread_mutex_init(&srv->lock, NULL);
     pthread_cond_init(&srv->cond, NULL);
     wire_observe_exchanges(access_log_request);
+    wire_observe_exchanges(exchange_stats_record);
     int n = cfg->workers > 0 ? cfg->workers : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (n < 1) n = 1;
     srv->n_workers = n;
+    /* counters for metrics: in a shared mapping made by the main process (the HTTP/3 process
+     * got it from there); without one, nothing is counted, and serving goes on */
+    if (stats_region_create() < 0 ||
+        stats_region_claim(part == SERVER_PART_UDP ? 1 : 0, n, part == SERVER_PART_UDP) < 0)
+        log_warn("metrics: no shared memory for the counters (%s); they stay at 0",
+                 strerror(errno));
     srv->workers = calloc((size_t)n, sizeof(*srv->workers));
     if (!srv->workers) return -1;
     for (int i = 0; i < n; i++) {
