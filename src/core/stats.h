@@ -52,6 +52,11 @@ enum stats_h3_defence {
     SH3_COUNT
 };
 
+/* Attempts at a proxy upstream: a response head came, or it failed (error, timeout). */
+enum stats_upstream_result { SUP_RESPONSE, SUP_ERROR, SUP_TIMEOUT, SUP_COUNT };
+/* Upstreams counted, by their slot (config_upstream.stats_slot, in configuration order) */
+#define STATS_UPSTREAMS 128
+
 typedef _Atomic uint64_t stats_counter;
 
 struct stats_block {
@@ -66,6 +71,7 @@ struct stats_block {
     stats_counter h3_defence[SH3_COUNT];
     stats_counter filecache_hits, filecache_misses;
     stats_counter quic_datagrams_in, quic_datagrams_out, quic_retries;
+    stats_counter upstream[STATS_UPSTREAMS][SUP_COUNT];
 };
 
 /* The calling thread's block: its worker's, or a scratch block on other threads. */

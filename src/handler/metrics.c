@@ -257,12 +257,40 @@ static int defence_families(struct buf *b, const struct stats_block *st)
     return rc;
 }
 
+/* Attempts at each proxy location's upstreams (labels from the configuration only). */
+static int upstream_family(struct buf *b, const struct config *cfg, const struct stats_block *st)
+{
+    static const char *const result[SUP_COUNT] = {"response", "error", "timeout"};
+    const char *name = "tern_proxy_upstream_attempts_total";
+    int rc = family(b, name, "counter",
+                    "Attempts at a proxy location's upstreams: response (a response head came), "
+                    "error (connect, TLS, send or read failed) or timeout.");
+    for (size_t s = 0; s < cfg->n_servers; s++) {
+        const struct config_server *srv = &cfg->servers[s];
+        for (size_t l = 0; l < srv->n_locations; l++) {
+            const struct config_location *loc = &srv->locations[l];
+            if (!loc->proxy) continue;
+            for (size_t u = 0; u < loc->proxy->n_upstreams; u++) {
+                const struct config_upstream *up = &loc->proxy->upstreams[u];
+                if (up->stats_slot >= STATS_UPSTREAMS) continue;
+                for (int r = 0; r < SUP_COUNT; r++)
+                    rc |= location_sample(b, name, srv, loc) | buf_append(b, ",upstream=\"", 11) |
+                          label_value(b, up->url) |
+                          buf_appendf(b, "\",result=\"%s\"} %" PRIu64 "\n", result[r],
+                                      get(&st->upstream[up->stats_slot][r]));
+            }
+        }
+    }
+    return rc;
+}
+
 int metrics_text(const struct config *cfg, struct buf *b)
 {
     static _Thread_local struct stats_block sum; /* 3 KB: not on the stack */
     stats_sum(&sum);
     int rc = requests_family(b, &sum) | duration_family(b, &sum) | bytes_families(b, &sum) |
-             connection_families(b, &sum) | defence_families(b, &sum);
+             connection_families(b, &sum) | defence_families(b, &sum) |
+             upstream_family(b, cfg, &sum);
     for (int m = 0; m < CM_COUNT; m++)
         rc |= cache_family(b, cfg, (enum cache_metric)m);
     return (rc | guard_family(b, cfg)) ? -1 : 0;

@@ -97,9 +97,11 @@ struct config_upstream {
                                      or tls_server_name) */
     struct sockaddr_storage addr; /* resolved at load (TCP), or the unix socket's path */
     unsigned addr_len;
-    char *authority; /* host[:port] of the URL (Host with `host: upstream`) */
-    char *path;      /* the URL's path: replaces the location's prefix; NULL: the
-                        request's path as it came */
+    char *authority;     /* host[:port] of the URL (Host with `host: upstream`) */
+    char *path;          /* the URL's path: replaces the location's prefix; NULL: the
+                            request's path as it came */
+    unsigned stats_slot; /* its counters (core/stats.h), in configuration order; beyond
+                            STATS_UPSTREAMS - 1: not counted */
 };
 
 enum config_balance { CONFIG_BALANCE_ROUND_ROBIN, CONFIG_BALANCE_LEAST_CONN, CONFIG_BALANCE_HASH };
@@ -364,7 +366,8 @@ struct config {
      * location has one. A reload starts a new table (every client starts with a full bucket). */
     struct rate_table *rate_table;
     uint32_t n_rate_limits;
-    unsigned n_proxies; /* `proxy` locations (their config_proxy.id) */
+    unsigned n_proxies;   /* `proxy` locations (their config_proxy.id) */
+    unsigned n_upstreams; /* over all of them (their config_upstream.stats_slot) */
     /* Every cleartext request goes to HTTPS on the first TLS listener (308, 301 for GET and
      * HEAD), but /.well-known/acme-challenge/; default false. */
     bool https_redirect;

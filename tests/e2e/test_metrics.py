@@ -430,3 +430,34 @@ def test_status_page_renders_in_chromium(msrv, tmp_path):
     assert near_blue > 50, near_blue
     # the browser's fetch was counted like any other
     assert t.wait_for(lambda: delta({}, samples(mport), req_key("1.1", "GET", "2xx")) >= 16)
+
+
+def test_proxy_upstream_attempts(make_server):
+    from origin import Origin
+    o = Origin()
+    try:
+        dead = t.free_port()  # nothing listens there: connect is refused
+        mport = t.free_port()
+        srv = make_server(start=False)
+        srv.config["servers"][0]["locations"][:0] = [
+            {"path": "/up/", "proxy": o.url + "/"},
+            {"path": "/down/", "proxy": {"upstreams": [f"http://127.0.0.1:{dead}/"],
+                                         "retries": 0}},
+        ]
+        metrics_cfg(srv.config, mport)
+        srv.start()
+        assert t.wait_port(mport)
+        for _ in range(3):
+            assert srv.get("/up/echo").status == 200
+        assert srv.get("/down/x").status == 502
+        s = samples(mport)
+        up = ('tern_proxy_upstream_attempts_total{server="localhost",location="/up/",'
+              f'upstream="{o.url}/",result="%s"}}')
+        down = ('tern_proxy_upstream_attempts_total{server="localhost",location="/down/",'
+                f'upstream="http://127.0.0.1:{dead}/",result="%s"}}')
+        assert s[up % "response"] == 3 and s[up % "error"] == 0 and s[up % "timeout"] == 0
+        assert s[down % "response"] == 0 and s[down % "error"] == 1
+        assert s[req_key("1.1", "GET", "5xx")] == 1
+        promtool_ok(scrape(mport)[1])
+    finally:
+        o.close()
