@@ -461,3 +461,49 @@ def test_proxy_upstream_attempts(make_server):
         promtool_ok(scrape(mport)[1])
     finally:
         o.close()
+
+
+def h2_frame(ftype, flags, sid, payload=b""):
+    return (struct.pack(">I", len(payload))[1:] + bytes([ftype, flags]) +
+            struct.pack(">I", sid) + payload)
+
+
+def h2_abuse(port, frames):
+    """Sends the preface, SETTINGS and frames on a new h2c connection; returns the GOAWAY's
+    error code (or None when the server closed without one)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5 * t.SLOW) as s:
+        s.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + h2_frame(4, 0, 0) + frames)
+        buf = b""
+        while True:
+            try:
+                chunk = s.recv(65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            buf += chunk
+        while len(buf) >= 9:
+            n = int.from_bytes(buf[:3], "big")
+            if buf[3] == 7:  # GOAWAY
+                return int.from_bytes(buf[9 + 4:9 + 8], "big")
+            buf = buf[9 + n:]
+    return None
+
+
+def test_h2_defences_counted_by_kind(make_server):
+    mport = t.free_port()
+    srv = make_server(start=False, http2={"max_idle_frames_per_10s": 100,
+                                          "max_continuations": 4})
+    metrics_cfg(srv.config, mport)
+    srv.start()
+    assert t.wait_port(mport)
+    before = samples(mport)
+    assert h2_abuse(srv.port, h2_frame(6, 0, 0, b"12345678") * 200) == 11  # PING flood
+    assert h2_abuse(srv.port, h2_frame(4, 0, 0) * 200) == 11  # SETTINGS flood
+    assert h2_abuse(srv.port, h2_frame(1, 0, 1, b"\x82") + h2_frame(9, 0, 1) * 10) == 11
+    after = samples(mport)
+    assert delta(before, after, 'tern_h2_defence_total{kind="idle_frames"}') == 2
+    assert delta(before, after, 'tern_h2_defence_total{kind="continuation"}') == 1
+    for kind in ("resets", "header_size", "unread_replies", "header_timeout"):
+        assert delta(before, after, f'tern_h2_defence_total{{kind="{kind}"}}') == 0, kind
+    srv.assert_healthy()
