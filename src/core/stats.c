@@ -69,6 +69,13 @@ int stats_region_claim(int part, int count, bool keep)
     int before = atomic_load(&region->claimed[part]);
     for (int i = keep ? before : 0; i < count; i++)
         memset((void *)slot(part, i), 0, sizeof(struct stats_block));
+    /* the connections of a predecessor that died are gone: the gauges start from 0 */
+    for (int i = 0; keep && i < before && i < STATS_SLOTS_PER_PART; i++) {
+        struct stats_block *b = slot(part, i);
+        for (int w = 0; w < SW_COUNT; w++)
+            for (int t = 0; t < ST_COUNT; t++)
+                atomic_store(&b->conns_closed[w][t], atomic_load(&b->conns_opened[w][t]));
+    }
     if (count > before || !keep) atomic_store(&region->claimed[part], count);
     return 0;
 }

@@ -98,7 +98,8 @@ int stats_region_attach(int fd);
 /* The region's descriptor (to hand to a child), or -1. */
 int stats_region_fd(void);
 /* Makes `count` blocks of the part (0 main, 1 the HTTP/3 process) in use, zeroing them unless
- * keep (a restarted child goes on from its predecessor's figures). -1 without a region. */
+ * keep (a restarted child goes on from its predecessor's figures, its connections closed).
+ * -1 without a region. */
 int stats_region_claim(int part, int count, bool keep);
 /* The block for worker `id` of the claimed part (NULL without a region). */
 struct stats_block *stats_region_block(int id);
