@@ -149,7 +149,7 @@ static int duration_family(struct buf *b, const struct stats_block *st)
     static const int64_t bounds[] = STATS_DURATION_BOUNDS_MS;
     const char *name = "tern_http_request_duration_seconds";
     int rc = family(b, name, "histogram",
-                    "Time from a request head read to the end of its exchange, by wire "
+                    "Time from reading a request's head to the end of its exchange, by wire "
                     "version (the event loop's clock: millisecond steps).");
     for (int v = 0; v < SV_COUNT; v++) {
         uint64_t count = 0;

@@ -507,3 +507,48 @@ def test_h2_defences_counted_by_kind(make_server):
     for kind in ("resets", "header_size", "unread_replies", "header_timeout"):
         assert delta(before, after, f'tern_h2_defence_total{{kind="{kind}"}}') == 0, kind
     srv.assert_healthy()
+
+
+def test_counters_survive_reload_and_http3_restart(make_tls_server, certs, tmp_path):  # noqa: F811
+    if not (shutil.which("gtlsclient") and http3_built()):
+        pytest.skip("needs gtlsclient and a build with QUIC")
+    import signal
+    mport = t.free_port()
+    srv = make_tls_server(certs.ec, certs.ec_key, mutate=lambda c: metrics_cfg(c, mport))
+    assert t.wait_port(mport)
+
+    def h3(n):
+        out = tmp_path / f"dl{time.monotonic_ns()}"
+        out.mkdir()
+        urls = [f"https://127.0.0.1:{srv.tls_port}/hello.txt"] * n
+        g = subprocess.run(["gtlsclient", "-q", "--exit-on-all-streams-close", "--download",
+                            str(out), "127.0.0.1", str(srv.tls_port), *urls],
+                           capture_output=True, timeout=30 * t.SLOW)
+        assert g.returncode == 0, g.stderr.decode(errors="replace")
+
+    def h3_pids():
+        return [int(p) for p in re.findall(r"HTTP/3 process (\d+) serving",
+                                           srv.read(srv.error_log))]
+
+    h3(2)
+    key = req_key("3", "GET", "2xx")
+    assert samples(mport)[key] == 2
+    for _ in range(3):
+        srv.get("/hello.txt")
+    # a reload keeps every counter
+    srv.signal(signal.SIGHUP)
+    assert t.wait_for(lambda: "configuration reloaded" in srv.read(srv.error_log), 5)
+    s = samples(mport)
+    assert s[key] == 2 and s[req_key("1.1", "GET", "2xx")] >= 3
+    # the HTTP/3 process dies: its successor counts on from its figures
+    assert t.wait_for(lambda: len(h3_pids()) == 1, 5)
+    first = h3_pids()[0]
+    os.kill(first, signal.SIGKILL)
+    assert t.wait_for(lambda: len(h3_pids()) == 2, 10)
+    h3(1)
+    s = samples(mport)
+    assert s[key] == 3
+    assert t.wait_for(lambda: samples(mport)['tern_connections{wire="h3",transport="quic"}'] == 0,
+                      10)
+    assert f"HTTP/3 process {first} killed by signal 9" in srv.read(srv.error_log)
+    srv.problems()  # the deliberate kill is not a problem of the test
