@@ -252,6 +252,12 @@ static void log_listeners(const struct server *srv, const struct config *cfg)
             log_info("listening on udp %s%s%s:%d (HTTP/3)", v6 ? "[" : "", l->host, v6 ? "]" : "",
                      l->port);
     }
+    const struct config_listen *m = &cfg->metrics.listen;
+    if (cfg->metrics.enabled && srv->part != SERVER_PART_UDP) {
+        bool v6 = strchr(m->host, ':') != NULL;
+        log_info("metrics on http://%s%s%s:%d/metrics%s", v6 ? "[" : "", m->host, v6 ? "]" : "",
+                 m->port, cfg->metrics.status ? " and /status" : "");
+    }
 }
 
 /* Waits for the next signal; with a restart of the HTTP/3 process pending, no longer than
