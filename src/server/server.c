@@ -301,9 +301,9 @@ static void *worker_main(void *arg)
     stats_thread_use(stats_region_block(wk->id));
     loop_set_idle(wk->loop, worker_idle, wk);
     proxy_worker_config(wk); /* active health checks */
-    /* the status page's first sample at start, then one per interval */
-    if (wk->id == 0 && wk->cfg->metrics.enabled && wk->cfg->metrics.status &&
-        wk->srv->part != SERVER_PART_UDP)
+    /* the status page's first sample at start, then one per interval (with the metrics
+     * listener, whose status page a reload may turn on) */
+    if (wk->id == 0 && wk->cfg->metrics.enabled && wk->srv->part != SERVER_PART_UDP)
         on_sample_timer(&wk->sample_timer);
     loop_run(wk->loop);
     conn_list_shutdown(&wk->conns, false);
