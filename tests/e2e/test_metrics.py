@@ -552,3 +552,33 @@ def test_counters_survive_reload_and_http3_restart(make_tls_server, certs, tmp_p
                       10)
     assert f"HTTP/3 process {first} killed by signal 9" in srv.read(srv.error_log)
     srv.problems()  # the deliberate kill is not a problem of the test
+
+
+def test_h3_defence_and_431_counted(make_tls_server, certs, tmp_path):  # noqa: F811
+    """A HEADERS frame far over limits.header_size closes the HTTP/3 connection (a defence,
+    counted by kind); a header section over it within the slack is a 431, counted as a 4xx."""
+    if not (shutil.which("gtlsclient") and http3_built()):
+        pytest.skip("needs gtlsclient and a build with QUIC")
+    mport = t.free_port()
+
+    def mutate(cfg):
+        cfg["limits"] = {"header_size": 4096, "request_line": 2048}
+        metrics_cfg(cfg, mport)
+
+    srv = make_tls_server(certs.ec, certs.ec_key, mutate=mutate)
+    assert t.wait_port(mport)
+    before = samples(mport)
+    for path in ("/" + "b" * 20000, "/a" * 3000):
+        out = tmp_path / f"dl{time.monotonic_ns()}"
+        out.mkdir()
+        subprocess.run(["gtlsclient", "-q", "--exit-on-all-streams-close", "--timeout=5s",
+                        "--download", str(out), "127.0.0.1", str(srv.tls_port),
+                        f"https://127.0.0.1:{srv.tls_port}{path}"],
+                       stdin=subprocess.DEVNULL, capture_output=True, timeout=30 * t.SLOW)
+    assert t.wait_for(lambda: delta(before, samples(mport),
+                                    'tern_h3_defence_total{kind="header_size"}') == 1, 5)
+    after = samples(mport)
+    # the 431's header section was not decoded: its method is unknown, "other"
+    assert delta(before, after, req_key("3", "other", "4xx")) == 1
+    for kind in ("resets", "skipped_ids", "settings"):
+        assert delta(before, after, f'tern_h3_defence_total{{kind="{kind}"}}') == 0, kind
