@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/stats.h"
 
 extern char **environ;
 
@@ -33,9 +34,15 @@ bool quic_process_is_child(int *ready_fd)
 {
     const char *v = getenv(QUIC_PROCESS_ENV);
     if (!v) return false;
-    int fd = -1;
+    int fd = -1, stats_fd = -1;
     long parent = 0;
-    if (sscanf(v, "%d:%ld", &fd, &parent) != 2) fd = -1;
+    int got = sscanf(v, "%d:%ld:%d", &fd, &parent, &stats_fd);
+    if (got < 2) fd = -1;
+    if (got == 3 && stats_fd >= 0) {
+        /* the parent's counters (core/stats.h): this process counts in blocks of its own */
+        fcntl(stats_fd, F_SETFD, FD_CLOEXEC);
+        if (stats_region_attach(stats_fd) < 0) close(stats_fd);
+    }
     unsetenv(QUIC_PROCESS_ENV); /* nothing this process starts inherits the role */
     /* the main process may die without passing on a signal (SIGKILL): end with it */
     prctl(PR_SET_PDEATHSIG, SIGTERM);
@@ -68,7 +75,10 @@ static int spawn(struct quic_process *qp)
         n_env++;
     char **envp = calloc(n_env + 2, sizeof(*envp));
     char role[64];
-    snprintf(role, sizeof(role), "%s=%d:%ld", QUIC_PROCESS_ENV, p[1], (long)getpid());
+    /* the counters' mapping goes to the child too (its descriptor, for the exec only) */
+    int stats_fd = stats_region_fd();
+    if (stats_fd >= 0 && fcntl(stats_fd, F_SETFD, 0) < 0) stats_fd = -1;
+    snprintf(role, sizeof(role), "%s=%d:%ld:%d", QUIC_PROCESS_ENV, p[1], (long)getpid(), stats_fd);
     int rc = -1;
     if (envp) {
         size_t k = 0;
@@ -94,6 +104,7 @@ static int spawn(struct quic_process *qp)
         }
     }
     free(envp);
+    if (stats_fd >= 0) fcntl(stats_fd, F_SETFD, FD_CLOEXEC);
     close(p[1]);
     if (rc != 0) {
         close(p[0]);

@@ -11,6 +11,7 @@
 #include "cli/sd_notify.h"
 #include "cli/upgrade.h"
 #include "core/log.h"
+#include "core/stats.h"
 #include "h1/conn.h"
 #include "h1/serialize.h"
 #include "h2/h2c.h"
@@ -270,6 +271,12 @@ static void log_listeners(const struct server *srv, const struct config *cfg)
             log_info("listening on udp %s%s%s:%d (HTTP/3)", v6 ? "[" : "", l->host, v6 ? "]" : "",
                      l->port);
     }
+    const struct config_listen *m = &cfg->metrics.listen;
+    if (cfg->metrics.enabled && srv->part != SERVER_PART_UDP) {
+        bool v6 = strchr(m->host, ':') != NULL;
+        log_info("metrics on http://%s%s%s:%d/metrics%s", v6 ? "[" : "", m->host, v6 ? "]" : "",
+                 m->port, cfg->metrics.status ? " and /status" : "");
+    }
 }
 
 /* Waits for the next signal; with a restart of the HTTP/3 process pending, no longer than
@@ -344,6 +351,9 @@ int cli_serve(int argc, char **argv)
     static struct quic_process qproc;
     struct quic_process *qp = NULL;
     if (!quic_child && cfg->http3.isolate && server_config_has_udp(cfg)) {
+        /* the counters' mapping first: the HTTP/3 process counts in it too */
+        if (stats_region_create() < 0)
+            log_warn("metrics: no shared memory for the counters: %s", strerror(errno));
         if (quic_process_start(&qproc, argc, argv, err, sizeof(err)) < 0) {
             log_error("cannot start: %s", err);
             quic_process_free(&qproc);

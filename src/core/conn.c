@@ -1,6 +1,7 @@
 #include "core/conn.h"
 
 #include "core/log.h"
+#include "core/stats.h"
 
 void conn_list_add(struct conn_list *l, struct conn *c, const struct conn_ops *ops)
 {
@@ -11,6 +12,8 @@ void conn_list_add(struct conn_list *l, struct conn *c, const struct conn_ops *o
     if (l->live) l->live->prev = c;
     l->live = c;
     l->count++;
+    if (c->stats_wire < SW_COUNT && c->stats_transport < ST_COUNT)
+        stats_add(&stats_here->conns_opened[c->stats_wire][c->stats_transport], 1);
 }
 
 void conn_list_retire(struct conn_list *l, struct conn *c)
@@ -23,6 +26,8 @@ void conn_list_retire(struct conn_list *l, struct conn *c)
     if (c->next) c->next->prev = c->prev;
     l->count--;
     c->retired = true;
+    if (c->stats_wire < SW_COUNT && c->stats_transport < ST_COUNT)
+        stats_add(&stats_here->conns_closed[c->stats_wire][c->stats_transport], 1);
     c->prev = NULL;
     c->next = l->retired;
     l->retired = c;

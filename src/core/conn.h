@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/loop.h"
 
@@ -29,6 +30,9 @@ struct conn {
     const struct conn_ops *ops;
     struct conn *next, *prev;
     bool retired; /* closed; waiting for conn_list_reap */
+    /* For the connection gauges (core/stats.h), set before conn_list_add: enum stats_wire
+     * (0: other, e.g. a lingering socket or a tunnel) and enum stats_transport. */
+    uint8_t stats_wire, stats_transport;
 };
 
 struct conn_list {

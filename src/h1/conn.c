@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/stats.h"
 #include "h1/chunked.h"
 #include "h1/parser.h"
 #include "h1/serialize.h"
@@ -74,6 +75,7 @@ struct h1_conn {
     bool registered;  /* in the epoll set */
     uint16_t alt_svc_port; /* HTTP/3's UDP port beside this TLS listener, or 0 */
     bool peer_shut;        /* EPOLLRDHUP seen: read on until EOF */
+    bool metrics_only;     /* accepted on the metrics listener (no h2c, no upgrade) */
     int64_t deadline;
     unsigned n_requests;
     struct exchange *ex;
@@ -143,6 +145,7 @@ static void on_timer(struct timer *t)
     enum conn_end how = CONN_END_LINGER;
     switch (c->state) {
     case ST_HANDSHAKE:
+        STATS_INC(tls_failed);
         log_info("%s: TLS handshake not complete in time, closing", c->peer);
         how = CONN_END_NOW;
         break;
@@ -235,6 +238,8 @@ static struct h1_conn *conn_new(struct worker *wk, struct transport tr, const ch
     c->resume.cb = on_resume;
     c->wk = wk;
     snprintf(c->peer, sizeof(c->peer), "%s", peer);
+    c->base.stats_wire = SW_H1;
+    c->base.stats_transport = tr.tls ? ST_TLS : ST_TCP;
     worker_add_conn(wk, &c->base, &h1_ops);
     return c;
 }
@@ -287,6 +292,23 @@ void h1_conn_open_tls(struct worker *wk, int fd, const char *peer)
     conn_start(c);
 }
 
+void h1_conn_open_metrics(struct worker *wk, int fd, const char *peer)
+{
+    struct h1_conn *c = conn_new(wk, (struct transport){fd, NULL}, peer);
+    if (!c) {
+        log_error("%s: out of memory for a new connection", peer);
+        close(fd);
+        return;
+    }
+    c->metrics_only = true;
+    c->state = ST_HEAD;
+    c->can_write = true;
+    c->head_started = true;
+    conn_set_deadline(c, wk->cfg->timeouts.header);
+    c->can_read = true;
+    conn_start(c);
+}
+
 void h1_thread_cleanup(void)
 {
     free(tl_fields);
@@ -298,6 +320,7 @@ void h1_register(void)
 {
     wire_register_accept(LISTENER_TCP, h1_conn_open);
     wire_register_accept(LISTENER_TCP_TLS, h1_conn_open_tls);
+    wire_register_accept(LISTENER_TCP_METRICS, h1_conn_open_metrics);
     wire_register_thread_cleanup(h1_thread_cleanup);
 }
 
@@ -310,6 +333,7 @@ static int conn_read(struct h1_conn *c)
         size_t room = c->in.cap - c->in.len;
         ssize_t n = transport_read(&c->tr, buf_tail(&c->in), room);
         if (n > 0) {
+            stats_add(&stats_here->bytes_in[SW_H1], (uint64_t)n);
             buf_commit(&c->in, (size_t)n);
             /* a short read drained the socket; with edge triggering, more data brings a new
              * event, so skip the read that would only say EAGAIN. Not over TLS: a read returns
@@ -347,9 +371,10 @@ static int send_interim(struct http_request *req, int status, const struct http_
     /* send it now: the point of an interim response is to arrive before the final one */
     if (c->can_write) {
         ssize_t n = transport_write(&c->tr, buf_ptr(&c->out), buf_size(&c->out));
-        if (n > 0)
+        if (n > 0) {
+            stats_add(&stats_here->bytes_out[SW_H1], (uint64_t)n);
             buf_consume(&c->out, (size_t)n);
-        else if (n < 0 && errno == EAGAIN)
+        } else if (n < 0 && errno == EAGAIN)
             c->can_write = false;
     }
     return 0;
@@ -377,6 +402,7 @@ static struct exchange *exchange_new(struct h1_conn *c)
     memcpy(ex->req.peer, c->peer, sizeof(c->peer));
     http_request_set_conn(&ex->req, c->tr.fd, c->tr.tls);
     ex->req.alt_svc_port = c->alt_svc_port;
+    ex->req.metrics_listener = c->metrics_only;
     ex->resp.content_length = -1;
     c->ex = ex;
     return ex;
@@ -686,7 +712,7 @@ static bool start_exchange(struct h1_conn *c, const struct h1_request_head *head
     if (head->upgrade && !head->chunked && head->content_length <= 0) {
         const struct http_field *up = http_fields_find(&req->headers, HTTP_TOKEN_UPGRADE);
         const struct h1_upgrade_protocol *proto = up ? h1_upgrade_find(up->value) : NULL;
-        if (proto && try_upgrade(c, proto)) return false;
+        if (proto && !c->metrics_only && try_upgrade(c, proto)) return false;
         if (!proto) req->take_connection = take_connection; /* for a handler that can (proxy) */
     }
 
@@ -920,6 +946,7 @@ static int flush_output(struct h1_conn *c)
             }
             return -1;
         }
+        stats_add(&stats_here->bytes_out[SW_H1], (uint64_t)n);
         buf_consume(&c->out, (size_t)n);
         if (ex) conn_set_deadline(c, ex->cfg->timeouts.send);
     }
@@ -936,6 +963,7 @@ static int flush_output(struct h1_conn *c)
             return -1;
         }
         if (n == 0) return -1; /* file shrank under us */
+        stats_add(&stats_here->bytes_out[SW_H1], (uint64_t)n);
         ex->file.offset = off;
         ex->file.len -= (size_t)n;
         if (ex->file.len == 0) ex->has_file = false;
@@ -961,6 +989,7 @@ static bool step_handshake(struct h1_conn *c)
 {
     int r = tls_conn_handshake(c->tr.tls);
     if (r < 0) {
+        STATS_INC(tls_failed);
         conn_close(c, CONN_END_NOW);
         return false;
     }
@@ -969,6 +998,7 @@ static bool step_handshake(struct h1_conn *c)
         c->can_read = c->can_write = false;
         return false;
     }
+    STATS_INC(tls_ok);
     const char *alpn = tls_conn_alpn(c->tr.tls);
     c->can_read = c->can_write = true;
     if (alpn && strcmp(alpn, "h2") == 0) {
@@ -985,8 +1015,8 @@ static bool step_handshake(struct h1_conn *c)
 static bool step_head(struct h1_conn *c)
 {
     const struct config *cfg = c->wk->cfg;
-    if (c->n_requests == 0 && !c->tr.tls && cfg->http2.enabled && cfg->http2.h2c &&
-        buf_size(&c->in)) {
+    if (c->n_requests == 0 && !c->tr.tls && !c->metrics_only && cfg->http2.enabled &&
+        cfg->http2.h2c && buf_size(&c->in)) {
         /* h2c with prior knowledge (RFC 9113 §3.3): the preface on the cleartext port */
         size_t n = buf_size(&c->in) < H2_PREFACE_LEN ? buf_size(&c->in) : H2_PREFACE_LEN;
         if (memcmp(buf_ptr(&c->in), h2_preface, n) == 0) {

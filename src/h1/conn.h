@@ -15,6 +15,9 @@ void h1_conn_open(struct worker *wk, int fd, const char *peer);
 /* Same for a socket accepted on a TLS listener: handshake first, then HTTP/1.1 or, when ALPN
  * chose h2, HTTP/2. */
 void h1_conn_open_tls(struct worker *wk, int fd, const char *peer);
+/* Same for a socket accepted on the metrics listener: HTTP/1.x only, and every request is
+ * marked for the metrics endpoint (http_request.metrics_listener). */
+void h1_conn_open_metrics(struct worker *wk, int fd, const char *peer);
 /* Frees the calling worker thread's parser scratch space (at thread exit). */
 void h1_thread_cleanup(void);
 /* Registers HTTP/1 with the server: it takes cleartext and TLS listeners' connections (and

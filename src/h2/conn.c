@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 
 #include "core/log.h"
+#include "core/stats.h"
 #include "h2/h2c.h"
 #include "h2/push.h"
 #include "h2/session.h"
@@ -196,6 +197,7 @@ static int conn_read(struct h2_conn *c)
         size_t room = c->in.cap - c->in.len;
         ssize_t n = transport_read(&c->tr, buf_tail(&c->in), room);
         if (n > 0) {
+            stats_add(&stats_here->bytes_in[SW_H2], (uint64_t)n);
             buf_commit(&c->in, (size_t)n);
             if ((size_t)n < room && transport_short_read_drains(&c->tr)) c->can_read = false;
             return 1;
@@ -227,6 +229,7 @@ static int conn_flush(struct h2_conn *c)
             }
             return -1;
         }
+        stats_add(&stats_here->bytes_out[SW_H2], (uint64_t)n);
         buf_consume(out, (size_t)n);
         c->send_deadline_ms = 0;
     }
@@ -340,6 +343,8 @@ void h2_conn_open(struct worker *wk, struct transport tr, const char *peer, cons
         free(c);
         return;
     }
+    c->base.stats_wire = SW_H2;
+    c->base.stats_transport = tr.tls ? ST_TLS : ST_TCP;
     worker_add_conn(wk, &c->base, &h2_ops);
     if (upgrade_req) {
         uint8_t settings[256];

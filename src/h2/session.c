@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "core/stats.h"
 #include "h2/fingerprint.h"
 #include "h2/flow.h"
 #include "http/reqcheck.h"
@@ -45,6 +46,12 @@ static void send_final_goaway(struct h2_session *s)
     s->goaway_last_id = s->last_client_id;
 }
 
+/* A limit against abusive peers was crossed (for metrics; a client session does not count). */
+static void defence_counted(const struct h2_session *s, enum stats_h2_defence kind)
+{
+    if (!s->p.client) STATS_INC(h2_defence[kind]);
+}
+
 static void conn_error(struct h2_session *s, uint32_t code, const char *reason)
 {
     if (s->dead) return;
@@ -80,15 +87,19 @@ static bool recently_reset(const struct h2_session *s, uint32_t id)
 static void count_reset(struct h2_session *s)
 {
     if (s->p.client) return; /* a server resets only streams the client opened */
-    if (h2_budget_spend(&s->resets, s->now_ms, 1, s->p.h2.max_resets_per_10s))
+    if (h2_budget_spend(&s->resets, s->now_ms, 1, s->p.h2.max_resets_per_10s)) {
+        defence_counted(s, SH2_RESETS);
         conn_error(s, H2_ENHANCE_YOUR_CALM, "too many stream resets");
+    }
 }
 
 /* A frame that did no useful work (flood defence). */
 static void count_idle(struct h2_session *s)
 {
-    if (h2_budget_spend(&s->idle_frames, s->now_ms, 1, s->p.h2.max_idle_frames_per_10s))
+    if (h2_budget_spend(&s->idle_frames, s->now_ms, 1, s->p.h2.max_idle_frames_per_10s)) {
+        defence_counted(s, SH2_IDLE_FRAMES);
         conn_error(s, H2_ENHANCE_YOUR_CALM, "too many frames doing no work");
+    }
 }
 
 /* A stream error (§5.4.2): RST_STREAM, the stream is closed. */
@@ -551,11 +562,13 @@ static void on_continuation(struct h2_session *s, const struct h2_frame *f)
 {
     s->header_bytes_in += f->data_len;
     if (++s->hb_continuations > s->p.h2.max_continuations) {
+        defence_counted(s, SH2_CONTINUATION);
         conn_error(s, H2_ENHANCE_YOUR_CALM, "too many CONTINUATION frames");
         return;
     }
     if (buf_size(&s->hbuf) + f->data_len >
         (size_t)s->p.h2.max_header_list_size + BLOCK_SLACK(s->p.h2.max_header_list_size)) {
+        defence_counted(s, SH2_HEADER_SIZE);
         conn_error(s, H2_ENHANCE_YOUR_CALM, "header block too large");
         return;
     }
@@ -963,8 +976,10 @@ static void on_frame(struct h2_session *s, const struct h2_frame_header *hd, con
     default: count_idle(s); break; /* §5.5 */
     }
     if (s->control_queued > s->p.h2.max_control_queue &&
-        buf_size(&s->out) > s->p.h2.max_control_queue)
+        buf_size(&s->out) > s->p.h2.max_control_queue) {
+        defence_counted(s, SH2_UNREAD_REPLIES);
         conn_error(s, H2_ENHANCE_YOUR_CALM, "peer does not read control replies");
+    }
 }
 
 size_t h2_session_recv(struct h2_session *s, const uint8_t *data, size_t len, int64_t now_ms)
@@ -1635,6 +1650,7 @@ void h2_session_timeout(struct h2_session *s, int64_t now_ms)
                 conn_error(s, H2_PROTOCOL_ERROR, "the peer's SETTINGS not received in time");
             s->dead = true;
         } else {
+            defence_counted(s, SH2_HEADER_TIMEOUT);
             conn_error(s, H2_ENHANCE_YOUR_CALM, "header block not complete in time");
         }
         return;

@@ -13,6 +13,7 @@
 
 #include "core/conn.h"
 #include "core/log.h"
+#include "core/stats.h"
 #include "h3/certs.h"
 #include "h3/session.h"
 #include "quic/quic.h"
@@ -347,7 +348,10 @@ static void *q_conn_new(struct quic_conn *qc, void *ud)
     hc->timer.cb = on_timer;
     hc->resume.cb = on_resume;
     peer_text(qc, hc->peer, sizeof(hc->peer));
+    hc->base.stats_wire = SW_H3;
+    hc->base.stats_transport = ST_QUIC;
     worker_add_conn(wk, &hc->base, &h3_ops);
+    STATS_INC(accepted[ST_QUIC]);
     hc->in_list = true;
     return hc;
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "core/stats.h"
 #include "h3/varint.h"
 #include "http/reqcheck.h"
 
@@ -31,6 +32,12 @@ static void on_server_control_frame(struct h3_session *s, uint64_t type, const u
 /* ---- errors ---- */
 
 /* A connection error (§8): the transport closes the connection with the code. */
+/* A limit against abusive peers was crossed (for metrics; a client session does not count). */
+static void defence_counted(const struct h3_session *s, enum stats_h3_defence kind)
+{
+    if (!s->p.client) STATS_INC(h3_defence[kind]);
+}
+
 static void conn_error(struct h3_session *s, uint64_t code, const char *reason)
 {
     if (s->dead) return;
@@ -43,8 +50,10 @@ static void conn_error(struct h3_session *s, uint64_t code, const char *reason)
 /* Counts a request stream the client cancelled or broke (the HTTP/3 form of Rapid Reset). */
 static void count_reset(struct h3_session *s)
 {
-    if (h2_budget_spend(&s->resets, s->now_ms, 1, s->p.max_resets_per_10s))
+    if (h2_budget_spend(&s->resets, s->now_ms, 1, s->p.max_resets_per_10s)) {
+        defence_counted(s, SH3_RESETS);
         conn_error(s, H3_EXCESSIVE_LOAD, "too many request streams cancelled");
+    }
 }
 
 /* A stream error (§8): both directions of the request stream are aborted with code. */
@@ -415,8 +424,10 @@ static void message_input(struct h3_session *s, struct h3_stream *st)
                     if (client)
                         client_fail(s, st, H3_EXCESSIVE_LOAD,
                                     "the response HEADERS frame is over the size limit");
-                    else
+                    else {
+                        defence_counted(s, SH3_HEADER_SIZE);
                         conn_error(s, H3_EXCESSIVE_LOAD, "HEADERS frame too large");
+                    }
                     return;
                 }
             } else if (client && hd.type == H3_FRAME_PUSH_PROMISE) {
@@ -567,6 +578,7 @@ static void control_input(struct h3_session *s, struct h3_stream *st)
             if (known && (hd.type == H3_FRAME_SETTINGS ? hd.length > H3_SETTINGS_MAX_PAYLOAD
                           : prio                       ? hd.length > PRIORITY_UPDATE_MAX
                                                        : hd.length > ID_FRAME_MAX)) {
+                if (hd.type == H3_FRAME_SETTINGS) defence_counted(s, SH3_SETTINGS);
                 conn_error(s, hd.type == H3_FRAME_SETTINGS ? H3_EXCESSIVE_LOAD : H3_FRAME_ERROR,
                            "control frame too long");
                 return;
@@ -727,6 +739,7 @@ static int recv_stream(struct h3_session *s, int64_t stream_id, const uint8_t *d
         case H3_ID_NEW: break;
         case H3_ID_OLD: return 0; /* closed, reset or ignored: late bytes are dropped */
         case H3_ID_TOO_MANY:
+            defence_counted(s, SH3_SKIPPED_IDS);
             conn_error(s, H3_EXCESSIVE_LOAD, "too many skipped stream ids");
             return -1;
         }

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "core/hash.h"
+#include "core/stats.h"
 #include "handler/fsopen.h"
 #include "http/mime.h"
 #include "http/negotiate.h"
@@ -355,6 +356,7 @@ struct fc_entry *fc_lookup(struct static_cache *c, const char *root, bool beneat
         }
     }
     if (e) {
+        STATS_INC(filecache_hits);
         dlist_remove(&c->lru, &e->lru);
         dlist_push_front(&c->lru, &e->lru);
         e->refs++;
@@ -362,6 +364,7 @@ struct fc_entry *fc_lookup(struct static_cache *c, const char *root, bool beneat
         return e;
     }
 
+    STATS_INC(filecache_misses);
     e = entry_open(rootfd, root, beneath, precompressed, key, key_len, 2 + root_len, err);
     if (!e && (*err == EMFILE || *err == ENFILE) && c->count) {
         /* out of descriptors: give back the least recently used ones and try once more */

@@ -164,6 +164,7 @@ static void forward_http(struct fw_job *j, const struct addrinfo *res)
     up->addr_len = (unsigned)res->ai_addrlen;
     up->url = url;
     up->authority = authority;
+    up->stats_slot = UINT32_MAX; /* not counted: its name is the client's choice */
     pc->upstreams = up;
     pc->n_upstreams = 1;
     pc->id = cfg->n_proxies; /* a state of its own, past the locations' */

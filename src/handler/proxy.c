@@ -1,4 +1,5 @@
 #include "handler/proxy.h"
+#include "core/stats.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -216,6 +217,13 @@ void proxy_complete_head(struct proxy_job *j)
         dispatch_finish(&j->dc, j->req, j->resp);
 }
 
+void proxy_count(const struct proxy_job *j, int result)
+{
+    unsigned slot = upstream(j)->stats_slot;
+    if (slot < STATS_UPSTREAMS && result >= 0 && result < SUP_COUNT)
+        STATS_INC(upstream[slot][result]);
+}
+
 /* No response from any upstream: tern answers status itself. */
 void proxy_fail_head(struct proxy_job *j, int status)
 {
@@ -268,6 +276,7 @@ void proxy_attempt_failed(struct proxy_job *j, enum attempt_error e, int err)
         proxy_attempt(j);
         return;
     }
+    proxy_count(j, timeout ? SUP_TIMEOUT : SUP_ERROR);
     log_error("%s: upstream %s: %s%s%s%s", j->req->peer, up->url, error_text(e), why,
               err ? ": " : "", err ? strerror(err) : "");
     if (st->pc == j->pc && j->pc->n_upstreams > 1 && j->pc->max_fails &&
@@ -402,6 +411,7 @@ static void head_ready(struct proxy_job *j, size_t n)
     struct http_response *resp = j->resp;
     struct http_request *req = j->req;
     if (j->st->pc == j->pc) j->st->fails[j->up] = 0;
+    proxy_count(j, SUP_RESPONSE);
     j->kind = h1_response_body(&j->head, req->method == HTTP_METHOD_HEAD, false);
     j->keep = j->head.keep_alive && j->kind != H1_BODY_CLOSE;
     resp->status = j->head.status;

@@ -114,6 +114,7 @@ static void on_response(struct h2_session *s, struct h2_stream *st, bool interim
         j->fields[head.n_fields++].value = st->resp.headers.items[i].value;
     }
     if (j->st->pc == j->pc) j->st->fails[j->up] = 0;
+    proxy_count(j, SUP_RESPONSE);
     resp->status = head.status;
     resp->headers.count = 0;
     if (proxy_response_fields(resp, req->pool, j->pc, &head) < 0) {

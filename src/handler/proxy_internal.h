@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/stats.h"
 #include "core/buf.h"
 #include "core/loop.h"
 #include "h1/chunked.h"
@@ -140,6 +141,8 @@ void proxy_start(const struct dispatch_ctx *dc, const struct config_proxy *pc,
 void proxy_attempt(struct proxy_job *j);
 void proxy_attempt_failed(struct proxy_job *j, enum attempt_error e, int err);
 void proxy_fail_head(struct proxy_job *j, int status);
+/* Counts an attempt at j's upstream for metrics (enum stats_upstream_result). */
+void proxy_count(const struct proxy_job *j, int result);
 void proxy_complete_head(struct proxy_job *j);
 void proxy_client_body_failed(struct proxy_job *j);
 void proxy_set_deadline(struct proxy_job *j, double seconds);

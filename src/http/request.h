@@ -106,6 +106,9 @@ struct http_request {
      * that Redis granted while it waited: passed when it is routed again (server/guard.h). Two:
      * the location matched and the one a rewrite leads to. 0: none. */
     uint32_t rate_passed[2];
+    /* Came on the metrics listener (`metrics: {listen}`): dispatch serves /metrics (and
+     * /status) only. */
+    bool metrics_listener;
     /* The user the location's authentication admitted (handler/auth.h), for the access log;
      * NULL when none. */
     const char *remote_user;

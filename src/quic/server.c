@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/stats.h"
 #include "core/loop.h"
 #include "quic/cidmap.h"
 #include "quic/deadline.h"
@@ -82,7 +83,11 @@ static void token_secret_init(void)
 static void send_to(struct quic_server *s, const uint8_t *data, size_t len,
                     const struct quic_path *path)
 {
-    quic_udp_send(&s->udp, data, len, len, path, 0);
+    struct quic_udp_sent r = quic_udp_send(&s->udp, data, len, len, path, 0);
+    if (r.datagrams) {
+        stats_add(&stats_here->bytes_out[SW_H3], len);
+        STATS_INC(quic_datagrams_out);
+    }
 }
 
 static void handshake_over(struct qs_conn *q)
@@ -149,6 +154,9 @@ static bool flush(struct qs_conn *q, uint64_t now)
          i++) {
         struct quic_udp_sent r = quic_udp_send(&s->udp, s->sbuf, t.len, t.seg, &t.path, t.ecn);
         q->tx_dgrams += (t.len + t.seg - 1) / t.seg;
+        size_t sent = (size_t)r.datagrams * t.seg < t.len ? (size_t)r.datagrams * t.seg : t.len;
+        stats_add(&stats_here->bytes_out[SW_H3], sent);
+        stats_add(&stats_here->quic_datagrams_out, r.datagrams);
         q->tx_calls += r.calls;
     }
     if (quic_conn_is_closed(q->c)) return false;
@@ -325,7 +333,10 @@ static void send_retry(struct quic_server *s, const ngtcp2_pkt_hd *hd, const str
     if (tl <= 0) return;
     ngtcp2_ssize n = ngtcp2_crypto_write_retry(s->sbuf, SEND_SIZE, hd->version, &hd->scid, &scid,
                                                &hd->dcid, tok, (size_t)tl);
-    if (n > 0) send_to(s, s->sbuf, (size_t)n, path);
+    if (n > 0) {
+        STATS_INC(quic_retries);
+        send_to(s, s->sbuf, (size_t)n, path);
+    }
 }
 
 /* Refuses a new client with CONNECTION_CLOSE in an Initial (RFC 9000 §10.2.3). */
@@ -430,6 +441,8 @@ static void on_readable(struct io_watch *w, uint32_t events)
             size_t seg, len = msgs[i].msg_len;
             if (len == 0) continue;
             quic_udp_recv_info(mh, &path, &ecn, &seg);
+            stats_add(&stats_here->bytes_in[SW_H3], len);
+            stats_add(&stats_here->quic_datagrams_in, seg ? (len + seg - 1) / seg : 1);
             if (!seg || seg > len) seg = len;
             /* GRO: datagrams of one flow coalesced, each seg bytes but the last. */
             const uint8_t *base = s->rbuf + (size_t)i * s->rsize;

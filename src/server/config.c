@@ -65,6 +65,7 @@ static void set_scalar_defaults(struct config *cfg)
     cfg->quic = true;
     cfg->http3 = (struct config_http3){
         .retry_threshold = 200, .max_handshakes = 1000, .early_data = true, .isolate = true};
+    cfg->metrics.sample_interval = 5;
     cfg->http2 = (struct config_http2){
         .enabled = true,
         .h2c = true,
@@ -193,6 +194,8 @@ void config_free(struct config *cfg)
     free_strv(cfg->forward.allow, cfg->forward.n_allow);
     config_auth_free(cfg->forward.auth);
     free(cfg->real_ip.from);
+    free(cfg->metrics.listen.host);
+    free(cfg->metrics.allow);
     free(cfg->redis.address);
     free(cfg->redis.host);
     free(cfg->redis.path);

@@ -100,9 +100,11 @@ struct config_upstream {
                                      or tls_server_name) */
     struct sockaddr_storage addr; /* resolved at load (TCP), or the unix socket's path */
     unsigned addr_len;
-    char *authority; /* host[:port] of the URL (Host with `host: upstream`) */
-    char *path;      /* the URL's path: replaces the location's prefix; NULL: the
-                        request's path as it came */
+    char *authority;     /* host[:port] of the URL (Host with `host: upstream`) */
+    char *path;          /* the URL's path: replaces the location's prefix; NULL: the
+                            request's path as it came */
+    unsigned stats_slot; /* its counters (core/stats.h), in configuration order; beyond
+                            STATS_UPSTREAMS - 1: not counted */
 };
 
 enum config_balance { CONFIG_BALANCE_ROUND_ROBIN, CONFIG_BALANCE_LEAST_CONN, CONFIG_BALANCE_HASH };
@@ -399,7 +401,8 @@ struct config {
      * location has one. A reload starts a new table (every client starts with a full bucket). */
     struct rate_table *rate_table;
     uint32_t n_rate_limits;
-    unsigned n_proxies; /* `proxy` locations (their config_proxy.id) */
+    unsigned n_proxies;   /* `proxy` locations (their config_proxy.id) */
+    unsigned n_upstreams; /* over all of them (their config_upstream.stats_slot) */
     /* Every cleartext request goes to HTTPS on the first TLS listener (308, 301 for GET and
      * HEAD), but /.well-known/acme-challenge/; default false. */
     bool https_redirect;
@@ -421,6 +424,17 @@ struct config {
         size_t n_from;
         struct realip_rules rules;
     } real_ip;
+    /* `metrics`: a cleartext listener of its own serving /metrics (handler/metrics.h) and,
+     * with `status`, the status page at /status; off when enabled is false. The listener is
+     * bound at start (a reload keeps it); allow is read per request. */
+    struct config_metrics {
+        bool enabled;
+        struct config_listen listen;
+        struct cidr *allow; /* who may ask (403 otherwise); NULL: everyone */
+        size_t n_allow;
+        bool status;            /* the HTML status page at /status; default false */
+        double sample_interval; /* seconds between the status page's samples; default 5 */
+    } metrics;
     /* `redis`: where the buckets of `shared` rate limits live (server/redis_link.h); address
      * NULL when unset */
     struct config_redis {

@@ -57,6 +57,27 @@ static int add_rule(struct loader *L, struct config_location *loc, const struct 
     return 0;
 }
 
+int cfg_prefix_list(struct loader *L, const struct cnode *v, const char *key, struct cidr **out,
+                    size_t *n_out)
+{
+    size_t n = 1;
+    if (v->kind == CNODE_SEQ) {
+        n = 0;
+        for (const struct cnode *item = v->first; item; item = item->next)
+            n++;
+    }
+    if (v->kind == CNODE_MAP || n == 0 || n > CONFIG_MAX_ACCESS_RULES)
+        return cfg_fail(L, v, "'%s' must be an address, a prefix or a list of them (at most %d)",
+                        key, CONFIG_MAX_ACCESS_RULES);
+    if (!(*out = calloc(n, sizeof(**out)))) return cfg_fail(L, v, "out of memory");
+    const struct cnode *item = v->kind == CNODE_SEQ ? v->first : v;
+    for (; item && *n_out < n; item = item->next) {
+        if (parse_prefix(L, item, key, &(*out)[*n_out]) < 0) return -1;
+        (*n_out)++;
+    }
+    return 0;
+}
+
 enum { RI_FROM, RI_HEADER, RI_RECURSIVE, RI_COUNT };
 
 int cfg_real_ip(struct loader *L, const struct cnode *v)
@@ -73,22 +94,7 @@ int cfg_real_ip(struct loader *L, const struct cnode *v)
     }
     const struct cnode *from = val[RI_FROM];
     if (!from) return cfg_fail(L, v, "'real_ip' needs 'from': the proxies to believe");
-    size_t n = 1;
-    if (from->kind == CNODE_SEQ) {
-        n = 0;
-        for (const struct cnode *item = from->first; item; item = item->next)
-            n++;
-    }
-    if (from->kind == CNODE_MAP || n == 0 || n > CONFIG_MAX_ACCESS_RULES)
-        return cfg_fail(L, from,
-                        "'from' must be an address, a prefix or a list of them (at most %d)",
-                        CONFIG_MAX_ACCESS_RULES);
-    if (!(ri->from = calloc(n, sizeof(*ri->from)))) return cfg_fail(L, from, "out of memory");
-    const struct cnode *item = from->kind == CNODE_SEQ ? from->first : from;
-    for (; item && ri->n_from < n; item = item->next) {
-        if (parse_prefix(L, item, "from", &ri->from[ri->n_from]) < 0) return -1;
-        ri->n_from++;
-    }
+    if (cfg_prefix_list(L, from, "from", &ri->from, &ri->n_from) < 0) return -1;
     ri->rules.trusted = ri->from;
     ri->rules.n_trusted = ri->n_from;
     ri->rules.header = REALIP_X_FORWARDED_FOR;

@@ -114,6 +114,12 @@ int cfg_location_guards(struct loader *L, struct config_location *loc, const str
                         const struct cnode *rate_limit, const struct cnode *limit_conn);
 /* The top level's `forward_proxy` (config_proxy.c). */
 int cfg_forward_proxy(struct loader *L, const struct cnode *v);
+/* Addresses and prefixes (or `all`): one or a list, into a new array *out (set at once: free
+ * it on error too) of *n entries (config_guard.c). */
+int cfg_prefix_list(struct loader *L, const struct cnode *v, const char *key, struct cidr **out,
+                    size_t *n);
+/* The top-level `metrics` (config_metrics.c). */
+int cfg_metrics(struct loader *L, const struct cnode *v);
 /* The top-level `real_ip` (config_guard.c). */
 int cfg_real_ip(struct loader *L, const struct cnode *v);
 /* A location's `proxy` (config_proxy.c): *out is set at once (free it on error too). */

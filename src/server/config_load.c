@@ -213,16 +213,20 @@ enum top_key {
     TOP_REDIS,
     TOP_USER,
     TOP_REQUEST_ID,
+    TOP_METRICS,
     TOP_COUNT
 };
 
 static int parse_top(struct loader *L, const struct cnode *top)
 {
     static const char *const keys[] = {
-        "workers",       "listen",  "access_log",  "error_log",   "log_level",  "limits",
-        "timeouts",      "http1",   "compression", "root",        "servers",    "tls_listen",
-        "tls",           "http2",   "quic",        "quic_listen", "http3",      "https_redirect",
-        "forward_proxy", "real_ip", "redis",       "user",        "request_id", NULL};
+        "workers",     "listen",         "access_log",    "error_log",
+        "log_level",   "limits",         "timeouts",      "http1",
+        "compression", "root",           "servers",       "tls_listen",
+        "tls",         "http2",          "quic",          "quic_listen",
+        "http3",       "https_redirect", "forward_proxy", "real_ip",
+        "redis",       "user",           "request_id",    "metrics",
+        NULL};
     const struct cnode *val[TOP_COUNT] = {0};
     uint64_t seen = 0, x;
     const char *s;
@@ -266,6 +270,7 @@ static int parse_top(struct loader *L, const struct cnode *top)
         if (!*cfg->user || strlen(cfg->user) > 200)
             return cfg_fail(L, val[TOP_USER], "user: want NAME or NAME:GROUP");
     }
+    if (val[TOP_METRICS] && cfg_metrics(L, val[TOP_METRICS]) < 0) return -1;
     if (val[TOP_ACCESS_LOG] && cfg_access_log(L, val[TOP_ACCESS_LOG]) < 0) return -1;
     if (val[TOP_REQUEST_ID] && cfg_request_id(L, val[TOP_REQUEST_ID]) < 0) return -1;
     if (val[TOP_ERROR_LOG] &&

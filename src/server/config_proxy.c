@@ -95,8 +95,10 @@ static int parse_upstreams(struct loader *L, const struct cnode *v, struct confi
     if (!(p->upstreams = calloc(n, sizeof(*p->upstreams)))) return cfg_fail(L, v, "out of memory");
     p->n_upstreams = n;
     const struct cnode *it = v->kind == CNODE_SEQ ? v->first : v;
-    for (size_t i = 0; i < n; i++, it = it->next)
+    for (size_t i = 0; i < n; i++, it = it->next) {
         if (parse_upstream(L, it, &p->upstreams[i]) < 0) return -1;
+        p->upstreams[i].stats_slot = L->cfg->n_upstreams++;
+    }
     return 0;
 }
 

@@ -15,6 +15,7 @@
 #include "handler/metrics.h"
 #include "handler/proxy.h"
 #include "handler/static.h"
+#include "handler/status_page.h"
 #include "http/path.h"
 #include "http/request_id.h"
 #include "server/guard.h"
@@ -182,11 +183,48 @@ static void assign_request_id(const struct config *cfg, struct worker *wk, struc
     }
 }
 
+/* A request on the metrics listener: /metrics, and /status when on; the client's address (the
+ * connection's, not one a proxy reports) must be in `allow`. */
+static void metrics_listener_request(const struct config *cfg, struct http_request *req,
+                                     struct http_response *resp)
+{
+    const struct config_metrics *m = &cfg->metrics;
+    if (m->n_allow) {
+        struct ip_addr addr;
+        bool allowed = false;
+        if (ip_addr_parse(req->peer, strlen(req->peer), &addr))
+            for (size_t i = 0; i < m->n_allow && !allowed; i++)
+                allowed = cidr_match(&m->allow[i], &addr);
+        if (!allowed) {
+            dispatch_error(req, resp, 403);
+            return;
+        }
+    }
+    bool metrics = str_eq(req->path, STR_LIT("/metrics"));
+    bool status = m->status && str_eq(req->path, STR_LIT("/status"));
+    if (!metrics && !status) {
+        dispatch_error(req, resp, 404);
+        return;
+    }
+    if (req->method != HTTP_METHOD_GET && req->method != HTTP_METHOD_HEAD) {
+        respond_allow(req, resp, 405, CONFIG_METHOD_GET | CONFIG_METHOD_HEAD);
+        return;
+    }
+    if ((metrics ? metrics_handle(cfg, req, resp) : status_page_handle(cfg, req, resp)) < 0) {
+        memset(resp, 0, sizeof(*resp));
+        dispatch_error(req, resp, 500);
+    }
+}
+
 void dispatch_request(const struct config *cfg, struct worker *wk, struct http_request *req,
                       struct http_response *resp)
 {
     struct dispatch_ctx dc = {cfg, wk, NULL, NULL, NULL};
     assign_request_id(cfg, wk, req);
+    if (req->metrics_listener) {
+        metrics_listener_request(cfg, req, resp);
+        return;
+    }
     if (cfg->real_ip.n_from) apply_real_ip(&cfg->real_ip, req);
     if (req->method == HTTP_METHOD_CONNECT && !req->protocol.len && cfg->forward.enabled) {
         forward_connect(&dc, req, resp); /* a tunnel, not a resource of ours */

@@ -18,11 +18,14 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/stats.h"
 #include "handler/static.h"
 #include "server/access_log.h"
+#include "server/exchange_stats.h"
 #include "server/linger.h"
 #include "server/listen_inherit.h"
 #include "server/redis_link.h"
+#include "server/status_ring.h"
 #include "server/wire.h"
 #include "tls/tls.h"
 
@@ -152,6 +155,7 @@ static void on_accept(struct io_watch *w, uint32_t events)
             return;
         }
         wk->accept_backoff_ms = 0;
+        STATS_INC(accepted[ls->tls ? ST_TLS : ST_TCP]);
         if (wk->conns.count >= wk->cfg->limits.connections) {
             log_warn("connection limit %zu reached, refusing a new connection",
                      wk->cfg->limits.connections);
@@ -170,6 +174,7 @@ static void close_listeners(struct worker *wk)
     for (size_t i = 0; i < wk->n_udp; i++)
         udp->stop(wk->udp[i]); /* the sockets stay: their connections finish on them */
     timer_cancel(&wk->accept_timer);
+    timer_cancel(&wk->sample_timer);
     for (size_t i = 0; i < wk->n_listeners; i++) {
         if (wk->listeners[i].watch.fd < 0) continue;
         if (!wk->accept_paused) loop_remove(wk->loop, &wk->listeners[i].watch);
@@ -327,11 +332,26 @@ void worker_give_pool(struct worker *wk, struct pool *pool)
         pool_destroy(pool);
 }
 
+/* The status page's samples (server/status_ring.h), taken by the first worker on a timer. */
+static void on_sample_timer(struct timer *t)
+{
+    struct worker *wk = (struct worker *)((char *)t - offsetof(struct worker, sample_timer));
+    int64_t now = loop_now_ms(wk->loop);
+    status_ring_take(now);
+    if (wk->state == SERVER_RUNNING)
+        timer_arm(wk->loop, t, now + (int64_t)(wk->cfg->metrics.sample_interval * 1000));
+}
+
 static void *worker_main(void *arg)
 {
     struct worker *wk = arg;
+    stats_thread_use(stats_region_block(wk->id));
     loop_set_idle(wk->loop, worker_idle, wk);
     proxy_worker_config(wk); /* active health checks */
+    /* the status page's first sample at start, then one per interval (with the metrics
+     * listener, whose status page a reload may turn on) */
+    if (wk->id == 0 && wk->cfg->metrics.enabled && wk->srv->part != SERVER_PART_UDP)
+        on_sample_timer(&wk->sample_timer);
     loop_run(wk->loop);
     conn_list_shutdown(&wk->conns, false);
     /* the UDP sockets stay open until every worker has stopped (worker_free): closing one
@@ -343,6 +363,7 @@ static void *worker_main(void *arg)
     wk->redis = NULL;
     wire_thread_cleanup();
     worker_flush_log(wk);
+    stats_thread_use(NULL);
     struct server *srv = wk->srv;
     pthread_mutex_lock(&srv->lock);
     wk->exited = true;
@@ -393,6 +414,36 @@ static void request_id_seed(struct worker *wk)
     wk->request_id_seq = 0;
 }
 
+typedef void listener_open_fn(struct worker *wk, int fd, const char *peer);
+
+/* Adds the listeners of address l (not watched yet) that open serves: the sockets handed over
+ * for it (socket activation, binary upgrade), else one of our own. */
+static int add_listeners(struct worker *wk, const struct config_listen *l, bool tls,
+                         listener_open_fn *open)
+{
+    int fds[MAX_LISTEN_FDS];
+    size_t n = listen_inherit_take(SOCK_STREAM, l, wk->id, wk->srv->n_workers, fds, MAX_LISTEN_FDS);
+    if (n == 0 && (fds[0] = listen_socket(l)) >= 0) n = 1;
+    if (n == 0) return -1;
+    struct listener *more = realloc(wk->listeners, (wk->n_listeners + n) * sizeof(*more));
+    if (!more) {
+        for (size_t k = 0; k < n; k++)
+            close(fds[k]);
+        return -1;
+    }
+    wk->listeners = more;
+    for (size_t k = 0; k < n; k++) {
+        socket_options(fds[k]);
+        struct listener *ls = &wk->listeners[wk->n_listeners++];
+        memset(ls, 0, sizeof(*ls));
+        ls->tls = tls;
+        ls->open = open;
+        ls->watch.cb = on_accept;
+        ls->watch.fd = fds[k];
+    }
+    return 0;
+}
+
 static int worker_init(struct server *srv, struct worker *wk, int id, const struct config *cfg)
 {
     wk->id = id;
@@ -404,6 +455,7 @@ static int worker_init(struct server *srv, struct worker *wk, int id, const stru
     if (!wk->loop || wk->wake_fd < 0 || !wk->cache) return -1;
     wk->accept_timer.cb = listeners_resume;
     wk->access_timer.cb = access_flush_due;
+    wk->sample_timer.cb = on_sample_timer;
     request_id_seed(wk);
     wk->wake_watch.fd = wk->wake_fd;
     wk->wake_watch.cb = on_wake;
@@ -413,34 +465,16 @@ static int worker_init(struct server *srv, struct worker *wk, int id, const stru
         /* UDP only: worker_open_udp */
         if (cfg->listens[i].quic_only || srv->part == SERVER_PART_UDP) continue;
         bool tls = cfg->listens[i].tls;
-        void (*open)(struct worker *, int, const char *) =
-            wire_accept_for(tls ? LISTENER_TCP_TLS : LISTENER_TCP);
+        listener_open_fn *open = wire_accept_for(tls ? LISTENER_TCP_TLS : LISTENER_TCP);
         if (!open) {
             log_error("no protocol registered for %s listeners", tls ? "TLS" : "TCP");
             return -1;
         }
-        /* sockets handed over (socket activation, binary upgrade) first, else one of our own */
-        int fds[MAX_LISTEN_FDS];
-        size_t n = listen_inherit_take(SOCK_STREAM, &cfg->listens[i], id, srv->n_workers, fds,
-                                       MAX_LISTEN_FDS);
-        if (n == 0 && (fds[0] = listen_socket(&cfg->listens[i])) >= 0) n = 1;
-        if (n == 0) return -1;
-        struct listener *more = realloc(wk->listeners, (wk->n_listeners + n) * sizeof(*more));
-        if (!more) {
-            for (size_t k = 0; k < n; k++)
-                close(fds[k]);
-            return -1;
-        }
-        wk->listeners = more;
-        for (size_t k = 0; k < n; k++) {
-            socket_options(fds[k]);
-            struct listener *ls = &wk->listeners[wk->n_listeners++];
-            memset(ls, 0, sizeof(*ls));
-            ls->tls = tls;
-            ls->open = open;
-            ls->watch.cb = on_accept;
-            ls->watch.fd = fds[k];
-        }
+        if (add_listeners(wk, &cfg->listens[i], tls, open) < 0) return -1;
+    }
+    if (cfg->metrics.enabled && srv->part != SERVER_PART_UDP) {
+        listener_open_fn *open = wire_accept_for(LISTENER_TCP_METRICS);
+        if (!open || add_listeners(wk, &cfg->metrics.listen, false, open) < 0) return -1;
     }
     for (size_t k = 0; k < wk->n_listeners; k++) {
         wk->listeners[k].worker = wk;
@@ -493,9 +527,16 @@ int server_start(struct server *srv, struct config *cfg, struct tls_server *tls,
     pthread_mutex_init(&srv->lock, NULL);
     pthread_cond_init(&srv->cond, NULL);
     wire_observe_exchanges(access_log_request);
+    wire_observe_exchanges(exchange_stats_record);
     int n = cfg->workers > 0 ? cfg->workers : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (n < 1) n = 1;
     srv->n_workers = n;
+    /* counters for metrics: in a shared mapping made by the main process (the HTTP/3 process
+     * got it from there); without one, nothing is counted, and serving goes on */
+    if (stats_region_create() < 0 ||
+        stats_region_claim(part == SERVER_PART_UDP ? 1 : 0, n, part == SERVER_PART_UDP) < 0)
+        log_warn("metrics: no shared memory for the counters (%s); they stay at 0",
+                 strerror(errno));
     srv->workers = calloc((size_t)n, sizeof(*srv->workers));
     if (!srv->workers) return -1;
     for (int i = 0; i < n; i++) {

@@ -51,7 +51,8 @@ struct worker {
     bool accept_paused; /* listeners out of the epoll set until accept_timer fires */
     int accept_backoff_ms;
     struct timer accept_timer;
-    const struct config *cfg; /* refreshed from srv->cfg when woken */
+    struct timer sample_timer; /* the status page's samples (the first worker) */
+    const struct config *cfg;  /* refreshed from srv->cfg when woken */
     struct static_cache *cache;
     struct proxy_worker *proxy; /* upstream connections and balancing state (handler/proxy.h) */
     struct redis_link *redis;   /* shared rate limits (server/redis_link.h), made when first used */

@@ -13,8 +13,9 @@
 struct worker;
 
 enum listener_kind {
-    LISTENER_TCP,     /* cleartext TCP: HTTP/0.9 to 1.1, h2c */
-    LISTENER_TCP_TLS, /* TLS over TCP: ALPN picks h2 or http/1.1 */
+    LISTENER_TCP,         /* cleartext TCP: HTTP/0.9 to 1.1, h2c */
+    LISTENER_TCP_TLS,     /* TLS over TCP: ALPN picks h2 or http/1.1 */
+    LISTENER_TCP_METRICS, /* the metrics listener (`metrics: {listen}`): HTTP/1.x, /metrics */
     LISTENER_KINDS
 };
 

@@ -84,6 +84,9 @@ class FaultTern:
         self.tls_port = t.free_port()
         while self.tls_port == self.port:
             self.tls_port = t.free_port()
+        self.metrics_port = t.free_port()
+        while self.metrics_port in (self.port, self.tls_port):
+            self.metrics_port = t.free_port()
         d = env["dir"]
         tag = f"{name}-{fault.replace(':', '-') if fault else 'count'}"
         self.count_path = d / f"{tag}.counts"
@@ -112,6 +115,8 @@ class FaultTern:
                                                        "shared": True}}]}],
             # a real redis-server when installed, else a port nobody listens on (on_error local)
             "redis": {"address": f"127.0.0.1:{env['redis']}", "timeout": "1s"},
+            # the metrics listener and the status page (handler/metrics, handler/status_page)
+            "metrics": {"listen": f"127.0.0.1:{self.metrics_port}", "status": True},
         }
         # the disk store's directory starts empty for each run: the same calls every time
         cache_dir = d / f"{tag}.cache"
@@ -272,6 +277,25 @@ class H1Tunnel(H1):
             raise t.Closed(f"CONNECT answered {r.status}")
 
 
+class H1Metrics(H1):
+    """HTTP/1.1 to the metrics listener. Its answers change with every request (they are
+    counters), so a body is judged by its shape: a whole exposition or a whole page."""
+
+    SHAPES = {"/metrics": (b"# HELP tern_http_requests_total ", b"\n"),
+              "/status": (b"<!DOCTYPE html>", b"</html>\n")}
+
+    def __init__(self, srv):
+        self.c = t.Conn(srv.metrics_port, timeout=TIMEOUT / t.SLOW)
+
+    def exchange(self, method, path, headers=None, body=b"", close=False):
+        r = super().exchange(method, path, headers, body, close)
+        start, end = self.SHAPES.get(path, (None, None))
+        if r.complete and r.status == 200 and start and r.body.startswith(start) \
+                and r.body.endswith(end):
+            r.body = f"whole {path}".encode()
+        return r
+
+
 class H2:
     def __init__(self, srv, tls):
         import h2.config
@@ -355,6 +379,7 @@ TRANSPORTS = {
     "h2c": lambda srv: H2(srv, False),
     "h2-tls": lambda srv: H2(srv, True),
     "h1-connect": H1Tunnel,
+    "h1-metrics": H1Metrics,
 }
 TUNNEL_SCENARIOS = ("small", "keepalive")  # the tunnel's faults do not depend on the request
 
@@ -399,6 +424,8 @@ SCENARIOS = {
     "observe": [[("GET", "/hello.txt", {"x-request-id": "fault-1"}, b""),
                  ("GET", "/nothing-here", {"x-request-id": "fault-2"}, b""),
                  ("GET", "/mid.bin", None, b"")]],
+    # the metrics listener: the exposition and the status page (h1-metrics only)
+    "metrics": [[("GET", "/metrics", None, b""), ("GET", "/status", None, b"")]],
 }
 PROXY_SCENARIOS = ("proxy", "proxy-h2", "cache", "cache_disk", "shared", "observe")
 TEMPLATE_404 = b"<p>{status} {reason} {request_id} {path}</p>\n"
@@ -463,11 +490,13 @@ def healthy(transport, srv):
     c = connect(transport, srv)
     if isinstance(c, Exception):
         return f"fresh connection failed: {c!r}"
+    path, want = ("/metrics", b"whole /metrics") if transport == "h1-metrics" \
+        else ("/hello.txt", SMALL)
     try:
-        r = c.exchange("GET", "/hello.txt", close=True)
+        r = c.exchange("GET", path, close=True)
     finally:
         c.close()
-    if not (r.complete and r.status == 200 and r.body == SMALL):
+    if not (r.complete and r.status == 200 and r.body == want):
         return f"fresh request after the fault: {r}"
     return None
 
@@ -514,6 +543,9 @@ def expected(scenario):
     """The fault-free answers the files dictate (POST: whatever tern answers without faults)."""
     out = []
     for method, path, headers, _ in requests(scenario):
+        if path in H1Metrics.SHAPES:
+            out.append((200, f"whole {path}".encode()))
+            continue
         for prefix in ("/up2", "/up", "/cached", "/dcached", "/shared"):
             path = path.removeprefix(prefix)
         data = {"/hello.txt": SMALL, "/mid.bin": MID}.get(path, LARGE)
@@ -541,6 +573,8 @@ def test_fault(env, transport, scenario):
         pytest.skip("the proxy scenario runs over cleartext fronts")
     if transport == "h1-connect" and scenario not in TUNNEL_SCENARIOS:
         pytest.skip("a tunnel carries any request alike")
+    if (transport == "h1-metrics") != (scenario == "metrics"):
+        pytest.skip("the metrics listener serves the metrics scenario only, and only it")
     # count mode: no fault, the right answers, and how many calls of each kind they take
     srv = FaultTern(env, f"{transport}-{scenario}")
     try:

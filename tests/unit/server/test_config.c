@@ -708,8 +708,50 @@ static void test_cache_errors(void)
                  "t.yaml:6: 'max_object_size' is larger than 'max_size'");
 }
 
+/* The top-level `metrics`: its listener, allow list, status page and sampling interval. */
+static void test_metrics(void)
+{
+    char err[512] = "";
+    static const char yaml[] = "root: /tmp\n"
+                               "metrics:\n"
+                               "  listen: 127.0.0.1:9100\n"
+                               "  allow: [127.0.0.1, 10.0.0.0/8]\n"
+                               "  status: true\n"
+                               "  sample_interval: 0.5\n";
+    struct config *c = load(yaml, err, sizeof(err));
+    CHECK(c != NULL);
+    if (c) {
+        CHECK(c->metrics.enabled && c->metrics.status);
+        CHECK_STR(c->metrics.listen.host, "127.0.0.1");
+        CHECK(c->metrics.listen.port == 9100);
+        CHECK(c->metrics.n_allow == 2 && c->metrics.allow[1].bits == 8);
+        CHECK(c->metrics.sample_interval == 0.5);
+        config_free(c);
+    }
+    c = load("root: /tmp\n", err, sizeof(err));
+    CHECK(c != NULL);
+    if (c) {
+        CHECK(!c->metrics.enabled && !c->metrics.status && c->metrics.sample_interval == 5);
+        config_free(c);
+    }
+    EXPECT_ERROR("root: /tmp\nmetrics: {status: true}\n",
+                 "t.yaml:2: 'metrics' needs 'listen': the address to serve /metrics on");
+    EXPECT_ERROR("root: /tmp\nlisten: 127.0.0.1:9100\nmetrics: {listen: 127.0.0.1:9100}\n",
+                 "t.yaml:3: metrics listen address '127.0.0.1:9100' is also a listen or "
+                 "tls_listen address");
+    EXPECT_ERROR("root: /tmp\nmetrics: {listen: 127.0.0.1:9100, allow: [300.1.1.1]}\n",
+                 "t.yaml:2: 'allow' value '300.1.1.1' is not an IP address, a CIDR prefix (like "
+                 "10.0.0.0/8 or 2001:db8::/32) or 'all'");
+    EXPECT_ERROR(
+        "root: /tmp\nmetrics: {listen: 127.0.0.1:9100, sample_interval: 0}\n",
+        "t.yaml:2: 'sample_interval' must be at least 0.1 and at most 3600 seconds, not '0'");
+    EXPECT_ERROR("root: /tmp\nmetrics: true\n",
+                 "t.yaml:2: 'metrics' must be a mapping, not a value");
+}
+
 int main(int argc, char **argv)
 {
+    test_metrics();
     test_cache_values();
     test_cache_errors();
     test_proxy_h2();
