@@ -231,6 +231,9 @@ static _Thread_local struct cache_wait *waiters;
 static _Thread_local struct loop_hook waiters_hook;
 static _Thread_local struct loop *waiters_loop;
 
+/* Is b the source that copies a body into a new entry, still storing? */
+static bool filling(const struct body_source *b);
+
 /* How a request comes to handle(): the first time, again after a leader's answer, or as a
  * background revalidation (leading the flight it was started with). */
 enum run { RUN_FIRST, RUN_COLLAPSED, RUN_BACKGROUND };
@@ -378,13 +381,16 @@ void cache_handle(struct dispatch_ctx *dc, struct http_request *req, struct http
     handle(dc, req, resp, url_path, RUN_FIRST, NULL);
 }
 
-/* ---- background revalidation (RFC 5861 §3) ----
+/* ---- background requests: revalidation (RFC 5861 §3) and ranged misses ----
  * A request that finds a stale entry within its stale-while-revalidate window is answered
  * from it at once, and a request of tern's own, made from it, revalidates the entry: it leads
  * the key's flight (so there is one per key at a time, and misses meanwhile wait for it), goes
  * through handle() and the proxy as any request, and its response body is pulled here to the
- * end, which stores it (a 200) or has refreshed the entry (a 304). It counts as one of the
- * worker's connections (core/conn.h): a graceful stop waits for it, a fast one cancels it. */
+ * end, which stores it (a 200) or has refreshed the entry (a 304). A GET miss with Range
+ * starts one the same way, to fetch the whole response into the store, and waits for it.
+ * Such a request carries none of the client's conditions, Range or If-Range. It counts as
+ * one of the worker's connections (core/conn.h): a graceful stop waits for it, a fast one
+ * cancels it. */
 
 struct cache_bg {
     struct conn conn;      /* first; w.fd -1: it has no socket */
@@ -436,7 +442,9 @@ static void bg_run(struct loop_task *t)
     }
     if (bg->resp.pending) return; /* the proxy's dispatch_finish resumes it */
     struct body_source *b = bg->resp.body;
-    for (int i = 0; b && i < 64; i++) {
+    /* pulled only while it goes into the store: a body that is not stored (or no longer, too
+     * big after all) is closed, and so is the upstream's connection */
+    for (int i = 0; b && filling(b) && i < 64; i++) {
         struct body_chunk c;
         enum body_next_result r = b->next(b, &c, 65536);
         if (r == BODY_WAIT) return; /* the source resumes it */
@@ -446,8 +454,8 @@ static void bg_run(struct loop_task *t)
             return;
         }
     }
-    log_info("cache: background revalidation of %.*s: %d", (int)bg->req.target.len,
-             bg->req.target.p, bg->resp.status);
+    log_info("cache: background fetch of %.*s: %d", (int)bg->req.target.len, bg->req.target.p,
+             bg->resp.status);
     bg_end(bg);
 }
 
@@ -481,7 +489,7 @@ static str_t bg_copy(struct pool *pool, str_t s)
     return c ? str_make(c, s.len) : STR_NULL;
 }
 
-/* Starts a background revalidation of cr's key, made from req, unless one is in the air. */
+/* Starts a background request for cr's key, made from req, unless one is in the air. */
 static void background_start(const struct dispatch_ctx *dc, const struct http_request *req,
                              struct cache_req *cr, str_t url_path)
 {
@@ -618,9 +626,15 @@ static void handle(struct dispatch_ctx *dc, struct http_request *req, struct htt
         else if (flight)
             leader_done_flight(cr->cc->store, flight);
         flight = NULL;
-    } else if (!collapsed && req->method == HTTP_METHOD_GET &&
-               collapse(cr, dc, req, resp, url_path)) {
-        return;
+    } else if (!collapsed && req->method == HTTP_METHOD_GET) {
+        /* a ranged miss: a request of tern's own fetches the whole response without Range
+         * (the store keeps complete 200s only) and this one waits for it like any collapsed
+         * miss, to be answered from the store; should it not be stored, this one runs again
+         * and goes upstream with its Range (one round) */
+        if (!cr->stale && http_fields_find(&req->headers, HTTP_TOKEN_RANGE) &&
+            !cache_store_flight_busy(cr->cc->store, cr->key.p, cr->key.len))
+            background_start(dc, req, cr, url_path);
+        if (collapse(cr, dc, req, resp, url_path)) return;
     }
     /* the request's own fields change only now: a waiter runs again as it came */
     if (cr->stale && req->method == HTTP_METHOD_GET &&
@@ -774,6 +788,11 @@ static enum body_next_result fill_next(struct body_source *src, struct body_chun
         fill_drop(f);
     }
     return r;
+}
+
+static bool filling(const struct body_source *b)
+{
+    return b->next == fill_next && ((const struct cache_fill *)b)->e;
 }
 
 static void fill_close(struct body_source *src)
