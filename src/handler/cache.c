@@ -154,13 +154,14 @@ static int entry_data(struct http_request *req, const struct cache_entry *e,
     return 0;
 }
 
-/* Fills resp from e (held by req's pool): the stored status and fields, the current Age
+/* Fills resp from e (held by req's pool; its body bytes from body_of, e itself or an entry
+ * with the same body, also held): the stored status and fields, the current Age
  * (RFC 9111 §5.1), Cache-Status, and the stored body (none for HEAD: §4.3.5's converse, a
  * stored GET answers HEAD), or the ranges a GET asks for (at most max_ranges; 0: the whole
  * body, as a server may, RFC 9110 §14.2). 0, or -1 on OOM or when a disk entry's file cannot
  * be opened. */
 static int serve_entry(struct cache_req *cr, struct http_request *req, struct http_response *resp,
-                       const struct cache_entry *e, time_t now)
+                       const struct cache_entry *e, const struct cache_entry *body_of, time_t now)
 {
     struct cache_status *st = &cr->st;
     size_t max_ranges = cr->max_ranges;
@@ -184,7 +185,7 @@ static int serve_entry(struct cache_req *cr, struct http_request *req, struct ht
     resp->body = NULL;
     struct multipart_data d;
     if (req->method != HTTP_METHOD_HEAD && e->body_len) { /* before Cache-Status is counted */
-        if (entry_data(req, e, cr->cc->store, &d) < 0) return -1;
+        if (entry_data(req, body_of, cr->cc->store, &d) < 0) return -1;
         resp->body = d.mem ? body_source_mem(req->pool, d.mem, e->body_len)
                            : body_source_file(req->pool, d.fd, (off_t)d.offset, e->body_len);
         if (!resp->body) return -1;
@@ -549,6 +550,13 @@ static void handle(struct dispatch_ctx *dc, struct http_request *req, struct htt
 {
     bool collapsed = run == RUN_COLLAPSED;
     struct cache_req *cr = pool_calloc(req->pool, sizeof(*cr));
+    /* a background request leads its flight from the start, whatever it meets (a fresh entry
+     * stored meanwhile too): the flight ends with its request at the latest */
+    if (cr && flight && pool_on_cleanup(req->pool, leader_cleanup, cr) == 0) {
+        cr->flight = flight;
+        flight = NULL;
+    }
+    if (flight) leader_done_flight(dc->loc->cache->store, flight);
     if (!cr || !(cr->key = request_key(req->pool, req)).p) { /* no memory: no caching */
         dc->cache = NULL;
         proxy_handle(dc, req, resp, url_path);
@@ -601,7 +609,7 @@ static void handle(struct dispatch_ctx *dc, struct http_request *req, struct htt
         if (use == CACHE_USE_FRESH || use == CACHE_USE_STALE) {
             cr->st.hit = true;
             cr->st.fwd = CACHE_FWD_NONE;
-            if (serve_entry(cr, req, resp, e, now) == 0) {
+            if (serve_entry(cr, req, resp, e, e, now) == 0) {
                 not_modified(req, resp, e);
                 return;
             }
@@ -620,13 +628,7 @@ static void handle(struct dispatch_ctx *dc, struct http_request *req, struct htt
         add_cache_status(resp, req->pool, &cr->st, cr->cc->store);
         return;
     }
-    if (run == RUN_BACKGROUND) { /* the flight's leader from the start */
-        if (flight && pool_on_cleanup(req->pool, leader_cleanup, cr) == 0)
-            cr->flight = flight;
-        else if (flight)
-            leader_done_flight(cr->cc->store, flight);
-        flight = NULL;
-    } else if (!collapsed && req->method == HTTP_METHOD_GET) {
+    if (run != RUN_BACKGROUND && !collapsed && req->method == HTTP_METHOD_GET) {
         /* a ranged miss: a request of tern's own fetches the whole response without Range
          * (the store keeps complete 200s only) and this one waits for it like any collapsed
          * miss, to be answered from the store; should it not be stored, this one runs again
@@ -663,11 +665,22 @@ static void invalidate(struct cache_req *cr, struct http_request *req, struct ht
     }
 }
 
-/* Inserts e, a disk entry's file first completed and renamed into place. 0 or -1. */
+static void commit_done(struct cache_store *s, void *flight, bool stored)
+{
+    (void)stored;
+    if (flight) leader_done_flight(s, flight);
+}
+
+/* Inserts e. A disk entry's file is completed, renamed into place and inserted by the store's
+ * writer thread, later: cr's flight goes with it, to end once e is in the store (or will not
+ * be), so that its waiters find it. 0 (for a disk entry: queued), or -1. */
 static int insert(struct cache_req *cr, struct cache_entry *e)
 {
-    if (e->wfd >= 0 && cache_store_file_commit(cr->cc->store, e) < 0) return -1;
-    return cache_store_insert(cr->cc->store, e, cache_entry_vary_match, &e->req_fields);
+    if (!e->writing)
+        return cache_store_insert(cr->cc->store, e, cache_entry_vary_match, &e->req_fields);
+    if (cache_store_file_commit(cr->cc->store, e, commit_done, cr->flight) < 0) return -1;
+    cr->flight = NULL;
+    return 0;
 }
 
 /* The upstream's Date (RFC 9110 §6.6.1), which the proxy does not pass on. */
@@ -752,7 +765,7 @@ static bool fill_append(struct cache_fill *f, const struct body_chunk *c)
     struct cache_entry *e = f->e;
     size_t max = (size_t)f->cr->cc->max_object_size;
     if (c->kind != BODY_CHUNK_MEM || c->len > max - e->body_len) return false;
-    if (e->wfd >= 0) return cache_entry_file_append(e, c->data, c->len) == 0;
+    if (e->writing) return cache_entry_file_append(e, c->data, c->len) == 0;
     if (c->len > f->cap - e->body_len) {
         size_t cap = f->cap ? f->cap : 16384;
         while (cap < e->body_len + c->len)
@@ -891,7 +904,8 @@ static int refresh(struct cache_req *cr, struct http_request *req, struct http_r
     }
     if (hold(req, e) < 0) return -1;
     cr->st.stored = true;
-    return serve_entry(cr, req, resp, e, now);
+    /* a new file is complete later (the writer thread's): the old one has the same body */
+    return serve_entry(cr, req, resp, e, old->path ? old : e, now);
 }
 
 /* The origin failed (an upstream 500, 502, 503, 504, or none answered): a stale response
@@ -908,7 +922,7 @@ static bool stale_on_error(struct cache_req *cr, struct http_request *req,
         return false;
     if (resp->body && resp->body->close) resp->body->close(resp->body); /* the upstream's */
     resp->body = NULL;
-    if (serve_entry(cr, req, resp, e, now) == 0) return true;
+    if (serve_entry(cr, req, resp, e, e, now) == 0) return true;
     resp->headers.count = 0;
     resp->body = NULL;
     dispatch_error(req, resp, 502);
@@ -930,7 +944,7 @@ static bool on_head(struct cache_req *cr, struct http_request *req, struct http_
         if (refresh(cr, req, resp, head, now) == 0) return true;
         /* no memory for the copy: the stored response as it was */
         cr->st.stored = false;
-        if (serve_entry(cr, req, resp, cr->stale, now) == 0) return true;
+        if (serve_entry(cr, req, resp, cr->stale, cr->stale, now) == 0) return true;
         resp->headers.count = 0;
         resp->body = NULL;
         dispatch_error(req, resp, 503);

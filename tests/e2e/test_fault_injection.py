@@ -385,12 +385,18 @@ SCENARIOS = {
                     ("GET", "/dcached/hello.txt", None, b""), ("HEAD", "/dcached/mid.bin", None, b""),
                     ("GET", "/dcached/mid.bin", None, b""),
                     ("GET", "/dcached/mid.bin", {"range": "bytes=100-299"}, b"")]],
+    # a ranged miss on the disk store: a background request of tern's own fetches the whole
+    # response, the store's writer thread writes and renames its file, and the waiting request
+    # is answered from it; then a hit
+    "cache_disk_range": [[("GET", "/dcached/mid.bin", {"range": "bytes=100-299"}, b""),
+                          ("GET", "/dcached/mid.bin", None, b""),
+                          ("GET", "/dcached/hello.txt", {"range": "bytes=1-3"}, b"")]],
     # a rate limit shared through Redis (server/redis_link): the worker's hiredis connection,
     # its adapter on the loop and the request's wait for the verdict meet every fault
     "shared": [[("GET", "/shared/hello.txt", None, b""), ("GET", "/shared/mid.bin", None, b"")],
                [("GET", "/shared/hello.txt", None, b"")]],
 }
-PROXY_SCENARIOS = ("proxy", "proxy-h2", "cache", "cache_disk", "shared")
+PROXY_SCENARIOS = ("proxy", "proxy-h2", "cache", "cache_disk", "cache_disk_range", "shared")
 PROXY_TRANSPORTS = ("h1", "h2c")  # the proxy's (and the cache's) faults do not depend on the front's TLS
 
 
