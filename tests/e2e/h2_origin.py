@@ -15,6 +15,7 @@ streams and the resets it receives, and behaves by path:
   /slow             a head, then 16 KB every 20 ms for a long time (cancellation)
   /hints            103 Early Hints with a Link, then 200
   /stall-upload     takes the request body but never gives its window back
+  /healthz          200, or 503 while `healthy` is False; counted in `health_checks`
 """
 
 import email.utils
@@ -56,6 +57,8 @@ class H2Origin:
         self.goaways = 0    # GOAWAY frames received
         self.goaway_sent = False
         self.stopping = False
+        self.healthy = True
+        self.health_checks = 0
         self.threads = []
         th = threading.Thread(target=self._accept, daemon=True)
         th.start()
@@ -240,6 +243,10 @@ class Session:
         elif p == "/slow":
             self.c.send_headers(st.id, [(":status", "200")])
             st.next_at = time.monotonic()
+        elif p == "/healthz":
+            with self.o.lock:
+                self.o.health_checks += 1
+            self.respond(st, 200 if self.o.healthy else 503, b"health", [])
         else:
             self.respond(st, 200, b"again" if p == "/refuse-once" else b"ok", [])
 
