@@ -239,6 +239,9 @@ void cache_store_close(struct cache_store *s)
     }
     pthread_mutex_unlock(&s->lock);
     release_all(dead);
+    /* a reload keeps the old configuration (and its stores) until exit: its writer thread
+     * ends now, after what is queued (commits meet the closed table: not stored) */
+    if (s->writer) cache_writer_stop(s->writer);
 }
 
 void cache_store_count(struct cache_store *s, const struct cache_status *st)

@@ -173,7 +173,8 @@ int cache_store_insert(struct cache_store *s, struct cache_entry *e, cache_match
 /* Removes every variant of key (RFC 9111 §4.4). Returns how many. */
 size_t cache_store_remove(struct cache_store *s, const char *key, size_t len);
 /* Empties the store and refuses later inserts (its configuration was replaced by a reload);
- * entries being read live on until their readers let go. */
+ * entries being read live on until their readers let go. A disk store's writer thread runs
+ * what is queued and ends (the caller waits for it); later writes are refused. */
 void cache_store_close(struct cache_store *s);
 /* Bytes and entries held (for tests and metrics). */
 void cache_store_usage(struct cache_store *s, size_t *bytes, size_t *entries);

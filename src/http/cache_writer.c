@@ -13,7 +13,7 @@ struct cache_writer {
     pthread_cond_t wake;
     struct cache_writer_job *head, *tail;
     size_t queued, max_queued;
-    bool started, stopping;
+    bool started, stopping, joined;
     pthread_t thread;
 };
 
@@ -109,14 +109,21 @@ void cache_writer_drain(struct cache_writer *w)
     pthread_mutex_unlock(&lock);
 }
 
+void cache_writer_stop(struct cache_writer *w)
+{
+    pthread_mutex_lock(&w->lock);
+    w->stopping = true;
+    bool join = w->started && !w->joined;
+    w->joined = true;
+    pthread_cond_signal(&w->wake);
+    pthread_mutex_unlock(&w->lock);
+    if (join) pthread_join(w->thread, NULL);
+}
+
 void cache_writer_free(struct cache_writer *w)
 {
     if (!w) return;
-    pthread_mutex_lock(&w->lock);
-    w->stopping = true;
-    pthread_cond_signal(&w->wake);
-    pthread_mutex_unlock(&w->lock);
-    if (w->started) pthread_join(w->thread, NULL);
+    cache_writer_stop(w);
     pthread_cond_destroy(&w->wake);
     pthread_mutex_destroy(&w->lock);
     free(w);

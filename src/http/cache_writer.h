@@ -26,7 +26,10 @@ struct cache_writer *cache_writer_new(size_t max_queued);
 bool cache_writer_submit(struct cache_writer *w, struct cache_writer_job *job);
 /* Waits until every job queued before the call has run (tests). */
 void cache_writer_drain(struct cache_writer *w);
-/* Runs what is queued, stops the thread and frees w. NULL is fine. */
+/* Runs what is queued and stops the thread; later jobs are refused. Any thread but the
+ * writer's; it waits for the queue to run. */
+void cache_writer_stop(struct cache_writer *w);
+/* cache_writer_stop, then frees w. NULL is fine. */
 void cache_writer_free(struct cache_writer *w);
 
 #endif
