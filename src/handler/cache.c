@@ -742,6 +742,7 @@ static struct cache_entry *new_entry(struct cache_req *cr, struct http_request *
     if (!e) return NULL;
     e->status = resp->status;
     bool ok = cache_entry_set_key(e, cr->key.p, cr->key.len) == 0;
+    if (ok) cache_store_entry_start(cr->cc->store, e); /* an invalidation from now keeps it out */
     for (size_t i = 0; ok && i < resp->headers.count; i++)
         ok = add_copy(&e->fields, e->pool, resp->headers.items[i].name,
                       resp->headers.items[i].value) == 0;
@@ -878,6 +879,7 @@ static int refresh(struct cache_req *cr, struct http_request *req, struct http_r
     if (!e) return -1;
     e->status = old->status;
     bool ok = cache_entry_set_key(e, old->key, old->key_len) == 0;
+    if (ok) cache_store_entry_start(cr->cc->store, e);
     for (size_t i = 0; ok && i < old->fields.count; i++)
         ok = add_copy(&e->fields, e->pool, old->fields.items[i].name, old->fields.items[i].value) ==
              0;

@@ -21,6 +21,8 @@
 #include "http/cache_rules.h"
 #include "http/cache_writer.h"
 
+#define REMOVED_RING 64
+
 struct cache_store {
     pthread_mutex_t lock;
     struct cache_entry **buckets;
@@ -31,6 +33,10 @@ struct cache_store {
     char *dir;                        /* a disk store's directory, or NULL */
     struct cache_writer *writer;      /* a disk store's writer thread */
     struct cache_flight *flights[64]; /* fetches in the air, by key hash */
+    /* The key hashes of the last REMOVED_RING removals, and how many there were: an entry
+     * whose fetch started before a removal of its key is not inserted after it. */
+    uint64_t removed[REMOVED_RING];
+    uint64_t n_removed;
     /* cache_stats' counters, counted without the lock */
     atomic_uint_fast64_t hits, stale_hits, misses, bypasses, stores, evictions;
 };
@@ -189,6 +195,24 @@ static void insert_locked(struct cache_store *s, struct cache_entry *e, cache_ma
     }
 }
 
+/* Was e's key removed since its fetch started (cache_store_entry_start)? Under the lock; a
+ * ring overrun since then counts as yes. */
+static bool removed_since(const struct cache_store *s, const struct cache_entry *e)
+{
+    if (s->n_removed - e->start_seq > REMOVED_RING) return true;
+    for (uint64_t i = e->start_seq; i < s->n_removed; i++)
+        if (s->removed[i % REMOVED_RING] == e->hash) return true;
+    return false;
+}
+
+void cache_store_entry_start(struct cache_store *s, struct cache_entry *e)
+{
+    pthread_mutex_lock(&s->lock);
+    e->start_seq = s->n_removed;
+    pthread_mutex_unlock(&s->lock);
+    e->started = true;
+}
+
 int cache_store_insert(struct cache_store *s, struct cache_entry *e, cache_match_fn match,
                        void *ctx)
 {
@@ -197,7 +221,7 @@ int cache_store_insert(struct cache_store *s, struct cache_entry *e, cache_match
     if (e->size > s->max_size) return -1;
     struct cache_entry *dead = NULL;
     pthread_mutex_lock(&s->lock);
-    if (s->closed) {
+    if (s->closed || (e->started && removed_since(s, e))) {
         pthread_mutex_unlock(&s->lock);
         return -1;
     }
@@ -213,6 +237,7 @@ size_t cache_store_remove(struct cache_store *s, const char *key, size_t len)
     struct cache_entry *dead = NULL;
     size_t n = 0;
     pthread_mutex_lock(&s->lock);
+    s->removed[s->n_removed++ % REMOVED_RING] = h;
     struct cache_entry **pp = &s->buckets[h & (s->n_buckets - 1)];
     while (*pp) {
         if (same_key(*pp, h, key, len)) {

@@ -65,6 +65,9 @@ struct cache_entry {
     char *path;
     off_t body_off;
     bool writing; /* its file is being written: cache_store_file_begin, not yet committed */
+    /* cache_store_entry_start was called: a removal of the key after it keeps e out */
+    bool started;
+    uint64_t start_seq;
     /* Store-private. The writer thread's: the temporary file being written (or -1), its
      * name, the name it gets when complete. */
     int wfd;
@@ -167,9 +170,15 @@ struct cache_entry *cache_store_lookup(struct cache_store *s, const char *key, s
 /* Inserts e (the table takes its own reference; the caller keeps its one), replacing the
  * variants of the same key that match accepts (match NULL: every variant), then evicts the
  * least recently used entries until the store fits max_size. -1 when e alone is bigger than
- * max_size (not inserted). */
+ * max_size, the store is closed, or e's key was removed since cache_store_entry_start (not
+ * inserted). */
 int cache_store_insert(struct cache_store *s, struct cache_entry *e, cache_match_fn match,
                        void *ctx);
+/* The response for e (its key set) is being fetched now: should its key be removed before
+ * e is inserted (an unsafe method's invalidation, RFC 9111 §4.4, or a PURGE, while the body
+ * still arrives or is still being written), cache_store_insert refuses e, so that the store
+ * never holds what was invalidated after it was asked for. */
+void cache_store_entry_start(struct cache_store *s, struct cache_entry *e);
 /* Removes every variant of key (RFC 9111 §4.4). Returns how many. */
 size_t cache_store_remove(struct cache_store *s, const char *key, size_t len);
 /* Empties the store and refuses later inserts (its configuration was replaced by a reload);

@@ -200,9 +200,34 @@ def test_post_invalidates(make_server, origin):
     assert "hit" in status_of(srv.get("/c/p?cc=max-age%3D60"))
 
 
+def test_invalidation_while_filling(make_server, origin):
+    """An unsafe method's invalidation (RFC 9111 §4.4) that comes while a GET's response is
+    still being stored (its client reads slowly) keeps that response out of the store: the
+    next GET is a miss, not what was invalidated."""
+    srv = cached(make_server, origin, cache={"max_object_size": "32m", "max_size": "64m"})
+    url = "/c/inv?cc=max-age%3D60&size=20000000"
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=10 * t.SLOW) as s:
+        s.sendall(f"GET {url} HTTP/1.1\r\nHost: localhost\r\n\r\n".encode())
+        got = s.recv(65536)
+        assert got.startswith(b"HTTP/1.1 200"), got[:100]
+        r = srv.get("/c/inv?cc=max-age%3D60&size=20000000", method="DELETE")
+        assert r.status == 200 and "fwd=method" in status_of(r), r
+        head, _, rest = got.partition(b"\r\n\r\n")
+        n = len(rest)
+        while n < 20000000:
+            d = s.recv(1 << 20)
+            assert d, n
+            n += len(d)
+    committed()
+    r = srv.get(url)
+    assert r.status == 200 and len(r.body) == 20000000 and "hit" not in status_of(r), r
+    assert origin.count("/c/inv") == 3  # GET, DELETE, GET
+
+
 def test_head_from_cached_get(make_server, origin):
     srv = cached(make_server, origin)
     body = srv.get("/c/h?cc=max-age%3D60").body
+    committed()  # a HEAD does not wait for a GET's flight
     r = srv.get("/c/h?cc=max-age%3D60", method="HEAD")
     assert r.status == 200 and r.body == b"" and "hit" in status_of(r), r
     assert int(r.header("Content-Length")) == len(body)
