@@ -100,8 +100,12 @@ void loop_hook_remove(struct loop *l, struct loop_hook *h)
 void loop_notify(struct loop *l)
 {
     uint64_t one = 1;
-    if (l->notify.fd >= 0 && write(l->notify.fd, &one, sizeof(one)) < 0) {
-        /* EAGAIN: the counter is full, so a wakeup is pending anyway */
+    if (l->notify.fd < 0 || write(l->notify.fd, &one, sizeof(one)) == sizeof(one)) return;
+    /* EAGAIN: the counter is full, so a wakeup is pending anyway. Anything else (EINTR, or
+     * what fault injection makes up) would lose the wakeup, and with it the waiters of a
+     * cache flight for their whole wait: once more. */
+    if (errno != EAGAIN && write(l->notify.fd, &one, sizeof(one)) < 0) {
+        /* nothing more to do: the waiters' own timers end their wait */
     }
 }
 

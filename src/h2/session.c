@@ -1242,7 +1242,7 @@ static int encode_request_field(struct h2_session *s, str_t name, str_t value)
 
 struct h2_stream *h2_session_submit(struct h2_session *s, const struct h2_request_out *rq)
 {
-    if (!h2_session_can_submit(s)) return NULL;
+    if (!h2_session_can_submit(s) || (rq->protocol.len && !s->peer_extended_connect)) return NULL;
     struct h2_stream *st = stream_new(s, s->next_stream_id);
     if (!st) return NULL;
     s->next_stream_id += 2;
@@ -1256,6 +1256,7 @@ struct h2_stream *h2_session_submit(struct h2_session *s, const struct h2_reques
     /* §8.3: the pseudo-header fields first */
     int rc = hpack_encode_begin(&s->enc, &s->hbuf);
     rc |= encode_request_field(s, STR_LIT(":method"), rq->method);
+    if (rq->protocol.len) rc |= encode_request_field(s, STR_LIT(":protocol"), rq->protocol);
     rc |= encode_request_field(s, STR_LIT(":scheme"), rq->scheme);
     rc |= encode_request_field(s, STR_LIT(":authority"), rq->authority);
     rc |= encode_request_field(s, STR_LIT(":path"), rq->path);

@@ -60,6 +60,9 @@ struct h2_session_callbacks {
 /* A request for h2_session_submit (client role). */
 struct h2_request_out {
     str_t method, scheme, authority, path;
+    /* an extended CONNECT's :protocol (RFC 8441 §4; method CONNECT), or empty; sent only to a
+     * peer that allowed it (peer_extended_connect) */
+    str_t protocol;
     const str_t *names, *values; /* regular fields: lower-case names, no connection fields */
     size_t n_fields;
     struct body_source *body; /* NULL: no body; closed by the session when the stream ends */

@@ -154,13 +154,14 @@ static int entry_data(struct http_request *req, const struct cache_entry *e,
     return 0;
 }
 
-/* Fills resp from e (held by req's pool): the stored status and fields, the current Age
+/* Fills resp from e (held by req's pool; its body bytes from body_of, e itself or an entry
+ * with the same body, also held): the stored status and fields, the current Age
  * (RFC 9111 §5.1), Cache-Status, and the stored body (none for HEAD: §4.3.5's converse, a
  * stored GET answers HEAD), or the ranges a GET asks for (at most max_ranges; 0: the whole
  * body, as a server may, RFC 9110 §14.2). 0, or -1 on OOM or when a disk entry's file cannot
  * be opened. */
 static int serve_entry(struct cache_req *cr, struct http_request *req, struct http_response *resp,
-                       const struct cache_entry *e, time_t now)
+                       const struct cache_entry *e, const struct cache_entry *body_of, time_t now)
 {
     struct cache_status *st = &cr->st;
     size_t max_ranges = cr->max_ranges;
@@ -184,7 +185,7 @@ static int serve_entry(struct cache_req *cr, struct http_request *req, struct ht
     resp->body = NULL;
     struct multipart_data d;
     if (req->method != HTTP_METHOD_HEAD && e->body_len) { /* before Cache-Status is counted */
-        if (entry_data(req, e, cr->cc->store, &d) < 0) return -1;
+        if (entry_data(req, body_of, cr->cc->store, &d) < 0) return -1;
         resp->body = d.mem ? body_source_mem(req->pool, d.mem, e->body_len)
                            : body_source_file(req->pool, d.fd, (off_t)d.offset, e->body_len);
         if (!resp->body) return -1;
@@ -230,6 +231,9 @@ static void not_modified(struct http_request *req, struct http_response *resp,
 static _Thread_local struct cache_wait *waiters;
 static _Thread_local struct loop_hook waiters_hook;
 static _Thread_local struct loop *waiters_loop;
+
+/* Is b the source that copies a body into a new entry, still storing? */
+static bool filling(const struct body_source *b);
 
 /* How a request comes to handle(): the first time, again after a leader's answer, or as a
  * background revalidation (leading the flight it was started with). */
@@ -378,13 +382,16 @@ void cache_handle(struct dispatch_ctx *dc, struct http_request *req, struct http
     handle(dc, req, resp, url_path, RUN_FIRST, NULL);
 }
 
-/* ---- background revalidation (RFC 5861 §3) ----
+/* ---- background requests: revalidation (RFC 5861 §3) and ranged misses ----
  * A request that finds a stale entry within its stale-while-revalidate window is answered
  * from it at once, and a request of tern's own, made from it, revalidates the entry: it leads
  * the key's flight (so there is one per key at a time, and misses meanwhile wait for it), goes
  * through handle() and the proxy as any request, and its response body is pulled here to the
- * end, which stores it (a 200) or has refreshed the entry (a 304). It counts as one of the
- * worker's connections (core/conn.h): a graceful stop waits for it, a fast one cancels it. */
+ * end, which stores it (a 200) or has refreshed the entry (a 304). A GET miss with Range
+ * starts one the same way, to fetch the whole response into the store, and waits for it.
+ * Such a request carries none of the client's conditions, Range or If-Range. It counts as
+ * one of the worker's connections (core/conn.h): a graceful stop waits for it, a fast one
+ * cancels it. */
 
 struct cache_bg {
     struct conn conn;      /* first; w.fd -1: it has no socket */
@@ -436,7 +443,9 @@ static void bg_run(struct loop_task *t)
     }
     if (bg->resp.pending) return; /* the proxy's dispatch_finish resumes it */
     struct body_source *b = bg->resp.body;
-    for (int i = 0; b && i < 64; i++) {
+    /* pulled only while it goes into the store: a body that is not stored (or no longer, too
+     * big after all) is closed, and so is the upstream's connection */
+    for (int i = 0; b && filling(b) && i < 64; i++) {
         struct body_chunk c;
         enum body_next_result r = b->next(b, &c, 65536);
         if (r == BODY_WAIT) return; /* the source resumes it */
@@ -446,8 +455,8 @@ static void bg_run(struct loop_task *t)
             return;
         }
     }
-    log_info("cache: background revalidation of %.*s: %d", (int)bg->req.target.len,
-             bg->req.target.p, bg->resp.status);
+    log_info("cache: background fetch of %.*s: %d", (int)bg->req.target.len, bg->req.target.p,
+             bg->resp.status);
     bg_end(bg);
 }
 
@@ -481,7 +490,7 @@ static str_t bg_copy(struct pool *pool, str_t s)
     return c ? str_make(c, s.len) : STR_NULL;
 }
 
-/* Starts a background revalidation of cr's key, made from req, unless one is in the air. */
+/* Starts a background request for cr's key, made from req, unless one is in the air. */
 static void background_start(const struct dispatch_ctx *dc, const struct http_request *req,
                              struct cache_req *cr, str_t url_path)
 {
@@ -541,6 +550,13 @@ static void handle(struct dispatch_ctx *dc, struct http_request *req, struct htt
 {
     bool collapsed = run == RUN_COLLAPSED;
     struct cache_req *cr = pool_calloc(req->pool, sizeof(*cr));
+    /* a background request leads its flight from the start, whatever it meets (a fresh entry
+     * stored meanwhile too): the flight ends with its request at the latest */
+    if (cr && flight && pool_on_cleanup(req->pool, leader_cleanup, cr) == 0) {
+        cr->flight = flight;
+        flight = NULL;
+    }
+    if (flight) leader_done_flight(dc->loc->cache->store, flight);
     if (!cr || !(cr->key = request_key(req->pool, req)).p) { /* no memory: no caching */
         dc->cache = NULL;
         proxy_handle(dc, req, resp, url_path);
@@ -593,7 +609,7 @@ static void handle(struct dispatch_ctx *dc, struct http_request *req, struct htt
         if (use == CACHE_USE_FRESH || use == CACHE_USE_STALE) {
             cr->st.hit = true;
             cr->st.fwd = CACHE_FWD_NONE;
-            if (serve_entry(cr, req, resp, e, now) == 0) {
+            if (serve_entry(cr, req, resp, e, e, now) == 0) {
                 not_modified(req, resp, e);
                 return;
             }
@@ -612,15 +628,15 @@ static void handle(struct dispatch_ctx *dc, struct http_request *req, struct htt
         add_cache_status(resp, req->pool, &cr->st, cr->cc->store);
         return;
     }
-    if (run == RUN_BACKGROUND) { /* the flight's leader from the start */
-        if (flight && pool_on_cleanup(req->pool, leader_cleanup, cr) == 0)
-            cr->flight = flight;
-        else if (flight)
-            leader_done_flight(cr->cc->store, flight);
-        flight = NULL;
-    } else if (!collapsed && req->method == HTTP_METHOD_GET &&
-               collapse(cr, dc, req, resp, url_path)) {
-        return;
+    if (run != RUN_BACKGROUND && !collapsed && req->method == HTTP_METHOD_GET) {
+        /* a ranged miss: a request of tern's own fetches the whole response without Range
+         * (the store keeps complete 200s only) and this one waits for it like any collapsed
+         * miss, to be answered from the store; should it not be stored, this one runs again
+         * and goes upstream with its Range (one round) */
+        if (!cr->stale && http_fields_find(&req->headers, HTTP_TOKEN_RANGE) &&
+            !cache_store_flight_busy(cr->cc->store, cr->key.p, cr->key.len))
+            background_start(dc, req, cr, url_path);
+        if (collapse(cr, dc, req, resp, url_path)) return;
     }
     /* the request's own fields change only now: a waiter runs again as it came */
     if (cr->stale && req->method == HTTP_METHOD_GET &&
@@ -649,11 +665,22 @@ static void invalidate(struct cache_req *cr, struct http_request *req, struct ht
     }
 }
 
-/* Inserts e, a disk entry's file first completed and renamed into place. 0 or -1. */
+static void commit_done(struct cache_store *s, void *flight, bool stored)
+{
+    (void)stored;
+    if (flight) leader_done_flight(s, flight);
+}
+
+/* Inserts e. A disk entry's file is completed, renamed into place and inserted by the store's
+ * writer thread, later: cr's flight goes with it, to end once e is in the store (or will not
+ * be), so that its waiters find it. 0 (for a disk entry: queued), or -1. */
 static int insert(struct cache_req *cr, struct cache_entry *e)
 {
-    if (e->wfd >= 0 && cache_store_file_commit(cr->cc->store, e) < 0) return -1;
-    return cache_store_insert(cr->cc->store, e, cache_entry_vary_match, &e->req_fields);
+    if (!e->writing)
+        return cache_store_insert(cr->cc->store, e, cache_entry_vary_match, &e->req_fields);
+    if (cache_store_file_commit(cr->cc->store, e, commit_done, cr->flight) < 0) return -1;
+    cr->flight = NULL;
+    return 0;
 }
 
 /* The upstream's Date (RFC 9110 §6.6.1), which the proxy does not pass on. */
@@ -715,6 +742,7 @@ static struct cache_entry *new_entry(struct cache_req *cr, struct http_request *
     if (!e) return NULL;
     e->status = resp->status;
     bool ok = cache_entry_set_key(e, cr->key.p, cr->key.len) == 0;
+    if (ok) cache_store_entry_start(cr->cc->store, e); /* an invalidation from now keeps it out */
     for (size_t i = 0; ok && i < resp->headers.count; i++)
         ok = add_copy(&e->fields, e->pool, resp->headers.items[i].name,
                       resp->headers.items[i].value) == 0;
@@ -738,7 +766,7 @@ static bool fill_append(struct cache_fill *f, const struct body_chunk *c)
     struct cache_entry *e = f->e;
     size_t max = (size_t)f->cr->cc->max_object_size;
     if (c->kind != BODY_CHUNK_MEM || c->len > max - e->body_len) return false;
-    if (e->wfd >= 0) return cache_entry_file_append(e, c->data, c->len) == 0;
+    if (e->writing) return cache_entry_file_append(e, c->data, c->len) == 0;
     if (c->len > f->cap - e->body_len) {
         size_t cap = f->cap ? f->cap : 16384;
         while (cap < e->body_len + c->len)
@@ -774,6 +802,11 @@ static enum body_next_result fill_next(struct body_source *src, struct body_chun
         fill_drop(f);
     }
     return r;
+}
+
+static bool filling(const struct body_source *b)
+{
+    return b->next == fill_next && ((const struct cache_fill *)b)->e;
 }
 
 static void fill_close(struct body_source *src)
@@ -846,6 +879,7 @@ static int refresh(struct cache_req *cr, struct http_request *req, struct http_r
     if (!e) return -1;
     e->status = old->status;
     bool ok = cache_entry_set_key(e, old->key, old->key_len) == 0;
+    if (ok) cache_store_entry_start(cr->cc->store, e);
     for (size_t i = 0; ok && i < old->fields.count; i++)
         ok = add_copy(&e->fields, e->pool, old->fields.items[i].name, old->fields.items[i].value) ==
              0;
@@ -872,7 +906,8 @@ static int refresh(struct cache_req *cr, struct http_request *req, struct http_r
     }
     if (hold(req, e) < 0) return -1;
     cr->st.stored = true;
-    return serve_entry(cr, req, resp, e, now);
+    /* a new file is complete later (the writer thread's): the old one has the same body */
+    return serve_entry(cr, req, resp, e, old->path ? old : e, now);
 }
 
 /* The origin failed (an upstream 500, 502, 503, 504, or none answered): a stale response
@@ -889,7 +924,7 @@ static bool stale_on_error(struct cache_req *cr, struct http_request *req,
         return false;
     if (resp->body && resp->body->close) resp->body->close(resp->body); /* the upstream's */
     resp->body = NULL;
-    if (serve_entry(cr, req, resp, e, now) == 0) return true;
+    if (serve_entry(cr, req, resp, e, e, now) == 0) return true;
     resp->headers.count = 0;
     resp->body = NULL;
     dispatch_error(req, resp, 502);
@@ -911,7 +946,7 @@ static bool on_head(struct cache_req *cr, struct http_request *req, struct http_
         if (refresh(cr, req, resp, head, now) == 0) return true;
         /* no memory for the copy: the stored response as it was */
         cr->st.stored = false;
-        if (serve_entry(cr, req, resp, cr->stale, now) == 0) return true;
+        if (serve_entry(cr, req, resp, cr->stale, cr->stale, now) == 0) return true;
         resp->headers.count = 0;
         resp->body = NULL;
         dispatch_error(req, resp, 503);

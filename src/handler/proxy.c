@@ -338,14 +338,7 @@ void proxy_attempt(struct proxy_job *j)
     const struct config_upstream *up = upstream(j);
     struct http_request *req = j->req;
     j->via_h2 = false;
-    if (proxy_h2_wanted(j)) {
-        if (req->protocol.len) {
-            /* extended CONNECT is tunnelled to HTTP/1.1 upstreams only (their Upgrade) */
-            log_error("%s: upstream %s: no tunnel for an extended CONNECT over HTTP/2 upstreams",
-                      req->peer, up->url);
-            proxy_fail_head(j, 501);
-            return;
-        }
+    if (proxy_h2_wanted(j)) { /* an extended CONNECT too: RFC 8441 on both sides */
         j->st->active[j->up]++;
         j->counted = true;
         j->reused = false;

@@ -294,6 +294,8 @@ enum body_next_result proxy_h2_next(struct proxy_job *j, struct body_chunk *out,
     }
     if (j->h2_end) return BODY_END;
     if (!j->h2st) return BODY_ERROR;
+    /* the upstream ended its side while ours is open (a tunnel: the client still sends) */
+    if (j->h2st->response_done && !j->h2st->error) return BODY_END;
     j->waiting = true;
     proxy_set_deadline(j, j->pc->read_timeout);
     return BODY_WAIT;
@@ -371,6 +373,15 @@ static void submit(struct proxy_h2_conn *c, struct proxy_job *j)
 {
     struct http_request *req = j->req;
     const struct config_upstream *up = job_upstream(j);
+    if (req->protocol.len && !c->s->peer_extended_connect) {
+        /* RFC 8441 §3: :protocol only to a peer whose SETTINGS allowed it (they came: streams
+         * are given only after them) */
+        log_error("%s: upstream %s: no SETTINGS_ENABLE_CONNECT_PROTOCOL: no tunnel for an "
+                  "extended CONNECT (%.*s)",
+                  req->peer, up->url, (int)req->protocol.len, req->protocol.p);
+        proxy_fail_head(j, 501);
+        return;
+    }
     str_t target = proxy_target(up, j->dc.loc, req, j->url_path);
     struct proxy_h2_head h;
     struct proxy_h2_upload *u = NULL;
@@ -394,6 +405,7 @@ static void submit(struct proxy_h2_conn *c, struct proxy_job *j)
         }
     }
     struct h2_request_out rq = {.method = req->method_name,
+                                .protocol = req->protocol,
                                 .scheme = c->tls ? STR_LIT("https") : STR_LIT("http"),
                                 .authority = h.authority,
                                 .path = target,
@@ -401,7 +413,10 @@ static void submit(struct proxy_h2_conn *c, struct proxy_job *j)
                                 .values = h.values,
                                 .n_fields = h.n,
                                 .body = body,
-                                .body_length = body ? h.body_length : 0,
+                                /* a tunnel's bytes have no length */
+                                .body_length = !body               ? 0
+                                               : req->protocol.len ? -1
+                                                                   : h.body_length,
                                 .user = j};
     c->in_session = true;
     struct h2_stream *st = h2_session_submit(c->s, &rq);

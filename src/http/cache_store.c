@@ -19,6 +19,9 @@
 #include "core/refcount.h"
 #include "http/cache_disk.h"
 #include "http/cache_rules.h"
+#include "http/cache_writer.h"
+
+#define REMOVED_RING 64
 
 struct cache_store {
     pthread_mutex_t lock;
@@ -28,7 +31,12 @@ struct cache_store {
     bool closed;
     struct dlist lru;                 /* head: most recently used */
     char *dir;                        /* a disk store's directory, or NULL */
+    struct cache_writer *writer;      /* a disk store's writer thread */
     struct cache_flight *flights[64]; /* fetches in the air, by key hash */
+    /* The key hashes of the last REMOVED_RING removals, and how many there were: an entry
+     * whose fetch started before a removal of its key is not inserted after it. */
+    uint64_t removed[REMOVED_RING];
+    uint64_t n_removed;
     /* cache_stats' counters, counted without the lock */
     atomic_uint_fast64_t hits, stale_hits, misses, bypasses, stores, evictions;
 };
@@ -187,6 +195,24 @@ static void insert_locked(struct cache_store *s, struct cache_entry *e, cache_ma
     }
 }
 
+/* Was e's key removed since its fetch started (cache_store_entry_start)? Under the lock; a
+ * ring overrun since then counts as yes. */
+static bool removed_since(const struct cache_store *s, const struct cache_entry *e)
+{
+    if (s->n_removed - e->start_seq > REMOVED_RING) return true;
+    for (uint64_t i = e->start_seq; i < s->n_removed; i++)
+        if (s->removed[i % REMOVED_RING] == e->hash) return true;
+    return false;
+}
+
+void cache_store_entry_start(struct cache_store *s, struct cache_entry *e)
+{
+    pthread_mutex_lock(&s->lock);
+    e->start_seq = s->n_removed;
+    pthread_mutex_unlock(&s->lock);
+    e->started = true;
+}
+
 int cache_store_insert(struct cache_store *s, struct cache_entry *e, cache_match_fn match,
                        void *ctx)
 {
@@ -195,7 +221,7 @@ int cache_store_insert(struct cache_store *s, struct cache_entry *e, cache_match
     if (e->size > s->max_size) return -1;
     struct cache_entry *dead = NULL;
     pthread_mutex_lock(&s->lock);
-    if (s->closed) {
+    if (s->closed || (e->started && removed_since(s, e))) {
         pthread_mutex_unlock(&s->lock);
         return -1;
     }
@@ -211,6 +237,7 @@ size_t cache_store_remove(struct cache_store *s, const char *key, size_t len)
     struct cache_entry *dead = NULL;
     size_t n = 0;
     pthread_mutex_lock(&s->lock);
+    s->removed[s->n_removed++ % REMOVED_RING] = h;
     struct cache_entry **pp = &s->buckets[h & (s->n_buckets - 1)];
     while (*pp) {
         if (same_key(*pp, h, key, len)) {
@@ -237,6 +264,9 @@ void cache_store_close(struct cache_store *s)
     }
     pthread_mutex_unlock(&s->lock);
     release_all(dead);
+    /* a reload keeps the old configuration (and its stores) until exit: its writer thread
+     * ends now, after what is queued (commits meet the closed table: not stored) */
+    if (s->writer) cache_writer_stop(s->writer);
 }
 
 void cache_store_count(struct cache_store *s, const struct cache_status *st)
@@ -272,6 +302,7 @@ void cache_store_usage(struct cache_store *s, size_t *bytes, size_t *entries)
 void cache_store_free(struct cache_store *s)
 {
     if (!s) return;
+    cache_writer_free(s->writer); /* the queued writes first: a commit inserts into s */
     struct dlist_node *n = s->lru.head;
     while (n) {
         struct dlist_node *next = n->next;
@@ -314,88 +345,201 @@ static int write_all(int fd, const char *p, size_t n)
     return 0;
 }
 
-static void file_abort(struct cache_entry *e)
+/* ---- the writer thread's jobs (http/cache_writer.h) ---- */
+
+enum file_op { OP_BEGIN, OP_DATA, OP_COPY, OP_COMMIT };
+
+struct file_job {
+    struct cache_writer_job job;
+    enum file_op op;
+    struct cache_entry *e;                                       /* a reference */
+    struct cache_entry *src;                                     /* OP_COPY: a reference */
+    void (*done)(struct cache_store *s, void *arg, bool stored); /* OP_COMMIT */
+    void *arg;
+    size_t len;
+    char data[]; /* OP_BEGIN: the prefix and header; OP_DATA: body bytes */
+};
+
+/* A write failed: the file goes, the entry will not be committed. */
+static void file_fail(struct cache_entry *e, const char *path)
 {
-    if (e->wfd < 0) return;
-    close(e->wfd);
-    unlink(e->tmp_path);
+    log_warn("cache: %s: %s: the response is not stored", path, strerror(errno));
+    if (e->wfd >= 0) {
+        close(e->wfd);
+        unlink(e->tmp_path);
+    }
     e->wfd = -1;
 }
 
-int cache_store_file_begin(struct cache_store *s, struct cache_entry *e)
-{
-    e->tmp_path =
-        pool_printf(e->pool, NULL, "%s/.tmp-%ld-%016" PRIx64, s->dir, (long)getpid(), random64());
-    if (!e->tmp_path) return -1;
-    struct buf b = {0};
-    if (cache_disk_encode(&b, e) < 0) {
-        buf_free(&b);
-        return -1;
-    }
-    e->wfd = open(e->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (e->wfd < 0) {
-        log_warn("cache: %s: %s", e->tmp_path, strerror(errno));
-        buf_free(&b);
-        return -1;
-    }
-    int r = write_all(e->wfd, buf_ptr(&b), buf_size(&b));
-    e->body_off = (off_t)buf_size(&b);
-    e->body_len = 0;
-    buf_free(&b);
-    if (r < 0) file_abort(e);
-    return r;
-}
-
-int cache_entry_file_append(struct cache_entry *e, const void *p, size_t n)
-{
-    if (e->wfd < 0 || write_all(e->wfd, p, n) < 0) return -1;
-    e->body_len += n;
-    return 0;
-}
-
-int cache_entry_file_copy(struct cache_entry *e, const struct cache_entry *src)
+static void copy_body(struct cache_entry *e, const struct cache_entry *src)
 {
     int in = open(src->path, O_RDONLY | O_CLOEXEC);
-    if (in < 0) return -1;
+    if (in < 0) {
+        file_fail(e, src->path);
+        return;
+    }
     char buf[16384];
     off_t off = src->body_off;
     size_t left = src->body_len;
     while (left) {
         ssize_t r = pread(in, buf, left < sizeof(buf) ? left : sizeof(buf), off);
         if (r < 0 && errno == EINTR) continue;
-        if (r <= 0 || cache_entry_file_append(e, buf, (size_t)r) < 0) {
-            close(in);
-            return -1;
+        if (r == 0) errno = EIO; /* shorter than its prefix said */
+        if (r <= 0 || write_all(e->wfd, buf, (size_t)r) < 0) {
+            file_fail(e, r <= 0 ? src->path : e->tmp_path);
+            break;
         }
         off += r;
         left -= (size_t)r;
     }
     close(in);
-    return 0;
 }
 
-int cache_store_file_commit(struct cache_store *s, struct cache_entry *e)
+/* Completes e's file and renames it into place; true when e->path is set. */
+static bool file_complete(struct cache_entry *e)
 {
+    if (e->wfd < 0) return false;
     char prefix[CACHE_DISK_PREFIX] = {0};
     cache_disk_set_body_len(prefix, e->body_len);
     /* the body length is the prefix's bytes 16..23 (http/cache_disk.h) */
-    char *path =
-        pool_printf(e->pool, NULL, "%s/%016" PRIx64 "-%016" PRIx64, s->dir, e->hash, random64());
     int fd = e->wfd;
     e->wfd = -1;
-    if (!path || pwrite(fd, prefix + 16, 8, 16) != 8) {
+    ssize_t w = pwrite(fd, prefix + 16, 8, 16);
+    if (w != 8) {
+        if (w >= 0) errno = ENOSPC;
+        log_warn("cache: %s: %s: the response is not stored", e->tmp_path, strerror(errno));
         close(fd);
         unlink(e->tmp_path);
-        return -1;
+        return false;
     }
-    if (close(fd) < 0 || rename(e->tmp_path, path) < 0) {
-        log_warn("cache: %s: %s", e->tmp_path, strerror(errno));
+    if (close(fd) < 0 || rename(e->tmp_path, e->final_path) < 0) {
+        log_warn("cache: %s: %s: the response is not stored", e->tmp_path, strerror(errno));
         unlink(e->tmp_path);
+        return false;
+    }
+    e->path = e->final_path;
+    e->size = (size_t)e->body_off + e->body_len;
+    return true;
+}
+
+static void file_job_run(struct cache_writer_job *job)
+{
+    struct file_job *j = (struct file_job *)job;
+    struct cache_entry *e = j->e;
+    switch (j->op) {
+    case OP_BEGIN:
+        e->wfd = open(e->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (e->wfd < 0 || write_all(e->wfd, j->data, j->len) < 0) file_fail(e, e->tmp_path);
+        break;
+    case OP_DATA:
+        if (e->wfd >= 0 && write_all(e->wfd, j->data, j->len) < 0) file_fail(e, e->tmp_path);
+        break;
+    case OP_COPY:
+        if (e->wfd >= 0) copy_body(e, j->src);
+        break;
+    case OP_COMMIT: {
+        struct cache_store *s = e->wstore;
+        bool stored = file_complete(e) &&
+                      cache_store_insert(s, e, cache_entry_vary_match, &e->req_fields) == 0;
+        if (j->done) j->done(s, j->arg, stored);
+        break;
+    }
+    }
+    cache_entry_release(j->src);
+    cache_entry_release(e); /* perhaps the last: an entry given up closes and unlinks its file */
+    free(j);
+}
+
+/* A job for e of op with n bytes of data (copied from p when not NULL); NULL on OOM. */
+static struct file_job *file_job_new(struct cache_entry *e, enum file_op op, const void *p,
+                                     size_t n)
+{
+    struct file_job *j = malloc(sizeof(*j) + n);
+    if (!j) return NULL;
+    *j = (struct file_job){{NULL, n, file_job_run}, op, e, NULL, NULL, NULL, n};
+    if (p && n) memcpy(j->data, p, n);
+    return j;
+}
+
+static int file_job_submit(struct cache_entry *e, struct file_job *j)
+{
+    cache_entry_ref(e);
+    if (j->src) cache_entry_ref(j->src);
+    if (cache_writer_submit(e->wstore->writer, &j->job)) return 0;
+    log_warn("cache: the disk writer's queue is full (write_queue): the response for %.*s "
+             "is not stored",
+             (int)(e->key_len < 200 ? e->key_len : 200), e->key);
+    cache_entry_release(j->src);
+    cache_entry_release(e);
+    free(j);
+    return -1;
+}
+
+int cache_store_file_begin(struct cache_store *s, struct cache_entry *e)
+{
+    e->tmp_path =
+        pool_printf(e->pool, NULL, "%s/.tmp-%ld-%016" PRIx64, s->dir, (long)getpid(), random64());
+    e->final_path =
+        pool_printf(e->pool, NULL, "%s/%016" PRIx64 "-%016" PRIx64, s->dir, e->hash, random64());
+    if (!e->tmp_path || !e->final_path) return -1;
+    struct buf b = {0};
+    struct file_job *j = NULL;
+    if (cache_disk_encode(&b, e) < 0 ||
+        !(j = file_job_new(e, OP_BEGIN, buf_ptr(&b), buf_size(&b)))) {
+        buf_free(&b);
         return -1;
     }
-    e->path = path;
-    e->size = (size_t)e->body_off + e->body_len;
+    e->body_off = (off_t)buf_size(&b);
+    e->body_len = 0;
+    e->wstore = s;
+    buf_free(&b);
+    if (file_job_submit(e, j) < 0) return -1;
+    e->writing = true;
     return 0;
+}
+
+int cache_entry_file_append(struct cache_entry *e, const void *p, size_t n)
+{
+    if (!e->writing) return -1;
+    if (n == 0) return 0;
+    struct file_job *j = file_job_new(e, OP_DATA, p, n);
+    if (!j || file_job_submit(e, j) < 0) {
+        e->writing = false; /* given up: nothing more goes to the writer for it */
+        return -1;
+    }
+    e->body_len += n;
+    return 0;
+}
+
+int cache_entry_file_copy(struct cache_entry *e, const struct cache_entry *src)
+{
+    if (!e->writing) return -1;
+    struct file_job *j = file_job_new(e, OP_COPY, NULL, 0);
+    if (j) j->src = (struct cache_entry *)src;
+    if (!j || file_job_submit(e, j) < 0) {
+        e->writing = false;
+        return -1;
+    }
+    e->body_len = src->body_len;
+    return 0;
+}
+
+int cache_store_file_commit(struct cache_store *s, struct cache_entry *e,
+                            void (*done)(struct cache_store *s, void *arg, bool stored), void *arg)
+{
+    (void)s;
+    if (!e->writing) return -1;
+    e->writing = false;
+    struct file_job *j = file_job_new(e, OP_COMMIT, NULL, 0);
+    if (!j) return -1;
+    j->done = done;
+    j->arg = arg;
+    return file_job_submit(e, j);
+}
+
+void cache_store_writes_wait(struct cache_store *s)
+{
+    if (s->writer) cache_writer_drain(s->writer);
 }
 
 /* An entry file's name: the key's hash and a random part, 16 hex digits each. */
@@ -494,11 +638,11 @@ bool cache_entry_vary_match(const struct cache_entry *e, void *ctx)
     return cache_vary_match(&e->fields, &e->req_fields, ctx);
 }
 
-struct cache_store *cache_store_new_disk(const char *dir, size_t max_size)
+struct cache_store *cache_store_new_disk(const char *dir, size_t max_size, size_t write_queue)
 {
     struct cache_store *s = cache_store_new(max_size);
     if (!s) return NULL;
-    if (!(s->dir = strdup(dir)) || scan(s) < 0) {
+    if (!(s->dir = strdup(dir)) || !(s->writer = cache_writer_new(write_queue)) || scan(s) < 0) {
         cache_store_free(s);
         return NULL;
     }

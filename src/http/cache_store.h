@@ -26,8 +26,13 @@
  *   leave a renamed file whose data never reached the disk, which the size and header checks
  *   catch when it is short or garbled (a body of zeros of the right length is not caught).
  * - No second copy in memory: the kernel's page cache is the hot tier, and bodies go to the
- *   client from the file (sendfile on cleartext HTTP/1). Writes are plain write(2) on the
- *   worker thread, as the body passes through it to the client. */
+ *   client from the file (sendfile on cleartext HTTP/1).
+ * - Files are opened, written, completed and renamed by the store's writer thread
+ *   (http/cache_writer.h), never by a worker: the body's bytes are copied into its queue as
+ *   they pass to the client. The queue is bounded (write_queue bytes): when it is full, the
+ *   entry is given up (not stored) rather than the worker waiting for the disk. The writer
+ *   inserts a completed entry into the table itself, then tells the caller (the cache's
+ *   flight ends then, so that waiters find the entry). */
 #ifndef TERN_HTTP_CACHE_STORE_H
 #define TERN_HTTP_CACHE_STORE_H
 
@@ -55,13 +60,19 @@ struct cache_entry {
     time_t request_time, response_time; /* RFC 9111 §4.2.3 */
     time_t date;                        /* the response's Date (response_time when none) */
     int64_t lifetime;                   /* freshness lifetime in seconds (§4.2.1) */
-    /* Disk store: the file (full path, in the pool; NULL: the body is in memory) and where
-     * its body starts; while the body is being written, the temporary file. */
+    /* Disk store: the file (full path, in the pool; NULL: the body is in memory, or its file
+     * is not complete yet) and where its body starts. */
     char *path;
     off_t body_off;
-    int wfd; /* the temporary file being written, or -1 */
-    char *tmp_path;
-    /* Store-private. */
+    bool writing; /* its file is being written: cache_store_file_begin, not yet committed */
+    /* cache_store_entry_start was called: a removal of the key after it keeps e out */
+    bool started;
+    uint64_t start_seq;
+    /* Store-private. The writer thread's: the temporary file being written (or -1), its
+     * name, the name it gets when complete. */
+    int wfd;
+    char *tmp_path, *final_path;
+    struct cache_store *wstore;
     atomic_uint refs;
     size_t size; /* bytes charged to the store */
     uint64_t hash;
@@ -80,24 +91,32 @@ struct cache_store;
 struct cache_store *cache_store_new(size_t max_size);
 /* A store whose entries live in files under dir (an existing, writable directory), at most
  * max_size bytes of them, with its index rebuilt from what dir holds now: files that are not
- * whole entries are removed, and of two files for one variant (Vary) the older. NULL on OOM
- * or when dir cannot be read. */
-struct cache_store *cache_store_new_disk(const char *dir, size_t max_size);
+ * whole entries are removed, and of two files for one variant (Vary) the older. Its writer
+ * thread queues at most write_queue bytes. NULL on OOM or when dir cannot be read. */
+struct cache_store *cache_store_new_disk(const char *dir, size_t max_size, size_t write_queue);
 /* A cache_match_fn for Vary (RFC 9111 §4.1): does e answer a request with the fields ctx (a
  * struct http_fields)? */
 bool cache_entry_vary_match(const struct cache_entry *e, void *ctx);
 /* Is s a disk store? */
 bool cache_store_on_disk(const struct cache_store *s);
-/* Disk store: opens a temporary file for e (its key, status, fields and times final) and
- * writes its prefix and header. 0, or -1 (nothing left behind). */
+/* Disk store, on the writer thread (the calls only queue the work and never wait): a
+ * temporary file for e (its key, status, fields and times final), with its prefix and header;
+ * sets e->writing and e->body_len 0. 0, or -1 (queue full, OOM: nothing left behind). */
 int cache_store_file_begin(struct cache_store *s, struct cache_entry *e);
-/* Appends body bytes to e's temporary file. 0, or -1 on a write error (a full disk). */
+/* Appends body bytes (copied) to e's file; e->body_len counts them at once. 0, or -1 when the
+ * queue is full or memory ran out: e is to be given up, not committed. A write that fails on
+ * the writer thread (a full disk) makes the commit fail instead. */
 int cache_entry_file_append(struct cache_entry *e, const void *p, size_t n);
-/* Appends the whole body of src (a disk entry) to e's temporary file. 0 or -1. */
+/* Appends the whole body of src (a disk entry) to e's file. 0 or -1 as above. */
 int cache_entry_file_copy(struct cache_entry *e, const struct cache_entry *src);
-/* Completes e's file (body length in the prefix) and renames it into place, ready for
- * cache_store_insert. 0, or -1 (the temporary file removed). */
-int cache_store_file_commit(struct cache_store *s, struct cache_entry *e);
+/* Completes e's file (body length in the prefix), renames it into place (e->path) and inserts
+ * e (cache_store_insert with cache_entry_vary_match on e->req_fields); then done(s, arg,
+ * stored), on the writer thread (done may be NULL). e->writing is cleared at once. 0, or -1
+ * when that could not be queued (done is not called; e is to be given up). */
+int cache_store_file_commit(struct cache_store *s, struct cache_entry *e,
+                            void (*done)(struct cache_store *s, void *arg, bool stored), void *arg);
+/* Waits until the writes queued so far are done (tests). */
+void cache_store_writes_wait(struct cache_store *s);
 
 /* ---- Request collapsing across threads (handler/cache.c) ----
  * A flight is one upstream fetch of a key that other requests, on any worker thread, wait
@@ -151,13 +170,20 @@ struct cache_entry *cache_store_lookup(struct cache_store *s, const char *key, s
 /* Inserts e (the table takes its own reference; the caller keeps its one), replacing the
  * variants of the same key that match accepts (match NULL: every variant), then evicts the
  * least recently used entries until the store fits max_size. -1 when e alone is bigger than
- * max_size (not inserted). */
+ * max_size, the store is closed, or e's key was removed since cache_store_entry_start (not
+ * inserted). */
 int cache_store_insert(struct cache_store *s, struct cache_entry *e, cache_match_fn match,
                        void *ctx);
+/* The response for e (its key set) is being fetched now: should its key be removed before
+ * e is inserted (an unsafe method's invalidation, RFC 9111 §4.4, or a PURGE, while the body
+ * still arrives or is still being written), cache_store_insert refuses e, so that the store
+ * never holds what was invalidated after it was asked for. */
+void cache_store_entry_start(struct cache_store *s, struct cache_entry *e);
 /* Removes every variant of key (RFC 9111 §4.4). Returns how many. */
 size_t cache_store_remove(struct cache_store *s, const char *key, size_t len);
 /* Empties the store and refuses later inserts (its configuration was replaced by a reload);
- * entries being read live on until their readers let go. */
+ * entries being read live on until their readers let go. A disk store's writer thread runs
+ * what is queued and ends (the caller waits for it); later writes are refused. */
 void cache_store_close(struct cache_store *s);
 /* Bytes and entries held (for tests and metrics). */
 void cache_store_usage(struct cache_store *s, size_t *bytes, size_t *entries);

@@ -160,6 +160,7 @@ struct config_cache {
     bool purge; /* PURGE removes a stored URL (answered here, never forwarded); default false */
     char *path; /* the disk store's directory (resolved), or NULL: in memory */
     uint64_t max_disk_size;    /* bytes of the disk store's files, default 1 GiB */
+    uint64_t write_queue;      /* bytes queued for the disk store's writer thread, 16 MiB */
     struct cache_store *store; /* made at load, shared by the worker threads */
 };
 

@@ -15,13 +15,14 @@ enum cc_key {
     CC_PURGE,
     CC_PATH,
     CC_MAX_DISK_SIZE,
+    CC_WRITE_QUEUE,
     CC_COUNT
 };
 
 static int parse_options(struct loader *L, const struct cnode *v, struct config_cache *c)
 {
-    static const char *const keys[] = {
-        "max_size", "max_object_size", "heuristic_max", "purge", "path", "max_disk_size", NULL};
+    static const char *const keys[] = {"max_size", "max_object_size", "heuristic_max", "purge",
+                                       "path",     "max_disk_size",   "write_queue",   NULL};
     const struct cnode *val[CC_COUNT] = {0};
     uint64_t seen = 0;
     for (const struct cnode *k = v->first; k; k = k->next->next) {
@@ -38,7 +39,9 @@ static int parse_options(struct loader *L, const struct cnode *v, struct config_
                                                365 * 86400.0, &c->heuristic_max) < 0) ||
         (val[CC_PURGE] && cfg_bool(L, val[CC_PURGE], "purge", &c->purge) < 0) ||
         (val[CC_MAX_DISK_SIZE] && cfg_uint(L, val[CC_MAX_DISK_SIZE], "max_disk_size", true, 4096,
-                                           (uint64_t)1 << 50, &c->max_disk_size) < 0))
+                                           (uint64_t)1 << 50, &c->max_disk_size) < 0) ||
+        (val[CC_WRITE_QUEUE] && cfg_uint(L, val[CC_WRITE_QUEUE], "write_queue", true, 4096,
+                                         (uint64_t)1 << 30, &c->write_queue) < 0))
         return -1;
     if (val[CC_PATH]) {
         if (val[CC_MAX_SIZE])
@@ -48,8 +51,10 @@ static int parse_options(struct loader *L, const struct cnode *v, struct config_
         if (cfg_root(L, val[CC_PATH], "path", &c->path) < 0) return -1;
         if (access(c->path, W_OK | X_OK) < 0)
             return cfg_fail(L, val[CC_PATH], "path '%s': %s", c->path, strerror(errno));
-    } else if (val[CC_MAX_DISK_SIZE]) {
-        return cfg_fail(L, val[CC_MAX_DISK_SIZE], "'max_disk_size' needs 'path'");
+    } else if (val[CC_MAX_DISK_SIZE] || val[CC_WRITE_QUEUE]) {
+        const struct cnode *n = val[CC_MAX_DISK_SIZE] ? val[CC_MAX_DISK_SIZE] : val[CC_WRITE_QUEUE];
+        return cfg_fail(L, n, "'%s' needs 'path'",
+                        val[CC_MAX_DISK_SIZE] ? "max_disk_size" : "write_queue");
     }
     uint64_t bound = c->path ? c->max_disk_size : c->max_size;
     if (c->max_object_size > bound)
@@ -73,10 +78,12 @@ int cfg_cache(struct loader *L, const struct cnode *v, struct config_cache **out
     c->max_object_size = (uint64_t)8 << 20;
     c->heuristic_max = 86400;
     c->max_disk_size = (uint64_t)1 << 30;
+    c->write_queue = (uint64_t)16 << 20;
     if (v->kind == CNODE_MAP && parse_options(L, v, c) < 0) return -1;
     if (c->path) {
         /* a reload with the same path finds what the running store wrote */
-        if (!(c->store = cache_store_new_disk(c->path, (size_t)c->max_disk_size)))
+        if (!(c->store =
+                  cache_store_new_disk(c->path, (size_t)c->max_disk_size, (size_t)c->write_queue)))
             return cfg_fail(L, v, "cache path '%s' cannot be read (or out of memory)", c->path);
         return 0;
     }

@@ -15,6 +15,13 @@ streams and the resets it receives, and behaves by path:
   /slow             a head, then 16 KB every 20 ms for a long time (cancellation)
   /hints            103 Early Hints with a Link, then 200
   /stall-upload     takes the request body but never gives its window back
+  /healthz          200, or 503 while `healthy` is False; counted in `health_checks`
+
+With extended_connect=True it sends SETTINGS_ENABLE_CONNECT_PROTOCOL=1 (RFC 8441) and takes
+an extended CONNECT (:protocol websocket) to /ws: 200, then a WebSocket echo over the stream's
+DATA (every message back, unmasked; a close frame answered and the stream ended); to /ws-rst:
+200, then RST_STREAM(INTERNAL_ERROR) at the first DATA. The heads of CONNECTs are kept in
+`connects`.
 """
 
 import email.utils
@@ -36,9 +43,11 @@ from origin import payload
 
 
 class H2Origin:
-    def __init__(self, ssl_ctx=None, max_streams=100):
+    def __init__(self, ssl_ctx=None, max_streams=100, extended_connect=False):
         self.ssl_ctx = ssl_ctx
         self.max_streams = max_streams
+        self.extended_connect = extended_connect
+        self.connects = []  # the fields (a list of pairs) of each CONNECT received
         self.lsock = socket.socket()
         self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.lsock.bind(("127.0.0.1", 0))
@@ -56,6 +65,8 @@ class H2Origin:
         self.goaways = 0    # GOAWAY frames received
         self.goaway_sent = False
         self.stopping = False
+        self.healthy = True
+        self.health_checks = 0
         self.threads = []
         th = threading.Thread(target=self._accept, daemon=True)
         th.start()
@@ -131,8 +142,10 @@ class Session:
 
     def run(self):
         self.c.initiate_connection()
-        self.c.update_settings({h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS:
-                                self.o.max_streams})
+        settings = {h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: self.o.max_streams}
+        if self.o.extended_connect:
+            settings[h2.settings.SettingCodes.ENABLE_CONNECT_PROTOCOL] = 1
+        self.c.update_settings(settings)
         self.flush()
         self.sock.settimeout(None)
         while not self.o.stopping:
@@ -168,6 +181,8 @@ class Session:
             self.on_head(st)
         elif isinstance(ev, h2.events.DataReceived):
             st = self.streams.get(ev.stream_id)
+            if st and getattr(st, "ws", None) is not None:
+                self.ws_data(st, ev.data)
             if st:
                 st.body.update(ev.data)
                 st.length += len(ev.data)
@@ -191,7 +206,16 @@ class Session:
     def on_head(self, st):
         o = self.o
         p = st.path
-        if p == "/rst":
+        if st.headers.get(":method") == "CONNECT":
+            with o.lock:
+                o.connects.append(st.fields)
+            if p in ("/ws", "/ws-rst") and st.headers.get(":protocol") == "websocket":
+                self.c.send_headers(st.id, [(":status", "200")])
+                st.ws = b""
+            else:
+                self.c.send_headers(st.id, [(":status", "404")], end_stream=True)
+                self.streams.pop(st.id)
+        elif p == "/rst":
             self.c.reset_stream(st.id, h2.errors.ErrorCodes.INTERNAL_ERROR)
             self.streams.pop(st.id)
         elif p == "/refuse-once":
@@ -212,9 +236,44 @@ class Session:
             self.c.close_connection(last_stream_id=st.id)
             self.closing = True
 
+    def ws_data(self, st, data):
+        """The WebSocket echo of /ws: each masked client frame back unmasked (RFC 6455 §5)."""
+        if st.path == "/ws-rst":
+            self.c.reset_stream(st.id, h2.errors.ErrorCodes.INTERNAL_ERROR)
+            self.streams.pop(st.id, None)
+            return
+        st.ws += data
+        while len(st.ws) >= 2:
+            b0, b1 = st.ws[0], st.ws[1]
+            n, at = b1 & 0x7f, 2
+            if n == 126:
+                n, at = int.from_bytes(st.ws[2:4], "big"), 4
+            elif n == 127:
+                n, at = int.from_bytes(st.ws[2:10], "big"), 10
+            mask = st.ws[at:at + 4] if b1 & 0x80 else b"\0\0\0\0"
+            at += 4 if b1 & 0x80 else 0
+            if len(st.ws) < at + n:
+                return
+            msg = bytes(c ^ mask[i % 4] for i, c in enumerate(st.ws[at:at + n]))
+            st.ws = st.ws[at + n:]
+            head = bytes([0x80 | (b0 & 0x0f)])
+            head += bytes([n]) if n < 126 else (bytes([126]) + n.to_bytes(2, "big") if n < 65536
+                                                 else bytes([127]) + n.to_bytes(8, "big"))
+            st.out += head + msg
+            if b0 & 0x0f == 8:  # close: answered, then the stream ends
+                st.end = True
+                st.ws = None
+                return
+
     def on_end(self, st):
         p = st.path
         if st.id not in self.streams or self.closing:
+            return
+        if hasattr(st, "ws"):
+            st.end = True  # the client ended its side of a tunnel: ours ends after what is queued
+            if not st.out:
+                self.c.end_stream(st.id)
+                self.streams.pop(st.id, None)
             return
         if p.startswith("/bytes/"):
             n = int(p.split("/")[2].split("?")[0])
@@ -240,6 +299,10 @@ class Session:
         elif p == "/slow":
             self.c.send_headers(st.id, [(":status", "200")])
             st.next_at = time.monotonic()
+        elif p == "/healthz":
+            with self.o.lock:
+                self.o.health_checks += 1
+            self.respond(st, 200 if self.o.healthy else 503, b"health", [])
         else:
             self.respond(st, 200, b"again" if p == "/refuse-once" else b"ok", [])
 

@@ -18,7 +18,8 @@ answers by path:
                   but not for the first delayafter=N requests; delay1=S: the first's only),
                   a body of size= bytes (payload) or naming the request (its number for this
                   path, Accept-Encoding), chunked= for chunked framing; 304 when
-                  If-None-Match matches etag or If-Modified-Since is not older than lm
+                  If-None-Match matches etag or If-Modified-Since is not older than lm;
+                  ranges=1: a 206 for a Range bytes=A-B or bytes=A- (one range only)
   anything else   as /echo
 """
 
@@ -304,6 +305,12 @@ class Origin:
         status = int(q.get("status", "200"))
         if "fail" in q and rec["n"] > int(q["fail"]):
             status = 500
+        rng = rec["headers"].get("range", [None])[0]
+        if "ranges" in q and rng and rec["method"] == "GET" and status == 200:
+            first, _, last = rng.removeprefix("bytes=").partition("-")
+            first, last = int(first), min(int(last or len(body) - 1), len(body) - 1)
+            head.append(b"Content-Range: bytes %d-%d/%d" % (first, last, len(body)))
+            status, body = 206, body[first:last + 1]
         out = b"HTTP/1.1 %d X\r\n" % status + b"\r\n".join(head) + b"\r\n"
         if rec["method"] == "HEAD":
             c.sendall(out + b"Content-Length: %d\r\n\r\n" % len(body))

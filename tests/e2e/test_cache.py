@@ -16,6 +16,7 @@ import shutil
 import signal
 import socket
 import tempfile
+import threading
 import time
 
 import pytest
@@ -50,6 +51,14 @@ def origin():
     o.close()
 
 
+def committed():
+    """With the disk store, a response is in the store a moment after the client has it (the
+    store's writer thread renames and inserts it): wait that moment where a test depends on
+    it (a fresh older entry answers meanwhile)."""
+    if DISK:
+        time.sleep(0.3)
+
+
 def cached(make_server, origin, cache=True):
     return proxied(make_server, {"path": "/c/", "proxy": origin.url, "cache": store(cache)})
 
@@ -74,7 +83,7 @@ def test_hit_does_not_reach_origin(make_server, origin):
     r2 = srv.get("/c/a?cc=max-age%3D60")
     assert r2.status == 200 and r2.body == r1.body, r2
     assert status_of(r2).startswith("tern; hit; ttl="), r2
-    ttl = int(status_of(r2).split("ttl=")[1])
+    ttl = int(status_of(r2).split("ttl=")[1].split(";")[0])  # "; collapsed" while committing
     assert 58 <= ttl <= 60
     assert int(r2.header("Age")) <= 2
     assert r2.header("Cache-Control") == "max-age=60"
@@ -142,6 +151,7 @@ def test_request_no_store_and_no_cache(make_server, origin):
     # no-cache must validate; without validators that is a new fetch, stored again
     r = srv.get("/c/rq?cc=max-age%3D60", headers={"Cache-Control": "no-cache"})
     assert r.body.endswith(b"n=3 ae=-") and "fwd=stale" in status_of(r)
+    committed()
     r = srv.get("/c/rq?cc=max-age%3D60")
     assert r.body.endswith(b"n=3 ae=-") and "hit" in status_of(r)
 
@@ -190,9 +200,34 @@ def test_post_invalidates(make_server, origin):
     assert "hit" in status_of(srv.get("/c/p?cc=max-age%3D60"))
 
 
+def test_invalidation_while_filling(make_server, origin):
+    """An unsafe method's invalidation (RFC 9111 §4.4) that comes while a GET's response is
+    still being stored (its client reads slowly) keeps that response out of the store: the
+    next GET is a miss, not what was invalidated."""
+    srv = cached(make_server, origin, cache={"max_object_size": "32m", "max_size": "64m"})
+    url = "/c/inv?cc=max-age%3D60&size=20000000"
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=10 * t.SLOW) as s:
+        s.sendall(f"GET {url} HTTP/1.1\r\nHost: localhost\r\n\r\n".encode())
+        got = s.recv(65536)
+        assert got.startswith(b"HTTP/1.1 200"), got[:100]
+        r = srv.get("/c/inv?cc=max-age%3D60&size=20000000", method="DELETE")
+        assert r.status == 200 and "fwd=method" in status_of(r), r
+        head, _, rest = got.partition(b"\r\n\r\n")
+        n = len(rest)
+        while n < 20000000:
+            d = s.recv(1 << 20)
+            assert d, n
+            n += len(d)
+    committed()
+    r = srv.get(url)
+    assert r.status == 200 and len(r.body) == 20000000 and "hit" not in status_of(r), r
+    assert origin.count("/c/inv") == 3  # GET, DELETE, GET
+
+
 def test_head_from_cached_get(make_server, origin):
     srv = cached(make_server, origin)
     body = srv.get("/c/h?cc=max-age%3D60").body
+    committed()  # a HEAD does not wait for a GET's flight
     r = srv.get("/c/h?cc=max-age%3D60", method="HEAD")
     assert r.status == 200 and r.body == b"" and "hit" in status_of(r), r
     assert int(r.header("Content-Length")) == len(body)
@@ -636,7 +671,7 @@ def test_stop_during_background_revalidation(make_server, origin, sig):
         assert took < 1.5, took
     else:
         assert took > 1.0, took  # it waited for the revalidation's answer
-        assert "background revalidation of /c/stop" in srv.read(srv.error_log)
+        assert "background fetch of /c/stop" in srv.read(srv.error_log)
     srv.expect_exit = True
 
 
@@ -662,6 +697,7 @@ def test_purge(make_server, origin, tmp_path):
     assert origin.count("/c/p") == n  # answered here
     assert "hit" not in status_of(srv.get(url))  # a miss again: fetched anew
     assert origin.count("/c/p") == n + 1
+    committed()
     srv.get(url, method="PURGE")
     assert srv.get(url, method="PURGE").status == 404  # nothing stored any more
     assert srv.get("/g/q?cc=max-age%3D60", method="PURGE").status == 401
@@ -710,6 +746,94 @@ def test_ranges_from_stored(make_server, origin, tmp_path, disk):
     r = srv.get(url, headers={"Range": "items=1-2"})  # not bytes: ignored
     assert r.status == 200 and r.body == whole
     assert origin.count("/c/rg") == 1
+
+
+def range_of(origin, path):
+    """The Range field of each request the origin got for path, in order (None: no Range)."""
+    with origin.lock:
+        return [r["headers"].get("range", [None])[0] for r in origin.requests
+                if r["target"].partition("?")[0] == path]
+
+
+@pytest.mark.parametrize("disk", [False, True])
+def test_ranged_miss_fills_store(make_server, origin, tmp_path, disk):
+    """A GET miss with Range is fetched whole, without Range or If-Range (the origin would
+    answer Range with a 206), stored, and the client gets its 206, multipart or 416 cut from
+    the stored 200; the next requests are hits. Memory and disk."""
+    cache = {"path": str(tmp_path)} if disk else True
+    srv = proxied(make_server, {"path": "/c/", "proxy": origin.url, "cache": cache})
+    whole = payload(100000)
+    q = "?cc=max-age%3D60&size=100000&etag=%22v1%22&ranges=1"
+    r = srv.get("/c/r1" + q, headers={"Range": "bytes=10-19"})
+    assert r.status == 206 and r.body == whole[10:20], r
+    assert r.header("Content-Range") == "bytes 10-19/100000"
+    assert range_of(origin, "/c/r1") == [None]
+    r = srv.get("/c/r1" + q)
+    assert r.status == 200 and r.body == whole and "hit" in status_of(r), r
+    r = srv.get("/c/r2" + q, headers={"Range": "bytes=0-1, 99990-"})
+    assert r.status == 206 and r.header("Content-Type").startswith("multipart/byteranges"), r
+    assert b"Content-Range: bytes 99990-99999/100000" in r.body
+    r = srv.get("/c/r3" + q, headers={"Range": "bytes=200000-"})
+    assert r.status == 416 and r.header("Content-Range") == "bytes */100000", r
+    r = srv.get("/c/r4" + q, headers={"Range": "bytes=5-9", "If-Range": '"v1"'})
+    assert r.status == 206 and r.body == whole[5:10], r
+    r = srv.get("/c/r5" + q, headers={"Range": "bytes=5-9", "If-Range": '"v0"'})
+    assert r.status == 200 and r.body == whole, r
+    for p in ("/c/r2", "/c/r3", "/c/r4", "/c/r5"):
+        assert range_of(origin, p) == [None], p
+        with origin.lock:
+            rec = [x for x in origin.requests if x["target"].startswith(p + "?")][0]
+        assert "if-range" not in rec["headers"], rec["headers"]
+        assert "hit" in status_of(srv.get(p + q)), p
+    # concurrent ranged misses of one key: one upstream fetch
+    def client(i):
+        out[i] = srv.get("/c/r6" + q + "&delay=0.5", headers={"Range": f"bytes={i}-{i + 9}"})
+    out = [None] * 6
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(6)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    for i, r in enumerate(out):
+        assert r.status == 206 and r.body == whole[i:i + 10], (i, r)
+    assert origin.count("/c/r6") == 1
+
+
+@pytest.mark.parametrize("query,detail", [
+    ("cc=no-store", "no-store"),
+    ("cc=max-age%3D60&size=300000", "too-large"),
+    ("status=503", None),
+])
+def test_ranged_miss_not_storable(make_server, origin, query, detail):
+    """A ranged miss whose whole response turns out not storable: the client's request then
+    goes upstream with its Range, and the origin's own 206 (or 404) goes back, not stored."""
+    srv = cached(make_server, origin, cache={"max_object_size": "100k"})
+    url = "/c/ns?" + query + ("&size=1000" if "size" not in query else "") + "&ranges=1"
+    r = srv.get(url, headers={"Range": "bytes=10-19"})
+    if "503" in query:
+        assert r.status == 503, r
+    else:
+        assert r.status == 206 and r.body == payload(1000 if "300000" not in query else 300000)[10:20]
+        assert r.header("Content-Range").startswith("bytes 10-19/"), r
+        assert "hit" not in status_of(r) and "fwd-status=206" in status_of(r), r
+    assert range_of(origin, "/c/ns") == [None, "bytes=10-19"]
+    r = srv.get(url, headers={"Cache-Control": "only-if-cached"})
+    assert r.status == 504, r
+
+
+def test_partial_response_never_stored(make_server, origin):
+    """A 206 that reaches the cache (a bypassed request forwards its Range) is not stored:
+    the next whole GET is a miss that stores the 200."""
+    srv = cached(make_server, origin)
+    url = "/c/p206?cc=max-age%3D60&size=1000&ranges=1"
+    r = srv.get(url, headers={"Range": "bytes=0-9", "Authorization": "Basic eDp5"})
+    assert r.status == 206 and "fwd=bypass" in status_of(r), r
+    r = srv.get(url, headers={"Cache-Control": "only-if-cached"})
+    assert r.status == 504, r
+    r = srv.get(url)
+    assert r.status == 200 and r.body == payload(1000) and "hit" not in status_of(r), r
+    r = srv.get(url)
+    assert r.status == 200 and r.body == payload(1000) and "hit" in status_of(r), r
 
 
 def test_metrics(make_server, origin, tmp_path):

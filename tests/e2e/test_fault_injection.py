@@ -415,6 +415,12 @@ SCENARIOS = {
                     ("GET", "/dcached/hello.txt", None, b""), ("HEAD", "/dcached/mid.bin", None, b""),
                     ("GET", "/dcached/mid.bin", None, b""),
                     ("GET", "/dcached/mid.bin", {"range": "bytes=100-299"}, b"")]],
+    # a ranged miss on the disk store: a background request of tern's own fetches the whole
+    # response, the store's writer thread writes and renames its file, and the waiting request
+    # is answered from it; then a hit
+    "cache_disk_range": [[("GET", "/dcached/mid.bin", {"range": "bytes=100-299"}, b""),
+                          ("GET", "/dcached/mid.bin", None, b""),
+                          ("GET", "/dcached/hello.txt", {"range": "bytes=1-3"}, b"")]],
     # a rate limit shared through Redis (server/redis_link): the worker's hiredis connection,
     # its adapter on the loop and the request's wait for the verdict meet every fault
     "shared": [[("GET", "/shared/hello.txt", None, b""), ("GET", "/shared/mid.bin", None, b"")],
@@ -427,7 +433,8 @@ SCENARIOS = {
     # the metrics listener: the exposition and the status page (h1-metrics only)
     "metrics": [[("GET", "/metrics", None, b""), ("GET", "/status", None, b"")]],
 }
-PROXY_SCENARIOS = ("proxy", "proxy-h2", "cache", "cache_disk", "shared", "observe")
+PROXY_SCENARIOS = ("proxy", "proxy-h2", "cache", "cache_disk", "cache_disk_range", "shared",
+                   "observe")
 TEMPLATE_404 = b"<p>{status} {reason} {request_id} {path}</p>\n"
 PROXY_TRANSPORTS = ("h1", "h2c")  # the proxy's (and the cache's) faults do not depend on the front's TLS
 

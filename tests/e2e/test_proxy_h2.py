@@ -426,3 +426,39 @@ def test_h2c_to_an_http11_server_is_bounded(make_server):
         assert len(conns) <= 8, len(conns)
     finally:
         lsock.close()
+
+
+@pytest.mark.parametrize("tls", [False, True])
+def test_active_health_checks_over_h2(make_server, certs, tls):  # noqa: F811
+    """health_check toward an HTTP/2 upstream (h2c://, or https with http2 and ALPN h2) speaks
+    HTTP/2, through the same session engine: python3-h2 answers it (an HTTP/1.1 check would
+    be a protocol error there), a 503 takes the upstream out, a 200 brings it back."""
+    ctx = None
+    if tls:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(str(certs.leaf), str(certs.leaf_key))
+        ctx.set_alpn_protocols(["h2"])
+    o = H2Origin(ssl_ctx=ctx)
+    try:
+        proxy = {"upstreams": [(o.https_url if tls else o.url) + "/"],
+                 "health_check": {"path": "/healthz", "interval": 0.2, "timeout": 1,
+                                  "fails": 2, "passes": 1}}
+        if tls:
+            proxy.update({"http2": True, "tls_ca": str(certs.ca)})
+        srv = proxied(make_server, {"path": "/up/", "proxy": proxy}, workers=1)
+        assert wait_for(lambda: o.health_checks >= 3), o.health_checks
+        assert "out of service" not in srv.read(srv.error_log)
+        o.healthy = False
+        assert wait_for(lambda: "health check failed (status 503), out of service"
+                        in srv.read(srv.error_log))
+        assert srv.get("/up/echo").status == 503  # the only upstream is out
+        o.healthy = True
+        assert wait_for(lambda: "health check passed, back in service" in srv.read(srv.error_log))
+        r = srv.get("/up/echo")
+        assert r.status == 200 and json.loads(r.body)["scheme"] == ("https" if tls else "http")
+        with o.lock:
+            paths = [p for _, _, p in o.streams]
+        assert paths.count("/healthz") == o.health_checks >= 5
+    finally:
+        o.close()
+    srv.assert_healthy()

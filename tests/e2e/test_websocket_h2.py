@@ -16,6 +16,7 @@ import h2.settings
 import pytest
 
 import tern_e2e as t
+from h2_origin import H2Origin
 from origin import Origin
 from test_proxy import proxied, ws_frame
 from tls_util import certs, make_tls_server  # noqa: F401 - fixtures
@@ -252,15 +253,94 @@ def test_malformed_extended_connect(make_server, server, origin):
         assert isinstance(ev, h2.events.StreamReset) and ev.error_code == 1, ev
 
 
-def test_no_tunnel_to_http2_upstreams(make_server, origin):
-    """An extended CONNECT goes to HTTP/1.1 upstreams (their Upgrade) only: toward an h2c://
-    upstream it is a 501, and the connection serves on."""
-    srv = proxied(make_server, {"exact": "/ws", "proxy": "h2c://127.0.0.1:9"},
-                  {"exact": "/echo", "proxy": origin.url})
-    with socket.create_connection(("127.0.0.1", srv.port), timeout=10 * t.SLOW) as s:
-        conn = H2(s)
-        conn.send(1, extended_connect(f"127.0.0.1:{srv.port}"))
-        assert conn.response(1)[b":status"] == b"501"
-        conn.send(3, [(b":method", b"GET"), (b":scheme", b"http"), (b":path", b"/echo"),
-                      (b":authority", f"127.0.0.1:{srv.port}".encode())], end=True)
-        assert conn.response(3)[b":status"] == b"200"
+def test_no_tunnel_without_enable_connect_protocol(make_server, origin):
+    """Toward an HTTP/2 upstream that did not send SETTINGS_ENABLE_CONNECT_PROTOCOL=1 (RFC
+    8441 §3), an extended CONNECT is a 501 (nothing is sent to it), and the connection serves
+    on."""
+    o = H2Origin()
+    try:
+        srv = proxied(make_server, {"exact": "/ws", "proxy": o.url},
+                      {"exact": "/echo", "proxy": origin.url})
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=10 * t.SLOW) as s:
+            conn = H2(s)
+            conn.send(1, extended_connect(f"127.0.0.1:{srv.port}"))
+            assert conn.response(1)[b":status"] == b"501"
+            conn.send(3, [(b":method", b"GET"), (b":scheme", b"http"), (b":path", b"/echo"),
+                          (b":authority", f"127.0.0.1:{srv.port}".encode())], end=True)
+            assert conn.response(3)[b":status"] == b"200"
+        assert o.connects == [] and "no SETTINGS_ENABLE_CONNECT_PROTOCOL" in srv.read(srv.error_log)
+    finally:
+        o.close()
+
+
+@pytest.mark.parametrize("tls", [False, True])
+def test_websocket_to_h2_upstream(make_server, certs, tls):  # noqa: F811
+    """RFC 8441 on both sides: the client's extended CONNECT goes to an HTTP/2 upstream that
+    allows it as an extended CONNECT of tern's own (:protocol websocket, :scheme, :path,
+    :authority; no Upgrade, Connection or Sec-WebSocket-Key), its 200 comes back, and the two
+    streams are one tunnel both ways under flow control (a message larger than every window),
+    the close handshake ends both streams."""
+    ctx = None
+    if tls:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(str(certs.leaf), str(certs.leaf_key))
+        ctx.set_alpn_protocols(["h2"])
+    o = H2Origin(ssl_ctx=ctx, extended_connect=True)
+    try:
+        up = {"upstreams": [o.https_url], "http2": True, "tls_ca": str(certs.ca)} if tls else o.url
+        srv = proxied(make_server, {"exact": "/ws", "proxy": up})
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=10 * t.SLOW) as s:
+            conn = H2(s)
+            ws_over_h2(conn, f"127.0.0.1:{srv.port}")
+            # the connection carries on, and a second tunnel works on it
+            conn.send(3, extended_connect(f"127.0.0.1:{srv.port}"))
+            assert conn.response(3)[b":status"] == b"200"
+            conn.send_data(3, ws_frame(b"again", op=1))
+            assert ws_read_h2(conn, 3) == (1, b"again")
+        with o.lock:
+            heads = [dict(f) for f in o.connects]
+        assert len(heads) == 2, heads
+        h = heads[0]
+        assert h[":method"] == "CONNECT" and h[":protocol"] == "websocket", h
+        assert h[":path"] == "/ws" and h[":scheme"] == ("https" if tls else "http"), h
+        assert h[":authority"] and h["sec-websocket-version"] == "13", h
+        for k in ("upgrade", "connection", "sec-websocket-key"):
+            assert k not in h, h
+        # the client went away mid-tunnel: the upstream's stream was cancelled
+        assert wait_for_reset(o, "/ws")
+    finally:
+        o.close()
+    srv.assert_healthy()
+
+
+def wait_for_reset(o, path):
+    return t.wait_for(lambda: any(p == path and code == 8 for p, code in o.resets),
+                      timeout=5 * t.SLOW)
+
+
+def test_websocket_to_h2_upstream_resets(make_server):
+    """RST_STREAM both ways: the upstream resetting its tunnel stream resets the client's; the
+    client resetting its stream cancels the upstream's (RST_STREAM CANCEL)."""
+    o = H2Origin(extended_connect=True)
+    try:
+        srv = proxied(make_server, {"exact": "/ws", "proxy": o.url}, {"exact": "/ws-rst", "proxy": o.url})
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=10 * t.SLOW) as s:
+            conn = H2(s)
+            conn.send(1, extended_connect(f"127.0.0.1:{srv.port}", path="/ws-rst"))
+            assert conn.response(1)[b":status"] == b"200"
+            conn.send_data(1, ws_frame(b"x"))
+            ev = conn.ended(1)
+            assert isinstance(ev, h2.events.StreamReset), ev
+            conn.send(3, extended_connect(f"127.0.0.1:{srv.port}"))
+            assert conn.response(3)[b":status"] == b"200"
+            conn.send_data(3, ws_frame(b"y"))
+            assert ws_read_h2(conn, 3) == (1, b"y")
+            conn.c.reset_stream(3, 8)
+            s.sendall(conn.c.data_to_send())
+            assert wait_for_reset(o, "/ws")
+            # and the connection serves on
+            conn.send(5, extended_connect(f"127.0.0.1:{srv.port}"))
+            assert conn.response(5)[b":status"] == b"200"
+    finally:
+        o.close()
+    srv.assert_healthy()

@@ -105,7 +105,15 @@ static size_t count_files(const char *dir, bool tmp)
     return n;
 }
 
-/* Writes a disk entry for key with n bytes of c, inserted into s. */
+static bool stored;
+
+static void committed(struct cache_store *s, void *arg, bool ok)
+{
+    (void)s;
+    *(bool *)arg = ok;
+}
+
+/* Writes a disk entry for key with n bytes of c, inserted into s (by the writer thread). */
 static void put(struct cache_store *s, const char *key, size_t n, char c)
 {
     struct cache_entry *e = sample(key);
@@ -114,8 +122,10 @@ static void put(struct cache_store *s, const char *key, size_t n, char c)
     memset(buf, c, sizeof(buf));
     for (size_t i = 0; i < n; i += sizeof(buf))
         CHECK_INT(cache_entry_file_append(e, buf, n - i < sizeof(buf) ? n - i : sizeof(buf)), 0);
-    CHECK_INT(cache_store_file_commit(s, e), 0);
-    CHECK_INT(cache_store_insert(s, e, cache_entry_vary_match, &e->req_fields), 0);
+    CHECK_INT(cache_store_file_commit(s, e, committed, &stored), 0);
+    cache_store_writes_wait(s);
+    CHECK(stored);
+    stored = false;
     cache_entry_release(e);
 }
 
@@ -149,7 +159,7 @@ static void test_store(void)
 {
     char dir[] = "/tmp/tern-cache-disk-XXXXXX";
     CHECK(mkdtemp(dir) != NULL);
-    struct cache_store *s = cache_store_new_disk(dir, 100000);
+    struct cache_store *s = cache_store_new_disk(dir, 100000, 1 << 20);
     CHECK(s && cache_store_on_disk(s));
     put(s, "http://a/1", 5000, '1');
     put(s, "http://a/2", 0, '2');
@@ -165,6 +175,7 @@ static void test_store(void)
     /* an entry given up while written leaves nothing */
     struct cache_entry *w = sample("http://a/3");
     CHECK_INT(cache_store_file_begin(s, w), 0);
+    cache_store_writes_wait(s);
     CHECK_INT(count_files(dir, true), 1);
     cache_entry_release(w);
     CHECK_INT(count_files(dir, true), 0);
@@ -185,7 +196,7 @@ static void test_store(void)
     snprintf(path, sizeof(path), "%s/.tmp-1-0000000000000001", dir);
     f = fopen(path, "w");
     fclose(f);
-    s = cache_store_new_disk(dir, 100000);
+    s = cache_store_new_disk(dir, 100000, 1 << 20);
     CHECK(s != NULL);
     CHECK_INT(count_files(dir, false), 3); /* the two entries and notes.txt */
     CHECK_INT(count_files(dir, true), 0);
@@ -210,7 +221,7 @@ static void test_store(void)
     CHECK_INT(count_files(dir, false), n + 1);
     cache_store_free(s);
     /* a store with less room drops what does not fit at its scan */
-    s = cache_store_new_disk(dir, 25000);
+    s = cache_store_new_disk(dir, 25000, 1 << 20);
     cache_store_usage(s, &bytes, &n);
     CHECK(bytes <= 25000 && n == 2);
     CHECK_INT(count_files(dir, false), 3);
@@ -219,9 +230,35 @@ static void test_store(void)
     CHECK_INT(system(path), 0);
 }
 
+/* A write that does not fit in the writer's queue gives its entry up at once: nothing is
+ * committed, and the temporary file goes with the entry. */
+static void test_queue_full(void)
+{
+    char dir[] = "/tmp/tern-cache-disk-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    struct cache_store *s = cache_store_new_disk(dir, 100000, 4096);
+    CHECK(s != NULL);
+    struct cache_entry *e = sample("http://q/1");
+    CHECK_INT(cache_store_file_begin(s, e), 0);
+    char buf[5000];
+    memset(buf, 'q', sizeof(buf));
+    CHECK_INT(cache_entry_file_append(e, buf, 1000), 0);
+    CHECK_INT(cache_entry_file_append(e, buf, sizeof(buf)), -1);
+    CHECK_INT(cache_entry_file_append(e, buf, 10), -1); /* given up: nothing more queued */
+    CHECK_INT(cache_store_file_commit(s, e, committed, &stored), -1);
+    cache_entry_release(e);
+    cache_store_writes_wait(s);
+    CHECK_INT(count_files(dir, true), 0);
+    CHECK_INT(count_files(dir, false), 0);
+    CHECK(cache_store_lookup(s, "http://q/1", 10, NULL, NULL, NULL) == NULL);
+    cache_store_free(s);
+    rmdir(dir);
+}
+
 int main(void)
 {
     test_roundtrip();
     test_store();
+    test_queue_full();
     return check_done("http/cache_disk");
 }
