@@ -225,6 +225,9 @@ def base_config(base: Path, port: int, **overrides):
 # The server process
 
 
+_next_port = None
+
+
 def _port_range():
     """Ports below the kernel's ephemeral range (so no client's source port takes one between
     the probe and tern's bind), split between pytest-xdist workers so parallel runs never pick
@@ -241,9 +244,15 @@ def free_port(family=socket.AF_INET, host="127.0.0.1"):
     """A port free for TCP and for UDP alike: a TLS listener also binds HTTP/3's UDP socket on
     the same number, and QUIC clients (gtlsclient) hold ephemeral UDP ports from the same
     range."""
+    global _next_port
     low, high = _port_range()
+    if _next_port is None:
+        _next_port = random.randrange(low, high)
     for _ in range(200):
-        port = random.randrange(low, high)
+        # in turn through the range: a port handed out is not handed out again soon (a test
+        # often takes two before starting anything on the first)
+        port = _next_port
+        _next_port = low + (_next_port + 1 - low) % (high - low)
         try:
             with socket.socket(family, socket.SOCK_STREAM) as s:
                 s.bind((host, port))
