@@ -241,8 +241,11 @@ void dispatch_request(const struct config *cfg, struct worker *wk, struct http_r
 
 bool dispatch_streams_body(const struct config *cfg, const struct http_request *req)
 {
-    /* an HTTP/2 or HTTP/3 CONNECT: its DATA is the tunnel's client side */
-    if (req->method == HTTP_METHOD_CONNECT && !req->protocol.len) return cfg->forward.enabled;
+    /* An HTTP/2 or HTTP/3 CONNECT: its DATA is the tunnel's client side, and it never ends
+     * before the tunnel does, so it is routed at its head whatever answers it: a tunnel, or a
+     * refusal (a forward proxy that is off, a location that does not proxy) that must not wait
+     * for an END_STREAM that will not come. */
+    if (req->method == HTTP_METHOD_CONNECT) return true;
     if (req->path.len == 0 || req->path.p[0] != '/') return false;
     const struct config_server *srv = config_find_server(cfg, req->host.p, req->host.len);
     char path[PATH_MAX_LEN];
@@ -251,9 +254,7 @@ bool dispatch_streams_body(const struct config *cfg, const struct http_request *
     str_t caps[REGEX_MAX_CAPTURES + 1];
     const struct config_location *loc = config_match_location(srv, path, (size_t)plen, caps);
     /* a rewrite may lead elsewhere: such a request is read whole first */
-    /* an extended CONNECT (RFC 8441: WebSocket over HTTP/2) is a tunnel to a proxy location */
-    return loc && loc->proxy && !loc->rewrite_to &&
-           (req->method != HTTP_METHOD_CONNECT || req->protocol.len);
+    return loc && loc->proxy && !loc->rewrite_to;
 }
 
 void dispatch_again(const struct dispatch_ctx *prev, struct http_request *req,

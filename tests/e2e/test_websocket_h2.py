@@ -344,3 +344,24 @@ def test_websocket_to_h2_upstream_resets(make_server):
     finally:
         o.close()
     srv.assert_healthy()
+
+
+def test_connect_that_nothing_tunnels_is_answered_at_once(make_server, origin):
+    """A CONNECT stream never ends before its tunnel would, so one that nothing here tunnels (an
+    extended CONNECT to a location that does not proxy, a CONNECT with the forward proxy off)
+    is answered at its HEADERS, not left waiting for an END_STREAM, and the connection goes on."""
+    srv = proxied(make_server, ws_location(origin))
+    auth = f"127.0.0.1:{srv.port}"
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=5 * t.SLOW) as s:
+        conn = H2(s)
+        assert conn.peer_settings.get(ENABLE_CONNECT_PROTOCOL) == 1
+        conn.send(1, [(b":method", b"CONNECT"), (b":protocol", b"websocket"),
+                      (b":scheme", b"http"), (b":path", b"/hello.txt"),
+                      (b":authority", auth.encode())])
+        assert conn.response(1)[b":status"] == b"405"
+        conn.send(3, [(b":method", b"CONNECT"), (b":authority", b"example.com:443")])
+        assert conn.response(3)[b":status"] in (b"403", b"405"), "refused, not left waiting"
+        conn.send(5, [(b":method", b"GET"), (b":scheme", b"http"), (b":path", b"/hello.txt"),
+                      (b":authority", auth.encode())], end=True)
+        assert conn.response(5)[b":status"] == b"200"
+    assert origin.requests == []
