@@ -208,18 +208,10 @@ static int alpn_hook(gnutls_session_t s, unsigned htype, unsigned when, unsigned
     (void)htype, (void)when, (void)incoming;
     struct session_ctx *sc = gnutls_db_get_ptr(s);
     if (!sc->ja4[0] && msg && msg->size > 0) { /* JA4 with "q": the ClientHello as sent */
-        if (msg->data[0] == 1) {               /* the handshake header included */
+        if (msg->data[0] == 1)                 /* the handshake header included */
             ja4_from_client_hello('q', msg->data, msg->size, sc->ja4);
-        } else if (msg->size < (1u << 24) - 4) {
-            uint8_t *m = malloc(msg->size + 4);
-            if (m) {
-                m[0] = 1, m[1] = (uint8_t)(msg->size >> 16), m[2] = (uint8_t)(msg->size >> 8),
-                m[3] = (uint8_t)msg->size;
-                memcpy(m + 4, msg->data, msg->size);
-                ja4_from_client_hello('q', m, msg->size + 4, sc->ja4);
-                free(m);
-            }
-        }
+        else /* the body alone (a ClientHello body starts with its legacy version, 0x03) */
+            ja4_from_client_hello_body('q', msg->data, msg->size, sc->ja4);
     }
     gnutls_datum_t sel;
     if (gnutls_alpn_get_selected_protocol(s, &sel) != 0 || sel.size != sizeof(ALPN_H3) - 1 ||

@@ -121,13 +121,20 @@ static const char *version_text(unsigned v)
 size_t ja4_from_client_hello(char transport, const uint8_t *msg, size_t len, char *out)
 {
     out[0] = '\0';
-    struct reader r = {msg, len}, body, x;
-    unsigned type, legacy;
+    struct reader r = {msg, len};
+    unsigned type;
     const uint8_t *hdr;
     if (!u8(&r, &type) || type != 1 || !take(&r, 3, &hdr)) return 0;
     size_t blen = (size_t)hdr[0] << 16 | (size_t)hdr[1] << 8 | hdr[2];
     if (blen > r.left) return 0;
-    body = (struct reader){r.p, blen};
+    return ja4_from_client_hello_body(transport, r.p, blen, out);
+}
+
+size_t ja4_from_client_hello_body(char transport, const uint8_t *p, size_t len, char *out)
+{
+    out[0] = '\0';
+    struct reader body = {p, len}, x;
+    unsigned legacy;
     if (!u16(&body, &legacy) || !take(&body, 32, NULL) || !vec(&body, 1, &x)) return 0;
 
     static _Thread_local uint16_t ciphers[MAX_VALUES], exts[MAX_VALUES], sigs[MAX_VALUES];

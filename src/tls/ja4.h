@@ -17,6 +17,9 @@
  * returns JA4_LEN, or returns 0 (out empty) when msg is not a well-formed ClientHello. */
 size_t ja4_from_client_hello(char transport, const uint8_t *msg, size_t len, char *out);
 
+/* The same from the ClientHello's body alone (the message without its 4-byte header). */
+size_t ja4_from_client_hello_body(char transport, const uint8_t *body, size_t len, char *out);
+
 /* The truncated hash part: the first 12 lower-case hex digits of SHA-256(s), or "000000000000"
  * for an empty s; out gets 13 bytes. */
 void ja4_hash12(const char *s, size_t len, char *out);
