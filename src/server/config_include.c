@@ -55,18 +55,6 @@ static struct cnode *find_value(struct cnode *map, const char *name)
     return NULL;
 }
 
-/* Puts n at the end of parent's children. */
-static void append_child(struct cnode *parent, struct cnode *n)
-{
-    n->next = NULL;
-    if (parent->last)
-        parent->last->next = n;
-    else
-        parent->first = n;
-    parent->last = n;
-    parent->count++;
-}
-
 /* Joins what an included mapping holds into map. */
 static void merge(struct cnode *map, struct cnode *included)
 {
@@ -77,11 +65,11 @@ static void merge(struct cnode *map, struct cnode *included)
         if (servers && servers->kind == CNODE_SEQ && v->kind == CNODE_SEQ) {
             for (struct cnode *item = v->first, *nx; item; item = nx) {
                 nx = item->next;
-                append_child(servers, item);
+                cnode_append(servers, item);
             }
         } else {
-            append_child(map, k);
-            append_child(map, v);
+            cnode_append(map, k);
+            cnode_append(map, v);
         }
         k = next;
     }

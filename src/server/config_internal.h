@@ -26,6 +26,9 @@ struct cnode {
     struct cnode *first, *last, *next;
 };
 
+/* Puts n at the end of parent's children (a mapping's keys and values alternate). */
+void cnode_append(struct cnode *parent, struct cnode *n);
+
 /* Parses one YAML document into a tree allocated from pool. Returns 0 and sets *root (NULL for
  * an empty stream), or -1 with "name:line: message" in err. Rejects anchors, aliases, tags,
  * more than one document and nesting deeper than CONFIG_MAX_DEPTH. */

@@ -35,6 +35,17 @@ static int tree_fail(struct tree_ctx *t, size_t line0, const char *fmt, ...)
     return -1;
 }
 
+void cnode_append(struct cnode *parent, struct cnode *n)
+{
+    n->next = NULL;
+    if (parent->last)
+        parent->last->next = n;
+    else
+        parent->first = n;
+    parent->last = n;
+    parent->count++;
+}
+
 /* Creates a node at event ev and links it under the innermost open collection. */
 static struct cnode *tree_add(struct tree_ctx *t, enum cnode_kind kind, const yaml_event_t *ev)
 {
@@ -46,13 +57,7 @@ static struct cnode *tree_add(struct tree_ctx *t, enum cnode_kind kind, const ya
         t->root = n;
         return n;
     }
-    struct cnode *parent = t->stack[t->depth - 1];
-    if (parent->last)
-        parent->last->next = n;
-    else
-        parent->first = n;
-    parent->last = n;
-    parent->count++;
+    cnode_append(t->stack[t->depth - 1], n);
     return n;
 }
 
