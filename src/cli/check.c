@@ -1,9 +1,8 @@
-#include <grp.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/privileges.h"
 #include "server/config.h"
 #include "server/server.h"
 #include "tls/tls.h"
@@ -22,19 +21,11 @@ static int check_resources(const char *file, const struct config *cfg)
         }
         tls_server_free(tls);
     }
-    if (cfg->user) {
-        char name[256];
-        snprintf(name, sizeof(name), "%s", cfg->user);
-        char *group = strchr(name, ':');
-        if (group) *group++ = '\0';
-        if (!getpwnam(name)) {
-            fprintf(stderr, "%s: user %s: no such user\n", file, name);
-            return -1;
-        }
-        if (group && !getgrnam(group)) {
-            fprintf(stderr, "%s: user %s: no such group %s\n", file, cfg->user, group);
-            return -1;
-        }
+    uid_t uid;
+    gid_t gid;
+    if (cfg->user && privileges_lookup(cfg->user, &uid, &gid, err, sizeof(err)) < 0) {
+        fprintf(stderr, "%s: %s\n", file, err);
+        return -1;
     }
     return 0;
 }
