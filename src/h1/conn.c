@@ -254,7 +254,8 @@ static void conn_start(struct h1_conn *c)
     }
 }
 
-void h1_conn_open(struct worker *wk, int fd, const char *peer)
+/* A cleartext connection; metrics_only: the metrics listener's (no h2c, /metrics only). */
+static void open_cleartext(struct worker *wk, int fd, const char *peer, bool metrics_only)
 {
     struct h1_conn *c = conn_new(wk, (struct transport){fd, NULL}, peer);
     if (!c) {
@@ -262,6 +263,7 @@ void h1_conn_open(struct worker *wk, int fd, const char *peer)
         close(fd);
         return;
     }
+    c->metrics_only = metrics_only;
     c->state = ST_HEAD;
     c->can_write = true;
     /* the first request's head deadline runs from accept */
@@ -272,6 +274,11 @@ void h1_conn_open(struct worker *wk, int fd, const char *peer)
      * edge-triggered fd reports readiness present at that moment, so nothing is lost. */
     c->can_read = true;
     conn_start(c);
+}
+
+void h1_conn_open(struct worker *wk, int fd, const char *peer)
+{
+    open_cleartext(wk, fd, peer, false);
 }
 
 void h1_conn_open_tls(struct worker *wk, int fd, const char *peer)
@@ -294,19 +301,7 @@ void h1_conn_open_tls(struct worker *wk, int fd, const char *peer)
 
 void h1_conn_open_metrics(struct worker *wk, int fd, const char *peer)
 {
-    struct h1_conn *c = conn_new(wk, (struct transport){fd, NULL}, peer);
-    if (!c) {
-        log_error("%s: out of memory for a new connection", peer);
-        close(fd);
-        return;
-    }
-    c->metrics_only = true;
-    c->state = ST_HEAD;
-    c->can_write = true;
-    c->head_started = true;
-    conn_set_deadline(c, wk->cfg->timeouts.header);
-    c->can_read = true;
-    conn_start(c);
+    open_cleartext(wk, fd, peer, true);
 }
 
 void h1_thread_cleanup(void)
