@@ -110,11 +110,6 @@ void stats_sum(struct stats_block *out)
     }
 }
 
-bool stats_has_part(int part)
-{
-    return region && part >= 0 && part < 2 && atomic_load(&region->claimed[part]) > 0;
-}
-
 enum stats_version stats_version_of(int version)
 {
     switch (version) {

@@ -64,7 +64,9 @@ struct stats_block {
     stats_counter duration[SV_COUNT][STATS_BUCKETS]; /* per bucket, not cumulative */
     stats_counter duration_ms_sum[SV_COUNT];
     stats_counter bytes_in[SW_COUNT], bytes_out[SW_COUNT];
-    stats_counter conns_opened[SW_COUNT][ST_COUNT], conns_closed[SW_COUNT][ST_COUNT];
+    /* closed before opened: a sum reads fields in order, so a connection opened and closed
+     * between the two reads shows as neither, never as closed without being opened */
+    stats_counter conns_closed[SW_COUNT][ST_COUNT], conns_opened[SW_COUNT][ST_COUNT];
     stats_counter accepted[ST_COUNT];
     stats_counter tls_ok, tls_failed;
     stats_counter h2_defence[SH2_COUNT];
@@ -84,6 +86,14 @@ static inline void stats_add(stats_counter *c, uint64_t n)
                           memory_order_relaxed);
 }
 #define STATS_INC(field) stats_add(&stats_here->field, 1)
+
+/* Connections of wire w over transport t open in a sum (never below zero). */
+static inline uint64_t stats_open(const struct stats_block *s, int w, int t)
+{
+    uint64_t opened = atomic_load_explicit(&s->conns_opened[w][t], memory_order_relaxed);
+    uint64_t closed = atomic_load_explicit(&s->conns_closed[w][t], memory_order_relaxed);
+    return opened > closed ? opened - closed : 0;
+}
 
 /* Index helpers for the labels. */
 enum stats_version stats_version_of(int version);
@@ -107,7 +117,5 @@ struct stats_block *stats_region_block(int id);
 void stats_thread_use(struct stats_block *b);
 /* Sums every claimed block of both parts into out. */
 void stats_sum(struct stats_block *out);
-/* True when some block of the HTTP/3 process is claimed. */
-bool stats_has_part(int part);
 
 #endif

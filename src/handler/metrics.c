@@ -204,8 +204,7 @@ static int connection_families(struct buf *b, const struct stats_block *st)
                     "Open client connections by wire (h1 also while its TLS handshake runs; "
                     "other: closing, tunnels) and transport.");
     for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
-        uint64_t open = get(&st->conns_opened[kinds[i].w][kinds[i].t]) -
-                        get(&st->conns_closed[kinds[i].w][kinds[i].t]);
+        uint64_t open = stats_open(st, kinds[i].w, kinds[i].t);
         rc |= buf_appendf(b, "%s{wire=\"%s\",transport=\"%s\"} %" PRIu64 "\n", name,
                           wire_label[kinds[i].w], transport_label[kinds[i].t], open);
     }
@@ -286,7 +285,8 @@ static int upstream_family(struct buf *b, const struct config *cfg, const struct
 
 int metrics_text(const struct config *cfg, struct buf *b)
 {
-    static _Thread_local struct stats_block sum; /* 3 KB: not on the stack */
+    static _Thread_local struct stats_block
+        sum; /* some KB (the upstream counters): not on the stack */
     stats_sum(&sum);
     int rc = requests_family(b, &sum) | duration_family(b, &sum) | bytes_families(b, &sum) |
              connection_families(b, &sum) | defence_families(b, &sum) |

@@ -16,7 +16,8 @@ static _Atomic uint64_t taken; /* samples taken so far */
 
 void status_sample_now(struct status_sample *out, int64_t now_ms)
 {
-    static _Thread_local struct stats_block sum; /* 3 KB: not on the stack */
+    static _Thread_local struct stats_block
+        sum; /* some KB (the upstream counters): not on the stack */
     stats_sum(&sum);
     memset(out, 0, sizeof(*out));
     out->t_ms = now_ms;
@@ -29,8 +30,7 @@ void status_sample_now(struct status_sample *out, int64_t now_ms)
             }
     for (int w = 0; w < SW_COUNT; w++) {
         for (int t = 0; t < ST_COUNT; t++)
-            out->conns[w] +=
-                atomic_load(&sum.conns_opened[w][t]) - atomic_load(&sum.conns_closed[w][t]);
+            out->conns[w] += stats_open(&sum, w, t);
         out->bytes_in += atomic_load(&sum.bytes_in[w]);
         out->bytes_out += atomic_load(&sum.bytes_out[w]);
     }
