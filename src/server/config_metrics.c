@@ -7,6 +7,19 @@
 
 enum { MX_LISTEN, MX_ALLOW, MX_STATUS, MX_SAMPLE_INTERVAL, MX_COUNT };
 
+/* True when a and b would take the same TCP connections: the same address, or a wildcard
+ * (0.0.0.0, ::) and an address of its family on the same port (SO_REUSEPORT lets both bind, and
+ * the more specific one would take the other's clients). */
+static bool same_socket_address(const struct config_listen *a, const struct config_listen *b)
+{
+    if (a->port != b->port) return false;
+    if (strcmp(a->host, b->host) == 0) return true;
+    bool v6a = strchr(a->host, ':') != NULL, v6b = strchr(b->host, ':') != NULL;
+    if (v6a != v6b) return false;
+    const char *any = v6a ? "::" : "0.0.0.0";
+    return strcmp(a->host, any) == 0 || strcmp(b->host, any) == 0;
+}
+
 int cfg_metrics(struct loader *L, const struct cnode *v)
 {
     static const char *const keys[] = {"listen", "allow", "status", "sample_interval", NULL};
@@ -31,7 +44,7 @@ int cfg_metrics(struct loader *L, const struct cnode *v)
                         cfg_show(val[MX_LISTEN], buf, sizeof(buf)));
     for (size_t i = 0; i < L->cfg->n_listens; i++) {
         const struct config_listen *l = &L->cfg->listens[i];
-        if (l->port == m->listen.port && !l->quic_only && strcmp(l->host, m->listen.host) == 0)
+        if (l->port == m->listen.port && !l->quic_only && same_socket_address(l, &m->listen))
             return cfg_fail(L, val[MX_LISTEN],
                             "metrics listen address '%s' is also a listen or tls_listen address",
                             cfg_show(val[MX_LISTEN], buf, sizeof(buf)));

@@ -217,6 +217,11 @@ def test_config_errors(tmp_path):
     assert rc != 0 and "'metrics' needs 'listen'" in out, out
     rc, out = check("{listen: 127.0.0.1:8080}")
     assert rc != 0 and "is also a listen or tls_listen address" in out, out
+    # a wildcard listener on the same port would lose its loopback clients to the metrics one
+    conf = tmp_path / "w.yaml"
+    conf.write_text(f"root: {tmp_path}\nlisten: 8080\nmetrics: {{listen: 127.0.0.1:8080}}\n")
+    r = subprocess.run([t.TERN_BIN, "check", "-c", str(conf)], capture_output=True, timeout=20)
+    assert r.returncode != 0 and b"is also a listen or tls_listen address" in r.stderr, r.stderr
     rc, out = check("{listen: 127.0.0.1:9100, allow: [10.0.0.1/8]}")
     assert rc != 0 and "has bits set after its prefix length" in out, out
     rc, out = check("{listen: nowhere}")
