@@ -133,7 +133,7 @@ static void fd_close(void *fd)
 
 /* Where the stored body of e (held by req's pool) is: memory, or its file, opened now and
  * closed with the pool (a file unlinked meanwhile stays readable through it). -1 when the
- * file cannot be opened; a file that is gone takes its key out of store, so that the next
+ * file cannot be opened; a file that is gone takes its entry out of the store, so that the next
  * request does not try it again. */
 static int entry_data(struct http_request *req, const struct cache_entry *e,
                       struct cache_store *store, struct multipart_data *d)
@@ -143,7 +143,7 @@ static int entry_data(struct http_request *req, const struct cache_entry *e,
     int fd = open(e->path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         log_warn("cache: %s: %s", e->path, strerror(errno));
-        if (errno == ENOENT) cache_store_remove(store, e->key, e->key_len);
+        if (errno == ENOENT) cache_store_drop(store, e);
         return -1;
     }
     if (pool_on_cleanup(req->pool, fd_close, (void *)(intptr_t)fd) < 0) {

@@ -21,7 +21,7 @@
 #include "http/cache_rules.h"
 #include "http/cache_writer.h"
 
-#define REMOVED_RING 64
+#define REMOVED_SLOTS 256 /* removal numbers kept, by key hash */
 
 struct cache_store {
     pthread_mutex_t lock;
@@ -33,9 +33,10 @@ struct cache_store {
     char *dir;                        /* a disk store's directory, or NULL */
     struct cache_writer *writer;      /* a disk store's writer thread */
     struct cache_flight *flights[64]; /* fetches in the air, by key hash */
-    /* The key hashes of the last REMOVED_RING removals, and how many there were: an entry
-     * whose fetch started before a removal of its key is not inserted after it. */
-    uint64_t removed[REMOVED_RING];
+    /* How many removals there were, and by key hash (modulo REMOVED_SLOTS) the number of the
+     * last one: an entry whose fetch started before a removal of its key is not inserted after
+     * it (a hash sharing the slot only keeps one fill out of the store). */
+    uint64_t removed_seq[REMOVED_SLOTS];
     uint64_t n_removed;
     /* cache_stats' counters, counted without the lock */
     atomic_uint_fast64_t hits, stale_hits, misses, bypasses, stores, evictions;
@@ -195,14 +196,10 @@ static void insert_locked(struct cache_store *s, struct cache_entry *e, cache_ma
     }
 }
 
-/* Was e's key removed since its fetch started (cache_store_entry_start)? Under the lock; a
- * ring overrun since then counts as yes. */
+/* Was e's key removed since its fetch started (cache_store_entry_start)? Under the lock. */
 static bool removed_since(const struct cache_store *s, const struct cache_entry *e)
 {
-    if (s->n_removed - e->start_seq > REMOVED_RING) return true;
-    for (uint64_t i = e->start_seq; i < s->n_removed; i++)
-        if (s->removed[i % REMOVED_RING] == e->hash) return true;
-    return false;
+    return s->removed_seq[e->hash % REMOVED_SLOTS] > e->start_seq;
 }
 
 void cache_store_entry_start(struct cache_store *s, struct cache_entry *e)
@@ -237,7 +234,7 @@ size_t cache_store_remove(struct cache_store *s, const char *key, size_t len)
     struct cache_entry *dead = NULL;
     size_t n = 0;
     pthread_mutex_lock(&s->lock);
-    s->removed[s->n_removed++ % REMOVED_RING] = h;
+    s->removed_seq[h % REMOVED_SLOTS] = ++s->n_removed;
     struct cache_entry **pp = &s->buckets[h & (s->n_buckets - 1)];
     while (*pp) {
         if (same_key(*pp, h, key, len)) {
@@ -250,6 +247,15 @@ size_t cache_store_remove(struct cache_store *s, const char *key, size_t len)
     pthread_mutex_unlock(&s->lock);
     release_all(dead);
     return n;
+}
+
+void cache_store_drop(struct cache_store *s, const struct cache_entry *e)
+{
+    struct cache_entry *dead = NULL, *mine = (struct cache_entry *)e; /* readers hold it const */
+    pthread_mutex_lock(&s->lock);
+    if (mine->linked) unlink_entry(s, find_slot(s, mine), &dead);
+    pthread_mutex_unlock(&s->lock);
+    release_all(dead);
 }
 
 void cache_store_close(struct cache_store *s)

@@ -181,6 +181,9 @@ int cache_store_insert(struct cache_store *s, struct cache_entry *e, cache_match
 void cache_store_entry_start(struct cache_store *s, struct cache_entry *e);
 /* Removes every variant of key (RFC 9111 §4.4). Returns how many. */
 size_t cache_store_remove(struct cache_store *s, const char *key, size_t len);
+/* Takes e alone out of the store (its other variants stay; not a removal of the key: fills in
+ * progress are still inserted), when it is still in it. */
+void cache_store_drop(struct cache_store *s, const struct cache_entry *e);
 /* Empties the store and refuses later inserts (its configuration was replaced by a reload);
  * entries being read live on until their readers let go. A disk store's writer thread runs
  * what is queued and ends (the caller waits for it); later writes are refused. */
