@@ -376,6 +376,7 @@ struct config {
     char *access_log; /* path, "stdout" or "off"; default "off" for serve, see cli */
     struct config_access_log access;
     bool log_h2_fingerprint; /* some access log writes http2_fingerprint: sessions keep it */
+    bool log_duration;       /* some access log writes duration_us: requests note their start */
     bool server_logs;        /* some server has an access log of its own */
     struct config_request_id request_id;
     char *error_log; /* path or "stderr"; default "stderr" */

@@ -327,6 +327,7 @@ struct config *config_from_tree(const char *name, const struct cnode *root, cons
         return NULL;
     }
     L.cfg->log_h2_fingerprint = config_logs_use(L.cfg, LOG_VAR_HTTP2_FINGERPRINT);
+    L.cfg->log_duration = config_logs_use(L.cfg, LOG_VAR_DURATION_US);
     return L.cfg;
 }
 

@@ -175,8 +175,8 @@ static void assign_request_id(const struct config *cfg, struct worker *wk, struc
     }
     req->id_prefix = wk->request_id_prefix;
     req->id_seq = ++wk->request_id_seq;
-    /* durations, for a JSON or custom format (a server's perhaps): vDSO, no system call */
-    if (cfg->access.format != CONFIG_LOG_COMBINED || cfg->server_logs) {
+    /* durations, for a log that writes them: vDSO, no system call */
+    if (cfg->log_duration) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         req->start_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
