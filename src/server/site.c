@@ -261,10 +261,13 @@ static bool expand_page(struct http_request *req, int status, const char *tpl, s
     char code[8];
     v.status = str_make(code, (size_t)snprintf(code, sizeof(code), "%d", status));
     v.reason = str_cstr(http_status_reason(status));
-    /* each placeholder's value grows at most six times (&quot;) and is at most a target long */
+    /* each placeholder's value grows at most six times (&quot;) and is at most a target long:
+     * enough for a page that names each once; one naming some many times gets more room, twice */
     size_t cap = len + 6 * (req->target.len + req->authority.len + REQUEST_ID_MAX) + 256;
-    char *body = pool_alloc(req->pool, cap);
-    long n = body ? template_expand(tpl, &v, body, cap) : -1;
+    char *body = NULL;
+    long n = -1;
+    for (int tries = 0; n < 0 && tries < 3; tries++, cap *= 8)
+        n = (body = pool_alloc(req->pool, cap)) ? template_expand(tpl, &v, body, cap) : -1;
     if (n < 0) return false;
     out->body = (size_t)n && req->method != HTTP_METHOD_HEAD
                     ? body_source_mem(req->pool, body, (size_t)n)

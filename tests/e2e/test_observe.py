@@ -279,3 +279,14 @@ def test_server_access_logs(make_server):
     assert t.wait_for(lambda: "configuration reloaded" in srv.read(srv.error_log))
     srv.get("/a.txt?vhost=a3", host="a.test")
     assert t.wait_for(lambda: "vhost=a3" in srv.read(a_log))
+
+
+def test_error_page_naming_a_placeholder_many_times(make_server):
+    """A template that names the path many times, with a long path, is still expanded (it
+    needs more room than one of each placeholder)."""
+    srv = make_server(start=False)
+    srv.config["servers"][0]["error_pages"] = {404: {"body": "{path}" * 40}}
+    srv.start()
+    path = "/" + "a" * 3000
+    r = srv.get(path)
+    assert r.status == 404 and r.body == path.encode() * 40
