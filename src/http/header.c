@@ -138,6 +138,14 @@ void http_fields_remove(struct http_fields *f, enum http_token token)
     f->count = j;
 }
 
+void http_fields_remove_name(struct http_fields *f, str_t name)
+{
+    size_t j = 0;
+    for (size_t i = 0; i < f->count; i++)
+        if (!str_eq_nocase(f->items[i].name, name)) f->items[j++] = f->items[i];
+    f->count = j;
+}
+
 bool http_split_next(str_t value, size_t *pos, char sep, str_t *part)
 {
     if (*pos > value.len) return false;

@@ -57,6 +57,8 @@ size_t http_fields_count_token(const struct http_fields *f, enum http_token toke
 const struct http_field *http_fields_find_name(const struct http_fields *f, str_t name);
 /* Removes every field with this token. */
 void http_fields_remove(struct http_fields *f, enum http_token token);
+/* Removes every field named name (any case). */
+void http_fields_remove_name(struct http_fields *f, str_t name);
 
 /* Splits value at sep outside quoted strings: call with *pos = 0 first; returns true and the
  * next part, OWS-trimmed and possibly empty, in *part, until value is used up. */

@@ -116,14 +116,6 @@ static void respond_trace(struct http_request *req, struct http_response *resp)
 
 static void route(struct dispatch_ctx *dc, struct http_request *req, struct http_response *resp);
 
-static void remove_named(struct http_fields *f, str_t name)
-{
-    size_t j = 0;
-    for (size_t i = 0; i < f->count; i++)
-        if (!str_eq_nocase(f->items[i].name, name)) f->items[j++] = f->items[i];
-    f->count = j;
-}
-
 /* What follows every handler's answer. */
 static void finish(const struct dispatch_ctx *dc, struct http_request *req,
                    struct http_response *resp)
@@ -135,7 +127,7 @@ static void finish(const struct dispatch_ctx *dc, struct http_request *req,
         size_t n = id ? request_id_format(req, id) : 0;
         if (n) {
             str_t name = str_cstr(id_name);
-            remove_named(&resp->headers, name); /* an upstream's gives way */
+            http_fields_remove_name(&resp->headers, name); /* an upstream's gives way */
             http_fields_add(&resp->headers, req->pool, name, str_make(id, n));
         }
     }

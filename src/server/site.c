@@ -340,15 +340,6 @@ static void error_page(struct static_cache *cache, const struct config *cfg,
         http_fields_add(&resp->headers, req->pool, keep.items[i].name, keep.items[i].value);
 }
 
-static void remove_named(struct http_fields *f, const char *name)
-{
-    size_t n = strlen(name), j = 0;
-    for (size_t i = 0; i < f->count; i++)
-        if (!(f->items[i].name.len == n && !strncasecmp(f->items[i].name.p, name, n)))
-            f->items[j++] = f->items[i];
-    f->count = j;
-}
-
 /* nginx's add_header statuses: the fields go on these unless `always` */
 static bool status_takes_fields(int s)
 {
@@ -363,12 +354,12 @@ static void apply_fields(const struct config_headers *h, struct http_request *re
                          struct http_response *resp)
 {
     for (size_t i = 0; i < h->n_remove; i++) {
-        remove_named(&resp->headers, h->remove[i]);
+        http_fields_remove_name(&resp->headers, str_cstr(h->remove[i]));
         if (!strcasecmp(h->remove[i], "server")) resp->no_server = true;
     }
     if (!h->always && !status_takes_fields(resp->status)) return;
     for (size_t i = 0; i < h->n_set; i++) {
-        remove_named(&resp->headers, h->set[i].name);
+        http_fields_remove_name(&resp->headers, str_cstr(h->set[i].name));
         http_fields_add(&resp->headers, req->pool, str_cstr(h->set[i].name),
                         str_cstr(h->set[i].value));
     }
@@ -386,7 +377,7 @@ void site_finish(struct static_cache *cache, const struct config *cfg,
     apply_fields(&srv->headers, req, resp);
     if (loc) apply_fields(&loc->headers, req, resp);
     if (srv->hsts.value && req->is_tls) { /* RFC 6797 §7.2: never over cleartext */
-        remove_named(&resp->headers, "strict-transport-security");
+        http_fields_remove_name(&resp->headers, STR_LIT("strict-transport-security"));
         http_fields_add(&resp->headers, req->pool, STR_LIT("strict-transport-security"),
                         str_cstr(srv->hsts.value));
     }
