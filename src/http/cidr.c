@@ -106,6 +106,13 @@ struct cidr cidr_all(void)
     return c;
 }
 
+bool cidr_list_match(const struct cidr *list, size_t n, const struct ip_addr *addr)
+{
+    for (size_t i = 0; i < n; i++)
+        if (cidr_match(&list[i], addr)) return true;
+    return false;
+}
+
 bool cidr_match(const struct cidr *c, const struct ip_addr *addr)
 {
     if (c->addr.family == IP_NONE) return true;

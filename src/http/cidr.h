@@ -38,6 +38,8 @@ enum cidr_result cidr_parse(const char *s, size_t len, struct cidr *out);
 struct cidr cidr_all(void);
 /* True when addr lies in c. */
 bool cidr_match(const struct cidr *c, const struct ip_addr *addr);
+/* True when some prefix of list (n of them) holds addr. */
+bool cidr_list_match(const struct cidr *list, size_t n, const struct ip_addr *addr);
 /* Parses a textual address as inet_ntop or getnameinfo write it (no brackets; a "%zone" suffix
  * is ignored); mapped IPv6 becomes IPv4. Returns false (family IP_NONE) when s is not an address.
  */

@@ -8,9 +8,7 @@
 
 bool realip_trusted(const struct realip_rules *r, const struct ip_addr *addr)
 {
-    for (size_t i = 0; i < r->n_trusted; i++)
-        if (cidr_match(&r->trusted[i], addr)) return true;
-    return false;
+    return cidr_list_match(r->trusted, r->n_trusted, addr);
 }
 
 /* An address with an optional port: "192.0.2.1", "192.0.2.1:80", "2001:db8::1",

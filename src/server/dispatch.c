@@ -183,11 +183,8 @@ static void metrics_listener_request(const struct config *cfg, struct http_reque
     const struct config_metrics *m = &cfg->metrics;
     if (m->n_allow) {
         struct ip_addr addr;
-        bool allowed = false;
-        if (ip_addr_parse(req->peer, strlen(req->peer), &addr))
-            for (size_t i = 0; i < m->n_allow && !allowed; i++)
-                allowed = cidr_match(&m->allow[i], &addr);
-        if (!allowed) {
+        if (!ip_addr_parse(req->peer, strlen(req->peer), &addr) ||
+            !cidr_list_match(m->allow, m->n_allow, &addr)) {
             dispatch_error(req, resp, 403);
             return;
         }
