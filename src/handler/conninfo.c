@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 
 #include "core/json.h"
+#include "handler/made.h"
 #include "tls/tls.h"
 
 static const char *version_name(int version)
@@ -91,18 +92,5 @@ int conninfo_handle(const struct http_request *req, struct http_response *resp)
         buf_free(&b);
         return -1;
     }
-    size_t len = buf_size(&b);
-    char *copy = pool_strndup(req->pool, buf_ptr(&b), len);
-    buf_free(&b);
-    if (!copy) return -1;
-    resp->status = 200;
-    resp->content_length = (int64_t)len;
-    resp->body = req->method == HTTP_METHOD_HEAD ? NULL : body_source_mem(req->pool, copy, len);
-    if (req->method != HTTP_METHOD_HEAD && !resp->body) return -1;
-    if (http_fields_add_token(&resp->headers, req->pool, HTTP_TOKEN_CONTENT_TYPE,
-                              STR_LIT("application/json")) < 0 ||
-        http_fields_add_token(&resp->headers, req->pool, HTTP_TOKEN_CACHE_CONTROL,
-                              STR_LIT("no-store")) < 0)
-        return -1;
-    return 0;
+    return respond_made(req, resp, &b, STR_LIT("application/json"));
 }

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core/stats.h"
+#include "handler/made.h"
 #include "http/cache_store.h"
 
 /* A label value as the format wants it: backslash, double quote and line feed escaped. */
@@ -303,17 +304,5 @@ int metrics_handle(const struct config *cfg, struct http_request *req, struct ht
         buf_free(&b);
         return -1;
     }
-    size_t n = buf_size(&b);
-    char *text = pool_strndup(req->pool, n ? buf_ptr(&b) : "", n);
-    buf_free(&b);
-    if (!text) return -1;
-    resp->status = 200;
-    resp->content_length = (int64_t)n;
-    resp->body = req->method == HTTP_METHOD_HEAD ? NULL : body_source_mem(req->pool, text, n);
-    return http_fields_add_token(&resp->headers, req->pool, HTTP_TOKEN_CONTENT_TYPE,
-                                 STR_LIT("text/plain; version=0.0.4; charset=utf-8")) ||
-                   http_fields_add_token(&resp->headers, req->pool, HTTP_TOKEN_CACHE_CONTROL,
-                                         STR_LIT("no-store"))
-               ? -1
-               : 0;
+    return respond_made(req, resp, &b, STR_LIT("text/plain; version=0.0.4; charset=utf-8"));
 }
